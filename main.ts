@@ -1,0 +1,39 @@
+/**
+ * zvpg: Git-like snapshots and branches of PostgreSQL on ZFS.
+ *
+ * @module
+ */
+import { CommanderError } from "@commander-js/extra-typings";
+import { buildProgram } from "./src/cli/app.ts";
+import { ZvpgError } from "./src/errors.ts";
+import { log } from "./src/log.ts";
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(args, { from: "user" });
+    return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed its own message already.
+    if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)) return 0;
+    return 2;
+  }
+  if (error instanceof ZvpgError) {
+    log.error(error.hint ? `${error.message} — ${error.hint}` : error.message);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  log.error(`unexpected failure: ${message.split("\n")[0]}`);
+  if (error instanceof Error && error.stack) log.debug(error.stack);
+  return 1;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

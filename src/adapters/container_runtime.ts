@@ -1,0 +1,273 @@
+/**
+ * Container runtimes behind one interface. Docker, Podman and nerdctl share most of
+ * their command line; they differ in how `ps` prints JSON and how versions are read.
+ *
+ * @module
+ */
+import { CommandFailedError } from "../errors.ts";
+import type { RUNTIMES } from "../config/schema.ts";
+import type { CommandRunner, RunResult } from "../process/runner.ts";
+
+/** A container as listed by the runtime. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  /** `running`, `exited`, `created`, `restarting`, `paused`, `dead`... */
+  state: string;
+  labels: Record<string, string>;
+}
+
+/** A bind mount from the host into a container. */
+export interface Mount {
+  source: string;
+  target: string;
+  readonly?: boolean;
+}
+
+/** What to run. */
+export interface ContainerSpec {
+  image: string;
+  name?: string;
+  labels?: Record<string, string>;
+  /** `uid:gid` to run as. */
+  user?: string;
+  mounts?: Mount[];
+  /** Host address and port published to `containerPort`. */
+  publish?: { hostAddress: string; hostPort: number; containerPort: number };
+  entrypoint?: string;
+  args?: string[];
+  stopSignal?: string;
+  env?: Record<string, string>;
+  /** Shared memory size, e.g. `256m` (PostgreSQL's default 64m is tight). */
+  shmSize?: string;
+}
+
+/** The one interface services use for containers. */
+export interface ContainerRuntime {
+  readonly program: string;
+  readonly flavor: typeof RUNTIMES[number];
+  /** The engine's server version; throws when the engine is not reachable. */
+  version(): Promise<string>;
+  imageExists(image: string): Promise<boolean>;
+  pullImage(image: string, timeoutMs: number): Promise<void>;
+  /** Runs a container to completion and returns its output (never throws on exit code). */
+  runToCompletion(spec: ContainerSpec, timeoutMs?: number): Promise<RunResult>;
+  /** Starts a container in the background; returns its id. */
+  runDetached(spec: ContainerSpec): Promise<string>;
+  stop(name: string, timeoutSeconds: number): Promise<void>;
+  /** Removes a container (forcefully); succeeds when it is already gone. */
+  remove(name: string): Promise<void>;
+  /** Containers, running or not, that carry all of `labels`. */
+  list(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** The container's state, or undefined when it does not exist. */
+  state(name: string): Promise<string | undefined>;
+  logs(name: string, tailLines: number): Promise<string>;
+  exec(name: string, user: string | undefined, argv: string[]): Promise<RunResult>;
+}
+
+/** The docker-compatible command line shared by all three runtimes. */
+export class CliContainerRuntime implements ContainerRuntime {
+  constructor(
+    protected readonly runner: CommandRunner,
+    readonly program: string,
+    readonly flavor: typeof RUNTIMES[number],
+  ) {}
+
+  async version(): Promise<string> {
+    const result = await this.runner.run(
+      this.program,
+      ["version", "--format", this.versionTemplate()],
+      { timeoutMs: 20_000 },
+    );
+    return result.stdout.trim();
+  }
+
+  protected versionTemplate(): string {
+    return "{{.Server.Version}}";
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    const result = await this.runner.run(this.program, ["image", "inspect", image], {
+      allowFailure: true,
+    });
+    return result.code === 0;
+  }
+
+  async pullImage(image: string, timeoutMs: number): Promise<void> {
+    await this.runner.run(this.program, ["pull", image], { timeoutMs });
+  }
+
+  runToCompletion(spec: ContainerSpec, timeoutMs?: number): Promise<RunResult> {
+    return this.runner.run(this.program, ["run", "--rm", ...this.specArgs(spec)], {
+      allowFailure: true,
+      timeoutMs,
+    });
+  }
+
+  async runDetached(spec: ContainerSpec): Promise<string> {
+    const result = await this.runner.run(this.program, ["run", "-d", ...this.specArgs(spec)]);
+    return result.stdout.trim().split("\n").pop() ?? "";
+  }
+
+  /** The argv after `run [-d|--rm]`: options, image, arguments. */
+  specArgs(spec: ContainerSpec): string[] {
+    const args: string[] = [];
+    if (spec.name) args.push("--name", spec.name);
+    for (const [key, value] of Object.entries(spec.labels ?? {})) {
+      args.push("--label", `${key}=${value}`);
+    }
+    if (spec.user) args.push("--user", spec.user);
+    for (const m of spec.mounts ?? []) {
+      args.push("-v", `${m.source}:${m.target}${m.readonly ? ":ro" : ""}`);
+    }
+    if (spec.publish) {
+      const host = spec.publish.hostAddress.includes(":") && !spec.publish.hostAddress.startsWith("[")
+        ? `[${spec.publish.hostAddress}]`
+        : spec.publish.hostAddress;
+      args.push("-p", `${host}:${spec.publish.hostPort}:${spec.publish.containerPort}`);
+    }
+    for (const [key, value] of Object.entries(spec.env ?? {})) args.push("-e", `${key}=${value}`);
+    if (spec.stopSignal) args.push("--stop-signal", spec.stopSignal);
+    if (spec.shmSize) args.push("--shm-size", spec.shmSize);
+    if (spec.entrypoint !== undefined) args.push("--entrypoint", spec.entrypoint);
+    args.push(spec.image, ...(spec.args ?? []));
+    return args;
+  }
+
+  async stop(name: string, timeoutSeconds: number): Promise<void> {
+    const result = await this.runner.run(
+      this.program,
+      ["stop", "-t", String(timeoutSeconds), name],
+      { allowFailure: true, timeoutMs: (timeoutSeconds + 30) * 1000 },
+    );
+    if (result.code !== 0 && !isNoSuchContainer(result.stderr)) {
+      throw new CommandFailedError(this.program, ["stop", name], result.code, result.stderr);
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    const result = await this.runner.run(this.program, ["rm", "-f", "-v", name], {
+      allowFailure: true,
+    });
+    if (result.code !== 0 && !isNoSuchContainer(result.stderr)) {
+      throw new CommandFailedError(this.program, ["rm", name], result.code, result.stderr);
+    }
+  }
+
+  async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const filters = Object.entries(labels).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
+    const result = await this.runner.run(this.program, [
+      "ps",
+      "-a",
+      "--no-trunc",
+      ...filters,
+      "--format",
+      "{{json .}}",
+    ]);
+    return parsePsJson(result.stdout);
+  }
+
+  async state(name: string): Promise<string | undefined> {
+    const result = await this.runner.run(
+      this.program,
+      ["inspect", "--type", "container", "--format", "{{.State.Status}}", name],
+      { allowFailure: true },
+    );
+    if (result.code !== 0) {
+      if (isNoSuchContainer(result.stderr)) return undefined;
+      throw new CommandFailedError(this.program, ["inspect", name], result.code, result.stderr);
+    }
+    return result.stdout.trim();
+  }
+
+  async logs(name: string, tailLines: number): Promise<string> {
+    const result = await this.runner.run(
+      this.program,
+      ["logs", "--tail", String(tailLines), name],
+      { allowFailure: true },
+    );
+    return (result.stdout + result.stderr).trim();
+  }
+
+  exec(name: string, user: string | undefined, argv: string[]): Promise<RunResult> {
+    return this.runner.run(
+      this.program,
+      ["exec", ...(user ? ["--user", user] : []), name, ...argv],
+      { allowFailure: true, timeoutMs: 120_000 },
+    );
+  }
+}
+
+/** Podman: `ps --format json` prints one JSON array; version is under `.Version`. */
+export class PodmanRuntime extends CliContainerRuntime {
+  protected override versionTemplate(): string {
+    return "{{.Server.Version}}";
+  }
+
+  override async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const filters = Object.entries(labels).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
+    const result = await this.runner.run(this.program, [
+      "ps",
+      "-a",
+      "--no-trunc",
+      ...filters,
+      "--format",
+      "json",
+    ]);
+    return parsePsJson(result.stdout);
+  }
+}
+
+/** Builds the runtime adapter for a configured runtime name or path. */
+export function createRuntime(
+  runner: CommandRunner,
+  program: string,
+  flavor: typeof RUNTIMES[number],
+): ContainerRuntime {
+  return flavor === "podman"
+    ? new PodmanRuntime(runner, program, flavor)
+    : new CliContainerRuntime(runner, program, flavor);
+}
+
+/** Whether a runtime's stderr says the container does not exist. */
+export function isNoSuchContainer(stderr: string): boolean {
+  return /no such container|no such object|not found|no container with name or id/i.test(stderr);
+}
+
+/**
+ * Parses `ps` JSON output: docker and nerdctl print one object per line with `Labels` as
+ * `k=v,k=v`; podman prints an array with `Labels` as an object and `Names` as an array.
+ */
+export function parsePsJson(stdout: string): ContainerInfo[] {
+  const text = stdout.trim();
+  if (text === "") return [];
+  const records: Record<string, unknown>[] = text.startsWith("[")
+    ? JSON.parse(text) ?? []
+    : text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+  return records.map((r) => ({
+    id: String(r.ID ?? r.Id ?? r.id ?? ""),
+    name: Array.isArray(r.Names) ? String(r.Names[0] ?? "") : String(r.Names ?? r.Name ?? ""),
+    state: String(r.State ?? r.state ?? parseStatus(String(r.Status ?? ""))).toLowerCase(),
+    labels: parseLabels(r.Labels),
+  }));
+}
+
+function parseStatus(status: string): string {
+  if (/^up/i.test(status)) return "running";
+  if (/^exited/i.test(status)) return "exited";
+  if (/^created/i.test(status)) return "created";
+  return status.toLowerCase();
+}
+
+function parseLabels(labels: unknown): Record<string, string> {
+  if (labels && typeof labels === "object") {
+    return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)]));
+  }
+  if (typeof labels !== "string" || labels === "") return {};
+  const out: Record<string, string> = {};
+  for (const pair of labels.split(",")) {
+    const eq = pair.indexOf("=");
+    if (eq > 0) out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

@@ -1,0 +1,232 @@
+/**
+ * The ZFS adapter: pools, datasets, snapshots, clones and user properties through the
+ * `zfs` and `zpool` programs. It keeps to the command forms that both Debian's zfs-fuse
+ * (an old dialect: no `zfs list -p`, no `zfs get -t`, one property per `zfs set`) and
+ * OpenZFS 2.x accept.
+ *
+ * @module
+ */
+import { CommandFailedError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { CommandRunner } from "../process/runner.ts";
+
+/** One dataset or snapshot with the properties that were asked for. */
+export interface ZfsEntry {
+  name: string;
+  /** `filesystem`, `snapshot` or `volume`. */
+  type: string;
+  /** Property values; unset properties (ZFS prints `-`) are absent. */
+  props: Record<string, string>;
+}
+
+/** Health and space of a pool, in bytes. */
+export interface PoolStatus {
+  name: string;
+  health: string;
+  size: number;
+  allocated: number;
+  free: number;
+}
+
+/** How long to keep retrying an operation that failed with "dataset is busy". */
+const BUSY_RETRY_MS = 5_000;
+
+/** Drives `zfs` and `zpool`. */
+export class Zfs {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly zfs = "zfs",
+    private readonly zpool = "zpool",
+  ) {}
+
+  /** Whether the `zfs` program runs and the ZFS service answers. */
+  async available(): Promise<{ ok: boolean; detail: string }> {
+    const result = await this.runner.run(this.zpool, ["list", "-H", "-o", "name"], {
+      allowFailure: true,
+      timeoutMs: 30_000,
+    });
+    return { ok: result.code === 0, detail: (result.stderr || result.stdout).trim() };
+  }
+
+  /** The pool's health and space, or undefined when no such pool is imported. */
+  async poolStatus(pool: string): Promise<PoolStatus | undefined> {
+    const result = await this.runner.run(
+      this.zpool,
+      ["list", "-H", "-o", "name,health,size,allocated,free", pool],
+      { allowFailure: true },
+    );
+    if (result.code !== 0) return undefined;
+    return parsePoolList(result.stdout)[0];
+  }
+
+  /** Creates a pool on `vdevs` whose root dataset is not mounted. */
+  async createPool(pool: string, vdevs: string[]): Promise<void> {
+    await this.runner.run(this.zpool, ["create", "-m", "none", pool, ...vdevs]);
+  }
+
+  /** Imports an exported pool, looking for its devices in `dir`. */
+  async importPool(pool: string, dir: string): Promise<boolean> {
+    const result = await this.runner.run(this.zpool, ["import", "-d", dir, pool], {
+      allowFailure: true,
+    });
+    return result.code === 0;
+  }
+
+  /** Exports a pool (its datasets are unmounted). */
+  async exportPool(pool: string): Promise<void> {
+    await this.retryBusy(() => this.runner.run(this.zpool, ["export", pool]));
+  }
+
+  /** Destroys a whole pool. Only used for pools zvpg created for tests and demos. */
+  async destroyPool(pool: string): Promise<void> {
+    await this.retryBusy(() => this.runner.run(this.zpool, ["destroy", "-f", pool]));
+  }
+
+  /** Whether a dataset or snapshot exists. */
+  async exists(name: string): Promise<boolean> {
+    const result = await this.runner.run(this.zfs, ["list", "-H", "-o", "name", name], {
+      allowFailure: true,
+    });
+    return result.code === 0;
+  }
+
+  /** Creates a filesystem with the given properties. */
+  async create(dataset: string, props: Record<string, string> = {}): Promise<void> {
+    await this.runner.run(this.zfs, ["create", ...propArgs(props), dataset]);
+  }
+
+  /** Clones `snapshot` into a new filesystem `dataset`. */
+  async clone(
+    snapshot: string,
+    dataset: string,
+    props: Record<string, string> = {},
+  ): Promise<void> {
+    await this.runner.run(this.zfs, ["clone", ...propArgs(props), snapshot, dataset]);
+  }
+
+  /** Takes a snapshot `dataset@name`, setting user properties on it in the same call. */
+  async snapshot(fullName: string, props: Record<string, string> = {}): Promise<void> {
+    await this.runner.run(this.zfs, ["snapshot", ...propArgs(props), fullName]);
+  }
+
+  /** Sets properties, one `zfs set` each (the old dialect takes only one per call). */
+  async set(name: string, props: Record<string, string>): Promise<void> {
+    for (const [key, value] of Object.entries(props)) {
+      await this.runner.run(this.zfs, ["set", `${key}=${value}`, name]);
+    }
+  }
+
+  /** Removes a locally set property so it is inherited again (for user props: unset). */
+  async inherit(name: string, prop: string): Promise<void> {
+    await this.runner.run(this.zfs, ["inherit", prop, name]);
+  }
+
+  /** Destroys a dataset or snapshot, retrying briefly while ZFS answers "busy". */
+  async destroy(name: string, options: { recursive?: boolean } = {}): Promise<void> {
+    const args = ["destroy", ...(options.recursive ? ["-r"] : []), name];
+    await this.retryBusy(() => this.runner.run(this.zfs, args));
+  }
+
+  /** Rolls a dataset back to its most recent snapshot `snapshot`. */
+  async rollback(snapshot: string): Promise<void> {
+    await this.runner.run(this.zfs, ["rollback", snapshot]);
+  }
+
+  /** Promotes a clone so that it no longer depends on its origin. */
+  async promote(dataset: string): Promise<void> {
+    await this.runner.run(this.zfs, ["promote", dataset]);
+  }
+
+  /** Mounts a filesystem (no-op when it is mounted already). */
+  async mount(dataset: string): Promise<void> {
+    const result = await this.runner.run(this.zfs, ["mount", dataset], { allowFailure: true });
+    if (result.code !== 0 && !/already mounted/i.test(result.stderr)) {
+      throw new CommandFailedError(this.zfs, ["mount", dataset], result.code, result.stderr);
+    }
+  }
+
+  /**
+   * Reads `props` of `roots` and everything below them (snapshots included) in one call:
+   * `zfs get -H -p -r -o name,property,value PROPS ROOTS...`. Missing roots are skipped.
+   */
+  async getTree(roots: string[], props: string[]): Promise<ZfsEntry[]> {
+    if (roots.length === 0) return [];
+    const allProps = props.includes("type") ? props : ["type", ...props];
+    const result = await this.runner.run(
+      this.zfs,
+      ["get", "-H", "-p", "-r", "-o", "name,property,value", allProps.join(","), ...roots],
+      { allowFailure: true },
+    );
+    if (result.code !== 0 && result.stdout.trim() === "") {
+      if (/does not exist|no such pool|dataset does not exist/i.test(result.stderr)) return [];
+      throw new CommandFailedError(this.zfs, ["get"], result.code, result.stderr);
+    }
+    return parseGetOutput(result.stdout);
+  }
+
+  async retryBusy<T>(action: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + BUSY_RETRY_MS;
+    while (true) {
+      try {
+        return await action();
+      } catch (error) {
+        const busy = error instanceof CommandFailedError && /busy/i.test(error.stderr);
+        if (!busy || Date.now() > deadline) throw error;
+        log.debug("zfs: busy, retrying");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+}
+
+function propArgs(props: Record<string, string>): string[] {
+  return Object.entries(props).flatMap(([key, value]) => ["-o", `${key}=${value}`]);
+}
+
+/** Parses `zfs get -H -p -o name,property,value` output into entries, in output order. */
+export function parseGetOutput(stdout: string): ZfsEntry[] {
+  const byName = new Map<string, ZfsEntry>();
+  for (const line of stdout.split("\n")) {
+    if (line.trim() === "") continue;
+    const first = line.indexOf("\t");
+    const second = line.indexOf("\t", first + 1);
+    if (first < 0 || second < 0) continue;
+    const name = line.slice(0, first);
+    const prop = line.slice(first + 1, second);
+    const value = line.slice(second + 1);
+    let entry = byName.get(name);
+    if (!entry) {
+      entry = { name, type: "", props: {} };
+      byName.set(name, entry);
+    }
+    if (prop === "type") entry.type = value;
+    if (value !== "-" || prop === "origin") {
+      if (value !== "-") entry.props[prop] = value;
+    }
+  }
+  return [...byName.values()];
+}
+
+/** Parses `zpool list -H -o name,health,size,allocated,free` (raw or human sizes). */
+export function parsePoolList(stdout: string): PoolStatus[] {
+  return stdout.split("\n").filter((l) => l.trim() !== "").map((line) => {
+    const [name, health, size, allocated, free] = line.split("\t");
+    return {
+      name,
+      health,
+      size: parseSize(size),
+      allocated: parseSize(allocated),
+      free: parseSize(free),
+    };
+  });
+}
+
+/** Parses a ZFS size: raw bytes (`1234`) or human (`1.98G`, `512K`, `0`). */
+export function parseSize(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const match = text.trim().match(/^([0-9]+(?:\.[0-9]+)?)([BKMGTPE]?)$/i);
+  if (!match) return 0;
+  const units = "BKMGTPE";
+  const power = match[2] === "" ? 0 : units.indexOf(match[2].toUpperCase());
+  return Math.round(parseFloat(match[1]) * 1024 ** power);
+}

@@ -1,0 +1,110 @@
+/**
+ * Every error a caller may want to handle has its own class. All of them extend
+ * {@link ZvpgError}, whose message is a single line meant for the user; the CLI prints
+ * it as `zvpg: <message>` and exits with {@link ZvpgError.exitCode}.
+ *
+ * @module
+ */
+
+/** Base class of every error zvpg reports to the user. */
+export class ZvpgError extends Error {
+  /** Process exit code: 1 for failures, 2 for usage errors. */
+  readonly exitCode: number = 1;
+  /** Optional second line: what the user can do about it. */
+  readonly hint?: string;
+
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options?.hint;
+  }
+}
+
+/** The command line itself is wrong (unknown option, bad value): exit code 2. */
+export class UsageError extends ZvpgError {
+  override readonly exitCode = 2;
+}
+
+/** The configuration file or an environment override is invalid. */
+export class ConfigError extends ZvpgError {}
+
+/** A branch or snapshot name breaks the naming rules. */
+export class InvalidNameError extends UsageError {}
+
+/** A branch does not exist. */
+export class BranchNotFoundError extends ZvpgError {
+  constructor(readonly branch: string) {
+    super(`branch '${branch}' does not exist`, {
+      hint: "run 'zvpg branch list' to see the branches",
+    });
+  }
+}
+
+/** A snapshot does not exist. */
+export class SnapshotNotFoundError extends ZvpgError {
+  constructor(readonly snapshot: string) {
+    super(`snapshot '${snapshot}' does not exist`, {
+      hint: "run 'zvpg snapshot list' to see the snapshots",
+    });
+  }
+}
+
+/** Something with this name exists already. */
+export class AlreadyExistsError extends ZvpgError {}
+
+/** The operation would break something that depends on its target. */
+export class DependencyError extends ZvpgError {
+  constructor(message: string, readonly dependents: string[], hint?: string) {
+    super(message, { hint });
+  }
+}
+
+/** The target is in a state that forbids the operation (e.g. start a running branch). */
+export class StateError extends ZvpgError {}
+
+/** No port could be allocated for a branch. */
+export class PortUnavailableError extends ZvpgError {}
+
+/** zvpg has not been initialised on this pool yet. */
+export class NotInitializedError extends ZvpgError {
+  constructor(what: string) {
+    super(`${what}: zvpg is not initialised on this pool`, { hint: "run 'zvpg init env' first" });
+  }
+}
+
+/** PostgreSQL did not become ready in a container. */
+export class PostgresStartError extends ZvpgError {}
+
+/** A required program is not installed. */
+export class ProgramNotFoundError extends ZvpgError {
+  constructor(readonly program: string, hint: string) {
+    super(`'${program}' was not found on PATH`, { hint });
+  }
+}
+
+/** An external program exited with a non-zero code. */
+export class CommandFailedError extends ZvpgError {
+  constructor(
+    readonly program: string,
+    readonly args: readonly string[],
+    readonly code: number,
+    readonly stderr: string,
+  ) {
+    super(`'${program} ${args.slice(0, 2).join(" ")}' failed (exit ${code}): ${tail(stderr)}`);
+  }
+}
+
+/** An external program ran longer than allowed and was killed. */
+export class CommandTimeoutError extends ZvpgError {
+  constructor(readonly program: string, readonly args: readonly string[], readonly ms: number) {
+    super(`'${program} ${args.slice(0, 2).join(" ")}' did not finish within ${ms} ms`);
+  }
+}
+
+/** The last non-empty line(s) of a program's stderr, folded to one line. */
+export function tail(text: string, maxChars = 300): string {
+  const lines = text.trim().split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const last = lines.slice(-3).join(" | ");
+  if (last === "") return "(no error output)";
+  return last.length > maxChars ? "…" + last.slice(-maxChars) : last;
+}

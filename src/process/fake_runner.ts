@@ -1,0 +1,61 @@
+/**
+ * A strict fake {@link CommandRunner} for unit tests: every call must be expected, in
+ * order, or the test fails.
+ *
+ * @module
+ */
+import { CommandFailedError } from "../errors.ts";
+import type { CommandRunner, RunOptions, RunResult } from "./runner.ts";
+
+/** One expected call and the answer the fake gives to it. */
+export interface ExpectedCall {
+  /** The exact argv: program first. */
+  argv: string[];
+  /** What the "program" prints and returns. */
+  result?: Partial<RunResult>;
+  /** Checks the options (stdin, env) the caller passed. */
+  check?: (options: RunOptions) => void;
+}
+
+/** A runner that replays expected calls in order and fails on anything else. */
+export class FakeRunner implements CommandRunner {
+  readonly calls: string[][] = [];
+  #expected: ExpectedCall[];
+
+  constructor(expected: ExpectedCall[] = []) {
+    this.#expected = [...expected];
+  }
+
+  /** Adds more expected calls. */
+  expect(...calls: ExpectedCall[]): this {
+    this.#expected.push(...calls);
+    return this;
+  }
+
+  run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const argv = [program, ...args];
+    this.calls.push(argv);
+    const next = this.#expected.shift();
+    if (!next) {
+      return Promise.reject(new Error(`unexpected call: ${JSON.stringify(argv)}`));
+    }
+    if (JSON.stringify(next.argv) !== JSON.stringify(argv)) {
+      return Promise.reject(
+        new Error(`expected ${JSON.stringify(next.argv)}\n     got ${JSON.stringify(argv)}`),
+      );
+    }
+    next.check?.(options);
+    const result: RunResult = { code: 0, stdout: "", stderr: "", ...next.result };
+    if (result.code !== 0 && !options.allowFailure) {
+      return Promise.reject(new CommandFailedError(program, args, result.code, result.stderr));
+    }
+    return Promise.resolve(result);
+  }
+
+  /** Throws when some expected call was never made. */
+  assertDone(): void {
+    if (this.#expected.length > 0) {
+      throw new Error(`expected calls not made: ${JSON.stringify(this.#expected.map((c) => c.argv))}`);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Removing branches and everything that depends on them, in an order that never leaves
+ * a clone without its origin.
+ *
+ * @module
+ */
+import { rmSync } from "node:fs";
+import { log } from "../log.ts";
+import { stopBranchContainer } from "./branch_container.ts";
+import type { Context } from "./context.ts";
+import { faultPoint } from "./fault.ts";
+import type { BranchRecord, Inventory } from "./inventory.ts";
+import { LABELS, PROPS } from "./layout.ts";
+
+/**
+ * Branches cloned from any of `snapshotZfsNames`, and recursively from their snapshots,
+ * deepest first (so each can be destroyed in turn).
+ */
+export function orderDependents(inventory: Inventory, snapshotZfsNames: string[]): BranchRecord[] {
+  const ordered: BranchRecord[] = [];
+  const seen = new Set<string>();
+  const visit = (zfsNames: string[]) => {
+    for (const zfsName of zfsNames) {
+      const snapshot = inventory.snapshots.find((s) => s.zfsName === zfsName);
+      for (const dependent of snapshot?.dependents ?? []) {
+        if (seen.has(dependent)) continue;
+        seen.add(dependent);
+        const branch = inventory.branches.find((b) => b.name === dependent);
+        if (!branch) continue;
+        visit(snapshotsOf(inventory, branch));
+        ordered.push(branch);
+      }
+    }
+  };
+  visit(snapshotZfsNames);
+  return ordered;
+}
+
+/** The ZFS names of a branch's snapshots. */
+export function snapshotsOf(inventory: Inventory, branch: BranchRecord): string[] {
+  return inventory.snapshots.filter((s) => s.branch === branch.name).map((s) => s.zfsName);
+}
+
+/**
+ * Destroys branches in order: marks each `deleting`, stops and removes its containers,
+ * destroys its dataset with its snapshots, removes its runtime directory. Returns the
+ * names removed. The caller holds the lock.
+ */
+export async function destroyBranches(ctx: Context, branches: BranchRecord[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const branch of branches) {
+    await destroyBranch(ctx, branch);
+    removed.push(branch.name);
+  }
+  return removed;
+}
+
+/** Destroys one branch (see {@link destroyBranches}). */
+export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise<void> {
+  log.info(`deleting branch '${branch.name}'`);
+  await ctx.zfs.set(branch.dataset, { [PROPS.state]: "deleting" });
+  faultPoint("branch.delete.after-mark");
+  const containers = await ctx.runtime.list({
+    [LABELS.pool]: ctx.layout.pool,
+    [LABELS.branch]: branch.name,
+  });
+  for (const container of containers) await stopBranchContainer(ctx, container.name);
+  faultPoint("branch.delete.after-stop");
+  await ctx.zfs.destroy(branch.dataset, { recursive: true });
+  faultPoint("branch.delete.after-destroy");
+  rmSync(ctx.layout.runtimeDir(branch.name), { recursive: true, force: true });
+}

@@ -1,0 +1,311 @@
+/**
+ * Branches: each a ZFS clone of a snapshot, served by its own PostgreSQL container.
+ *
+ * @module
+ */
+import { rmSync } from "node:fs";
+import {
+  DependencyError,
+  PortUnavailableError,
+  StateError,
+  UsageError,
+  AlreadyExistsError,
+} from "../errors.ts";
+import { log } from "../log.ts";
+import { validateBranchName, validateSnapshotName } from "../names.ts";
+import {
+  isPortConflict,
+  runBranchContainer,
+  stopBranchContainer,
+  waitBranchReady,
+} from "./branch_container.ts";
+import { destroyBranch, destroyBranches, orderDependents, snapshotsOf } from "./branch_removal.ts";
+import type { Context } from "./context.ts";
+import { faultPoint } from "./fault.ts";
+import { requireInitialized } from "./guards.ts";
+import {
+  type BranchRecord,
+  findBranch,
+  findSnapshot,
+  type Inventory,
+  loadInventory,
+  type SnapshotRecord,
+} from "./inventory.ts";
+import { PROPS } from "./layout.ts";
+import { withLock } from "./lock.ts";
+import { allocatePort, checkRequestedPort } from "./ports.ts";
+import { SnapshotService } from "./snapshot_service.ts";
+
+/** Options of `branch create`. */
+export interface CreateBranchOptions {
+  from?: string;
+  parent?: string;
+  port?: number;
+}
+
+/** Time spent in each phase of a create or start, in milliseconds. */
+export type PhaseTimings = Record<string, number>;
+
+/** What `branch delete` removed. */
+export interface BranchDeleteResult {
+  branch: string;
+  removedBranches: string[];
+}
+
+/** How many other ports to try when the chosen one is taken at bind time. */
+const PORT_RETRIES = 5;
+
+/** Branch workflows. */
+export class BranchService {
+  /** Phase timings of the last create/start. */
+  readonly timings: PhaseTimings = {};
+
+  constructor(private readonly ctx: Context) {}
+
+  /** Creates a branch from a snapshot and starts its PostgreSQL. */
+  async create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    if (options.from !== undefined) validateSnapshotName(options.from);
+    if (options.parent !== undefined) validateBranchName(options.parent, ctx.config.branchNamingPattern);
+    const made: { dataset?: string; autoSnapshot?: string } = {};
+    let started: { container: string; port: number };
+    const t0 = performance.now();
+    try {
+      started = await withLock(ctx.layout, async () => {
+        const inventory = await loadInventory(ctx);
+        requireInitialized(inventory, "branch create");
+        if (inventory.branches.some((b) => b.name === name)) {
+          throw new AlreadyExistsError(`branch '${name}' already exists`, {
+            hint: "pick another name, or delete it first with 'zvpg branch delete'",
+          });
+        }
+        const t1 = performance.now();
+        const origin = await this.resolveOrigin(inventory, name, options, made);
+        this.timings.snapshot = performance.now() - t1;
+        const port = options.port ?? allocatePort(ctx, inventory, name);
+        if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
+        const dataset = ctx.layout.branchDataset(name);
+        const t2 = performance.now();
+        await ctx.zfs.clone(origin.zfsName, dataset, {
+          mountpoint: ctx.layout.branchMount(name),
+          [PROPS.branch]: name,
+          [PROPS.parent]: origin.branch,
+          [PROPS.created]: ctx.now().toISOString(),
+          [PROPS.state]: "creating",
+          [PROPS.port]: String(port),
+        });
+        made.dataset = dataset;
+        this.timings.clone = performance.now() - t2;
+        faultPoint("branch.create.after-clone");
+        log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
+        return await this.runWithRetries(inventory, name, port, options.port !== undefined);
+      });
+      const t3 = performance.now();
+      await waitBranchReady(ctx, name, started.container, started.port);
+      this.timings.ready = performance.now() - t3;
+      faultPoint("branch.create.before-mark-running");
+      await ctx.zfs.set(made.dataset!, { [PROPS.state]: "running" });
+    } catch (error) {
+      await this.rollbackCreate(name, made);
+      throw error;
+    }
+    this.timings.total = performance.now() - t0;
+    log.info(`branch '${name}' is ready on port ${started.port}`);
+    return await this.info(name);
+  }
+
+  /** Starts the PostgreSQL container of a stopped branch. */
+  async start(name: string, options: { port?: number } = {}): Promise<BranchRecord> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    const started = await withLock(ctx.layout, async () => {
+      const inventory = await loadInventory(ctx);
+      const branch = findBranch(inventory, name);
+      this.assertStartable(branch);
+      if (branch.container) await ctx.runtime.remove(branch.container.name);
+      if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
+      const port = options.port ?? allocatePort(ctx, inventory, name, { preferred: branch.port });
+      return await this.runWithRetries(inventory, name, port, options.port !== undefined);
+    });
+    try {
+      const t = performance.now();
+      await waitBranchReady(ctx, name, started.container, started.port);
+      this.timings.ready = performance.now() - t;
+      await ctx.zfs.set(ctx.layout.branchDataset(name), { [PROPS.state]: "running" });
+    } catch (error) {
+      await withLock(ctx.layout, async () => {
+        await ctx.runtime.remove(started.container).catch(() => {});
+      });
+      throw error;
+    }
+    log.info(`branch '${name}' is ready on port ${started.port}`);
+    return await this.info(name);
+  }
+
+  /** Stops (fast shutdown) and removes a branch's container. Returns whether it ran. */
+  async stop(name: string): Promise<boolean> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    return await withLock(ctx.layout, async () => {
+      const inventory = await loadInventory(ctx);
+      const branch = findBranch(inventory, name);
+      if (branch.state === "creating" || branch.state === "deleting") {
+        throw new StateError(`branch '${name}' is being ${branch.state === "creating" ? "created" : "deleted"}`, {
+          hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
+        });
+      }
+      const wasRunning = branch.container?.state === "running";
+      if (branch.container) await stopBranchContainer(ctx, branch.container.name);
+      faultPoint("branch.stop.after-container");
+      if (branch.state !== "stopped") await ctx.zfs.set(branch.dataset, { [PROPS.state]: "stopped" });
+      if (wasRunning) log.info(`branch '${name}' stopped`);
+      else log.info(`branch '${name}' was not running`);
+      return wasRunning;
+    });
+  }
+
+  /** All branches, the default first. */
+  async list(): Promise<BranchRecord[]> {
+    return (await loadInventory(this.ctx)).branches;
+  }
+
+  /** One branch. */
+  async info(name: string): Promise<BranchRecord> {
+    validateBranchName(name, this.ctx.config.branchNamingPattern);
+    return findBranch(await loadInventory(this.ctx), name);
+  }
+
+  /**
+   * Deletes a branch: container, dataset and snapshots. Refused for the default branch
+   * and, without `force`, while other branches depend on its snapshots.
+   */
+  async delete(name: string, options: { force?: boolean } = {}): Promise<BranchDeleteResult> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    return await withLock(ctx.layout, async () => {
+      const inventory = await loadInventory(ctx);
+      const branch = findBranch(inventory, name);
+      if (branch.isDefault) {
+        throw new StateError(`branch '${name}' is the default branch and cannot be deleted`, {
+          hint: "the default branch holds the main data; delete other branches instead",
+        });
+      }
+      const dependents = orderDependents(inventory, snapshotsOf(inventory, branch));
+      if (dependents.length > 0 && !options.force) {
+        throw new DependencyError(
+          `branch '${name}' has snapshots that other branches depend on: ${
+            dependents.map((b) => b.name).join(", ")
+          }`,
+          dependents.map((b) => b.name),
+          "delete those branches first, or use --force to delete them too",
+        );
+      }
+      const removed = await destroyBranches(ctx, dependents);
+      await destroyBranch(ctx, branch);
+      return { branch: name, removedBranches: removed };
+    });
+  }
+
+  /** Snapshots a branch (`branch snapshot <branch> <snapshot>`). */
+  snapshot(branch: string, snapshot: string, message?: string): Promise<SnapshotRecord> {
+    validateBranchName(branch, this.ctx.config.branchNamingPattern);
+    return new SnapshotService(this.ctx).create(snapshot, { branch, message });
+  }
+
+  /** The snapshot a new branch is cloned from; takes one when the parent has none. */
+  private async resolveOrigin(
+    inventory: Inventory,
+    name: string,
+    options: CreateBranchOptions,
+    made: { autoSnapshot?: string },
+  ): Promise<SnapshotRecord> {
+    if (options.from !== undefined) {
+      const snapshot = findSnapshot(inventory, options.from);
+      if (options.parent !== undefined && snapshot.branch !== options.parent) {
+        throw new UsageError(
+          `snapshot '${options.from}' belongs to branch '${snapshot.branch}', not '${options.parent}'`,
+          { hint: "drop --parent, or pick a snapshot of that branch" },
+        );
+      }
+      return snapshot;
+    }
+    const parent = findBranch(inventory, options.parent ?? this.ctx.config.branchDefault);
+    const latest = inventory.snapshots.filter((s) => s.branch === parent.name).at(-1);
+    if (latest) return latest;
+    const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "").replace("T", "T")}-${
+      crypto.randomUUID().slice(0, 4)
+    }`;
+    const snapshot = await new SnapshotService(this.ctx).createLocked(
+      inventory,
+      parent,
+      auto,
+      `automatic snapshot of '${parent.name}' for new branch '${name}' (the parent had none)`,
+    );
+    made.autoSnapshot = snapshot.zfsName;
+    return snapshot;
+  }
+
+  private assertStartable(branch: BranchRecord): void {
+    if (branch.container?.state === "running") {
+      throw new StateError(`branch '${branch.name}' is already running on port ${branch.port}`, {
+        hint: `stop it first with 'zvpg branch stop ${branch.name}'`,
+      });
+    }
+    if (branch.state === "creating" || branch.state === "deleting") {
+      throw new StateError(`branch '${branch.name}' is being ${branch.state === "creating" ? "created" : "deleted"}`, {
+        hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
+      });
+    }
+  }
+
+  /** Runs the container, moving to another port when the chosen one is taken at bind time. */
+  private async runWithRetries(
+    inventory: Inventory,
+    name: string,
+    firstPort: number,
+    portRequested: boolean,
+  ): Promise<{ container: string; port: number }> {
+    const { ctx } = this;
+    const tried = new Set<number>();
+    let port = firstPort;
+    for (let attempt = 0;; attempt++) {
+      try {
+        const t = performance.now();
+        const container = await runBranchContainer(ctx, name, port);
+        this.timings.container = performance.now() - t;
+        await ctx.zfs.set(ctx.layout.branchDataset(name), { [PROPS.port]: String(port) });
+        return { container, port };
+      } catch (error) {
+        if (!isPortConflict(error) || portRequested || attempt >= PORT_RETRIES) {
+          if (isPortConflict(error)) {
+            throw new PortUnavailableError(`port ${port} is already in use`, {
+              hint: "choose another --port, or omit it to take a free one",
+            });
+          }
+          throw error;
+        }
+        tried.add(port);
+        log.debug(`port ${port} was taken at bind time; trying another`);
+        port = allocatePort(ctx, inventory, name, { skip: tried });
+      }
+    }
+  }
+
+  /** Removes whatever a failed create made: container, dataset, auto snapshot. */
+  private async rollbackCreate(name: string, made: { dataset?: string; autoSnapshot?: string }) {
+    const { ctx } = this;
+    if (!made.dataset && !made.autoSnapshot) return;
+    log.warn(`branch create failed: removing what it made for '${name}'`);
+    await withLock(ctx.layout, async () => {
+      const containers = await ctx.runtime.list({
+        "zvpg.pool": ctx.layout.pool,
+        "zvpg.branch": name,
+      }).catch(() => []);
+      for (const c of containers) await ctx.runtime.remove(c.name).catch(() => {});
+      if (made.dataset) await ctx.zfs.destroy(made.dataset, { recursive: true }).catch((e) => log.error(String(e.message)));
+      if (made.autoSnapshot) await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
+      rmSync(ctx.layout.runtimeDir(name), { recursive: true, force: true });
+    });
+  }
+}

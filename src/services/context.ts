@@ -1,0 +1,36 @@
+/**
+ * The context every service works in: configuration, adapters and layout.
+ *
+ * @module
+ */
+import type { Config } from "../config/config.ts";
+import { type ContainerRuntime, createRuntime } from "../adapters/container_runtime.ts";
+import { PostgresProbe } from "../adapters/postgres.ts";
+import { Zfs } from "../adapters/zfs.ts";
+import { type CommandRunner, DenoCommandRunner } from "../process/runner.ts";
+import { Layout } from "./layout.ts";
+
+/** Configuration plus the adapters built on one command runner. */
+export interface Context {
+  config: Config;
+  runner: CommandRunner;
+  zfs: Zfs;
+  runtime: ContainerRuntime;
+  pg: PostgresProbe;
+  layout: Layout;
+  /** Current time (replaceable in tests). */
+  now: () => Date;
+}
+
+/** Builds a context; tests pass a fake runner. */
+export function createContext(config: Config, runner: CommandRunner = new DenoCommandRunner()): Context {
+  return {
+    config,
+    runner,
+    zfs: new Zfs(runner),
+    runtime: createRuntime(runner, config.containerRuntime, config.runtimeFlavor),
+    pg: new PostgresProbe(runner),
+    layout: new Layout(config),
+    now: () => new Date(),
+  };
+}

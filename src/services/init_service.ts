@@ -1,0 +1,388 @@
+/**
+ * `zvpg init env` (create what is missing, and nothing else) and `zvpg init check`.
+ *
+ * @module
+ */
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { ZvpgError } from "../errors.ts";
+import { log } from "../log.ts";
+import { runWithFreshPort } from "./start_default.ts";
+import type { Context } from "./context.ts";
+import { CONTAINER_PGDATA, PROPS } from "./layout.ts";
+import { loadInventory } from "./inventory.ts";
+import { withLock } from "./lock.ts";
+
+/** One thing `init env` did or found done. */
+export interface InitStep {
+  step: string;
+  changed: boolean;
+  detail: string;
+}
+
+/** One line of `init check`. */
+export interface Check {
+  name: string;
+  status: "pass" | "warn" | "fail";
+  detail: string;
+  hint?: string;
+}
+
+const TEMPLATE_DIR = new URL("../../templates/", import.meta.url);
+
+/** Reads a bundled template file. */
+export function readTemplate(name: string): string {
+  return readFileSync(new URL(name, TEMPLATE_DIR), "utf8");
+}
+
+/** Environment set-up and checks. */
+export class InitService {
+  constructor(private readonly ctx: Context) {}
+
+  /** Creates whatever is missing; returns every step and whether it changed anything. */
+  async env(): Promise<InitStep[]> {
+    const steps: InitStep[] = [];
+    const record = (step: string, changed: boolean, detail: string) => {
+      steps.push({ step, changed, detail });
+      log.info(`${changed ? "✔ created" : "· exists "} ${step}: ${detail}`);
+    };
+    await this.ensureZfs();
+    await this.ensurePool(record);
+    mkdirSync(this.ctx.config.mountDir, { recursive: true });
+    return await withLock(this.ctx.layout, async () => {
+      await this.ensureDatasets(record);
+      this.ensureConfigFiles(record);
+      await this.ensureImage(record);
+      await this.ensureDataDirectory(record);
+      await this.ensureDefaultRunning(record);
+      return steps;
+    });
+  }
+
+  private async ensureZfs(): Promise<void> {
+    const zfs = await this.ctx.zfs.available();
+    if (!zfs.ok) {
+      throw new ZvpgError(`ZFS is not available: ${zfs.detail || "zpool list failed"}`, {
+        hint: "load the zfs module (OpenZFS) or start the zfs-fuse daemon",
+      });
+    }
+  }
+
+  private async ensurePool(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+    const { zfs, layout, config } = this.ctx;
+    const pool = layout.pool;
+    let status = await zfs.poolStatus(pool);
+    if (!status) {
+      const image = layout.poolImage;
+      const searchDir = config.zfsPoolDevice ? dirname(config.zfsPoolDevice) : dirname(image);
+      if ((config.zfsPoolDevice || existsSync(image)) && await zfs.importPool(pool, searchDir)) {
+        record("pool", true, `imported ${pool} from ${searchDir}`);
+      } else if (config.zfsPoolDevice) {
+        await zfs.createPool(pool, [config.zfsPoolDevice]);
+        record("pool", true, `created ${pool} on ${config.zfsPoolDevice}`);
+      } else {
+        if (existsSync(image)) {
+          throw new ZvpgError(
+            `pool '${pool}' is not imported and its file ${image} could not be imported`,
+            { hint: `check 'zpool import -d ${dirname(image)}', or move the file away` },
+          );
+        }
+        mkdirSync(dirname(image), { recursive: true });
+        await createSparseFile(image, config.zfsPoolSize);
+        try {
+          await zfs.createPool(pool, [image]);
+        } catch (error) {
+          rmSync(image, { force: true });
+          throw error;
+        }
+        record("pool", true, `created ${pool} on sparse file ${image} (${config.zfsPoolSize})`);
+      }
+      status = await zfs.poolStatus(pool);
+    } else {
+      record("pool", false, `${pool} is ${status.health}`);
+    }
+    if (!status || status.health !== "ONLINE") {
+      throw new ZvpgError(`pool '${pool}' is ${status?.health ?? "missing"}`, {
+        hint: `check 'zpool status ${pool}'`,
+      });
+    }
+  }
+
+  private async ensureDatasets(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+    const { zfs, layout, config } = this.ctx;
+    const wanted: [string, string, Record<string, string>][] = [
+      [layout.dataDataset, layout.dataMount, {
+        atime: "off",
+        [PROPS.branch]: config.branchDefault,
+        [PROPS.state]: "stopped",
+        [PROPS.created]: this.ctx.now().toISOString(),
+      }],
+      [layout.clonesDataset, layout.clonesMount, { atime: "off" }],
+      [layout.socketsDataset, layout.socketsMount, { atime: "off" }],
+    ];
+    for (const [dataset, mountpoint, props] of wanted) {
+      if (await zfs.exists(dataset)) {
+        await zfs.mount(dataset);
+        record("dataset", false, `${dataset}`);
+        continue;
+      }
+      await zfs.create(dataset, { mountpoint, ...props });
+      record("dataset", true, `${dataset} at ${mountpoint}`);
+    }
+    const inventory = await loadInventory(this.ctx, { containers: false });
+    if (!inventory.initialized) {
+      throw new ZvpgError(
+        `dataset ${layout.dataDataset} exists but is not a zvpg branch (no ${PROPS.branch} property)`,
+        { hint: `if it is zvpg's, run 'zfs set ${PROPS.branch}=${config.branchDefault} ${layout.dataDataset}'` },
+      );
+    }
+  }
+
+  private ensureConfigFiles(record: (s: string, c: boolean, d: string) => void): void {
+    const c = this.ctx.config;
+    const files: [string, () => string][] = [
+      [c.configFile, () => readTemplate("config.json")],
+      [c.pgConfPath, () => readTemplate("postgresql.conf")],
+      [c.pgHbaPath, () => readTemplate("pg_hba.conf")],
+      [c.pgIdentPath, () => readTemplate("pg_ident.conf")],
+      [this.ctx.layout.passFile, () => `*:*:*:${c.postgresUser}:${generatePassword()}\n`],
+    ];
+    for (const [path, content] of files) {
+      if (existsSync(path)) {
+        record("file", false, path);
+        continue;
+      }
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      writeFileSync(path, content(), { mode: 0o600 });
+      chmodSync(path, 0o600);
+      record("file", true, path);
+    }
+  }
+
+  private async ensureImage(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+    const { runtime, config } = this.ctx;
+    try {
+      await runtime.version();
+    } catch (error) {
+      throw new ZvpgError(
+        `container runtime '${config.containerRuntime}' is not reachable: ${(error as Error).message}`,
+        { hint: `start its engine (e.g. 'dockerd'), or set containerRuntime in ${config.configFile}` },
+      );
+    }
+    if (await runtime.imageExists(config.pgBaseImage)) {
+      record("image", false, config.pgBaseImage);
+      return;
+    }
+    log.info(`pulling image ${config.pgBaseImage}…`);
+    try {
+      await runtime.pullImage(config.pgBaseImage, 600_000);
+    } catch (error) {
+      throw new ZvpgError(
+        `image '${config.pgBaseImage}' is not present and could not be pulled: ${(error as Error).message}`,
+        { hint: "pull or build it (scripts/build_image.sh builds one offline), or set pgBaseImage" },
+      );
+    }
+    record("image", true, `pulled ${config.pgBaseImage}`);
+  }
+
+  /** Initialises the default branch's data directory with initdb inside the image. */
+  private async ensureDataDirectory(record: (s: string, c: boolean, d: string) => void) {
+    const { layout, config, runtime } = this.ctx;
+    const pgdata = layout.pgdata(config.branchDefault);
+    if (existsSync(join(pgdata, "PG_VERSION"))) {
+      record("pgdata", false, pgdata);
+      return;
+    }
+    if (existsSync(pgdata) && readdirSync(pgdata).length > 0) {
+      throw new ZvpgError(`${pgdata} is not empty and holds no PostgreSQL data directory`, {
+        hint: "move its contents away; zvpg never overwrites data",
+      });
+    }
+    const owner = await this.imagePostgresUser();
+    mkdirSync(pgdata, { recursive: true });
+    chownSync(pgdata, owner.uid, owner.gid);
+    chmodSync(pgdata, 0o700);
+    const secretDir = mkdtempSync(join(layout.runtimeDir(config.branchDefault) + "-init-"));
+    try {
+      chmodSync(secretDir, 0o700);
+      chownSync(secretDir, owner.uid, owner.gid);
+      const pwfile = join(secretDir, "pwfile");
+      writeFileSync(pwfile, readPassword(layout.passFile) + "\n", { mode: 0o600 });
+      chownSync(pwfile, owner.uid, owner.gid);
+      log.info(`running initdb in ${config.pgBaseImage} as uid ${owner.uid}…`);
+      const result = await runtime.runToCompletion({
+        image: config.pgBaseImage,
+        user: `${owner.uid}:${owner.gid}`,
+        mounts: [
+          { source: pgdata, target: CONTAINER_PGDATA },
+          { source: secretDir, target: "/run/zvpg-init", readonly: true },
+        ],
+        entrypoint: "initdb",
+        args: [
+          "-D",
+          CONTAINER_PGDATA,
+          "-U",
+          config.postgresUser,
+          "--pwfile=/run/zvpg-init/pwfile",
+          "--auth-local=trust",
+          "--auth-host=scram-sha-256",
+          "--encoding=UTF8",
+          "--locale=C",
+          "--data-checksums",
+        ],
+      }, 300_000);
+      if (result.code !== 0) {
+        for (const entry of readdirSync(pgdata)) rmSync(join(pgdata, entry), { recursive: true, force: true });
+        const lines = (result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ");
+        throw new ZvpgError(`initdb failed in image ${config.pgBaseImage}: ${lines}`, {
+          hint: "check that the image is a PostgreSQL image with initdb on PATH",
+        });
+      }
+    } finally {
+      rmSync(secretDir, { recursive: true, force: true });
+    }
+    if (config.postgresDb !== "postgres") await this.createDatabaseLater();
+    record("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
+  }
+
+  private createDatabaseLater(): Promise<void> {
+    this.#createDb = true;
+    return Promise.resolve();
+  }
+  #createDb = false;
+
+  /** uid and gid of the image's `postgres` user. */
+  async imagePostgresUser(): Promise<{ uid: number; gid: number }> {
+    const id = async (flag: string) => {
+      const r = await this.ctx.runtime.runToCompletion({
+        image: this.ctx.config.pgBaseImage,
+        user: "0:0",
+        entrypoint: "id",
+        args: [flag, "postgres"],
+      }, 120_000);
+      const n = Number(r.stdout.trim());
+      if (r.code !== 0 || !Number.isInteger(n)) {
+        throw new ZvpgError(
+          `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${(r.stderr || r.stdout).trim()}`,
+          { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
+        );
+      }
+      return n;
+    };
+    return { uid: await id("-u"), gid: await id("-g") };
+  }
+
+  private async ensureDefaultRunning(record: (s: string, c: boolean, d: string) => void) {
+    const { config } = this.ctx;
+    const inventory = await loadInventory(this.ctx);
+    const main = inventory.branches.find((b) => b.isDefault)!;
+    if (main.container?.state === "running") {
+      record("container", false, `${main.container.name} running on port ${main.port}`);
+      return;
+    }
+    const { container, port } = await runWithFreshPort(this.ctx, inventory, main);
+    if (this.#createDb) {
+      const { execSql } = await import("./branch_container.ts");
+      await execSql(
+        { ...this.ctx, config: { ...config, postgresDb: "postgres" } },
+        config.branchDefault,
+        container,
+        `CREATE DATABASE "${config.postgresDb}"`,
+      );
+    }
+    record("container", true, `${container} running on port ${port}`);
+  }
+
+  /** Every check of `init check`. */
+  async check(): Promise<Check[]> {
+    const { zfs, runtime, layout, config } = this.ctx;
+    const checks: Check[] = [];
+    const add = (name: string, ok: boolean, detail: string, hint?: string) =>
+      checks.push({ name, status: ok ? "pass" : "fail", detail, hint: ok ? undefined : hint });
+
+    const zfsOk = await zfs.available().catch((e) => ({ ok: false, detail: (e as Error).message }));
+    add("zfs", zfsOk.ok, zfsOk.ok ? "zfs answers" : zfsOk.detail, "install ZFS and start it (zfs-fuse or the zfs module)");
+    const pool = zfsOk.ok ? await zfs.poolStatus(layout.pool) : undefined;
+    add(
+      "pool",
+      pool?.health === "ONLINE",
+      pool ? `${layout.pool} is ${pool.health}` : `${layout.pool} is not imported`,
+      "run 'zvpg init env' (it creates or imports the pool)",
+    );
+    let datasetsOk = false;
+    if (pool) {
+      const missing: string[] = [];
+      for (const d of [layout.dataDataset, layout.clonesDataset, layout.socketsDataset]) {
+        if (!(await zfs.exists(d))) missing.push(d);
+      }
+      datasetsOk = missing.length === 0;
+      add("datasets", datasetsOk, datasetsOk ? "data, clones and sockets exist" : `missing: ${missing.join(", ")}`, "run 'zvpg init env'");
+    } else add("datasets", false, "pool unavailable", "run 'zvpg init env'");
+
+    let runtimeOk = false;
+    try {
+      const version = await runtime.version();
+      runtimeOk = true;
+      add("runtime", true, `${config.containerRuntime} ${version}`);
+    } catch (error) {
+      add("runtime", false, `${config.containerRuntime}: ${(error as Error).message}`, "start the container engine, or set containerRuntime");
+    }
+    const imageOk = runtimeOk && await runtime.imageExists(config.pgBaseImage);
+    add("image", imageOk, runtimeOk ? `${config.pgBaseImage}${imageOk ? "" : " not present"}` : "runtime unavailable", "pull or build the image, or set pgBaseImage");
+
+    const files = [config.configFile, config.pgConfPath, config.pgHbaPath, config.pgIdentPath, layout.passFile];
+    const missingFiles = files.filter((f) => !existsSync(f));
+    add("config", missingFiles.length === 0, missingFiles.length === 0 ? "config.json, postgresql.conf, pg_hba.conf, pg_ident.conf, pgpass present" : `missing: ${missingFiles.join(", ")}`, "run 'zvpg init env' to write the defaults");
+
+    if (datasetsOk && runtimeOk) {
+      const inventory = await loadInventory(this.ctx);
+      const main = inventory.branches.find((b) => b.isDefault);
+      const running = main?.container?.state === "running" && main.port !== null;
+      const ready = running && await this.ctx.pg.isReady(layout.connectHost, main!.port!, config.postgresUser, config.postgresDb);
+      add(
+        "default-branch",
+        Boolean(ready),
+        ready ? `'${config.branchDefault}' accepts connections on port ${main!.port}` : running ? `'${config.branchDefault}' runs but does not accept connections` : `'${config.branchDefault}' is not running`,
+        `run 'zvpg branch start ${config.branchDefault}' or 'zvpg init env'`,
+      );
+    } else add("default-branch", false, "pool or runtime unavailable", "fix the checks above");
+    return checks;
+  }
+}
+
+/** Creates a sparse file of `size` (e.g. `10G`). */
+export async function createSparseFile(path: string, size: string): Promise<void> {
+  const units: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+  const match = size.match(/^([0-9]+)([KMGT]?)$/)!;
+  const bytes = Number(match[1]) * units[match[2]];
+  const file = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
+  try {
+    await file.truncate(bytes);
+  } finally {
+    file.close();
+  }
+}
+
+/** A random password of 32 URL-safe characters. */
+export function generatePassword(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/** The password stored in a pgpass file written by zvpg. */
+export function readPassword(passFile: string): string {
+  const line = readFileSync(passFile, "utf8").split("\n").find((l) => l.trim() !== "" && !l.startsWith("#"));
+  const password = line?.split(":").slice(4).join(":");
+  if (!password) throw new ZvpgError(`no password in ${passFile}`, { hint: "delete the file and run 'zvpg init env'" });
+  return password;
+}

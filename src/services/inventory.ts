@@ -1,0 +1,239 @@
+/**
+ * The inventory: every branch and snapshot of the pool with its containers, read with
+ * one `zfs get` call and one runtime `ps` call however many there are.
+ *
+ * @module
+ */
+import type { ContainerInfo } from "../adapters/container_runtime.ts";
+import type { ZfsEntry } from "../adapters/zfs.ts";
+import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "../errors.ts";
+import type { Context } from "./context.ts";
+import { LABELS, PROPS } from "./layout.ts";
+
+/** Lifecycle state recorded on a branch dataset. */
+export type BranchState = "creating" | "running" | "stopped" | "deleting";
+
+/** What a branch is doing, from its recorded state and its container. */
+export type BranchStatus =
+  | "running" // container running
+  | "stopped" // no container, recorded stopped
+  | "failed" // container exists but is not running
+  | "missing" // recorded running, but the container is gone
+  | "creating" // a create is in progress (or crashed: see status health)
+  | "deleting"; // a delete is in progress (or crashed: see status health)
+
+/** One snapshot. */
+export interface SnapshotRecord {
+  name: string;
+  /** The full ZFS name `dataset@name`. */
+  zfsName: string;
+  branch: string;
+  created: Date;
+  message: string;
+  used: number;
+  referenced: number;
+  /** Branches cloned from this snapshot. */
+  dependents: string[];
+  tool: string | null;
+}
+
+/** One branch. */
+export interface BranchRecord {
+  name: string;
+  dataset: string;
+  mountpoint: string;
+  parent: string | null;
+  /** The snapshot it was cloned from (bare name), null for the default branch. */
+  origin: string | null;
+  created: Date;
+  used: number;
+  referenced: number;
+  state: BranchState;
+  status: BranchStatus;
+  /** The port it runs on (or last ran on). */
+  port: number | null;
+  container: ContainerInfo | null;
+  isDefault: boolean;
+}
+
+/** Everything zvpg knows about a pool. */
+export interface Inventory {
+  branches: BranchRecord[];
+  /** Oldest first. */
+  snapshots: SnapshotRecord[];
+  /** Datasets in zvpg's tree that carry no zvpg metadata. */
+  unmanagedDatasets: string[];
+  /** zvpg containers of this pool whose branch dataset does not exist. */
+  orphanContainers: ContainerInfo[];
+  /** Whether the default branch's dataset exists. */
+  initialized: boolean;
+}
+
+const ZFS_PROPS = [
+  "type",
+  "used",
+  "referenced",
+  "creation",
+  "origin",
+  "mountpoint",
+  ...Object.values(PROPS),
+];
+
+/** Reads the inventory. `containers: false` skips the runtime call. */
+export async function loadInventory(
+  ctx: Context,
+  options: { containers?: boolean } = {},
+): Promise<Inventory> {
+  const { layout } = ctx;
+  const [entries, containers] = await Promise.all([
+    ctx.zfs.getTree([layout.dataDataset, layout.clonesDataset], ZFS_PROPS),
+    options.containers === false
+      ? Promise.resolve([] as ContainerInfo[])
+      : ctx.runtime.list({ [LABELS.pool]: layout.pool }),
+  ]);
+  return buildInventory(ctx, entries, containers);
+}
+
+/** Assembles the inventory from raw ZFS entries and containers (pure; unit-tested). */
+export function buildInventory(
+  ctx: Pick<Context, "layout" | "config">,
+  entries: ZfsEntry[],
+  containers: ContainerInfo[],
+): Inventory {
+  const { layout } = ctx;
+  const datasets = entries.filter((e) => e.type === "filesystem" && layout.isOwn(e.name));
+  const branchOfDataset = new Map<string, string>();
+  const unmanagedDatasets: string[] = [];
+  for (const d of datasets) {
+    const name = d.props[PROPS.branch];
+    if (name) branchOfDataset.set(d.name, name);
+    else if (d.name !== layout.clonesDataset) unmanagedDatasets.push(d.name);
+  }
+
+  const snapshots: SnapshotRecord[] = entries
+    .filter((e) => e.type === "snapshot" && branchOfDataset.has(e.name.split("@")[0]))
+    .map((e) => {
+      const [dataset, name] = e.name.split("@");
+      return {
+        name,
+        zfsName: e.name,
+        branch: branchOfDataset.get(dataset)!,
+        created: parseTime(e.props[PROPS.taken], e.props.creation),
+        message: decodeMessage(e.props[PROPS.message] ?? ""),
+        used: num(e.props.used),
+        referenced: num(e.props.referenced),
+        dependents: [],
+        tool: e.props[PROPS.tool] ?? null,
+      };
+    })
+    .sort((a, b) => a.created.getTime() - b.created.getTime() || a.name.localeCompare(b.name));
+  const snapshotByZfsName = new Map(snapshots.map((s) => [s.zfsName, s]));
+
+  const containerByBranch = new Map<string, ContainerInfo>();
+  const orphanContainers: ContainerInfo[] = [];
+  const branchNames = new Set(branchOfDataset.values());
+  for (const c of containers) {
+    const branch = c.labels[LABELS.branch];
+    if (branch !== undefined && branchNames.has(branch)) {
+      const previous = containerByBranch.get(branch);
+      if (!previous || c.state === "running") containerByBranch.set(branch, c);
+    } else orphanContainers.push(c);
+  }
+
+  const branches: BranchRecord[] = [];
+  for (const d of datasets) {
+    const name = branchOfDataset.get(d.name);
+    if (name === undefined) continue;
+    const originSnapshot = d.props.origin ? snapshotByZfsName.get(d.props.origin) : undefined;
+    originSnapshot?.dependents.push(name);
+    const container = containerByBranch.get(name) ?? null;
+    const state = (d.props[PROPS.state] ?? "stopped") as BranchState;
+    const labelPort = container ? Number(container.labels[LABELS.port]) : NaN;
+    const recordedPort = Number(d.props[PROPS.port]);
+    branches.push({
+      name,
+      dataset: d.name,
+      mountpoint: d.props.mountpoint ?? "",
+      parent: d.props[PROPS.parent] ?? null,
+      origin: d.props.origin ? (d.props.origin.split("@")[1] ?? null) : null,
+      created: parseTime(d.props[PROPS.created], d.props.creation),
+      used: num(d.props.used),
+      referenced: num(d.props.referenced),
+      state,
+      status: statusOf(state, container),
+      port: Number.isInteger(labelPort) && labelPort > 0
+        ? labelPort
+        : Number.isInteger(recordedPort) && recordedPort > 0
+        ? recordedPort
+        : null,
+      container,
+      isDefault: layout.isDefault(name),
+    });
+  }
+  branches.sort((a, b) =>
+    Number(b.isDefault) - Number(a.isDefault) || a.created.getTime() - b.created.getTime() ||
+    a.name.localeCompare(b.name)
+  );
+  return {
+    branches,
+    snapshots,
+    unmanagedDatasets,
+    orphanContainers,
+    initialized: branchOfDataset.has(layout.dataDataset),
+  };
+}
+
+function statusOf(state: BranchState, container: ContainerInfo | null): BranchStatus {
+  if (state === "creating" || state === "deleting") return state;
+  if (container) return container.state === "running" ? "running" : "failed";
+  return state === "running" ? "missing" : "stopped";
+}
+
+/** Finds a branch or throws {@link BranchNotFoundError}. */
+export function findBranch(inventory: Inventory, name: string): BranchRecord {
+  const branch = inventory.branches.find((b) => b.name === name);
+  if (!branch) throw new BranchNotFoundError(name);
+  return branch;
+}
+
+/** Finds a snapshot by bare name or throws {@link SnapshotNotFoundError}. */
+export function findSnapshot(inventory: Inventory, name: string): SnapshotRecord {
+  const matches = inventory.snapshots.filter((s) => s.name === name);
+  if (matches.length === 0) throw new SnapshotNotFoundError(name);
+  if (matches.length > 1) {
+    throw new AlreadyExistsError(
+      `snapshot name '${name}' is ambiguous: it exists on branches ${
+        matches.map((s) => `'${s.branch}'`).join(", ")
+      }`,
+    );
+  }
+  return matches[0];
+}
+
+/** Encodes a message for a ZFS user property (no tabs or newlines, which break parsing). */
+export function encodeMessage(message: string): string {
+  return JSON.stringify(message).slice(1, -1);
+}
+
+/** Inverse of {@link encodeMessage}; returns the raw text when it is not an encoding. */
+export function decodeMessage(value: string): string {
+  try {
+    return JSON.parse(`"${value}"`);
+  } catch {
+    return value;
+  }
+}
+
+function parseTime(iso: string | undefined, creationSeconds: string | undefined): Date {
+  if (iso) {
+    const date = new Date(iso);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  const seconds = Number(creationSeconds);
+  return new Date(Number.isFinite(seconds) ? seconds * 1000 : 0);
+}
+
+function num(value: string | undefined): number {
+  const n = Number(value);
+  return Number.isFinite(n) ? n : 0;
+}

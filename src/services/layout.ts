@@ -1,0 +1,124 @@
+/**
+ * Where everything lives: dataset names, mount points, container names, files.
+ * Every dataset zvpg touches is derived here, so nothing can reach outside its tree.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Config } from "../config/config.ts";
+import { encodeBranchName } from "../names.ts";
+
+/** Label keys zvpg puts on its containers. */
+export const LABELS = {
+  pool: "zvpg.pool",
+  branch: "zvpg.branch",
+  dataset: "zvpg.dataset",
+  port: "zvpg.port",
+} as const;
+
+/** ZFS user properties zvpg keeps its metadata in. */
+export const PROPS = {
+  /** On branch datasets: the branch's real name. */
+  branch: "zvpg:branch",
+  /** On branch datasets: the branch it was made from. */
+  parent: "zvpg:parent",
+  /** On branch datasets: creating | running | stopped | deleting. */
+  state: "zvpg:state",
+  /** On branch datasets: the port it was last started on. */
+  port: "zvpg:port",
+  /** On branch datasets: creation time, RFC 3339 with milliseconds. */
+  created: "zvpg:created",
+  /** On snapshots: the message. */
+  message: "zvpg:message",
+  /** On snapshots: creation time, RFC 3339 with milliseconds. */
+  taken: "zvpg:taken",
+  /** On snapshots: the tool version that took it. */
+  tool: "zvpg:tool",
+} as const;
+
+/** The data directory path inside every branch container. */
+export const CONTAINER_PGDATA = "/var/lib/postgresql/data";
+/** The socket directory inside every branch container. */
+export const CONTAINER_SOCKET_DIR = "/var/run/postgresql";
+/** Where the PostgreSQL config files are mounted inside every branch container. */
+export const CONTAINER_CONF_DIR = "/etc/zvpg";
+
+/** Names and paths derived from the configuration. */
+export class Layout {
+  readonly pool: string;
+  readonly dataDataset: string;
+  readonly clonesDataset: string;
+  readonly socketsDataset: string;
+  readonly dataMount: string;
+  readonly clonesMount: string;
+  readonly socketsMount: string;
+
+  constructor(readonly config: Config) {
+    this.pool = config.zfsPool;
+    this.dataDataset = `${this.pool}/${config.dataSubdir}`;
+    this.clonesDataset = `${this.pool}/${config.clonesSubdir}`;
+    this.socketsDataset = `${this.pool}/${config.socketSubdir}`;
+    this.dataMount = join(config.mountDir, config.dataSubdir);
+    this.clonesMount = join(config.mountDir, config.clonesSubdir);
+    this.socketsMount = join(config.mountDir, config.socketSubdir);
+  }
+
+  /** The sparse file backing a file-backed pool. */
+  get poolImage(): string {
+    return join(this.config.mountDir, `${this.pool}.img`);
+  }
+
+  /** The lock file every mutating zvpg process takes. */
+  get lockFile(): string {
+    return join(this.config.mountDir, ".zvpg.lock");
+  }
+
+  /** The password file (libpq pgpass format). */
+  get passFile(): string {
+    return join(this.config.configDir, "pgpass");
+  }
+
+  isDefault(branch: string): boolean {
+    return branch === this.config.branchDefault;
+  }
+
+  branchDataset(branch: string): string {
+    return this.isDefault(branch)
+      ? this.dataDataset
+      : `${this.clonesDataset}/${encodeBranchName(branch)}`;
+  }
+
+  branchMount(branch: string): string {
+    return this.isDefault(branch)
+      ? this.dataMount
+      : join(this.clonesMount, encodeBranchName(branch));
+  }
+
+  /** The PostgreSQL data directory of a branch (a subdirectory of its dataset). */
+  pgdata(branch: string): string {
+    return join(this.branchMount(branch), "pgdata");
+  }
+
+  /** Per-branch runtime directory: `sock/` (unix socket) and `conf/` (config copies). */
+  runtimeDir(branch: string): string {
+    return join(this.socketsMount, encodeBranchName(branch));
+  }
+
+  containerName(branch: string, port: number): string {
+    return `zvpg_${encodeBranchName(branch)}_${port}`;
+  }
+
+  /** Whether a dataset or snapshot name belongs to zvpg's branch tree. */
+  isOwn(name: string): boolean {
+    const dataset = name.split("@")[0];
+    return dataset === this.dataDataset || dataset.startsWith(`${this.clonesDataset}/`);
+  }
+
+  /** Host address clients use to reach published ports. */
+  get connectHost(): string {
+    const bind = this.config.bindAddress;
+    if (bind === "0.0.0.0") return "127.0.0.1";
+    if (bind === "::") return "::1";
+    return bind.replace(/^\[|\]$/g, "");
+  }
+}

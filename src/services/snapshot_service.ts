@@ -1,0 +1,152 @@
+/**
+ * Snapshots (alias: commits): create, list, info, delete.
+ *
+ * @module
+ */
+import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
+import { log } from "../log.ts";
+import { validateSnapshotName } from "../names.ts";
+import { VERSION } from "../version.ts";
+import { destroyBranches, orderDependents } from "./branch_removal.ts";
+import { execSql } from "./branch_container.ts";
+import type { Context } from "./context.ts";
+import { faultPoint } from "./fault.ts";
+import {
+  type BranchRecord,
+  encodeMessage,
+  findBranch,
+  findSnapshot,
+  type Inventory,
+  loadInventory,
+  type SnapshotRecord,
+} from "./inventory.ts";
+import { PROPS } from "./layout.ts";
+import { withLock } from "./lock.ts";
+import { requireInitialized } from "./guards.ts";
+
+/** Longest snapshot message accepted, in bytes once encoded. */
+export const MAX_MESSAGE_BYTES = 1000;
+
+/** What a snapshot delete removed. */
+export interface SnapshotDeleteResult {
+  snapshot: string;
+  removedBranches: string[];
+}
+
+/** Snapshot workflows. */
+export class SnapshotService {
+  constructor(private readonly ctx: Context) {}
+
+  /** Takes a snapshot of a branch (CHECKPOINT first when its PostgreSQL runs). */
+  async create(
+    name: string,
+    options: { message?: string; branch?: string } = {},
+  ): Promise<SnapshotRecord> {
+    validateSnapshotName(name);
+    const message = options.message ?? "";
+    checkMessage(message);
+    const branchName = options.branch ?? this.ctx.config.branchDefault;
+    return await withLock(this.ctx.layout, async () => {
+      const inventory = await loadInventory(this.ctx);
+      requireInitialized(inventory, "snapshot create");
+      const branch = findBranch(inventory, branchName);
+      return await this.createLocked(inventory, branch, name, message);
+    });
+  }
+
+  /** Takes a snapshot while the caller holds the lock. */
+  async createLocked(
+    inventory: Inventory,
+    branch: BranchRecord,
+    name: string,
+    message: string,
+  ): Promise<SnapshotRecord> {
+    const existing = inventory.snapshots.find((s) => s.name === name);
+    if (existing) {
+      throw new AlreadyExistsError(
+        `snapshot '${name}' already exists (on branch '${existing.branch}')`,
+        { hint: "snapshot names are unique across all branches: pick another name" },
+      );
+    }
+    if (branch.state === "creating" || branch.state === "deleting") {
+      throw new StateError(`branch '${branch.name}' is being ${branch.state.slice(0, -3)}ed`, {
+        hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
+      });
+    }
+    if (branch.container?.state === "running") await this.checkpoint(branch);
+    faultPoint("snapshot.before-zfs");
+    const taken = this.ctx.now();
+    await this.ctx.zfs.snapshot(`${branch.dataset}@${name}`, {
+      [PROPS.message]: encodeMessage(message),
+      [PROPS.taken]: taken.toISOString(),
+      [PROPS.tool]: `zvpg/${VERSION}`,
+    });
+    log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
+    const after = await loadInventory(this.ctx, { containers: false });
+    return findSnapshot(after, name);
+  }
+
+  /** Snapshots, oldest first, optionally of one branch only. */
+  async list(options: { branch?: string } = {}): Promise<SnapshotRecord[]> {
+    const inventory = await loadInventory(this.ctx, { containers: false });
+    if (options.branch !== undefined) {
+      findBranch(inventory, options.branch);
+      return inventory.snapshots.filter((s) => s.branch === options.branch);
+    }
+    return inventory.snapshots;
+  }
+
+  /** One snapshot. */
+  async info(name: string): Promise<SnapshotRecord> {
+    validateSnapshotName(name);
+    const inventory = await loadInventory(this.ctx, { containers: false });
+    return findSnapshot(inventory, name);
+  }
+
+  /**
+   * Deletes a snapshot. Refused while branches depend on it, unless `force`, which
+   * deletes those branches (and theirs) first.
+   */
+  async delete(name: string, options: { force?: boolean } = {}): Promise<SnapshotDeleteResult> {
+    validateSnapshotName(name);
+    return await withLock(this.ctx.layout, async () => {
+      const inventory = await loadInventory(this.ctx);
+      const snapshot = findSnapshot(inventory, name);
+      const dependents = orderDependents(inventory, [snapshot.zfsName]);
+      if (dependents.length > 0 && !options.force) {
+        throw new DependencyError(
+          `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,
+          dependents.map((b) => b.name),
+          "delete those branches first, or use --force to delete them too",
+        );
+      }
+      const removed = await destroyBranches(this.ctx, dependents);
+      faultPoint("snapshot.delete.before-destroy");
+      await this.ctx.zfs.destroy(snapshot.zfsName);
+      log.info(`snapshot '${name}' deleted`);
+      return { snapshot: name, removedBranches: removed };
+    });
+  }
+
+  async checkpoint(branch: BranchRecord): Promise<void> {
+    try {
+      await execSql(this.ctx, branch.name, branch.container!.name, "CHECKPOINT");
+      log.debug(`CHECKPOINT done on branch '${branch.name}'`);
+    } catch (error) {
+      log.warn(
+        `CHECKPOINT on branch '${branch.name}' failed (${(error as Error).message}); ` +
+          "the snapshot is still crash-consistent",
+      );
+    }
+  }
+}
+
+function checkMessage(message: string): void {
+  const bytes = new TextEncoder().encode(encodeMessage(message)).length;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new UsageError(
+      `snapshot message is too long (${bytes} bytes encoded, at most ${MAX_MESSAGE_BYTES})`,
+      { hint: "shorten the -m message" },
+    );
+  }
+}
