@@ -21,7 +21,9 @@ export async function main(args: string[]): Promise<number> {
 function reportError(error: unknown): number {
   if (error instanceof CommanderError) {
     // Commander has printed its own message already.
-    if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)) return 0;
+    if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)) {
+      return 0;
+    }
     return 2;
   }
   if (error instanceof ZvpgError) {

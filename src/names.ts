@@ -43,7 +43,9 @@ export function branchNameProblem(name: string, pattern: string): string | undef
   if (name.includes("@{") || name === "@") return "it contains '@{' or is '@'";
   const shell = name.match(/[~^:?*\[\]\\$`'"!&;|<>(){}#%,=+@]/u);
   if (shell) return `it contains '${shell[0]}'`;
-  if (!new RegExp(pattern, "u").test(name)) return `it does not match branchNamingPattern ${pattern}`;
+  if (!new RegExp(pattern, "u").test(name)) {
+    return `it does not match branchNamingPattern ${pattern}`;
+  }
   return undefined;
 }
 

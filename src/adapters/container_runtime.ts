@@ -50,7 +50,10 @@ export interface ContainerRuntime {
   version(): Promise<string>;
   imageExists(image: string): Promise<boolean>;
   pullImage(image: string, timeoutMs: number): Promise<void>;
-  /** Runs a container to completion and returns its output (never throws on exit code). */
+  /**
+   * Runs a container to completion and returns its output (never throws on exit code).
+   * Images are never pulled implicitly (`--pull=never`): a missing image fails at once.
+   */
   runToCompletion(spec: ContainerSpec, timeoutMs?: number): Promise<RunResult>;
   /** Starts a container in the background; returns its id. */
   runDetached(spec: ContainerSpec): Promise<string>;
@@ -98,14 +101,19 @@ export class CliContainerRuntime implements ContainerRuntime {
   }
 
   runToCompletion(spec: ContainerSpec, timeoutMs?: number): Promise<RunResult> {
-    return this.runner.run(this.program, ["run", "--rm", ...this.specArgs(spec)], {
+    return this.runner.run(this.program, ["run", "--rm", "--pull=never", ...this.specArgs(spec)], {
       allowFailure: true,
       timeoutMs,
     });
   }
 
   async runDetached(spec: ContainerSpec): Promise<string> {
-    const result = await this.runner.run(this.program, ["run", "-d", ...this.specArgs(spec)]);
+    const result = await this.runner.run(this.program, [
+      "run",
+      "-d",
+      "--pull=never",
+      ...this.specArgs(spec),
+    ]);
     return result.stdout.trim().split("\n").pop() ?? "";
   }
 
@@ -121,9 +129,10 @@ export class CliContainerRuntime implements ContainerRuntime {
       args.push("-v", `${m.source}:${m.target}${m.readonly ? ":ro" : ""}`);
     }
     if (spec.publish) {
-      const host = spec.publish.hostAddress.includes(":") && !spec.publish.hostAddress.startsWith("[")
-        ? `[${spec.publish.hostAddress}]`
-        : spec.publish.hostAddress;
+      const host =
+        spec.publish.hostAddress.includes(":") && !spec.publish.hostAddress.startsWith("[")
+          ? `[${spec.publish.hostAddress}]`
+          : spec.publish.hostAddress;
       args.push("-p", `${host}:${spec.publish.hostPort}:${spec.publish.containerPort}`);
     }
     for (const [key, value] of Object.entries(spec.env ?? {})) args.push("-e", `${key}=${value}`);

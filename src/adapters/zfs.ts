@@ -48,13 +48,31 @@ export class Zfs {
     return { ok: result.code === 0, detail: (result.stderr || result.stdout).trim() };
   }
 
-  /** The pool's health and space, or undefined when no such pool is imported. */
+  /** Whether `zpool list` takes `-p` (OpenZFS does, zfs-fuse does not); learnt on first use. */
+  #zpoolParsable: boolean | undefined;
+
+  /**
+   * The pool's health and space, or undefined when no such pool is imported. Sizes are
+   * exact on OpenZFS (`-p`) and parsed from human units on zfs-fuse.
+   */
   async poolStatus(pool: string): Promise<PoolStatus | undefined> {
-    const result = await this.runner.run(
-      this.zpool,
-      ["list", "-H", "-o", "name,health,size,allocated,free", pool],
-      { allowFailure: true },
-    );
+    const columns = ["-o", "name,health,size,allocated,free", pool];
+    if (this.#zpoolParsable !== false) {
+      const exact = await this.runner.run(this.zpool, ["list", "-H", "-p", ...columns], {
+        allowFailure: true,
+      });
+      if (exact.code === 0) {
+        this.#zpoolParsable = true;
+        return parsePoolList(exact.stdout)[0];
+      }
+      if (!/invalid option|illegal option|unrecognized option/i.test(exact.stderr)) {
+        return undefined;
+      }
+      this.#zpoolParsable = false;
+    }
+    const result = await this.runner.run(this.zpool, ["list", "-H", ...columns], {
+      allowFailure: true,
+    });
     if (result.code !== 0) return undefined;
     return parsePoolList(result.stdout)[0];
   }

@@ -13,13 +13,20 @@ import { statusCommand } from "./status.ts";
 /** Builds the `zvpg` program with every command. */
 export function buildProgram(): Command {
   const program = new Command("zvpg")
-    .description("Git-like snapshots and branches of PostgreSQL on ZFS, each branch in its own container")
+    .description(
+      "Git-like snapshots and branches of PostgreSQL on ZFS, each branch in its own container",
+    )
     .version(VERSION, "-V, --version", "print the zvpg version")
-    .option("-c, --config <config>", "configuration file (default: $ZVPG_CONFIG_DIR/config.json or ~/.zvpg/config.json)")
+    .option(
+      "-c, --config <config>",
+      "configuration file (default: $ZVPG_CONFIG_DIR/config.json or ~/.zvpg/config.json)",
+    )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)) })
-    .addHelpText("after", `
+    .addHelpText(
+      "after",
+      `
 Examples:
   zvpg init env                                   # pool, datasets, config, running 'main'
   zvpg snapshot create baseline -m "Initial state"
@@ -31,7 +38,8 @@ Examples:
 Environment:
   ZVPG_CONFIG_DIR          config directory (default ~/.zvpg)
   ZVPG_LOG_LEVEL           DEBUG, INFO, WARN or ERROR
-  ZVPG_CONTAINER_RUNTIME   docker, podman or nerdctl`);
+  ZVPG_CONTAINER_RUNTIME   docker, podman or nerdctl`,
+    );
   program.addCommand(initCommand());
   program.addCommand(snapshotCommand("snapshot"));
   program.addCommand(snapshotCommand("commit"));

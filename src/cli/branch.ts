@@ -39,7 +39,12 @@ export function printBranches(ctx: Context, branches: BranchRecord[], format: Fo
 }
 
 /** Prints one branch as `Key: value` lines (the port line reads `PostgreSQL Port: N`). */
-export function printBranch(ctx: Context, b: BranchRecord, format: Format, timings?: Record<string, number>): void {
+export function printBranch(
+  ctx: Context,
+  b: BranchRecord,
+  format: Format,
+  timings?: Record<string, number>,
+): void {
   const json = branchJson(ctx, b);
   if (format === "json") {
     return printJson(timings ? { ...json, timings: roundTimings(timings) } : json);
@@ -67,22 +72,37 @@ function roundTimings(timings: Record<string, number>): Record<string, number> {
 /** Builds `branch`. */
 export function branchCommand(): Command {
   const cmd = new Command("branch")
-    .description("Manage branches: writable clones of a snapshot, each with its own PostgreSQL container");
+    .description(
+      "Manage branches: writable clones of a snapshot, each with its own PostgreSQL container",
+    );
 
   cmd.command("create")
     .description("Create a branch from a snapshot and start its PostgreSQL")
     .argument("<name>", "branch name (git rules: e.g. feature/login)")
     .option("--from <snapshot>", "snapshot to branch from (default: the parent's latest)")
     .option("--parent <parent>", "parent branch (default: the default branch)")
-    .option("-p, --port <port>", "host port (default: first free in the configured range)", parsePort)
+    .option(
+      "-p, --port <port>",
+      "host port (default: first free in the configured range)",
+      parsePort,
+    )
     .option("--timings", "include phase timings (ms) in the output")
     .addOption(formatOption())
-    .addHelpText("after", "\nExamples:\n  zvpg branch create feature/new-api\n  zvpg branch create feature/new-api --from my_snapshot\n  zvpg branch create feature/new-api --parent development\n  zvpg branch create feature/new-api --port 6433")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg branch create feature/new-api\n  zvpg branch create feature/new-api --from my_snapshot\n  zvpg branch create feature/new-api --parent development\n  zvpg branch create feature/new-api --port 6433",
+    )
     .action(async (name, options, command) => {
       const ctx = contextFor(command);
       const service = new BranchService(ctx);
-      const branch = await service.create(name, { from: options.from, parent: options.parent, port: options.port });
-      if (options.format === "json") return printBranch(ctx, branch, "json", options.timings ? service.timings : undefined);
+      const branch = await service.create(name, {
+        from: options.from,
+        parent: options.parent,
+        port: options.port,
+      });
+      if (options.format === "json") {
+        return printBranch(ctx, branch, "json", options.timings ? service.timings : undefined);
+      }
       console.log(`Created branch '${branch.name}' from snapshot '${branch.origin}'`);
       printBranch(ctx, branch, "table");
       if (options.timings) console.log(`Timings: ${JSON.stringify(roundTimings(service.timings))}`);
@@ -91,9 +111,16 @@ export function branchCommand(): Command {
   cmd.command("start")
     .description("Start the PostgreSQL container of a branch")
     .argument("<name>", "branch name")
-    .option("-p, --port <port>", "host port (default: its previous port, else the first free)", parsePort)
+    .option(
+      "-p, --port <port>",
+      "host port (default: its previous port, else the first free)",
+      parsePort,
+    )
     .addOption(formatOption())
-    .addHelpText("after", "\nExamples:\n  zvpg branch start feature/new-api\n  zvpg branch start feature/new-api --port 6433")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg branch start feature/new-api\n  zvpg branch start feature/new-api --port 6433",
+    )
     .action(async (name, options, command) => {
       const ctx = contextFor(command);
       const branch = await new BranchService(ctx).start(name, { port: options.port });
@@ -102,7 +129,9 @@ export function branchCommand(): Command {
     });
 
   cmd.command("stop")
-    .description("Stop (fast shutdown) and remove the PostgreSQL container of a branch; data is kept")
+    .description(
+      "Stop (fast shutdown) and remove the PostgreSQL container of a branch; data is kept",
+    )
     .argument("<name>", "branch name")
     .addOption(formatOption())
     .addHelpText("after", "\nExample:\n  zvpg branch stop feature/new-api")
@@ -117,7 +146,10 @@ export function branchCommand(): Command {
     .alias("ls")
     .description("List branches (the default branch first, marked *)")
     .addOption(formatOption())
-    .addHelpText("after", "\nExamples:\n  zvpg branch list\n  zvpg branch list -f json | jq -r '.[] | \"\\(.name) \\(.port)\"'")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg branch list\n  zvpg branch list -f json | jq -r '.[] | \"\\(.name) \\(.port)\"'",
+    )
     .action(async (options, command) => {
       const ctx = contextFor(command);
       printBranches(ctx, await new BranchService(ctx).list(), options.format);
@@ -128,7 +160,10 @@ export function branchCommand(): Command {
     .description("Show one branch: status, port, connection URI, origin, space")
     .argument("<name>", "branch name")
     .addOption(formatOption())
-    .addHelpText("after", "\nExamples:\n  zvpg branch info feature/new-api\n  PORT=$(zvpg branch info testing -f json | jq .port)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg branch info feature/new-api\n  PORT=$(zvpg branch info testing -f json | jq .port)",
+    )
     .action(async (name, options, command) => {
       const ctx = contextFor(command);
       printBranch(ctx, await new BranchService(ctx).info(name), options.format);
@@ -140,7 +175,10 @@ export function branchCommand(): Command {
     .argument("<name>", "branch name")
     .option("--force", "also delete branches made from its snapshots")
     .addOption(formatOption())
-    .addHelpText("after", "\nExamples:\n  zvpg branch delete feature/new-api\n  zvpg branch delete feature/new-api --force")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg branch delete feature/new-api\n  zvpg branch delete feature/new-api --force",
+    )
     .action(async (name, options, command) => {
       const ctx = contextFor(command);
       const result = await new BranchService(ctx).delete(name, { force: options.force });
@@ -150,12 +188,17 @@ export function branchCommand(): Command {
     });
 
   cmd.command("snapshot")
-    .description("Create a snapshot of a branch (same as 'zvpg snapshot create <snapshot> --branch <branch>')")
+    .description(
+      "Create a snapshot of a branch (same as 'zvpg snapshot create <snapshot> --branch <branch>')",
+    )
     .argument("<branch>", "branch name")
     .argument("<snapshot>", "snapshot name")
     .option("-m, --message <message>", "message stored with it", "")
     .addOption(formatOption())
-    .addHelpText("after", '\nExample:\n  zvpg branch snapshot feature/new-api milestone-1 -m "First milestone completed"')
+    .addHelpText(
+      "after",
+      '\nExample:\n  zvpg branch snapshot feature/new-api milestone-1 -m "First milestone completed"',
+    )
     .action(async (branch, snapshot, options, command) => {
       const ctx = contextFor(command);
       const record = await new BranchService(ctx).snapshot(branch, snapshot, options.message);

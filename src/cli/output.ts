@@ -64,7 +64,11 @@ export function printTable(head: string[], rows: (string | number)[][]): void {
 export function printFields(fields: [string, string | number | null | undefined][]): void {
   const width = Math.max(...fields.map(([k]) => k.length)) + 1;
   for (const [key, value] of fields) {
-    console.log(`${(key + ":").padEnd(width)} ${value === null || value === undefined || value === "" ? "-" : value}`);
+    console.log(
+      `${(key + ":").padEnd(width)} ${
+        value === null || value === undefined || value === "" ? "-" : value
+      }`,
+    );
   }
 }
 

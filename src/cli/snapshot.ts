@@ -67,10 +67,16 @@ export function snapshotCommand(name: "snapshot" | "commit"): Command {
     .option("-m, --message <message>", "message stored with it", "")
     .option("-b, --branch <branch>", "branch to snapshot (default: the default branch)")
     .addOption(formatOption())
-    .addHelpText("after", `\nExamples:\n  zvpg ${noun} create baseline -m "Initial production state"\n  zvpg ${noun} create before-migration --branch feature/auth`)
+    .addHelpText(
+      "after",
+      `\nExamples:\n  zvpg ${noun} create baseline -m "Initial production state"\n  zvpg ${noun} create before-migration --branch feature/auth`,
+    )
     .action(async (snapshotName, options, command) => {
       const service = new SnapshotService(contextFor(command));
-      const snapshot = await service.create(snapshotName, { message: options.message, branch: options.branch });
+      const snapshot = await service.create(snapshotName, {
+        message: options.message,
+        branch: options.branch,
+      });
       if (options.format === "json") printJson(snapshotJson(snapshot));
       else console.log(`Created ${noun} '${snapshot.name}' of branch '${snapshot.branch}'`);
     });
@@ -80,7 +86,10 @@ export function snapshotCommand(name: "snapshot" | "commit"): Command {
     .description(`List ${noun}s, oldest first`)
     .option("-b, --branch <branch>", "only those of this branch")
     .addOption(formatOption())
-    .addHelpText("after", `\nExamples:\n  zvpg ${noun} list\n  zvpg ${noun} list -f json | jq -r '.[].name'`)
+    .addHelpText(
+      "after",
+      `\nExamples:\n  zvpg ${noun} list\n  zvpg ${noun} list -f json | jq -r '.[].name'`,
+    )
     .action(async (options, command) => {
       const service = new SnapshotService(contextFor(command));
       printSnapshots(await service.list({ branch: options.branch }), options.format);
@@ -91,7 +100,12 @@ export function snapshotCommand(name: "snapshot" | "commit"): Command {
     .description(`Show one ${noun}: branch, time, message, space, dependent branches`)
     .argument("<name>", `${noun} name`)
     .addOption(formatOption())
-    .addHelpText("after", `\nExamples:\n  zvpg ${noun} ${name === "snapshot" ? "info" : "show"} baseline\n  zvpg ${noun} ${name === "snapshot" ? "info" : "show"} baseline -f json`)
+    .addHelpText(
+      "after",
+      `\nExamples:\n  zvpg ${noun} ${
+        name === "snapshot" ? "info" : "show"
+      } baseline\n  zvpg ${noun} ${name === "snapshot" ? "info" : "show"} baseline -f json`,
+    )
     .action(async (snapshotName, options, command) => {
       const service = new SnapshotService(contextFor(command));
       printSnapshot(await service.info(snapshotName), options.format);
@@ -103,7 +117,12 @@ export function snapshotCommand(name: "snapshot" | "commit"): Command {
     .argument("<name>", `${noun} name`)
     .option("--force", "also delete the branches that depend on it (their containers are stopped)")
     .addOption(formatOption())
-    .addHelpText("after", `\nExamples:\n  zvpg ${noun} ${name === "snapshot" ? "delete" : "remove"} old-baseline\n  zvpg ${noun} ${name === "snapshot" ? "delete" : "remove"} baseline --force`)
+    .addHelpText(
+      "after",
+      `\nExamples:\n  zvpg ${noun} ${
+        name === "snapshot" ? "delete" : "remove"
+      } old-baseline\n  zvpg ${noun} ${name === "snapshot" ? "delete" : "remove"} baseline --force`,
+    )
     .action(async (snapshotName, options, command) => {
       const service = new SnapshotService(contextFor(command));
       const result = await service.delete(snapshotName, { force: options.force });

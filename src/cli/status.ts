@@ -1,24 +1,156 @@
 /**
- * `zvpg status`: system, branches, snapshots, health.
+ * `zvpg status`: system (the default), branches, snapshots, health [--repair].
  *
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { UsageError } from "../errors.ts";
-import { formatOption } from "./output.ts";
+import { StatusService, type SystemStatus } from "../services/status_service.ts";
+import { contextFor } from "./common.ts";
+import {
+  type Format,
+  formatBytes,
+  formatOption,
+  formatTime,
+  printFields,
+  printJson,
+  printTable,
+} from "./output.ts";
+import { printSnapshots } from "./snapshot.ts";
+import { branchJson } from "./views.ts";
+
+function printSystem(s: SystemStatus, format: Format): void {
+  if (format === "json") return printJson(s);
+  const pool = s.pool;
+  printFields([
+    ["zvpg", `${s.version} (config ${s.configFile})`],
+    ["Pool", pool ? `${pool.name} ${pool.health}` : "not imported"],
+    [
+      "Pool Size",
+      pool
+        ? `${formatBytes(pool.size)} (allocated ${formatBytes(pool.allocated)}, free ${
+          formatBytes(pool.free)
+        })`
+        : "-",
+    ],
+    ["Space Main", formatBytes(s.space.main)],
+    ["Space Branches", formatBytes(s.space.branches)],
+    ["Space Snapshots", formatBytes(s.space.snapshots)],
+    [
+      "Branches",
+      `${s.branches.total} (${s.branches.running} running, ${s.branches.stopped} stopped, ${s.branches.other} other)`,
+    ],
+    ["Snapshots", s.snapshots],
+    [
+      "Runtime",
+      s.runtime.reachable
+        ? `${s.runtime.name} ${s.runtime.version}`
+        : `${s.runtime.name} (not reachable)`,
+    ],
+    [
+      "Image",
+      `${s.image.name} (${
+        s.image.present === null ? "unknown" : s.image.present ? "present" : "missing"
+      })`,
+    ],
+  ]);
+}
+
+async function system(options: { format: Format }, command: Command): Promise<void> {
+  printSystem(await new StatusService(contextFor(command)).system(), options.format);
+}
 
 /** Builds `status`. */
 export function statusCommand(): Command {
-  const cmd = new Command("status").description("Show the state of the whole system");
-  for (const [name, description] of [
-    ["system", "Pool, space, branch and snapshot counts, runtime, image, versions"],
-    ["branches", "Every branch: status, port, readiness, parent, origin, space"],
-    ["snapshots", "Every snapshot: branch, time, space, dependents, message"],
-    ["health", "Checks with pass/warn/fail and a fix hint; exit 1 when any fails"],
-  ] as const) {
-    cmd.command(name).description(description).addOption(formatOption()).action(() => {
-      throw new UsageError(`'zvpg status ${name}' is not implemented yet`);
+  const cmd = new Command("status")
+    .description("Show the state of the whole system (default: status system)");
+
+  cmd.command("system", { isDefault: true })
+    .description(
+      "Pool health and space, zvpg space, branch and snapshot counts, runtime, image, version",
+    )
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg status system\n  zvpg status system -f json | jq .space",
+    )
+    .action(async (options, command) => await system(options, command as unknown as Command));
+
+  cmd.command("branches")
+    .description(
+      "Every branch: status, port, whether PostgreSQL accepts connections, parent, origin, space",
+    )
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg status branches\n  zvpg status branches -f json | jq '.[] | select(.ready == false)'",
+    )
+    .action(async (options, command) => {
+      const ctx = contextFor(command);
+      const rows = await new StatusService(ctx).branches();
+      if (options.format === "json") {
+        return printJson(rows.map((r) => ({ ...branchJson(ctx, r.branch), ready: r.ready })));
+      }
+      printTable(
+        ["NAME", "STATUS", "PORT", "READY", "PARENT", "ORIGIN", "USED", "REFERENCED", "CREATED"],
+        rows.map(({ branch: b, ready }) => [
+          b.name,
+          b.status,
+          b.port ?? "-",
+          ready === null ? "-" : ready ? "yes" : "no",
+          b.parent ?? "-",
+          b.origin ?? "-",
+          formatBytes(b.used),
+          formatBytes(b.referenced),
+          formatTime(b.created),
+        ]),
+      );
     });
-  }
+
+  cmd.command("snapshots")
+    .description("Every snapshot: branch, time, space, dependent branches, message")
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg status snapshots\n  zvpg status snapshots -f json | jq 'map(.used) | add'",
+    )
+    .action(async (options, command) => {
+      printSnapshots(await new StatusService(contextFor(command)).snapshots(), options.format);
+    });
+
+  cmd.command("health")
+    .description("Health checks (pass/warn/fail with a fix hint); exit 1 when any fails")
+    .option(
+      "--repair",
+      "fix drift: roll back interrupted creates, finish interrupted deletes, remove orphan containers, restart dead branches",
+    )
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      "\nExamples:\n  zvpg status health\n  zvpg status health --repair\n  zvpg status health -f json | jq '.checks[] | select(.status == \"fail\")'",
+    )
+    .action(async (options, command) => {
+      const service = new StatusService(contextFor(command));
+      const repairs = options.repair ? await service.repair() : undefined;
+      const checks = await service.health();
+      const ok = checks.every((c) => c.status !== "fail");
+      if (options.format === "json") printJson({ ok, checks, ...(repairs ? { repairs } : {}) });
+      else {
+        for (const r of repairs ?? []) {
+          console.log(
+            `${r.ok ? "REPAIRED" : "UNFIXED "}  ${r.target}: ${r.action}${
+              r.detail ? ` (${r.detail})` : ""
+            }`,
+          );
+        }
+        for (const c of checks) {
+          console.log(
+            `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(12)} ${c.detail}${
+              c.hint ? `  (${c.hint})` : ""
+            }`,
+          );
+        }
+      }
+      if (!ok) Deno.exitCode = 1;
+    });
   return cmd as unknown as Command;
 }

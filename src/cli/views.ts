@@ -51,7 +51,9 @@ export function snapshotJson(s: SnapshotRecord): SnapshotJson {
 
 /** A libpq URI for a running branch; the password comes from the pgpass file. */
 export function connectionUri(ctx: Context, port: number): string {
-  const host = ctx.layout.connectHost.includes(":") ? `[${ctx.layout.connectHost}]` : ctx.layout.connectHost;
+  const host = ctx.layout.connectHost.includes(":")
+    ? `[${ctx.layout.connectHost}]`
+    : ctx.layout.connectHost;
   return `postgresql://${ctx.config.postgresUser}@${host}:${port}/${ctx.config.postgresDb}?passfile=${
     encodeURIComponent(ctx.layout.passFile)
   }`;

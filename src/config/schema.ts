@@ -7,7 +7,8 @@ import { z } from "zod";
 import { LOG_LEVELS } from "../log.ts";
 
 /** The branch-name pattern git uses, as given in the spec. */
-export const GIT_BRANCH_PATTERN = String.raw`^(?!\/|\.|.*([\/.]\.|\/\/|\.lock$))[\p{L}\p{N}\-_\/]+$`;
+export const GIT_BRANCH_PATTERN = String
+  .raw`^(?!\/|\.|.*([\/.]\.|\/\/|\.lock$))[\p{L}\p{N}\-_\/]+$`;
 
 /** The container runtimes zvpg can drive. */
 export const RUNTIMES = ["docker", "podman", "nerdctl"] as const;
@@ -33,14 +34,18 @@ const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
 
 /** Runtime name or an absolute path to one of the supported binaries. */
 const runtime = z.string().refine(
-  (r) => (RUNTIMES as readonly string[]).includes(r) || (r.startsWith("/") && runtimeFlavor(r) !== undefined),
+  (r) =>
+    (RUNTIMES as readonly string[]).includes(r) ||
+    (r.startsWith("/") && runtimeFlavor(r) !== undefined),
   "must be docker, podman, nerdctl, or an absolute path to one of them",
 );
 
 /** The flavor (docker, podman, nerdctl) of a runtime name or absolute path. */
 export function runtimeFlavor(runtime: string): typeof RUNTIMES[number] | undefined {
   const base = runtime.slice(runtime.lastIndexOf("/") + 1);
-  return (RUNTIMES as readonly string[]).includes(base) ? base as typeof RUNTIMES[number] : undefined;
+  return (RUNTIMES as readonly string[]).includes(base)
+    ? base as typeof RUNTIMES[number]
+    : undefined;
 }
 
 /** The schema of config.json. Unknown keys are refused (they are almost always typos). */

@@ -55,7 +55,9 @@ export class FakeRunner implements CommandRunner {
   /** Throws when some expected call was never made. */
   assertDone(): void {
     if (this.#expected.length > 0) {
-      throw new Error(`expected calls not made: ${JSON.stringify(this.#expected.map((c) => c.argv))}`);
+      throw new Error(
+        `expected calls not made: ${JSON.stringify(this.#expected.map((c) => c.argv))}`,
+      );
     }
   }
 }

@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
@@ -131,6 +139,10 @@ export async function runBranchContainer(
   branch: string,
   port: number,
 ): Promise<string> {
+  if (!existsSync(ctx.layout.pgdata(branch))) {
+    // after a ZFS daemon restart datasets come back unmounted
+    await ctx.zfs.mount(ctx.layout.branchDataset(branch));
+  }
   const owner = prepareBranchFiles(ctx, branch);
   const spec = branchContainerSpec(ctx, branch, port, owner);
   const name = spec.name!;
@@ -140,11 +152,19 @@ export async function runBranchContainer(
     await ctx.runtime.runDetached(spec);
   } catch (error) {
     await ctx.runtime.remove(name).catch(() => {});
-    if (error instanceof CommandFailedError && /no such image|not found|pull access denied|unable to find image/i.test(error.stderr)) {
-      throw new ZvpgError(`image '${ctx.config.pgBaseImage}' is not available to ${ctx.config.containerRuntime}`, {
-        hint: "pull or build it, or set pgBaseImage in config.json",
-        cause: error,
-      });
+    if (
+      error instanceof CommandFailedError &&
+      /no such image|image not known|not found|pull access denied|unable to find image/i.test(
+        error.stderr,
+      )
+    ) {
+      throw new ZvpgError(
+        `image '${ctx.config.pgBaseImage}' is not available to ${ctx.config.containerRuntime}`,
+        {
+          hint: "pull or build it, or set pgBaseImage in config.json",
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -163,11 +183,17 @@ export async function waitBranchReady(
   port: number,
 ): Promise<void> {
   const { config, layout } = ctx;
-  const ready = await ctx.pg.waitReady(layout.connectHost, port, config.postgresUser, config.postgresDb, {
-    timeoutMs: config.readyTimeoutSeconds * 1000,
-    intervalMs: 100,
-    stillAlive: async () => (await ctx.runtime.state(container)) === "running",
-  });
+  const ready = await ctx.pg.waitReady(
+    layout.connectHost,
+    port,
+    config.postgresUser,
+    config.postgresDb,
+    {
+      timeoutMs: config.readyTimeoutSeconds * 1000,
+      intervalMs: 100,
+      stillAlive: async () => (await ctx.runtime.state(container)) === "running",
+    },
+  );
   if (ready) return;
   const logs = await ctx.runtime.logs(container, 15).catch(() => "");
   const lastLines = logs.split("\n").filter((l) => l.trim() !== "").slice(-5).join(" | ");
@@ -212,7 +238,12 @@ export async function execSql(
     sql,
   ]);
   if (result.code !== 0) {
-    throw new CommandFailedError(ctx.config.containerRuntime, ["exec", container, "psql"], result.code, result.stderr);
+    throw new CommandFailedError(
+      ctx.config.containerRuntime,
+      ["exec", container, "psql"],
+      result.code,
+      result.stderr,
+    );
   }
   return result.stdout;
 }

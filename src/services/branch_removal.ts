@@ -58,7 +58,7 @@ export async function destroyBranches(ctx: Context, branches: BranchRecord[]): P
 /** Destroys one branch (see {@link destroyBranches}). */
 export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise<void> {
   log.info(`deleting branch '${branch.name}'`);
-  await ctx.zfs.set(branch.dataset, { [PROPS.state]: "deleting" });
+  await ctx.zfs.set(branch.dataset, { [PROPS.state]: "deleting", [PROPS.pid]: String(Deno.pid) });
   faultPoint("branch.delete.after-mark");
   const containers = await ctx.runtime.list({
     [LABELS.pool]: ctx.layout.pool,

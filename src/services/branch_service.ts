@@ -5,11 +5,11 @@
  */
 import { rmSync } from "node:fs";
 import {
+  AlreadyExistsError,
   DependencyError,
   PortUnavailableError,
   StateError,
   UsageError,
-  AlreadyExistsError,
 } from "../errors.ts";
 import { log } from "../log.ts";
 import { validateBranchName, validateSnapshotName } from "../names.ts";
@@ -67,7 +67,9 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     if (options.from !== undefined) validateSnapshotName(options.from);
-    if (options.parent !== undefined) validateBranchName(options.parent, ctx.config.branchNamingPattern);
+    if (options.parent !== undefined) {
+      validateBranchName(options.parent, ctx.config.branchNamingPattern);
+    }
     const made: { dataset?: string; autoSnapshot?: string } = {};
     let started: { container: string; port: number };
     const t0 = performance.now();
@@ -93,6 +95,7 @@ export class BranchService {
           [PROPS.parent]: origin.branch,
           [PROPS.created]: ctx.now().toISOString(),
           [PROPS.state]: "creating",
+          [PROPS.pid]: String(Deno.pid),
           [PROPS.port]: String(port),
         });
         made.dataset = dataset;
@@ -151,14 +154,19 @@ export class BranchService {
       const inventory = await loadInventory(ctx);
       const branch = findBranch(inventory, name);
       if (branch.state === "creating" || branch.state === "deleting") {
-        throw new StateError(`branch '${name}' is being ${branch.state === "creating" ? "created" : "deleted"}`, {
-          hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
-        });
+        throw new StateError(
+          `branch '${name}' is being ${branch.state === "creating" ? "created" : "deleted"}`,
+          {
+            hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
+          },
+        );
       }
       const wasRunning = branch.container?.state === "running";
       if (branch.container) await stopBranchContainer(ctx, branch.container.name);
       faultPoint("branch.stop.after-container");
-      if (branch.state !== "stopped") await ctx.zfs.set(branch.dataset, { [PROPS.state]: "stopped" });
+      if (branch.state !== "stopped") {
+        await ctx.zfs.set(branch.dataset, { [PROPS.state]: "stopped" });
+      }
       if (wasRunning) log.info(`branch '${name}' stopped`);
       else log.info(`branch '${name}' was not running`);
       return wasRunning;
@@ -253,9 +261,12 @@ export class BranchService {
       });
     }
     if (branch.state === "creating" || branch.state === "deleting") {
-      throw new StateError(`branch '${branch.name}' is being ${branch.state === "creating" ? "created" : "deleted"}`, {
-        hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
-      });
+      throw new StateError(
+        `branch '${branch.name}' is being ${branch.state === "creating" ? "created" : "deleted"}`,
+        {
+          hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
+        },
+      );
     }
   }
 
@@ -303,8 +314,14 @@ export class BranchService {
         "zvpg.branch": name,
       }).catch(() => []);
       for (const c of containers) await ctx.runtime.remove(c.name).catch(() => {});
-      if (made.dataset) await ctx.zfs.destroy(made.dataset, { recursive: true }).catch((e) => log.error(String(e.message)));
-      if (made.autoSnapshot) await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
+      if (made.dataset) {
+        await ctx.zfs.destroy(made.dataset, { recursive: true }).catch((e) =>
+          log.error(String(e.message))
+        );
+      }
+      if (made.autoSnapshot) {
+        await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
+      }
       rmSync(ctx.layout.runtimeDir(name), { recursive: true, force: true });
     });
   }

@@ -23,7 +23,10 @@ export interface Context {
 }
 
 /** Builds a context; tests pass a fake runner. */
-export function createContext(config: Config, runner: CommandRunner = new DenoCommandRunner()): Context {
+export function createContext(
+  config: Config,
+  runner: CommandRunner = new DenoCommandRunner(),
+): Context {
   return {
     config,
     runner,

@@ -17,6 +17,7 @@ import {
 import { dirname, join } from "node:path";
 import { ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
+import { execSql } from "./branch_container.ts";
 import { runWithFreshPort } from "./start_default.ts";
 import type { Context } from "./context.ts";
 import { CONTAINER_PGDATA, PROPS } from "./layout.ts";
@@ -57,14 +58,14 @@ export class InitService {
       log.info(`${changed ? "✔ created" : "· exists "} ${step}: ${detail}`);
     };
     await this.ensureZfs();
+    await this.ensureImage(record);
     await this.ensurePool(record);
     mkdirSync(this.ctx.config.mountDir, { recursive: true });
     return await withLock(this.ctx.layout, async () => {
       await this.ensureDatasets(record);
       this.ensureConfigFiles(record);
-      await this.ensureImage(record);
-      await this.ensureDataDirectory(record);
-      await this.ensureDefaultRunning(record);
+      const initialised = await this.ensureDataDirectory(record);
+      await this.ensureDefaultRunning(record, initialised);
       return steps;
     });
   }
@@ -143,7 +144,10 @@ export class InitService {
     if (!inventory.initialized) {
       throw new ZvpgError(
         `dataset ${layout.dataDataset} exists but is not a zvpg branch (no ${PROPS.branch} property)`,
-        { hint: `if it is zvpg's, run 'zfs set ${PROPS.branch}=${config.branchDefault} ${layout.dataDataset}'` },
+        {
+          hint:
+            `if it is zvpg's, run 'zfs set ${PROPS.branch}=${config.branchDefault} ${layout.dataDataset}'`,
+        },
       );
     }
   }
@@ -175,8 +179,13 @@ export class InitService {
       await runtime.version();
     } catch (error) {
       throw new ZvpgError(
-        `container runtime '${config.containerRuntime}' is not reachable: ${(error as Error).message}`,
-        { hint: `start its engine (e.g. 'dockerd'), or set containerRuntime in ${config.configFile}` },
+        `container runtime '${config.containerRuntime}' is not reachable: ${
+          (error as Error).message
+        }`,
+        {
+          hint:
+            `start its engine (e.g. 'dockerd'), or set containerRuntime in ${config.configFile}`,
+        },
       );
     }
     if (await runtime.imageExists(config.pgBaseImage)) {
@@ -188,20 +197,29 @@ export class InitService {
       await runtime.pullImage(config.pgBaseImage, 600_000);
     } catch (error) {
       throw new ZvpgError(
-        `image '${config.pgBaseImage}' is not present and could not be pulled: ${(error as Error).message}`,
-        { hint: "pull or build it (scripts/build_image.sh builds one offline), or set pgBaseImage" },
+        `image '${config.pgBaseImage}' is not present and could not be pulled: ${
+          (error as Error).message
+        }`,
+        {
+          hint: "pull or build it (scripts/build_image.sh builds one offline), or set pgBaseImage",
+        },
       );
     }
     record("image", true, `pulled ${config.pgBaseImage}`);
   }
 
-  /** Initialises the default branch's data directory with initdb inside the image. */
-  private async ensureDataDirectory(record: (s: string, c: boolean, d: string) => void) {
+  /**
+   * Initialises the default branch's data directory with initdb inside the image.
+   * Returns whether it did.
+   */
+  private async ensureDataDirectory(
+    record: (s: string, c: boolean, d: string) => void,
+  ): Promise<boolean> {
     const { layout, config, runtime } = this.ctx;
     const pgdata = layout.pgdata(config.branchDefault);
     if (existsSync(join(pgdata, "PG_VERSION"))) {
       record("pgdata", false, pgdata);
-      return;
+      return false;
     }
     if (existsSync(pgdata) && readdirSync(pgdata).length > 0) {
       throw new ZvpgError(`${pgdata} is not empty and holds no PostgreSQL data directory`, {
@@ -242,7 +260,9 @@ export class InitService {
         ],
       }, 300_000);
       if (result.code !== 0) {
-        for (const entry of readdirSync(pgdata)) rmSync(join(pgdata, entry), { recursive: true, force: true });
+        for (const entry of readdirSync(pgdata)) {
+          rmSync(join(pgdata, entry), { recursive: true, force: true });
+        }
         const lines = (result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ");
         throw new ZvpgError(`initdb failed in image ${config.pgBaseImage}: ${lines}`, {
           hint: "check that the image is a PostgreSQL image with initdb on PATH",
@@ -251,15 +271,9 @@ export class InitService {
     } finally {
       rmSync(secretDir, { recursive: true, force: true });
     }
-    if (config.postgresDb !== "postgres") await this.createDatabaseLater();
     record("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
+    return true;
   }
-
-  private createDatabaseLater(): Promise<void> {
-    this.#createDb = true;
-    return Promise.resolve();
-  }
-  #createDb = false;
 
   /** uid and gid of the image's `postgres` user. */
   async imagePostgresUser(): Promise<{ uid: number; gid: number }> {
@@ -273,7 +287,9 @@ export class InitService {
       const n = Number(r.stdout.trim());
       if (r.code !== 0 || !Number.isInteger(n)) {
         throw new ZvpgError(
-          `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${(r.stderr || r.stdout).trim()}`,
+          `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${
+            (r.stderr || r.stdout).trim()
+          }`,
           { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
         );
       }
@@ -282,7 +298,11 @@ export class InitService {
     return { uid: await id("-u"), gid: await id("-g") };
   }
 
-  private async ensureDefaultRunning(record: (s: string, c: boolean, d: string) => void) {
+  /** Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not `postgres`. */
+  private async ensureDefaultRunning(
+    record: (s: string, c: boolean, d: string) => void,
+    freshlyInitialised: boolean,
+  ) {
     const { config } = this.ctx;
     const inventory = await loadInventory(this.ctx);
     const main = inventory.branches.find((b) => b.isDefault)!;
@@ -291,8 +311,7 @@ export class InitService {
       return;
     }
     const { container, port } = await runWithFreshPort(this.ctx, inventory, main);
-    if (this.#createDb) {
-      const { execSql } = await import("./branch_container.ts");
+    if (freshlyInitialised && config.postgresDb !== "postgres") {
       await execSql(
         { ...this.ctx, config: { ...config, postgresDb: "postgres" } },
         config.branchDefault,
@@ -311,7 +330,12 @@ export class InitService {
       checks.push({ name, status: ok ? "pass" : "fail", detail, hint: ok ? undefined : hint });
 
     const zfsOk = await zfs.available().catch((e) => ({ ok: false, detail: (e as Error).message }));
-    add("zfs", zfsOk.ok, zfsOk.ok ? "zfs answers" : zfsOk.detail, "install ZFS and start it (zfs-fuse or the zfs module)");
+    add(
+      "zfs",
+      zfsOk.ok,
+      zfsOk.ok ? "zfs answers" : zfsOk.detail,
+      "install ZFS and start it (zfs-fuse or the zfs module)",
+    );
     const pool = zfsOk.ok ? await zfs.poolStatus(layout.pool) : undefined;
     add(
       "pool",
@@ -326,7 +350,12 @@ export class InitService {
         if (!(await zfs.exists(d))) missing.push(d);
       }
       datasetsOk = missing.length === 0;
-      add("datasets", datasetsOk, datasetsOk ? "data, clones and sockets exist" : `missing: ${missing.join(", ")}`, "run 'zvpg init env'");
+      add(
+        "datasets",
+        datasetsOk,
+        datasetsOk ? "data, clones and sockets exist" : `missing: ${missing.join(", ")}`,
+        "run 'zvpg init env'",
+      );
     } else add("datasets", false, "pool unavailable", "run 'zvpg init env'");
 
     let runtimeOk = false;
@@ -335,24 +364,57 @@ export class InitService {
       runtimeOk = true;
       add("runtime", true, `${config.containerRuntime} ${version}`);
     } catch (error) {
-      add("runtime", false, `${config.containerRuntime}: ${(error as Error).message}`, "start the container engine, or set containerRuntime");
+      add(
+        "runtime",
+        false,
+        `${config.containerRuntime}: ${(error as Error).message}`,
+        "start the container engine, or set containerRuntime",
+      );
     }
     const imageOk = runtimeOk && await runtime.imageExists(config.pgBaseImage);
-    add("image", imageOk, runtimeOk ? `${config.pgBaseImage}${imageOk ? "" : " not present"}` : "runtime unavailable", "pull or build the image, or set pgBaseImage");
+    add(
+      "image",
+      imageOk,
+      runtimeOk ? `${config.pgBaseImage}${imageOk ? "" : " not present"}` : "runtime unavailable",
+      "pull or build the image, or set pgBaseImage",
+    );
 
-    const files = [config.configFile, config.pgConfPath, config.pgHbaPath, config.pgIdentPath, layout.passFile];
+    const files = [
+      config.configFile,
+      config.pgConfPath,
+      config.pgHbaPath,
+      config.pgIdentPath,
+      layout.passFile,
+    ];
     const missingFiles = files.filter((f) => !existsSync(f));
-    add("config", missingFiles.length === 0, missingFiles.length === 0 ? "config.json, postgresql.conf, pg_hba.conf, pg_ident.conf, pgpass present" : `missing: ${missingFiles.join(", ")}`, "run 'zvpg init env' to write the defaults");
+    add(
+      "config",
+      missingFiles.length === 0,
+      missingFiles.length === 0
+        ? "config.json, postgresql.conf, pg_hba.conf, pg_ident.conf, pgpass present"
+        : `missing: ${missingFiles.join(", ")}`,
+      "run 'zvpg init env' to write the defaults",
+    );
 
     if (datasetsOk && runtimeOk) {
       const inventory = await loadInventory(this.ctx);
       const main = inventory.branches.find((b) => b.isDefault);
       const running = main?.container?.state === "running" && main.port !== null;
-      const ready = running && await this.ctx.pg.isReady(layout.connectHost, main!.port!, config.postgresUser, config.postgresDb);
+      const ready = running &&
+        await this.ctx.pg.isReady(
+          layout.connectHost,
+          main!.port!,
+          config.postgresUser,
+          config.postgresDb,
+        );
       add(
         "default-branch",
         Boolean(ready),
-        ready ? `'${config.branchDefault}' accepts connections on port ${main!.port}` : running ? `'${config.branchDefault}' runs but does not accept connections` : `'${config.branchDefault}' is not running`,
+        ready
+          ? `'${config.branchDefault}' accepts connections on port ${main!.port}`
+          : running
+          ? `'${config.branchDefault}' runs but does not accept connections`
+          : `'${config.branchDefault}' is not running`,
         `run 'zvpg branch start ${config.branchDefault}' or 'zvpg init env'`,
       );
     } else add("default-branch", false, "pool or runtime unavailable", "fix the checks above");
@@ -362,7 +424,13 @@ export class InitService {
 
 /** Creates a sparse file of `size` (e.g. `10G`). */
 export async function createSparseFile(path: string, size: string): Promise<void> {
-  const units: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+  const units: Record<string, number> = {
+    "": 1,
+    K: 1024,
+    M: 1024 ** 2,
+    G: 1024 ** 3,
+    T: 1024 ** 4,
+  };
   const match = size.match(/^([0-9]+)([KMGT]?)$/)!;
   const bytes = Number(match[1]) * units[match[2]];
   const file = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
@@ -381,8 +449,14 @@ export function generatePassword(): string {
 
 /** The password stored in a pgpass file written by zvpg. */
 export function readPassword(passFile: string): string {
-  const line = readFileSync(passFile, "utf8").split("\n").find((l) => l.trim() !== "" && !l.startsWith("#"));
+  const line = readFileSync(passFile, "utf8").split("\n").find((l) =>
+    l.trim() !== "" && !l.startsWith("#")
+  );
   const password = line?.split(":").slice(4).join(":");
-  if (!password) throw new ZvpgError(`no password in ${passFile}`, { hint: "delete the file and run 'zvpg init env'" });
+  if (!password) {
+    throw new ZvpgError(`no password in ${passFile}`, {
+      hint: "delete the file and run 'zvpg init env'",
+    });
+  }
   return password;
 }

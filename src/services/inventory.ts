@@ -48,7 +48,13 @@ export interface BranchRecord {
   created: Date;
   used: number;
   referenced: number;
+  /** Bytes used by the branch's own data, not counting its snapshots. */
+  usedByDataset: number;
+  /** Bytes held only by the branch's snapshots. */
+  usedBySnapshots: number;
   state: BranchState;
+  /** The zvpg process that is creating or deleting it (see {@link BranchState}). */
+  operationPid: number | null;
   status: BranchStatus;
   /** The port it runs on (or last ran on). */
   port: number | null;
@@ -74,8 +80,11 @@ const ZFS_PROPS = [
   "used",
   "referenced",
   "creation",
+  "createtxg",
   "origin",
   "mountpoint",
+  "usedbydataset",
+  "usedbysnapshots",
   ...Object.values(PROPS),
 ];
 
@@ -124,9 +133,13 @@ export function buildInventory(
         referenced: num(e.props.referenced),
         dependents: [],
         tool: e.props[PROPS.tool] ?? null,
+        txg: num(e.props.createtxg),
       };
     })
-    .sort((a, b) => a.created.getTime() - b.created.getTime() || a.name.localeCompare(b.name));
+    .sort((a, b) =>
+      a.txg - b.txg || a.created.getTime() - b.created.getTime() || a.name.localeCompare(b.name)
+    )
+    .map(({ txg: _txg, ...rest }) => rest);
   const snapshotByZfsName = new Map(snapshots.map((s) => [s.zfsName, s]));
 
   const containerByBranch = new Map<string, ContainerInfo>();
@@ -159,7 +172,10 @@ export function buildInventory(
       created: parseTime(d.props[PROPS.created], d.props.creation),
       used: num(d.props.used),
       referenced: num(d.props.referenced),
+      usedByDataset: num(d.props.usedbydataset ?? d.props.used),
+      usedBySnapshots: num(d.props.usedbysnapshots),
       state,
+      operationPid: d.props[PROPS.pid] ? Number(d.props[PROPS.pid]) : null,
       status: statusOf(state, container),
       port: Number.isInteger(labelPort) && labelPort > 0
         ? labelPort
@@ -236,4 +252,16 @@ function parseTime(iso: string | undefined, creationSeconds: string | undefined)
 function num(value: string | undefined): number {
   const n = Number(value);
   return Number.isFinite(n) ? n : 0;
+}
+
+/** Whether a zvpg process with this pid is still running (its operation is in flight). */
+export function operationAlive(pid: number | null): boolean {
+  if (pid === null || !Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === Deno.pid) return true;
+  try {
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    return /zvpg|main\.ts|deno/.test(cmdline);
+  } catch {
+    return false;
+  }
 }

@@ -24,6 +24,8 @@ export const PROPS = {
   parent: "zvpg:parent",
   /** On branch datasets: creating | running | stopped | deleting. */
   state: "zvpg:state",
+  /** On branch datasets: pid of the zvpg process creating or deleting it. */
+  pid: "zvpg:pid",
   /** On branch datasets: the port it was last started on. */
   port: "zvpg:port",
   /** On branch datasets: creation time, RFC 3339 with milliseconds. */

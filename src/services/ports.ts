@@ -61,8 +61,7 @@ export function allocatePort(
 ): number {
   const { branchPortStart: start, branchPortEnd: end, bindAddress } = ctx.config;
   const held = heldPorts(inventory, branch);
-  const usable = (p: number) =>
-    !held.has(p) && !options.skip?.has(p) && portIsFree(bindAddress, p);
+  const usable = (p: number) => !held.has(p) && !options.skip?.has(p) && portIsFree(bindAddress, p);
   const preferred = options.preferred;
   if (preferred && preferred >= start && preferred <= end && usable(preferred)) return preferred;
   for (let port = start; port <= end; port++) {

@@ -1,0 +1,387 @@
+/**
+ * `zvpg status`: one honest view of the whole system, and `status health --repair`.
+ * Every listing is a constant number of external calls however many branches there are
+ * (one zfs, one zpool, one runtime call); readiness probes run in parallel.
+ *
+ * @module
+ */
+import { existsSync, rmSync, statSync } from "node:fs";
+import type { PoolStatus } from "../adapters/zfs.ts";
+import { log } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { destroyBranch } from "./branch_removal.ts";
+import { stopBranchContainer } from "./branch_container.ts";
+import type { Context } from "./context.ts";
+import {
+  type BranchRecord,
+  type Inventory,
+  loadInventory,
+  operationAlive,
+  type SnapshotRecord,
+} from "./inventory.ts";
+import { PROPS } from "./layout.ts";
+import { withLock } from "./lock.ts";
+import { runWithFreshPort } from "./start_default.ts";
+
+/** `status system`. */
+export interface SystemStatus {
+  version: string;
+  configFile: string;
+  pool: PoolStatus | null;
+  space: { main: number; branches: number; snapshots: number; total: number };
+  branches: { total: number; running: number; stopped: number; other: number };
+  snapshots: number;
+  runtime: { name: string; reachable: boolean; version: string | null };
+  image: { name: string; present: boolean | null };
+}
+
+/** One row of `status branches`. */
+export interface BranchStatusRow {
+  branch: BranchRecord;
+  /** Whether PostgreSQL accepts connections (null when not running). */
+  ready: boolean | null;
+}
+
+/** One health check. */
+export interface HealthCheck {
+  name: string;
+  status: "pass" | "warn" | "fail";
+  detail: string;
+  hint?: string;
+}
+
+/** What `--repair` did. */
+export interface RepairAction {
+  target: string;
+  action: string;
+  ok: boolean;
+  detail?: string;
+}
+
+/** System status, health and repair. */
+export class StatusService {
+  constructor(private readonly ctx: Context) {}
+
+  /** The whole system in one object. */
+  async system(): Promise<SystemStatus> {
+    const { ctx } = this;
+    const [pool, runtime] = await Promise.all([
+      ctx.zfs.poolStatus(ctx.layout.pool).catch(() => undefined),
+      ctx.runtime.version().then((v) => v, () => null),
+    ]);
+    const inventory = await loadInventory(ctx, { containers: runtime !== null }).catch(() =>
+      undefined
+    );
+    const branches = inventory?.branches ?? [];
+    const main = branches.filter((b) => b.isDefault);
+    const others = branches.filter((b) => !b.isDefault);
+    const sum = (list: BranchRecord[], f: (b: BranchRecord) => number) =>
+      list.reduce((n, b) => n + f(b), 0);
+    const space = {
+      main: sum(main, (b) => b.usedByDataset),
+      branches: sum(others, (b) => b.usedByDataset),
+      snapshots: sum(branches, (b) => b.usedBySnapshots),
+      total: 0,
+    };
+    space.total = space.main + space.branches + space.snapshots;
+    const running = branches.filter((b) => b.status === "running").length;
+    const stopped = branches.filter((b) => b.status === "stopped").length;
+    return {
+      version: VERSION,
+      configFile: ctx.config.configFile,
+      pool: pool ?? null,
+      space,
+      branches: {
+        total: branches.length,
+        running,
+        stopped,
+        other: branches.length - running - stopped,
+      },
+      snapshots: inventory?.snapshots.length ?? 0,
+      runtime: { name: ctx.config.containerRuntime, reachable: runtime !== null, version: runtime },
+      image: {
+        name: ctx.config.pgBaseImage,
+        present: runtime === null ? null : await ctx.runtime.imageExists(ctx.config.pgBaseImage),
+      },
+    };
+  }
+
+  /** Every branch with a readiness probe of the running ones (in parallel). */
+  async branches(): Promise<BranchStatusRow[]> {
+    const inventory = await loadInventory(this.ctx);
+    return await Promise.all(inventory.branches.map(async (branch) => ({
+      branch,
+      ready: branch.status === "running" && branch.port !== null
+        ? await this.isReady(branch.port)
+        : null,
+    })));
+  }
+
+  /** Every snapshot, oldest first. */
+  async snapshots(): Promise<SnapshotRecord[]> {
+    return (await loadInventory(this.ctx, { containers: false })).snapshots;
+  }
+
+  /** All health checks. */
+  async health(): Promise<HealthCheck[]> {
+    const { ctx } = this;
+    const { layout, config } = ctx;
+    const checks: HealthCheck[] = [];
+    const add = (name: string, status: HealthCheck["status"], detail: string, hint?: string) =>
+      checks.push({ name, status, detail, ...(status === "pass" || !hint ? {} : { hint }) });
+
+    const zfs = await ctx.zfs.available().catch((e) => ({
+      ok: false,
+      detail: (e as Error).message,
+    }));
+    add(
+      "zfs",
+      zfs.ok ? "pass" : "fail",
+      zfs.ok ? "zfs answers" : `zfs is not available: ${zfs.detail}`,
+      "install ZFS and start it (zfs-fuse daemon or the zfs module)",
+    );
+    const pool = zfs.ok ? await ctx.zfs.poolStatus(layout.pool) : undefined;
+    add(
+      "pool",
+      pool?.health === "ONLINE" ? "pass" : "fail",
+      pool ? `pool ${layout.pool} is ${pool.health}` : `pool ${layout.pool} is not imported`,
+      `run 'zpool status ${layout.pool}', or 'zvpg init env' to import it`,
+    );
+
+    let datasetsOk = false;
+    if (pool) {
+      const missing: string[] = [];
+      for (const d of [layout.dataDataset, layout.clonesDataset, layout.socketsDataset]) {
+        if (!(await ctx.zfs.exists(d))) missing.push(d);
+      }
+      datasetsOk = missing.length === 0;
+      add(
+        "datasets",
+        datasetsOk ? "pass" : "fail",
+        datasetsOk
+          ? "data, clones and sockets datasets exist"
+          : `missing datasets: ${missing.join(", ")}`,
+        "run 'zvpg init env'",
+      );
+    } else add("datasets", "fail", "pool unavailable", "fix the pool first");
+
+    let runtimeOk = false;
+    try {
+      const version = await ctx.runtime.version();
+      runtimeOk = true;
+      add("runtime", "pass", `${config.containerRuntime} ${version} reachable`);
+    } catch (error) {
+      add(
+        "runtime",
+        "fail",
+        `${config.containerRuntime} is not reachable: ${(error as Error).message}`,
+        "start the container engine (e.g. dockerd), or set containerRuntime",
+      );
+    }
+    const image = runtimeOk ? await ctx.runtime.imageExists(config.pgBaseImage) : false;
+    add(
+      "image",
+      image ? "pass" : "fail",
+      runtimeOk
+        ? `image ${config.pgBaseImage}${image ? " present" : " missing"}`
+        : "runtime unavailable",
+      `pull or build ${config.pgBaseImage}, or set pgBaseImage`,
+    );
+    add(...this.configCheck());
+
+    if (!datasetsOk || !runtimeOk) {
+      add(
+        "branches",
+        "fail",
+        "cannot inspect branches while ZFS or the runtime is unavailable",
+        "fix the checks above",
+      );
+      return checks;
+    }
+    const inventory = await loadInventory(ctx);
+    await this.branchChecks(inventory, add);
+    return checks;
+  }
+
+  private configCheck(): [string, HealthCheck["status"], string, string] {
+    const { config, layout } = this.ctx;
+    const files = [config.pgConfPath, config.pgHbaPath, config.pgIdentPath, layout.passFile];
+    const missing = files.filter((f) => !existsSync(f));
+    if (missing.length > 0) {
+      return [
+        "config",
+        "fail",
+        `missing: ${missing.join(", ")}`,
+        "run 'zvpg init env' to write the defaults",
+      ];
+    }
+    const open = [layout.passFile, ...(config.configFileExists ? [config.configFile] : [])]
+      .filter((f) => (statSync(f).mode & 0o077) !== 0);
+    if (open.length > 0) {
+      return [
+        "config",
+        "warn",
+        `readable by others: ${open.join(", ")}`,
+        `chmod 600 ${open.join(" ")}`,
+      ];
+    }
+    return ["config", "pass", `config valid (${config.configFile})`, ""];
+  }
+
+  private async branchChecks(
+    inventory: Inventory,
+    add: (name: string, status: HealthCheck["status"], detail: string, hint?: string) => void,
+  ): Promise<void> {
+    const { config } = this.ctx;
+    const running = inventory.branches.filter((b) => b.status === "running" && b.port !== null);
+    const readiness = await Promise.all(running.map((b) => this.isReady(b.port!)));
+    const notReady = running.filter((_, i) => !readiness[i]);
+    add(
+      "connections",
+      notReady.length === 0 ? "pass" : "fail",
+      notReady.length === 0
+        ? `${running.length} running branch(es) accept connections`
+        : `not accepting connections: ${
+          notReady.map((b) => `'${b.name}' (port ${b.port})`).join(", ")
+        }`,
+      `check '${config.containerRuntime} logs <container>' and restart the branch`,
+    );
+
+    const byPort = new Map<number, string[]>();
+    for (const b of inventory.branches) {
+      if (b.port === null || !(b.container || b.state === "running")) continue;
+      byPort.set(b.port, [...(byPort.get(b.port) ?? []), b.name]);
+    }
+    const conflicts = [...byPort].filter(([, names]) => names.length > 1);
+    add(
+      "ports",
+      conflicts.length === 0 ? "pass" : "fail",
+      conflicts.length === 0
+        ? "no port conflicts"
+        : conflicts.map(([p, n]) => `port ${p} claimed by ${n.join(", ")}`).join("; "),
+      "stop one of the branches and start it on another port",
+    );
+
+    const drift: string[] = [];
+    const warnings: string[] = [];
+    for (const c of inventory.orphanContainers) {
+      drift.push(
+        `container ${c.name} has no branch dataset (branch '${c.labels["zvpg.branch"] ?? "?"}')`,
+      );
+    }
+    for (const b of inventory.branches) {
+      if (b.status === "missing") {
+        drift.push(`branch '${b.name}' is marked running but its container is gone`);
+      }
+      if (b.status === "failed") {
+        drift.push(`branch '${b.name}': container ${b.container!.name} is ${b.container!.state}`);
+      }
+      if (b.state === "creating" || b.state === "deleting") {
+        if (operationAlive(b.operationPid)) {
+          warnings.push(
+            `branch '${b.name}' is being ${b.state === "creating" ? "created" : "deleted"} now`,
+          );
+        } else {drift.push(
+            `branch '${b.name}': an interrupted ${
+              b.state === "creating" ? "create" : "delete"
+            } left it half-made`,
+          );}
+      }
+    }
+    for (const d of inventory.unmanagedDatasets) drift.push(`dataset ${d} has no zvpg metadata`);
+    add(
+      "drift",
+      drift.length > 0 ? "fail" : warnings.length > 0 ? "warn" : "pass",
+      drift.length > 0
+        ? drift.join("; ")
+        : warnings.length > 0
+        ? warnings.join("; ")
+        : "ZFS and the container engine agree",
+      "run 'zvpg status health --repair'",
+    );
+  }
+
+  /**
+   * Fixes drift: rolls back interrupted creates, completes interrupted deletes, removes
+   * containers whose dataset is gone, restarts branches whose container died or vanished.
+   * Datasets without zvpg metadata are reported, never touched.
+   */
+  async repair(): Promise<RepairAction[]> {
+    const { ctx } = this;
+    return await withLock(ctx.layout, async () => {
+      const inventory = await loadInventory(ctx);
+      const actions: RepairAction[] = [];
+      const attempt = async (target: string, action: string, work: () => Promise<void>) => {
+        try {
+          await work();
+          actions.push({ target, action, ok: true });
+          log.info(`repaired ${target}: ${action}`);
+        } catch (error) {
+          actions.push({ target, action, ok: false, detail: (error as Error).message });
+          log.error(`could not repair ${target} (${action}): ${(error as Error).message}`);
+        }
+      };
+      for (const c of inventory.orphanContainers) {
+        await attempt(`container ${c.name}`, "removed (its branch dataset is gone)", async () => {
+          await stopBranchContainer(ctx, c.name);
+          const branch = c.labels["zvpg.branch"];
+          if (branch) rmSync(ctx.layout.runtimeDir(branch), { recursive: true, force: true });
+        });
+      }
+      for (const b of inventory.branches) {
+        if ((b.state === "creating" || b.state === "deleting") && !operationAlive(b.operationPid)) {
+          if (b.isDefault) {
+            await attempt(
+              `branch '${b.name}'`,
+              "marked stopped",
+              () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
+            );
+            continue;
+          }
+          const verb = b.state === "creating"
+            ? "rolled back the interrupted create"
+            : "completed the interrupted delete";
+          const dependents = inventory.snapshots.filter((s) =>
+            s.branch === b.name && s.dependents.length > 0
+          );
+          if (dependents.length > 0) {
+            await attempt(
+              `branch '${b.name}'`,
+              "marked stopped (other branches depend on it)",
+              () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
+            );
+            continue;
+          }
+          await attempt(`branch '${b.name}'`, verb, () => destroyBranch(ctx, b));
+        } else if (b.status === "missing" || b.status === "failed") {
+          await attempt(
+            `branch '${b.name}'`,
+            `restarted (its container was ${b.status === "missing" ? "gone" : b.container!.state})`,
+            async () => {
+              const fresh = await loadInventory(ctx);
+              await runWithFreshPort(ctx, fresh, fresh.branches.find((x) => x.name === b.name)!);
+            },
+          );
+        }
+      }
+      for (const d of inventory.unmanagedDatasets) {
+        actions.push({
+          target: `dataset ${d}`,
+          action: "left alone (not zvpg's: no zvpg metadata)",
+          ok: true,
+        });
+      }
+      return actions;
+    });
+  }
+
+  private isReady(port: number): Promise<boolean> {
+    const { ctx } = this;
+    return ctx.pg.isReady(
+      ctx.layout.connectHost,
+      port,
+      ctx.config.postgresUser,
+      ctx.config.postgresDb,
+    );
+  }
+}
