@@ -40,7 +40,11 @@ export class RunError extends Error {
 const decoder = new TextDecoder();
 
 /** Runs `prog` with `args` and returns its output and wall time. */
-export async function run(prog: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+export async function run(
+  prog: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 600_000);
   const t0 = performance.now();
@@ -116,7 +120,9 @@ export async function pipe(
     const ms = performance.now() - t0;
     if (!ra.status.success || !rb.status.success) {
       throw new Error(
-        `pipeline failed: ${from.prog} ${from.args.join(" ")} -> ${ra.status.code} (${ra.err.trim()}); ` +
+        `pipeline failed: ${from.prog} ${
+          from.args.join(" ")
+        } -> ${ra.status.code} (${ra.err.trim()}); ` +
           `${to.prog} ${to.args.join(" ")} -> ${rb.status.code} (${rb.err.trim()})`,
       );
     }

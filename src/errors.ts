@@ -62,6 +62,9 @@ export class DependencyError extends ZvpgError {
 /** The target is in a state that forbids the operation (e.g. start a running branch). */
 export class StateError extends ZvpgError {}
 
+/** A dataset cannot be unmounted or destroyed because a process uses it. */
+export class DatasetBusyError extends ZvpgError {}
+
 /** No port could be allocated for a branch. */
 export class PortUnavailableError extends ZvpgError {}
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { rmSync } from "node:fs";
+import { CommandFailedError, DatasetBusyError } from "../errors.ts";
 import { log } from "../log.ts";
 import { stopBranchContainer } from "./branch_container.ts";
 import type { Context } from "./context.ts";
@@ -66,7 +67,20 @@ export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise
   });
   for (const container of containers) await stopBranchContainer(ctx, container.name);
   faultPoint("branch.delete.after-stop");
-  await ctx.zfs.destroy(branch.dataset, { recursive: true });
+  try {
+    await ctx.zfs.destroy(branch.dataset, { recursive: true });
+  } catch (error) {
+    if (error instanceof CommandFailedError && /busy/i.test(error.stderr)) {
+      throw new DatasetBusyError(
+        `branch '${branch.name}' could not be deleted: its dataset is busy (a process is using ${branch.mountpoint})`,
+        {
+          hint:
+            `stop that process (see 'fuser -vm ${branch.mountpoint}'), then run 'zvpg branch delete ${branch.name}' again`,
+        },
+      );
+    }
+    throw error;
+  }
   faultPoint("branch.delete.after-destroy");
   rmSync(ctx.layout.runtimeDir(branch.name), { recursive: true, force: true });
 }

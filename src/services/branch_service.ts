@@ -29,6 +29,7 @@ import {
   findSnapshot,
   type Inventory,
   loadInventory,
+  operationAlive,
   type SnapshotRecord,
 } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
@@ -75,8 +76,14 @@ export class BranchService {
     const t0 = performance.now();
     try {
       started = await withLock(ctx.layout, async () => {
-        const inventory = await loadInventory(ctx);
+        let inventory = await loadInventory(ctx);
         requireInitialized(inventory, "branch create");
+        const leftover = inventory.branches.find((b) => b.name === name);
+        if (leftover && leftover.state === "creating" && !operationAlive(leftover.operationPid)) {
+          log.warn(`rolling back an interrupted create of branch '${name}'`);
+          await destroyBranch(ctx, leftover);
+          inventory = await loadInventory(ctx);
+        }
         if (inventory.branches.some((b) => b.name === name)) {
           throw new AlreadyExistsError(`branch '${name}' already exists`, {
             hint: "pick another name, or delete it first with 'zvpg branch delete'",
@@ -162,11 +169,13 @@ export class BranchService {
         );
       }
       const wasRunning = branch.container?.state === "running";
-      if (branch.container) await stopBranchContainer(ctx, branch.container.name);
-      faultPoint("branch.stop.after-container");
+      // Record the intent first: a crash after this leaves a stopped branch whose
+      // container may still run (shown as running), never a "running" one without it.
       if (branch.state !== "stopped") {
         await ctx.zfs.set(branch.dataset, { [PROPS.state]: "stopped" });
       }
+      faultPoint("branch.stop.after-mark");
+      if (branch.container) await stopBranchContainer(ctx, branch.container.name);
       if (wasRunning) log.info(`branch '${name}' stopped`);
       else log.info(`branch '${name}' was not running`);
       return wasRunning;

@@ -1,15 +1,44 @@
 /**
- * Fault points: `ZVPG_FAULT=<step>` makes zvpg kill itself with SIGKILL when it reaches
- * that step, so tests can crash every step of a multi-step operation for real.
+ * Fault points for crash and race tests, switched on by environment variables:
+ *
+ * - `ZVPG_FAULT=<step>`: zvpg kills itself with SIGKILL (like `kill -9`) at that step.
+ * - `ZVPG_FAULT_DELAY=<step>:<ms>`: zvpg pauses that long at that step, so a test can
+ *   act in between (take a port, stop the engine).
+ *
+ * Steps: branch.create.after-clone, container.before-run, container.after-run,
+ * branch.create.before-mark-running, branch.stop.after-mark, branch.delete.after-mark,
+ * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
+ * snapshot.delete.before-destroy.
  *
  * @module
  */
 import { log } from "../log.ts";
 
-/** Dies like `kill -9` when `ZVPG_FAULT` names this step. */
-export function faultPoint(step: string): void {
-  const wanted = Deno.env.get("ZVPG_FAULT");
-  if (!wanted || wanted !== step) return;
+/** Every fault point zvpg has (for tests and documentation). */
+export const FAULT_POINTS = [
+  "branch.create.after-clone",
+  "container.before-run",
+  "container.after-run",
+  "branch.create.before-mark-running",
+  "branch.stop.after-mark",
+  "branch.delete.after-mark",
+  "branch.delete.after-stop",
+  "branch.delete.after-destroy",
+  "snapshot.before-zfs",
+  "snapshot.delete.before-destroy",
+] as const;
+
+/** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */
+export function faultPoint(step: typeof FAULT_POINTS[number]): void {
+  const delay = Deno.env.get("ZVPG_FAULT_DELAY");
+  if (delay) {
+    const [name, ms] = delay.split(":");
+    if (name === step) {
+      log.warn(`fault point '${step}': pausing ${ms} ms (ZVPG_FAULT_DELAY)`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(ms));
+    }
+  }
+  if (Deno.env.get("ZVPG_FAULT") !== step) return;
   log.warn(`fault point '${step}' reached: killing zvpg (ZVPG_FAULT)`);
   Deno.kill(Deno.pid, "SIGKILL");
 }

@@ -10,7 +10,6 @@ import type { PoolStatus } from "../adapters/zfs.ts";
 import { log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { destroyBranch } from "./branch_removal.ts";
-import { stopBranchContainer } from "./branch_container.ts";
 import type { Context } from "./context.ts";
 import {
   type BranchRecord,
@@ -323,7 +322,8 @@ export class StatusService {
       };
       for (const c of inventory.orphanContainers) {
         await attempt(`container ${c.name}`, "removed (its branch dataset is gone)", async () => {
-          await stopBranchContainer(ctx, c.name);
+          // no data left to protect: no graceful shutdown needed
+          await ctx.runtime.remove(c.name);
           const branch = c.labels["zvpg.branch"];
           if (branch) rmSync(ctx.layout.runtimeDir(branch), { recursive: true, force: true });
         });
