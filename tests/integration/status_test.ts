@@ -22,72 +22,115 @@ itest("a healthy system passes every check and every json output parses", async 
   assert.equal(h.json.ok, true);
   const system = await env.json<Record<string, any>>(["status", "system"]);
   assert.equal(system.pool.health, "ONLINE");
-  for (const key of ["size", "allocated", "free"]) assert.ok(Number.isInteger(system.pool[key]) && system.pool[key] > 0, key);
-  for (const key of ["main", "branches", "snapshots", "total"]) assert.ok(Number.isInteger(system.space[key]), key);
+  for (const key of ["size", "allocated", "free"]) {
+    assert.ok(Number.isInteger(system.pool[key]) && system.pool[key] > 0, key);
+  }
+  for (const key of ["main", "branches", "snapshots", "total"]) {
+    assert.ok(Number.isInteger(system.space[key]), key);
+  }
   assert.deepEqual(system.branches, { total: 2, running: 2, stopped: 0, other: 0 });
   assert.equal(system.snapshots, 1);
   assert.equal(system.runtime.reachable, true);
   assert.equal(system.image.present, true);
   const branches = await env.json<Record<string, any>[]>(["status", "branches"]);
-  assert.deepEqual(branches.map((b) => [b.name, b.status, b.ready]), [["main", "running", true], ["b1", "running", true]]);
+  assert.deepEqual(branches.map((b) => [b.name, b.status, b.ready]), [["main", "running", true], [
+    "b1",
+    "running",
+    true,
+  ]]);
   for (const b of branches) {
     assert.match(b.created, RFC3339);
     assert.ok(Number.isInteger(b.used) && Number.isInteger(b.referenced));
   }
   const snapshots = await env.json<Record<string, any>[]>(["status", "snapshots"]);
-  assert.deepEqual(snapshots.map((s) => [s.name, s.branch, s.dependents, s.message]), [["s1", "main", ["b1"], "first"]]);
+  assert.deepEqual(snapshots.map((s) => [s.name, s.branch, s.dependents, s.message]), [[
+    "s1",
+    "main",
+    ["b1"],
+    "first",
+  ]]);
   assert.match(snapshots[0].created, RFC3339);
   // plain `zvpg status` is `status system`
   assert.equal(JSON.parse((await env.ok(["status", "-f", "json"])).stdout).pool.name, env.pool);
 });
 
-itest("status health fails naming a branch whose container was killed or removed by hand", async (env) => {
-  await env.ok(["branch", "create", "victim"]);
-  const info = await env.json<{ container: string }>(["branch", "info", "victim"]);
-  await sh("docker", ["kill", info.container]);
-  let h = await health(env);
-  assert.equal(h.code, 1);
-  assert.match(failing(h.json.checks), /branch 'victim': container .* is exited/);
-  assert.equal((await env.json<{ status: string }>(["branch", "info", "victim"])).status, "failed");
-  await sh("docker", ["rm", "-f", info.container]);
-  h = await health(env);
-  assert.equal(h.code, 1);
-  assert.match(failing(h.json.checks), /branch 'victim' is marked running but its container is gone/);
-  // the repair restarts it
-  const repaired = await env.zvpg(["status", "health", "--repair", "-f", "json"]);
-  assert.equal(repaired.code, 0, repaired.stdout);
-  assert.equal(await env.psql(await env.port("victim"), "select 1"), "1");
-});
+itest(
+  "status health fails naming a branch whose container was killed or removed by hand",
+  async (env) => {
+    await env.ok(["branch", "create", "victim"]);
+    const info = await env.json<{ container: string }>(["branch", "info", "victim"]);
+    await sh("docker", ["kill", info.container]);
+    let h = await health(env);
+    assert.equal(h.code, 1);
+    assert.match(failing(h.json.checks), /branch 'victim': container .* is exited/);
+    assert.equal(
+      (await env.json<{ status: string }>(["branch", "info", "victim"])).status,
+      "failed",
+    );
+    await sh("docker", ["rm", "-f", info.container]);
+    h = await health(env);
+    assert.equal(h.code, 1);
+    assert.match(
+      failing(h.json.checks),
+      /branch 'victim' is marked running but its container is gone/,
+    );
+    // the repair restarts it
+    const repaired = await env.zvpg(["status", "health", "--repair", "-f", "json"]);
+    assert.equal(repaired.code, 0, repaired.stdout);
+    assert.equal(await env.psql(await env.port("victim"), "select 1"), "1");
+  },
+);
 
-itest("status health fails naming a dataset destroyed by hand, and repair removes the orphan container", async (env) => {
-  await env.ok(["branch", "create", "gone"]);
-  const info = await env.json<{ container: string; dataset: string }>(["branch", "info", "gone"]);
-  await sh("docker", ["rm", "-f", info.container]);
-  // recreate the container by hand first so that it outlives its dataset
-  const destroyed = await sh("zfs", ["destroy", "-r", info.dataset]);
-  if (destroyed.code !== 0) await sh("zfs", ["destroy", "-r", info.dataset]);
-  await sh("docker", ["run", "-d", "--name", info.container, "--label", `zvpg.pool=${env.pool}`, "--label", "zvpg.branch=gone", "--entrypoint", "sleep", env.configJson({}).pgBaseImage as string, "300"]);
-  const h = await health(env);
-  assert.equal(h.code, 1);
-  assert.match(failing(h.json.checks), /container .* has no branch dataset \(branch 'gone'\)/);
-  const repaired = await env.zvpg(["status", "health", "--repair"]);
-  assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
-  assert.deepEqual(await env.containers(), [`zvpg_main_${await env.port("main")}`]);
-});
+itest(
+  "status health fails naming a dataset destroyed by hand, and repair removes the orphan container",
+  async (env) => {
+    await env.ok(["branch", "create", "gone"]);
+    const info = await env.json<{ container: string; dataset: string }>(["branch", "info", "gone"]);
+    await sh("docker", ["rm", "-f", info.container]);
+    // recreate the container by hand first so that it outlives its dataset
+    const destroyed = await sh("zfs", ["destroy", "-r", info.dataset]);
+    if (destroyed.code !== 0) await sh("zfs", ["destroy", "-r", info.dataset]);
+    await sh("docker", [
+      "run",
+      "-d",
+      "--name",
+      info.container,
+      "--label",
+      `zvpg.pool=${env.pool}`,
+      "--label",
+      "zvpg.branch=gone",
+      "--entrypoint",
+      "sleep",
+      env.configJson({}).pgBaseImage as string,
+      "300",
+    ]);
+    const h = await health(env);
+    assert.equal(h.code, 1);
+    assert.match(failing(h.json.checks), /container .* has no branch dataset \(branch 'gone'\)/);
+    const repaired = await env.zvpg(["status", "health", "--repair"]);
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+    assert.deepEqual(await env.containers(), [`zvpg_main_${await env.port("main")}`]);
+  },
+);
 
-itest("status health fails naming the runtime when the engine is unreachable, and a foreign dataset", async (env) => {
-  const r = await env.zvpg(["status", "health", "-f", "json"], { DOCKER_HOST: "unix:///nonexistent/docker.sock" });
-  assert.equal(r.code, 1);
-  const checks = JSON.parse(r.stdout).checks as Check[];
-  assert.equal(checks.find((c) => c.name === "runtime")!.status, "fail");
-  await sh("zfs", ["create", `${env.pool}/clones/stranger`]);
-  const h = await health(env);
-  assert.equal(h.code, 1);
-  assert.match(failing(h.json.checks), /dataset .*clones\/stranger has no zvpg metadata/);
-  // repair never touches data that is not zvpg's
-  await env.zvpg(["status", "health", "--repair"]);
-  assert.ok((await env.datasets()).includes(`${env.pool}/clones/stranger`));
-});
+itest(
+  "status health fails naming the runtime when the engine is unreachable, and a foreign dataset",
+  async (env) => {
+    const r = await env.zvpg(["status", "health", "-f", "json"], {
+      DOCKER_HOST: "unix:///nonexistent/docker.sock",
+    });
+    assert.equal(r.code, 1);
+    const checks = JSON.parse(r.stdout).checks as Check[];
+    assert.equal(checks.find((c) => c.name === "runtime")!.status, "fail");
+    await sh("zfs", ["create", `${env.pool}/clones/stranger`]);
+    const h = await health(env);
+    assert.equal(h.code, 1);
+    assert.match(failing(h.json.checks), /dataset .*clones\/stranger has no zvpg metadata/);
+    // repair never touches data that is not zvpg's
+    await env.zvpg(["status", "health", "--repair"]);
+    assert.ok((await env.datasets()).includes(`${env.pool}/clones/stranger`));
+  },
+);
 
 itest("status listings make a constant number of external calls", async (env) => {
   await env.ok(["snapshot", "create", "s"]);

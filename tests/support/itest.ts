@@ -177,9 +177,14 @@ export class TestEnv {
     return info.port;
   }
 
+  /** The container engine CLI this environment uses. */
+  get engine(): string {
+    return String(this.config.containerRuntime ?? "docker");
+  }
+
   /** Containers of this pool (names). */
   async containers(): Promise<string[]> {
-    const r = await sh("docker", [
+    const r = await sh(this.engine, [
       "ps",
       "-a",
       "--filter",
@@ -199,9 +204,11 @@ export class TestEnv {
 
   /** Removes every container, the pool and all files of this environment. */
   async cleanup(): Promise<void> {
-    const ids = await sh("docker", ["ps", "-aq", "--filter", `label=zvpg.pool=${this.pool}`]);
-    const list = ids.stdout.split("\n").filter((l) => l !== "");
-    if (list.length > 0) await sh("docker", ["rm", "-f", "-v", ...list]);
+    for (const engine of new Set(["docker", this.engine])) {
+      const ids = await sh(engine, ["ps", "-aq", "--filter", `label=zvpg.pool=${this.pool}`]);
+      const list = ids.stdout.split("\n").filter((l) => l !== "");
+      if (list.length > 0) await sh(engine, ["rm", "-f", "-v", ...list]);
+    }
     for (let i = 0; i < 20; i++) {
       const status = await sh("zpool", ["list", "-H", "-o", "name", this.pool]);
       if (status.code !== 0) {
@@ -233,6 +240,14 @@ export function itest(
     fn: async () => {
       await requireEnvironment();
       const env = new TestEnv(options.config);
+      if (env.engine !== "docker") {
+        const r = await sh(env.engine, ["image", "exists", TEST_IMAGE]).catch(() => undefined);
+        if (!r || r.code !== 0) {
+          throw new Error(
+            `${env.engine} or its image ${TEST_IMAGE} is missing: run 'bash scripts/setup_env.sh'`,
+          );
+        }
+      }
       try {
         if (options.init !== false) await env.ok(["init", "env"]);
         await body(env);
