@@ -79,14 +79,10 @@ export class CliContainerRuntime implements ContainerRuntime {
   async version(): Promise<string> {
     const result = await this.runner.run(
       this.program,
-      ["version", "--format", this.versionTemplate()],
+      ["version", "--format", "{{.Server.Version}}"],
       { timeoutMs: 20_000 },
     );
     return result.stdout.trim();
-  }
-
-  protected versionTemplate(): string {
-    return "{{.Server.Version}}";
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -209,10 +205,6 @@ export class CliContainerRuntime implements ContainerRuntime {
 
 /** Podman: `ps --format json` prints one JSON array; version is under `.Version`. */
 export class PodmanRuntime extends CliContainerRuntime {
-  protected override versionTemplate(): string {
-    return "{{.Server.Version}}";
-  }
-
   override async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const filters = Object.entries(labels).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
     const result = await this.runner.run(this.program, [
@@ -227,15 +219,42 @@ export class PodmanRuntime extends CliContainerRuntime {
   }
 }
 
+/**
+ * nerdctl: `version` has no `Server.Version` (its server part lists components), so the
+ * version is read from its JSON: containerd's version, else the client's.
+ */
+export class NerdctlRuntime extends CliContainerRuntime {
+  override async version(): Promise<string> {
+    const result = await this.runner.run(this.program, ["version", "--format", "{{json .}}"], {
+      timeoutMs: 20_000,
+    });
+    return parseNerdctlVersion(result.stdout);
+  }
+}
+
+/** The version in `nerdctl version --format '{{json .}}'` output. */
+export function parseNerdctlVersion(stdout: string): string {
+  const info = JSON.parse(stdout) as {
+    Client?: { Version?: string };
+    Server?: { Components?: { Name?: string; Version?: string }[] };
+  };
+  const containerd = info.Server?.Components?.find((c) => /containerd/i.test(c.Name ?? ""));
+  if (containerd?.Version) {
+    return `${info.Client?.Version ?? "?"} (containerd ${containerd.Version})`;
+  }
+  if (!info.Server) throw new Error("nerdctl cannot reach containerd");
+  return info.Client?.Version ?? "unknown";
+}
+
 /** Builds the runtime adapter for a configured runtime name or path. */
 export function createRuntime(
   runner: CommandRunner,
   program: string,
   flavor: typeof RUNTIMES[number],
 ): ContainerRuntime {
-  return flavor === "podman"
-    ? new PodmanRuntime(runner, program, flavor)
-    : new CliContainerRuntime(runner, program, flavor);
+  if (flavor === "podman") return new PodmanRuntime(runner, program, flavor);
+  if (flavor === "nerdctl") return new NerdctlRuntime(runner, program, flavor);
+  return new CliContainerRuntime(runner, program, flavor);
 }
 
 /** Whether a runtime's stderr says the container does not exist. */
