@@ -159,6 +159,9 @@ export class CliContainerRuntime implements ContainerRuntime {
     }
   }
 
+  /** The `ps --format` value that prints JSON (see {@link parsePsJson}). */
+  protected readonly psFormat: string = "{{json .}}";
+
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const filters = Object.entries(labels).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
     const result = await this.runner.run(this.program, [
@@ -167,7 +170,7 @@ export class CliContainerRuntime implements ContainerRuntime {
       "--no-trunc",
       ...filters,
       "--format",
-      "{{json .}}",
+      this.psFormat,
     ]);
     return parsePsJson(result.stdout);
   }
@@ -203,20 +206,9 @@ export class CliContainerRuntime implements ContainerRuntime {
   }
 }
 
-/** Podman: `ps --format json` prints one JSON array; version is under `.Version`. */
+/** Podman: `ps --format json` prints one JSON array (names as an array, labels as an object). */
 export class PodmanRuntime extends CliContainerRuntime {
-  override async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const filters = Object.entries(labels).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
-    const result = await this.runner.run(this.program, [
-      "ps",
-      "-a",
-      "--no-trunc",
-      ...filters,
-      "--format",
-      "json",
-    ]);
-    return parsePsJson(result.stdout);
-  }
+  protected override readonly psFormat = "json";
 }
 
 /**

@@ -6,7 +6,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { InitService } from "../services/init_service.ts";
 import { contextFor } from "./common.ts";
-import { formatOption, printJson } from "./output.ts";
+import { formatOption, printChecks, printJson } from "./output.ts";
 
 /** Builds `init`. */
 export function initCommand(): Command {
@@ -62,19 +62,7 @@ export function initCommand(): Command {
     )
     .action(async (options, command) => {
       const ctx = contextFor(command);
-      const checks = await new InitService(ctx).check();
-      const ok = checks.every((c) => c.status !== "fail");
-      if (options.format === "json") printJson({ ok, checks });
-      else {
-        for (const c of checks) {
-          console.log(
-            `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(15)} ${c.detail}${
-              c.hint ? `  (${c.hint})` : ""
-            }`,
-          );
-        }
-      }
-      if (!ok) Deno.exitCode = 1;
+      printChecks(await new InitService(ctx).check(), options.format);
     });
   return cmd as unknown as Command;
 }

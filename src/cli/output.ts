@@ -6,6 +6,7 @@
  */
 import Table from "cli-table3";
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { allPassed, type Check } from "../services/check.ts";
 
 /** Output formats of `-f/--format`. */
 export const FORMATS = ["table", "json"] as const;
@@ -87,4 +88,27 @@ export function formatBytes(bytes: number): string {
 /** A time for tables: local-independent `YYYY-MM-DD HH:MM:SS` UTC. */
 export function formatTime(date: Date): string {
   return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/**
+ * Prints checks (one `STATUS  name  detail  (hint)` line each, or `{ok, checks, ...extra}`
+ * as JSON) and sets exit code 1 when any failed.
+ */
+export function printChecks(
+  checks: Check[],
+  format: Format,
+  extra: Record<string, unknown> = {},
+): void {
+  const ok = allPassed(checks);
+  if (format === "json") printJson({ ok, checks, ...extra });
+  else {
+    const width = Math.max(...checks.map((c) => c.name.length)) + 1;
+    for (const c of checks) {
+      const hint = c.hint ? `  (${c.hint})` : "";
+      console.log(
+        `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(width)} ${c.detail}${hint}`,
+      );
+    }
+  }
+  if (!ok) Deno.exitCode = 1;
 }

@@ -11,6 +11,7 @@ import {
   formatBytes,
   formatOption,
   formatTime,
+  printChecks,
   printFields,
   printJson,
   printTable,
@@ -132,25 +133,13 @@ export function statusCommand(): Command {
       const service = new StatusService(contextFor(command));
       const repairs = options.repair ? await service.repair() : undefined;
       const checks = await service.health();
-      const ok = checks.every((c) => c.status !== "fail");
-      if (options.format === "json") printJson({ ok, checks, ...(repairs ? { repairs } : {}) });
-      else {
+      if (options.format !== "json") {
         for (const r of repairs ?? []) {
-          console.log(
-            `${r.ok ? "REPAIRED" : "UNFIXED "}  ${r.target}: ${r.action}${
-              r.detail ? ` (${r.detail})` : ""
-            }`,
-          );
-        }
-        for (const c of checks) {
-          console.log(
-            `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(12)} ${c.detail}${
-              c.hint ? `  (${c.hint})` : ""
-            }`,
-          );
+          const detail = r.detail ? ` (${r.detail})` : "";
+          console.log(`${r.ok ? "REPAIRED" : "UNFIXED "}  ${r.target}: ${r.action}${detail}`);
         }
       }
-      if (!ok) Deno.exitCode = 1;
+      printChecks(checks, options.format, repairs ? { repairs } : {});
     });
   return cmd as unknown as Command;
 }

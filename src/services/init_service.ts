@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { ZvpgError } from "../errors.ts";
+import type { Check } from "./check.ts";
 import { log } from "../log.ts";
 import { execSql } from "./branch_container.ts";
 import { runWithFreshPort } from "./start_default.ts";
@@ -29,14 +30,6 @@ export interface InitStep {
   step: string;
   changed: boolean;
   detail: string;
-}
-
-/** One line of `init check`. */
-export interface Check {
-  name: string;
-  status: "pass" | "warn" | "fail";
-  detail: string;
-  hint?: string;
 }
 
 const TEMPLATE_DIR = new URL("../../templates/", import.meta.url);

@@ -8,6 +8,7 @@
 import { existsSync, rmSync, statSync } from "node:fs";
 import type { PoolStatus } from "../adapters/zfs.ts";
 import { log } from "../log.ts";
+import type { Check } from "./check.ts";
 import { VERSION } from "../version.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
@@ -42,12 +43,7 @@ export interface BranchStatusRow {
 }
 
 /** One health check. */
-export interface HealthCheck {
-  name: string;
-  status: "pass" | "warn" | "fail";
-  detail: string;
-  hint?: string;
-}
+export type HealthCheck = Check;
 
 /** What `--repair` did. */
 export interface RepairAction {
