@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { InvalidNameError } from "./errors.ts";
 
 /** Longest branch name accepted, in characters. */
@@ -77,24 +78,51 @@ export function snapshotNameProblem(name: string): string | undefined {
 }
 
 /**
- * Maps a branch name to a string of `[A-Za-z0-9_-]` that is valid in ZFS dataset and
- * container names. The mapping is injective: `_` is the escape character (`__` for `_`,
- * `_s` for `/`, `_d` for `.`, `_uHEX_` for any other character), so `feature/a`
- * (`feature_sa`) and `feature_a` (`feature__a`) never collide.
+ * Longest encoded branch name. ZFS names are at most 255 characters, and
+ * `<zfsPool>/<clonesSubdir>/<encoded>@<snapshot>` must fit even with a 64-character pool,
+ * clones subdir and snapshot name: 64 + 1 + 64 + 1 + 60 + 1 + 64 = 255.
+ */
+export const MAX_ENCODED_BRANCH = 60;
+
+/** Hex digits of SHA-256 kept in the encoding of a long name. */
+const HASH_DIGITS = 16;
+
+/**
+ * Maps a branch name to a string of `[A-Za-z0-9_-]`, at most {@link MAX_ENCODED_BRANCH}
+ * characters, that is valid in ZFS dataset and container names. The mapping is injective:
+ * `_` is the escape character (`__` for `_`, `_s` for `/`, `_d` for `.`, `_uHEX_` for any
+ * other character), so `feature/a` (`feature_sa`) and `feature_a` (`feature__a`) never
+ * collide. A name whose encoding would be longer keeps a prefix of whole encoded
+ * characters and ends in `_h` and 16 hex digits of its SHA-256: `_h` never occurs in a
+ * plain encoding, so long names cannot collide with short ones (the real name is kept in
+ * the `zvpg:branch` property; such encodings do not decode).
  */
 export function encodeBranchName(name: string): string {
-  let out = "";
-  for (const ch of name) {
-    if (/^[A-Za-z0-9-]$/.test(ch)) out += ch;
-    else if (ch === "_") out += "__";
-    else if (ch === "/") out += "_s";
-    else if (ch === ".") out += "_d";
-    else out += `_u${ch.codePointAt(0)!.toString(16)}_`;
+  const parts = [...name].map(encodeChar);
+  const plain = parts.join("");
+  if (plain.length <= MAX_ENCODED_BRANCH) return plain;
+  const budget = MAX_ENCODED_BRANCH - 2 - HASH_DIGITS;
+  let prefix = "";
+  for (const part of parts) {
+    if (prefix.length + part.length > budget) break;
+    prefix += part;
   }
-  return out;
+  const digest = createHash("sha256").update(name).digest("hex").slice(0, HASH_DIGITS);
+  return `${prefix}_h${digest}`;
 }
 
-/** Inverse of {@link encodeBranchName}; undefined when `encoded` is not an encoding. */
+function encodeChar(ch: string): string {
+  if (/^[A-Za-z0-9-]$/.test(ch)) return ch;
+  if (ch === "_") return "__";
+  if (ch === "/") return "_s";
+  if (ch === ".") return "_d";
+  return `_u${ch.codePointAt(0)!.toString(16)}_`;
+}
+
+/**
+ * Inverse of {@link encodeBranchName}; undefined when `encoded` is not a plain encoding
+ * (hashed encodings of long names do not decode).
+ */
 export function decodeBranchName(encoded: string): string | undefined {
   let out = "";
   for (let i = 0; i < encoded.length; i++) {

@@ -82,13 +82,22 @@ itest("feature/a and feature_a coexist, and unicode names work", async (env) => 
   await env.ok(["branch", "create", "feature/a"]);
   await env.ok(["branch", "create", "feature_a"]);
   await env.ok(["branch", "create", "fonctionnalité/été"]);
-  const list = await env.json<{ name: string; status: string; port: number }[]>(["branch", "list"]);
+  // the longest names allowed, whose plain encodings would not fit in a ZFS name
+  const long1 = "é".repeat(100);
+  const long2 = "é".repeat(99) + "x";
+  await env.ok(["branch", "create", long1]);
+  await env.ok(["branch", "create", long2]);
+  const list = await env.json<{ name: string; status: string; port: number; dataset: string }[]>(
+    ["branch", "list"],
+  );
   assert.deepEqual(
     list.map((b) => b.name).sort(),
-    ["feature/a", "feature_a", "fonctionnalité/été", "main"].sort(),
+    ["feature/a", "feature_a", "fonctionnalité/été", "main", long1, long2].sort(),
   );
   assert.ok(list.every((b) => b.status === "running"));
-  assert.equal(new Set(list.map((b) => b.port)).size, 4);
+  assert.equal(new Set(list.map((b) => b.port)).size, 6);
+  assert.equal(new Set(list.map((b) => b.dataset)).size, 6);
+  assert.ok(list.every((b) => b.dataset.length <= env.pool.length + "/clones/".length + 60));
   await env.ok(["branch", "delete", "feature/a"]);
   assert.equal(
     (await env.json<{ status: string }>(["branch", "info", "feature_a"])).status,
