@@ -32,7 +32,7 @@ export function createContext(
     runner,
     zfs: new Zfs(runner),
     runtime: createRuntime(runner, config.containerRuntime, config.runtimeFlavor),
-    pg: new PostgresProbe(runner),
+    pg: new PostgresProbe(),
     layout: new Layout(config),
     now: () => new Date(),
   };
