@@ -5,7 +5,7 @@
  */
 import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
-import { validateSnapshotName } from "../names.ts";
+import { validateBranchName, validateSnapshotName } from "../names.ts";
 import { VERSION } from "../version.ts";
 import { destroyBranches, orderDependents } from "./branch_removal.ts";
 import { execSql } from "./branch_container.ts";
@@ -46,6 +46,7 @@ export class SnapshotService {
     const message = options.message ?? "";
     checkMessage(message);
     const branchName = options.branch ?? this.ctx.config.branchDefault;
+    validateBranchName(branchName, this.ctx.config.branchNamingPattern);
     return await withLock(this.ctx.layout, async () => {
       const inventory = await loadInventory(this.ctx);
       requireInitialized(inventory, "snapshot create");
@@ -88,6 +89,9 @@ export class SnapshotService {
 
   /** Snapshots, oldest first, optionally of one branch only. */
   async list(options: { branch?: string } = {}): Promise<SnapshotRecord[]> {
+    if (options.branch !== undefined) {
+      validateBranchName(options.branch, this.ctx.config.branchNamingPattern);
+    }
     const inventory = await loadInventory(this.ctx, { containers: false });
     if (options.branch !== undefined) {
       findBranch(inventory, options.branch);

@@ -5,11 +5,13 @@
  *
  * @module
  */
-import { existsSync, rmSync, statSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { PoolStatus } from "../adapters/zfs.ts";
 import { log } from "../log.ts";
 import type { Check } from "./check.ts";
 import { VERSION } from "../version.ts";
+import { stopBranchContainer } from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import {
@@ -19,7 +21,7 @@ import {
   operationAlive,
   type SnapshotRecord,
 } from "./inventory.ts";
-import { PROPS } from "./layout.ts";
+import { type Layout, PROPS } from "./layout.ts";
 import { withLock } from "./lock.ts";
 import { runWithFreshPort } from "./start_default.ts";
 
@@ -239,7 +241,7 @@ export class StatusService {
         : `not accepting connections: ${
           notReady.map((b) => `'${b.name}' (port ${b.port})`).join(", ")
         }`,
-      `check '${config.containerRuntime} logs <container>' and restart the branch`,
+      `check '${config.containerRuntime} logs <container>'; 'zvpg status health --repair' restarts it`,
     );
 
     const byPort = new Map<number, string[]>();
@@ -284,6 +286,9 @@ export class StatusService {
       }
     }
     for (const d of inventory.unmanagedDatasets) drift.push(`dataset ${d} has no zvpg metadata`);
+    for (const dir of strayRuntimeDirs(this.ctx.layout, inventory)) {
+      warnings.push(`runtime directory ${dir} belongs to no branch`);
+    }
     add(
       "drift",
       drift.length > 0 ? "fail" : warnings.length > 0 ? "warn" : "pass",
@@ -305,6 +310,7 @@ export class StatusService {
     const { ctx } = this;
     return await withLock(ctx.layout, async () => {
       const inventory = await loadInventory(ctx);
+      const unresponsive = await this.unresponsiveBranches(inventory);
       const actions: RepairAction[] = [];
       const attempt = async (target: string, action: string, work: () => Promise<void>) => {
         try {
@@ -320,8 +326,6 @@ export class StatusService {
         await attempt(`container ${c.name}`, "removed (its branch dataset is gone)", async () => {
           // no data left to protect: no graceful shutdown needed
           await ctx.runtime.remove(c.name);
-          const branch = c.labels["zvpg.branch"];
-          if (branch) rmSync(ctx.layout.runtimeDir(branch), { recursive: true, force: true });
         });
       }
       for (const b of inventory.branches) {
@@ -353,12 +357,24 @@ export class StatusService {
           await attempt(
             `branch '${b.name}'`,
             `restarted (its container was ${b.status === "missing" ? "gone" : b.container!.state})`,
+            () => this.restart(b.name),
+          );
+        } else if (unresponsive.has(b.name)) {
+          await attempt(
+            `branch '${b.name}'`,
+            "restarted (its PostgreSQL did not accept connections)",
             async () => {
-              const fresh = await loadInventory(ctx);
-              await runWithFreshPort(ctx, fresh, fresh.branches.find((x) => x.name === b.name)!);
+              await stopBranchContainer(ctx, b.container!.name);
+              await this.restart(b.name);
             },
           );
         }
+      }
+      for (const dir of strayRuntimeDirs(ctx.layout, inventory)) {
+        await attempt(`directory ${dir}`, "removed (it belongs to no branch)", () => {
+          rmSync(dir, { recursive: true, force: true });
+          return Promise.resolve();
+        });
       }
       for (const d of inventory.unmanagedDatasets) {
         actions.push({
@@ -371,6 +387,25 @@ export class StatusService {
     });
   }
 
+  /**
+   * Branches zvpg recorded as running, whose container runs, but whose PostgreSQL does not
+   * accept connections (e.g. stuck after a full pool). A branch being created or started
+   * by another process is not recorded as running yet, so it is never among them.
+   */
+  private async unresponsiveBranches(inventory: Inventory): Promise<Set<string>> {
+    const running = inventory.branches.filter((b) =>
+      b.status === "running" && b.state === "running" && b.port !== null
+    );
+    const ready = await Promise.all(running.map((b) => this.isReady(b.port!)));
+    return new Set(running.filter((_, i) => !ready[i]).map((b) => b.name));
+  }
+
+  /** Starts a branch again from a fresh inventory, on its previous port if free. */
+  private async restart(name: string): Promise<void> {
+    const fresh = await loadInventory(this.ctx);
+    await runWithFreshPort(this.ctx, fresh, fresh.branches.find((x) => x.name === name)!);
+  }
+
   private isReady(port: number): Promise<boolean> {
     const { ctx } = this;
     return ctx.pg.isReady(
@@ -380,4 +415,24 @@ export class StatusService {
       ctx.config.postgresDb,
     );
   }
+}
+
+/**
+ * Directories in the sockets dataset that belong to no branch: left by a delete killed
+ * after its dataset was destroyed, or by a crashed `init env` (its initdb secret). Every
+ * command that makes one holds the lock until its branch dataset exists, so under the
+ * lock these are all stale.
+ */
+export function strayRuntimeDirs(layout: Layout, inventory: Inventory): string[] {
+  const own = new Set(inventory.branches.map((b) => layout.runtimeDir(b.name)));
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(layout.socketsMount, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isDirectory())
+    .map((e) => join(layout.socketsMount, e.name))
+    .filter((dir) => !own.has(dir))
+    .sort();
 }

@@ -14,16 +14,26 @@ function failing(checks: Check[]): string {
   return checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.detail}`).join("\n");
 }
 
+/** Byte counts every branch and snapshot record carries. */
+type Space = { used: number; referenced: number };
+
 itest("a healthy system passes every check and every json output parses", async (env) => {
   await env.ok(["snapshot", "create", "s1", "-m", "first"]);
   await env.ok(["branch", "create", "b1", "--from", "s1"]);
   const h = await health(env);
   assert.equal(h.code, 0, failing(h.json.checks));
   assert.equal(h.json.ok, true);
-  const system = await env.json<Record<string, any>>(["status", "system"]);
+  const system = await env.json<{
+    pool: Record<string, number | string>;
+    space: Record<string, number>;
+    branches: Record<string, number>;
+    snapshots: number;
+    runtime: { reachable: boolean };
+    image: { present: boolean };
+  }>(["status", "system"]);
   assert.equal(system.pool.health, "ONLINE");
   for (const key of ["size", "allocated", "free"]) {
-    assert.ok(Number.isInteger(system.pool[key]) && system.pool[key] > 0, key);
+    assert.ok(Number.isInteger(system.pool[key]) && Number(system.pool[key]) > 0, key);
   }
   for (const key of ["main", "branches", "snapshots", "total"]) {
     assert.ok(Number.isInteger(system.space[key]), key);
@@ -32,7 +42,9 @@ itest("a healthy system passes every check and every json output parses", async 
   assert.equal(system.snapshots, 1);
   assert.equal(system.runtime.reachable, true);
   assert.equal(system.image.present, true);
-  const branches = await env.json<Record<string, any>[]>(["status", "branches"]);
+  const branches = await env.json<
+    ({ name: string; status: string; ready: boolean | null; created: string } & Space)[]
+  >(["status", "branches"]);
   assert.deepEqual(branches.map((b) => [b.name, b.status, b.ready]), [["main", "running", true], [
     "b1",
     "running",
@@ -42,7 +54,12 @@ itest("a healthy system passes every check and every json output parses", async 
     assert.match(b.created, RFC3339);
     assert.ok(Number.isInteger(b.used) && Number.isInteger(b.referenced));
   }
-  const snapshots = await env.json<Record<string, any>[]>(["status", "snapshots"]);
+  const snapshots = await env.json<
+    (
+      & { name: string; branch: string; dependents: string[]; message: string; created: string }
+      & Space
+    )[]
+  >(["status", "snapshots"]);
   assert.deepEqual(snapshots.map((s) => [s.name, s.branch, s.dependents, s.message]), [[
     "s1",
     "main",
