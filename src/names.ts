@@ -139,13 +139,16 @@ export function decodeBranchName(encoded: string): string | undefined {
     else if (next === "u") {
       const end = encoded.indexOf("_", i + 1);
       if (end < 0) return undefined;
-      const code = parseInt(encoded.slice(i + 1, end), 16);
-      if (!Number.isFinite(code)) return undefined;
+      const hex = encoded.slice(i + 1, end);
+      if (!/^[0-9a-f]{1,6}$/.test(hex)) return undefined;
+      const code = parseInt(hex, 16);
+      if (code > 0x10ffff) return undefined;
       out += String.fromCodePoint(code);
       i = end;
     } else return undefined;
   }
-  return out;
+  // only the canonical encoding decodes (`_u41_` is not "A": that is encoded "A")
+  return encodeBranchName(out) === encoded ? out : undefined;
 }
 
 /** Shows a name in an error message without letting control characters through. */

@@ -58,7 +58,7 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? Deno.env.toObject();
   const home = env.HOME ?? "/root";
-  const configDir = expandHome(env.ZVPG_CONFIG_DIR || "~/.zvpg", home);
+  const configDir = resolve(expandHome(env.ZVPG_CONFIG_DIR || "~/.zvpg", home));
   let configFile = join(configDir, "config.json");
   if (options.configPath !== undefined) {
     configFile = resolve(expandHome(options.configPath, home));
@@ -85,7 +85,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const expanded = expandHome(p, home);
     return isAbsolute(expanded) ? expanded : resolve(base, expanded);
   };
-  const pgConfigDir = abs(c.pgConfigDir ?? configDir);
+  const ownDir = options.configPath !== undefined ? dirname(configFile) : configDir;
+  const pgConfigDir = abs(c.pgConfigDir ?? ownDir);
   return {
     ...c,
     zfsPoolDevice: c.zfsPoolDevice === null ? null : abs(c.zfsPoolDevice),
@@ -97,7 +98,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     pgHbaPath: abs(c.pgHbaPath ?? join(pgConfigDir, "pg_hba.conf")),
     pgIdentPath: abs(c.pgIdentPath ?? join(pgConfigDir, "pg_ident.conf")),
     configFile,
-    configDir: options.configPath !== undefined ? dirname(configFile) : configDir,
+    configDir: ownDir,
     configFileExists,
   };
 }
@@ -120,7 +121,8 @@ function readJsonObject(file: string): Record<string, unknown> {
   try {
     value = parseJsonLenient(text);
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, {
+    const reason = (error as Error).message.replace(/\s+/g, " ");
+    throw new ConfigError(`config file ${file} is not valid JSON: ${reason}`, {
       hint: "fix the syntax (a JSON object of settings, see the README)",
     });
   }
@@ -187,7 +189,7 @@ function describeIssue(
     : `config ${file}`;
   const value = issue.path.length > 0 ? raw[String(issue.path[0])] : undefined;
   const shown = value === undefined ? "" : ` (got ${truncate(JSON.stringify(value))})`;
-  return `${source}: ${key} ${issue.message}${shown}`;
+  return `${source}: ${key === "" ? "" : `${key} `}${issue.message}${shown}`;
 }
 
 function truncate(text: string, max = 80): string {

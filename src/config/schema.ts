@@ -29,6 +29,11 @@ const port = z.number({ error: "must be a number" }).int("must be a whole number
   "must be between 1 and 65535",
 ).max(65535, "must be between 1 and 65535");
 
+/** A whole number of seconds from `min` to 3600, each rule with its own message. */
+const seconds = (min: number) =>
+  z.number({ error: "must be a number" }).int("must be a whole number of seconds")
+    .min(min, `must be between ${min} and 3600`).max(3600, `must be between ${min} and 3600`);
+
 /** Characters a container image reference may hold (registry/name:tag@digest). */
 const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
 
@@ -87,20 +92,33 @@ export const configSchema = z.strictObject({
       return false;
     }
   }, "must be a valid regular expression").default(GIT_BRANCH_PATTERN),
-  readyTimeoutSeconds: z.number({ error: "must be a number" }).int().min(1).max(3600).default(60),
-  stopTimeoutSeconds: z.number({ error: "must be a number" }).int().min(0).max(3600).default(30),
+  readyTimeoutSeconds: seconds(1).default(60),
+  stopTimeoutSeconds: seconds(0).default(30),
   logLevel: z.preprocess(
     (v) => typeof v === "string" ? v.toUpperCase() : v,
     z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }),
   ).default("INFO"),
   logDir: path.default("/var/log/zvpg"),
-}).refine((c) => c.branchPortStart <= c.branchPortEnd, {
-  message: "branchPortStart must not be greater than branchPortEnd",
-  path: ["branchPortStart"],
-}).refine(
-  (c) => new Set([c.dataSubdir, c.clonesSubdir, c.socketSubdir]).size === 3,
-  { message: "dataSubdir, clonesSubdir and socketSubdir must differ", path: ["dataSubdir"] },
-);
+}).superRefine((c, ctx) => {
+  // issues about several keys have an empty path: the message names the keys and values
+  if (c.branchPortStart > c.branchPortEnd) {
+    ctx.addIssue({
+      code: "custom",
+      path: [],
+      message:
+        `branchPortStart (${c.branchPortStart}) must not be greater than branchPortEnd (${c.branchPortEnd})`,
+    });
+  }
+  if (new Set([c.dataSubdir, c.clonesSubdir, c.socketSubdir]).size !== 3) {
+    ctx.addIssue({
+      code: "custom",
+      path: [],
+      message: `dataSubdir, clonesSubdir and socketSubdir must differ (got ${
+        JSON.stringify([c.dataSubdir, c.clonesSubdir, c.socketSubdir])
+      })`,
+    });
+  }
+});
 
 /** config.json as written by the user (all keys optional). */
 export type ConfigInput = z.input<typeof configSchema>;

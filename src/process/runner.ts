@@ -71,14 +71,6 @@ export class DenoCommandRunner implements CommandRunner {
       }
       throw error;
     }
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      const bytes = typeof options.stdin === "string"
-        ? new TextEncoder().encode(options.stdin)
-        : options.stdin;
-      await writer.write(bytes).catch(() => {});
-      await writer.close().catch(() => {});
-    }
     let timedOut = false;
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
@@ -88,7 +80,9 @@ export class DenoCommandRunner implements CommandRunner {
         // already gone
       }
     }, options.timeoutMs);
-    const output = await child.output();
+    // stdin is written while stdout and stderr are drained: a program that echoes a large
+    // input would otherwise block on a full pipe while we block writing to it
+    const [output] = await Promise.all([child.output(), writeStdin(child, options.stdin)]);
     if (timer !== undefined) clearTimeout(timer);
     const result: RunResult = {
       code: output.code,
@@ -102,6 +96,18 @@ export class DenoCommandRunner implements CommandRunner {
     }
     return result;
   }
+}
+
+/** Writes `stdin` (if any) to the child and closes it; a child that exits early is fine. */
+async function writeStdin(
+  child: Deno.ChildProcess,
+  stdin: string | Uint8Array | undefined,
+): Promise<void> {
+  if (stdin === undefined) return;
+  const writer = child.stdin.getWriter();
+  const bytes = typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
+  await writer.write(bytes).catch(() => {});
+  await writer.close().catch(() => {});
 }
 
 function basename(path: string): string {

@@ -228,7 +228,9 @@ export function findSnapshot(inventory: Inventory, name: string): SnapshotRecord
 
 /** Encodes a message for a ZFS user property (no tabs or newlines, which break parsing). */
 export function encodeMessage(message: string): string {
-  return JSON.stringify(message).slice(1, -1);
+  const encoded = JSON.stringify(message).slice(1, -1);
+  // `zfs get` prints "-" for an unset property: store a lone "-" escaped
+  return encoded === "-" ? "\\u002d" : encoded;
 }
 
 /** Inverse of {@link encodeMessage}; returns the raw text when it is not an encoding. */

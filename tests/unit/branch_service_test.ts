@@ -1,0 +1,592 @@
+/**
+ * The branch service through the strict fake runner: create (with port retry, mount
+ * and rollback), start, stop, delete, info and list. PostgreSQL readiness is answered
+ * by a stub pinger, so no server is needed.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type PingResult, PostgresProbe } from "../../src/adapters/postgres.ts";
+import {
+  AlreadyExistsError,
+  BranchNotFoundError,
+  CommandFailedError,
+  DependencyError,
+  InvalidNameError,
+  PostgresStartError,
+  StateError,
+  ZvpgError,
+} from "../../src/errors.ts";
+import { type ExpectedCall, FakeRunner } from "../../src/process/fake_runner.ts";
+import { BranchService } from "../../src/services/branch_service.ts";
+import { type Context, createContext } from "../../src/services/context.ts";
+import {
+  dockerPsCall,
+  dockerPsLine,
+  type FixtureEntry,
+  freePortRange,
+  NOW,
+  testConfig,
+  withTempDir,
+  zfsGetCall,
+  zfsGetOutput,
+} from "./helpers.ts";
+
+const PID = String(Deno.pid);
+
+function mainDataset(state = "stopped"): FixtureEntry {
+  return {
+    name: "tpool/data",
+    props: {
+      type: "filesystem",
+      used: "42151936",
+      createtxg: "10",
+      "zvpg:branch": "main",
+      "zvpg:state": state,
+      "zvpg:port": "6001",
+    },
+  };
+}
+
+const BASELINE: FixtureEntry = {
+  name: "tpool/data@baseline",
+  props: { type: "snapshot", used: "221184", createtxg: "20", "zvpg:message": "base" },
+};
+
+function branchDataset(
+  name: string,
+  encoded: string,
+  props: Record<string, string> = {},
+): FixtureEntry {
+  return {
+    name: `tpool/clones/${encoded}`,
+    props: {
+      type: "filesystem",
+      used: "331776",
+      createtxg: "100",
+      origin: "tpool/data@baseline",
+      "zvpg:branch": name,
+      "zvpg:parent": "main",
+      "zvpg:state": "stopped",
+      "zvpg:created": NOW.toISOString(),
+      ...props,
+    },
+  };
+}
+
+interface Setup {
+  ctx: Context;
+  fake: FakeRunner;
+  start: number;
+}
+
+/**
+ * A context on an empty fake runner, a free port range, a fixed clock and a stub
+ * readiness probe. Expected calls are added with `fake.expect()` once the context is
+ * there (they need its paths and ports).
+ */
+function setup(dir: string, ping: PingResult = "ready"): Setup {
+  const start = freePortRange(4);
+  const fake = new FakeRunner();
+  const config = testConfig(dir, {
+    branchPortStart: start,
+    branchPortEnd: start + 3,
+    readyTimeoutSeconds: 2,
+  });
+  const ctx = createContext(config, fake);
+  ctx.now = () => NOW;
+  ctx.pg = new PostgresProbe(() => Promise.resolve(ping));
+  return { ctx, fake, start };
+}
+
+/** The `docker run` argv of a branch container. */
+function runArgv(ctx: Context, branch: string, port: number): string[] {
+  const { layout } = ctx;
+  const pgdata = layout.pgdata(branch);
+  const owner = statSync(pgdata);
+  const rt = layout.runtimeDir(branch);
+  return [
+    "docker",
+    "run",
+    "-d",
+    "--pull=never",
+    "--name",
+    layout.containerName(branch, port),
+    "--label",
+    "zvpg.pool=tpool",
+    "--label",
+    `zvpg.branch=${branch}`,
+    "--label",
+    `zvpg.dataset=${layout.branchDataset(branch)}`,
+    "--label",
+    `zvpg.port=${port}`,
+    "--user",
+    `${owner.uid}:${owner.gid}`,
+    "-v",
+    `${pgdata}:/var/lib/postgresql/data`,
+    "-v",
+    `${rt}/sock:/var/run/postgresql`,
+    "-v",
+    `${rt}/conf:/etc/zvpg:ro`,
+    "-p",
+    `127.0.0.1:${port}:5432`,
+    "--stop-signal",
+    "SIGINT",
+    "--entrypoint",
+    "postgres",
+    "postgres:17",
+    "-D",
+    "/var/lib/postgresql/data",
+    "-c",
+    "config_file=/etc/zvpg/postgresql.conf",
+    "-c",
+    "hba_file=/etc/zvpg/pg_hba.conf",
+    "-c",
+    "ident_file=/etc/zvpg/pg_ident.conf",
+    "-c",
+    "port=5432",
+    "-c",
+    "listen_addresses=*",
+    "-c",
+    "unix_socket_directories=/var/run/postgresql",
+  ];
+}
+
+function cloneCall(ctx: Context, branch: string, port: number, from: string): ExpectedCall {
+  const dataset = ctx.layout.branchDataset(branch);
+  return {
+    argv: [
+      "zfs",
+      "clone",
+      "-o",
+      `mountpoint=${ctx.layout.branchMount(branch)}`,
+      "-o",
+      `zvpg:branch=${branch}`,
+      "-o",
+      "zvpg:parent=main",
+      "-o",
+      `zvpg:created=${NOW.toISOString()}`,
+      "-o",
+      "zvpg:state=creating",
+      "-o",
+      `zvpg:pid=${PID}`,
+      "-o",
+      `zvpg:port=${port}`,
+      from,
+      dataset,
+    ],
+  };
+}
+
+Deno.test("branch create: clone, mount, container, port, ready, running", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir);
+    const name = "feature/auth";
+    const dataset = "tpool/clones/feature_sauth";
+    const container = `zvpg_feature_sauth_${start}`;
+    const pgdata = ctx.layout.pgdata(name);
+    const after = [
+      mainDataset(),
+      BASELINE,
+      branchDataset(name, "feature_sauth", {
+        "zvpg:state": "running",
+        "zvpg:port": String(start),
+        mountpoint: ctx.layout.branchMount(name),
+      }),
+    ];
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
+      dockerPsCall(""),
+      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      // the data directory is missing (not mounted): zvpg mounts the dataset; the rest is
+      // expected once the "mount" made the directory, whose owner the container runs as
+      {
+        argv: ["zfs", "mount", dataset],
+        check: () => {
+          mkdirSync(pgdata, { recursive: true });
+          fake.expect(
+            { argv: runArgv(ctx, name, start), result: { stdout: "f00d\n" } },
+            { argv: ["zfs", "set", `zvpg:port=${start}`, dataset] },
+            { argv: ["zfs", "set", "zvpg:state=running", dataset] },
+            zfsGetCall(zfsGetOutput(after)),
+            dockerPsCall(dockerPsLine({ branch: name, port: start, name: container }) + "\n"),
+          );
+        },
+      },
+      { argv: ["docker", "rm", "-f", "-v", container] },
+    );
+    const service = new BranchService(ctx);
+    const record = await service.create(name);
+    fake.assertDone();
+    assert.equal(record.name, name);
+    assert.equal(record.status, "running");
+    assert.equal(record.port, start);
+    assert.equal(record.origin, "baseline");
+    assert.equal(record.container?.name, container);
+    // config copies were prepared for the container
+    const conf = join(ctx.layout.runtimeDir(name), "conf");
+    for (const f of ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"]) {
+      assert.ok(existsSync(join(conf, f)), f);
+      assert.equal(statSync(join(conf, f)).mode & 0o777, 0o600);
+    }
+    assert.ok(existsSync(join(ctx.layout.runtimeDir(name), "sock")));
+    for (const phase of ["snapshot", "clone", "container", "ready", "total"]) {
+      assert.equal(typeof service.timings[phase], "number", phase);
+    }
+  });
+});
+
+Deno.test("branch create: a port taken at bind time moves to the next one", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir);
+    const name = "dev";
+    const dataset = "tpool/clones/dev";
+    mkdirSync(ctx.layout.pgdata(name), { recursive: true });
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
+      dockerPsCall(""),
+      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      {
+        argv: runArgv(ctx, name, start),
+        result: {
+          code: 125,
+          stderr:
+            `docker: Error response from daemon: driver failed programming external connectivity on endpoint zvpg_dev_${start}: Bind for 127.0.0.1:${start} failed: port is already allocated.\n`,
+        },
+      },
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start + 1}`] },
+      { argv: runArgv(ctx, name, start + 1), result: { stdout: "beef\n" } },
+      { argv: ["zfs", "set", `zvpg:port=${start + 1}`, dataset] },
+      { argv: ["zfs", "set", "zvpg:state=running", dataset] },
+      zfsGetCall(zfsGetOutput([
+        mainDataset(),
+        BASELINE,
+        branchDataset(name, "dev", { "zvpg:state": "running", "zvpg:port": String(start + 1) }),
+      ])),
+      dockerPsCall(""),
+    );
+    const record = await new BranchService(ctx).create(name, { from: "baseline" });
+    fake.assertDone();
+    assert.equal(record.port, start + 1);
+  });
+});
+
+Deno.test("branch create: a failed container run removes what was made", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir);
+    const name = "dev";
+    mkdirSync(ctx.layout.pgdata(name), { recursive: true });
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
+      dockerPsCall(""),
+      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      {
+        argv: runArgv(ctx, name, start),
+        result: {
+          code: 126,
+          stderr: "docker: Error response from daemon: OCI runtime create: permission denied.\n",
+        },
+      },
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      // rollback, under the lock
+      dockerPsCall("", "dev"),
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+    );
+    await assert.rejects(new BranchService(ctx).create(name), (e: unknown) => {
+      assert.ok(e instanceof CommandFailedError);
+      assert.equal(e.code, 126);
+      return true;
+    });
+    fake.assertDone();
+    assert.equal(existsSync(ctx.layout.runtimeDir(name)), false);
+  });
+});
+
+Deno.test("branch create: a missing image is reported as such and rolled back", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir);
+    mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
+      dockerPsCall(""),
+      cloneCall(ctx, "dev", start, "tpool/data@baseline"),
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      {
+        argv: runArgv(ctx, "dev", start),
+        result: { code: 125, stderr: "Unable to find image 'postgres:17' locally\n" },
+      },
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      dockerPsCall("", "dev"),
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+    );
+    await assert.rejects(new BranchService(ctx).create("dev"), (e: unknown) => {
+      assert.ok(e instanceof ZvpgError);
+      assert.equal(e.message, "image 'postgres:17' is not available to docker");
+      return true;
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch create: PostgreSQL that dies at start-up is reported with its log", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir, "unreachable");
+    const container = `zvpg_dev_${start}`;
+    mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
+      dockerPsCall(""),
+      cloneCall(ctx, "dev", start, "tpool/data@baseline"),
+      { argv: ["docker", "rm", "-f", "-v", container] },
+      { argv: runArgv(ctx, "dev", start), result: { stdout: "f00d\n" } },
+      { argv: ["zfs", "set", `zvpg:port=${start}`, "tpool/clones/dev"] },
+      {
+        argv: [
+          "docker",
+          "inspect",
+          "--type",
+          "container",
+          "--format",
+          "{{.State.Status}}",
+          container,
+        ],
+        result: { stdout: "exited\n" },
+      },
+      {
+        argv: ["docker", "logs", "--tail", "15", container],
+        result: { stderr: 'LOG:  starting\nFATAL:  unrecognized parameter "shared_bufers"\n' },
+      },
+      dockerPsCall(
+        dockerPsLine({ branch: "dev", port: start, name: container, state: "exited" }),
+        "dev",
+      ),
+      { argv: ["docker", "rm", "-f", "-v", container] },
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+    );
+    await assert.rejects(new BranchService(ctx).create("dev"), (e: unknown) => {
+      assert.ok(e instanceof PostgresStartError);
+      assert.match(e.message, /^PostgreSQL of branch 'dev' did not accept connections/);
+      assert.match(e.message, /LOG: {2}starting \| FATAL: {2}unrecognized parameter/);
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch create: refused for an existing name, a bad name, an unknown snapshot", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const existing = [mainDataset(), BASELINE, branchDataset("dev", "dev")];
+    fake.expect(
+      zfsGetCall(zfsGetOutput(existing)),
+      dockerPsCall(""),
+      zfsGetCall(zfsGetOutput(existing)),
+      dockerPsCall(""),
+    );
+    const service = new BranchService(ctx);
+    await assert.rejects(service.create("dev"), (e: unknown) => {
+      assert.ok(e instanceof AlreadyExistsError);
+      assert.equal(e.message, "branch 'dev' already exists");
+      return true;
+    });
+    await assert.rejects(service.create("x", { from: "nope" }), /snapshot 'nope' does not exist/);
+    for (const bad of ["-x", "a b", "a;b", "x/", ""]) {
+      await assert.rejects(service.create(bad), InvalidNameError);
+    }
+    await assert.rejects(service.create("ok", { from: "pool/fs@snap" }), InvalidNameError);
+    await assert.rejects(service.create("ok", { parent: "a..b" }), InvalidNameError);
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch start: a stopped branch restarts on its previous port", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir);
+    const port = start + 2;
+    const entries = (state: string) => [
+      mainDataset(),
+      BASELINE,
+      branchDataset("dev", "dev", { "zvpg:state": state, "zvpg:port": String(port) }),
+    ];
+    mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
+    fake.expect(
+      zfsGetCall(zfsGetOutput(entries("stopped"))),
+      dockerPsCall(""),
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${port}`] },
+      { argv: runArgv(ctx, "dev", port), result: { stdout: "f00d\n" } },
+      { argv: ["zfs", "set", `zvpg:port=${port}`, "tpool/clones/dev"] },
+      { argv: ["zfs", "set", "zvpg:state=running", "tpool/clones/dev"] },
+      zfsGetCall(zfsGetOutput(entries("running"))),
+      dockerPsCall(dockerPsLine({ branch: "dev", port, name: `zvpg_dev_${port}` })),
+    );
+    const record = await new BranchService(ctx).start("dev");
+    assert.equal(record.port, port);
+    assert.equal(record.status, "running");
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch start: a running branch is refused", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset("running")])),
+      dockerPsCall(dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" })),
+    );
+    await assert.rejects(new BranchService(ctx).start("main"), (e: unknown) => {
+      assert.ok(e instanceof StateError);
+      assert.equal(e.message, "branch 'main' is already running on port 6001");
+      return true;
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch stop: records the intent, then stops and removes the container", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const container = "zvpg_feature_sauth_6002";
+    fake.expect(
+      zfsGetCall(zfsGetOutput([
+        mainDataset(),
+        BASELINE,
+        branchDataset("feature/auth", "feature_sauth", {
+          "zvpg:state": "running",
+          "zvpg:port": "6002",
+        }),
+      ])),
+      dockerPsCall(dockerPsLine({ branch: "feature/auth", port: 6002, name: container })),
+      { argv: ["zfs", "set", "zvpg:state=stopped", "tpool/clones/feature_sauth"] },
+      { argv: ["docker", "stop", "-t", "30", container] },
+      { argv: ["docker", "rm", "-f", "-v", container] },
+    );
+    assert.equal(await new BranchService(ctx).stop("feature/auth"), true);
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch stop: a stopped branch without container makes no change", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    fake.expect(zfsGetCall(zfsGetOutput([mainDataset("stopped")])), dockerPsCall(""));
+    assert.equal(await new BranchService(ctx).stop("main"), false);
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch stop: refused while the branch is being created", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    fake.expect(
+      zfsGetCall(zfsGetOutput([
+        mainDataset(),
+        BASELINE,
+        branchDataset("dev", "dev", { "zvpg:state": "creating", "zvpg:pid": PID }),
+      ])),
+      dockerPsCall(""),
+    );
+    await assert.rejects(new BranchService(ctx).stop("dev"), /branch 'dev' is being created/);
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch delete: the default branch is refused", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    fake.expect(zfsGetCall(zfsGetOutput([mainDataset()])), dockerPsCall(""));
+    await assert.rejects(new BranchService(ctx).delete("main"), (e: unknown) => {
+      assert.ok(e instanceof StateError);
+      assert.match(e.message, /default branch and cannot be deleted/);
+      return true;
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch delete: a branch whose snapshots have dependents is refused", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    fake.expect(
+      zfsGetCall(zfsGetOutput([
+        mainDataset(),
+        BASELINE,
+        branchDataset("dev", "dev"),
+        { name: "tpool/clones/dev@s", props: { type: "snapshot", createtxg: "200" } },
+        branchDataset("sub", "sub", { origin: "tpool/clones/dev@s", createtxg: "300" }),
+      ])),
+      dockerPsCall(""),
+    );
+    await assert.rejects(new BranchService(ctx).delete("dev"), (e: unknown) => {
+      assert.ok(e instanceof DependencyError);
+      assert.deepEqual(e.dependents, ["sub"]);
+      assert.match(e.message, /other branches depend on: sub$/);
+      return true;
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch delete: marks, stops, destroys with snapshots", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const container = "zvpg_dev_6002";
+    const line = dockerPsLine({ branch: "dev", port: 6002, name: container });
+    fake.expect(
+      zfsGetCall(zfsGetOutput([
+        mainDataset(),
+        BASELINE,
+        branchDataset("dev", "dev", { "zvpg:state": "running", "zvpg:port": "6002" }),
+      ])),
+      dockerPsCall(line),
+      { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
+      { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      dockerPsCall(line, "dev"),
+      { argv: ["docker", "stop", "-t", "30", container] },
+      { argv: ["docker", "rm", "-f", "-v", container] },
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+    );
+    assert.deepEqual(await new BranchService(ctx).delete("dev"), {
+      branch: "dev",
+      removedBranches: [],
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch list and info: one zfs call and one ps call", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const entries = [mainDataset("running"), BASELINE];
+    for (let i = 0; i < 40; i++) {
+      entries.push(branchDataset(`b${i}`, `b${i}`, { createtxg: String(100 + i) }));
+    }
+    const ps = dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" });
+    fake.expect(
+      zfsGetCall(zfsGetOutput(entries)),
+      dockerPsCall(ps),
+      zfsGetCall(zfsGetOutput(entries)),
+      dockerPsCall(ps),
+    );
+    const service = new BranchService(ctx);
+    const list = await service.list();
+    assert.equal(list.length, 41);
+    assert.equal(list[0].name, "main");
+    assert.equal(list[0].isDefault, true);
+    assert.equal((await service.info("b7")).dataset, "tpool/clones/b7");
+    await assert.rejects(service.info("a b"), InvalidNameError);
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch info: an unknown branch is BranchNotFoundError", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    fake.expect(zfsGetCall(zfsGetOutput([mainDataset()])), dockerPsCall(""));
+    await assert.rejects(new BranchService(ctx).info("nope"), BranchNotFoundError);
+    fake.assertDone();
+  });
+});
