@@ -31,6 +31,7 @@ import {
   sleep,
   summarize,
 } from "./lib.ts";
+import { PostgresProbe } from "../src/adapters/postgres.ts";
 import { type BenchResults, renderChart, renderMarkdown, type SizeResult } from "./report.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -252,27 +253,9 @@ function serverTiming(out: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Polls pg_isready from the host every 100 ms (like zvpg does) until it answers. */
-async function waitReady(port: number, timeoutMs = 120_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await run("pg_isready", [
-      "-q",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-U",
-      "postgres",
-      "-d",
-      "postgres",
-      "-t",
-      "2",
-    ], { allowFailure: true, timeoutMs: 10_000 });
-    if (r.code === 0) return true;
-    await sleep(100);
-  }
-  return false;
+/** Waits with zvpg's own readiness probe (the same check and interval zvpg uses). */
+function waitReady(port: number, timeoutMs = 120_000): Promise<boolean> {
+  return new PostgresProbe().waitReady("127.0.0.1", port, "postgres", "postgres", { timeoutMs });
 }
 
 /** `used` and `referenced` of a dataset, in bytes. */
@@ -284,16 +267,23 @@ async function zfsSpace(dataset: string): Promise<{ used: number; referenced: nu
   return { used, referenced };
 }
 
-/** Reads `used` until two reads a second apart agree (zfs-fuse commits lazily). */
-async function settledSpace(dataset: string): Promise<{ used: number; referenced: number }> {
-  let last = await zfsSpace(dataset);
-  for (let i = 0; i < 20; i++) {
+/**
+ * `used` and `referenced` once zfs has committed what was written: a throw-away snapshot
+ * forces a transaction group sync (zfs-fuse otherwise reports stale numbers for seconds).
+ * Repeats until two synced reads agree.
+ */
+async function syncedSpace(dataset: string): Promise<{ used: number; referenced: number }> {
+  let last: { used: number; referenced: number } | undefined;
+  for (let i = 0; i < 10; i++) {
     await sleep(1000);
+    const snap = `${dataset}@zvb-sync-${i}`;
+    await run("zfs", ["snapshot", snap], { timeoutMs: 120_000 });
+    await run("zfs", ["destroy", snap], { timeoutMs: 120_000 });
     const now = await zfsSpace(dataset);
-    if (now.used === last.used && now.referenced === last.referenced) return now;
+    if (last && now.used === last.used && now.referenced === last.referenced) return now;
     last = now;
   }
-  return last;
+  return last!;
 }
 
 /** Memory of a running container per `docker stats`. */
@@ -481,34 +471,60 @@ async function benchSize(
 
   // --- space of a fresh branch, and after updating 1 % of pgbench_accounts; memory
   await step("space and memory", async () => {
-    const name = `space-${label}`;
-    const b = (await env.zvpgJson<BranchJson>(["branch", "create", name, "--from", base])).value;
-    const fresh = await settledSpace(b.dataset);
-    const origin = await zfsSpace(`${(await zfsOriginOf(b.dataset))}`);
-    const rows = await sql(
-      b.container!,
-      db,
-      "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 = 0",
-    );
-    await sql(b.container!, db, "CHECKPOINT");
-    const updated = await settledSpace(b.dataset);
-    await sleep(3000);
-    const mem = await containerMemory(b.container!);
-    result.space = {
-      freshUsed: fresh.used,
-      freshReferenced: fresh.referenced,
-      afterUpdateUsed: updated.used,
-      afterUpdateReferenced: updated.referenced,
-      updateStatus: rows.stdout.trim(),
-      originSnapshotReferenced: origin.referenced,
+    // Two branches: 1 % of pgbench_accounts rows updated contiguously (aid <= N/100: about
+    // 1 % of the table's pages) and scattered (aid % 100 = 0: nearly every page).
+    const rowsTotal = scale * 100_000;
+    const variants = [
+      { key: "contiguous", where: `aid <= ${rowsTotal / 100}` },
+      { key: "scattered", where: "aid % 100 = 0" },
+    ] as const;
+    const space: NonNullable<SizeResult["space"]> = {
+      freshUsed: NaN,
+      freshReferenced: NaN,
+      freshUsedSamples: [],
+      afterUpdate: [],
+      originSnapshotReferenced: NaN,
     };
-    result.memory = { ...mem, container: b.container! };
-    progress(
-      `  ${result.label}: fresh branch used ${fmtBytes(fresh.used)}; after 1 % update ${
-        fmtBytes(updated.used)
-      }; idle memory ${mem.text}`,
-    );
-    await env.zvpg(["branch", "delete", name, "--force"]);
+    for (const v of variants) {
+      const name = `space-${label}-${v.key}`;
+      const b = (await env.zvpgJson<BranchJson>(["branch", "create", name, "--from", base]))
+        .value;
+      const fresh = await syncedSpace(b.dataset);
+      space.freshUsedSamples.push(fresh.used);
+      if (v.key === "contiguous") {
+        space.freshUsed = fresh.used;
+        space.freshReferenced = fresh.referenced;
+        space.originSnapshotReferenced = (await zfsSpace(await zfsOriginOf(b.dataset))).referenced;
+        // Idle memory of a fresh branch nobody has queried yet.
+        await sleep(3000);
+        result.memory = { ...(await containerMemory(b.container!)), container: b.container! };
+      }
+      const t = performance.now();
+      const rows = await sql(
+        b.container!,
+        db,
+        `UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE ${v.where}`,
+      );
+      const updateMs = performance.now() - t;
+      await sql(b.container!, db, "CHECKPOINT");
+      const after = await syncedSpace(b.dataset);
+      space.afterUpdate.push({
+        kind: v.key,
+        where: v.where,
+        status: rows.stdout.trim(),
+        updateMs,
+        used: after.used,
+        referenced: after.referenced,
+      });
+      progress(
+        `  ${result.label}: fresh branch used ${fmtBytes(fresh.used)}; after 1 % ${v.key} update ${
+          fmtBytes(after.used)
+        }`,
+      );
+      await env.zvpg(["branch", "delete", name, "--force"]);
+    }
+    result.space = space;
+    progress(`  ${result.label}: idle memory of a fresh branch ${result.memory?.text}`);
   });
 
   // --- alternative 1: CREATE DATABASE … TEMPLATE in the same server
@@ -760,7 +776,7 @@ async function checkPrerequisites(): Promise<void> {
   const need: [string, string[]][] = [
     ["docker", ["info", "--format", "{{.ServerVersion}}"]],
     ["zpool", ["list", "-H"]],
-    ["pg_isready", ["--version"]],
+    ["gnuplot", ["--version"]],
     ["psql", ["--version"]],
   ];
   for (const [prog, args] of need) {

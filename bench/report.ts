@@ -37,11 +37,18 @@ export interface SizeResult {
   dumpRestore: { run: number; ms: number }[];
   copy: { run: number; ms: number; cpMs: number; containerMs: number; readyMs: number }[];
   space: {
+    /** `used` of a fresh branch (the first of freshUsedSamples). */
     freshUsed: number;
     freshReferenced: number;
-    afterUpdateUsed: number;
-    afterUpdateReferenced: number;
-    updateStatus: string;
+    freshUsedSamples: number[];
+    afterUpdate: {
+      kind: string;
+      where: string;
+      status: string;
+      updateMs: number;
+      used: number;
+      referenced: number;
+    }[];
     originSnapshotReferenced: number;
   } | null;
   memory: { text: string; bytes: number; container: string } | null;
@@ -251,7 +258,7 @@ function targets(r: BenchResults): [string, string, boolean | null][] {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
@@ -336,8 +343,8 @@ export function renderMarkdown(r: BenchResults): string {
     ),
     "",
     "`snapshot` is ~0 because `--from` names an existing snapshot; `container run` is " +
-      "`docker run -d` plus zvpg's file preparation; `ready wait` is pg_isready polling " +
-      "(every 100 ms) until the server accepts connections; `CLI outside total` is Deno " +
+      "`docker run -d` plus zvpg's file preparation; `ready wait` is zvpg's in-process " +
+      "readiness probe (every 25 ms) until the server accepts connections; `CLI outside total` is Deno " +
       "start-up, config and inventory loading, and the final `branch info` inventory read. " +
       "`first query after` is a separate host psql `SELECT count(*)` right after the CLI returned.",
     "",
@@ -377,15 +384,27 @@ export function renderMarkdown(r: BenchResults): string {
   out.push("## Space and memory", "");
   for (const s of r.sizes) {
     if (s.space) {
+      const sp = s.space;
       out.push(
-        `- ${s.label}: fresh branch \`used\` **${fmtBytes(s.space.freshUsed)}** ` +
-          `(${s.space.freshUsed} B; referenced ${fmtBytes(s.space.freshReferenced)}); ` +
-          `after \`UPDATE pgbench_accounts … WHERE aid % 100 = 0\` (1 % of rows, ${s.space.updateStatus}) ` +
-          `+ CHECKPOINT: **${fmtBytes(s.space.afterUpdateUsed)}**.`,
+        `- ${s.label}: fresh branch \`used\` **${fmtBytes(sp.freshUsed)}** ` +
+          `(${
+            sp.freshUsedSamples.join(" B, ")
+          } B on ${sp.freshUsedSamples.length} fresh branches; ` +
+          `referenced ${fmtBytes(sp.freshReferenced)}).`,
       );
+      for (const u of sp.afterUpdate) {
+        out.push(
+          `- ${s.label}: after updating 1 % of pgbench_accounts rows ${u.kind} ` +
+            `(\`WHERE ${u.where}\`, ${u.status}, ${fmtMs(u.updateMs)}) + CHECKPOINT: ` +
+            `branch \`used\` **${fmtBytes(u.used)}**.`,
+        );
+      }
     }
     if (s.memory) {
-      out.push(`- ${s.label}: idle running branch memory (docker stats): **${s.memory.text}**.`);
+      out.push(
+        `- ${s.label}: memory of a fresh idle branch (docker stats, 3 s after create): ` +
+          `**${s.memory.text}**.`,
+      );
     }
   }
   if (r.idleMemory.length) {
@@ -485,8 +504,8 @@ export function renderMarkdown(r: BenchResults): string {
       "main container, so versions match; piped through the host).",
     "- PGDATA copy: a branch cloned from the same snapshot and stopped cleanly gives a " +
       "consistent PGDATA; `cp -a` onto another dataset of the same pool, then " +
-      "`docker run … postgres -D` on the copy with zvpg's config files, polled with host " +
-      "`pg_isready` every 100 ms (the same readiness check zvpg uses).",
+      "`docker run … postgres -D` on the copy with zvpg's config files, polled with zvpg's " +
+      "own in-process readiness probe every 25 ms (the same check zvpg uses).",
     "- Space: `zfs get -H -p used` of the branch dataset after the numbers settle.",
     "- Memory: `docker stats --no-stream` MemUsage of an idle branch container.",
     "",

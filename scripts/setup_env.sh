@@ -29,7 +29,7 @@ declare -A PKG_FOR=(
   [zfs-fuse]=zfs-fuse [dockerd]=docker.io [podman]=podman [debootstrap]=debootstrap
   [psql]=postgresql-client [pg_isready]=postgresql-client [jq]=jq
   # bookworm ships pgbench in the server package; see createcluster.d below
-  [pgbench]=postgresql
+  [pgbench]=postgresql [gnuplot]=gnuplot-nox
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
