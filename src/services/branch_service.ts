@@ -22,7 +22,7 @@ import {
 import { destroyBranch, destroyBranches, orderDependents, snapshotsOf } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
-import { requireInitialized } from "./guards.ts";
+import { loadInitializedInventory } from "./guards.ts";
 import {
   type BranchRecord,
   findBranch,
@@ -76,8 +76,7 @@ export class BranchService {
     const t0 = performance.now();
     try {
       started = await withLock(ctx.layout, async () => {
-        let inventory = await loadInventory(ctx);
-        requireInitialized(inventory, "branch create");
+        let inventory = await loadInitializedInventory(ctx, "branch create");
         const leftover = inventory.branches.find((b) => b.name === name);
         if (leftover && leftover.state === "creating" && !operationAlive(leftover.operationPid)) {
           log.warn(`rolling back an interrupted create of branch '${name}'`);
@@ -130,7 +129,7 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     const started = await withLock(ctx.layout, async () => {
-      const inventory = await loadInventory(ctx);
+      const inventory = await loadInitializedInventory(ctx, "branch start");
       const branch = findBranch(inventory, name);
       this.assertStartable(branch);
       if (branch.container) await ctx.runtime.remove(branch.container.name);
@@ -158,7 +157,7 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     return await withLock(ctx.layout, async () => {
-      const inventory = await loadInventory(ctx);
+      const inventory = await loadInitializedInventory(ctx, "branch stop");
       const branch = findBranch(inventory, name);
       if (branch.state === "creating" || branch.state === "deleting") {
         throw new StateError(
@@ -184,13 +183,13 @@ export class BranchService {
 
   /** All branches, the default first. */
   async list(): Promise<BranchRecord[]> {
-    return (await loadInventory(this.ctx)).branches;
+    return (await loadInitializedInventory(this.ctx, "branch list")).branches;
   }
 
   /** One branch. */
   async info(name: string): Promise<BranchRecord> {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
-    return findBranch(await loadInventory(this.ctx), name);
+    return findBranch(await loadInitializedInventory(this.ctx, "branch info"), name);
   }
 
   /**
@@ -201,7 +200,7 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     return await withLock(ctx.layout, async () => {
-      const inventory = await loadInventory(ctx);
+      const inventory = await loadInitializedInventory(ctx, "branch delete");
       const branch = findBranch(inventory, name);
       if (branch.isDefault) {
         throw new StateError(`branch '${name}' is the default branch and cannot be deleted`, {

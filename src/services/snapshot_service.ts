@@ -22,7 +22,7 @@ import {
 } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
 import { withLock } from "./lock.ts";
-import { requireInitialized } from "./guards.ts";
+import { loadInitializedInventory } from "./guards.ts";
 
 /** Longest snapshot message accepted, in bytes once encoded. */
 export const MAX_MESSAGE_BYTES = 1000;
@@ -48,8 +48,7 @@ export class SnapshotService {
     const branchName = options.branch ?? this.ctx.config.branchDefault;
     validateBranchName(branchName, this.ctx.config.branchNamingPattern);
     return await withLock(this.ctx.layout, async () => {
-      const inventory = await loadInventory(this.ctx);
-      requireInitialized(inventory, "snapshot create");
+      const inventory = await loadInitializedInventory(this.ctx, "snapshot create");
       const branch = findBranch(inventory, branchName);
       return await this.createLocked(inventory, branch, name, message);
     });
@@ -92,7 +91,9 @@ export class SnapshotService {
     if (options.branch !== undefined) {
       validateBranchName(options.branch, this.ctx.config.branchNamingPattern);
     }
-    const inventory = await loadInventory(this.ctx, { containers: false });
+    const inventory = await loadInitializedInventory(this.ctx, "snapshot list", {
+      containers: false,
+    });
     if (options.branch !== undefined) {
       findBranch(inventory, options.branch);
       return inventory.snapshots.filter((s) => s.branch === options.branch);
@@ -103,7 +104,9 @@ export class SnapshotService {
   /** One snapshot. */
   async info(name: string): Promise<SnapshotRecord> {
     validateSnapshotName(name);
-    const inventory = await loadInventory(this.ctx, { containers: false });
+    const inventory = await loadInitializedInventory(this.ctx, "snapshot info", {
+      containers: false,
+    });
     return findSnapshot(inventory, name);
   }
 
@@ -114,7 +117,7 @@ export class SnapshotService {
   async delete(name: string, options: { force?: boolean } = {}): Promise<SnapshotDeleteResult> {
     validateSnapshotName(name);
     return await withLock(this.ctx.layout, async () => {
-      const inventory = await loadInventory(this.ctx);
+      const inventory = await loadInitializedInventory(this.ctx, "snapshot delete");
       const snapshot = findSnapshot(inventory, name);
       const dependents = orderDependents(inventory, [snapshot.zfsName]);
       if (dependents.length > 0 && !options.force) {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configSchema } from "../../src/config/schema.ts";
-import { assertCliError, type CliResult, itest, type TestEnv } from "../support/itest.ts";
+import { assertCliError, type CliResult, itest, sh, type TestEnv } from "../support/itest.ts";
 import { assertPoolState, poolState } from "../support/fault_support.ts";
 
 /** One expected failure: arguments, exit code, error pattern. */
@@ -148,6 +148,34 @@ itest("every snapshot-name rule is enforced by every command taking one", async 
   }
   await expectErrors(env, cases);
 });
+
+itest(
+  "branch and snapshot commands before init env say so and create nothing",
+  async (env) => {
+    const commands = [
+      ["branch", "list"],
+      ["branch", "info", "main"],
+      ["branch", "create", "x"],
+      ["branch", "start", "main"],
+      ["branch", "stop", "main"],
+      ["branch", "delete", "x"],
+      ["branch", "snapshot", "main", "s"],
+      ["snapshot", "create", "s"],
+      ["snapshot", "list", "-f", "json"],
+      ["snapshot", "info", "s"],
+      ["snapshot", "delete", "s"],
+      ["commit", "list"],
+    ];
+    for (const args of commands) {
+      const r = await env.zvpg(args);
+      assertCliError(r, 1, /not initialised.*run 'zvpg init env' first/);
+      assert.equal(r.stdout, "", `zvpg ${args.join(" ")} printed data`);
+    }
+    assert.notEqual((await sh("zpool", ["list", env.pool])).code, 0, "no pool was created");
+    assert.deepEqual(await env.containers(), []);
+  },
+  { init: false },
+);
 
 itest("unknown branches and snapshots are named by every command", async (env) => {
   await env.ok(["snapshot", "create", "real"]);
