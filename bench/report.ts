@@ -539,7 +539,10 @@ export async function renderChart(r: BenchResults, outDir: string): Promise<stri
   const png = join(outDir, "time_vs_size.png");
   Deno.writeTextFileSync(dataFile, blocks.join("\n\n\n") + "\n");
   const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  const xtics = sizes.map((s) => `${quote(s.label)} ${(s.dbBytes / 1024 / 1024).toFixed(4)}`);
+  const mib = sizes.map((s) => s.dbBytes / 1024 / 1024);
+  const xtics = sizes.map((s, i) => `${quote(s.label)} ${mib[i].toFixed(4)}`);
+  // log-scale autoscaling would stretch the axis to the next power of ten
+  const xrange = `[${(Math.min(...mib) / 1.8).toFixed(4)}:${(Math.max(...mib) * 1.8).toFixed(4)}]`;
   const plots = used.map((m, i) =>
     `${quote(dataFile)} index ${i} using 1:2:3:4 with yerrorlines lw 2 pt 7 title ${
       quote(m.title.replace(/`/g, ""))
@@ -559,7 +562,7 @@ export async function renderChart(r: BenchResults, outDir: string): Promise<stri
     `set xtics (${xtics.join(", ")})`,
     "set grid xtics ytics mytics",
     "set key outside bottom center horizontal maxrows 3 noenhanced",
-    "set offsets graph 0.08, graph 0.08, 0, 0",
+    `set xrange ${xrange}`,
     "set format y '%g'",
     `plot ${plots.join(", \\\n  ")}`,
     "",
