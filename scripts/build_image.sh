@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Build a PostgreSQL 17 container image offline (no registry access needed):
-# debootstrap a Debian trixie rootfs with postgresql-17 from the Debian mirror
-# apt already uses, reshape it to behave like the official `postgres` image,
-# and import it into docker and (if installed) podman.
+# Build a PostgreSQL container image offline (no registry access needed):
+# debootstrap a Debian rootfs with postgresql-N from the Debian mirror apt
+# already uses, reshape it to behave like the official `postgres` image (uid
+# 999, PGDATA /var/lib/postgresql/data), and import it into docker and (if
+# installed) podman.
 #
-# usage: scripts/build_image.sh [--rebuild] [TAG]      (default TAG localhost/zvpg-postgres:17)
+# usage: scripts/build_image.sh [--rebuild] [--pg N] [--suite S] [--native-uid] [TAG]
+#   --pg N         PostgreSQL major version (default 17)
+#   --suite S      Debian suite that ships postgresql-N (default trixie)
+#   --native-uid   keep the Debian package's postgres uid/gid (not 999): an image
+#                  unlike the official ones, for tests
+#   TAG            default localhost/zvpg-postgres:N
 #
 # Environment:
 #   ZVPG_DEBIAN_MIRROR  override the Debian mirror (default: taken from /etc/apt/sources.list*)
@@ -17,19 +23,28 @@ set -euo pipefail
 
 PG_MAJOR=17
 SUITE=trixie
-TAG=localhost/zvpg-postgres:${PG_MAJOR}
+TAG=""
 REBUILD=0
-for arg in "$@"; do
-  case "$arg" in
+NATIVE_UID=0
+while [ $# -gt 0 ]; do
+  case "$1" in
     --rebuild) REBUILD=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "build_image: unknown option $arg" >&2; exit 2 ;;
-    *) TAG=$arg ;;
+    --native-uid) NATIVE_UID=1 ;;
+    --pg) PG_MAJOR=${2:?--pg needs a version}; shift ;;
+    --suite) SUITE=${2:?--suite needs a Debian suite}; shift ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "build_image: unknown option $1" >&2; exit 2 ;;
+    *) TAG=$1 ;;
   esac
+  shift
 done
+[[ "$PG_MAJOR" =~ ^[0-9]+$ ]] || { echo "build_image: --pg must be a number" >&2; exit 2; }
+TAG=${TAG:-localhost/zvpg-postgres:${PG_MAJOR}}
 
 CACHE_DIR=${ZVPG_CACHE_DIR:-/var/cache/zvpg}
-TARBALL=$CACHE_DIR/rootfs-pg${PG_MAJOR}.tar
+FLAVOR=""
+if [ "$NATIVE_UID" = 1 ]; then FLAVOR=-native; fi
+TARBALL=$CACHE_DIR/rootfs-${SUITE}-pg${PG_MAJOR}${FLAVOR}.tar
 DEB_CACHE=$CACHE_DIR/debs-${SUITE}
 PGBIN=/usr/lib/postgresql/${PG_MAJOR}/bin
 IMG_PATH=$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -92,11 +107,13 @@ build_rootfs() {
   old_uid=$(awk -F: '$1 == "postgres" { print $3 }' "$root/etc/passwd")
   old_gid=$(awk -F: '$1 == "postgres" { print $3 }' "$root/etc/group")
   [ -n "$old_uid" ] && [ -n "$old_gid" ] || die "no postgres user in the rootfs"
-  if [ "$old_gid" != 999 ]; then
+  if [ "$NATIVE_UID" = 1 ]; then
+    log "keeping the package's postgres uid $old_uid and gid $old_gid"
+  elif [ "$old_gid" != 999 ]; then
     chroot "$root" groupmod -g 999 postgres
     find "$root" -xdev -gid "$old_gid" -exec chgrp -h 999 {} +
   fi
-  if [ "$old_uid" != 999 ]; then
+  if [ "$NATIVE_UID" = 0 ] && [ "$old_uid" != 999 ]; then
     chroot "$root" usermod -u 999 -g 999 postgres
     find "$root" -xdev -uid "$old_uid" -exec chown -h 999 {} +
   fi
@@ -104,9 +121,12 @@ build_rootfs() {
   # no pre-created cluster
   rm -rf "$root/etc/postgresql/$PG_MAJOR/main" "$root/var/lib/postgresql/$PG_MAJOR/main"
   rmdir "$root/var/lib/postgresql/$PG_MAJOR" 2>/dev/null || true
-  install -d -o 999 -g 999 -m 1777 "$root$PGDATA_DIR"
+  local pg_uid pg_gid
+  pg_uid=$(awk -F: '$1 == "postgres" { print $3 }' "$root/etc/passwd")
+  pg_gid=$(awk -F: '$1 == "postgres" { print $3 }' "$root/etc/group")
+  install -d -o "$pg_uid" -g "$pg_gid" -m 1777 "$root$PGDATA_DIR"
   rm -rf "$root/run/postgresql"
-  install -d -o 999 -g 999 -m 3777 "$root/run/postgresql"
+  install -d -o "$pg_uid" -g "$pg_gid" -m 3777 "$root/run/postgresql"
   # like the official image: initdb'ed clusters listen on all interfaces
   local sample="$root/usr/share/postgresql/$PG_MAJOR/postgresql.conf.sample"
   sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$sample"
@@ -122,7 +142,9 @@ build_rootfs() {
   # without llvmjit.so the server just runs with jit unavailable.
   rm -f "$root/usr/lib/postgresql/$PG_MAJOR/lib/llvmjit.so" "$root/usr/lib/postgresql/$PG_MAJOR/lib/llvmjit_types.bc"
   rm -rf "$root/usr/lib/postgresql/$PG_MAJOR/lib/bitcode"
-  chroot "$root" dpkg --purge --force-depends libllvm19 libz3-4 >/dev/null 2>&1 || true
+  local heavy
+  heavy=$(chroot "$root" dpkg-query -W -f '${Package}\n' 'libllvm*' 'libz3-*' 2>/dev/null || true)
+  [ -z "$heavy" ] || chroot "$root" dpkg --purge --force-depends $heavy >/dev/null 2>&1 || true
   : > "$root/etc/hostname"
 
   # smoke test inside the chroot (no container runtime needed)
@@ -171,6 +193,6 @@ if [ "$USE_PODMAN" = 1 ] && { [ "$REBUILD" = 1 ] || ! in_podman; }; then
   podman import -q "${CHANGE_ARGS[@]}" --change "STOPSIGNAL SIGINT" "$TARBALL" "$TAG" >/dev/null || die "podman import failed"
 fi
 
-"$DOCKER" run --rm --user 999:999 "$TAG" postgres --version >/dev/null 2>&1 \
+"$DOCKER" run --rm --user postgres "$TAG" postgres --version >/dev/null 2>&1 \
   || die "image $TAG does not run 'postgres --version' in docker"
 log "image $TAG ready"

@@ -6,12 +6,15 @@
 #
 # Environment:
 #   ZVPG_IMAGE          image tag (default localhost/zvpg-postgres:17)
+#   ZVPG_OTHER_IMAGE    second test image, PostgreSQL 15 with Debian's postgres uid
+#                       (default localhost/zvpg-postgres:15-bookworm-native)
 #   ZVPG_SKIP_PODMAN=1  skip podman configuration / image load
 #   ZVPG_SKIP_IMAGE=1   skip building the image
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IMAGE=${ZVPG_IMAGE:-localhost/zvpg-postgres:17}
+OTHER_IMAGE=${ZVPG_OTHER_IMAGE:-localhost/zvpg-postgres:15-bookworm-native}
 DOCKERD_LOG=/var/log/dockerd-zvpg.log
 DOCKERD_PIDFILE=/run/dockerd-zvpg.pid
 ZFS_PIDFILE=/run/zfs-fuse.pid
@@ -174,5 +177,15 @@ if [ "${ZVPG_SKIP_IMAGE:-0}" != 1 ]; then
       || die "'podman run --rm $IMAGE true' fails: $(echo "$err" | tail -n1)"
   fi
   step "docker and podman run $IMAGE"
+
+  # A second image unlike the official ones — PostgreSQL 15 from Debian bookworm, with
+  # the package's own postgres uid — for the test that tries another version and uid.
+  if docker image inspect "$OTHER_IMAGE" >/dev/null 2>&1; then
+    step "image $OTHER_IMAGE present"
+  else
+    step "building image $OTHER_IMAGE (PostgreSQL 15, the package's postgres uid)"
+    ZVPG_NO_PODMAN=1 bash "$HERE/build_image.sh" --pg 15 --suite bookworm --native-uid \
+      "$OTHER_IMAGE" || die "scripts/build_image.sh $OTHER_IMAGE failed"
+  fi
 fi
 step "ok"

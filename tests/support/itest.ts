@@ -11,6 +11,12 @@ import { join } from "node:path";
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The image integration tests run (override with ZVPG_TEST_IMAGE). */
 export const TEST_IMAGE = Deno.env.get("ZVPG_TEST_IMAGE") ?? "localhost/zvpg-postgres:17";
+/**
+ * A second image unlike the official ones: another PostgreSQL major version whose postgres
+ * user keeps the Debian package's uid (override with ZVPG_OTHER_IMAGE).
+ */
+export const OTHER_IMAGE = Deno.env.get("ZVPG_OTHER_IMAGE") ??
+  "localhost/zvpg-postgres:15-bookworm-native";
 
 /** Output of one CLI run. */
 export interface CliResult {
@@ -50,6 +56,7 @@ export function requireEnvironment(): Promise<void> {
     await check("ZFS", "zpool", ["list", "-H"]);
     await check("docker engine", "docker", ["info", "--format", "{{.ServerVersion}}"]);
     await check(`image ${TEST_IMAGE}`, "docker", ["image", "inspect", TEST_IMAGE]);
+    await check(`image ${OTHER_IMAGE}`, "docker", ["image", "inspect", OTHER_IMAGE]);
     await check("psql", "psql", ["--version"]);
     await check("pg_isready", "pg_isready", ["--version"]);
     if (missing.length > 0) {
