@@ -78,6 +78,11 @@ export class NotInitializedError extends ZvpgError {
 /** PostgreSQL did not become ready in a container. */
 export class PostgresStartError extends ZvpgError {}
 
+/** A signal (Ctrl-C) stopped an operation, which removed what it had made: exit 130. */
+export class InterruptedError extends ZvpgError {
+  override readonly exitCode = 130;
+}
+
 /** A required program is not installed. */
 export class ProgramNotFoundError extends ZvpgError {
   constructor(readonly program: string, hint: string) {

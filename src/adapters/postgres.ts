@@ -41,21 +41,27 @@ export class PostgresProbe {
   }
 
   /**
-   * Polls every `intervalMs` until the server accepts connections, `timeoutMs` passes, or
-   * `stillAlive` (asked at most twice a second) says it is gone. Returns whether it became
-   * ready.
+   * Polls every `intervalMs` until the server accepts connections, `timeoutMs` passes,
+   * `stillAlive` (asked at most twice a second) says it is gone, or `cancelled` says stop.
+   * Returns whether it became ready.
    */
   async waitReady(
     host: string,
     port: number,
     user: string,
     database: string,
-    options: { timeoutMs: number; intervalMs?: number; stillAlive?: () => Promise<boolean> },
+    options: {
+      timeoutMs: number;
+      intervalMs?: number;
+      stillAlive?: () => Promise<boolean>;
+      /** Stop waiting (and return false) once this says so. */
+      cancelled?: () => boolean;
+    },
   ): Promise<boolean> {
     const interval = options.intervalMs ?? 25;
     const deadline = Date.now() + options.timeoutMs;
     let lastAliveCheck = Date.now();
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !options.cancelled?.()) {
       const left = Math.max(1, Math.min(2_000, deadline - Date.now()));
       if ((await this.ping(host, port, user, database, left)) === "ready") return true;
       if (options.stillAlive && Date.now() - lastAliveCheck >= 500) {

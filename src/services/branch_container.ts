@@ -20,6 +20,7 @@ import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts"
 import { log } from "../log.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
+import { interrupted, throwIfInterrupted } from "./interrupt.ts";
 import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
 
 /** The PostgreSQL config files every container gets, and where they come from. */
@@ -223,9 +224,11 @@ export async function waitBranchReady(
       timeoutMs: config.readyTimeoutSeconds * 1000,
       intervalMs: 25,
       stillAlive: async () => (await ctx.runtime.state(container)) === "running",
+      cancelled: interrupted,
     },
   );
   if (ready) return;
+  throwIfInterrupted();
   const logs = await ctx.runtime.logs(container, 15).catch(() => "");
   const lastLines = logs.split("\n").filter((l) => l.trim() !== "").slice(-5).join(" | ");
   throw new PostgresStartError(

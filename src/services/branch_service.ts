@@ -22,6 +22,7 @@ import {
 import { destroyBranch, destroyBranches, orderDependents, snapshotsOf } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
+import { throwIfInterrupted, withInterrupts } from "./interrupt.ts";
 import { loadInitializedInventory } from "./guards.ts";
 import {
   type BranchRecord,
@@ -63,8 +64,15 @@ export class BranchService {
 
   constructor(private readonly ctx: Context) {}
 
-  /** Creates a branch from a snapshot and starts its PostgreSQL. */
-  async create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
+  /**
+   * Creates a branch from a snapshot and starts its PostgreSQL. On Ctrl-C it stops after
+   * the step under way and removes what it made (see {@link withInterrupts}).
+   */
+  create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
+    return withInterrupts(`branch create '${name}'`, () => this.createBranch(name, options));
+  }
+
+  private async createBranch(name: string, options: CreateBranchOptions): Promise<BranchRecord> {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     if (options.from !== undefined) validateSnapshotName(options.from);
@@ -107,6 +115,7 @@ export class BranchService {
         made.dataset = dataset;
         this.timings.clone = performance.now() - t2;
         faultPoint("branch.create.after-clone");
+        throwIfInterrupted();
         log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
         return await this.runWithRetries(inventory, name, port, options.port !== undefined);
       });
@@ -114,6 +123,7 @@ export class BranchService {
       await waitBranchReady(ctx, name, started.container, started.port);
       this.timings.ready = performance.now() - t3;
       faultPoint("branch.create.before-mark-running");
+      throwIfInterrupted();
       await ctx.zfs.set(made.dataset!, { [PROPS.state]: "running" });
     } catch (error) {
       await this.rollbackCreate(name, made);
@@ -124,8 +134,15 @@ export class BranchService {
     return await this.info(name);
   }
 
-  /** Starts the PostgreSQL container of a stopped branch. */
-  async start(name: string, options: { port?: number } = {}): Promise<BranchRecord> {
+  /**
+   * Starts the PostgreSQL container of a stopped branch. On Ctrl-C it removes the
+   * container it started; the branch stays stopped.
+   */
+  start(name: string, options: { port?: number } = {}): Promise<BranchRecord> {
+    return withInterrupts(`branch start '${name}'`, () => this.startBranch(name, options));
+  }
+
+  private async startBranch(name: string, options: { port?: number }): Promise<BranchRecord> {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     const started = await withLock(ctx.layout, async () => {

@@ -440,3 +440,50 @@ itest(
     assert.equal((await env.containers()).length, 1);
   },
 );
+
+/** Starts the real CLI in the background (for signals), against `env`. */
+function spawnZvpg(env: TestEnv, args: string[], extra: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", join(ROOT, "main.ts"), ...args],
+    env: { ZVPG_CONFIG_DIR: env.configDir, ...extra },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+itest("Ctrl-C during a create or start removes what it made and exits 130", async (env) => {
+  await env.ok(["snapshot", "create", "base"]);
+  const before = await poolState(env);
+  // SIGINT while the container has just been started, before PostgreSQL is ready
+  const create = spawnZvpg(env, ["branch", "create", "x", "--from", "base"], {
+    ZVPG_FAULT_DELAY: "container.after-run:3000",
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  create.kill("SIGINT");
+  const created = await create.output();
+  const stderr = new TextDecoder().decode(created.stderr);
+  assert.equal(created.code, 130, stderr);
+  assert.match(stderr, /SIGINT: stopping branch create 'x'/);
+  assert.match(stderr, /error: branch create 'x' interrupted by SIGINT: removed what it had made/);
+  assert.equal(new TextDecoder().decode(created.stdout), "");
+  await assertPoolState(env, before, "after an interrupted create");
+  await assertHealthy(env, "after an interrupted create");
+
+  // the same for a start: the container goes, the branch stays stopped with its data
+  await env.ok(["branch", "create", "y", "--from", "base"]);
+  await env.psql(await env.port("y"), "create table kept (v int); insert into kept values (7)");
+  await env.ok(["branch", "stop", "y"]);
+  const stopped = await poolState(env);
+  const start = spawnZvpg(env, ["branch", "start", "y"], {
+    ZVPG_FAULT_DELAY: "container.after-run:3000",
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  start.kill("SIGTERM");
+  const started = await start.output();
+  assert.equal(started.code, 130, new TextDecoder().decode(started.stderr));
+  await assertPoolState(env, stopped, "after an interrupted start");
+  assert.equal((await env.json<{ status: string }>(["branch", "info", "y"])).status, "stopped");
+  await env.ok(["branch", "start", "y"]);
+  assert.equal(await env.psql(await env.port("y"), "select v from kept"), "7");
+});
