@@ -89,7 +89,7 @@ export function prepareBranchFiles(ctx: Context, branch: string): { uid: number;
  */
 export function startupSettings(pgVersion: number | undefined, postgresqlConf: string): string[] {
   if (pgVersion === undefined || pgVersion < 14) return [];
-  if (/^\s*recovery_init_sync_method\s*=?/m.test(postgresqlConf)) return [];
+  if (/^\s*recovery_init_sync_method/m.test(postgresqlConf)) return [];
   return ["-c", "recovery_init_sync_method=syncfs"];
 }
 

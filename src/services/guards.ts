@@ -7,11 +7,6 @@ import { NotInitializedError } from "../errors.ts";
 import type { Context } from "./context.ts";
 import { type Inventory, loadInventory } from "./inventory.ts";
 
-/** Throws {@link NotInitializedError} when the default branch does not exist. */
-export function requireInitialized(inventory: Inventory, what: string): void {
-  if (!inventory.initialized) throw new NotInitializedError(what);
-}
-
 /**
  * Loads the inventory of an initialised pool; throws {@link NotInitializedError} (naming
  * `what`) before `init env`, rather than answer as if the pool were empty.
@@ -22,6 +17,6 @@ export async function loadInitializedInventory(
   options?: { containers?: boolean },
 ): Promise<Inventory> {
   const inventory = await loadInventory(ctx, options);
-  requireInitialized(inventory, what);
+  if (!inventory.initialized) throw new NotInitializedError(what);
   return inventory;
 }
