@@ -72,6 +72,31 @@ export function requireEnvironment(): Promise<void> {
 
 let portBlock = 0;
 
+/**
+ * First port of the blocks integration tests take (ZVPG_TEST_PORT_BASE, default 21000):
+ * several developers or CI runs on one machine each set their own base.
+ */
+const PORT_BASE = Number(Deno.env.get("ZVPG_TEST_PORT_BASE") ?? "21000");
+
+/**
+ * Tests that restart the container engine or the ZFS service disturb every other test on
+ * the machine. Every integration test holds a shared flock on this file while it runs; a
+ * disruptive one holds it exclusively, so it never overlaps another test, whichever
+ * process (a second developer, a parallel run) started it.
+ */
+const DISRUPTIVE_LOCK = "/tmp/zvpg-itest-disruptive.lock";
+
+/** Runs `body` holding {@link DISRUPTIVE_LOCK}: shared, or exclusive for disruptive tests. */
+async function withMachineLock<T>(exclusive: boolean, body: () => Promise<T>): Promise<T> {
+  const file = await Deno.open(DISRUPTIVE_LOCK, { create: true, write: true, mode: 0o600 });
+  try {
+    await file.lock(exclusive);
+    return await body();
+  } finally {
+    file.close();
+  }
+}
+
 /** One isolated zvpg installation: pool, mount dir, config dir, port range. */
 export class TestEnv {
   readonly id: string;
@@ -89,7 +114,7 @@ export class TestEnv {
     this.configDir = join(this.base, "cfg");
     this.mountDir = join(this.base, "mnt");
     const block = ((Deno.pid % 50) * 20 + portBlock++) % 400;
-    this.portStart = 21000 + block * 25;
+    this.portStart = PORT_BASE + block * 25;
     this.portEnd = this.portStart + 19;
     mkdirSync(this.configDir, { recursive: true });
     this.writeConfig({});
@@ -238,31 +263,41 @@ export class TestEnv {
 export function itest(
   name: string,
   body: (env: TestEnv) => Promise<void>,
-  options: { config?: Record<string, unknown>; init?: boolean } = {},
+  options: {
+    config?: Record<string, unknown>;
+    init?: boolean;
+    /** Restarts the engine or the ZFS service: runs alone on the machine. */
+    disruptive?: boolean;
+  } = {},
 ): void {
   Deno.test({
     name,
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: async () => {
-      await requireEnvironment();
-      const env = new TestEnv(options.config);
-      if (env.engine !== "docker") {
-        const r = await sh(env.engine, ["image", "exists", TEST_IMAGE]).catch(() => undefined);
-        if (!r || r.code !== 0) {
-          throw new Error(
-            `${env.engine} or its image ${TEST_IMAGE} is missing: run 'bash scripts/setup_env.sh'`,
-          );
-        }
-      }
-      try {
-        if (options.init !== false) await env.ok(["init", "env"]);
-        await body(env);
-      } finally {
-        await env.cleanup();
-      }
-    },
+    fn: () => withMachineLock(options.disruptive === true, () => runItest(body, options)),
   });
+}
+
+async function runItest(
+  body: (env: TestEnv) => Promise<void>,
+  options: { config?: Record<string, unknown>; init?: boolean },
+): Promise<void> {
+  await requireEnvironment();
+  const env = new TestEnv(options.config);
+  if (env.engine !== "docker") {
+    const r = await sh(env.engine, ["image", "exists", TEST_IMAGE]).catch(() => undefined);
+    if (!r || r.code !== 0) {
+      throw new Error(
+        `${env.engine} or its image ${TEST_IMAGE} is missing: run 'bash scripts/setup_env.sh'`,
+      );
+    }
+  }
+  try {
+    if (options.init !== false) await env.ok(["init", "env"]);
+    await body(env);
+  } finally {
+    await env.cleanup();
+  }
 }
 
 /** Asserts that a CLI result failed with `code`, printed one error line matching `pattern`. */
@@ -281,7 +316,7 @@ export function assertCliError(r: CliResult, code: number, pattern: RegExp): voi
     throw new Error(`error line ${JSON.stringify(errorLines[0])} does not match ${pattern}`);
   }
   if (/\n\s+at /.test(r.stderr)) throw new Error(`stack trace printed:\n${r.stderr}`);
-  if (r.stdout.trim() !== "" && !r.stdout.trim().startsWith("{") && code !== 0) {
-    // errors must not print partial data
+  if (r.stdout.trim() !== "") {
+    throw new Error(`a failed command printed data on stdout:\n${r.stdout}`);
   }
 }
