@@ -77,6 +77,8 @@ let portBlock = 0;
  * several developers or CI runs on one machine each set their own base.
  */
 const PORT_BASE = Number(Deno.env.get("ZVPG_TEST_PORT_BASE") ?? "21000");
+/** How many blocks of 25 ports from {@link PORT_BASE} tests spread over (ZVPG_TEST_PORT_BLOCKS). */
+const PORT_BLOCKS = Number(Deno.env.get("ZVPG_TEST_PORT_BLOCKS") ?? "400");
 
 /**
  * Tests that restart the container engine or the ZFS service disturb every other test on
@@ -113,7 +115,7 @@ export class TestEnv {
     this.pool = `zvpgit_${this.id}`;
     this.configDir = join(this.base, "cfg");
     this.mountDir = join(this.base, "mnt");
-    const block = ((Deno.pid % 50) * 20 + portBlock++) % 400;
+    const block = ((Deno.pid % 50) * 20 + portBlock++) % PORT_BLOCKS;
     this.portStart = PORT_BASE + block * 25;
     this.portEnd = this.portStart + 19;
     mkdirSync(this.configDir, { recursive: true });
