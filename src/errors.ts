@@ -83,6 +83,9 @@ export class InterruptedError extends ZvpgError {
   override readonly exitCode = 130;
 }
 
+/** The container engine does not answer (daemon stopped, socket gone). */
+export class RuntimeUnreachableError extends ZvpgError {}
+
 /** A required program is not installed. */
 export class ProgramNotFoundError extends ZvpgError {
   constructor(readonly program: string, hint: string) {

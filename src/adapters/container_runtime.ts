@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CommandFailedError } from "../errors.ts";
+import { CommandFailedError, RuntimeUnreachableError, tail } from "../errors.ts";
 import type { RUNTIMES } from "../config/schema.ts";
 import type { CommandRunner, RunResult } from "../process/runner.ts";
 
@@ -40,6 +40,12 @@ export interface ContainerSpec {
   env?: Record<string, string>;
   /** Shared memory size, e.g. `256m` (PostgreSQL's default 64m is tight). */
   shmSize?: string;
+  /**
+   * Restart policy, e.g. `unless-stopped`: the engine brings the container back after it
+   * or the host restarts. zvpg removes a branch's container when it stops the branch, so
+   * a container exists exactly while its branch is recorded running.
+   */
+  restart?: string;
 }
 
 /** The one interface services use for containers. */
@@ -70,11 +76,15 @@ export interface ContainerRuntime {
 
 /** The docker-compatible command line shared by all three runtimes. */
 export class CliContainerRuntime implements ContainerRuntime {
+  protected readonly runner: CommandRunner;
+
   constructor(
-    protected readonly runner: CommandRunner,
+    runner: CommandRunner,
     readonly program: string,
     readonly flavor: typeof RUNTIMES[number],
-  ) {}
+  ) {
+    this.runner = engineRunner(runner, program);
+  }
 
   async version(): Promise<string> {
     const result = await this.runner.run(
@@ -121,8 +131,13 @@ export class CliContainerRuntime implements ContainerRuntime {
       args.push("--label", `${key}=${value}`);
     }
     if (spec.user) args.push("--user", spec.user);
+    // --mount, not -v: a missing source is an error, never an empty directory the engine
+    // creates (after a reboot, on the mountpoint of a dataset not mounted yet)
     for (const m of spec.mounts ?? []) {
-      args.push("-v", `${m.source}:${m.target}${m.readonly ? ":ro" : ""}`);
+      args.push(
+        "--mount",
+        `type=bind,source=${m.source},target=${m.target}${m.readonly ? ",readonly=true" : ""}`,
+      );
     }
     if (spec.publish) {
       const host =
@@ -133,6 +148,7 @@ export class CliContainerRuntime implements ContainerRuntime {
     }
     for (const [key, value] of Object.entries(spec.env ?? {})) args.push("-e", `${key}=${value}`);
     if (spec.stopSignal) args.push("--stop-signal", spec.stopSignal);
+    if (spec.restart) args.push("--restart", spec.restart);
     if (spec.shmSize) args.push("--shm-size", spec.shmSize);
     if (spec.entrypoint !== undefined) args.push("--entrypoint", spec.entrypoint);
     args.push(spec.image, ...(spec.args ?? []));
@@ -247,6 +263,41 @@ export function createRuntime(
   if (flavor === "podman") return new PodmanRuntime(runner, program, flavor);
   if (flavor === "nerdctl") return new NerdctlRuntime(runner, program, flavor);
   return new CliContainerRuntime(runner, program, flavor);
+}
+
+/** What the engines' CLIs say when their engine (daemon, socket) does not answer. */
+const UNREACHABLE =
+  /cannot connect to the docker daemon|is the docker daemon running|cannot connect to podman|unable to connect to podman|cannot access containerd socket|failed to dial .*containerd/i;
+
+/**
+ * Every call to an engine's CLI goes through this: when the engine does not answer, any
+ * command fails with the one {@link RuntimeUnreachableError}, never with the raw output of
+ * whichever call noticed first.
+ */
+function engineRunner(runner: CommandRunner, program: string): CommandRunner {
+  const unreachable = (stderr: string) =>
+    new RuntimeUnreachableError(
+      `container runtime '${program}' is not reachable: ${tail(stderr, 160)}`,
+      {
+        hint:
+          "start its engine (e.g. 'systemctl start docker' or 'dockerd'), or set containerRuntime in config.json",
+      },
+    );
+  return {
+    async run(prog, args, options) {
+      let result: RunResult;
+      try {
+        result = await runner.run(prog, args, options);
+      } catch (error) {
+        if (error instanceof CommandFailedError && UNREACHABLE.test(error.stderr)) {
+          throw unreachable(error.stderr);
+        }
+        throw error;
+      }
+      if (result.code !== 0 && UNREACHABLE.test(result.stderr)) throw unreachable(result.stderr);
+      return result;
+    },
+  };
 }
 
 /** Whether a runtime's stderr says the container does not exist. */

@@ -29,7 +29,7 @@ export function printBranches(ctx: Context, branches: BranchRecord[], format: Fo
     branches.map((b) => [
       b.isDefault ? `${b.name} *` : b.name,
       b.status,
-      b.port ?? "-",
+      branchJson(ctx, b).port ?? "-",
       b.parent ?? "-",
       b.origin ?? "-",
       formatBytes(b.used),
@@ -52,7 +52,10 @@ export function printBranch(
   printFields([
     ["Branch", b.name + (b.isDefault ? " (default)" : "")],
     ["Status", b.status],
-    ["PostgreSQL Port", b.port],
+    // only a live port: for a stopped branch the spec's `grep "PostgreSQL Port" | awk`
+    // yields "-", never a port another branch may serve by now
+    ["PostgreSQL Port", json.port],
+    ["Last Port", json.port === null ? b.lastPort : null],
     ["Connection URI", json.uri],
     ["Container", json.container],
     ["Parent", b.parent],
@@ -79,7 +82,10 @@ export function branchCommand(): Command {
   cmd.command("create")
     .description("Create a branch from a snapshot and start its PostgreSQL")
     .argument("<name>", "branch name (git rules: e.g. feature/login)")
-    .option("--from <snapshot>", "snapshot to branch from (default: the parent's latest)")
+    .option(
+      "--from <snapshot>",
+      "snapshot to branch from (default: a new snapshot of the parent's current state)",
+    )
     .option("--parent <parent>", "parent branch (default: the default branch)")
     .option(
       "-p, --port <port>",
@@ -173,7 +179,7 @@ export function branchCommand(): Command {
     .alias("remove")
     .description("Delete a branch: its container, dataset and snapshots")
     .argument("<name>", "branch name")
-    .option("--force", "also delete branches made from its snapshots")
+    .option("--force", "also delete its named snapshots and the branches made from them")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -184,6 +190,7 @@ export function branchCommand(): Command {
       const result = await new BranchService(ctx).delete(name, { force: options.force });
       if (options.format === "json") return printJson(result);
       for (const b of result.removedBranches) console.log(`Deleted branch '${b}'`);
+      for (const s of result.removedSnapshots) console.log(`Deleted snapshot '${s}'`);
       console.log(`Deleted branch '${result.branch}'`);
     });
 

@@ -96,7 +96,7 @@ export function statusCommand(): Command {
         rows.map(({ branch: b, ready }) => [
           b.name,
           b.status,
-          b.port ?? "-",
+          branchJson(ctx, b).port ?? "-",
           ready === null ? "-" : ready ? "yes" : "no",
           b.parent ?? "-",
           b.origin ?? "-",

@@ -16,6 +16,8 @@ export interface SnapshotJson {
   referenced: number;
   dependents: string[];
   zfsName: string;
+  /** Taken by zvpg for a new branch; deleted with the last branch made from it. */
+  auto: boolean;
 }
 
 /** `branch list|info -f json` element. */
@@ -25,7 +27,12 @@ export interface BranchJson {
   parent: string | null;
   origin: string | null;
   status: string;
+  /** The port it serves on now; null unless running. */
   port: number | null;
+  /** The port it was last started on (a stopped branch keeps it, but does not serve it). */
+  lastPort: number | null;
+  /** The container engine that runs or last ran it. */
+  runtime: string | null;
   container: string | null;
   created: string;
   used: number;
@@ -46,6 +53,7 @@ export function snapshotJson(s: SnapshotRecord): SnapshotJson {
     referenced: s.referenced,
     dependents: [...s.dependents].sort(),
     zfsName: s.zfsName,
+    auto: s.auto,
   };
 }
 
@@ -68,7 +76,9 @@ export function branchJson(ctx: Context, b: BranchRecord): BranchJson {
     parent: b.parent,
     origin: b.origin,
     status: b.status,
-    port: b.port,
+    port: running ? b.port : null,
+    lastPort: b.lastPort,
+    runtime: b.runtime,
     container: b.container?.name ?? null,
     created: b.created.toISOString(),
     used: b.used,

@@ -19,6 +19,7 @@ import type { ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Context } from "./context.ts";
+import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "./fault.ts";
 import { interrupted, throwIfInterrupted } from "./interrupt.ts";
 import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
@@ -53,6 +54,8 @@ export function dataOwner(ctx: Context, branch: string): { uid: number; gid: num
 export function prepareBranchFiles(ctx: Context, branch: string): { uid: number; gid: number } {
   const owner = dataOwner(ctx, branch);
   const pgdata = ctx.layout.pgdata(branch);
+  // the one place zvpg removes postmaster.pid: only once no server can be using it
+  assertNoServer(branch, pgdata);
   rmSync(join(pgdata, "postmaster.pid"), { force: true });
   const runtimeDir = ctx.layout.runtimeDir(branch);
   rmSync(runtimeDir, { recursive: true, force: true });
@@ -130,6 +133,8 @@ export function branchContainerSpec(
     ],
     publish: { hostAddress: config.bindAddress, hostPort: port, containerPort: 5432 },
     stopSignal: "SIGINT",
+    // back after an engine restart or a reboot; a stopped branch has no container at all
+    restart: "unless-stopped",
     entrypoint: "postgres",
     args: [
       "-D",

@@ -11,7 +11,8 @@ import { stopBranchContainer } from "./branch_container.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
 import type { BranchRecord, Inventory } from "./inventory.ts";
-import { LABELS, PROPS } from "./layout.ts";
+import { LABELS } from "./layout.ts";
+import { markDeleting, record } from "./lifecycle.ts";
 
 /**
  * Branches cloned from any of `snapshotZfsNames`, and recursively from their snapshots,
@@ -59,7 +60,7 @@ export async function destroyBranches(ctx: Context, branches: BranchRecord[]): P
 /** Destroys one branch (see {@link destroyBranches}). */
 export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise<void> {
   log.info(`deleting branch '${branch.name}'`);
-  await ctx.zfs.set(branch.dataset, { [PROPS.state]: "deleting", [PROPS.pid]: String(Deno.pid) });
+  await record(ctx, branch.dataset, markDeleting());
   faultPoint("branch.delete.after-mark");
   const containers = await ctx.runtime.list({
     [LABELS.pool]: ctx.layout.pool,
@@ -83,4 +84,26 @@ export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise
   }
   faultPoint("branch.delete.after-destroy");
   rmSync(ctx.layout.runtimeDir(branch.name), { recursive: true, force: true });
+}
+
+/**
+ * Destroys the origin snapshot of a deleted branch when zvpg took it for itself and no
+ * branch but the ones just `removed` (and `branch`) was made from it. Returns its name.
+ */
+export async function destroyUnusedAutoSnapshot(
+  ctx: Context,
+  inventory: Inventory,
+  branch: BranchRecord,
+  removed: string[],
+): Promise<string | undefined> {
+  if (branch.origin === null) return undefined;
+  const origin = inventory.snapshots.find((s) =>
+    s.name === branch.origin && s.dependents.includes(branch.name)
+  );
+  if (!origin?.auto) return undefined;
+  const gone = new Set([...removed, branch.name]);
+  if (origin.dependents.some((d) => !gone.has(d))) return undefined;
+  await ctx.zfs.destroy(origin.zfsName);
+  log.info(`deleted snapshot '${origin.name}' (taken for branch '${branch.name}')`);
+  return origin.name;
 }

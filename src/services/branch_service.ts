@@ -19,7 +19,12 @@ import {
   stopBranchContainer,
   waitBranchReady,
 } from "./branch_container.ts";
-import { destroyBranch, destroyBranches, orderDependents, snapshotsOf } from "./branch_removal.ts";
+import {
+  destroyBranch,
+  destroyBranches,
+  destroyUnusedAutoSnapshot,
+  orderDependents,
+} from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
 import { throwIfInterrupted, withInterrupts } from "./interrupt.ts";
@@ -30,10 +35,21 @@ import {
   findSnapshot,
   type Inventory,
   loadInventory,
-  operationAlive,
   type SnapshotRecord,
 } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
+import {
+  assertNotBusy,
+  assertOwnEngine,
+  inFlightAlive,
+  inFlightError,
+  isInFlight,
+  markCreating,
+  markPort,
+  markRunning,
+  markStopped,
+  record,
+} from "./lifecycle.ts";
 import { withLock } from "./lock.ts";
 import { allocatePort, checkRequestedPort } from "./ports.ts";
 import { SnapshotService } from "./snapshot_service.ts";
@@ -51,7 +67,39 @@ export type PhaseTimings = Record<string, number>;
 /** What `branch delete` removed. */
 export interface BranchDeleteResult {
   branch: string;
+  /** Branches made from its snapshots (deepest first), deleted with `--force`. */
   removedBranches: string[];
+  /**
+   * Every snapshot destroyed: the branch's own (named ones only with `--force`), those of
+   * the removed branches, and automatic snapshots nothing depends on any more.
+   */
+  removedSnapshots: string[];
+}
+
+/**
+ * Refuses a delete that would destroy snapshots someone named or branches made from the
+ * branch's snapshots: what `--force` would destroy is named, nothing is destroyed unasked.
+ */
+function refuseLosses(
+  branch: string,
+  named: SnapshotRecord[],
+  dependents: BranchRecord[],
+): void {
+  if (named.length === 0 && dependents.length === 0) return;
+  const parts: string[] = [];
+  if (named.length > 0) {
+    parts.push(`it holds snapshot(s) ${named.map((s) => `'${s.name}'`).join(", ")}`);
+  }
+  if (dependents.length > 0) {
+    parts.push(
+      `branch(es) ${dependents.map((b) => `'${b.name}'`).join(", ")} depend on its snapshots`,
+    );
+  }
+  throw new DependencyError(
+    `branch '${branch}' was not deleted: ${parts.join(", and ")}`,
+    [...named.map((s) => s.name), ...dependents.map((b) => b.name)],
+    "delete or move them first ('zvpg snapshot delete', 'zvpg branch delete'), or use --force to delete them with it",
+  );
 }
 
 /** How many other ports to try when the chosen one is taken at bind time. */
@@ -86,7 +134,7 @@ export class BranchService {
       started = await withLock(ctx.layout, async () => {
         let inventory = await loadInitializedInventory(ctx, "branch create");
         const leftover = inventory.branches.find((b) => b.name === name);
-        if (leftover && leftover.state === "creating" && !operationAlive(leftover.operationPid)) {
+        if (leftover?.state === "creating" && !inFlightAlive(leftover)) {
           log.warn(`rolling back an interrupted create of branch '${name}'`);
           await destroyBranch(ctx, leftover);
           inventory = await loadInventory(ctx);
@@ -108,9 +156,7 @@ export class BranchService {
           [PROPS.branch]: name,
           [PROPS.parent]: origin.branch,
           [PROPS.created]: ctx.now().toISOString(),
-          [PROPS.state]: "creating",
-          [PROPS.pid]: String(Deno.pid),
-          [PROPS.port]: String(port),
+          ...markCreating(port),
         });
         made.dataset = dataset;
         this.timings.clone = performance.now() - t2;
@@ -124,7 +170,7 @@ export class BranchService {
       this.timings.ready = performance.now() - t3;
       faultPoint("branch.create.before-mark-running");
       throwIfInterrupted();
-      await ctx.zfs.set(made.dataset!, { [PROPS.state]: "running" });
+      await record(ctx, made.dataset!, markRunning());
     } catch (error) {
       await this.rollbackCreate(name, made);
       throw error;
@@ -151,14 +197,15 @@ export class BranchService {
       this.assertStartable(branch);
       if (branch.container) await ctx.runtime.remove(branch.container.name);
       if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
-      const port = options.port ?? allocatePort(ctx, inventory, name, { preferred: branch.port });
+      const port = options.port ??
+        allocatePort(ctx, inventory, name, { preferred: branch.lastPort });
       return await this.runWithRetries(inventory, name, port, options.port !== undefined);
     });
     try {
       const t = performance.now();
       await waitBranchReady(ctx, name, started.container, started.port);
       this.timings.ready = performance.now() - t;
-      await ctx.zfs.set(ctx.layout.branchDataset(name), { [PROPS.state]: "running" });
+      await record(ctx, ctx.layout.branchDataset(name), markRunning());
     } catch (error) {
       await withLock(ctx.layout, async () => {
         await ctx.runtime.remove(started.container).catch(() => {});
@@ -176,20 +223,12 @@ export class BranchService {
     return await withLock(ctx.layout, async () => {
       const inventory = await loadInitializedInventory(ctx, "branch stop");
       const branch = findBranch(inventory, name);
-      if (branch.state === "creating" || branch.state === "deleting") {
-        throw new StateError(
-          `branch '${name}' is being ${branch.state === "creating" ? "created" : "deleted"}`,
-          {
-            hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
-          },
-        );
-      }
+      if (isInFlight(branch)) throw inFlightError(branch);
+      assertOwnEngine(ctx, branch);
       const wasRunning = branch.container?.state === "running";
       // Record the intent first: a crash after this leaves a stopped branch whose
       // container may still run (shown as running), never a "running" one without it.
-      if (branch.state !== "stopped") {
-        await ctx.zfs.set(branch.dataset, { [PROPS.state]: "stopped" });
-      }
+      if (branch.state !== "stopped") await record(ctx, branch.dataset, markStopped());
       faultPoint("branch.stop.after-mark");
       if (branch.container) await stopBranchContainer(ctx, branch.container.name);
       if (wasRunning) log.info(`branch '${name}' stopped`);
@@ -210,8 +249,10 @@ export class BranchService {
   }
 
   /**
-   * Deletes a branch: container, dataset and snapshots. Refused for the default branch
-   * and, without `force`, while other branches depend on its snapshots.
+   * Deletes a branch: container, dataset and snapshots. Refused for the default branch, for
+   * a branch another zvpg process is creating or deleting, and, without `force`, while it
+   * holds snapshots someone named or other branches depend on its snapshots (naming them).
+   * Its origin snapshot goes too when zvpg took it for this branch and nothing else uses it.
    */
   async delete(name: string, options: { force?: boolean } = {}): Promise<BranchDeleteResult> {
     const { ctx } = this;
@@ -224,19 +265,20 @@ export class BranchService {
           hint: "the default branch holds the main data; delete other branches instead",
         });
       }
-      const dependents = orderDependents(inventory, snapshotsOf(inventory, branch));
-      if (dependents.length > 0 && !options.force) {
-        throw new DependencyError(
-          `branch '${name}' has snapshots that other branches depend on: ${
-            dependents.map((b) => b.name).join(", ")
-          }`,
-          dependents.map((b) => b.name),
-          "delete those branches first, or use --force to delete them too",
-        );
-      }
+      assertNotBusy(branch);
+      assertOwnEngine(ctx, branch);
+      const own = inventory.snapshots.filter((s) => s.branch === name);
+      const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
+      if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents);
+      const removedSnapshots = dependents.flatMap((d) =>
+        inventory.snapshots.filter((s) => s.branch === d.name).map((s) => s.name)
+      );
       const removed = await destroyBranches(ctx, dependents);
       await destroyBranch(ctx, branch);
-      return { branch: name, removedBranches: removed };
+      removedSnapshots.push(...own.map((s) => s.name));
+      const origin = await destroyUnusedAutoSnapshot(ctx, inventory, branch, removed);
+      if (origin) removedSnapshots.push(origin);
+      return { branch: name, removedBranches: removed, removedSnapshots };
     });
   }
 
@@ -246,7 +288,11 @@ export class BranchService {
     return new SnapshotService(this.ctx).create(snapshot, { branch, message });
   }
 
-  /** The snapshot a new branch is cloned from; takes one when the parent has none. */
+  /**
+   * The snapshot a new branch is cloned from: `--from`, or else a new snapshot of the
+   * parent's current state (after a CHECKPOINT when it runs), as `git branch` starts from
+   * HEAD. zvpg marks that snapshot as its own; it goes with the last branch made from it.
+   */
   private async resolveOrigin(
     inventory: Inventory,
     name: string,
@@ -264,34 +310,28 @@ export class BranchService {
       return snapshot;
     }
     const parent = findBranch(inventory, options.parent ?? this.ctx.config.branchDefault);
-    const latest = inventory.snapshots.filter((s) => s.branch === parent.name).at(-1);
-    if (latest) return latest;
-    const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "").replace("T", "T")}-${
+    assertNotBusy(parent);
+    const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "")}-${
       crypto.randomUUID().slice(0, 4)
     }`;
     const snapshot = await new SnapshotService(this.ctx).createLocked(
       inventory,
       parent,
       auto,
-      `automatic snapshot of '${parent.name}' for new branch '${name}' (the parent had none)`,
+      `automatic snapshot of '${parent.name}' for new branch '${name}'`,
+      { autoFor: name },
     );
     made.autoSnapshot = snapshot.zfsName;
     return snapshot;
   }
 
   private assertStartable(branch: BranchRecord): void {
+    if (isInFlight(branch)) throw inFlightError(branch);
+    assertOwnEngine(this.ctx, branch);
     if (branch.container?.state === "running") {
       throw new StateError(`branch '${branch.name}' is already running on port ${branch.port}`, {
         hint: `stop it first with 'zvpg branch stop ${branch.name}'`,
       });
-    }
-    if (branch.state === "creating" || branch.state === "deleting") {
-      throw new StateError(
-        `branch '${branch.name}' is being ${branch.state === "creating" ? "created" : "deleted"}`,
-        {
-          hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
-        },
-      );
     }
   }
 
@@ -310,7 +350,7 @@ export class BranchService {
         const t = performance.now();
         const container = await runBranchContainer(ctx, name, port);
         this.timings.container = performance.now() - t;
-        await ctx.zfs.set(ctx.layout.branchDataset(name), { [PROPS.port]: String(port) });
+        await record(ctx, ctx.layout.branchDataset(name), markPort(port, ctx.runtime.flavor));
         return { container, port };
       } catch (error) {
         if (!isPortConflict(error) || portRequested || attempt >= PORT_RETRIES) {

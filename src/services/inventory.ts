@@ -19,6 +19,7 @@ export type BranchStatus =
   | "stopped" // no container, recorded stopped
   | "failed" // container exists but is not running
   | "missing" // recorded running, but the container is gone
+  | "other-runtime" // recorded running under another engine than the configured one
   | "creating" // a create is in progress (or crashed: see status health)
   | "deleting"; // a delete is in progress (or crashed: see status health)
 
@@ -35,6 +36,8 @@ export interface SnapshotRecord {
   /** Branches cloned from this snapshot. */
   dependents: string[];
   tool: string | null;
+  /** Taken by zvpg for itself (a branch of a parent's current state): goes when unused. */
+  auto: boolean;
 }
 
 /** One branch. */
@@ -56,8 +59,12 @@ export interface BranchRecord {
   /** The zvpg process that is creating or deleting it (see {@link BranchState}). */
   operationPid: number | null;
   status: BranchStatus;
-  /** The port it runs on (or last ran on). */
+  /** The port it serves on now: set only while its container runs. */
   port: number | null;
+  /** The port it was last started on (kept while stopped; never a live claim). */
+  lastPort: number | null;
+  /** The engine flavor that runs or last ran it (docker, podman, nerdctl), if recorded. */
+  runtime: string | null;
   container: ContainerInfo | null;
   isDefault: boolean;
 }
@@ -133,6 +140,7 @@ export function buildInventory(
         referenced: num(e.props.referenced),
         dependents: [],
         tool: e.props[PROPS.tool] ?? null,
+        auto: isAutoSnapshot(name, e.props),
         txg: num(e.props.createtxg),
       };
     })
@@ -161,8 +169,7 @@ export function buildInventory(
     originSnapshot?.dependents.push(name);
     const container = containerByBranch.get(name) ?? null;
     const state = (d.props[PROPS.state] ?? "stopped") as BranchState;
-    const labelPort = container ? Number(container.labels[LABELS.port]) : NaN;
-    const recordedPort = Number(d.props[PROPS.port]);
+    const runtime = d.props[PROPS.runtime] ?? null;
     branches.push({
       name,
       dataset: d.name,
@@ -176,12 +183,10 @@ export function buildInventory(
       usedBySnapshots: num(d.props.usedbysnapshots),
       state,
       operationPid: d.props[PROPS.pid] ? Number(d.props[PROPS.pid]) : null,
-      status: statusOf(state, container),
-      port: Number.isInteger(labelPort) && labelPort > 0
-        ? labelPort
-        : Number.isInteger(recordedPort) && recordedPort > 0
-        ? recordedPort
-        : null,
+      status: statusOf(state, container, runtime !== null && runtime !== ctx.config.runtimeFlavor),
+      port: container?.state === "running" ? containerPort(container) : null,
+      lastPort: positive(d.props[PROPS.port]) ?? (container ? containerPort(container) : null),
+      runtime,
       container,
       isDefault: layout.isDefault(name),
     });
@@ -199,10 +204,35 @@ export function buildInventory(
   };
 }
 
-function statusOf(state: BranchState, container: ContainerInfo | null): BranchStatus {
+function statusOf(
+  state: BranchState,
+  container: ContainerInfo | null,
+  otherEngine: boolean,
+): BranchStatus {
   if (state === "creating" || state === "deleting") return state;
   if (container) return container.state === "running" ? "running" : "failed";
-  return state === "running" ? "missing" : "stopped";
+  if (state !== "running") return "stopped";
+  return otherEngine ? "other-runtime" : "missing";
+}
+
+/** The host port a zvpg container publishes (its label), or null. */
+export function containerPort(container: ContainerInfo): number | null {
+  return positive(container.labels[LABELS.port]);
+}
+
+function positive(value: string | undefined): number | null {
+  const n = Number(value);
+  return value !== undefined && Number.isInteger(n) && n > 0 ? n : null;
+}
+
+/**
+ * Whether zvpg took a snapshot for itself: marked `zvpg:auto`, or (before that mark
+ * existed) named `auto-…` with zvpg's automatic message.
+ */
+function isAutoSnapshot(name: string, props: Record<string, string>): boolean {
+  if (props[PROPS.auto]) return true;
+  return name.startsWith("auto-") &&
+    decodeMessage(props[PROPS.message] ?? "").startsWith("automatic snapshot of");
 }
 
 /** Finds a branch or throws {@link BranchNotFoundError}. */

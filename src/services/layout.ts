@@ -28,6 +28,8 @@ export const PROPS = {
   pid: "zvpg:pid",
   /** On branch datasets: the port it was last started on. */
   port: "zvpg:port",
+  /** On branch datasets: the engine (docker, podman, nerdctl) that runs or last ran it. */
+  runtime: "zvpg:runtime",
   /** On branch datasets: creation time, RFC 3339 with milliseconds. */
   created: "zvpg:created",
   /** On snapshots: the message. */
@@ -36,6 +38,11 @@ export const PROPS = {
   taken: "zvpg:taken",
   /** On snapshots: the tool version that took it. */
   tool: "zvpg:tool",
+  /**
+   * On snapshots zvpg took for itself (a branch of a parent's current state): the branch it
+   * was taken for. Such a snapshot goes when nothing depends on it any more.
+   */
+  auto: "zvpg:auto",
 } as const;
 
 /** The data directory path inside every branch container. */

@@ -5,14 +5,23 @@
  */
 import { PortUnavailableError } from "../errors.ts";
 import type { Context } from "./context.ts";
-import type { Inventory } from "./inventory.ts";
+import { containerPort, type Inventory } from "./inventory.ts";
 
-/** Ports held by zvpg branches: their containers, and branches recorded as running. */
+/**
+ * Ports held by zvpg branches: the port of any container a branch has (an exited one may
+ * be restarted by its engine), and the recorded port of branches recorded as running or
+ * being created (their container may be on its way, or under another engine).
+ */
 export function heldPorts(inventory: Inventory, except?: string): Map<number, string> {
   const held = new Map<number, string>();
   for (const b of inventory.branches) {
-    if (b.name === except || b.port === null) continue;
-    if (b.container || b.state === "running" || b.state === "creating") held.set(b.port, b.name);
+    if (b.name === except) continue;
+    const port = b.container
+      ? containerPort(b.container)
+      : b.state === "running" || b.state === "creating"
+      ? b.lastPort
+      : null;
+    if (port !== null) held.set(port, b.name);
   }
   return held;
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
+import { AlreadyExistsError, DependencyError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { validateBranchName, validateSnapshotName } from "../names.ts";
 import { VERSION } from "../version.ts";
@@ -21,6 +21,7 @@ import {
   type SnapshotRecord,
 } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
+import { inFlightError, isInFlight } from "./lifecycle.ts";
 import { withLock } from "./lock.ts";
 import { loadInitializedInventory } from "./guards.ts";
 
@@ -60,6 +61,7 @@ export class SnapshotService {
     branch: BranchRecord,
     name: string,
     message: string,
+    options: { autoFor?: string } = {},
   ): Promise<SnapshotRecord> {
     const existing = inventory.snapshots.find((s) => s.name === name);
     if (existing) {
@@ -68,11 +70,7 @@ export class SnapshotService {
         { hint: "snapshot names are unique across all branches: pick another name" },
       );
     }
-    if (branch.state === "creating" || branch.state === "deleting") {
-      throw new StateError(`branch '${branch.name}' is being ${branch.state.slice(0, -3)}ed`, {
-        hint: "wait for it, or run 'zvpg status health' if a zvpg process crashed",
-      });
-    }
+    if (isInFlight(branch)) throw inFlightError(branch);
     if (branch.container?.state === "running") await this.checkpoint(branch);
     faultPoint("snapshot.before-zfs");
     const taken = this.ctx.now();
@@ -80,6 +78,7 @@ export class SnapshotService {
       [PROPS.message]: encodeMessage(message),
       [PROPS.taken]: taken.toISOString(),
       [PROPS.tool]: `zvpg/${VERSION}`,
+      ...(options.autoFor === undefined ? {} : { [PROPS.auto]: options.autoFor }),
     });
     log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
     const after = await loadInventory(this.ctx, { containers: false });

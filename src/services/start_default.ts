@@ -7,7 +7,7 @@ import { log } from "../log.ts";
 import { isPortConflict, runBranchContainer, waitBranchReady } from "./branch_container.ts";
 import type { Context } from "./context.ts";
 import type { BranchRecord, Inventory } from "./inventory.ts";
-import { PROPS } from "./layout.ts";
+import { markPort, markRunning, record } from "./lifecycle.ts";
 import { allocatePort } from "./ports.ts";
 
 /** Starts `branch` on its previous port if free, else the first free one; waits until ready. */
@@ -18,7 +18,7 @@ export async function runWithFreshPort(
 ): Promise<{ container: string; port: number }> {
   if (branch.container) await ctx.runtime.remove(branch.container.name);
   const tried = new Set<number>();
-  let port = allocatePort(ctx, inventory, branch.name, { preferred: branch.port });
+  let port = allocatePort(ctx, inventory, branch.name, { preferred: branch.lastPort });
   let container: string;
   while (true) {
     try {
@@ -36,7 +36,7 @@ export async function runWithFreshPort(
     await ctx.runtime.remove(container).catch(() => {});
     throw error;
   }
-  await ctx.zfs.set(branch.dataset, { [PROPS.port]: String(port), [PROPS.state]: "running" });
+  await record(ctx, branch.dataset, { ...markPort(port, ctx.runtime.flavor), ...markRunning() });
   log.debug(`branch '${branch.name}' running on port ${port}`);
   return { container, port };
 }

@@ -16,6 +16,7 @@ import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import {
   type BranchRecord,
+  containerPort,
   type Inventory,
   loadInventory,
   operationAlive,
@@ -246,8 +247,13 @@ export class StatusService {
 
     const byPort = new Map<number, string[]>();
     for (const b of inventory.branches) {
-      if (b.port === null || !(b.container || b.state === "running")) continue;
-      byPort.set(b.port, [...(byPort.get(b.port) ?? []), b.name]);
+      const port = b.container
+        ? containerPort(b.container)
+        : b.state === "running"
+        ? b.lastPort
+        : null;
+      if (port === null) continue;
+      byPort.set(port, [...(byPort.get(port) ?? []), b.name]);
     }
     const conflicts = [...byPort].filter(([, names]) => names.length > 1);
     add(
@@ -267,6 +273,11 @@ export class StatusService {
       );
     }
     for (const b of inventory.branches) {
+      if (b.status === "other-runtime") {
+        warnings.push(
+          `branch '${b.name}' runs under ${b.runtime}, not ${this.ctx.runtime.flavor}: manage it with ${b.runtime}`,
+        );
+      }
       if (b.status === "missing") {
         drift.push(`branch '${b.name}' is marked running but its container is gone`);
       }

@@ -122,16 +122,18 @@ function runArgv(ctx: Context, branch: string, port: number): string[] {
     `zvpg.port=${port}`,
     "--user",
     `${owner.uid}:${owner.gid}`,
-    "-v",
-    `${pgdata}:/var/lib/postgresql/data`,
-    "-v",
-    `${rt}/sock:/var/run/postgresql`,
-    "-v",
-    `${rt}/conf:/etc/zvpg:ro`,
+    "--mount",
+    `type=bind,source=${pgdata},target=/var/lib/postgresql/data`,
+    "--mount",
+    `type=bind,source=${rt}/sock,target=/var/run/postgresql`,
+    "--mount",
+    `type=bind,source=${rt}/conf,target=/etc/zvpg,readonly=true`,
     "-p",
     `127.0.0.1:${port}:5432`,
     "--stop-signal",
     "SIGINT",
+    "--restart",
+    "unless-stopped",
     "--entrypoint",
     "postgres",
     "postgres:17",
@@ -207,6 +209,7 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
           fake.expect(
             { argv: runArgv(ctx, name, start), result: { stdout: "f00d\n" } },
             { argv: ["zfs", "set", `zvpg:port=${start}`, dataset] },
+            { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
             { argv: ["zfs", "set", "zvpg:state=running", dataset] },
             zfsGetCall(zfsGetOutput(after)),
             dockerPsCall(dockerPsLine({ branch: name, port: start, name: container }) + "\n"),
@@ -216,7 +219,7 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
       { argv: ["docker", "rm", "-f", "-v", container] },
     );
     const service = new BranchService(ctx);
-    const record = await service.create(name);
+    const record = await service.create(name, { from: "baseline" });
     fake.assertDone();
     assert.equal(record.name, name);
     assert.equal(record.status, "running");
@@ -259,6 +262,7 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start + 1}`] },
       { argv: runArgv(ctx, name, start + 1), result: { stdout: "beef\n" } },
       { argv: ["zfs", "set", `zvpg:port=${start + 1}`, dataset] },
+      { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
       { argv: ["zfs", "set", "zvpg:state=running", dataset] },
       zfsGetCall(zfsGetOutput([
         mainDataset(),
@@ -269,7 +273,9 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
     );
     const record = await new BranchService(ctx).create(name, { from: "baseline" });
     fake.assertDone();
-    assert.equal(record.port, start + 1);
+    // no container in the final listing: nothing is served, the port is only the last one
+    assert.equal(record.port, null);
+    assert.equal(record.lastPort, start + 1);
   });
 });
 
@@ -295,11 +301,14 @@ Deno.test("branch create: a failed container run removes what was made", async (
       dockerPsCall("", "dev"),
       { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
     );
-    await assert.rejects(new BranchService(ctx).create(name), (e: unknown) => {
-      assert.ok(e instanceof CommandFailedError);
-      assert.equal(e.code, 126);
-      return true;
-    });
+    await assert.rejects(
+      new BranchService(ctx).create(name, { from: "baseline" }),
+      (e: unknown) => {
+        assert.ok(e instanceof CommandFailedError);
+        assert.equal(e.code, 126);
+        return true;
+      },
+    );
     fake.assertDone();
     assert.equal(existsSync(ctx.layout.runtimeDir(name)), false);
   });
@@ -322,11 +331,14 @@ Deno.test("branch create: a missing image is reported as such and rolled back", 
       dockerPsCall("", "dev"),
       { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
     );
-    await assert.rejects(new BranchService(ctx).create("dev"), (e: unknown) => {
-      assert.ok(e instanceof ZvpgError);
-      assert.equal(e.message, "image 'postgres:17' is not available to docker");
-      return true;
-    });
+    await assert.rejects(
+      new BranchService(ctx).create("dev", { from: "baseline" }),
+      (e: unknown) => {
+        assert.ok(e instanceof ZvpgError);
+        assert.equal(e.message, "image 'postgres:17' is not available to docker");
+        return true;
+      },
+    );
     fake.assertDone();
   });
 });
@@ -343,6 +355,7 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
       { argv: ["docker", "rm", "-f", "-v", container] },
       { argv: runArgv(ctx, "dev", start), result: { stdout: "f00d\n" } },
       { argv: ["zfs", "set", `zvpg:port=${start}`, "tpool/clones/dev"] },
+      { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },
       {
         argv: [
           "docker",
@@ -366,13 +379,16 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
       { argv: ["docker", "rm", "-f", "-v", container] },
       { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
     );
-    await assert.rejects(new BranchService(ctx).create("dev"), (e: unknown) => {
-      assert.ok(e instanceof PostgresStartError);
-      assert.match(e.message, /^PostgreSQL of branch 'dev' did not accept connections/);
-      assert.match(e.message, /LOG: {2}starting \| FATAL: {2}unrecognized parameter/);
-      assert.ok(!e.message.includes("\n"));
-      return true;
-    });
+    await assert.rejects(
+      new BranchService(ctx).create("dev", { from: "baseline" }),
+      (e: unknown) => {
+        assert.ok(e instanceof PostgresStartError);
+        assert.match(e.message, /^PostgreSQL of branch 'dev' did not accept connections/);
+        assert.match(e.message, /LOG: {2}starting \| FATAL: {2}unrecognized parameter/);
+        assert.ok(!e.message.includes("\n"));
+        return true;
+      },
+    );
     fake.assertDone();
   });
 });
@@ -419,6 +435,7 @@ Deno.test("branch start: a stopped branch restarts on its previous port", async 
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${port}`] },
       { argv: runArgv(ctx, "dev", port), result: { stdout: "f00d\n" } },
       { argv: ["zfs", "set", `zvpg:port=${port}`, "tpool/clones/dev"] },
+      { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:state=running", "tpool/clones/dev"] },
       zfsGetCall(zfsGetOutput(entries("running"))),
       dockerPsCall(dockerPsLine({ branch: "dev", port, name: `zvpg_dev_${port}` })),
@@ -522,9 +539,45 @@ Deno.test("branch delete: a branch whose snapshots have dependents is refused", 
     );
     await assert.rejects(new BranchService(ctx).delete("dev"), (e: unknown) => {
       assert.ok(e instanceof DependencyError);
-      assert.deepEqual(e.dependents, ["sub"]);
-      assert.match(e.message, /other branches depend on: sub$/);
+      assert.deepEqual(e.dependents, ["s", "sub"]);
+      assert.equal(
+        e.message,
+        "branch 'dev' was not deleted: it holds snapshot(s) 's', and branch(es) 'sub' depend on its snapshots",
+      );
       return true;
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch delete: a snapshot someone named is refused; an automatic one goes", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const named = { name: "tpool/clones/dev@milestone-1", props: { type: "snapshot" } };
+    const auto = {
+      name: "tpool/data@auto-1",
+      props: { type: "snapshot", createtxg: "90", "zvpg:auto": "dev" },
+    };
+    const dev = branchDataset("dev", "dev", { origin: "tpool/data@auto-1" });
+    fake.expect(zfsGetCall(zfsGetOutput([mainDataset(), auto, dev, named])), dockerPsCall(""));
+    await assert.rejects(new BranchService(ctx).delete("dev"), (e: unknown) => {
+      assert.ok(e instanceof DependencyError);
+      assert.match(e.message, /it holds snapshot\(s\) 'milestone-1'/);
+      return true;
+    });
+    fake.expect(
+      zfsGetCall(zfsGetOutput([mainDataset(), auto, dev, named])),
+      dockerPsCall(""),
+      { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
+      { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      dockerPsCall("", "dev"),
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+      { argv: ["zfs", "destroy", "tpool/data@auto-1"] },
+    );
+    assert.deepEqual(await new BranchService(ctx).delete("dev", { force: true }), {
+      branch: "dev",
+      removedBranches: [],
+      removedSnapshots: ["milestone-1", "auto-1"],
     });
     fake.assertDone();
   });
@@ -552,6 +605,7 @@ Deno.test("branch delete: marks, stops, destroys with snapshots", async () => {
     assert.deepEqual(await new BranchService(ctx).delete("dev"), {
       branch: "dev",
       removedBranches: [],
+      removedSnapshots: [],
     });
     fake.assertDone();
   });

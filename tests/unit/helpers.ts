@@ -61,10 +61,12 @@ export const INVENTORY_PROPS = [
   "zvpg:state",
   "zvpg:pid",
   "zvpg:port",
+  "zvpg:runtime",
   "zvpg:created",
   "zvpg:message",
   "zvpg:taken",
   "zvpg:tool",
+  "zvpg:auto",
 ];
 
 /** One dataset or snapshot of a `zfs get` fixture; absent properties print as `-`. */

@@ -232,6 +232,7 @@ Deno.test("inventory: branches, snapshots, dependents and sizes from a zfs get f
       referenced: 42201088,
       dependents: ["dead", "feature/auth"],
       tool: "zvpg/2.0.0",
+      auto: false,
     });
     assert.equal(typeof baseline.used, "number");
     const v2 = findSnapshot(inv, "v2");
@@ -279,7 +280,9 @@ Deno.test("inventory: branches, snapshots, dependents and sizes from a zfs get f
     const child = findBranch(inv, "child");
     assert.equal(child.origin, "mig");
     assert.equal(child.parent, "feature/auth");
-    assert.equal(child.port, 6003);
+    // stopped: no live port, only the last one
+    assert.equal(child.port, null);
+    assert.equal(child.lastPort, 6003);
     assert.equal(child.container, null);
 
     const dead = findBranch(inv, "dead");
@@ -344,10 +347,11 @@ Deno.test("inventory: loadInventory makes one zfs call and one ps call", async (
     const noContainers = new FakeRunner([zfsGetCall(zfsOut)]);
     const inv2 = await loadInventory(createContext(config, noContainers), { containers: false });
     noContainers.assertDone();
-    // without containers, recorded state decides
+    // without containers, recorded state decides; no port is live
     assert.equal(findBranch(inv2, "main").status, "missing");
-    assert.equal(findBranch(inv2, "main").port, 6001);
-    assert.equal(findBranch(inv2, "feature/auth").port, 6009);
+    assert.equal(findBranch(inv2, "main").port, null);
+    assert.equal(findBranch(inv2, "main").lastPort, 6001);
+    assert.equal(findBranch(inv2, "feature/auth").lastPort, 6009);
   });
 });
 

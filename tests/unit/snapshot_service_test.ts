@@ -152,6 +152,7 @@ Deno.test("snapshot create: a stopped default branch is snapshotted without CHEC
       referenced: 41930752,
       dependents: [],
       tool: `zvpg/${VERSION}`,
+      auto: false,
     });
     // the lock file was taken in the mount directory
     assert.ok(existsSync(join(ctx.config.mountDir, ".zvpg.lock")));
@@ -292,7 +293,10 @@ Deno.test("snapshot create: a branch being created or deleted is refused", async
         new SnapshotService(ctx).create("s", { branch: "wip" }),
         (e: unknown) => {
           assert.ok(e instanceof StateError);
-          assert.match(e.message, new RegExp(`^branch 'wip' is being ${state.slice(0, -3)}ed$`));
+          assert.match(
+            e.message,
+            new RegExp(`^branch 'wip' is being ${state.slice(0, -3)}ed by another zvpg process$`),
+          );
           return true;
         },
       );

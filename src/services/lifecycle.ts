@@ -1,0 +1,102 @@
+/**
+ * The branch lifecycle: the states recorded on a branch dataset, the transitions between
+ * them (as the ZFS user properties each one writes), and the guards every command applies
+ * before it touches a branch.
+ *
+ * Invariants:
+ * - intent is recorded before acting: `creating`/`deleting` carry the pid of the zvpg
+ *   process doing it, so a crash leaves a state that repair can finish or roll back;
+ * - a branch is `running` only once its PostgreSQL accepted connections, and records the
+ *   port and the engine that serve it; `stopped` is recorded before its container stops;
+ * - the engine that runs a branch is recorded on it: a zvpg configured for another engine
+ *   never treats that branch as missing, and never starts a second server on it.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import type { Context } from "./context.ts";
+import { type BranchRecord, operationAlive } from "./inventory.ts";
+import { PROPS } from "./layout.ts";
+
+/** ZFS user properties a transition writes. */
+export type Transition = Record<string, string>;
+
+/** A create starts: the clone is made already marked, with the port it will run on. */
+export function markCreating(port: number): Transition {
+  return {
+    [PROPS.state]: "creating",
+    [PROPS.pid]: String(Deno.pid),
+    [PROPS.port]: String(port),
+  };
+}
+
+/**
+ * The branch's container runs on `port` under `runtime` (recorded before the server is
+ * ready, so the port is held and the engine known even if zvpg dies now).
+ */
+export function markPort(port: number, runtime: string): Transition {
+  return { [PROPS.port]: String(port), [PROPS.runtime]: runtime };
+}
+
+/** Its PostgreSQL accepts connections (after {@link markPort}). */
+export function markRunning(): Transition {
+  return { [PROPS.state]: "running" };
+}
+
+/** The branch is (about to be) stopped. */
+export function markStopped(): Transition {
+  return { [PROPS.state]: "stopped" };
+}
+
+/** A delete starts. */
+export function markDeleting(): Transition {
+  return { [PROPS.state]: "deleting", [PROPS.pid]: String(Deno.pid) };
+}
+
+/** Writes a transition on a branch's dataset. */
+export async function record(ctx: Context, dataset: string, transition: Transition) {
+  await ctx.zfs.set(dataset, transition);
+}
+
+/** Whether a create or delete is recorded on the branch (in flight, or interrupted). */
+export function isInFlight(b: Pick<BranchRecord, "state">): boolean {
+  return b.state === "creating" || b.state === "deleting";
+}
+
+/** Whether the zvpg process recorded on an in-flight branch is still at work. */
+export function inFlightAlive(b: Pick<BranchRecord, "state" | "operationPid">): boolean {
+  return isInFlight(b) && operationAlive(b.operationPid);
+}
+
+/** The refusal for a branch another zvpg process is creating or deleting right now. */
+export function inFlightError(b: Pick<BranchRecord, "name" | "state" | "operationPid">) {
+  const doing = b.state === "creating" ? "created" : "deleted";
+  const by = b.operationPid === null ? "another zvpg process" : `zvpg process ${b.operationPid}`;
+  return new StateError(
+    `branch '${b.name}' is being ${doing} by ${by}`,
+    { hint: "wait for it to finish, or run 'zvpg status health --repair' if that process died" },
+  );
+}
+
+/**
+ * Refuses a branch that another live zvpg process is creating or deleting. A branch left
+ * in flight by a dead process passes: each command decides how to finish it.
+ */
+export function assertNotBusy(b: BranchRecord): void {
+  if (inFlightAlive(b)) throw inFlightError(b);
+}
+
+/**
+ * Refuses a branch recorded as running under another engine than the configured one:
+ * its container is invisible from here, so it must be managed from its own engine.
+ */
+export function assertOwnEngine(ctx: Context, b: BranchRecord): void {
+  if (b.status !== "other-runtime") return;
+  throw new StateError(
+    `branch '${b.name}' is running under ${b.runtime}, but zvpg is set to use ${ctx.runtime.flavor}`,
+    {
+      hint:
+        `manage it with ${b.runtime} (unset ZVPG_CONTAINER_RUNTIME or set containerRuntime to ${b.runtime}), or stop it there first`,
+    },
+  );
+}
