@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { StateError } from "../../src/errors.ts";
+import { assertNoServer, processesIn, type ProcessTable } from "../../src/services/data_holders.ts";
+import { withTempDir } from "./helpers.ts";
+
+/** A process table whose processes work in the given directories. */
+function table(cwds: Record<number, string | undefined>, comm = "postgres"): ProcessTable {
+  return {
+    pids: () => Object.keys(cwds).map(Number),
+    cwd: (pid) => {
+      const dir = cwds[pid];
+      if (dir === undefined) return undefined;
+      const info = statSync(dir);
+      return { dev: info.dev, ino: info.ino };
+    },
+    command: () => comm,
+  };
+}
+
+Deno.test("processesIn() finds the processes working in a directory, not beside it", async () => {
+  await withTempDir((dir) => {
+    const pgdata = join(dir, "pgdata");
+    const other = join(dir, "other");
+    mkdirSync(pgdata);
+    mkdirSync(other);
+    const found = processesIn(pgdata, table({ 10: pgdata, 11: other, 12: undefined, 13: dir }));
+    assert.deepEqual(found, [{ pid: 10, command: "postgres" }]);
+    assert.deepEqual(processesIn(join(dir, "missing"), table({ 10: pgdata })), []);
+  });
+});
+
+Deno.test("assertNoServer() names the processes that hold the data directory", async () => {
+  await withTempDir((dir) => {
+    const pgdata = join(dir, "pgdata");
+    mkdirSync(pgdata);
+    assertNoServer("b", pgdata, table({ 5: dir }));
+    assert.throws(
+      () => assertNoServer("b", pgdata, table({ 7: pgdata, 8: pgdata, 9: pgdata, 10: pgdata })),
+      (e: unknown) => {
+        assert.ok(e instanceof StateError);
+        assert.equal(
+          e.message,
+          "branch 'b': its data directory is in use by process 7 (postgres), 8 (postgres), " +
+            "9 (postgres) and 1 more; zvpg never starts a second server on one data directory",
+        );
+        return true;
+      },
+    );
+  });
+});
