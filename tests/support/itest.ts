@@ -88,13 +88,28 @@ const PORT_BLOCKS = Number(Deno.env.get("ZVPG_TEST_PORT_BLOCKS") ?? "400");
  */
 const DISRUPTIVE_LOCK = "/tmp/zvpg-itest-disruptive.lock";
 
+/**
+ * Taken by a disruptive test while it waits for {@link DISRUPTIVE_LOCK}, and briefly by
+ * every other test before it takes its shared lock: a waiting disruptive test goes first
+ * instead of starving behind a stream of shared holders (flock queues no one).
+ */
+const DISRUPTIVE_GATE = "/tmp/zvpg-itest-disruptive.gate";
+
 /** Runs `body` holding {@link DISRUPTIVE_LOCK}: shared, or exclusive for disruptive tests. */
 async function withMachineLock<T>(exclusive: boolean, body: () => Promise<T>): Promise<T> {
-  const file = await Deno.open(DISRUPTIVE_LOCK, { create: true, write: true, mode: 0o600 });
+  const open = (path: string) => Deno.open(path, { create: true, write: true, mode: 0o600 });
+  const gate = await open(DISRUPTIVE_GATE);
+  const file = await open(DISRUPTIVE_LOCK);
   try {
-    await file.lock(exclusive);
+    await gate.lock(true);
+    try {
+      await file.lock(exclusive);
+    } finally {
+      await gate.unlock();
+    }
     return await body();
   } finally {
+    gate.close();
     file.close();
   }
 }
