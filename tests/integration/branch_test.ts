@@ -106,17 +106,19 @@ itest("feature/a and feature_a coexist, and unicode names work", async (env) => 
 });
 
 itest(
-  "without --from a branch uses the parent's latest snapshot, taking one if it has none",
+  "without --from a branch starts from a new snapshot of its parent, marked automatic",
   async (env) => {
     await env.ok(["branch", "create", "dev"]);
-    const snaps = await env.json<{ name: string; message: string; branch: string }[]>([
+    const snaps = await env.json<{ name: string; message: string; auto: boolean }[]>([
       "snapshot",
       "list",
     ]);
     assert.equal(snaps.length, 1);
     assert.match(snaps[0].message, /automatic snapshot of 'main' for new branch 'dev'/);
+    assert.equal(snaps[0].auto, true);
     await env.psql(await env.port("dev"), "create table only_dev (x int)");
     await env.ok(["branch", "snapshot", "dev", "dev-1"]);
+    await env.psql(await env.port("dev"), "insert into only_dev values (1)");
     await env.ok(["branch", "create", "dev-child", "--parent", "dev"]);
     const child = await env.json<{ parent: string; origin: string }>([
       "branch",
@@ -124,8 +126,8 @@ itest(
       "dev-child",
     ]);
     assert.equal(child.parent, "dev");
-    assert.equal(child.origin, "dev-1");
-    assert.equal(await env.psql(await env.port("dev-child"), "select count(*) from only_dev"), "0");
+    assert.match(child.origin, /^auto-/, "the current state, not the latest snapshot dev-1");
+    assert.equal(await env.psql(await env.port("dev-child"), "select count(*) from only_dev"), "1");
   },
 );
 
@@ -232,9 +234,18 @@ itest("delete refuses while other branches depend on the branch's snapshots", as
   await env.ok(["branch", "create", "parent"]);
   await env.ok(["branch", "snapshot", "parent", "p1"]);
   await env.ok(["branch", "create", "child", "--from", "p1"]);
-  assertCliError(await env.zvpg(["branch", "delete", "parent"]), 1, /depend on: child/);
+  assertCliError(
+    await env.zvpg(["branch", "delete", "parent"]),
+    1,
+    /it holds snapshot\(s\) 'p1', and branch\(es\) 'child' depend on its snapshots/,
+  );
   const r = await env.ok(["branch", "delete", "parent", "--force", "-f", "json"]);
-  assert.deepEqual(JSON.parse(r.stdout), { branch: "parent", removedBranches: ["child"] });
+  const deleted = JSON.parse(r.stdout);
+  assert.equal(deleted.branch, "parent");
+  assert.deepEqual(deleted.removedBranches, ["child"]);
+  // p1, and the automatic snapshot main took for 'parent'
+  assert.equal(deleted.removedSnapshots.length, 2);
+  assert.ok(deleted.removedSnapshots.includes("p1"));
   assert.deepEqual((await env.json<{ name: string }[]>(["branch", "list"])).map((b) => b.name), [
     "main",
   ]);
