@@ -173,7 +173,10 @@ export function branchCommand(): Command {
     .alias("remove")
     .description("Delete a branch: its container, dataset and snapshots")
     .argument("<name>", "branch name")
-    .option("--force", "also delete branches made from its snapshots")
+    .option(
+      "--force",
+      "also delete branches made from its snapshots, and datasets others made inside it",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -183,6 +186,7 @@ export function branchCommand(): Command {
       const ctx = contextFor(command);
       const result = await new BranchService(ctx).delete(name, { force: options.force });
       if (options.format === "json") return printJson(result);
+      for (const d of result.removedDatasets) console.log(`Destroyed dataset '${d}'`);
       for (const b of result.removedBranches) console.log(`Deleted branch '${b}'`);
       console.log(`Deleted branch '${result.branch}'`);
     });

@@ -20,6 +20,7 @@ import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts"
 import { log } from "../log.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
+import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
 import { interrupted, throwIfInterrupted } from "./interrupt.ts";
 import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
 
@@ -167,10 +168,11 @@ export async function runBranchContainer(
   branch: string,
   port: number,
 ): Promise<string> {
-  if (!existsSync(ctx.layout.pgdata(branch))) {
-    // after a ZFS daemon restart datasets come back unmounted
-    await ctx.zfs.mount(ctx.layout.branchDataset(branch));
-  }
+  // after the ZFS service restarted, mounts are stale or gone: make them usable first
+  await recoverStaleMounts(ctx, ctx.layout.socketsMount);
+  await ensureMounted(ctx, ctx.layout.branchDataset(branch), ctx.layout.branchMount(branch), {
+    evidence: ctx.layout.pgdata(branch),
+  });
   const owner = prepareBranchFiles(ctx, branch);
   const settings = startupSettings(
     dataDirVersion(ctx.layout.pgdata(branch)),

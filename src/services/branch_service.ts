@@ -28,6 +28,7 @@ import {
   type BranchRecord,
   findBranch,
   findSnapshot,
+  foreignDatasetsIn,
   type Inventory,
   loadInventory,
   operationAlive,
@@ -52,6 +53,8 @@ export type PhaseTimings = Record<string, number>;
 export interface BranchDeleteResult {
   branch: string;
   removedBranches: string[];
+  /** Datasets zvpg did not make that were inside the deleted branches (only with force). */
+  removedDatasets: string[];
 }
 
 /** How many other ports to try when the chosen one is taken at bind time. */
@@ -234,9 +237,18 @@ export class BranchService {
           "delete those branches first, or use --force to delete them too",
         );
       }
+      // a recursive destroy would take datasets the user made inside these branches
+      const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
+      if (foreign.length > 0 && !options.force) {
+        throw new DependencyError(
+          `branch '${name}' holds datasets zvpg did not make: ${foreign.join(", ")}`,
+          foreign,
+          "move or destroy them first, or use --force to destroy them with the branch",
+        );
+      }
       const removed = await destroyBranches(ctx, dependents);
       await destroyBranch(ctx, branch);
-      return { branch: name, removedBranches: removed };
+      return { branch: name, removedBranches: removed, removedDatasets: foreign };
     });
   }
 

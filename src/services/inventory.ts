@@ -67,8 +67,12 @@ export interface Inventory {
   branches: BranchRecord[];
   /** Oldest first. */
   snapshots: SnapshotRecord[];
-  /** Datasets in zvpg's tree that carry no zvpg metadata. */
-  unmanagedDatasets: string[];
+  /**
+   * Datasets in zvpg's tree that zvpg did not make: anything below a branch's dataset,
+   * and children of the clones dataset without zvpg metadata of their own. Reported,
+   * never changed.
+   */
+  foreignDatasets: string[];
   /** zvpg containers of this pool whose branch dataset does not exist. */
   orphanContainers: ContainerInfo[];
   /** Whether the default branch's dataset exists. */
@@ -110,13 +114,15 @@ export function buildInventory(
   containers: ContainerInfo[],
 ): Inventory {
   const { layout } = ctx;
-  const datasets = entries.filter((e) => e.type === "filesystem" && layout.isOwn(e.name));
+  const datasets = entries.filter((e) => e.type === "filesystem" && layout.inTree(e.name));
   const branchOfDataset = new Map<string, string>();
-  const unmanagedDatasets: string[] = [];
+  const foreignDatasets: string[] = [];
   for (const d of datasets) {
+    // getTree keeps only locally set zvpg properties: a user's dataset inside a branch
+    // inherits none, and zvpg never makes a branch deeper than its slot
     const name = d.props[PROPS.branch];
-    if (name) branchOfDataset.set(d.name, name);
-    else if (d.name !== layout.clonesDataset) unmanagedDatasets.push(d.name);
+    if (name && layout.isBranchSlot(d.name)) branchOfDataset.set(d.name, name);
+    else foreignDatasets.push(d.name);
   }
 
   const snapshots: SnapshotRecord[] = entries
@@ -193,7 +199,7 @@ export function buildInventory(
   return {
     branches,
     snapshots,
-    unmanagedDatasets,
+    foreignDatasets,
     orphanContainers,
     initialized: branchOfDataset.has(layout.dataDataset),
   };
@@ -203,6 +209,11 @@ function statusOf(state: BranchState, container: ContainerInfo | null): BranchSt
   if (state === "creating" || state === "deleting") return state;
   if (container) return container.state === "running" ? "running" : "failed";
   return state === "running" ? "missing" : "stopped";
+}
+
+/** Foreign datasets inside a branch's dataset, which a recursive destroy would take. */
+export function foreignDatasetsIn(inventory: Inventory, branch: BranchRecord): string[] {
+  return inventory.foreignDatasets.filter((d) => d.startsWith(`${branch.dataset}/`));
 }
 
 /** Finds a branch or throws {@link BranchNotFoundError}. */
