@@ -21,7 +21,7 @@ export interface MountEntry {
   fstype: string;
 }
 
-/** How a path answers `stat`: `stale` when the file system behind it is gone. */
+/** How a path answers `stat` and a listing: `stale` when the file system behind it is gone. */
 export interface PathState {
   state: "ok" | "missing" | "stale";
   /** The error, e.g. "Transport endpoint is not connected". */
@@ -45,7 +45,9 @@ export const hostMountTable: MountTable = {
   },
   stat: (path) => {
     try {
-      Deno.statSync(path);
+      if (!Deno.statSync(path).isDirectory) return { state: "ok" };
+      // a dead FUSE mount may answer stat from cached attributes: listing asks the daemon
+      Deno.readDirSync(path)[Symbol.iterator]().next();
       return { state: "ok" };
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return { state: "missing" };

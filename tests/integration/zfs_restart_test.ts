@@ -54,7 +54,7 @@ async function remountEverything(): Promise<void> {
     .reverse();
   for (const target of mounts) {
     try {
-      Deno.statSync(target);
+      Deno.readDirSync(target)[Symbol.iterator]().next();
     } catch {
       await sh("umount", ["-l", target]);
     }
