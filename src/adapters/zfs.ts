@@ -165,14 +165,16 @@ export class Zfs {
 
   /**
    * Reads `props` of `roots` and everything below them (snapshots included) in one call:
-   * `zfs get -H -p -r -o name,property,value PROPS ROOTS...`. Missing roots are skipped.
+   * `zfs get -H -p -r -o name,property,value,source PROPS ROOTS...`. Missing roots are
+   * skipped. User properties (`module:name`) are kept only where they are set locally:
+   * ZFS hands them down to child datasets and snapshots, which did not get them from zvpg.
    */
   async getTree(roots: string[], props: string[]): Promise<ZfsEntry[]> {
     if (roots.length === 0) return [];
     const allProps = props.includes("type") ? props : ["type", ...props];
     const result = await this.runner.run(
       this.zfs,
-      ["get", "-H", "-p", "-r", "-o", "name,property,value", allProps.join(","), ...roots],
+      ["get", "-H", "-p", "-r", "-o", "name,property,value,source", allProps.join(","), ...roots],
       { allowFailure: true },
     );
     if (result.code !== 0 && result.stdout.trim() === "") {
@@ -201,26 +203,39 @@ function propArgs(props: Record<string, string>): string[] {
   return Object.entries(props).flatMap(([key, value]) => ["-o", `${key}=${value}`]);
 }
 
-/** Parses `zfs get -H -p -o name,property,value` output into entries, in output order. */
+/** Whether a property is a user property (`module:name`), which ZFS lets children inherit. */
+export function isUserProp(prop: string): boolean {
+  return prop.includes(":");
+}
+
+/**
+ * Parses `zfs get -H -p -o name,property,value,source` output into entries, in output
+ * order. Both dialects print the source as `-`, `local`, `default`, `inherited from X`
+ * (zfs-fuse and OpenZFS alike). An inherited user property is dropped: only the dataset
+ * it was set on carries it. A value may hold tabs: the source is the last column.
+ */
 export function parseGetOutput(stdout: string): ZfsEntry[] {
   const byName = new Map<string, ZfsEntry>();
-  for (const line of stdout.split("\n")) {
+  for (const raw of stdout.split("\n")) {
+    const line = raw.replace(/\r$/, "");
     if (line.trim() === "") continue;
     const first = line.indexOf("\t");
     const second = line.indexOf("\t", first + 1);
-    if (first < 0 || second < 0) continue;
+    const last = line.lastIndexOf("\t");
+    if (first < 0 || second < 0 || last <= second) continue;
     const name = line.slice(0, first);
     const prop = line.slice(first + 1, second);
-    const value = line.slice(second + 1);
+    const value = line.slice(second + 1, last);
+    const source = line.slice(last + 1);
     let entry = byName.get(name);
     if (!entry) {
       entry = { name, type: "", props: {} };
       byName.set(name, entry);
     }
     if (prop === "type") entry.type = value;
-    if (value !== "-" || prop === "origin") {
-      if (value !== "-") entry.props[prop] = value;
-    }
+    if (value === "-") continue;
+    if (isUserProp(prop) && source !== "local") continue;
+    entry.props[prop] = value;
   }
   return [...byName.values()];
 }

@@ -179,7 +179,10 @@ export function branchCommand(): Command {
     .alias("remove")
     .description("Delete a branch: its container, dataset and snapshots")
     .argument("<name>", "branch name")
-    .option("--force", "also delete its named snapshots and the branches made from them")
+    .option(
+      "--force",
+      "also delete its named snapshots, branches made from them, and datasets others made inside it",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -189,6 +192,7 @@ export function branchCommand(): Command {
       const ctx = contextFor(command);
       const result = await new BranchService(ctx).delete(name, { force: options.force });
       if (options.format === "json") return printJson(result);
+      for (const d of result.removedDatasets) console.log(`Destroyed dataset '${d}'`);
       for (const b of result.removedBranches) console.log(`Deleted branch '${b}'`);
       for (const s of result.removedSnapshots) console.log(`Deleted snapshot '${s}'`);
       console.log(`Deleted branch '${result.branch}'`);

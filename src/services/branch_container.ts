@@ -21,6 +21,7 @@ import { log } from "../log.ts";
 import type { Context } from "./context.ts";
 import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "./fault.ts";
+import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
 import { interrupted, throwIfInterrupted } from "./interrupt.ts";
 import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
 
@@ -172,10 +173,11 @@ export async function runBranchContainer(
   branch: string,
   port: number,
 ): Promise<string> {
-  if (!existsSync(ctx.layout.pgdata(branch))) {
-    // after a ZFS daemon restart datasets come back unmounted
-    await ctx.zfs.mount(ctx.layout.branchDataset(branch));
-  }
+  // after the ZFS service restarted, mounts are stale or gone: make them usable first
+  await recoverStaleMounts(ctx, ctx.layout.socketsMount);
+  await ensureMounted(ctx, ctx.layout.branchDataset(branch), ctx.layout.branchMount(branch), {
+    evidence: ctx.layout.pgdata(branch),
+  });
   const owner = prepareBranchFiles(ctx, branch);
   const settings = startupSettings(
     dataDirVersion(ctx.layout.pgdata(branch)),

@@ -33,6 +33,7 @@ import {
   type BranchRecord,
   findBranch,
   findSnapshot,
+  foreignDatasetsIn,
   type Inventory,
   loadInventory,
   type SnapshotRecord,
@@ -74,6 +75,8 @@ export interface BranchDeleteResult {
    * the removed branches, and automatic snapshots nothing depends on any more.
    */
   removedSnapshots: string[];
+  /** Datasets zvpg did not make that were inside the deleted branches (only with force). */
+  removedDatasets: string[];
 }
 
 /**
@@ -84,8 +87,9 @@ function refuseLosses(
   branch: string,
   named: SnapshotRecord[],
   dependents: BranchRecord[],
+  foreign: string[],
 ): void {
-  if (named.length === 0 && dependents.length === 0) return;
+  if (named.length === 0 && dependents.length === 0 && foreign.length === 0) return;
   const parts: string[] = [];
   if (named.length > 0) {
     parts.push(`it holds snapshot(s) ${named.map((s) => `'${s.name}'`).join(", ")}`);
@@ -95,9 +99,10 @@ function refuseLosses(
       `branch(es) ${dependents.map((b) => `'${b.name}'`).join(", ")} depend on its snapshots`,
     );
   }
+  if (foreign.length > 0) parts.push(`it holds datasets zvpg did not make: ${foreign.join(", ")}`);
   throw new DependencyError(
     `branch '${branch}' was not deleted: ${parts.join(", and ")}`,
-    [...named.map((s) => s.name), ...dependents.map((b) => b.name)],
+    [...named.map((s) => s.name), ...dependents.map((b) => b.name), ...foreign],
     "delete or move them first ('zvpg snapshot delete', 'zvpg branch delete'), or use --force to delete them with it",
   );
 }
@@ -269,7 +274,9 @@ export class BranchService {
       assertOwnEngine(ctx, branch);
       const own = inventory.snapshots.filter((s) => s.branch === name);
       const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
-      if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents);
+      // a recursive destroy would take datasets the user made inside these branches
+      const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
+      if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents, foreign);
       const removedSnapshots = dependents.flatMap((d) =>
         inventory.snapshots.filter((s) => s.branch === d.name).map((s) => s.name)
       );
@@ -278,7 +285,12 @@ export class BranchService {
       removedSnapshots.push(...own.map((s) => s.name));
       const origin = await destroyUnusedAutoSnapshot(ctx, inventory, branch, removed);
       if (origin) removedSnapshots.push(origin);
-      return { branch: name, removedBranches: removed, removedSnapshots };
+      return {
+        branch: name,
+        removedBranches: removed,
+        removedSnapshots,
+        removedDatasets: foreign,
+      };
     });
   }
 

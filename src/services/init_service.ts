@@ -23,6 +23,7 @@ import { runWithFreshPort } from "./start_default.ts";
 import type { Context } from "./context.ts";
 import { CONTAINER_PGDATA, PROPS } from "./layout.ts";
 import { loadInventory } from "./inventory.ts";
+import { ensureMounted } from "./mounts.ts";
 import { withLock } from "./lock.ts";
 
 /** One thing `init env` did or found done. */
@@ -126,7 +127,7 @@ export class InitService {
     ];
     for (const [dataset, mountpoint, props] of wanted) {
       if (await zfs.exists(dataset)) {
-        await zfs.mount(dataset);
+        await ensureMounted(this.ctx, dataset, mountpoint);
         record("dataset", false, `${dataset}`);
         continue;
       }

@@ -74,8 +74,12 @@ export interface Inventory {
   branches: BranchRecord[];
   /** Oldest first. */
   snapshots: SnapshotRecord[];
-  /** Datasets in zvpg's tree that carry no zvpg metadata. */
-  unmanagedDatasets: string[];
+  /**
+   * Datasets in zvpg's tree that zvpg did not make: anything below a branch's dataset,
+   * and children of the clones dataset without zvpg metadata of their own. Reported,
+   * never changed.
+   */
+  foreignDatasets: string[];
   /** zvpg containers of this pool whose branch dataset does not exist. */
   orphanContainers: ContainerInfo[];
   /** Whether the default branch's dataset exists. */
@@ -117,13 +121,15 @@ export function buildInventory(
   containers: ContainerInfo[],
 ): Inventory {
   const { layout } = ctx;
-  const datasets = entries.filter((e) => e.type === "filesystem" && layout.isOwn(e.name));
+  const datasets = entries.filter((e) => e.type === "filesystem" && layout.inTree(e.name));
   const branchOfDataset = new Map<string, string>();
-  const unmanagedDatasets: string[] = [];
+  const foreignDatasets: string[] = [];
   for (const d of datasets) {
+    // getTree keeps only locally set zvpg properties: a user's dataset inside a branch
+    // inherits none, and zvpg never makes a branch deeper than its slot
     const name = d.props[PROPS.branch];
-    if (name) branchOfDataset.set(d.name, name);
-    else if (d.name !== layout.clonesDataset) unmanagedDatasets.push(d.name);
+    if (name && layout.isBranchSlot(d.name)) branchOfDataset.set(d.name, name);
+    else foreignDatasets.push(d.name);
   }
 
   const snapshots: SnapshotRecord[] = entries
@@ -198,7 +204,7 @@ export function buildInventory(
   return {
     branches,
     snapshots,
-    unmanagedDatasets,
+    foreignDatasets,
     orphanContainers,
     initialized: branchOfDataset.has(layout.dataDataset),
   };
@@ -233,6 +239,11 @@ function isAutoSnapshot(name: string, props: Record<string, string>): boolean {
   if (props[PROPS.auto]) return true;
   return name.startsWith("auto-") &&
     decodeMessage(props[PROPS.message] ?? "").startsWith("automatic snapshot of");
+}
+
+/** Foreign datasets inside a branch's dataset, which a recursive destroy would take. */
+export function foreignDatasetsIn(inventory: Inventory, branch: BranchRecord): string[] {
+  return inventory.foreignDatasets.filter((d) => d.startsWith(`${branch.dataset}/`));
 }
 
 /** Finds a branch or throws {@link BranchNotFoundError}. */

@@ -117,10 +117,24 @@ export class Layout {
     return `zvpg_${encodeBranchName(branch)}_${port}`;
   }
 
-  /** Whether a dataset or snapshot name belongs to zvpg's branch tree. */
-  isOwn(name: string): boolean {
+  /**
+   * Whether a dataset or snapshot name lies in zvpg's branch tree: the data dataset, the
+   * clones dataset's children, and anything below them (which may be a user's own).
+   */
+  inTree(name: string): boolean {
     const dataset = name.split("@")[0];
-    return dataset === this.dataDataset || dataset.startsWith(`${this.clonesDataset}/`);
+    return dataset === this.dataDataset || dataset.startsWith(`${this.dataDataset}/`) ||
+      dataset.startsWith(`${this.clonesDataset}/`);
+  }
+
+  /**
+   * Whether a dataset is where zvpg puts branches: the data dataset or a direct child of
+   * the clones dataset. Anything deeper was made by someone else.
+   */
+  isBranchSlot(dataset: string): boolean {
+    if (dataset === this.dataDataset) return true;
+    const prefix = `${this.clonesDataset}/`;
+    return dataset.startsWith(prefix) && !/[/@]/.test(dataset.slice(prefix.length));
   }
 
   /** Host address clients use to reach published ports. */

@@ -11,12 +11,13 @@ import type { PoolStatus } from "../adapters/zfs.ts";
 import { log } from "../log.ts";
 import type { Check } from "./check.ts";
 import { VERSION } from "../version.ts";
-import { stopBranchContainer } from "./branch_container.ts";
+import { execSql, stopBranchContainer } from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import {
   type BranchRecord,
   containerPort,
+  foreignDatasetsIn,
   type Inventory,
   loadInventory,
   operationAlive,
@@ -24,6 +25,7 @@ import {
 } from "./inventory.ts";
 import { type Layout, PROPS } from "./layout.ts";
 import { withLock } from "./lock.ts";
+import { ensureMounted, hostMountTable, type MountOutcome, type MountTable } from "./mounts.ts";
 import { runWithFreshPort } from "./start_default.ts";
 
 /** `status system`. */
@@ -231,17 +233,27 @@ export class StatusService {
     add: (name: string, status: HealthCheck["status"], detail: string, hint?: string) => void,
   ): Promise<void> {
     const { config } = this.ctx;
-    const running = inventory.branches.filter((b) => b.status === "running" && b.port !== null);
-    const readiness = await Promise.all(running.map((b) => this.isReady(b.port!)));
-    const notReady = running.filter((_, i) => !readiness[i]);
+    const stale = staleMountsOf(this.ctx, inventory);
+    add(
+      "mounts",
+      stale.length === 0 ? "pass" : "fail",
+      stale.length === 0
+        ? "every zvpg dataset mountpoint answers"
+        : `stale mounts (the ZFS service restarted?): ${stale.map((m) => m.problem).join("; ")}`,
+      "run 'zvpg status health --repair' (it unmounts, remounts and restarts the branches)",
+    );
+    const running = inventory.branches.filter((b) => b.status === "running");
+    const problems = await Promise.all(running.map((b) => queryProblem(this.ctx, b)));
+    const unusable = running.flatMap((b, i) => {
+      const problem = problems[i];
+      return problem === undefined ? [] : [`'${b.name}' (port ${b.port ?? "?"}): ${problem}`];
+    });
     add(
       "connections",
-      notReady.length === 0 ? "pass" : "fail",
-      notReady.length === 0
-        ? `${running.length} running branch(es) accept connections`
-        : `not accepting connections: ${
-          notReady.map((b) => `'${b.name}' (port ${b.port})`).join(", ")
-        }`,
+      unusable.length === 0 ? "pass" : "fail",
+      unusable.length === 0
+        ? `${running.length} running branch(es) answer queries`
+        : `not usable: ${unusable.join("; ")}`,
       `check '${config.containerRuntime} logs <container>'; 'zvpg status health --repair' restarts it`,
     );
 
@@ -296,7 +308,6 @@ export class StatusService {
           );}
       }
     }
-    for (const d of inventory.unmanagedDatasets) drift.push(`dataset ${d} has no zvpg metadata`);
     for (const dir of strayRuntimeDirs(this.ctx.layout, inventory)) {
       warnings.push(`runtime directory ${dir} belongs to no branch`);
     }
@@ -310,18 +321,29 @@ export class StatusService {
         : "ZFS and the container engine agree",
       "run 'zvpg status health --repair'",
     );
+    const foreign = inventory.foreignDatasets;
+    add(
+      "ownership",
+      foreign.length === 0 ? "pass" : "warn",
+      foreign.length === 0
+        ? "every dataset in zvpg's tree is a branch"
+        : `datasets zvpg did not make (left alone): ${foreign.join(", ")}`,
+      "zvpg never changes them; 'zvpg branch delete' of a branch holding one needs --force",
+    );
   }
 
   /**
    * Fixes drift: rolls back interrupted creates, completes interrupted deletes, removes
-   * containers whose dataset is gone, restarts branches whose container died or vanished.
-   * Datasets without zvpg metadata are reported, never touched.
+   * containers whose dataset is gone, mounts again datasets whose mount is stale (after
+   * the ZFS service restarted: the servers on them are stopped first), restarts branches
+   * recorded running whose container died, vanished or does not answer queries.
+   * Datasets zvpg did not make are never touched (`status health` reports them).
    */
   async repair(): Promise<RepairAction[]> {
     const { ctx } = this;
     return await withLock(ctx.layout, async () => {
       const inventory = await loadInventory(ctx);
-      const unresponsive = await this.unresponsiveBranches(inventory);
+      const unusable = await this.unusableBranches(inventory);
       const actions: RepairAction[] = [];
       const attempt = async (target: string, action: string, work: () => Promise<void>) => {
         try {
@@ -333,6 +355,7 @@ export class StatusService {
           log.error(`could not repair ${target} (${action}): ${(error as Error).message}`);
         }
       };
+      const stopped = await this.remountStale(inventory, attempt);
       for (const c of inventory.orphanContainers) {
         await attempt(`container ${c.name}`, "removed (its branch dataset is gone)", async () => {
           // no data left to protect: no graceful shutdown needed
@@ -355,25 +378,35 @@ export class StatusService {
           const dependents = inventory.snapshots.filter((s) =>
             s.branch === b.name && s.dependents.length > 0
           );
-          if (dependents.length > 0) {
+          const foreign = foreignDatasetsIn(inventory, b);
+          if (dependents.length > 0 || foreign.length > 0) {
             await attempt(
               `branch '${b.name}'`,
-              "marked stopped (other branches depend on it)",
+              dependents.length > 0
+                ? "marked stopped (other branches depend on it)"
+                : `marked stopped (it holds datasets zvpg did not make: ${foreign.join(", ")})`,
               () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
             );
             continue;
           }
           await attempt(`branch '${b.name}'`, verb, () => destroyBranch(ctx, b));
+        } else if (stopped.has(b.name)) {
+          if (b.state !== "running") continue;
+          await attempt(
+            `branch '${b.name}'`,
+            "restarted (its mount was stale)",
+            () => this.restart(b.name),
+          );
         } else if (b.status === "missing" || b.status === "failed") {
           await attempt(
             `branch '${b.name}'`,
             `restarted (its container was ${b.status === "missing" ? "gone" : b.container!.state})`,
             () => this.restart(b.name),
           );
-        } else if (unresponsive.has(b.name)) {
+        } else if (unusable.has(b.name)) {
           await attempt(
             `branch '${b.name}'`,
-            "restarted (its PostgreSQL did not accept connections)",
+            `restarted (its PostgreSQL did not answer a query: ${unusable.get(b.name)})`,
             async () => {
               await stopBranchContainer(ctx, b.container!.name);
               await this.restart(b.name);
@@ -387,28 +420,73 @@ export class StatusService {
           return Promise.resolve();
         });
       }
-      for (const d of inventory.unmanagedDatasets) {
-        actions.push({
-          target: `dataset ${d}`,
-          action: "left alone (not zvpg's: no zvpg metadata)",
-          ok: true,
-        });
-      }
       return actions;
     });
   }
 
   /**
-   * Branches zvpg recorded as running, whose container runs, but whose PostgreSQL does not
-   * accept connections (e.g. stuck after a full pool). A branch being created or started
-   * by another process is not recorded as running yet, so it is never among them.
+   * Branches zvpg recorded as running, whose container runs, but on which a query fails
+   * (e.g. stuck after a full pool, or its data directory's mount is stale), with the
+   * reason. A branch being created or started by another process is not recorded as
+   * running yet, so it is never among them.
    */
-  private async unresponsiveBranches(inventory: Inventory): Promise<Set<string>> {
+  private async unusableBranches(inventory: Inventory): Promise<Map<string, string>> {
     const running = inventory.branches.filter((b) =>
-      b.status === "running" && b.state === "running" && b.port !== null
+      b.status === "running" && b.state === "running"
     );
-    const ready = await Promise.all(running.map((b) => this.isReady(b.port!)));
-    return new Set(running.filter((_, i) => !ready[i]).map((b) => b.name));
+    const problems = await Promise.all(running.map((b) => queryProblem(this.ctx, b)));
+    return new Map(running.flatMap((b, i) => {
+      const problem = problems[i];
+      return problem === undefined ? [] : [[b.name, problem] as [string, string]];
+    }));
+  }
+
+  /**
+   * Mounts zvpg's datasets again where their mount is stale or gone, first stopping the
+   * containers that run on a stale one. Returns the branches whose container it stopped.
+   */
+  private async remountStale(
+    inventory: Inventory,
+    attempt: (target: string, action: string, work: () => Promise<void>) => Promise<void>,
+  ): Promise<Set<string>> {
+    const { ctx } = this;
+    const stopped = new Set<string>();
+    const stale = new Map(staleMountsOf(ctx, inventory).map((m) => [m.dataset, m]));
+    for (const { dataset, mountpoint } of zvpgMounts(ctx, inventory)) {
+      const mount = stale.get(dataset);
+      const onIt = inventory.branches.filter((b) =>
+        b.dataset === dataset && b.container !== null && !inFlight(b)
+      );
+      if (mount) {
+        await attempt(
+          `dataset ${dataset}`,
+          `mounted again at ${mountpoint} (its mount was stale: ${mount.detail})`,
+          async () => {
+            for (const b of onIt) {
+              await stopBranchContainer(ctx, b.container!.name);
+              stopped.add(b.name);
+            }
+            await ensureMounted(ctx, dataset, mountpoint);
+          },
+        );
+        continue;
+      }
+      let outcome: MountOutcome | Error;
+      try {
+        outcome = await ensureMounted(ctx, dataset, mountpoint);
+      } catch (error) {
+        outcome = error as Error;
+      }
+      if (outcome !== "usable") {
+        const result = outcome;
+        await attempt(
+          `dataset ${dataset}`,
+          `mounted at ${mountpoint}`,
+          () => result instanceof Error ? Promise.reject(result) : Promise.resolve(),
+        );
+      }
+    }
+    return stopped;
   }
 
   /** Starts a branch again from a fresh inventory, on its previous port if free. */
@@ -446,4 +524,55 @@ export function strayRuntimeDirs(layout: Layout, inventory: Inventory): string[]
     .map((e) => join(layout.socketsMount, e.name))
     .filter((dir) => !own.has(dir))
     .sort();
+}
+
+/** A query that needs the data directory: every new session reads catalog files. */
+export const USABLE_QUERY = "SELECT count(*) FROM pg_catalog.pg_class";
+
+/**
+ * Why a running branch is not usable, or undefined when a real query as zvpg's user
+ * succeeds on it (psql in its container over the local socket).
+ */
+export async function queryProblem(
+  ctx: Context,
+  branch: BranchRecord,
+): Promise<string | undefined> {
+  if (!branch.container) return "it has no container";
+  try {
+    await execSql(ctx, branch.name, branch.container.name, USABLE_QUERY);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function inFlight(b: BranchRecord): boolean {
+  return (b.state === "creating" || b.state === "deleting") && operationAlive(b.operationPid);
+}
+
+/** zvpg's datasets and where they mount: clones and sockets first, then every branch. */
+function zvpgMounts(ctx: Context, inventory: Inventory): { dataset: string; mountpoint: string }[] {
+  const { layout } = ctx;
+  return [
+    { dataset: layout.clonesDataset, mountpoint: layout.clonesMount },
+    { dataset: layout.socketsDataset, mountpoint: layout.socketsMount },
+    ...inventory.branches.filter((b) => !inFlight(b)).map((b) => ({
+      dataset: b.dataset,
+      mountpoint: b.mountpoint.startsWith("/") ? b.mountpoint : layout.branchMount(b.name),
+    })),
+  ];
+}
+
+/** zvpg's datasets whose mountpoint does not answer `stat` (e.g. ENOTCONN). */
+export function staleMountsOf(
+  ctx: Context,
+  inventory: Inventory,
+  table: MountTable = hostMountTable,
+): { dataset: string; mountpoint: string; detail: string; problem: string }[] {
+  return zvpgMounts(ctx, inventory).flatMap(({ dataset, mountpoint }) => {
+    const state = table.stat(mountpoint);
+    if (state.state !== "stale") return [];
+    const detail = state.detail ?? "unusable";
+    return [{ dataset, mountpoint, detail, problem: `${mountpoint} (${dataset}): ${detail}` }];
+  });
 }

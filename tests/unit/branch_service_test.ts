@@ -578,6 +578,7 @@ Deno.test("branch delete: a snapshot someone named is refused; an automatic one 
       branch: "dev",
       removedBranches: [],
       removedSnapshots: ["milestone-1", "auto-1"],
+      removedDatasets: [],
     });
     fake.assertDone();
   });
@@ -606,6 +607,49 @@ Deno.test("branch delete: marks, stops, destroys with snapshots", async () => {
       branch: "dev",
       removedBranches: [],
       removedSnapshots: [],
+      removedDatasets: [],
+    });
+    fake.assertDone();
+  });
+});
+
+Deno.test("branch delete: refused while a user's dataset is inside, unless forced", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const entries = zfsGetOutput([
+      mainDataset(),
+      BASELINE,
+      branchDataset("dev", "dev", { "zvpg:state": "stopped", "zvpg:port": "6002" }),
+      {
+        name: "tpool/clones/dev/mine",
+        props: { type: "filesystem" },
+        inherited: { "zvpg:branch": "dev", "zvpg:state": "stopped" },
+      },
+    ]);
+    fake.expect(zfsGetCall(entries), dockerPsCall(""));
+    await assert.rejects(new BranchService(ctx).delete("dev"), (e: unknown) => {
+      assert.ok(e instanceof DependencyError);
+      assert.match(
+        e.message,
+        /branch 'dev' was not deleted: it holds datasets zvpg did not make: tpool\/clones\/dev\/mine/,
+      );
+      assert.match(e.hint ?? "", /--force/);
+      return true;
+    });
+    fake.assertDone();
+    fake.expect(
+      zfsGetCall(entries),
+      dockerPsCall(""),
+      { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
+      { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      dockerPsCall("", "dev"),
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+    );
+    assert.deepEqual(await new BranchService(ctx).delete("dev", { force: true }), {
+      branch: "dev",
+      removedBranches: [],
+      removedSnapshots: [],
+      removedDatasets: ["tpool/clones/dev/mine"],
     });
     fake.assertDone();
   });

@@ -73,16 +73,31 @@ export const INVENTORY_PROPS = [
 export interface FixtureEntry {
   name: string;
   props: Record<string, string>;
+  /** Properties it inherits (source `inherited from <parent>`), e.g. a user's child dataset. */
+  inherited?: Record<string, string>;
 }
 
 /**
- * What `zfs get -H -p -r -o name,property,value <INVENTORY_PROPS> ...` prints for
- * `entries`: one tab-separated line per property, `-` for unset ones.
+ * What `zfs get -H -p -r -o name,property,value,source <INVENTORY_PROPS> ...` prints for
+ * `entries`: one tab-separated line per property, `-` for unset ones; user and mountpoint
+ * properties set on the entry are `local`.
  */
 export function zfsGetOutput(entries: FixtureEntry[], props = INVENTORY_PROPS): string {
   const lines: string[] = [];
   for (const entry of entries) {
-    for (const prop of props) lines.push(`${entry.name}\t${prop}\t${entry.props[prop] ?? "-"}`);
+    const parent = entry.name.includes("@")
+      ? entry.name.split("@")[0]
+      : entry.name.split("/").slice(0, -1).join("/");
+    for (const prop of props) {
+      const own = entry.props[prop];
+      const inherited = entry.inherited?.[prop];
+      const [value, source] = own !== undefined
+        ? [own, prop.includes(":") || prop === "mountpoint" ? "local" : "-"]
+        : inherited !== undefined
+        ? [inherited, `inherited from ${parent}`]
+        : ["-", "-"];
+      lines.push(`${entry.name}\t${prop}\t${value}\t${source}`);
+    }
   }
   return lines.join("\n") + "\n";
 }
@@ -97,7 +112,7 @@ export function zfsGetCall(stdout: string, pool = POOL): ExpectedCall {
       "-p",
       "-r",
       "-o",
-      "name,property,value",
+      "name,property,value,source",
       INVENTORY_PROPS.join(","),
       `${pool}/data`,
       `${pool}/clones`,

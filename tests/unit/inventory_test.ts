@@ -17,6 +17,7 @@ import {
   encodeMessage,
   findBranch,
   findSnapshot,
+  foreignDatasetsIn,
   loadInventory,
   operationAlive,
 } from "../../src/services/inventory.ts";
@@ -295,7 +296,7 @@ Deno.test("inventory: branches, snapshots, dependents and sizes from a zfs get f
     assert.equal(half.operationPid, 4194304);
     assert.equal(half.port, null);
 
-    assert.deepEqual(inv.unmanagedDatasets, ["tpool/clones/manual"]);
+    assert.deepEqual(inv.foreignDatasets, ["tpool/clones/manual"]);
     assert.deepEqual(inv.orphanContainers.map((c) => c.name), ["zvpg_deleted_6050"]);
   });
 });
@@ -313,7 +314,7 @@ Deno.test("inventory: not initialised when the default branch has no dataset", a
     );
     const inv2 = buildInventory({ config, layout: new Layout(config) }, bare, []);
     assert.equal(inv2.initialized, false);
-    assert.deepEqual(inv2.unmanagedDatasets, ["tpool/data"]);
+    assert.deepEqual(inv2.foreignDatasets, ["tpool/data"]);
   });
 });
 
@@ -329,7 +330,66 @@ Deno.test("inventory: datasets outside zvpg's tree are ignored", async () => {
     const inv = buildInventory({ config, layout: new Layout(config) }, entries, []);
     assert.deepEqual(inv.branches.map((b) => b.name), ["main"]);
     assert.deepEqual(inv.snapshots, []);
-    assert.deepEqual(inv.unmanagedDatasets, []);
+    assert.deepEqual(inv.foreignDatasets, []);
+  });
+});
+
+Deno.test("inventory: only datasets zvpg made are branches; the rest are foreign", async () => {
+  await withTempDir((dir) => {
+    const config = testConfig(dir);
+    const branchProps = { "zvpg:state": "running", "zvpg:port": "6002", "zvpg:parent": "main" };
+    const entries = parseGetOutput(zfsGetOutput([
+      { name: "tpool/data", props: { type: "filesystem", "zvpg:branch": "main" } },
+      { name: "tpool/data@s", props: { type: "snapshot" }, inherited: { "zvpg:branch": "main" } },
+      // a user's dataset inside main: it inherits main's zvpg properties
+      {
+        name: "tpool/data/mine",
+        props: { type: "filesystem" },
+        inherited: { "zvpg:branch": "main" },
+      },
+      { name: "tpool/clones", props: { type: "filesystem" } },
+      {
+        name: "tpool/clones/testing",
+        props: {
+          type: "filesystem",
+          origin: "tpool/data@s",
+          "zvpg:branch": "testing",
+          ...branchProps,
+        },
+      },
+      {
+        name: "tpool/clones/testing/mine",
+        props: { type: "filesystem" },
+        inherited: { "zvpg:branch": "testing", ...branchProps },
+      },
+      // its snapshot is the user's too
+      {
+        name: "tpool/clones/testing/mine@keep",
+        props: { type: "snapshot", "zvpg:message": "mine" },
+        inherited: { "zvpg:branch": "testing" },
+      },
+      // zvpg metadata set by hand deeper than a branch slot does not make a branch
+      {
+        name: "tpool/clones/testing/deep",
+        props: { type: "filesystem", "zvpg:branch": "deep", "zvpg:state": "stopped" },
+      },
+      // a stray dataset directly under clones
+      { name: "tpool/clones/stray", props: { type: "filesystem" } },
+    ]));
+    const inv = buildInventory({ config, layout: new Layout(config) }, entries, []);
+    assert.deepEqual(inv.branches.map((b) => b.name), ["main", "testing"]);
+    assert.deepEqual(inv.snapshots.map((s) => s.zfsName), ["tpool/data@s"]);
+    assert.deepEqual(inv.foreignDatasets, [
+      "tpool/data/mine",
+      "tpool/clones/testing/mine",
+      "tpool/clones/testing/deep",
+      "tpool/clones/stray",
+    ]);
+    assert.deepEqual(foreignDatasetsIn(inv, findBranch(inv, "testing")), [
+      "tpool/clones/testing/mine",
+      "tpool/clones/testing/deep",
+    ]);
+    assert.deepEqual(foreignDatasetsIn(inv, findBranch(inv, "main")), ["tpool/data/mine"]);
   });
 });
 

@@ -64,24 +64,35 @@ Deno.test("layout: a custom default branch and subdirectories are honoured", asy
     assert.equal(layout.branchDataset("trunk"), "other/pgmain");
     assert.equal(layout.branchDataset("main"), "other/br/main");
     assert.equal(layout.runtimeDir("x"), join(config.mountDir, "run", "x"));
-    assert.equal(layout.isOwn("other/pgmain@s"), true);
-    assert.equal(layout.isOwn("tpool/data"), false);
+    assert.equal(layout.inTree("other/pgmain@s"), true);
+    assert.equal(layout.inTree("tpool/data"), false);
+    assert.equal(layout.isBranchSlot("other/br/x"), true);
+    assert.equal(layout.isBranchSlot("other/pgmain"), true);
   });
 });
 
-Deno.test("layout: isOwn accepts only zvpg's tree", async () => {
+Deno.test("layout: inTree accepts only zvpg's tree, isBranchSlot only where branches go", async () => {
   await withTempDir((dir) => {
     const layout = new Layout(testConfig(dir));
     for (
       const name of [
         "tpool/data",
         "tpool/data@baseline",
+        "tpool/data/child",
         "tpool/clones/feature_sauth",
         "tpool/clones/feature_sauth@s1",
         "tpool/clones/a/b",
       ]
     ) {
-      assert.equal(layout.isOwn(name), true, name);
+      assert.equal(layout.inTree(name), true, name);
+    }
+    for (const name of ["tpool/data", "tpool/clones/feature_sauth", "tpool/clones/_ue9_t"]) {
+      assert.equal(layout.isBranchSlot(name), true, name);
+    }
+    for (
+      const name of ["tpool/data/child", "tpool/clones/a/b", "tpool/clones", "tpool/data@s", "x"]
+    ) {
+      assert.equal(layout.isBranchSlot(name), false, name);
     }
     for (
       const name of [
@@ -95,7 +106,6 @@ Deno.test("layout: isOwn accepts only zvpg's tree", async () => {
         "tpool/clones_x",
         "tpool/database",
         "tpool/data2",
-        "tpool/data/child",
         "tpool/other@s",
         "tpool/sockets",
         "tpool/sockets/main",
@@ -103,7 +113,7 @@ Deno.test("layout: isOwn accepts only zvpg's tree", async () => {
         "",
       ]
     ) {
-      assert.equal(layout.isOwn(name), false, name);
+      assert.equal(layout.inTree(name), false, name);
     }
   });
 });

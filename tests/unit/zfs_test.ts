@@ -10,59 +10,59 @@ import { FakeRunner } from "../../src/process/fake_runner.ts";
 const PROPS = "type,used,referenced,origin,creation,zvpg:branch";
 
 /**
- * OpenZFS 2.x: `zfs get -H -p -r -o name,property,value type,used,referenced,origin,
+ * OpenZFS 2.x: `zfs get -H -p -r -o name,property,value,source type,used,referenced,origin,
  * creation,zvpg:branch zvpg_pool`. Raw integers, `-` for unset values; user properties
- * are inherited by snapshots.
+ * are inherited by snapshots (source `inherited from …`), which drops them.
  */
 const OPENZFS_GET = [
-  "zvpg_pool\ttype\tfilesystem",
-  "zvpg_pool\tused\t43306189",
-  "zvpg_pool\treferenced\t24576",
-  "zvpg_pool\torigin\t-",
-  "zvpg_pool\tcreation\t1732448003",
-  "zvpg_pool\tzvpg:branch\t-",
-  "zvpg_pool/clones\ttype\tfilesystem",
-  "zvpg_pool/clones\tused\t557056",
-  "zvpg_pool/clones\treferenced\t24576",
-  "zvpg_pool/clones\torigin\t-",
-  "zvpg_pool/clones\tcreation\t1732448004",
-  "zvpg_pool/clones\tzvpg:branch\t-",
-  "zvpg_pool/clones/feature_sauth\ttype\tfilesystem",
-  "zvpg_pool/clones/feature_sauth\tused\t331776",
-  "zvpg_pool/clones/feature_sauth\treferenced\t41897984",
-  "zvpg_pool/clones/feature_sauth\torigin\tzvpg_pool/data@baseline",
-  "zvpg_pool/clones/feature_sauth\tcreation\t1732448100",
-  "zvpg_pool/clones/feature_sauth\tzvpg:branch\tfeature/auth",
-  "zvpg_pool/clones/feature_sauth@after-migration\ttype\tsnapshot",
-  "zvpg_pool/clones/feature_sauth@after-migration\tused\t0",
-  "zvpg_pool/clones/feature_sauth@after-migration\treferenced\t41897984",
-  "zvpg_pool/clones/feature_sauth@after-migration\torigin\t-",
-  "zvpg_pool/clones/feature_sauth@after-migration\tcreation\t1732448200",
-  "zvpg_pool/clones/feature_sauth@after-migration\tzvpg:branch\tfeature/auth",
-  "zvpg_pool/clones/_ue9_t_ue9_\ttype\tfilesystem",
-  "zvpg_pool/clones/_ue9_t_ue9_\tused\t225280",
-  "zvpg_pool/clones/_ue9_t_ue9_\treferenced\t41897984",
-  "zvpg_pool/clones/_ue9_t_ue9_\torigin\tzvpg_pool/data@baseline",
-  "zvpg_pool/clones/_ue9_t_ue9_\tcreation\t1732448300",
-  "zvpg_pool/clones/_ue9_t_ue9_\tzvpg:branch\tété",
-  "zvpg_pool/data\ttype\tfilesystem",
-  "zvpg_pool/data\tused\t42151936",
-  "zvpg_pool/data\treferenced\t41930752",
-  "zvpg_pool/data\torigin\t-",
-  "zvpg_pool/data\tcreation\t1732448005",
-  "zvpg_pool/data\tzvpg:branch\tmain",
-  "zvpg_pool/data@baseline\ttype\tsnapshot",
-  "zvpg_pool/data@baseline\tused\t221184",
-  "zvpg_pool/data@baseline\treferenced\t42201088",
-  "zvpg_pool/data@baseline\torigin\t-",
-  "zvpg_pool/data@baseline\tcreation\t1732448050",
-  "zvpg_pool/data@baseline\tzvpg:branch\tmain",
-  "zvpg_pool/sockets\ttype\tfilesystem",
-  "zvpg_pool/sockets\tused\t98304",
-  "zvpg_pool/sockets\treferenced\t98304",
-  "zvpg_pool/sockets\torigin\t-",
-  "zvpg_pool/sockets\tcreation\t1732448006",
-  "zvpg_pool/sockets\tzvpg:branch\t-",
+  "zvpg_pool\ttype\tfilesystem\t-",
+  "zvpg_pool\tused\t43306189\t-",
+  "zvpg_pool\treferenced\t24576\t-",
+  "zvpg_pool\torigin\t-\t-",
+  "zvpg_pool\tcreation\t1732448003\t-",
+  "zvpg_pool\tzvpg:branch\t-\t-",
+  "zvpg_pool/clones\ttype\tfilesystem\t-",
+  "zvpg_pool/clones\tused\t557056\t-",
+  "zvpg_pool/clones\treferenced\t24576\t-",
+  "zvpg_pool/clones\torigin\t-\t-",
+  "zvpg_pool/clones\tcreation\t1732448004\t-",
+  "zvpg_pool/clones\tzvpg:branch\t-\t-",
+  "zvpg_pool/clones/feature_sauth\ttype\tfilesystem\t-",
+  "zvpg_pool/clones/feature_sauth\tused\t331776\t-",
+  "zvpg_pool/clones/feature_sauth\treferenced\t41897984\t-",
+  "zvpg_pool/clones/feature_sauth\torigin\tzvpg_pool/data@baseline\t-",
+  "zvpg_pool/clones/feature_sauth\tcreation\t1732448100\t-",
+  "zvpg_pool/clones/feature_sauth\tzvpg:branch\tfeature/auth\tlocal",
+  "zvpg_pool/clones/feature_sauth@after-migration\ttype\tsnapshot\t-",
+  "zvpg_pool/clones/feature_sauth@after-migration\tused\t0\t-",
+  "zvpg_pool/clones/feature_sauth@after-migration\treferenced\t41897984\t-",
+  "zvpg_pool/clones/feature_sauth@after-migration\torigin\t-\t-",
+  "zvpg_pool/clones/feature_sauth@after-migration\tcreation\t1732448200\t-",
+  "zvpg_pool/clones/feature_sauth@after-migration\tzvpg:branch\tfeature/auth\tinherited from zvpg_pool/clones/feature_sauth",
+  "zvpg_pool/clones/_ue9_t_ue9_\ttype\tfilesystem\t-",
+  "zvpg_pool/clones/_ue9_t_ue9_\tused\t225280\t-",
+  "zvpg_pool/clones/_ue9_t_ue9_\treferenced\t41897984\t-",
+  "zvpg_pool/clones/_ue9_t_ue9_\torigin\tzvpg_pool/data@baseline\t-",
+  "zvpg_pool/clones/_ue9_t_ue9_\tcreation\t1732448300\t-",
+  "zvpg_pool/clones/_ue9_t_ue9_\tzvpg:branch\tété\tlocal",
+  "zvpg_pool/data\ttype\tfilesystem\t-",
+  "zvpg_pool/data\tused\t42151936\t-",
+  "zvpg_pool/data\treferenced\t41930752\t-",
+  "zvpg_pool/data\torigin\t-\t-",
+  "zvpg_pool/data\tcreation\t1732448005\t-",
+  "zvpg_pool/data\tzvpg:branch\tmain\tlocal",
+  "zvpg_pool/data@baseline\ttype\tsnapshot\t-",
+  "zvpg_pool/data@baseline\tused\t221184\t-",
+  "zvpg_pool/data@baseline\treferenced\t42201088\t-",
+  "zvpg_pool/data@baseline\torigin\t-\t-",
+  "zvpg_pool/data@baseline\tcreation\t1732448050\t-",
+  "zvpg_pool/data@baseline\tzvpg:branch\tmain\tinherited from zvpg_pool/data",
+  "zvpg_pool/sockets\ttype\tfilesystem\t-",
+  "zvpg_pool/sockets\tused\t98304\t-",
+  "zvpg_pool/sockets\treferenced\t98304\t-",
+  "zvpg_pool/sockets\torigin\t-\t-",
+  "zvpg_pool/sockets\tcreation\t1732448006\t-",
+  "zvpg_pool/sockets\tzvpg:branch\t-\t-",
   "",
 ].join("\n");
 
@@ -71,34 +71,42 @@ const OPENZFS_GET = [
  * A user property holds free text with spaces and Unicode; `-` marks unset values.
  */
 const ZFS_FUSE_GET = [
-  "fusepool/data\ttype\tfilesystem",
-  "fusepool/data\tused\t1376256",
-  "fusepool/data\treferenced\t1310720",
-  "fusepool/data\torigin\t-",
-  "fusepool/data\tcreation\t1732000000",
-  "fusepool/data\tzvpg:branch\tmain",
-  "fusepool/data\tzvpg:message\tInitial production state — café ☕ (v1)",
-  "fusepool/data@s1\ttype\tsnapshot",
-  "fusepool/data@s1\tused\t65536",
-  "fusepool/data@s1\treferenced\t1310720",
-  "fusepool/data@s1\torigin\t-",
-  "fusepool/data@s1\tcreation\t1732000100",
-  "fusepool/data@s1\tzvpg:branch\tmain",
-  "fusepool/data@s1\tzvpg:message\tbefore the big migration: 10% done, 'quoted'",
-  "fusepool/clones\ttype\tfilesystem",
-  "fusepool/clones\tused\t0",
-  "fusepool/clones\treferenced\t21504",
-  "fusepool/clones\torigin\t-",
-  "fusepool/clones\tcreation\t1732000001",
-  "fusepool/clones\tzvpg:branch\t-",
-  "fusepool/clones\tzvpg:message\t-",
-  "fusepool/clones/dev\ttype\tfilesystem",
-  "fusepool/clones/dev\tused\t0",
-  "fusepool/clones/dev\treferenced\t1310720",
-  "fusepool/clones/dev\torigin\tfusepool/data@s1",
-  "fusepool/clones/dev\tcreation\t1732000200",
-  "fusepool/clones/dev\tzvpg:branch\tdev",
-  "fusepool/clones/dev\tzvpg:message\t-",
+  "fusepool/data\ttype\tfilesystem\t-",
+  "fusepool/data\tused\t1376256\t-",
+  "fusepool/data\treferenced\t1310720\t-",
+  "fusepool/data\torigin\t-\t-",
+  "fusepool/data\tcreation\t1732000000\t-",
+  "fusepool/data\tzvpg:branch\tmain\tlocal",
+  "fusepool/data\tzvpg:message\tInitial production state — café ☕ (v1)\tlocal",
+  "fusepool/data@s1\ttype\tsnapshot\t-",
+  "fusepool/data@s1\tused\t65536\t-",
+  "fusepool/data@s1\treferenced\t1310720\t-",
+  "fusepool/data@s1\torigin\t-\t-",
+  "fusepool/data@s1\tcreation\t1732000100\t-",
+  "fusepool/data@s1\tzvpg:branch\tmain\tinherited from fusepool/data",
+  "fusepool/data@s1\tzvpg:message\tbefore the big migration: 10% done, 'quoted'\tlocal",
+  "fusepool/clones\ttype\tfilesystem\t-",
+  "fusepool/clones\tused\t0\t-",
+  "fusepool/clones\treferenced\t21504\t-",
+  "fusepool/clones\torigin\t-\t-",
+  "fusepool/clones\tcreation\t1732000001\t-",
+  "fusepool/clones\tzvpg:branch\t-\t-",
+  "fusepool/clones\tzvpg:message\t-\t-",
+  "fusepool/clones/dev\ttype\tfilesystem\t-",
+  "fusepool/clones/dev\tused\t0\t-",
+  "fusepool/clones/dev\treferenced\t1310720\t-",
+  "fusepool/clones/dev\torigin\tfusepool/data@s1\t-",
+  "fusepool/clones/dev\tcreation\t1732000200\t-",
+  "fusepool/clones/dev\tzvpg:branch\tdev\tlocal",
+  "fusepool/clones/dev\tzvpg:message\t-\t-",
+  // a dataset a user made inside a branch: it inherits the branch's user properties
+  "fusepool/clones/dev/mine\ttype\tfilesystem\t-",
+  "fusepool/clones/dev/mine\tused\t114688\t-",
+  "fusepool/clones/dev/mine\treferenced\t114688\t-",
+  "fusepool/clones/dev/mine\torigin\t-\t-",
+  "fusepool/clones/dev/mine\tcreation\t1732000300\t-",
+  "fusepool/clones/dev/mine\tzvpg:branch\tdev\tinherited from fusepool/clones/dev",
+  "fusepool/clones/dev/mine\tzvpg:message\t-\t-",
 ].join("\n"); // no trailing newline
 
 Deno.test("zfs: parseGetOutput on OpenZFS 2.x output", () => {
@@ -140,8 +148,9 @@ Deno.test("zfs: parseGetOutput on zfs-fuse output", () => {
     ["fusepool/data@s1", "snapshot"],
     ["fusepool/clones", "filesystem"],
     ["fusepool/clones/dev", "filesystem"],
+    ["fusepool/clones/dev/mine", "filesystem"],
   ]);
-  const [data, s1, clones, dev] = entries;
+  const [data, s1, clones, dev, mine] = entries;
   assert.equal(data.props["zvpg:message"], "Initial production state — café ☕ (v1)");
   assert.equal(s1.props["zvpg:message"], "before the big migration: 10% done, 'quoted'");
   assert.equal(s1.props.creation, "1732000100");
@@ -154,11 +163,20 @@ Deno.test("zfs: parseGetOutput on zfs-fuse output", () => {
   assert.equal(dev.props.origin, "fusepool/data@s1");
   assert.equal(dev.props.used, "0");
   assert.ok(!("zvpg:message" in dev.props));
+  assert.equal(dev.props["zvpg:branch"], "dev");
+  // inherited user properties are not the dataset's own
+  assert.ok(!("zvpg:branch" in s1.props));
+  assert.deepEqual(mine.props, {
+    type: "filesystem",
+    used: "114688",
+    referenced: "114688",
+    creation: "1732000300",
+  });
 });
 
 Deno.test("zfs: parseGetOutput skips blank and malformed lines and keeps tabs in values", () => {
-  const out = "\n  \nbroken line\nonly\tone-tab\np/d\ttype\tfilesystem\r\n" +
-    "p/d\tzvpg:x\ta\tb\n";
+  const out = "\n  \nbroken line\nonly\tone-tab\nno\tsource\tcolumn\n" +
+    "p/d\ttype\tfilesystem\t-\r\n" + "p/d\tzvpg:x\ta\tb\tlocal\n";
   const entries = parseGetOutput(out);
   assert.equal(entries.length, 1);
   assert.equal(entries[0].name, "p/d");
@@ -470,7 +488,17 @@ Deno.test("zfs: mount treats 'already mounted' as success and fails otherwise", 
 Deno.test("zfs: getTree reads everything in one call and parses it", async () => {
   const fake = new FakeRunner([
     {
-      argv: ["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", PROPS, "zvpg_pool"],
+      argv: [
+        "zfs",
+        "get",
+        "-H",
+        "-p",
+        "-r",
+        "-o",
+        "name,property,value,source",
+        PROPS,
+        "zvpg_pool",
+      ],
       result: { stdout: OPENZFS_GET },
       check: (o) => assert.equal(o.allowFailure, true),
     },
@@ -489,8 +517,19 @@ Deno.test("zfs: getTree reads everything in one call and parses it", async () =>
 Deno.test("zfs: getTree does not repeat 'type' and takes several roots", async () => {
   const fake = new FakeRunner([
     {
-      argv: ["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", "used,type", "a", "b"],
-      result: { stdout: "a\tused\t1\na\ttype\tfilesystem\n" },
+      argv: [
+        "zfs",
+        "get",
+        "-H",
+        "-p",
+        "-r",
+        "-o",
+        "name,property,value,source",
+        "used,type",
+        "a",
+        "b",
+      ],
+      result: { stdout: "a\tused\t1\t-\na\ttype\tfilesystem\t-\n" },
     },
   ]);
   assert.deepEqual(await new Zfs(fake).getTree(["a", "b"], ["used", "type"]), [
@@ -500,7 +539,17 @@ Deno.test("zfs: getTree does not repeat 'type' and takes several roots", async (
 });
 
 Deno.test("zfs: getTree returns [] when the root does not exist or no root is given", async () => {
-  const argv = ["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", "type", "tpool/data"];
+  const argv = [
+    "zfs",
+    "get",
+    "-H",
+    "-p",
+    "-r",
+    "-o",
+    "name,property,value,source",
+    "type",
+    "tpool/data",
+  ];
   const fake = new FakeRunner([
     { argv, result: { code: 1, stderr: "cannot open 'tpool/data': dataset does not exist\n" } },
     { argv, result: { code: 1, stderr: "cannot open 'tpool': no such pool\n" } },
@@ -509,7 +558,7 @@ Deno.test("zfs: getTree returns [] when the root does not exist or no root is gi
       argv: [...argv, "tpool/clones"],
       result: {
         code: 1,
-        stdout: "tpool/data\ttype\tfilesystem\n",
+        stdout: "tpool/data\ttype\tfilesystem\t-\n",
         stderr: "cannot open 'tpool/clones': dataset does not exist\n",
       },
     },

@@ -1,0 +1,115 @@
+/**
+ * After the ZFS service restarts (the zfs-fuse daemon killed and started again, as a
+ * package upgrade does), its old mounts are dead ("Transport endpoint is not connected").
+ * Health must say so, repair must bring the running branches back, and a stopped branch
+ * must start. Disruptive: it restarts the daemon every pool on the machine depends on,
+ * and leaves the other pools mounted again.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { itest, sh, type TestEnv } from "../support/itest.ts";
+
+type Check = { name: string; status: string; detail: string };
+
+const PIDFILE = "/run/zfs-fuse.pid";
+
+async function waitFor(what: string, ok: () => Promise<boolean> | boolean, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Kills the zfs-fuse daemon (as a crash or an upgrade does) and starts it again. */
+async function restartZfsFuse(): Promise<void> {
+  const pid = Number(readFileSync(PIDFILE, "utf8").trim());
+  assert.ok(Number.isInteger(pid) && pid > 0, `no zfs-fuse pid in ${PIDFILE}`);
+  Deno.kill(pid, "SIGKILL");
+  await waitFor("zfs-fuse to exit", () => !existsSync(`/proc/${pid}`));
+  // zfs-fuse refuses to start while its pid file exists
+  await Deno.remove(PIDFILE).catch(() => {});
+  const started = await new Deno.Command("zfs-fuse", {
+    args: ["-p", PIDFILE],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.equal(started.code, 0, "zfs-fuse did not start");
+  await waitFor("zfs-fuse to answer", async () => (await sh("zpool", ["list"])).code === 0);
+}
+
+/**
+ * Leaves the machine as usable as it was: detaches every dead ZFS mount and mounts every
+ * pool's datasets again (what scripts/setup_env.sh does after starting the daemon).
+ */
+async function remountEverything(): Promise<void> {
+  const mounts = readFileSync("/proc/mounts", "utf8").split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f[2] === "fuse.zfs")
+    .map((f) =>
+      f[1]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+    )
+    .sort()
+    .reverse();
+  for (const target of mounts) {
+    try {
+      Deno.readDirSync(target)[Symbol.iterator]().next();
+    } catch {
+      await sh("umount", ["-l", target]);
+    }
+  }
+  await sh("zfs", ["mount", "-a"]);
+}
+
+async function health(env: TestEnv): Promise<{ code: number; checks: Check[] }> {
+  const r = await env.zvpg(["status", "health", "-f", "json"]);
+  return { code: r.code, checks: (JSON.parse(r.stdout) as { checks: Check[] }).checks };
+}
+
+itest(
+  "after the zfs-fuse daemon restarts, health fails, repair and start bring the branches back",
+  async (env) => {
+    await env.psql(
+      await env.port("main"),
+      "CREATE TABLE t (v text); INSERT INTO t VALUES ('main')",
+    );
+    await env.ok(["branch", "create", "b1"]);
+    await env.ok(["branch", "create", "b2"]);
+    await env.psql(await env.port("b1"), "INSERT INTO t VALUES ('b1')");
+    await env.psql(await env.port("b2"), "INSERT INTO t VALUES ('b2')");
+    for (const b of ["main", "b1"]) await env.psql(await env.port(b), "CHECKPOINT");
+    await env.ok(["branch", "stop", "b2"]);
+    try {
+      await restartZfsFuse();
+
+      // health means usable: the running branches answer no query, their mounts are dead
+      const broken = await health(env);
+      assert.equal(broken.code, 1);
+      const connections = broken.checks.find((c) => c.name === "connections")!;
+      assert.equal(connections.status, "fail");
+      assert.match(connections.detail, /'main'/);
+      assert.match(connections.detail, /'b1'/);
+      const mounts = broken.checks.find((c) => c.name === "mounts")!;
+      assert.equal(mounts.status, "fail");
+      assert.match(mounts.detail, /Transport endpoint is not connected/);
+
+      // a stopped branch starts: its stale mount is recovered first
+      await env.ok(["branch", "start", "b2"]);
+      assert.equal(await env.psql(await env.port("b2"), "SELECT v FROM t ORDER BY v"), "b2\nmain");
+
+      // repair brings main and b1 back with their data
+      const repaired = await env.zvpg(["status", "health", "--repair"]);
+      assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+      assert.match(repaired.stdout, /REPAIRED\s+branch 'main': restarted/);
+      assert.match(repaired.stdout, /REPAIRED\s+branch 'b1': restarted/);
+      assert.equal(await env.psql(await env.port("main"), "SELECT v FROM t"), "main");
+      assert.equal(await env.psql(await env.port("b1"), "SELECT v FROM t ORDER BY v"), "b1\nmain");
+      const after = await health(env);
+      assert.equal(after.code, 0, JSON.stringify(after.checks.filter((c) => c.status === "fail")));
+    } finally {
+      await remountEverything();
+    }
+  },
+  { disruptive: true },
+);
