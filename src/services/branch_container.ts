@@ -9,7 +9,6 @@ import {
   chownSync,
   copyFileSync,
   existsSync,
-  mkdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -18,6 +17,7 @@ import { join } from "node:path";
 import type { ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
+import { ensurePrivateDir, PRIVATE_FILE } from "../private_fs.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
 import { interrupted, throwIfInterrupted } from "./interrupt.ts";
@@ -47,19 +47,27 @@ export function dataOwner(ctx: Context, branch: string): { uid: number; gid: num
 }
 
 /**
- * Prepares a branch to start: removes a stale postmaster.pid, recreates the socket
- * directory and copies the config files, owned by the data directory's owner.
+ * Prepares a branch to start: removes a stale postmaster.pid, recreates the runtime
+ * directory (0700, root's) with the socket and config directories (0700, the data
+ * directory's owner's) and copies the config files (0600). The mount directories on the
+ * way are made private too, so no other uid reaches the socket, whatever the umask and
+ * whatever an older version left.
  */
 export function prepareBranchFiles(ctx: Context, branch: string): { uid: number; gid: number } {
   const owner = dataOwner(ctx, branch);
-  const pgdata = ctx.layout.pgdata(branch);
+  const { layout } = ctx;
+  const pgdata = layout.pgdata(branch);
   rmSync(join(pgdata, "postmaster.pid"), { force: true });
-  const runtimeDir = ctx.layout.runtimeDir(branch);
+  for (const dir of [ctx.config.mountDir, layout.branchMount(branch), layout.socketsMount]) {
+    ensurePrivateDir(dir);
+  }
+  const runtimeDir = layout.runtimeDir(branch);
   rmSync(runtimeDir, { recursive: true, force: true });
+  ensurePrivateDir(runtimeDir);
   const sockDir = join(runtimeDir, "sock");
   const confDir = join(runtimeDir, "conf");
-  mkdirSync(sockDir, { recursive: true });
-  mkdirSync(confDir, { recursive: true });
+  ensurePrivateDir(sockDir, { owner });
+  ensurePrivateDir(confDir, { owner });
   for (const [name, source] of configFiles(ctx)) {
     if (!existsSync(source)) {
       throw new ZvpgError(`PostgreSQL config file ${source} does not exist`, {
@@ -68,14 +76,9 @@ export function prepareBranchFiles(ctx: Context, branch: string): { uid: number;
     }
     const target = join(confDir, name);
     copyFileSync(source, target);
-    chmodSync(target, 0o600);
+    chmodSync(target, PRIVATE_FILE);
     chownSync(target, owner.uid, owner.gid);
   }
-  chmodSync(runtimeDir, 0o755);
-  chmodSync(sockDir, 0o775);
-  chownSync(sockDir, owner.uid, owner.gid);
-  chmodSync(confDir, 0o700);
-  chownSync(confDir, owner.uid, owner.gid);
   return owner;
 }
 

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { ZvpgError } from "../errors.ts";
+import { ensurePrivateDir, ensurePrivateFile, writePrivateFile } from "../private_fs.ts";
 import type { Check } from "./check.ts";
 import { log } from "../log.ts";
 import { execSql } from "./branch_container.ts";
@@ -53,7 +54,7 @@ export class InitService {
     await this.ensureZfs();
     await this.ensureImage(record);
     await this.ensurePool(record);
-    mkdirSync(this.ctx.config.mountDir, { recursive: true });
+    ensurePrivateDir(this.ctx.config.mountDir);
     return await withLock(this.ctx.layout, async () => {
       await this.ensureDatasets(record);
       this.ensureConfigFiles(record);
@@ -133,6 +134,8 @@ export class InitService {
       await zfs.create(dataset, { mountpoint, ...props });
       record("dataset", true, `${dataset} at ${mountpoint}`);
     }
+    // no other uid may reach a data directory, socket or config copy below these
+    for (const [, mountpoint] of wanted) ensurePrivateDir(mountpoint);
     const inventory = await loadInventory(this.ctx, { containers: false });
     if (!inventory.initialized) {
       throw new ZvpgError(
@@ -154,14 +157,17 @@ export class InitService {
       [c.pgIdentPath, () => readTemplate("pg_ident.conf")],
       [this.ctx.layout.passFile, () => `*:*:*:${c.postgresUser}:${generatePassword()}\n`],
     ];
+    // zvpg's own config directory is private; a directory given with -c may be shared
+    ensurePrivateDir(c.configDir, { fixExisting: c.configDirIsOwn });
     for (const [path, content] of files) {
+      const ours = c.configDirIsOwn && dirname(path) === c.configDir;
       if (existsSync(path)) {
+        if (ours || path === this.ctx.layout.passFile) ensurePrivateFile(path);
         record("file", false, path);
         continue;
       }
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      writeFileSync(path, content(), { mode: 0o600 });
-      chmodSync(path, 0o600);
+      ensurePrivateDir(dirname(path), { fixExisting: false });
+      writePrivateFile(path, content());
       record("file", true, path);
     }
   }
