@@ -47,11 +47,16 @@ export interface BranchStatusRow {
 /** One health check. */
 export type HealthCheck = Check;
 
-/** What `--repair` did. */
+/** One thing `--repair` attempted, and whether it worked. */
 export interface RepairAction {
   target: string;
+  /** What was attempted, as a verb (`restart`, `remove`...): not a claim that it worked. */
   action: string;
+  /** Whether the action succeeded. */
   ok: boolean;
+  /** Why the action was needed (e.g. "its container was exited"). */
+  reason?: string;
+  /** When it failed: the error. */
   detail?: string;
 }
 
@@ -312,18 +317,24 @@ export class StatusService {
       const inventory = await loadInventory(ctx);
       const unresponsive = await this.unresponsiveBranches(inventory);
       const actions: RepairAction[] = [];
-      const attempt = async (target: string, action: string, work: () => Promise<void>) => {
+      const attempt = async (
+        target: string,
+        action: string,
+        reason: string,
+        work: () => Promise<void>,
+      ) => {
         try {
           await work();
-          actions.push({ target, action, ok: true });
-          log.info(`repaired ${target}: ${action}`);
+          actions.push({ target, action, ok: true, reason });
+          log.info(`repaired ${target}: ${action} (${reason})`);
         } catch (error) {
-          actions.push({ target, action, ok: false, detail: (error as Error).message });
-          log.error(`could not repair ${target} (${action}): ${(error as Error).message}`);
+          const detail = (error as Error).message;
+          actions.push({ target, action, ok: false, reason, detail });
+          log.error(`could not repair ${target}: ${action} failed: ${detail}`);
         }
       };
       for (const c of inventory.orphanContainers) {
-        await attempt(`container ${c.name}`, "removed (its branch dataset is gone)", async () => {
+        await attempt(`container ${c.name}`, "remove", "its branch dataset is gone", async () => {
           // no data left to protect: no graceful shutdown needed
           await ctx.runtime.remove(c.name);
         });
@@ -333,36 +344,42 @@ export class StatusService {
           if (b.isDefault) {
             await attempt(
               `branch '${b.name}'`,
-              "marked stopped",
+              "mark stopped",
+              `an interrupted ${
+                b.state === "creating" ? "create" : "delete"
+              } left it marked ${b.state}`,
               () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
             );
             continue;
           }
-          const verb = b.state === "creating"
-            ? "rolled back the interrupted create"
-            : "completed the interrupted delete";
+          const [verb, why] = b.state === "creating"
+            ? ["roll back the create", "an interrupted create left it half-made"]
+            : ["complete the delete", "an interrupted delete left it half-deleted"];
           const dependents = inventory.snapshots.filter((s) =>
             s.branch === b.name && s.dependents.length > 0
           );
           if (dependents.length > 0) {
             await attempt(
               `branch '${b.name}'`,
-              "marked stopped (other branches depend on it)",
+              "mark stopped",
+              `${why}, and other branches depend on it`,
               () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
             );
             continue;
           }
-          await attempt(`branch '${b.name}'`, verb, () => destroyBranch(ctx, b));
+          await attempt(`branch '${b.name}'`, verb, why, () => destroyBranch(ctx, b));
         } else if (b.status === "missing" || b.status === "failed") {
           await attempt(
             `branch '${b.name}'`,
-            `restarted (its container was ${b.status === "missing" ? "gone" : b.container!.state})`,
+            "restart",
+            `its container was ${b.status === "missing" ? "gone" : b.container!.state}`,
             () => this.restart(b.name),
           );
         } else if (unresponsive.has(b.name)) {
           await attempt(
             `branch '${b.name}'`,
-            "restarted (its PostgreSQL did not accept connections)",
+            "restart",
+            "its PostgreSQL did not accept connections",
             async () => {
               await stopBranchContainer(ctx, b.container!.name);
               await this.restart(b.name);
@@ -371,7 +388,7 @@ export class StatusService {
         }
       }
       for (const dir of strayRuntimeDirs(ctx.layout, inventory)) {
-        await attempt(`directory ${dir}`, "removed (it belongs to no branch)", () => {
+        await attempt(`directory ${dir}`, "remove", "it belongs to no branch", () => {
           rmSync(dir, { recursive: true, force: true });
           return Promise.resolve();
         });
@@ -379,8 +396,9 @@ export class StatusService {
       for (const d of inventory.unmanagedDatasets) {
         actions.push({
           target: `dataset ${d}`,
-          action: "left alone (not zvpg's: no zvpg metadata)",
+          action: "leave alone",
           ok: true,
+          reason: "not zvpg's: no zvpg metadata",
         });
       }
       return actions;
