@@ -16,7 +16,12 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { ZvpgError } from "../errors.ts";
-import { ensurePrivateDir, ensurePrivateFile, writePrivateFile } from "../private_fs.ts";
+import {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  PRIVATE_DIR,
+  writePrivateFile,
+} from "../private_fs.ts";
 import type { Check } from "./check.ts";
 import { log } from "../log.ts";
 import { execSql } from "./branch_container.ts";
@@ -134,8 +139,17 @@ export class InitService {
       await zfs.create(dataset, { mountpoint, ...props });
       record("dataset", true, `${dataset} at ${mountpoint}`);
     }
-    // no other uid may reach a data directory, socket or config copy below these
+    // no other uid may reach a data directory, socket or config copy below these; runtime
+    // directories an older version left open are closed too (a start recreates them)
     for (const [, mountpoint] of wanted) ensurePrivateDir(mountpoint);
+    for (const entry of readdirSync(layout.socketsMount, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(layout.socketsMount, entry.name);
+      chmodSync(dir, PRIVATE_DIR);
+      for (const sub of ["sock", "conf"]) {
+        if (existsSync(join(dir, sub))) chmodSync(join(dir, sub), PRIVATE_DIR);
+      }
+    }
     const inventory = await loadInventory(this.ctx, { containers: false });
     if (!inventory.initialized) {
       throw new ZvpgError(
