@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensurePrivateDir, ensurePrivateFile } from "./private_fs.ts";
 
@@ -73,9 +72,11 @@ export class Logger {
   #write(level: LogLevel, message: string): void {
     if (this.#file) {
       try {
-        appendFileSync(
+        // not node:fs appendFileSync: it chmods the file to 0666 on every call
+        Deno.writeTextFileSync(
           this.#file,
           `${new Date().toISOString()} ${Deno.pid} ${level} ${message}\n`,
+          { append: true },
         );
       } catch {
         // The log file is best effort: never fail a command because of it.

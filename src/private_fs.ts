@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from "node:fs";
 
 /** Mode of every directory zvpg makes private. */
 export const PRIVATE_DIR = 0o700;
@@ -49,6 +49,7 @@ export function ensurePrivateFile(file: string): void {
 /** Writes `content` to `file` (replacing it), mode 0600 whatever the umask. */
 export function writePrivateFile(file: string, content: string): void {
   ensurePrivateFile(file);
-  writeFileSync(file, content);
+  // not node:fs writeFileSync: it chmods to 0666 unless told otherwise
+  Deno.writeTextFileSync(file, content, { mode: PRIVATE_FILE });
   chmodSync(file, PRIVATE_FILE);
 }
