@@ -8,6 +8,7 @@
 import { type Dirent, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { PoolStatus } from "../adapters/zfs.ts";
+import { ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Check } from "./check.ts";
 import { VERSION } from "../version.ts";
@@ -328,7 +329,10 @@ export class StatusService {
           actions.push({ target, action, ok: true, reason });
           log.info(`repaired ${target}: ${action} (${reason})`);
         } catch (error) {
-          const detail = (error as Error).message;
+          // the hint says where to look (e.g. the file a failed start's log is kept in)
+          const detail = error instanceof ZvpgError && error.hint
+            ? `${error.message} — ${error.hint}`
+            : (error as Error).message;
           actions.push({ target, action, ok: false, reason, detail });
           log.error(`could not repair ${target}: ${action} failed: ${detail}`);
         }
