@@ -15,6 +15,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { parseSize } from "../config/schema.ts";
 import { ZvpgError } from "../errors.ts";
 import {
   ensurePrivateDir,
@@ -437,15 +438,7 @@ export class InitService {
 
 /** Creates a sparse file of `size` (e.g. `10G`). */
 export async function createSparseFile(path: string, size: string): Promise<void> {
-  const units: Record<string, number> = {
-    "": 1,
-    K: 1024,
-    M: 1024 ** 2,
-    G: 1024 ** 3,
-    T: 1024 ** 4,
-  };
-  const match = size.match(/^([0-9]+)([KMGT]?)$/)!;
-  const bytes = Number(match[1]) * units[match[2]];
+  const bytes = parseSize(size);
   const file = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
   try {
     await file.truncate(bytes);
