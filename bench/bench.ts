@@ -254,8 +254,10 @@ function serverTiming(out: string): number {
 }
 
 /** Waits with zvpg's own readiness probe (the same check and interval zvpg uses). */
-function waitReady(port: number, timeoutMs = 120_000): Promise<boolean> {
-  return new PostgresProbe().waitReady("127.0.0.1", port, "postgres", "postgres", { timeoutMs });
+async function waitReady(port: number, timeoutMs = 120_000): Promise<boolean> {
+  const probe = new PostgresProbe();
+  return (await probe.waitReady("127.0.0.1", port, "postgres", "postgres", { timeoutMs })) ===
+    "ready";
 }
 
 /** `used` and `referenced` of a dataset, in bytes. */

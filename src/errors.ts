@@ -75,6 +75,15 @@ export class NotInitializedError extends ZvpgError {
   }
 }
 
+/** The pool exists but is not imported (exported, or not imported after a reboot). */
+export class PoolNotImportedError extends ZvpgError {
+  constructor(what: string, pool: string, dir: string) {
+    super(`${what}: pool '${pool}' is not imported`, {
+      hint: `run 'zvpg init env' to import it (or 'zpool import -d ${dir} ${pool}')`,
+    });
+  }
+}
+
 /** PostgreSQL did not become ready in a container. */
 export class PostgresStartError extends ZvpgError {}
 

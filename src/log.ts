@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ensurePrivateDir, ensurePrivateFile } from "./private_fs.ts";
 
 /** Log levels, in increasing order of severity. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
@@ -18,6 +18,7 @@ const rank = (level: LogLevel) => LOG_LEVELS.indexOf(level);
 export class Logger {
   #level: LogLevel = "INFO";
   #file?: string;
+  #dir?: string;
   #quiet = false;
 
   /** Only messages at `level` or above are shown. */
@@ -25,17 +26,29 @@ export class Logger {
     this.#level = level;
   }
 
-  /** Appends messages of every level to `<dir>/zvpg.log`; silently off when not writable. */
+  /**
+   * Appends messages of every level to `<dir>/zvpg.log` (mode 0600; a directory made here
+   * is 0700); silently off when not writable.
+   */
   setLogDir(dir: string | undefined): void {
     this.#file = undefined;
+    this.#dir = undefined;
     if (!dir) return;
     try {
-      mkdirSync(dir, { recursive: true });
-      this.#file = join(dir, "zvpg.log");
-      appendFileSync(this.#file, "");
+      // an existing directory may be shared (e.g. /var/log): only the file is made private
+      ensurePrivateDir(dir, { fixExisting: false });
+      const file = join(dir, "zvpg.log");
+      ensurePrivateFile(file);
+      this.#file = file;
+      this.#dir = dir;
     } catch {
       this.#file = undefined;
     }
+  }
+
+  /** The directory `zvpg.log` is written to, when logging to a file works. */
+  get logDir(): string | undefined {
+    return this.#dir;
   }
 
   /** Hides INFO progress lines on stderr (errors and warnings still show). */
@@ -59,9 +72,11 @@ export class Logger {
   #write(level: LogLevel, message: string): void {
     if (this.#file) {
       try {
-        appendFileSync(
+        // not node:fs appendFileSync: it chmods the file to 0666 on every call
+        Deno.writeTextFileSync(
           this.#file,
           `${new Date().toISOString()} ${Deno.pid} ${level} ${message}\n`,
+          { append: true },
         );
       } catch {
         // The log file is best effort: never fail a command because of it.

@@ -70,6 +70,8 @@ export interface ContainerRuntime {
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** The container's state, or undefined when it does not exist. */
   state(name: string): Promise<string | undefined>;
+  /** The exit code of a container that has exited, or undefined (unknown, or still running). */
+  exitCode(name: string): Promise<number | undefined>;
   logs(name: string, tailLines: number): Promise<string>;
   exec(name: string, user: string | undefined, argv: string[]): Promise<RunResult>;
 }
@@ -202,6 +204,18 @@ export class CliContainerRuntime implements ContainerRuntime {
       throw new CommandFailedError(this.program, ["inspect", name], result.code, result.stderr);
     }
     return result.stdout.trim();
+  }
+
+  async exitCode(name: string): Promise<number | undefined> {
+    const result = await this.runner.run(
+      this.program,
+      ["inspect", "--type", "container", "--format", "{{.State.ExitCode}}", name],
+      { allowFailure: true },
+    );
+    const code = Number(result.stdout.trim());
+    return result.code === 0 && result.stdout.trim() !== "" && Number.isInteger(code)
+      ? code
+      : undefined;
   }
 
   async logs(name: string, tailLines: number): Promise<string> {

@@ -31,6 +31,64 @@ const PROTOCOL_3_0 = 196608;
 /** The first reply is small; never read more than this from a probe. */
 const MAX_REPLY_BYTES = 16_384;
 
+/** How a wait for readiness ended. */
+export type WaitOutcome =
+  /** The server accepts connections. */
+  | "ready"
+  /** The timeout passed, and the server was not making progress. */
+  | "timeout"
+  /** `stillAlive` said the server is gone (its container exited). */
+  | "exited"
+  /** `cancelled` said stop. */
+  | "cancelled";
+
+/** Options of {@link PostgresProbe.waitReady}. */
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Whether the server still runs; asked at most twice a second. */
+  stillAlive?: () => Promise<boolean>;
+  /** Stop waiting once this says so. */
+  cancelled?: () => boolean;
+  /**
+   * Whether the server did work since the last call (e.g. its processes' I/O grew). Asked
+   * about once a second while the server answers "starting up": a server in crash
+   * recovery that keeps making progress is waited for past the timeout.
+   */
+  progressed?: () => boolean | Promise<boolean>;
+  /** Past the timeout, give up once the server made no progress for this long (10 s). */
+  stallMs?: number;
+  /** Called while waiting past the timeout, every `reportEveryMs` (5 s), with the time waited. */
+  onOvertime?: (elapsedMs: number) => void;
+  reportEveryMs?: number;
+}
+
+/** What a wait has seen of a server that answers "starting up". */
+export interface RecoveryWatch {
+  /** When the server last answered "starting up". */
+  lastRejectingAt?: number;
+  /** When progress was last seen (the first sample counts as progress). */
+  lastProgressAt?: number;
+}
+
+/**
+ * Whether to keep waiting at `now`: always before the deadline; after it, only while the
+ * server answers "starting up" and made progress within the last `stallMs`.
+ */
+export function keepWaiting(
+  now: number,
+  deadline: number,
+  watch: RecoveryWatch,
+  stallMs: number,
+): boolean {
+  if (now < deadline) return true;
+  if (watch.lastRejectingAt === undefined || watch.lastProgressAt === undefined) return false;
+  return now - watch.lastRejectingAt <= stallMs && now - watch.lastProgressAt <= stallMs;
+}
+
+/** How often a server's progress is sampled while it answers "starting up". */
+const PROGRESS_SAMPLE_MS = 1_000;
+
 /** Answers whether a server accepts connections. */
 export class PostgresProbe {
   constructor(private readonly ping: Pinger = pingPostgres) {}
@@ -41,36 +99,53 @@ export class PostgresProbe {
   }
 
   /**
-   * Polls every `intervalMs` until the server accepts connections, `timeoutMs` passes,
-   * `stillAlive` (asked at most twice a second) says it is gone, or `cancelled` says stop.
-   * Returns whether it became ready.
+   * Polls every `intervalMs` until the server accepts connections, `stillAlive` says it
+   * is gone, `cancelled` says stop, or the timeout passes while the server makes no
+   * progress (see {@link keepWaiting}).
    */
   async waitReady(
     host: string,
     port: number,
     user: string,
     database: string,
-    options: {
-      timeoutMs: number;
-      intervalMs?: number;
-      stillAlive?: () => Promise<boolean>;
-      /** Stop waiting (and return false) once this says so. */
-      cancelled?: () => boolean;
-    },
-  ): Promise<boolean> {
+    options: WaitOptions,
+  ): Promise<WaitOutcome> {
     const interval = options.intervalMs ?? 25;
-    const deadline = Date.now() + options.timeoutMs;
-    let lastAliveCheck = Date.now();
-    while (Date.now() < deadline && !options.cancelled?.()) {
-      const left = Math.max(1, Math.min(2_000, deadline - Date.now()));
-      if ((await this.ping(host, port, user, database, left)) === "ready") return true;
+    const stallMs = options.stallMs ?? 10_000;
+    const reportEvery = options.reportEveryMs ?? 5_000;
+    const started = Date.now();
+    const deadline = started + options.timeoutMs;
+    const watch: RecoveryWatch = {};
+    let lastSample = -Infinity;
+    let lastReport = deadline - reportEvery;
+    let lastAliveCheck = started;
+    while (!options.cancelled?.()) {
+      const now = Date.now();
+      if (!keepWaiting(now, deadline, watch, stallMs)) return "timeout";
+      const left = Math.max(1, Math.min(2_000, now < deadline ? deadline - now : 2_000));
+      const answer = await this.ping(host, port, user, database, left);
+      if (answer === "ready") return "ready";
+      if (answer === "rejecting") {
+        watch.lastRejectingAt = Date.now();
+        if (options.progressed && watch.lastRejectingAt - lastSample >= PROGRESS_SAMPLE_MS) {
+          const first = lastSample === -Infinity;
+          lastSample = watch.lastRejectingAt;
+          if ((await options.progressed()) || first) watch.lastProgressAt = lastSample;
+        }
+      }
       if (options.stillAlive && Date.now() - lastAliveCheck >= 500) {
         lastAliveCheck = Date.now();
-        if (!(await options.stillAlive())) return false;
+        if (!(await options.stillAlive())) return "exited";
+      }
+      if (Date.now() >= deadline && Date.now() - lastReport >= reportEvery) {
+        lastReport = Date.now();
+        if (keepWaiting(lastReport, deadline, watch, stallMs)) {
+          options.onOvertime?.(lastReport - started);
+        }
       }
       await new Promise((r) => setTimeout(r, interval));
     }
-    return false;
+    return "cancelled";
   }
 }
 

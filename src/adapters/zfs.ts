@@ -90,6 +90,14 @@ export class Zfs {
     return result.code === 0;
   }
 
+  /** Names of the exported pools whose devices are in `dir` (`zpool import -d dir` lists them). */
+  async importablePools(dir: string): Promise<string[]> {
+    const result = await this.runner.run(this.zpool, ["import", "-d", dir], {
+      allowFailure: true,
+    });
+    return [...result.stdout.matchAll(/^\s*pool:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+  }
+
   /** Exports a pool (its datasets are unmounted). */
   async exportPool(pool: string): Promise<void> {
     await this.retryBusy(() => this.runner.run(this.zpool, ["export", pool]));

@@ -4,7 +4,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { StatusService, type SystemStatus } from "../services/status_service.ts";
+import { UsageError } from "../errors.ts";
+import { type RepairAction, StatusService, type SystemStatus } from "../services/status_service.ts";
 import { contextFor } from "./common.ts";
 import {
   type Format,
@@ -60,6 +61,36 @@ async function system(options: { format: Format }, command: Command): Promise<vo
   printSystem(await new StatusService(contextFor(command)).system(), options.format);
 }
 
+/**
+ * One line per repair: what was attempted, why, and whether it worked. A failed one says
+ * "FAILED … failed: <error>", never a past-tense success word.
+ */
+export function repairLine(r: RepairAction): string {
+  const why = r.reason ? ` (${r.reason})` : "";
+  return r.ok
+    ? `REPAIRED  ${r.target}: ${r.action}${why}`
+    : `FAILED    ${r.target}: ${r.action}${why} failed: ${r.detail ?? "unknown error"}`;
+}
+
+/**
+ * `status` runs `system` by default, so commander hands any unknown word to `system` as an
+ * argument. Named explicitly (`status system x`) that is too many arguments; otherwise it
+ * was meant as a command: an unknown one.
+ */
+function refuseExtraArguments(status: Command, system: Command): void {
+  const extra = system.args;
+  if (extra.length === 0) return;
+  if (status.args[0] === "system") {
+    throw new UsageError(`too many arguments for 'system': ${extra.join(" ")}`, {
+      hint: "run 'zvpg status system --help'",
+    });
+  }
+  const commands = status.commands.map((c) => c.name()).filter((n) => n !== "help");
+  throw new UsageError(`unknown command '${extra[0]}' for 'zvpg status'`, {
+    hint: `use one of: ${commands.join(", ")}`,
+  });
+}
+
 /** Builds `status`. */
 export function statusCommand(): Command {
   const cmd = new Command("status")
@@ -70,11 +101,16 @@ export function statusCommand(): Command {
       "Pool health and space, zvpg space, branch and snapshot counts, runtime, image, version",
     )
     .addOption(formatOption())
+    // `status bogus` arrives here as the default command's argument: refused in the action
+    .allowExcessArguments()
     .addHelpText(
       "after",
       "\nExamples:\n  zvpg status system\n  zvpg status system -f json | jq .space",
     )
-    .action(async (options, command) => await system(options, command as unknown as Command));
+    .action(async (options, command) => {
+      refuseExtraArguments(cmd as unknown as Command, command as unknown as Command);
+      await system(options, command as unknown as Command);
+    });
 
   cmd.command("branches")
     .description(
@@ -134,10 +170,7 @@ export function statusCommand(): Command {
       const repairs = options.repair ? await service.repair() : undefined;
       const checks = await service.health();
       if (options.format !== "json") {
-        for (const r of repairs ?? []) {
-          const detail = r.detail ? ` (${r.detail})` : "";
-          console.log(`${r.ok ? "REPAIRED" : "UNFIXED "}  ${r.target}: ${r.action}${detail}`);
-        }
+        for (const r of repairs ?? []) console.log(repairLine(r));
       }
       printChecks(checks, options.format, repairs ? { repairs } : {});
     });

@@ -44,6 +44,11 @@ export interface Config {
   configDir: string;
   /** Whether {@link configFile} existed. */
   configFileExists: boolean;
+  /**
+   * Whether {@link configDir} is zvpg's own directory (`$ZVPG_CONFIG_DIR` or `~/.zvpg`),
+   * which zvpg keeps at mode 0700; not so for the directory of a file given with `-c`.
+   */
+  configDirIsOwn: boolean;
 }
 
 /** Where to read the configuration from. */
@@ -70,13 +75,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   const configFileExists = existsSync(configFile);
   const raw = configFileExists ? readJsonObject(configFile) : {};
-  if (env.ZVPG_LOG_LEVEL) raw.logLevel = env.ZVPG_LOG_LEVEL;
-  if (env.ZVPG_CONTAINER_RUNTIME) raw.containerRuntime = env.ZVPG_CONTAINER_RUNTIME;
+  for (const [key, variable] of Object.entries(ENV_OVERRIDES)) {
+    if (env[variable]) raw[key] = env[variable];
+  }
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(describeIssue(configFile, raw, parsed.error.issues[0], env), {
-      hint: `fix ${configFile} (see 'Configuration' in the README)`,
+    const issue = parsed.error.issues[0];
+    const variable = envSource(issue, env);
+    throw new ConfigError(describeIssue(configFile, raw, issue, env), {
+      hint: variable
+        ? `unset the environment variable ${variable} or give it a valid value (it overrides ${
+          String(issue!.path[0])
+        })`
+        : `fix ${configFile} (see 'Configuration' in the README)`,
     });
   }
   const c = parsed.data;
@@ -100,6 +112,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     configFile,
     configDir: ownDir,
     configFileExists,
+    configDirIsOwn: options.configPath === undefined,
   };
 }
 
@@ -182,14 +195,28 @@ function describeIssue(
     return `config ${file}: unknown key ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
   }
   const key = issue.path.map(String).join(".");
-  const source = key === "logLevel" && env.ZVPG_LOG_LEVEL
-    ? "environment ZVPG_LOG_LEVEL"
-    : key === "containerRuntime" && env.ZVPG_CONTAINER_RUNTIME
-    ? "environment ZVPG_CONTAINER_RUNTIME"
-    : `config ${file}`;
+  const variable = envSource(issue, env);
+  const source = variable ? `environment ${variable}` : `config ${file}`;
   const value = issue.path.length > 0 ? raw[String(issue.path[0])] : undefined;
   const shown = value === undefined ? "" : ` (got ${truncate(JSON.stringify(value))})`;
   return `${source}: ${key === "" ? "" : `${key} `}${issue.message}${shown}`;
+}
+
+/** Environment variables that override a config key. */
+const ENV_OVERRIDES: Record<string, string> = {
+  logLevel: "ZVPG_LOG_LEVEL",
+  containerRuntime: "ZVPG_CONTAINER_RUNTIME",
+};
+
+/** The environment variable an issue's value came from, if it came from one. */
+function envSource(
+  issue: z.core.$ZodIssue | undefined,
+  env: Record<string, string | undefined>,
+): string | undefined {
+  const variable = issue && issue.path.length > 0
+    ? ENV_OVERRIDES[String(issue.path[0])]
+    : undefined;
+  return variable && env[variable] ? variable : undefined;
 }
 
 function truncate(text: string, max = 80): string {

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "../log.ts";
+import { branchNameProblem } from "../names.ts";
 
 /** The branch-name pattern git uses, as given in the spec. */
 export const GIT_BRANCH_PATTERN = String
@@ -13,15 +14,130 @@ export const GIT_BRANCH_PATTERN = String
 /** The container runtimes zvpg can drive. */
 export const RUNTIMES = ["docker", "podman", "nerdctl"] as const;
 
+/**
+ * A dataset name component that is also a directory under mountDir, bind-mounted into
+ * containers: no ':' or ',' (the engines' `-v`/`--mount` separators).
+ */
 const component = (what: string) =>
   z.string().regex(
-    /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$/,
-    `${what} must be one path component of letters, digits, '_', '-', '.', ':'`,
+    /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/,
+    `${what} must be one path component of letters, digits, '_', '-', '.'`,
   );
 
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 const path = z.string().min(1, "must be a non-empty path").refine(
-  (p) => !p.includes("\0"),
-  "must not contain NUL",
+  (p) => !CONTROL.test(p),
+  "must not contain control characters (NUL, tab, newline...)",
+);
+
+/**
+ * Directories that are not zvpg's alone. mountDir is made private (mode 0700), and the
+ * datasets are mounted below it: none of these may be it.
+ */
+const SHARED_DIRS = new Set([
+  "/",
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/home",
+  "/lib",
+  "/mnt",
+  "/media",
+  "/opt",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/srv",
+  "/sys",
+  "/tmp",
+  "/usr",
+  "/var",
+  "/var/lib",
+  "/var/log",
+  "/var/tmp",
+  "/dev/shm",
+]);
+
+/**
+ * mountDir is a ZFS mountpoint prefix and the source of the containers' bind mounts:
+ * engines split `-v` on ':' and `--mount` on ','; it becomes mode 0700, so it must be a
+ * directory of zvpg's own.
+ */
+const mountDir = path
+  .refine((p) => !p.includes(":") && !p.includes(","), {
+    message: "must not contain ':' or ',' (container engines cannot bind-mount such paths)",
+    abort: true,
+  })
+  .refine((p) => !SHARED_DIRS.has(p.replace(/\/+$/, "") || "/"), {
+    message: "must be a directory of zvpg's own (it is made private, mode 0700), not a system one",
+  });
+
+/**
+ * Pool names ZFS accepts (zpool(8) "Pool names"): a letter first, then letters, digits,
+ * '_', '-', '.', ':'; not `log`, not starting with mirror, raidz, draid or spare, and not
+ * c<digit> (it reads as a disk name).
+ */
+export function poolNameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/.test(name)) {
+    return "must start with a letter and hold only letters, digits, '_', '-', '.', ':' (at most 64)";
+  }
+  if (name === "log" || /^(mirror|raidz|draid|spare)/.test(name)) {
+    return "is reserved by ZFS (log, or starts with mirror, raidz, draid or spare)";
+  }
+  if (/^c[0-9]/.test(name)) return "is refused by ZFS: c<digit>... reads as a disk name";
+  return undefined;
+}
+
+/** ZFS's smallest vdev (SPA_MINDEVSIZE): a smaller pool file cannot be created. */
+const MIN_POOL_BYTES = 64 * 1024 ** 2;
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  T: 1024 ** 4,
+};
+
+/** Bytes of a size such as `10G` (or NaN). */
+export function parseSize(size: string): number {
+  const match = size.match(/^([1-9][0-9]*)([KMGT]?)$/);
+  return match ? Number(match[1]) * SIZE_UNITS[match[2]] : NaN;
+}
+
+/** Whether `text` is an IPv4 address (dotted quad, each octet 0-255, no leading zeros). */
+export function isIpv4(text: string): boolean {
+  const parts = text.split(".");
+  return parts.length === 4 &&
+    parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+/** Whether `text` is an IPv6 address, bare or in brackets (no zone). */
+export function isIpv6(text: string): boolean {
+  const bare = text.replace(/^\[(.*)\]$/, "$1");
+  if (!/^[0-9a-fA-F:.]+$/.test(bare) || !bare.includes(":")) return false;
+  try {
+    new URL(`http://[${bare}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A Docker/OCI image reference: `[host[:port]/]path[:tag][@digest]`, path components in
+ * lower case (engines refuse upper case with "repository name must be lowercase").
+ */
+const IMAGE_REF = new RegExp(
+  "^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*" +
+    "(?::[0-9]+)?/)?" +
+    "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*" +
+    "(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?" +
+    "(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$",
 );
 
 const port = z.number({ error: "must be a number" }).int("must be a whole number").min(
@@ -33,9 +149,6 @@ const port = z.number({ error: "must be a number" }).int("must be a whole number
 const seconds = (min: number) =>
   z.number({ error: "must be a number" }).int("must be a whole number of seconds")
     .min(min, `must be between ${min} and 3600`).max(3600, `must be between ${min} and 3600`);
-
-/** Characters a container image reference may hold (registry/name:tag@digest). */
-const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
 
 /** Runtime name or an absolute path to one of the supported binaries. */
 const runtime = z.string().refine(
@@ -55,19 +168,29 @@ export function runtimeFlavor(runtime: string): typeof RUNTIMES[number] | undefi
 
 /** The schema of config.json. Unknown keys are refused (they are almost always typos). */
 export const configSchema = z.strictObject({
-  zfsPool: z.string().regex(
-    /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/,
-    "must start with a letter and hold only letters, digits, '_', '-', '.', ':'",
-  ).default("zvpg_pool"),
+  zfsPool: z.string().superRefine((name, ctx) => {
+    const problem = poolNameProblem(name);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }).default("zvpg_pool"),
   zfsPoolDevice: path.nullable().default(null),
-  zfsPoolSize: z.string().regex(/^[1-9][0-9]*[KMGT]?$/, "must be a size such as 10G or 512M")
-    .default("10G"),
-  mountDir: path.default("/var/lib/zvpg"),
+  zfsPoolSize: z.string().regex(/^[1-9][0-9]*[KMGT]?$/, {
+    message: "must be a size such as 10G or 512M",
+    abort: true,
+  }).refine(
+    (size) => parseSize(size) >= MIN_POOL_BYTES,
+    "must be at least 64M (the smallest device ZFS accepts)",
+  ).default("10G"),
+  mountDir: mountDir.default("/var/lib/zvpg"),
   dataSubdir: component("dataSubdir").default("data"),
   clonesSubdir: component("clonesSubdir").default("clones"),
   socketSubdir: component("socketSubdir").default("sockets"),
-  postgresUser: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain SQL identifier")
-    .default("postgres"),
+  postgresUser: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+    message: "must be a plain SQL identifier",
+    abort: true,
+  }).refine(
+    (u) => !u.toLowerCase().startsWith("pg_"),
+    "must not start with 'pg_' (PostgreSQL reserves such role names)",
+  ).default("postgres"),
   postgresDb: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain SQL identifier")
     .default("postgres"),
   containerRuntime: runtime.default("docker"),
@@ -79,11 +202,16 @@ export const configSchema = z.strictObject({
   pgConfPath: path.optional(),
   branchPortStart: port.default(6001),
   branchPortEnd: port.default(6099),
-  bindAddress: z.string().regex(
-    /^(\d{1,3}(\.\d{1,3}){3}|::1?|\[[0-9a-fA-F:]+\])$/,
-    "must be an IP address such as 127.0.0.1 or 0.0.0.0",
+  bindAddress: z.string().refine(
+    (a) => isIpv4(a) || isIpv6(a),
+    "must be an IP address such as 127.0.0.1, 0.0.0.0 or ::1 (each IPv4 part 0-255)",
   ).default("127.0.0.1"),
-  branchDefault: z.string().min(1).default("main"),
+  branchDefault: z.string().superRefine((name, ctx) => {
+    const problem = branchNameProblem(name, GIT_BRANCH_PATTERN);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: `is not a valid branch name: ${problem}` });
+    }
+  }).default("main"),
   branchNamingPattern: z.string().refine((p) => {
     try {
       new RegExp(p, "u");

@@ -9,7 +9,6 @@ import {
   chownSync,
   copyFileSync,
   existsSync,
-  mkdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -18,10 +17,12 @@ import { join } from "node:path";
 import type { ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
+import { ensurePrivateDir, PRIVATE_FILE, writePrivateFile } from "../private_fs.ts";
 import type { Context } from "./context.ts";
 import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "./fault.ts";
 import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
+import { ioProgressSampler } from "./io_progress.ts";
 import { interrupted, throwIfInterrupted } from "./interrupt.ts";
 import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
 
@@ -49,21 +50,29 @@ export function dataOwner(ctx: Context, branch: string): { uid: number; gid: num
 }
 
 /**
- * Prepares a branch to start: removes a stale postmaster.pid, recreates the socket
- * directory and copies the config files, owned by the data directory's owner.
+ * Prepares a branch to start: removes a stale postmaster.pid, recreates the runtime
+ * directory (0700, root's) with the socket and config directories (0700, the data
+ * directory's owner's) and copies the config files (0600). The mount directories on the
+ * way are made private too, so no other uid reaches the socket, whatever the umask and
+ * whatever an older version left.
  */
 export function prepareBranchFiles(ctx: Context, branch: string): { uid: number; gid: number } {
   const owner = dataOwner(ctx, branch);
-  const pgdata = ctx.layout.pgdata(branch);
+  const { layout } = ctx;
+  const pgdata = layout.pgdata(branch);
   // the one place zvpg removes postmaster.pid: only once no server can be using it
   assertNoServer(branch, pgdata);
   rmSync(join(pgdata, "postmaster.pid"), { force: true });
-  const runtimeDir = ctx.layout.runtimeDir(branch);
+  for (const dir of [ctx.config.mountDir, layout.branchMount(branch), layout.socketsMount]) {
+    ensurePrivateDir(dir);
+  }
+  const runtimeDir = layout.runtimeDir(branch);
   rmSync(runtimeDir, { recursive: true, force: true });
+  ensurePrivateDir(runtimeDir);
   const sockDir = join(runtimeDir, "sock");
   const confDir = join(runtimeDir, "conf");
-  mkdirSync(sockDir, { recursive: true });
-  mkdirSync(confDir, { recursive: true });
+  ensurePrivateDir(sockDir, { owner });
+  ensurePrivateDir(confDir, { owner });
   for (const [name, source] of configFiles(ctx)) {
     if (!existsSync(source)) {
       throw new ZvpgError(`PostgreSQL config file ${source} does not exist`, {
@@ -72,14 +81,9 @@ export function prepareBranchFiles(ctx: Context, branch: string): { uid: number;
     }
     const target = join(confDir, name);
     copyFileSync(source, target);
-    chmodSync(target, 0o600);
+    chmodSync(target, PRIVATE_FILE);
     chownSync(target, owner.uid, owner.gid);
   }
-  chmodSync(runtimeDir, 0o755);
-  chmodSync(sockDir, 0o775);
-  chownSync(sockDir, owner.uid, owner.gid);
-  chmodSync(confDir, 0o700);
-  chownSync(confDir, owner.uid, owner.gid);
   return owner;
 }
 
@@ -212,8 +216,11 @@ export async function runBranchContainer(
 }
 
 /**
- * Waits until the branch's PostgreSQL accepts connections (polling every 25 ms). On
- * timeout or early exit throws {@link PostgresStartError} with the container log's tail.
+ * Waits until the branch's PostgreSQL accepts connections (polling every 25 ms). A server
+ * in crash recovery that keeps doing I/O is waited for past `readyTimeoutSeconds`, with a
+ * progress line every few seconds. When the container exits, or the time is up with no
+ * progress, throws {@link PostgresStartError} at once with the exit code and the log's
+ * tail, and keeps the log in a file the message names (the caller removes the container).
  */
 export async function waitBranchReady(
   ctx: Context,
@@ -222,7 +229,8 @@ export async function waitBranchReady(
   port: number,
 ): Promise<void> {
   const { config, layout } = ctx;
-  const ready = await ctx.pg.waitReady(
+  const started = Date.now();
+  const outcome = await ctx.pg.waitReady(
     layout.connectHost,
     port,
     config.postgresUser,
@@ -232,18 +240,62 @@ export async function waitBranchReady(
       intervalMs: 25,
       stillAlive: async () => (await ctx.runtime.state(container)) === "running",
       cancelled: interrupted,
+      progressed: ioProgressSampler(layout.pgdata(branch)),
+      onOvertime: (ms) =>
+        log.info(
+          `branch '${branch}': PostgreSQL is still in crash recovery (${Math.round(ms / 1000)} s)…`,
+        ),
     },
   );
-  if (ready) return;
+  if (outcome === "ready") return;
   throwIfInterrupted();
-  const logs = await ctx.runtime.logs(container, 15).catch(() => "");
-  const lastLines = logs.split("\n").filter((l) => l.trim() !== "").slice(-5).join(" | ");
+  const logs = await ctx.runtime.logs(container, SAVED_LOG_LINES).catch(() => "");
+  const lastLines = logs.split("\n").filter((l) => l.trim() !== "").slice(-5).join(" | ") ||
+    "(no container output)";
+  const saved = saveContainerLog(ctx, container, logs);
+  const where = saved
+    ? `its log is kept in ${saved}`
+    : `'${config.containerRuntime} logs ${container}' may still have its log`;
+  if (outcome === "exited") {
+    const code = await ctx.runtime.exitCode(container).catch(() => undefined);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    throw new PostgresStartError(
+      `PostgreSQL of branch '${branch}' exited${
+        code === undefined ? "" : ` with code ${code}`
+      } ${seconds}s after its start: ${lastLines}`,
+      { hint: `${where}; check ${config.pgConfPath}` },
+    );
+  }
   throw new PostgresStartError(
-    `PostgreSQL of branch '${branch}' did not accept connections on port ${port} within ${config.readyTimeoutSeconds}s: ${
-      lastLines || "(no container output)"
-    }`,
-    { hint: `check ${config.pgConfPath} and '${config.containerRuntime} logs ${container}'` },
+    `PostgreSQL of branch '${branch}' did not accept connections on port ${port} within ${config.readyTimeoutSeconds}s and made no progress: ${lastLines}`,
+    { hint: `${where}; check ${config.pgConfPath}, or raise readyTimeoutSeconds` },
   );
+}
+
+/** How many lines of a failed container's log are kept. */
+const SAVED_LOG_LINES = 200;
+
+/**
+ * Keeps a failed container's log in `<logDir>/<container>.log` (mode 0600) before the
+ * container is removed; returns the file, or undefined when it cannot be written.
+ */
+export function saveContainerLog(
+  ctx: Context,
+  container: string,
+  logs: string,
+): string | undefined {
+  const file = join(ctx.config.logDir, `${container}.log`);
+  try {
+    ensurePrivateDir(ctx.config.logDir, { fixExisting: false });
+    writePrivateFile(
+      file,
+      `# last ${SAVED_LOG_LINES} lines of container ${container}, saved by zvpg at ${ctx.now().toISOString()}\n${logs}\n`,
+    );
+    return file;
+  } catch (error) {
+    log.debug(`could not keep the log of ${container} in ${file}: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 /** Stops (fast shutdown) and removes a branch's container. */

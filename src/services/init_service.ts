@@ -15,7 +15,14 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { parseSize } from "../config/schema.ts";
 import { ZvpgError } from "../errors.ts";
+import {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  PRIVATE_DIR,
+  writePrivateFile,
+} from "../private_fs.ts";
 import type { Check } from "./check.ts";
 import { log } from "../log.ts";
 import { execSql } from "./branch_container.ts";
@@ -54,7 +61,7 @@ export class InitService {
     await this.ensureZfs();
     await this.ensureImage(record);
     await this.ensurePool(record);
-    mkdirSync(this.ctx.config.mountDir, { recursive: true });
+    ensurePrivateDir(this.ctx.config.mountDir);
     return await withLock(this.ctx.layout, async () => {
       await this.ensureDatasets(record);
       this.ensureConfigFiles(record);
@@ -134,6 +141,17 @@ export class InitService {
       await zfs.create(dataset, { mountpoint, ...props });
       record("dataset", true, `${dataset} at ${mountpoint}`);
     }
+    // no other uid may reach a data directory, socket or config copy below these; runtime
+    // directories an older version left open are closed too (a start recreates them)
+    for (const [, mountpoint] of wanted) ensurePrivateDir(mountpoint);
+    for (const entry of readdirSync(layout.socketsMount, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(layout.socketsMount, entry.name);
+      chmodSync(dir, PRIVATE_DIR);
+      for (const sub of ["sock", "conf"]) {
+        if (existsSync(join(dir, sub))) chmodSync(join(dir, sub), PRIVATE_DIR);
+      }
+    }
     const inventory = await loadInventory(this.ctx, { containers: false });
     if (!inventory.initialized) {
       throw new ZvpgError(
@@ -155,14 +173,17 @@ export class InitService {
       [c.pgIdentPath, () => readTemplate("pg_ident.conf")],
       [this.ctx.layout.passFile, () => `*:*:*:${c.postgresUser}:${generatePassword()}\n`],
     ];
+    // zvpg's own config directory is private; a directory given with -c may be shared
+    ensurePrivateDir(c.configDir, { fixExisting: c.configDirIsOwn });
     for (const [path, content] of files) {
+      const ours = c.configDirIsOwn && dirname(path) === c.configDir;
       if (existsSync(path)) {
+        if (ours || path === this.ctx.layout.passFile) ensurePrivateFile(path);
         record("file", false, path);
         continue;
       }
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      writeFileSync(path, content(), { mode: 0o600 });
-      chmodSync(path, 0o600);
+      ensurePrivateDir(dirname(path), { fixExisting: false });
+      writePrivateFile(path, content());
       record("file", true, path);
     }
   }
@@ -418,15 +439,7 @@ export class InitService {
 
 /** Creates a sparse file of `size` (e.g. `10G`). */
 export async function createSparseFile(path: string, size: string): Promise<void> {
-  const units: Record<string, number> = {
-    "": 1,
-    K: 1024,
-    M: 1024 ** 2,
-    G: 1024 ** 3,
-    T: 1024 ** 4,
-  };
-  const match = size.match(/^([0-9]+)([KMGT]?)$/)!;
-  const bytes = Number(match[1]) * units[match[2]];
+  const bytes = parseSize(size);
   const file = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
   try {
     await file.truncate(bytes);

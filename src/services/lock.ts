@@ -1,19 +1,23 @@
 /**
  * One exclusive lock per pool, so parallel zvpg processes never hand out the same port
  * nor race on one branch. It is an flock(2) on `<mountDir>/.zvpg.lock`: the kernel
- * releases it when the process dies, so a crash never leaves it held.
+ * releases it when the process dies, so a crash never leaves it held. Taking it also keeps
+ * the mount directory 0700 and the lock file 0600.
  *
  * @module
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
 import { log } from "../log.ts";
+import { ensurePrivateDir, PRIVATE_FILE } from "../private_fs.ts";
 import type { Layout } from "./layout.ts";
 
 /** Runs `action` while holding the pool's lock. */
 export async function withLock<T>(layout: Layout, action: () => Promise<T>): Promise<T> {
-  mkdirSync(dirname(layout.lockFile), { recursive: true });
-  const file = await Deno.open(layout.lockFile, { create: true, write: true });
+  // the mount directory is zvpg's alone: every socket and data directory is below it
+  ensurePrivateDir(dirname(layout.lockFile));
+  const file = await Deno.open(layout.lockFile, { create: true, write: true, mode: PRIVATE_FILE });
+  chmodSync(layout.lockFile, PRIVATE_FILE);
   try {
     const waiting = setTimeout(() => log.info("waiting for another zvpg process…"), 2000);
     try {

@@ -8,6 +8,7 @@
 import { type Dirent, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { PoolStatus } from "../adapters/zfs.ts";
+import { ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Check } from "./check.ts";
 import { VERSION } from "../version.ts";
@@ -50,11 +51,16 @@ export interface BranchStatusRow {
 /** One health check. */
 export type HealthCheck = Check;
 
-/** What `--repair` did. */
+/** One thing `--repair` attempted, and whether it worked. */
 export interface RepairAction {
   target: string;
+  /** What was attempted, as a verb (`restart`, `remove`...): not a claim that it worked. */
   action: string;
+  /** Whether the action succeeded. */
   ok: boolean;
+  /** Why the action was needed (e.g. "its container was exited"). */
+  reason?: string;
+  /** When it failed: the error. */
   detail?: string;
 }
 
@@ -345,19 +351,28 @@ export class StatusService {
       const inventory = await loadInventory(ctx);
       const unusable = await this.unusableBranches(inventory);
       const actions: RepairAction[] = [];
-      const attempt = async (target: string, action: string, work: () => Promise<void>) => {
+      const attempt = async (
+        target: string,
+        action: string,
+        reason: string,
+        work: () => Promise<void>,
+      ) => {
         try {
           await work();
-          actions.push({ target, action, ok: true });
-          log.info(`repaired ${target}: ${action}`);
+          actions.push({ target, action, ok: true, reason });
+          log.info(`repaired ${target}: ${action} (${reason})`);
         } catch (error) {
-          actions.push({ target, action, ok: false, detail: (error as Error).message });
-          log.error(`could not repair ${target} (${action}): ${(error as Error).message}`);
+          // the hint says where to look (e.g. the file a failed start's log is kept in)
+          const detail = error instanceof ZvpgError && error.hint
+            ? `${error.message} — ${error.hint}`
+            : (error as Error).message;
+          actions.push({ target, action, ok: false, reason, detail });
+          log.error(`could not repair ${target}: ${action} failed: ${detail}`);
         }
       };
       const stopped = await this.remountStale(inventory, attempt);
       for (const c of inventory.orphanContainers) {
-        await attempt(`container ${c.name}`, "removed (its branch dataset is gone)", async () => {
+        await attempt(`container ${c.name}`, "remove", "its branch dataset is gone", async () => {
           // no data left to protect: no graceful shutdown needed
           await ctx.runtime.remove(c.name);
         });
@@ -367,14 +382,17 @@ export class StatusService {
           if (b.isDefault) {
             await attempt(
               `branch '${b.name}'`,
-              "marked stopped",
+              "mark stopped",
+              `an interrupted ${
+                b.state === "creating" ? "create" : "delete"
+              } left it marked ${b.state}`,
               () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
             );
             continue;
           }
-          const verb = b.state === "creating"
-            ? "rolled back the interrupted create"
-            : "completed the interrupted delete";
+          const [verb, why] = b.state === "creating"
+            ? ["roll back the create", "an interrupted create left it half-made"]
+            : ["complete the delete", "an interrupted delete left it half-deleted"];
           const dependents = inventory.snapshots.filter((s) =>
             s.branch === b.name && s.dependents.length > 0
           );
@@ -382,31 +400,35 @@ export class StatusService {
           if (dependents.length > 0 || foreign.length > 0) {
             await attempt(
               `branch '${b.name}'`,
+              "mark stopped",
               dependents.length > 0
-                ? "marked stopped (other branches depend on it)"
-                : `marked stopped (it holds datasets zvpg did not make: ${foreign.join(", ")})`,
+                ? `${why}, and other branches depend on it`
+                : `${why}, and it holds datasets zvpg did not make: ${foreign.join(", ")}`,
               () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
             );
             continue;
           }
-          await attempt(`branch '${b.name}'`, verb, () => destroyBranch(ctx, b));
+          await attempt(`branch '${b.name}'`, verb, why, () => destroyBranch(ctx, b));
         } else if (stopped.has(b.name)) {
           if (b.state !== "running") continue;
           await attempt(
             `branch '${b.name}'`,
-            "restarted (its mount was stale)",
+            "restart",
+            "its mount was stale",
             () => this.restart(b.name),
           );
         } else if (b.status === "missing" || b.status === "failed") {
           await attempt(
             `branch '${b.name}'`,
-            `restarted (its container was ${b.status === "missing" ? "gone" : b.container!.state})`,
+            "restart",
+            `its container was ${b.status === "missing" ? "gone" : b.container!.state}`,
             () => this.restart(b.name),
           );
         } else if (unusable.has(b.name)) {
           await attempt(
             `branch '${b.name}'`,
-            `restarted (its PostgreSQL did not answer a query: ${unusable.get(b.name)})`,
+            "restart",
+            `its PostgreSQL did not answer a query: ${unusable.get(b.name)}`,
             async () => {
               await stopBranchContainer(ctx, b.container!.name);
               await this.restart(b.name);
@@ -415,7 +437,7 @@ export class StatusService {
         }
       }
       for (const dir of strayRuntimeDirs(ctx.layout, inventory)) {
-        await attempt(`directory ${dir}`, "removed (it belongs to no branch)", () => {
+        await attempt(`directory ${dir}`, "remove", "it belongs to no branch", () => {
           rmSync(dir, { recursive: true, force: true });
           return Promise.resolve();
         });
@@ -447,7 +469,12 @@ export class StatusService {
    */
   private async remountStale(
     inventory: Inventory,
-    attempt: (target: string, action: string, work: () => Promise<void>) => Promise<void>,
+    attempt: (
+      target: string,
+      action: string,
+      reason: string,
+      work: () => Promise<void>,
+    ) => Promise<void>,
   ): Promise<Set<string>> {
     const { ctx } = this;
     const stopped = new Set<string>();
@@ -460,7 +487,8 @@ export class StatusService {
       if (mount) {
         await attempt(
           `dataset ${dataset}`,
-          `mounted again at ${mountpoint} (its mount was stale: ${mount.detail})`,
+          `mount again at ${mountpoint}`,
+          `its mount was stale: ${mount.detail}`,
           async () => {
             for (const b of onIt) {
               await stopBranchContainer(ctx, b.container!.name);
@@ -481,7 +509,8 @@ export class StatusService {
         const result = outcome;
         await attempt(
           `dataset ${dataset}`,
-          `mounted at ${mountpoint}`,
+          `mount at ${mountpoint}`,
+          "it was not mounted",
           () => result instanceof Error ? Promise.reject(result) : Promise.resolve(),
         );
       }

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configSchema } from "../../src/config/schema.ts";
 import { assertCliError, type CliResult, itest, sh, type TestEnv } from "../support/itest.ts";
@@ -243,6 +243,8 @@ itest("bad option values, unknown commands and options are usage errors", async 
     [["snapshot", "frobnicate"], 2, /unknown command 'frobnicate'/],
     [["commit", "frobnicate"], 2, /unknown command 'frobnicate'/],
     [["init", "frobnicate"], 2, /unknown command 'frobnicate'/],
+    [["status", "frobnicate"], 2, /unknown command 'frobnicate'.*system, branches, snapshots/],
+    [["status", "system", "frobnicate"], 2, /too many arguments for 'system'/],
     [["--bogus"], 2, /unknown option '--bogus'/],
     [["branch", "list", "--bogus"], 2, /unknown option '--bogus'/],
     [["branch", "create", "x", "--frm", "base"], 2, /unknown option '--frm'/],
@@ -351,4 +353,39 @@ itest(
     env.writeConfig({});
     await assertPoolState(env, before);
   },
+);
+
+itest(
+  "init env with a value the engine or ZFS cannot take fails naming the key, making nothing",
+  async (env) => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ mountDir: join(env.base, "mnt:colon") }, "mountDir"],
+      [{ mountDir: join(env.base, "mnt,comma") }, "mountDir"],
+      [{ dataSubdir: "da:ta" }, "dataSubdir"],
+      [{ socketSubdir: "so,ck" }, "socketSubdir"],
+      [{ zfsPool: `mirror${env.id}` }, "zfsPool"],
+      [{ zfsPool: `c0${env.id}` }, "zfsPool"],
+      [{ bindAddress: "127.0.0.256" }, "bindAddress"],
+      [{ zfsPoolSize: "1M" }, "zfsPoolSize"],
+      [{ pgBaseImage: "Localhost/ZVPG:17" }, "pgBaseImage"],
+      [{ postgresUser: "pg_zvpg" }, "postgresUser"],
+    ];
+    for (const [values, key] of cases) {
+      env.writeConfig(values);
+      const r = await env.zvpg(["init", "env"]);
+      assertCliError(r, 1, new RegExp(`config .*: ${key} .*— fix .*config\\.json`));
+      assert.doesNotMatch(r.stderr, /too many colons|check the image/);
+    }
+    env.writeConfig({});
+    assert.notEqual((await sh("zpool", ["list", env.pool])).code, 0, "no pool was created");
+    for (const [values] of cases) {
+      const name = String(values.zfsPool ?? "");
+      if (name) assert.notEqual((await sh("zpool", ["list", name])).code, 0, `pool ${name}`);
+    }
+    assert.deepEqual(await env.containers(), []);
+    for (const made of ["mnt", "mnt:colon", "mnt,comma", "log"]) {
+      assert.ok(!existsSync(join(env.base, made)), `${made} was created`);
+    }
+  },
+  { init: false },
 );

@@ -6,9 +6,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { assertCliError, type CliResult, itest, sh, TEST_IMAGE } from "../support/itest.ts";
+import {
+  assertCliError,
+  type CliResult,
+  itest,
+  sh,
+  TEST_IMAGE,
+  type TestEnv,
+} from "../support/itest.ts";
 import { containerOf, must, password } from "../support/fault_support.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -261,7 +268,7 @@ itest("containerRuntime values that are not docker, podman or nerdctl are refuse
   assert.ok(!existsSync(marker), "a runtime value ran a shell command");
 }, { init: false });
 
-Deno.test("templates/pg_hba.conf trusts only local, 127.0.0.1/32 and ::1/128", () => {
+Deno.test("templates/pg_hba.conf trusts only the container-local unix socket", () => {
   const text = readFileSync(join(ROOT, "templates/pg_hba.conf"), "utf8");
   const rules = text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter((l) => l !== "")
     .map((l) => l.split(/\s+/));
@@ -282,8 +289,8 @@ Deno.test("templates/pg_hba.conf trusts only local, 127.0.0.1/32 and ::1/128", (
     if (["trust", "peer", "ident"].includes(method)) {
       trusted++;
       assert.ok(
-        type === "local" || (type === "host" && ["127.0.0.1/32", "::1/128"].includes(address!)),
-        `password-less '${method}' beyond local and loopback: ${rule.join(" ")}`,
+        type === "local",
+        `password-less '${method}' for a TCP client (${address}): ${rule.join(" ")}`,
       );
     } else {
       assert.ok(
@@ -300,3 +307,199 @@ Deno.test("templates/pg_hba.conf trusts only local, 127.0.0.1/32 and ::1/128", (
     assert.equal(rule[4], "scram-sha-256");
   }
 });
+
+/** Runs `program args` as uid/gid 65534 (nobody), with no supplementary groups. */
+function asNobody(program: string, args: string[], env: Record<string, string> = {}) {
+  return sh("setpriv", [
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--",
+    program,
+    ...args,
+  ], env);
+}
+
+/** Runs the CLI under `umask 000`, so only explicit modes protect what it makes. */
+function zvpgUmask0(env: TestEnv, args: string[]): Promise<CliResult> {
+  return sh("sh", [
+    "-c",
+    'umask 000 && exec "$@"',
+    "sh",
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    join(ROOT, "main.ts"),
+    ...args,
+  ], { ZVPG_CONFIG_DIR: env.configDir, ZVPG_LOG_LEVEL: "INFO" });
+}
+
+/**
+ * Everything below `top` that another uid (or group) could use: a directory with any
+ * group/other bit, a file with any group/other bit (sockets aside: their directory
+ * guards them). `top` itself must not be traversable by others.
+ */
+function openToOthers(top: string): string[] {
+  const problems: string[] = [];
+  if (!existsSync(top)) return problems;
+  const topMode = lstatSync(top).mode & 0o777;
+  if ((topMode & 0o077) !== 0) problems.push(`${top} (${topMode.toString(8)})`);
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      const info = lstatSync(path);
+      const mode = info.mode & 0o777;
+      if (info.isSymbolicLink() || info.isSocket()) continue;
+      if ((mode & 0o077) !== 0) problems.push(`${path} (${mode.toString(8)})`);
+      if (info.isDirectory()) walk(path);
+    }
+  };
+  walk(top);
+  return problems;
+}
+
+itest(
+  "uid 65534 cannot log in through the socket or TCP, and nothing zvpg made is open to it",
+  async (env) => {
+    const r = await zvpgUmask0(env, ["branch", "create", "b"]);
+    assert.equal(r.code, 0, r.stderr);
+    const made = await zvpgUmask0(env, ["snapshot", "create", "s1"]);
+    assert.equal(made.code, 0, made.stderr);
+    const socketDir = join(env.mountDir, "sockets", "main", "sock");
+    assert.ok(existsSync(join(socketDir, ".s.PGSQL.5432")), "main's socket exists on the host");
+
+    for (const branch of ["main", "b"]) {
+      const sock = join(env.mountDir, "sockets", branch, "sock");
+      const viaSocket = await asNobody("psql", [
+        "-X",
+        "-w",
+        "-At",
+        "-h",
+        sock,
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-c",
+        "select 1",
+      ]);
+      assert.notEqual(viaSocket.code, 0, `uid 65534 logged in through ${sock}`);
+      assert.match(viaSocket.stderr, /permission denied/i, viaSocket.stderr);
+      const viaTcp = await asNobody("psql", [
+        "-X",
+        "-w",
+        "-At",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(await env.port(branch)),
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-c",
+        "select 1",
+      ], { PGCONNECT_TIMEOUT: "5" });
+      assert.notEqual(viaTcp.code, 0, `uid 65534 logged in on port of '${branch}'`);
+      assert.match(viaTcp.stderr, /password/i, viaTcp.stderr);
+    }
+
+    // inside the container, TCP on loopback needs the password too; the socket is trusted
+    const container = await containerOf(env, "main");
+    const inside = (host: string) =>
+      sh("docker", [
+        "exec",
+        "-u",
+        "postgres",
+        container,
+        "psql",
+        "-X",
+        "-w",
+        "-At",
+        "-h",
+        host,
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-c",
+        "select 1",
+      ]);
+    const loopback = await inside("127.0.0.1");
+    assert.notEqual(loopback.code, 0, "password-less login on 127.0.0.1 inside the container");
+    assert.match(loopback.stderr, /password/i);
+    const local = await inside("/var/run/postgresql");
+    assert.equal(local.code, 0, local.stderr);
+
+    // root still gets in with the password
+    assert.equal(await env.psql(await env.port("b"), "select 1"), "1");
+
+    const logDir = join(env.base, "log");
+    for (const top of [env.mountDir, env.configDir, logDir]) {
+      assert.deepEqual(openToOthers(top), [], `open to other uids below ${top}`);
+    }
+    for (const file of [join(logDir, "zvpg.log"), join(env.mountDir, ".zvpg.lock")]) {
+      assert.equal((statSync(file).mode & 0o777).toString(8), "600", file);
+    }
+  },
+);
+
+itest(
+  "an install an older version left open is closed by init env and branch start",
+  async (env) => {
+    await env.ok(["branch", "create", "b"]);
+    const logFile = join(env.base, "log", "zvpg.log");
+    const lockFile = join(env.mountDir, ".zvpg.lock");
+    // what earlier versions left: 0755/0775 directories, a 0666 log, a 0644 lock
+    for (const dir of [env.mountDir, env.configDir, join(env.mountDir, "data")]) {
+      chmodSync(
+        dir,
+        0o755,
+      );
+    }
+    for (const dir of [join(env.mountDir, "sockets"), join(env.mountDir, "clones")]) {
+      chmodSync(dir, 0o755);
+    }
+    for (const branch of ["main", "b"]) {
+      chmodSync(join(env.mountDir, "sockets", branch), 0o755);
+      chmodSync(join(env.mountDir, "sockets", branch, "sock"), 0o775);
+    }
+    chmodSync(logFile, 0o666);
+    chmodSync(lockFile, 0o644);
+    chmodSync(env.configFile, 0o644);
+    assert.notDeepEqual(openToOthers(env.mountDir), []);
+
+    await env.ok(["init", "env"]);
+    await env.ok(["branch", "stop", "b"]);
+    await env.ok(["branch", "start", "b"]);
+    for (const top of [env.mountDir, env.configDir, join(env.base, "log")]) {
+      assert.deepEqual(openToOthers(top), [], `still open to other uids below ${top}`);
+    }
+    const viaSocket = await asNobody("psql", [
+      "-X",
+      "-w",
+      "-h",
+      join(env.mountDir, "sockets", "main", "sock"),
+      "-U",
+      "postgres",
+      "-c",
+      "select 1",
+    ]);
+    assert.notEqual(viaSocket.code, 0, "uid 65534 logged in through main's socket");
+  },
+);
+
+itest("zvpg.log and the lock file are 0600 whatever the umask", async (env) => {
+  const r = await zvpgUmask0(env, ["init", "env"]);
+  assert.equal(r.code, 0, r.stderr);
+  const logDir = join(env.base, "log");
+  assert.equal((statSync(logDir).mode & 0o777).toString(8), "700", "log directory");
+  assert.equal((statSync(join(logDir, "zvpg.log")).mode & 0o777).toString(8), "600", "zvpg.log");
+  assert.equal(
+    (statSync(join(env.mountDir, ".zvpg.lock")).mode & 0o777).toString(8),
+    "600",
+    "lock file",
+  );
+  assert.equal((statSync(env.mountDir).mode & 0o777).toString(8), "700", "mount directory");
+  assert.equal((statSync(env.configDir).mode & 0o777).toString(8), "700", "config directory");
+}, { init: false });

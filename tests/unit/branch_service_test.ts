@@ -4,7 +4,7 @@
  * by a stub pinger, so no server is needed.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type PingResult, PostgresProbe } from "../../src/adapters/postgres.ts";
 import {
@@ -369,8 +369,20 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
         result: { stdout: "exited\n" },
       },
       {
-        argv: ["docker", "logs", "--tail", "15", container],
+        argv: ["docker", "logs", "--tail", "200", container],
         result: { stderr: 'LOG:  starting\nFATAL:  unrecognized parameter "shared_bufers"\n' },
+      },
+      {
+        argv: [
+          "docker",
+          "inspect",
+          "--type",
+          "container",
+          "--format",
+          "{{.State.ExitCode}}",
+          container,
+        ],
+        result: { stdout: "1\n" },
       },
       dockerPsCall(
         dockerPsLine({ branch: "dev", port: start, name: container, state: "exited" }),
@@ -383,9 +395,19 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
       new BranchService(ctx).create("dev", { from: "baseline" }),
       (e: unknown) => {
         assert.ok(e instanceof PostgresStartError);
-        assert.match(e.message, /^PostgreSQL of branch 'dev' did not accept connections/);
+        // at once, with the exit code: not "did not accept connections within 60s"
+        assert.match(e.message, /^PostgreSQL of branch 'dev' exited with code 1 [\d.]+s after/);
         assert.match(e.message, /LOG: {2}starting \| FATAL: {2}unrecognized parameter/);
         assert.ok(!e.message.includes("\n"));
+        // the container is removed: the hint names the file its log is kept in
+        const kept = join(ctx.config.logDir, `${container}.log`);
+        assert.ok(e.hint?.includes(`its log is kept in ${kept}`), e.hint);
+        assert.ok(!e.hint?.includes("docker logs"), e.hint);
+        assert.match(
+          readFileSync(kept, "utf8"),
+          /FATAL: {2}unrecognized parameter "shared_bufers"/,
+        );
+        assert.equal(statSync(kept).mode & 0o777, 0o600);
         return true;
       },
     );

@@ -71,6 +71,7 @@ Deno.test("config: every key takes its default when no file exists", async () =>
       configFile: join(configDir, "config.json"),
       configDir,
       configFileExists: false,
+      configDirIsOwn: true,
     });
   });
 });
@@ -108,7 +109,8 @@ Deno.test("config: values from the file are used", async () => {
         postgresUser: "admin",
         postgresDb: "app_db",
         containerRuntime: "podman",
-        pgBaseImage: "registry.example.com/pg/postgres:16.4@sha256:abc",
+        pgBaseImage:
+          "registry.example.com/pg/postgres:16.4@sha256:abababababababababababababababababababababababababababababababab",
         branchPortStart: 7000,
         branchPortEnd: 7000,
         bindAddress: "0.0.0.0",
@@ -130,7 +132,10 @@ Deno.test("config: values from the file are used", async () => {
     assert.equal(c.postgresDb, "app_db");
     assert.equal(c.containerRuntime, "podman");
     assert.equal(c.runtimeFlavor, "podman");
-    assert.equal(c.pgBaseImage, "registry.example.com/pg/postgres:16.4@sha256:abc");
+    assert.equal(
+      c.pgBaseImage,
+      "registry.example.com/pg/postgres:16.4@sha256:abababababababababababababababababababababababababababababababab",
+    );
     assert.equal(c.branchPortStart, 7000);
     assert.equal(c.branchPortEnd, 7000);
     assert.equal(c.bindAddress, "0.0.0.0");
@@ -293,9 +298,9 @@ Deno.test("config: a JSON value that is not an object is refused", async () => {
 
 Deno.test("config: trailing commas are accepted", async () => {
   await withTempDir((dir) => {
-    const c = loadText(dir, `{\n  "zfsPool": "p",\n  "mountDir": "/m,}",\n}\n`);
+    const c = loadText(dir, `{\n  "zfsPool": "p",\n  "logDir": "/m,}",\n}\n`);
     assert.equal(c.zfsPool, "p");
-    assert.equal(c.mountDir, "/m,}");
+    assert.equal(c.logDir, "/m,}");
     assert.equal(loadText(dir, `{"zfsPool": "q" , \n\t }`).zfsPool, "q");
   });
 });
@@ -479,7 +484,7 @@ Deno.test("config: accepted address forms and sizes", async () => {
     for (const bind of ["127.0.0.1", "0.0.0.0", "::", "::1", "[::1]", "[fd00::1]"]) {
       assert.equal(loadText(dir, JSON.stringify({ bindAddress: bind })).bindAddress, bind);
     }
-    for (const size of ["10G", "512M", "1T", "100000", "64K"]) {
+    for (const size of ["10G", "512M", "1T", "64M", "67108864", "65536K"]) {
       assert.equal(loadText(dir, JSON.stringify({ zfsPoolSize: size })).zfsPoolSize, size);
     }
     assert.equal(loadText(dir, `{"zfsPoolDevice": null}`).zfsPoolDevice, null);
@@ -496,4 +501,79 @@ Deno.test("config: the schema alone gives the documented defaults", () => {
   assert.equal(parsed.branchNamingPattern, GIT_BRANCH_PATTERN);
   assert.equal(parsed.logLevel, "INFO");
   assert.equal(configSchema.safeParse({ nope: 1 }).success, false);
+});
+
+Deno.test("config: values the engine or ZFS cannot take are refused, naming the key", async () => {
+  await withTempDir((dir) => {
+    const refused: [Record<string, unknown>, string, RegExp][] = [
+      [{ mountDir: "/srv/a:b" }, "mountDir", /':' or ','/],
+      [{ mountDir: "/srv/a,b" }, "mountDir", /':' or ','/],
+      [{ mountDir: "/srv/a\nb" }, "mountDir", /control characters/],
+      [{ mountDir: "/" }, "mountDir", /zvpg's own/],
+      [{ mountDir: "/tmp/" }, "mountDir", /zvpg's own/],
+      [{ mountDir: "/var/lib" }, "mountDir", /zvpg's own/],
+      [{ dataSubdir: "a:b" }, "dataSubdir", /one path component/],
+      [{ clonesSubdir: "a,b" }, "clonesSubdir", /one path component/],
+      [{ socketSubdir: "s:1" }, "socketSubdir", /one path component/],
+      [{ zfsPool: "mirror1" }, "zfsPool", /reserved/],
+      [{ zfsPool: "raidz" }, "zfsPool", /reserved/],
+      [{ zfsPool: "draidpool" }, "zfsPool", /reserved/],
+      [{ zfsPool: "spares" }, "zfsPool", /reserved/],
+      [{ zfsPool: "log" }, "zfsPool", /reserved/],
+      [{ zfsPool: "c0t0d0" }, "zfsPool", /disk name/],
+      [{ zfsPool: "1pool" }, "zfsPool", /start with a letter/],
+      [{ zfsPool: "po%ol" }, "zfsPool", /start with a letter/],
+      [{ bindAddress: "256.0.0.1" }, "bindAddress", /0-255/],
+      [{ bindAddress: "127.0.0.999" }, "bindAddress", /IP address/],
+      [{ bindAddress: "1.2.3" }, "bindAddress", /IP address/],
+      [{ bindAddress: "01.2.3.4" }, "bindAddress", /IP address/],
+      [{ bindAddress: ":::1" }, "bindAddress", /IP address/],
+      [{ bindAddress: "localhost" }, "bindAddress", /IP address/],
+      [{ zfsPoolSize: "1M" }, "zfsPoolSize", /at least 64M/],
+      [{ zfsPoolSize: "1000" }, "zfsPoolSize", /at least 64M/],
+      [{ pgBaseImage: "Postgres:17" }, "pgBaseImage", /image reference/],
+      [{ pgBaseImage: "postgres:17@sha256:abc" }, "pgBaseImage", /image reference/],
+      [{ pgBaseImage: "postgres::17" }, "pgBaseImage", /image reference/],
+      [{ postgresUser: "pg_admin" }, "postgresUser", /reserves/],
+      [{ branchDefault: "a b" }, "branchDefault", /white space/],
+      [{ branchDefault: "-main" }, "branchDefault", /starts with '-'/],
+      [{ logDir: "/var/log/a\tb" }, "logDir", /control characters/],
+    ];
+    for (const [values, key, why] of refused) {
+      const e = expectError(dir, JSON.stringify(values), [key]);
+      assert.match(e.message, new RegExp(`config .*: ${key} `), e.message);
+      assert.match(e.message, why, e.message);
+      assert.match(e.hint ?? "", /fix .*config\.json/);
+    }
+    const accepted: Record<string, unknown>[] = [
+      { mountDir: "/var/lib/zvpg" },
+      { mountDir: "/srv/zvpg dir" },
+      { zfsPool: "tank" },
+      { zfsPool: "pool:a.b-c_d" },
+      { zfsPool: "cpool" },
+      { zfsPool: "logs" },
+      { bindAddress: "255.255.255.255" },
+      { bindAddress: "fd00::1" },
+      { pgBaseImage: "localhost/zvpg-postgres:15-bookworm-native" },
+      { pgBaseImage: "registry:5000/team/pg_x/postgres:17.1" },
+      { postgresUser: "admin" },
+      { branchDefault: "trunk" },
+    ];
+    for (const values of accepted) loadText(dir, JSON.stringify(values));
+  });
+});
+
+Deno.test("config: a bad environment variable is what the hint says to fix", async () => {
+  await withTempDir((dir) => {
+    const level = expectError(dir, `{}`, ["ZVPG_LOG_LEVEL"], { ZVPG_LOG_LEVEL: "bogus" });
+    assert.match(level.hint ?? "", /environment variable ZVPG_LOG_LEVEL/);
+    assert.doesNotMatch(level.hint ?? "", /config\.json/);
+    const runtime = expectError(dir, `{}`, ["ZVPG_CONTAINER_RUNTIME"], {
+      ZVPG_CONTAINER_RUNTIME: "bogus",
+    });
+    assert.match(runtime.hint ?? "", /environment variable ZVPG_CONTAINER_RUNTIME/);
+    // the file's own value is still the file's to fix
+    const file = expectError(dir, `{"logLevel": "bogus"}`, ["logLevel"]);
+    assert.match(file.hint ?? "", /^fix .*config\.json/);
+  });
 });

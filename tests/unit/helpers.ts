@@ -42,7 +42,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
   for (const file of [base.pgConfPath, base.pgHbaPath, base.pgIdentPath]) {
     writeFileSync(file, "# test\n");
   }
-  return { ...base, zfsPool: POOL, mountDir, ...overrides };
+  return { ...base, zfsPool: POOL, mountDir, logDir: join(dir, "log"), ...overrides };
 }
 
 /** The properties the inventory asks `zfs get` for, in its order. */

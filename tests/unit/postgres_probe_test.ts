@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   classifyReply,
+  keepWaiting,
   pingPostgres,
   type PingResult,
   PostgresProbe,
@@ -154,7 +155,7 @@ Deno.test("waitReady polls until ready, and stops early when the server is gone"
   const probe = new PostgresProbe(() => Promise.resolve(answers[Math.min(calls++, 3)]));
   assert.equal(
     await probe.waitReady("h", 1, "u", "d", { timeoutMs: 5000, intervalMs: 1 }),
-    true,
+    "ready",
   );
   assert.equal(calls, 4);
 
@@ -166,12 +167,108 @@ Deno.test("waitReady polls until ready, and stops early when the server is gone"
     intervalMs: 10,
     stillAlive: () => Promise.resolve(++aliveChecks < 2),
   });
-  assert.equal(ready, false);
+  assert.equal(ready, "exited");
   assert.equal(aliveChecks, 2);
   assert.ok(Date.now() - started < 5000, "gave up once the container was gone");
 
   const timeout = await never.waitReady("h", 1, "u", "d", { timeoutMs: 100, intervalMs: 10 });
-  assert.equal(timeout, false);
+  assert.equal(timeout, "timeout");
+
+  let cancel = false;
+  setTimeout(() => cancel = true, 50);
+  const cancelled = await never.waitReady("h", 1, "u", "d", {
+    timeoutMs: 10_000,
+    intervalMs: 5,
+    cancelled: () => cancel,
+  });
+  assert.equal(cancelled, "cancelled");
+});
+
+Deno.test("keepWaiting: past the deadline only while starting up with recent progress", () => {
+  const deadline = 1000;
+  const stall = 300;
+  // before the deadline: always
+  assert.equal(keepWaiting(999, deadline, {}, stall), true);
+  // past it: never for a server that did not answer "starting up" or showed no progress
+  assert.equal(keepWaiting(1000, deadline, {}, stall), false);
+  assert.equal(keepWaiting(1000, deadline, { lastRejectingAt: 990 }, stall), false);
+  assert.equal(keepWaiting(1000, deadline, { lastProgressAt: 990 }, stall), false);
+  // starting up and progressing
+  assert.equal(
+    keepWaiting(1200, deadline, { lastRejectingAt: 1190, lastProgressAt: 1000 }, stall),
+    true,
+  );
+  // progress stopped longer than the stall window ago
+  assert.equal(
+    keepWaiting(1400, deadline, { lastRejectingAt: 1390, lastProgressAt: 1099 }, stall),
+    false,
+  );
+  // no longer answering "starting up" (e.g. gone or refusing connections)
+  assert.equal(
+    keepWaiting(1400, deadline, { lastRejectingAt: 1050, lastProgressAt: 1390 }, stall),
+    false,
+  );
+});
+
+Deno.test("waitReady: a server in recovery that makes progress is waited for past the timeout", async () => {
+  // "starting up" for 600 ms, then ready; timeout 100 ms; progress at every sample
+  const readyAt = Date.now() + 600;
+  const probe = new PostgresProbe(() =>
+    Promise.resolve(Date.now() >= readyAt ? "ready" : "rejecting")
+  );
+  const overtime: number[] = [];
+  let samples = 0;
+  const outcome = await probe.waitReady("h", 1, "u", "d", {
+    timeoutMs: 100,
+    intervalMs: 5,
+    progressed: () => (samples++, true),
+    stallMs: 2_000,
+    onOvertime: (ms) => overtime.push(ms),
+    reportEveryMs: 200,
+  });
+  assert.equal(outcome, "ready");
+  assert.ok(Date.now() >= readyAt);
+  assert.ok(samples >= 1, "progress was sampled");
+  assert.ok(overtime.length >= 2, `progress reported past the timeout: ${overtime}`);
+  assert.ok(overtime.every((ms) => ms >= 100), `${overtime}`);
+});
+
+Deno.test("waitReady: a server in recovery without progress fails at the timeout as before", async () => {
+  const probe = new PostgresProbe(() => Promise.resolve("rejecting"));
+  const overtime: number[] = [];
+  const started = Date.now();
+  const outcome = await probe.waitReady("h", 1, "u", "d", {
+    timeoutMs: 300,
+    intervalMs: 5,
+    progressed: () => false,
+    stallMs: 100,
+    onOvertime: (ms) => overtime.push(ms),
+  });
+  assert.equal(outcome, "timeout");
+  const took = Date.now() - started;
+  assert.ok(took >= 300 && took < 1_500, `gave up at the timeout (${took} ms)`);
+  assert.deepEqual(overtime, [], "no progress line for a server that is not progressing");
+
+  // progress that stops: waited for while it lasts, then given up stallMs later
+  let left = 3;
+  const stalls = await new PostgresProbe(() => Promise.resolve("rejecting")).waitReady(
+    "h",
+    1,
+    "u",
+    "d",
+    { timeoutMs: 50, intervalMs: 5, progressed: () => left-- > 0, stallMs: 1_500 },
+  );
+  assert.equal(stalls, "timeout");
+
+  // a server that is not even starting up ("unreachable") is not waited for past the timeout
+  const unreachable = await new PostgresProbe(() => Promise.resolve("unreachable")).waitReady(
+    "h",
+    1,
+    "u",
+    "d",
+    { timeoutMs: 100, intervalMs: 5, progressed: () => true },
+  );
+  assert.equal(unreachable, "timeout");
 });
 
 Deno.test("isReady is true only for a ready answer", async () => {

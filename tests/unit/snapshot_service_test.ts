@@ -307,7 +307,10 @@ Deno.test("snapshot create: a branch being created or deleted is refused", async
 
 Deno.test("snapshot create: refused before init, for an unknown branch, for bad input", async () => {
   await withTempDir(async (dir) => {
-    const notInit = makeContext(dir, [zfsGetMissingCall(), dockerPsCall("")]);
+    const notInit = makeContext(dir, [zfsGetMissingCall(), dockerPsCall(""), {
+      argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
+      result: { code: 1, stderr: "cannot open 'tpool': no such pool\n" },
+    }]);
     await assert.rejects(new SnapshotService(notInit.ctx).create("s"), NotInitializedError);
     notInit.fake.assertDone();
 
