@@ -26,7 +26,14 @@ itest("basic development workflow from the spec", async (env) => {
     (await env.json<{ status: string }>(["branch", "info", "feature/user-auth"])).status,
     "stopped",
   );
-  await env.ok(["branch", "delete", "feature/user-auth"]);
+  // step 7 would destroy the milestone the user named in step 5: refused, naming it
+  assertCliError(
+    await env.zvpg(["branch", "delete", "feature/user-auth"]),
+    1,
+    /it holds snapshot\(s\) 'milestone-1' — .*--force/,
+  );
+  const deleted = await env.ok(["branch", "delete", "feature/user-auth", "--force"]);
+  assert.match(deleted.stdout, /Deleted snapshot 'milestone-1'/);
   const names = (await env.json<{ name: string }[]>(["branch", "list"])).map((b) => b.name);
   assert.deepEqual(names, ["main"]);
   assert.equal((await env.containers()).length, 1);
