@@ -59,6 +59,18 @@ export const KILL_GRACE_MS = 2_000;
  */
 export const INTERRUPT_GRACE_MS = 500;
 
+/** The exits of the programs running now (see {@link childrenExited}). */
+const running = new Set<Promise<unknown>>();
+
+/**
+ * Resolves once every program started so far has exited: an interrupted operation waits for
+ * the children it killed, so that none outlives zvpg (a failed `Promise.all` stops waiting
+ * for the other calls, not the calls themselves).
+ */
+export async function childrenExited(): Promise<void> {
+  while (running.size > 0) await Promise.allSettled([...running]);
+}
+
 /** Which Debian package provides a program, for "not found" hints. */
 const PACKAGE_HINTS: Record<string, string> = {
   zfs: "install zfsutils-linux (or zfs-fuse) and make sure 'zfs' is on PATH",
@@ -114,11 +126,14 @@ export class DenoCommandRunner implements CommandRunner {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     let output: Deno.CommandOutput;
+    // stdin is written while stdout and stderr are drained: a program that echoes a large
+    // input would otherwise block on a full pipe while we block writing to it
+    const exited = Promise.all([child.output(), writeStdin(child, options.stdin)]);
+    running.add(exited);
     try {
-      // stdin is written while stdout and stderr are drained: a program that echoes a large
-      // input would otherwise block on a full pipe while we block writing to it
-      [output] = await Promise.all([child.output(), writeStdin(child, options.stdin)]);
+      [output] = await exited;
     } finally {
+      running.delete(exited);
       signal?.removeEventListener("abort", onAbort);
       if (timer !== undefined) clearTimeout(timer);
       if (killTimer !== undefined) clearTimeout(killTimer);

@@ -123,13 +123,14 @@ export class BranchService {
       faultPoint("branch.create.before-mark-running");
       throwIfInterrupted();
       await ctx.zfs.set(made.dataset!, { [PROPS.state]: "running" });
+      this.timings.total = performance.now() - t0;
+      log.info(`branch '${name}' is ready on port ${started.port}`);
+      // inside: a create interrupted before it returns leaves nothing, whatever the step
+      return await this.info(name);
     } catch (error) {
       await shielded(() => this.rollbackCreate(name, made));
       throw rolledBack(error);
     }
-    this.timings.total = performance.now() - t0;
-    log.info(`branch '${name}' is ready on port ${started.port}`);
-    return await this.info(name);
   }
 
   /**
@@ -140,6 +141,7 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     let running = false;
+    let marked = false;
     let started: { container: string; port: number };
     try {
       started = await withLock(ctx.layout, async () => {
@@ -157,14 +159,22 @@ export class BranchService {
       const t = performance.now();
       await waitBranchReady(ctx, name, started.container, started.port);
       this.timings.ready = performance.now() - t;
+      marked = true;
       await ctx.zfs.set(ctx.layout.branchDataset(name), { [PROPS.state]: "running" });
+      log.info(`branch '${name}' is ready on port ${started.port}`);
+      return await this.info(name);
     } catch (error) {
       if (!running) throw error;
-      await shielded(() => withLock(ctx.layout, () => this.removeContainers(name)));
+      await shielded(() =>
+        withLock(ctx.layout, async () => {
+          await this.removeContainers(name);
+          if (!marked) return;
+          await ctx.zfs.set(ctx.layout.branchDataset(name), { [PROPS.state]: "stopped" })
+            .catch((e) => log.error(String(e.message)));
+        })
+      );
       throw rolledBack(error);
     }
-    log.info(`branch '${name}' is ready on port ${started.port}`);
-    return await this.info(name);
   }
 
   /** Stops (fast shutdown) and removes a branch's container. Returns whether it ran. */

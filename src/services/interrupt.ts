@@ -16,6 +16,7 @@
 import { InterruptedError } from "../errors.ts";
 import { log } from "../log.ts";
 import { operationSignal, withOperationSignal } from "../process/operation_signal.ts";
+import { childrenExited } from "../process/runner.ts";
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
@@ -67,8 +68,11 @@ export async function withInterrupts<T>(
     op.first.signal.throwIfAborted();
     return result;
   } catch (error) {
+    if (!op.first.signal.aborted) throw error;
+    // the programs the interrupt killed do not outlive zvpg
+    await childrenExited();
     // a Ctrl-C ends in exit 130 whatever the step under way made of it
-    if (!op.first.signal.aborted || error instanceof InterruptedError) throw error;
+    if (error instanceof InterruptedError) throw error;
     log.debug(`after the interrupt: ${error instanceof Error ? error.message : String(error)}`);
     throw op.first.signal.reason;
   } finally {
