@@ -17,6 +17,7 @@ import {
 import { FakeRunner } from "../../src/process/fake_runner.ts";
 import { withOperationSignal } from "../../src/process/operation_signal.ts";
 import {
+  childrenExited,
   DenoCommandRunner,
   INTERRUPT_GRACE_MS,
   KILL_GRACE_MS,
@@ -372,4 +373,18 @@ Deno.test("fake runner: tolerate and the operation's signal work as in the real 
     "d",
   ]]);
   fake.assertDone();
+});
+
+Deno.test("runner: childrenExited waits for calls a failed Promise.all left behind", async () => {
+  const controller = new AbortController();
+  const both = Promise.all([
+    runner.run("false", [], { signal: controller.signal }),
+    runner.run("sleep", ["37.4159"], { signal: controller.signal }),
+  ]);
+  await assert.rejects(both, CommandFailedError);
+  // the sleep still runs: nobody waits for it any more
+  assert.equal(await running("sleep 37.4159"), true);
+  controller.abort();
+  await childrenExited();
+  assert.equal(await running("sleep 37.4159"), false);
 });
