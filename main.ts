@@ -7,11 +7,16 @@ import { CommanderError } from "@commander-js/extra-typings";
 import { buildProgram } from "./src/cli/app.ts";
 import { ZvpgError } from "./src/errors.ts";
 import { log } from "./src/log.ts";
+import { withInterrupts } from "./src/services/interrupt.ts";
 
 /** Runs the CLI with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(args, { from: "user" });
+    // every command runs as one operation that SIGINT/SIGTERM stop cleanly (exit 130);
+    // the command tree names it and says whether it changes anything
+    await withInterrupts("zvpg", () => buildProgram().parseAsync(args, { from: "user" }), {
+      mutating: false,
+    });
     return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
   } catch (error) {
     return reportError(error);

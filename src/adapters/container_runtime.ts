@@ -6,7 +6,7 @@
  */
 import { CommandFailedError, RuntimeUnreachableError, tail } from "../errors.ts";
 import type { RUNTIMES } from "../config/schema.ts";
-import type { CommandRunner, RunResult } from "../process/runner.ts";
+import type { CommandRunner, RunOptions, RunResult } from "../process/runner.ts";
 
 /** A container as listed by the runtime. */
 export interface ContainerInfo {
@@ -73,7 +73,13 @@ export interface ContainerRuntime {
   /** The exit code of a container that has exited, or undefined (unknown, or still running). */
   exitCode(name: string): Promise<number | undefined>;
   logs(name: string, tailLines: number): Promise<string>;
-  exec(name: string, user: string | undefined, argv: string[]): Promise<RunResult>;
+  /** Runs `argv` in a running container; throws when it fails (unless `tolerate` says so). */
+  exec(
+    name: string,
+    user: string | undefined,
+    argv: string[],
+    tolerate?: RunOptions["tolerate"],
+  ): Promise<RunResult>;
 }
 
 /** The docker-compatible command line shared by all three runtimes. */
@@ -158,23 +164,15 @@ export class CliContainerRuntime implements ContainerRuntime {
   }
 
   async stop(name: string, timeoutSeconds: number): Promise<void> {
-    const result = await this.runner.run(
+    await this.runner.run(
       this.program,
       ["stop", "-t", String(timeoutSeconds), name],
-      { allowFailure: true, timeoutMs: (timeoutSeconds + 30) * 1000 },
+      { tolerate: noSuchContainer, timeoutMs: (timeoutSeconds + 30) * 1000 },
     );
-    if (result.code !== 0 && !isNoSuchContainer(result.stderr)) {
-      throw new CommandFailedError(this.program, ["stop", name], result.code, result.stderr);
-    }
   }
 
   async remove(name: string): Promise<void> {
-    const result = await this.runner.run(this.program, ["rm", "-f", "-v", name], {
-      allowFailure: true,
-    });
-    if (result.code !== 0 && !isNoSuchContainer(result.stderr)) {
-      throw new CommandFailedError(this.program, ["rm", name], result.code, result.stderr);
-    }
+    await this.runner.run(this.program, ["rm", "-f", "-v", name], { tolerate: noSuchContainer });
   }
 
   /** The `ps --format` value that prints JSON (see {@link parsePsJson}). */
@@ -197,13 +195,9 @@ export class CliContainerRuntime implements ContainerRuntime {
     const result = await this.runner.run(
       this.program,
       ["inspect", "--type", "container", "--format", "{{.State.Status}}", name],
-      { allowFailure: true },
+      { tolerate: noSuchContainer },
     );
-    if (result.code !== 0) {
-      if (isNoSuchContainer(result.stderr)) return undefined;
-      throw new CommandFailedError(this.program, ["inspect", name], result.code, result.stderr);
-    }
-    return result.stdout.trim();
+    return result.code === 0 ? result.stdout.trim() : undefined;
   }
 
   async exitCode(name: string): Promise<number | undefined> {
@@ -227,11 +221,16 @@ export class CliContainerRuntime implements ContainerRuntime {
     return (result.stdout + result.stderr).trim();
   }
 
-  exec(name: string, user: string | undefined, argv: string[]): Promise<RunResult> {
+  exec(
+    name: string,
+    user: string | undefined,
+    argv: string[],
+    tolerate?: RunOptions["tolerate"],
+  ): Promise<RunResult> {
     return this.runner.run(
       this.program,
       ["exec", ...(user ? ["--user", user] : []), name, ...argv],
-      { allowFailure: true, timeoutMs: 120_000 },
+      { tolerate, timeoutMs: 120_000 },
     );
   }
 }
@@ -317,6 +316,11 @@ function engineRunner(runner: CommandRunner, program: string): CommandRunner {
 /** Whether a runtime's stderr says the container does not exist. */
 export function isNoSuchContainer(stderr: string): boolean {
   return /no such container|no such object|not found|no container with name or id/i.test(stderr);
+}
+
+/** Tolerates the failure of a command on a container that does not exist. */
+function noSuchContainer(result: RunResult): boolean {
+  return isNoSuchContainer(result.stderr);
 }
 
 /**

@@ -165,10 +165,9 @@ export class Zfs {
 
   /** Mounts a filesystem (no-op when it is mounted already). */
   async mount(dataset: string): Promise<void> {
-    const result = await this.runner.run(this.zfs, ["mount", dataset], { allowFailure: true });
-    if (result.code !== 0 && !/already mounted/i.test(result.stderr)) {
-      throw new CommandFailedError(this.zfs, ["mount", dataset], result.code, result.stderr);
-    }
+    await this.runner.run(this.zfs, ["mount", dataset], {
+      tolerate: (r) => /already mounted/i.test(r.stderr),
+    });
   }
 
   /**
@@ -183,12 +182,13 @@ export class Zfs {
     const result = await this.runner.run(
       this.zfs,
       ["get", "-H", "-p", "-r", "-o", "name,property,value,source", allProps.join(","), ...roots],
-      { allowFailure: true },
+      {
+        // the roots that exist are listed, the missing ones named on stderr
+        tolerate: (r) =>
+          r.stdout.trim() !== "" ||
+          /does not exist|no such pool|dataset does not exist/i.test(r.stderr),
+      },
     );
-    if (result.code !== 0 && result.stdout.trim() === "") {
-      if (/does not exist|no such pool|dataset does not exist/i.test(result.stderr)) return [];
-      throw new CommandFailedError(this.zfs, ["get"], result.code, result.stderr);
-    }
     return parseGetOutput(result.stdout);
   }
 

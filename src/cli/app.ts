@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { nameOperation } from "../services/interrupt.ts";
 import { VERSION } from "../version.ts";
 import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";
@@ -46,7 +47,40 @@ Environment:
   program.addCommand(branchCommand());
   program.addCommand(statusCommand());
   for (const command of allCommands(program)) command.exitOverride();
+  program.hook("preAction", (_program, action) => {
+    const { what, mutating } = describeOperation(action);
+    nameOperation(what, { mutating });
+  });
   return program as unknown as Command;
+}
+
+/** Commands that change something (`status health` too, with --repair). */
+const MUTATING = new Set([
+  "branch create",
+  "branch start",
+  "branch stop",
+  "branch delete",
+  "branch snapshot",
+  "snapshot create",
+  "snapshot delete",
+  "commit create",
+  "commit remove",
+  "init env",
+]);
+
+/** The operation a command runs, for the messages of an interrupt ("branch create 'x'"). */
+export function describeOperation(
+  command: CommandUnknownOpts,
+): { what: string; mutating: boolean } {
+  const path: string[] = [];
+  for (let c: CommandUnknownOpts | null = command; c?.parent; c = c.parent) path.unshift(c.name());
+  const name = path.join(" ");
+  const repair = name === "status health" && command.opts().repair === true;
+  const operands = command.args.map((a) => `'${a}'`);
+  return {
+    what: [name, ...operands, ...(repair ? ["--repair"] : [])].join(" "),
+    mutating: MUTATING.has(name) || repair,
+  };
 }
 
 function* allCommands(command: Command): Generator<Command> {

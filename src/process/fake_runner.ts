@@ -4,8 +4,14 @@
  *
  * @module
  */
-import { CommandFailedError } from "../errors.ts";
-import type { CommandRunner, RunOptions, RunResult } from "./runner.ts";
+import { operationSignal } from "./operation_signal.ts";
+import {
+  abortError,
+  type CommandRunner,
+  type RunOptions,
+  type RunResult,
+  settle,
+} from "./runner.ts";
 
 /** One expected call and the answer the fake gives to it. */
 export interface ExpectedCall {
@@ -15,6 +21,13 @@ export interface ExpectedCall {
   result?: Partial<RunResult>;
   /** Checks the options (stdin, env) the caller passed. */
   check?: (options: RunOptions) => void;
+  /**
+   * Runs while the "program" runs, before it answers: e.g. aborts the operation, as a
+   * Ctrl-C reaching zvpg and its child together does.
+   */
+  during?: () => void;
+  /** The signal the "program" died of (with `result.code` 130 or 143 for SIGINT/SIGTERM). */
+  diedOf?: Deno.Signal;
 }
 
 /** A runner that replays expected calls in order and fails on anything else. */
@@ -34,6 +47,9 @@ export class FakeRunner implements CommandRunner {
 
   run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const argv = [program, ...args];
+    const signal = options.signal ?? operationSignal();
+    // like the real runner: a call made after the abort never starts
+    if (signal?.aborted) return Promise.reject(abortError(signal, program, args));
     this.calls.push(argv);
     const next = this.#expected.shift();
     if (!next) {
@@ -45,11 +61,9 @@ export class FakeRunner implements CommandRunner {
       );
     }
     next.check?.(options);
+    next.during?.();
     const result: RunResult = { code: 0, stdout: "", stderr: "", ...next.result };
-    if (result.code !== 0 && !options.allowFailure) {
-      return Promise.reject(new CommandFailedError(program, args, result.code, result.stderr));
-    }
-    return Promise.resolve(result);
+    return settle(program, args, result, options, signal, next.diedOf);
   }
 
   /** Throws when some expected call was never made. */

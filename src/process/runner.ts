@@ -4,8 +4,14 @@
  *
  * @module
  */
-import { CommandFailedError, CommandTimeoutError, ProgramNotFoundError } from "../errors.ts";
+import {
+  CommandFailedError,
+  CommandTimeoutError,
+  InterruptedError,
+  ProgramNotFoundError,
+} from "../errors.ts";
 import { log } from "../log.ts";
+import { operationSignal } from "./operation_signal.ts";
 
 /** Options for {@link CommandRunner.run}. */
 export interface RunOptions {
@@ -13,10 +19,23 @@ export interface RunOptions {
   stdin?: string | Uint8Array;
   /** Extra environment variables (merged over the current environment). */
   env?: Record<string, string>;
-  /** Return a non-zero exit instead of throwing {@link CommandFailedError}. */
+  /** Return any non-zero exit instead of throwing {@link CommandFailedError}. */
   allowFailure?: boolean;
+  /**
+   * Names the failures the caller expects: a non-zero exit for which this returns true is
+   * returned, not thrown (dax's `noThrow`, generalised). Every other one throws
+   * {@link CommandFailedError} with the full argv.
+   */
+  tolerate?: (result: RunResult) => boolean;
   /** Kill the program after this many milliseconds and throw {@link CommandTimeoutError}. */
   timeoutMs?: number;
+  /**
+   * Stops the call: a program still running when it aborts is killed (SIGTERM, then
+   * SIGKILL after {@link KILL_GRACE_MS}) and the call throws the signal's reason (an
+   * {@link InterruptedError}); a call made after it aborted throws at once. Default: the
+   * signal of the operation under way ({@link operationSignal}).
+   */
+  signal?: AbortSignal;
 }
 
 /** The outcome of a finished program. */
@@ -29,6 +48,27 @@ export interface RunResult {
 /** Runs programs. Services only ever see this interface, so tests can substitute a fake. */
 export interface CommandRunner {
   run(program: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** How long a program killed by an abort gets to exit on SIGTERM before SIGKILL. */
+export const KILL_GRACE_MS = 2_000;
+
+/**
+ * How long to wait for the operation's signal when a program died of SIGINT or SIGTERM
+ * first: a Ctrl-C in a terminal reaches zvpg and its child together, in either order.
+ */
+export const INTERRUPT_GRACE_MS = 500;
+
+/** The exits of the programs running now (see {@link childrenExited}). */
+const running = new Set<Promise<unknown>>();
+
+/**
+ * Resolves once every program started so far has exited: an interrupted operation waits for
+ * the children it killed, so that none outlives zvpg (a failed `Promise.all` stops waiting
+ * for the other calls, not the calls themselves).
+ */
+export async function childrenExited(): Promise<void> {
+  while (running.size > 0) await Promise.allSettled([...running]);
 }
 
 /** Which Debian package provides a program, for "not found" hints. */
@@ -51,6 +91,8 @@ export class DenoCommandRunner implements CommandRunner {
     options: RunOptions = {},
   ): Promise<RunResult> {
     log.debug(`run: ${program} ${args.map(quoteForLog).join(" ")}`);
+    const signal = options.signal ?? operationSignal();
+    if (signal?.aborted) throw abortError(signal, program, args);
     const started = performance.now();
     const command = new Deno.Command(program, {
       args: [...args],
@@ -74,27 +116,94 @@ export class DenoCommandRunner implements CommandRunner {
     let timedOut = false;
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
+      kill(child, "SIGKILL");
     }, options.timeoutMs);
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      log.debug(`run: stopping ${program} (pid ${child.pid})`);
+      kill(child, "SIGTERM");
+      killTimer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let output: Deno.CommandOutput;
     // stdin is written while stdout and stderr are drained: a program that echoes a large
     // input would otherwise block on a full pipe while we block writing to it
-    const [output] = await Promise.all([child.output(), writeStdin(child, options.stdin)]);
-    if (timer !== undefined) clearTimeout(timer);
+    const exited = Promise.all([child.output(), writeStdin(child, options.stdin)]);
+    running.add(exited);
+    try {
+      [output] = await exited;
+    } finally {
+      running.delete(exited);
+      signal?.removeEventListener("abort", onAbort);
+      if (timer !== undefined) clearTimeout(timer);
+      if (killTimer !== undefined) clearTimeout(killTimer);
+    }
     const result: RunResult = {
       code: output.code,
       stdout: new TextDecoder().decode(output.stdout),
       stderr: new TextDecoder().decode(output.stderr),
     };
     log.debug(`exit ${result.code} after ${Math.round(performance.now() - started)} ms`);
-    if (timedOut) throw new CommandTimeoutError(program, args, options.timeoutMs!);
-    if (result.code !== 0 && !options.allowFailure) {
-      throw new CommandFailedError(program, args, result.code, result.stderr || result.stdout);
+    if (timedOut && !signal?.aborted) {
+      throw new CommandTimeoutError(program, args, options.timeoutMs!);
     }
-    return result;
+    return await settle(program, args, result, options, signal, output.signal);
+  }
+}
+
+/**
+ * Decides what a finished call returns or throws; shared by the real and the fake runner.
+ * A non-zero exit is an interruption when the operation's signal aborted, or when the
+ * program died of SIGINT/SIGTERM and the signal aborts within {@link INTERRUPT_GRACE_MS};
+ * otherwise it is returned when tolerated, else thrown as {@link CommandFailedError}.
+ */
+export async function settle(
+  program: string,
+  args: readonly string[],
+  result: RunResult,
+  options: RunOptions,
+  signal: AbortSignal | undefined,
+  diedOf?: Deno.Signal | null,
+): Promise<RunResult> {
+  if (result.code === 0) return result;
+  if (signal?.aborted) throw abortError(signal, program, args);
+  const byInterrupt = diedOf === "SIGINT" || diedOf === "SIGTERM" || result.code === 130 ||
+    result.code === 143;
+  if (byInterrupt && signal && await abortsWithin(signal, INTERRUPT_GRACE_MS)) {
+    throw abortError(signal, program, args);
+  }
+  if (options.allowFailure || options.tolerate?.(result)) return result;
+  throw new CommandFailedError(program, args, result.code, result.stderr || result.stdout);
+}
+
+/** The error an aborted call throws: the signal's reason when it is an InterruptedError. */
+export function abortError(signal: AbortSignal, program: string, args: readonly string[]): Error {
+  if (signal.reason instanceof InterruptedError) return signal.reason;
+  return new InterruptedError(`'${program} ${args.slice(0, 2).join(" ")}' was interrupted`, {
+    cause: signal.reason,
+  });
+}
+
+/** Resolves true when `signal` aborts within `ms`, false otherwise. */
+function abortsWithin(signal: AbortSignal, ms: number): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (aborted: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(aborted);
+    };
+    const onAbort = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // already gone
   }
 }
 

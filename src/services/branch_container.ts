@@ -23,7 +23,7 @@ import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "./fault.ts";
 import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
 import { ioProgressSampler } from "./io_progress.ts";
-import { interrupted, throwIfInterrupted } from "./interrupt.ts";
+import { interrupted, shielded, throwIfInterrupted } from "./interrupt.ts";
 import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
 
 /** The PostgreSQL config files every container gets, and where they come from. */
@@ -194,7 +194,8 @@ export async function runBranchContainer(
   try {
     await ctx.runtime.runDetached(spec);
   } catch (error) {
-    await ctx.runtime.remove(name).catch(() => {});
+    // even when interrupted: a `run` stopped by a signal may have made the container
+    await shielded(() => ctx.runtime.remove(name)).catch(() => {});
     if (
       error instanceof CommandFailedError &&
       /no such image|image not known|not found|pull access denied|unable to find image/i.test(
@@ -330,13 +331,5 @@ export async function execSql(
     "-c",
     sql,
   ]);
-  if (result.code !== 0) {
-    throw new CommandFailedError(
-      ctx.config.containerRuntime,
-      ["exec", container, "psql"],
-      result.code,
-      result.stderr,
-    );
-  }
   return result.stdout;
 }

@@ -27,7 +27,7 @@ import {
 } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
-import { throwIfInterrupted, withInterrupts } from "./interrupt.ts";
+import { rolledBack, shielded, throwIfInterrupted } from "./interrupt.ts";
 import { loadInitializedInventory } from "./guards.ts";
 import {
   type BranchRecord,
@@ -118,21 +118,17 @@ export class BranchService {
   constructor(private readonly ctx: Context) {}
 
   /**
-   * Creates a branch from a snapshot and starts its PostgreSQL. On Ctrl-C it stops after
-   * the step under way and removes what it made (see {@link withInterrupts}).
+   * Creates a branch from a snapshot and starts its PostgreSQL. On Ctrl-C it stops the
+   * step under way and removes what it made (see src/services/interrupt.ts).
    */
-  create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
-    return withInterrupts(`branch create '${name}'`, () => this.createBranch(name, options));
-  }
-
-  private async createBranch(name: string, options: CreateBranchOptions): Promise<BranchRecord> {
+  async create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     if (options.from !== undefined) validateSnapshotName(options.from);
     if (options.parent !== undefined) {
       validateBranchName(options.parent, ctx.config.branchNamingPattern);
     }
-    const made: { dataset?: string; autoSnapshot?: string } = {};
+    const made: Made = {};
     let started: { container: string; port: number };
     const t0 = performance.now();
     try {
@@ -156,6 +152,8 @@ export class BranchService {
         if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
         const dataset = ctx.layout.branchDataset(name);
         const t2 = performance.now();
+        // Record the intent first: a clone stopped by a signal may or may not have made it.
+        made.cloning = dataset;
         await ctx.zfs.clone(origin.zfsName, dataset, {
           mountpoint: ctx.layout.branchMount(name),
           [PROPS.branch]: name,
@@ -176,49 +174,58 @@ export class BranchService {
       faultPoint("branch.create.before-mark-running");
       throwIfInterrupted();
       await record(ctx, made.dataset!, markRunning());
+      this.timings.total = performance.now() - t0;
+      log.info(`branch '${name}' is ready on port ${started.port}`);
+      // inside: a create interrupted before it returns leaves nothing, whatever the step
+      return await this.info(name);
     } catch (error) {
-      await this.rollbackCreate(name, made);
-      throw error;
+      await shielded(() => this.rollbackCreate(name, made));
+      throw rolledBack(error);
     }
-    this.timings.total = performance.now() - t0;
-    log.info(`branch '${name}' is ready on port ${started.port}`);
-    return await this.info(name);
   }
 
   /**
    * Starts the PostgreSQL container of a stopped branch. On Ctrl-C it removes the
    * container it started; the branch stays stopped.
    */
-  start(name: string, options: { port?: number } = {}): Promise<BranchRecord> {
-    return withInterrupts(`branch start '${name}'`, () => this.startBranch(name, options));
-  }
-
-  private async startBranch(name: string, options: { port?: number }): Promise<BranchRecord> {
+  async start(name: string, options: { port?: number } = {}): Promise<BranchRecord> {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
-    const started = await withLock(ctx.layout, async () => {
-      const inventory = await loadInitializedInventory(ctx, "branch start");
-      const branch = findBranch(inventory, name);
-      this.assertStartable(branch);
-      if (branch.container) await ctx.runtime.remove(branch.container.name);
-      if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
-      const port = options.port ??
-        allocatePort(ctx, inventory, name, { preferred: branch.lastPort });
-      return await this.runWithRetries(inventory, name, port, options.port !== undefined);
-    });
+    let running = false;
+    let marked = false;
+    let started: { container: string; port: number };
     try {
+      started = await withLock(ctx.layout, async () => {
+        const inventory = await loadInitializedInventory(ctx, "branch start");
+        const branch = findBranch(inventory, name);
+        this.assertStartable(branch);
+        if (branch.container) await ctx.runtime.remove(branch.container.name);
+        if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
+        const port = options.port ??
+          allocatePort(ctx, inventory, name, { preferred: branch.lastPort });
+        // from here on, any container of this branch is the one this start runs
+        running = true;
+        return await this.runWithRetries(inventory, name, port, options.port !== undefined);
+      });
       const t = performance.now();
       await waitBranchReady(ctx, name, started.container, started.port);
       this.timings.ready = performance.now() - t;
+      marked = true;
       await record(ctx, ctx.layout.branchDataset(name), markRunning());
+      log.info(`branch '${name}' is ready on port ${started.port}`);
+      return await this.info(name);
     } catch (error) {
-      await withLock(ctx.layout, async () => {
-        await ctx.runtime.remove(started.container).catch(() => {});
-      });
-      throw error;
+      if (!running) throw error;
+      await shielded(() =>
+        withLock(ctx.layout, async () => {
+          await this.removeContainers(name);
+          if (!marked) return;
+          await record(ctx, ctx.layout.branchDataset(name), markStopped())
+            .catch((e) => log.error(String(e.message)));
+        })
+      );
+      throw rolledBack(error);
     }
-    log.info(`branch '${name}' is ready on port ${started.port}`);
-    return await this.info(name);
   }
 
   /** Stops (fast shutdown) and removes a branch's container. Returns whether it ran. */
@@ -309,7 +316,7 @@ export class BranchService {
     inventory: Inventory,
     name: string,
     options: CreateBranchOptions,
-    made: { autoSnapshot?: string },
+    made: Made,
   ): Promise<SnapshotRecord> {
     if (options.from !== undefined) {
       const snapshot = findSnapshot(inventory, options.from);
@@ -326,6 +333,8 @@ export class BranchService {
     const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "")}-${
       crypto.randomUUID().slice(0, 4)
     }`;
+    // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
+    made.autoSnapshot = `${parent.dataset}@${auto}`;
     const snapshot = await new SnapshotService(this.ctx).createLocked(
       inventory,
       parent,
@@ -333,7 +342,6 @@ export class BranchService {
       `automatic snapshot of '${parent.name}' for new branch '${name}'`,
       { autoFor: name },
     );
-    made.autoSnapshot = snapshot.zfsName;
     return snapshot;
   }
 
@@ -380,26 +388,63 @@ export class BranchService {
     }
   }
 
-  /** Removes whatever a failed create made: container, dataset, auto snapshot. */
-  private async rollbackCreate(name: string, made: { dataset?: string; autoSnapshot?: string }) {
+  /**
+   * Removes whatever a failed create made: container, dataset, auto snapshot. It goes by
+   * the recorded intent, not by which steps returned: a step stopped by a signal may or
+   * may not have made its part, so what may exist is looked up.
+   */
+  private async rollbackCreate(name: string, made: Made) {
     const { ctx } = this;
-    if (!made.dataset && !made.autoSnapshot) return;
+    if (!made.cloning && !made.autoSnapshot) return;
     log.warn(`branch create failed: removing what it made for '${name}'`);
     await withLock(ctx.layout, async () => {
-      const containers = await ctx.runtime.list({
-        "zvpg.pool": ctx.layout.pool,
-        "zvpg.branch": name,
-      }).catch(() => []);
-      for (const c of containers) await ctx.runtime.remove(c.name).catch(() => {});
-      if (made.dataset) {
-        await ctx.zfs.destroy(made.dataset, { recursive: true }).catch((e) =>
+      await this.removeContainers(name);
+      const dataset = made.dataset ?? (made.cloning && await this.clonedByUs(made.cloning));
+      if (dataset) {
+        await ctx.zfs.destroy(dataset, { recursive: true }).catch((e) =>
           log.error(String(e.message))
         );
       }
-      if (made.autoSnapshot) {
+      if (made.autoSnapshot && await this.exists(made.autoSnapshot)) {
         await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
       }
       rmSync(ctx.layout.runtimeDir(name), { recursive: true, force: true });
     });
   }
+
+  /** Removes every container of a branch (the caller holds the lock). */
+  private async removeContainers(name: string): Promise<void> {
+    const containers = await this.ctx.runtime.list({
+      "zvpg.pool": this.ctx.layout.pool,
+      "zvpg.branch": name,
+    }).catch(() => []);
+    for (const c of containers) await this.ctx.runtime.remove(c.name).catch(() => {});
+  }
+
+  /** `dataset` when it exists and is marked as being created by this process. */
+  private async clonedByUs(dataset: string): Promise<string | undefined> {
+    const entries = await this.ctx.zfs.getTree([dataset], [PROPS.state, PROPS.pid]).catch(
+      () => [],
+    );
+    const entry = entries.find((e) => e.name === dataset);
+    const ours = entry?.props[PROPS.state] === "creating" &&
+      entry.props[PROPS.pid] === String(Deno.pid);
+    return ours ? dataset : undefined;
+  }
+
+  /** Whether a dataset or snapshot exists. */
+  private async exists(name: string): Promise<boolean> {
+    const entries = await this.ctx.zfs.getTree([name], ["type"]).catch(() => []);
+    return entries.some((e) => e.name === name);
+  }
+}
+
+/** What a create made, or set out to make (the intent is recorded before each step). */
+interface Made {
+  /** The dataset a `zfs clone` was started for. */
+  cloning?: string;
+  /** The dataset the clone made. */
+  dataset?: string;
+  /** The automatic snapshot a `zfs snapshot` was started for. */
+  autoSnapshot?: string;
 }

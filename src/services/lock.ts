@@ -10,6 +10,7 @@ import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
 import { log } from "../log.ts";
 import { ensurePrivateDir, PRIVATE_FILE } from "../private_fs.ts";
+import { operationSignal } from "../process/operation_signal.ts";
 import type { Layout } from "./layout.ts";
 
 /** Runs `action` while holding the pool's lock. */
@@ -18,20 +19,41 @@ export async function withLock<T>(layout: Layout, action: () => Promise<T>): Pro
   ensurePrivateDir(dirname(layout.lockFile));
   const file = await Deno.open(layout.lockFile, { create: true, write: true, mode: PRIVATE_FILE });
   chmodSync(layout.lockFile, PRIVATE_FILE);
+  let locked = false;
   try {
     const waiting = setTimeout(() => log.info("waiting for another zvpg process…"), 2000);
     try {
-      await file.lock(true);
+      await untilAborted(file.lock(true), operationSignal());
+      locked = true;
     } finally {
       clearTimeout(waiting);
     }
     return await action();
   } finally {
-    try {
-      await file.unlock();
-    } catch {
-      // closing releases it anyway
+    // (an unlock would queue behind a lock request left waiting by an interrupt)
+    if (locked) {
+      try {
+        await file.unlock();
+      } catch {
+        // closing releases it anyway
+      }
     }
     file.close();
   }
+}
+
+/**
+ * Waits for `promise`, or throws the reason of `signal` once it aborts: Ctrl-C while
+ * waiting for another zvpg process stops at once (the kernel request is left to finish
+ * and its file is closed with the process).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  promise.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

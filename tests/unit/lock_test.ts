@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { InterruptedError } from "../../src/errors.ts";
+import { withOperationSignal } from "../../src/process/operation_signal.ts";
 import { Layout } from "../../src/services/layout.ts";
 import { withLock } from "../../src/services/lock.ts";
 import { testConfig, withTempDir } from "./helpers.ts";
@@ -48,5 +50,33 @@ Deno.test("lock: a second holder waits for the first", async () => {
     release();
     await Promise.all([first, second]);
     assert.deepEqual(order, ["first in", "first out", "second in"]);
+  });
+});
+
+Deno.test("lock: waiting for it stops when the operation is interrupted", async () => {
+  await withTempDir(async (dir) => {
+    const layout = new Layout(testConfig(dir));
+    let release!: () => void;
+    const held = new Promise<void>((r) => release = r);
+    let entered!: () => void;
+    const firstIn = new Promise<void>((r) => entered = r);
+    const first = withLock(layout, async () => {
+      entered();
+      await held;
+    });
+    await firstIn;
+    const controller = new AbortController();
+    const reason = new InterruptedError("branch stop 'x' interrupted by SIGINT");
+    let ran = false;
+    const second = withOperationSignal(controller.signal, () =>
+      withLock(layout, () => {
+        ran = true;
+        return Promise.resolve();
+      }));
+    setTimeout(() => controller.abort(reason), 50);
+    await assert.rejects(second, (e: unknown) => e === reason);
+    assert.equal(ran, false);
+    release();
+    await first;
   });
 });

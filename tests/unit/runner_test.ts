@@ -1,12 +1,13 @@
 /**
  * Running programs: the real runner with harmless programs (echo, cat, env, false,
- * sleep), the error classes and `tail()`, and the strictness of the fake runner.
+ * sleep, sh), its abort and interrupt handling, the error classes and `tail()`, and the strictness of the fake runner.
  */
 import assert from "node:assert/strict";
 import {
   CommandFailedError,
   CommandTimeoutError,
   ConfigError,
+  InterruptedError,
   InvalidNameError,
   ProgramNotFoundError,
   tail,
@@ -14,7 +15,14 @@ import {
   ZvpgError,
 } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { DenoCommandRunner } from "../../src/process/runner.ts";
+import { withOperationSignal } from "../../src/process/operation_signal.ts";
+import {
+  childrenExited,
+  DenoCommandRunner,
+  INTERRUPT_GRACE_MS,
+  KILL_GRACE_MS,
+  type RunResult,
+} from "../../src/process/runner.ts";
 import { assertOneLine } from "./helpers.ts";
 
 const runner = new DenoCommandRunner();
@@ -218,4 +226,165 @@ Deno.test("fake runner: assertDone throws while expected calls are left", async 
   assert.throws(() => fake.assertDone(), /\["b","1"\]/);
   await fake.run("b", ["1"]);
   fake.assertDone();
+});
+
+/** Whether a process whose command line contains `marker` runs. */
+async function running(marker: string): Promise<boolean> {
+  const out = await new Deno.Command("pgrep", { args: ["-f", marker] }).output();
+  return out.code === 0;
+}
+
+Deno.test("runner: an abort kills the running program and throws InterruptedError", async () => {
+  const controller = new AbortController();
+  const reason = new InterruptedError("branch create 'x' interrupted by SIGINT");
+  const started = performance.now();
+  setTimeout(() => controller.abort(reason), 200);
+  await assert.rejects(
+    runner.run("sleep", ["31.4159"], { signal: controller.signal }),
+    (e: unknown) => {
+      assert.equal(e, reason);
+      assert.equal((e as InterruptedError).exitCode, 130);
+      return true;
+    },
+  );
+  assert.ok(performance.now() - started < 2000, "stopped long before it would have ended");
+  assert.equal(await running("sleep 31.4159"), false, "the child is gone");
+});
+
+Deno.test("runner: a program that ignores SIGTERM gets SIGKILL after the grace", async () => {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  const started = performance.now();
+  // an ignored signal stays ignored across exec
+  await assert.rejects(
+    runner.run("sh", ["-c", "trap '' TERM; exec sleep 32.4159"], { signal: controller.signal }),
+    (e: unknown) => {
+      assert.ok(e instanceof InterruptedError, String(e));
+      assert.equal(e.message, "'sh -c trap '' TERM; exec sleep 32.4159' was interrupted");
+      return true;
+    },
+  );
+  const took = performance.now() - started;
+  assert.ok(took >= KILL_GRACE_MS && took < KILL_GRACE_MS + 3000, `took ${took} ms`);
+  assert.equal(await running("sleep 32.4159"), false);
+});
+
+Deno.test("runner: a call made after the abort throws at once, running nothing", async () => {
+  const controller = new AbortController();
+  controller.abort(new InterruptedError("stopped"));
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      runner.run("touch", [`${dir}/made`], { signal: controller.signal }),
+      /^InterruptedError: stopped$/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runner: the operation's signal is the default of every call", async () => {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new InterruptedError("op interrupted")), 100);
+  await withOperationSignal(controller.signal, async () => {
+    await assert.rejects(runner.run("sleep", ["33.4159"]), /op interrupted/);
+    // a call's own signal wins over the operation's
+    const own = new AbortController();
+    assert.equal((await runner.run("echo", ["x"], { signal: own.signal })).stdout, "x\n");
+  });
+  assert.equal(await running("sleep 33.4159"), false);
+});
+
+Deno.test("runner: a child that died of SIGINT while the operation is interrupted is InterruptedError", async () => {
+  // a terminal's Ctrl-C reaches the child and zvpg together: here the child sees it first
+  // and the operation's signal aborts 100 ms later
+  const controller = new AbortController();
+  const reason = new InterruptedError("op interrupted by SIGINT");
+  const diesOfSigint = ["-c", "kill -INT $$; sleep 5"];
+  const run = runner.run("sh", diesOfSigint, { signal: controller.signal, allowFailure: true });
+  setTimeout(() => controller.abort(reason), 100);
+  await assert.rejects(run, (e: unknown) => e === reason);
+  // the same when the child exits 130 itself (as docker does)
+  const again = new AbortController();
+  const exits130 = runner.run("sh", ["-c", "exit 130"], { signal: again.signal });
+  setTimeout(() => again.abort(reason), 100);
+  await assert.rejects(exits130, (e: unknown) => e === reason);
+  // without an interrupt it stays a failed command (once the short wait is over)
+  const quiet = new AbortController();
+  const started = performance.now();
+  await assert.rejects(runner.run("sh", diesOfSigint, { signal: quiet.signal }), (e: unknown) => {
+    assert.ok(e instanceof CommandFailedError, String(e));
+    assert.equal(e.code, 130);
+    return true;
+  });
+  assert.ok(performance.now() - started >= INTERRUPT_GRACE_MS - 50);
+  // and a plain failure does not wait at all
+  const t = performance.now();
+  await assert.rejects(runner.run("false", [], { signal: quiet.signal }), CommandFailedError);
+  assert.ok(performance.now() - t < INTERRUPT_GRACE_MS);
+});
+
+Deno.test("runner: tolerate names the failures that are returned, not thrown", async () => {
+  const missing = (r: RunResult) => /No such file/.test(r.stderr);
+  const gone = await runner.run("cat", ["/nonexistent-zvpg-unit"], { tolerate: missing });
+  assert.equal(gone.code, 1);
+  await assert.rejects(
+    runner.run("sh", ["-c", "echo denied >&2; exit 1"], { tolerate: missing }),
+    (e: unknown) => {
+      assert.ok(e instanceof CommandFailedError);
+      assert.deepEqual(e.args, ["-c", "echo denied >&2; exit 1"]);
+      assert.equal(e.stderr, "denied\n");
+      return true;
+    },
+  );
+  // success is never passed to tolerate
+  let asked = 0;
+  await runner.run("true", [], { tolerate: () => (asked++, false) });
+  assert.equal(asked, 0);
+});
+
+Deno.test("fake runner: tolerate and the operation's signal work as in the real runner", async () => {
+  const controller = new AbortController();
+  const reason = new InterruptedError("op interrupted by SIGINT");
+  const fake = new FakeRunner([
+    { argv: ["zfs", "mount", "d"], result: { code: 1, stderr: "already mounted\n" } },
+    { argv: ["zfs", "mount", "d"], result: { code: 1, stderr: "busy\n" } },
+    // the "program" dies of the SIGINT that interrupts the operation
+    {
+      argv: ["zfs", "clone", "s", "d"],
+      result: { code: 130 },
+      diedOf: "SIGINT",
+      during: () => controller.abort(reason),
+    },
+  ]);
+  const tolerate = (r: RunResult) => /already mounted/.test(r.stderr);
+  assert.equal((await fake.run("zfs", ["mount", "d"], { tolerate })).code, 1);
+  await assert.rejects(fake.run("zfs", ["mount", "d"], { tolerate }), CommandFailedError);
+  await withOperationSignal(controller.signal, async () => {
+    await assert.rejects(fake.run("zfs", ["clone", "s", "d"]), (e: unknown) => e === reason);
+    // after the abort a call is refused without being made
+    await assert.rejects(fake.run("zfs", ["destroy", "d"]), (e: unknown) => e === reason);
+  });
+  assert.deepEqual(fake.calls, [["zfs", "mount", "d"], ["zfs", "mount", "d"], [
+    "zfs",
+    "clone",
+    "s",
+    "d",
+  ]]);
+  fake.assertDone();
+});
+
+Deno.test("runner: childrenExited waits for calls a failed Promise.all left behind", async () => {
+  const controller = new AbortController();
+  const both = Promise.all([
+    runner.run("false", [], { signal: controller.signal }),
+    runner.run("sleep", ["37.4159"], { signal: controller.signal }),
+  ]);
+  await assert.rejects(both, CommandFailedError);
+  // the sleep still runs: nobody waits for it any more
+  assert.equal(await running("sleep 37.4159"), true);
+  controller.abort();
+  await childrenExited();
+  assert.equal(await running("sleep 37.4159"), false);
 });
