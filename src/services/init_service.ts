@@ -24,6 +24,7 @@ import {
   writePrivateFile,
 } from "../private_fs.ts";
 import type { Check } from "./check.ts";
+import { check, defaultBranchCheck, environmentChecks } from "./environment_checks.ts";
 import { log } from "../log.ts";
 import { execSql } from "./branch_container.ts";
 import { runWithFreshPort } from "./start_default.ts";
@@ -337,103 +338,16 @@ export class InitService {
     record("container", true, `${container} running on port ${port}`);
   }
 
-  /** Every check of `init check`. */
+  /** Every check of `init check`: the environment, then the default branch. */
   async check(): Promise<Check[]> {
-    const { zfs, runtime, layout, config } = this.ctx;
-    const checks: Check[] = [];
-    const add = (name: string, ok: boolean, detail: string, hint?: string) =>
-      checks.push({ name, status: ok ? "pass" : "fail", detail, hint: ok ? undefined : hint });
-
-    const zfsOk = await zfs.available().catch((e) => ({ ok: false, detail: (e as Error).message }));
-    add(
-      "zfs",
-      zfsOk.ok,
-      zfsOk.ok ? "zfs answers" : zfsOk.detail,
-      "install ZFS and start it (zfs-fuse or the zfs module)",
-    );
-    const pool = zfsOk.ok ? await zfs.poolStatus(layout.pool) : undefined;
-    add(
-      "pool",
-      pool?.health === "ONLINE",
-      pool ? `${layout.pool} is ${pool.health}` : `${layout.pool} is not imported`,
-      "run 'zvpg init env' (it creates or imports the pool)",
-    );
-    let datasetsOk = false;
-    if (pool) {
-      const missing: string[] = [];
-      for (const d of [layout.dataDataset, layout.clonesDataset, layout.socketsDataset]) {
-        if (!(await zfs.exists(d))) missing.push(d);
-      }
-      datasetsOk = missing.length === 0;
-      add(
-        "datasets",
-        datasetsOk,
-        datasetsOk ? "data, clones and sockets exist" : `missing: ${missing.join(", ")}`,
-        "run 'zvpg init env'",
-      );
-    } else add("datasets", false, "pool unavailable", "run 'zvpg init env'");
-
-    let runtimeOk = false;
-    try {
-      const version = await runtime.version();
-      runtimeOk = true;
-      add("runtime", true, `${config.containerRuntime} ${version}`);
-    } catch (error) {
-      add(
-        "runtime",
-        false,
-        `${config.containerRuntime}: ${(error as Error).message}`,
-        "start the container engine, or set containerRuntime",
-      );
+    const env = await environmentChecks(this.ctx);
+    if (!env.datasetsOk || !env.runtimeOk) {
+      return [
+        ...env.checks,
+        check("default-branch", "fail", "pool or runtime unavailable", "fix the checks above"),
+      ];
     }
-    const imageOk = runtimeOk && await runtime.imageExists(config.pgBaseImage);
-    add(
-      "image",
-      imageOk,
-      runtimeOk ? `${config.pgBaseImage}${imageOk ? "" : " not present"}` : "runtime unavailable",
-      "pull or build the image, or set pgBaseImage",
-    );
-
-    const files = [
-      config.configFile,
-      config.pgConfPath,
-      config.pgHbaPath,
-      config.pgIdentPath,
-      layout.passFile,
-    ];
-    const missingFiles = files.filter((f) => !existsSync(f));
-    add(
-      "config",
-      missingFiles.length === 0,
-      missingFiles.length === 0
-        ? "config.json, postgresql.conf, pg_hba.conf, pg_ident.conf, pgpass present"
-        : `missing: ${missingFiles.join(", ")}`,
-      "run 'zvpg init env' to write the defaults",
-    );
-
-    if (datasetsOk && runtimeOk) {
-      const inventory = await loadInventory(this.ctx);
-      const main = inventory.branches.find((b) => b.isDefault);
-      const running = main?.container?.state === "running" && main.port !== null;
-      const ready = running &&
-        await this.ctx.pg.isReady(
-          layout.connectHost,
-          main!.port!,
-          config.postgresUser,
-          config.postgresDb,
-        );
-      add(
-        "default-branch",
-        Boolean(ready),
-        ready
-          ? `'${config.branchDefault}' accepts connections on port ${main!.port}`
-          : running
-          ? `'${config.branchDefault}' runs but does not accept connections`
-          : `'${config.branchDefault}' is not running`,
-        `run 'zvpg branch start ${config.branchDefault}' or 'zvpg init env'`,
-      );
-    } else add("default-branch", false, "pool or runtime unavailable", "fix the checks above");
-    return checks;
+    return [...env.checks, await defaultBranchCheck(this.ctx, await loadInventory(this.ctx))];
   }
 }
 

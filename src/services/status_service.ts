@@ -5,12 +5,16 @@
  *
  * @module
  */
-import { type Dirent, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { PoolStatus } from "../adapters/zfs.ts";
 import { ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Check } from "./check.ts";
+import { describeDrift, findDrift, isWarning } from "./drift.ts";
+import { check, environmentChecks } from "./environment_checks.ts";
+import { inFlightAlive, markStopped, record } from "./lifecycle.ts";
+import { planRepairs, type RepairStep } from "./repair_plan.ts";
 import { VERSION } from "../version.ts";
 import { execSql, stopBranchContainer } from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
@@ -18,13 +22,12 @@ import type { Context } from "./context.ts";
 import {
   type BranchRecord,
   containerPort,
-  foreignDatasetsIn,
   type Inventory,
   loadInventory,
   operationAlive,
   type SnapshotRecord,
 } from "./inventory.ts";
-import { type Layout, PROPS } from "./layout.ts";
+import type { Layout } from "./layout.ts";
 import { withLock } from "./lock.ts";
 import { ensureMounted, hostMountTable, type MountOutcome, type MountTable } from "./mounts.ts";
 import { runWithFreshPort } from "./start_default.ts";
@@ -128,214 +131,82 @@ export class StatusService {
     return (await loadInventory(this.ctx, { containers: false })).snapshots;
   }
 
-  /** All health checks. */
+  /** All health checks: the environment's, then the branches'. */
   async health(): Promise<HealthCheck[]> {
+    const env = await environmentChecks(this.ctx);
+    if (!env.datasetsOk || !env.runtimeOk) {
+      return [
+        ...env.checks,
+        check(
+          "branches",
+          "fail",
+          "cannot inspect branches while ZFS or the runtime is unavailable",
+          "fix the checks above",
+        ),
+      ];
+    }
+    return [...env.checks, ...await this.branchChecks(await loadInventory(this.ctx))];
+  }
+
+  private async branchChecks(inventory: Inventory): Promise<HealthCheck[]> {
     const { ctx } = this;
-    const { layout, config } = ctx;
-    const checks: HealthCheck[] = [];
-    const add = (name: string, status: HealthCheck["status"], detail: string, hint?: string) =>
-      checks.push({ name, status, detail, ...(status === "pass" || !hint ? {} : { hint }) });
-
-    const zfs = await ctx.zfs.available().catch((e) => ({
-      ok: false,
-      detail: (e as Error).message,
-    }));
-    add(
-      "zfs",
-      zfs.ok ? "pass" : "fail",
-      zfs.ok ? "zfs answers" : `zfs is not available: ${zfs.detail}`,
-      "install ZFS and start it (zfs-fuse daemon or the zfs module)",
-    );
-    const pool = zfs.ok ? await ctx.zfs.poolStatus(layout.pool) : undefined;
-    add(
-      "pool",
-      pool?.health === "ONLINE" ? "pass" : "fail",
-      pool ? `pool ${layout.pool} is ${pool.health}` : `pool ${layout.pool} is not imported`,
-      `run 'zpool status ${layout.pool}', or 'zvpg init env' to import it`,
-    );
-
-    let datasetsOk = false;
-    if (pool) {
-      const missing: string[] = [];
-      for (const d of [layout.dataDataset, layout.clonesDataset, layout.socketsDataset]) {
-        if (!(await ctx.zfs.exists(d))) missing.push(d);
-      }
-      datasetsOk = missing.length === 0;
-      add(
-        "datasets",
-        datasetsOk ? "pass" : "fail",
-        datasetsOk
-          ? "data, clones and sockets datasets exist"
-          : `missing datasets: ${missing.join(", ")}`,
-        "run 'zvpg init env'",
-      );
-    } else add("datasets", "fail", "pool unavailable", "fix the pool first");
-
-    let runtimeOk = false;
-    try {
-      const version = await ctx.runtime.version();
-      runtimeOk = true;
-      add("runtime", "pass", `${config.containerRuntime} ${version} reachable`);
-    } catch (error) {
-      add(
-        "runtime",
-        "fail",
-        `${config.containerRuntime} is not reachable: ${(error as Error).message}`,
-        "start the container engine (e.g. dockerd), or set containerRuntime",
-      );
-    }
-    const image = runtimeOk ? await ctx.runtime.imageExists(config.pgBaseImage) : false;
-    add(
-      "image",
-      image ? "pass" : "fail",
-      runtimeOk
-        ? `image ${config.pgBaseImage}${image ? " present" : " missing"}`
-        : "runtime unavailable",
-      `pull or build ${config.pgBaseImage}, or set pgBaseImage`,
-    );
-    add(...this.configCheck());
-
-    if (!datasetsOk || !runtimeOk) {
-      add(
-        "branches",
-        "fail",
-        "cannot inspect branches while ZFS or the runtime is unavailable",
-        "fix the checks above",
-      );
-      return checks;
-    }
-    const inventory = await loadInventory(ctx);
-    await this.branchChecks(inventory, add);
-    return checks;
-  }
-
-  private configCheck(): [string, HealthCheck["status"], string, string] {
-    const { config, layout } = this.ctx;
-    const files = [config.pgConfPath, config.pgHbaPath, config.pgIdentPath, layout.passFile];
-    const missing = files.filter((f) => !existsSync(f));
-    if (missing.length > 0) {
-      return [
-        "config",
-        "fail",
-        `missing: ${missing.join(", ")}`,
-        "run 'zvpg init env' to write the defaults",
-      ];
-    }
-    const open = [layout.passFile, ...(config.configFileExists ? [config.configFile] : [])]
-      .filter((f) => (statSync(f).mode & 0o077) !== 0);
-    if (open.length > 0) {
-      return [
-        "config",
-        "warn",
-        `readable by others: ${open.join(", ")}`,
-        `chmod 600 ${open.join(" ")}`,
-      ];
-    }
-    return ["config", "pass", `config valid (${config.configFile})`, ""];
-  }
-
-  private async branchChecks(
-    inventory: Inventory,
-    add: (name: string, status: HealthCheck["status"], detail: string, hint?: string) => void,
-  ): Promise<void> {
-    const { config } = this.ctx;
-    const stale = staleMountsOf(this.ctx, inventory);
-    add(
-      "mounts",
-      stale.length === 0 ? "pass" : "fail",
-      stale.length === 0
-        ? "every zvpg dataset mountpoint answers"
-        : `stale mounts (the ZFS service restarted?): ${stale.map((m) => m.problem).join("; ")}`,
-      "run 'zvpg status health --repair' (it unmounts, remounts and restarts the branches)",
-    );
+    const stale = staleMountsOf(ctx, inventory);
     const running = inventory.branches.filter((b) => b.status === "running");
-    const problems = await Promise.all(running.map((b) => queryProblem(this.ctx, b)));
+    const problems = await Promise.all(running.map((b) => queryProblem(ctx, b)));
     const unusable = running.flatMap((b, i) => {
       const problem = problems[i];
       return problem === undefined ? [] : [`'${b.name}' (port ${b.port ?? "?"}): ${problem}`];
     });
-    add(
-      "connections",
-      unusable.length === 0 ? "pass" : "fail",
-      unusable.length === 0
-        ? `${running.length} running branch(es) answer queries`
-        : `not usable: ${unusable.join("; ")}`,
-      `check '${config.containerRuntime} logs <container>'; 'zvpg status health --repair' restarts it`,
-    );
-
-    const byPort = new Map<number, string[]>();
-    for (const b of inventory.branches) {
-      const port = b.container
-        ? containerPort(b.container)
-        : b.state === "running"
-        ? b.lastPort
-        : null;
-      if (port === null) continue;
-      byPort.set(port, [...(byPort.get(port) ?? []), b.name]);
-    }
-    const conflicts = [...byPort].filter(([, names]) => names.length > 1);
-    add(
-      "ports",
-      conflicts.length === 0 ? "pass" : "fail",
-      conflicts.length === 0
-        ? "no port conflicts"
-        : conflicts.map(([p, n]) => `port ${p} claimed by ${n.join(", ")}`).join("; "),
-      "stop one of the branches and start it on another port",
-    );
-
-    const drift: string[] = [];
-    const warnings: string[] = [];
-    for (const c of inventory.orphanContainers) {
-      drift.push(
-        `container ${c.name} has no branch dataset (branch '${c.labels["zvpg.branch"] ?? "?"}')`,
-      );
-    }
-    for (const b of inventory.branches) {
-      if (b.status === "other-runtime") {
-        warnings.push(
-          `branch '${b.name}' runs under ${b.runtime}, not ${this.ctx.runtime.flavor}: manage it with ${b.runtime}`,
-        );
-      }
-      if (b.status === "missing") {
-        drift.push(`branch '${b.name}' is marked running but its container is gone`);
-      }
-      if (b.status === "failed") {
-        drift.push(`branch '${b.name}': container ${b.container!.name} is ${b.container!.state}`);
-      }
-      if (b.state === "creating" || b.state === "deleting") {
-        if (operationAlive(b.operationPid)) {
-          warnings.push(
-            `branch '${b.name}' is being ${b.state === "creating" ? "created" : "deleted"} now`,
-          );
-        } else {drift.push(
-            `branch '${b.name}': an interrupted ${
-              b.state === "creating" ? "create" : "delete"
-            } left it half-made`,
-          );}
-      }
-    }
-    for (const dir of strayRuntimeDirs(this.ctx.layout, inventory)) {
-      warnings.push(`runtime directory ${dir} belongs to no branch`);
-    }
-    add(
-      "drift",
-      drift.length > 0 ? "fail" : warnings.length > 0 ? "warn" : "pass",
-      drift.length > 0
-        ? drift.join("; ")
-        : warnings.length > 0
-        ? warnings.join("; ")
-        : "ZFS and the container engine agree",
-      "run 'zvpg status health --repair'",
+    const conflicts = [...claimedPorts(inventory)].filter(([, names]) => names.length > 1);
+    const drift = findDrift(inventory, {
+      alive: operationAlive,
+      strayDirs: strayRuntimeDirs(ctx.layout, inventory),
+    });
+    const failures = drift.filter((d) => !isWarning(d));
+    const shown = (failures.length > 0 ? failures : drift).map((d) =>
+      describeDrift(d, ctx.runtime.flavor)
     );
     const foreign = inventory.foreignDatasets;
-    add(
-      "ownership",
-      foreign.length === 0 ? "pass" : "warn",
-      foreign.length === 0
-        ? "every dataset in zvpg's tree is a branch"
-        : `datasets zvpg did not make (left alone): ${foreign.join(", ")}`,
-      "zvpg never changes them; 'zvpg branch delete' of a branch holding one needs --force",
-    );
+    return [
+      check(
+        "mounts",
+        stale.length === 0 ? "pass" : "fail",
+        stale.length === 0
+          ? "every zvpg dataset mountpoint answers"
+          : `stale mounts (the ZFS service restarted?): ${stale.map((m) => m.problem).join("; ")}`,
+        "run 'zvpg status health --repair' (it unmounts, remounts and restarts the branches)",
+      ),
+      check(
+        "connections",
+        unusable.length === 0 ? "pass" : "fail",
+        unusable.length === 0
+          ? `${running.length} running branch(es) answer queries`
+          : `not usable: ${unusable.join("; ")}`,
+        `check '${ctx.config.containerRuntime} logs <container>'; 'zvpg status health --repair' restarts it`,
+      ),
+      check(
+        "ports",
+        conflicts.length === 0 ? "pass" : "fail",
+        conflicts.length === 0
+          ? "no port conflicts"
+          : conflicts.map(([p, n]) => `port ${p} claimed by ${n.join(", ")}`).join("; "),
+        "stop one of the branches and start it on another port",
+      ),
+      check(
+        "drift",
+        failures.length > 0 ? "fail" : drift.length > 0 ? "warn" : "pass",
+        drift.length > 0 ? shown.join("; ") : "ZFS and the container engine agree",
+        "run 'zvpg status health --repair'",
+      ),
+      check(
+        "ownership",
+        foreign.length === 0 ? "pass" : "warn",
+        foreign.length === 0
+          ? "every dataset in zvpg's tree is a branch"
+          : `datasets zvpg did not make (left alone): ${foreign.join(", ")}`,
+        "zvpg never changes them; 'zvpg branch delete' of a branch holding one needs --force",
+      ),
+    ];
   }
 
   /**
@@ -370,80 +241,37 @@ export class StatusService {
           log.error(`could not repair ${target}: ${action} failed: ${detail}`);
         }
       };
-      const stopped = await this.remountStale(inventory, attempt);
-      for (const c of inventory.orphanContainers) {
-        await attempt(`container ${c.name}`, "remove", "its branch dataset is gone", async () => {
-          // no data left to protect: no graceful shutdown needed
-          await ctx.runtime.remove(c.name);
-        });
-      }
-      for (const b of inventory.branches) {
-        if ((b.state === "creating" || b.state === "deleting") && !operationAlive(b.operationPid)) {
-          if (b.isDefault) {
-            await attempt(
-              `branch '${b.name}'`,
-              "mark stopped",
-              `an interrupted ${
-                b.state === "creating" ? "create" : "delete"
-              } left it marked ${b.state}`,
-              () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
-            );
-            continue;
-          }
-          const [verb, why] = b.state === "creating"
-            ? ["roll back the create", "an interrupted create left it half-made"]
-            : ["complete the delete", "an interrupted delete left it half-deleted"];
-          const dependents = inventory.snapshots.filter((s) =>
-            s.branch === b.name && s.dependents.length > 0
-          );
-          const foreign = foreignDatasetsIn(inventory, b);
-          if (dependents.length > 0 || foreign.length > 0) {
-            await attempt(
-              `branch '${b.name}'`,
-              "mark stopped",
-              dependents.length > 0
-                ? `${why}, and other branches depend on it`
-                : `${why}, and it holds datasets zvpg did not make: ${foreign.join(", ")}`,
-              () => ctx.zfs.set(b.dataset, { [PROPS.state]: "stopped" }),
-            );
-            continue;
-          }
-          await attempt(`branch '${b.name}'`, verb, why, () => destroyBranch(ctx, b));
-        } else if (stopped.has(b.name)) {
-          if (b.state !== "running") continue;
-          await attempt(
-            `branch '${b.name}'`,
-            "restart",
-            "its mount was stale",
-            () => this.restart(b.name),
-          );
-        } else if (b.status === "missing" || b.status === "failed") {
-          await attempt(
-            `branch '${b.name}'`,
-            "restart",
-            `its container was ${b.status === "missing" ? "gone" : b.container!.state}`,
-            () => this.restart(b.name),
-          );
-        } else if (unusable.has(b.name)) {
-          await attempt(
-            `branch '${b.name}'`,
-            "restart",
-            `its PostgreSQL did not answer a query: ${unusable.get(b.name)}`,
-            async () => {
-              await stopBranchContainer(ctx, b.container!.name);
-              await this.restart(b.name);
-            },
-          );
-        }
-      }
-      for (const dir of strayRuntimeDirs(ctx.layout, inventory)) {
-        await attempt(`directory ${dir}`, "remove", "it belongs to no branch", () => {
-          rmSync(dir, { recursive: true, force: true });
-          return Promise.resolve();
-        });
+      const remounted = await this.remountStale(inventory, attempt);
+      const drift = findDrift(inventory, {
+        alive: operationAlive,
+        strayDirs: strayRuntimeDirs(ctx.layout, inventory),
+      });
+      for (const step of planRepairs(inventory, drift, { unusable, remounted })) {
+        await attempt(step.target, step.action, step.reason, () => this.execute(step));
       }
       return actions;
     });
+  }
+
+  /** Carries out one planned repair. */
+  private async execute(step: RepairStep): Promise<void> {
+    const { ctx } = this;
+    switch (step.do) {
+      case "remove-container":
+        // no data left to protect: no graceful shutdown needed
+        return await ctx.runtime.remove(step.container);
+      case "mark-stopped":
+        return await record(ctx, step.branch.dataset, markStopped());
+      case "destroy":
+        return await destroyBranch(ctx, step.branch);
+      case "restart":
+        if (step.stopFirst && step.branch.container) {
+          await stopBranchContainer(ctx, step.branch.container.name);
+        }
+        return await this.restart(step.branch.name);
+      case "remove-dir":
+        rmSync(step.dir, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -482,7 +310,7 @@ export class StatusService {
     for (const { dataset, mountpoint } of zvpgMounts(ctx, inventory)) {
       const mount = stale.get(dataset);
       const onIt = inventory.branches.filter((b) =>
-        b.dataset === dataset && b.container !== null && !inFlight(b)
+        b.dataset === dataset && b.container !== null && !inFlightAlive(b)
       );
       if (mount) {
         await attempt(
@@ -575,8 +403,21 @@ export async function queryProblem(
   }
 }
 
-function inFlight(b: BranchRecord): boolean {
-  return (b.state === "creating" || b.state === "deleting") && operationAlive(b.operationPid);
+/**
+ * The branches claiming each port: the port of any container, and the recorded port of a
+ * branch recorded running without one.
+ */
+function claimedPorts(inventory: Inventory): Map<number, string[]> {
+  const byPort = new Map<number, string[]>();
+  for (const b of inventory.branches) {
+    const port = b.container
+      ? containerPort(b.container)
+      : b.state === "running"
+      ? b.lastPort
+      : null;
+    if (port !== null) byPort.set(port, [...(byPort.get(port) ?? []), b.name]);
+  }
+  return byPort;
 }
 
 /** zvpg's datasets and where they mount: clones and sockets first, then every branch. */
@@ -585,7 +426,7 @@ function zvpgMounts(ctx: Context, inventory: Inventory): { dataset: string; moun
   return [
     { dataset: layout.clonesDataset, mountpoint: layout.clonesMount },
     { dataset: layout.socketsDataset, mountpoint: layout.socketsMount },
-    ...inventory.branches.filter((b) => !inFlight(b)).map((b) => ({
+    ...inventory.branches.filter((b) => !inFlightAlive(b)).map((b) => ({
       dataset: b.dataset,
       mountpoint: b.mountpoint.startsWith("/") ? b.mountpoint : layout.branchMount(b.name),
     })),

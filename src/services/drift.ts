@@ -1,0 +1,90 @@
+/**
+ * Drift: where ZFS, the container engine and the runtime directories disagree with what
+ * zvpg recorded. Found by one pure function, so `status health` (which reports it) and
+ * `status health --repair` (which plans from it) can never classify it differently.
+ *
+ * @module
+ */
+import type { ContainerInfo } from "../adapters/container_runtime.ts";
+import type { BranchRecord, Inventory } from "./inventory.ts";
+import { LABELS } from "./layout.ts";
+import { isInFlight } from "./lifecycle.ts";
+
+/** One disagreement. Warnings need no repair (or none zvpg may do). */
+export type Drift =
+  /** A zvpg container whose branch dataset is gone. */
+  | { kind: "orphan-container"; container: ContainerInfo }
+  /** Recorded running, but its container is gone. */
+  | { kind: "missing"; branch: BranchRecord }
+  /** Its container exists but does not run. */
+  | { kind: "failed"; branch: BranchRecord }
+  /** A create or delete whose zvpg process died. */
+  | { kind: "interrupted"; branch: BranchRecord; operation: "create" | "delete" }
+  /** A create or delete another zvpg process is doing now (warning). */
+  | { kind: "in-flight"; branch: BranchRecord }
+  /** Recorded running under another engine than the configured one (warning). */
+  | { kind: "other-runtime"; branch: BranchRecord }
+  /** A runtime directory that belongs to no branch (warning; repair removes it). */
+  | { kind: "stray-dir"; dir: string };
+
+/** What findDrift needs besides the inventory. */
+export interface DriftFacts {
+  /** Whether the zvpg process with this pid is still at work. */
+  alive: (pid: number | null) => boolean;
+  /** Runtime directories that belong to no branch. */
+  strayDirs: string[];
+}
+
+/** Every disagreement in `inventory` (pure). */
+export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
+  const drift: Drift[] = inventory.orphanContainers.map((container) => ({
+    kind: "orphan-container",
+    container,
+  }));
+  for (const branch of inventory.branches) {
+    if (isInFlight(branch)) {
+      drift.push(
+        facts.alive(branch.operationPid) ? { kind: "in-flight", branch } : {
+          kind: "interrupted",
+          branch,
+          operation: branch.state === "creating" ? "create" : "delete",
+        },
+      );
+    } else if (branch.status === "missing" || branch.status === "failed") {
+      drift.push({ kind: branch.status, branch });
+    } else if (branch.status === "other-runtime") {
+      drift.push({ kind: "other-runtime", branch });
+    }
+  }
+  for (const dir of facts.strayDirs) drift.push({ kind: "stray-dir", dir });
+  return drift;
+}
+
+/** Whether a drift is only worth a warning. */
+export function isWarning(d: Drift): boolean {
+  return d.kind === "in-flight" || d.kind === "other-runtime" || d.kind === "stray-dir";
+}
+
+/** One line for `status health`. `engine` is the configured engine's flavor. */
+export function describeDrift(d: Drift, engine: string): string {
+  switch (d.kind) {
+    case "orphan-container":
+      return `container ${d.container.name} has no branch dataset (branch '${
+        d.container.labels[LABELS.branch] ?? "?"
+      }')`;
+    case "missing":
+      return `branch '${d.branch.name}' is marked running but its container is gone`;
+    case "failed":
+      return `branch '${d.branch.name}': container ${d.branch.container?.name} is ${d.branch.container?.state}`;
+    case "interrupted":
+      return `branch '${d.branch.name}': an interrupted ${d.operation} left it half-made`;
+    case "in-flight":
+      return `branch '${d.branch.name}' is being ${
+        d.branch.state === "creating" ? "created" : "deleted"
+      } now`;
+    case "other-runtime":
+      return `branch '${d.branch.name}' runs under ${d.branch.runtime}, not ${engine}: manage it with ${d.branch.runtime}`;
+    case "stray-dir":
+      return `runtime directory ${d.dir} belongs to no branch`;
+  }
+}

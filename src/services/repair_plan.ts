@@ -1,0 +1,135 @@
+/**
+ * What `status health --repair` will do, planned from the drift before anything acts (pure,
+ * so each decision is unit-tested): roll back interrupted creates, complete interrupted
+ * deletes, remove orphan containers and stray runtime directories, restart branches
+ * recorded running whose server is gone, dead or unusable.
+ *
+ * Invariants: a branch another zvpg process is working on, a branch under another engine
+ * and a dataset zvpg did not make are never in the plan; an interrupted branch that others
+ * depend on, or that holds datasets zvpg did not make, is only marked stopped.
+ *
+ * @module
+ */
+import type { Drift } from "./drift.ts";
+import { type BranchRecord, foreignDatasetsIn, type Inventory } from "./inventory.ts";
+
+/** One step: what it acts on, what it does (a verb), and why. */
+export type RepairStep =
+  & { target: string; action: string; reason: string }
+  & (
+    | { do: "remove-container"; container: string }
+    | { do: "mark-stopped"; branch: BranchRecord }
+    | { do: "destroy"; branch: BranchRecord }
+    | { do: "restart"; branch: BranchRecord; stopFirst: boolean }
+    | { do: "remove-dir"; dir: string }
+  );
+
+/** What the plan needs besides the drift. */
+export interface RepairFacts {
+  /** Branches recorded running whose server does not answer a query, with the reason. */
+  unusable: Map<string, string>;
+  /** Branches whose container a remount of a stale mount stopped. */
+  remounted: Set<string>;
+}
+
+/** The steps that fix `drift`, in order (pure). */
+export function planRepairs(
+  inventory: Inventory,
+  drift: Drift[],
+  facts: RepairFacts,
+): RepairStep[] {
+  const steps: RepairStep[] = [];
+  for (const d of drift) {
+    if (d.kind !== "orphan-container") continue;
+    steps.push({
+      do: "remove-container",
+      container: d.container.name,
+      target: `container ${d.container.name}`,
+      action: "remove",
+      reason: "its branch dataset is gone",
+    });
+  }
+  for (const branch of inventory.branches) {
+    const step = branchStep(inventory, branch, drift, facts);
+    if (step) steps.push(step);
+  }
+  for (const d of drift) {
+    if (d.kind !== "stray-dir") continue;
+    steps.push({
+      do: "remove-dir",
+      dir: d.dir,
+      target: `directory ${d.dir}`,
+      action: "remove",
+      reason: "it belongs to no branch",
+    });
+  }
+  return steps;
+}
+
+function branchStep(
+  inventory: Inventory,
+  branch: BranchRecord,
+  drift: Drift[],
+  facts: RepairFacts,
+): RepairStep | undefined {
+  const target = `branch '${branch.name}'`;
+  const mine = drift.find((d) => "branch" in d && d.branch.name === branch.name);
+  if (mine?.kind === "interrupted") return interruptedStep(inventory, mine.branch, mine.operation);
+  if (mine?.kind === "in-flight" || mine?.kind === "other-runtime") return undefined;
+  const restart = (reason: string, stopFirst: boolean): RepairStep => ({
+    do: "restart",
+    branch,
+    stopFirst,
+    target,
+    action: "restart",
+    reason,
+  });
+  if (facts.remounted.has(branch.name)) {
+    return branch.state === "running" ? restart("its mount was stale", false) : undefined;
+  }
+  if (mine?.kind === "missing") return restart("its container was gone", false);
+  if (mine?.kind === "failed") {
+    return restart(`its container was ${branch.container?.state}`, false);
+  }
+  const problem = facts.unusable.get(branch.name);
+  if (problem !== undefined) {
+    return restart(`its PostgreSQL did not answer a query: ${problem}`, true);
+  }
+  return undefined;
+}
+
+function interruptedStep(
+  inventory: Inventory,
+  branch: BranchRecord,
+  operation: "create" | "delete",
+): RepairStep {
+  const target = `branch '${branch.name}'`;
+  const markStopped = (reason: string): RepairStep => ({
+    do: "mark-stopped",
+    branch,
+    target,
+    action: "mark stopped",
+    reason,
+  });
+  if (branch.isDefault) {
+    return markStopped(`an interrupted ${operation} left it marked ${branch.state}`);
+  }
+  const why = operation === "create"
+    ? "an interrupted create left it half-made"
+    : "an interrupted delete left it half-deleted";
+  const depended = inventory.snapshots.some((s) =>
+    s.branch === branch.name && s.dependents.length > 0
+  );
+  if (depended) return markStopped(`${why}, and other branches depend on it`);
+  const foreign = foreignDatasetsIn(inventory, branch);
+  if (foreign.length > 0) {
+    return markStopped(`${why}, and it holds datasets zvpg did not make: ${foreign.join(", ")}`);
+  }
+  return {
+    do: "destroy",
+    branch,
+    target,
+    action: operation === "create" ? "roll back the create" : "complete the delete",
+    reason: why,
+  };
+}

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import type { ContainerInfo } from "../../src/adapters/container_runtime.ts";
+import { describeDrift, findDrift, isWarning } from "../../src/services/drift.ts";
+import type { BranchRecord, Inventory, SnapshotRecord } from "../../src/services/inventory.ts";
+import { planRepairs } from "../../src/services/repair_plan.ts";
+
+function container(name: string, branch: string, state = "running"): ContainerInfo {
+  return { id: name, name, state, labels: { "zvpg.branch": branch, "zvpg.port": "6001" } };
+}
+
+function branch(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
+  return {
+    name,
+    dataset: `p/clones/${name}`,
+    mountpoint: `/m/clones/${name}`,
+    parent: "main",
+    origin: "base",
+    created: new Date(0),
+    used: 0,
+    referenced: 0,
+    usedByDataset: 0,
+    usedBySnapshots: 0,
+    state: "stopped",
+    operationPid: null,
+    status: "stopped",
+    port: null,
+    lastPort: null,
+    runtime: "docker",
+    container: null,
+    isDefault: false,
+    ...extra,
+  };
+}
+
+function inventory(
+  branches: BranchRecord[],
+  extra: Partial<Inventory> = {},
+): Inventory {
+  return {
+    branches,
+    snapshots: [],
+    foreignDatasets: [],
+    orphanContainers: [],
+    initialized: true,
+    ...extra,
+  };
+}
+
+const DEAD = () => false;
+
+Deno.test("findDrift() classifies every disagreement once, warnings apart", () => {
+  const inv = inventory([
+    branch("ok", { state: "running", status: "running", container: container("c1", "ok") }),
+    branch("gone", { state: "running", status: "missing" }),
+    branch("dead", {
+      state: "running",
+      status: "failed",
+      container: container("c2", "dead", "exited"),
+    }),
+    branch("half", { state: "creating", status: "creating", operationPid: 4194304 }),
+    branch("busy", { state: "deleting", status: "deleting", operationPid: Deno.pid }),
+    branch("elsewhere", { state: "running", status: "other-runtime", runtime: "podman" }),
+  ], { orphanContainers: [container("c9", "deleted")] });
+  const drift = findDrift(inv, {
+    alive: (pid) => pid === Deno.pid,
+    strayDirs: ["/m/sockets/x"],
+  });
+  assert.deepEqual(drift.map((d) => d.kind), [
+    "orphan-container",
+    "missing",
+    "failed",
+    "interrupted",
+    "in-flight",
+    "other-runtime",
+    "stray-dir",
+  ]);
+  assert.deepEqual(drift.filter(isWarning).map((d) => d.kind), [
+    "in-flight",
+    "other-runtime",
+    "stray-dir",
+  ]);
+  assert.deepEqual(drift.map((d) => describeDrift(d, "docker")), [
+    "container c9 has no branch dataset (branch 'deleted')",
+    "branch 'gone' is marked running but its container is gone",
+    "branch 'dead': container c2 is exited",
+    "branch 'half': an interrupted create left it half-made",
+    "branch 'busy' is being deleted now",
+    "branch 'elsewhere' runs under podman, not docker: manage it with podman",
+    "runtime directory /m/sockets/x belongs to no branch",
+  ]);
+});
+
+Deno.test("planRepairs() restarts, rolls back, removes; never touches busy or foreign work", () => {
+  const dependentSnapshot: SnapshotRecord = {
+    name: "s",
+    zfsName: "p/clones/parent@s",
+    branch: "parent",
+    created: new Date(0),
+    message: "",
+    used: 0,
+    referenced: 0,
+    dependents: ["child"],
+    tool: null,
+    auto: false,
+  };
+  const inv = inventory([
+    branch("main", { isDefault: true, state: "creating", status: "creating" }),
+    branch("gone", { state: "running", status: "missing" }),
+    branch("dead", {
+      state: "running",
+      status: "failed",
+      container: container("c2", "dead", "exited"),
+    }),
+    branch("half", { state: "creating", status: "creating" }),
+    branch("parent", { state: "deleting", status: "deleting" }),
+    branch("holds", { state: "creating", status: "creating" }),
+    branch("busy", { state: "creating", status: "creating", operationPid: Deno.pid }),
+    branch("elsewhere", { state: "running", status: "other-runtime" }),
+    branch("stuck", {
+      state: "running",
+      status: "running",
+      container: container("c3", "stuck"),
+    }),
+    branch("remounted", { state: "running", status: "running" }),
+    branch("quiet", { state: "stopped", status: "stopped" }),
+  ], {
+    orphanContainers: [container("c9", "deleted")],
+    snapshots: [dependentSnapshot],
+    foreignDatasets: ["p/clones/holds/mine"],
+  });
+  const drift = findDrift(inv, { alive: (pid) => pid === Deno.pid, strayDirs: ["/m/s/x"] });
+  const plan = planRepairs(inv, drift, {
+    unusable: new Map([["stuck", "could not open file"]]),
+    remounted: new Set(["remounted"]),
+  });
+  assert.deepEqual(plan.map((s) => [s.target, s.do, s.action]), [
+    ["container c9", "remove-container", "remove"],
+    ["branch 'main'", "mark-stopped", "mark stopped"],
+    ["branch 'gone'", "restart", "restart"],
+    ["branch 'dead'", "restart", "restart"],
+    ["branch 'half'", "destroy", "roll back the create"],
+    ["branch 'parent'", "mark-stopped", "mark stopped"],
+    ["branch 'holds'", "mark-stopped", "mark stopped"],
+    ["branch 'stuck'", "restart", "restart"],
+    ["branch 'remounted'", "restart", "restart"],
+    ["directory /m/s/x", "remove-dir", "remove"],
+  ]);
+  const reasons = Object.fromEntries(plan.map((s) => [s.target, s.reason]));
+  assert.equal(reasons["branch 'dead'"], "its container was exited");
+  assert.equal(
+    reasons["branch 'parent'"],
+    "an interrupted delete left it half-deleted, and other branches depend on it",
+  );
+  assert.match(reasons["branch 'holds'"], /datasets zvpg did not make: p\/clones\/holds\/mine$/);
+  const stuck = plan.find((s) => s.target === "branch 'stuck'");
+  assert.ok(
+    stuck?.do === "restart" && stuck.stopFirst,
+    "a running but unusable server stops first",
+  );
+  assert.deepEqual(
+    planRepairs(inventory([branch("quiet")]), [], {
+      unusable: new Map(),
+      remounted: new Set(),
+    }),
+    [],
+  );
+  assert.equal(findDrift(inventory([branch("quiet")]), { alive: DEAD, strayDirs: [] }).length, 0);
+});
