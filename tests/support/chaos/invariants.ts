@@ -54,8 +54,10 @@ export interface Listing {
 
 /** Reads both listings; throws (a finding in itself) when zvpg cannot list. */
 export async function listing(env: TestEnv): Promise<Listing> {
-  const b = await runZvpg(env, ["branch", "list", "-f", "json"], { timeoutMs: 60_000 });
-  const s = await runZvpg(env, ["snapshot", "list", "-f", "json"], { timeoutMs: 60_000 });
+  const [b, s] = await Promise.all([
+    runZvpg(env, ["branch", "list", "-f", "json"], { timeoutMs: 60_000 }),
+    runZvpg(env, ["snapshot", "list", "-f", "json"], { timeoutMs: 60_000 }),
+  ]);
   const branches = parseJson<BranchJson[]>(b);
   const snapshots = parseJson<SnapshotJson[]>(s);
   if (!branches || !snapshots) {
@@ -249,16 +251,19 @@ export function checkPerms(env: TestEnv): string[] {
 
 /** 5b. uid 65534 cannot log in through any socket dir or any running branch's port. */
 export async function checkLogin(env: TestEnv, branches: BranchJson[]) {
-  const evidence: string[] = [];
-  for (const socketDir of socketDirs(env)) {
-    const r = await nobodyLogin({ socketDir });
-    if (r.loggedIn) evidence.push(`uid 65534 logged in through ${socketDir} as '${r.detail}'`);
-  }
-  for (const b of branches.filter((b) => b.status === "running" && b.port !== null)) {
-    const r = await nobodyLogin({ port: b.port! });
-    if (r.loggedIn) evidence.push(`uid 65534 logged in on port ${b.port} as '${r.detail}'`);
-  }
-  return evidence;
+  const targets: ({ socketDir: string } | { port: number })[] = [
+    ...socketDirs(env).map((socketDir) => ({ socketDir })),
+    ...branches.filter((b) => b.status === "running" && b.port !== null).map((b) => ({
+      port: b.port!,
+    })),
+  ];
+  const results = await Promise.all(targets.map((t) => nobodyLogin(t)));
+  return results.flatMap((r, i) => {
+    if (!r.loggedIn) return [];
+    const t = targets[i];
+    const where = "socketDir" in t ? `through ${t.socketDir}` : `on port ${t.port}`;
+    return [`uid 65534 logged in ${where} as '${r.detail}'`];
+  });
 }
 
 /** Every container of the pool in docker and podman. */
