@@ -135,8 +135,10 @@ export class ChaosRun {
     const deadline = started + this.options.seconds * 1000;
     for (let i = 1; i <= this.options.maxSteps && Date.now() < deadline; i++) {
       const outcome = await this.step(i, (Date.now() - started) / (deadline - started));
+      const checking = Date.now();
       const violations = [...outcome.violations, ...await this.check(outcome)]
         .filter((v) => !this.options.skip.has(v.invariant));
+      outcome.line += ` [checks ${Date.now() - checking} ms]`;
       this.steps.push(`#${i} ${outcome.line}`);
       console.log(`chaos #${i} ${outcome.line}${violations.length ? "  ** VIOLATION" : ""}`);
       this.#dirty = violations.length > 0;
@@ -440,6 +442,7 @@ export class ChaosRun {
     );
     const outcome = this.#outcome(line, r);
     outcome.mayVanish = this.model.closure([target], [], this.last.branches);
+    this.#doom(outcome.mayVanish);
     if (r.code === 0) {
       const result = parseJson<{ removedBranches?: string[] }>(r);
       for (const name of [target, ...(result?.removedBranches ?? [])]) {
@@ -467,6 +470,12 @@ export class ChaosRun {
     return outcome;
   }
 
+  /** Remembers what a delete may remove, now or when a later repair completes it. */
+  #doom(what: { branches: Set<string>; snapshots: Set<string> }): void {
+    for (const b of what.branches) this.model.doomed.branches.add(b);
+    for (const s of what.snapshots) this.model.doomed.snapshots.add(s);
+  }
+
   async #snapshotDelete(run: RunOptions) {
     const target = this.prng.pick([...this.model.snapshots.keys()]);
     const force = this.prng.chance(0.3);
@@ -476,6 +485,7 @@ export class ChaosRun {
     );
     const outcome = this.#outcome(line, r);
     outcome.mayVanish = this.model.closure([], [target], this.last.branches);
+    this.#doom(outcome.mayVanish);
     if (r.code === 0) {
       const result = parseJson<{ removedBranches?: string[] }>(r);
       this.model.snapshots.delete(target);
@@ -666,13 +676,15 @@ export class ChaosRun {
     const listed = new Set(branches.map((b) => b.name));
     for (const name of [...this.model.branches.keys()]) {
       if (listed.has(name)) continue;
-      if (!outcome.mayVanish.branches.has(name)) evidence.push(`branch '${name}' vanished`);
+      const allowed = outcome.mayVanish.branches.has(name) || this.model.doomed.branches.has(name);
+      if (!allowed) evidence.push(`branch '${name}' vanished`);
       this.model.removeBranch(name);
     }
     for (const [name, s] of this.model.snapshots) {
       if (listedSnaps.has(name)) continue;
       const allowed = outcome.mayVanish.snapshots.has(name) ||
-        outcome.mayVanish.branches.has(s.branch);
+        outcome.mayVanish.branches.has(s.branch) || this.model.doomed.snapshots.has(name) ||
+        this.model.doomed.branches.has(s.branch);
       if (!allowed) evidence.push(`snapshot '${name}' of '${s.branch}' vanished`);
       this.model.snapshots.delete(name);
     }

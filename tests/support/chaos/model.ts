@@ -63,6 +63,12 @@ export class Model {
   readonly snapshots = new Map<string, ModelSnapshot>();
   /** Creates whose outcome is unknown until the next listing shows them or not. */
   pending: Pending[] = [];
+  /**
+   * Branches and snapshots a delete was asked for (even one that failed or was killed):
+   * an interrupted delete is completed by a later command or repair, so they may vanish
+   * at any later step.
+   */
+  readonly doomed = { branches: new Set<string>(), snapshots: new Set<string>() };
   #counter = 0;
 
   constructor(readonly defaultBranch: string) {
