@@ -194,6 +194,11 @@ export class ChaosRun {
   /** Picks and runs one step. `progress` is the share of the time bound used so far. */
   async step(index: number, progress: number): Promise<Outcome> {
     void index;
+    const due = this.#dueDisruptive(progress);
+    if (due) {
+      this.#use(due);
+      return await this.#standalone(due);
+    }
     const faults = this.#standaloneFaults(progress);
     if (Object.keys(faults).length > 0 && this.prng.chance(0.25)) {
       const fault = this.prng.weighted(faults);
@@ -203,6 +208,18 @@ export class ChaosRun {
     const op = this.prng.weighted(this.#opWeights());
     this.#use(op);
     return await this.#op(op);
+  }
+
+  /**
+   * A disruptive run restarts each service at least once: the k-th of n enabled
+   * disruptive faults is due at k/(n+1) of the time bound if chance has not picked it.
+   */
+  #dueDisruptive(progress: number): Fault | undefined {
+    if (!this.options.disruptive) return undefined;
+    const enabled = DISRUPTIVE_FAULTS.filter((f) => !this.options.skip.has(f));
+    return enabled.find((f, k) =>
+      this.#count(f) === 0 && progress >= (k + 1) / (enabled.length + 1)
+    );
   }
 
   #opWeights(): Partial<Record<Op, number>> {
@@ -549,11 +566,11 @@ export class ChaosRun {
     } finally {
       await startDockerd();
     }
-    const back = await this.#waitRunning(wasRunning, 30_000);
+    const back = await this.#waitRunning(wasRunning, 20_000);
     if (back.length > 0) {
       violations.push({
         invariant: "restart-survival",
-        evidence: [`30 s after dockerd came back, not running (no repair yet): ${back.join(", ")}`],
+        evidence: [`20 s after dockerd came back, not running (no repair yet): ${back.join(", ")}`],
       });
     }
     const outcome = this.#outcome(`restart dockerd (${down})`);
