@@ -29,10 +29,12 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { itest, sh, TEST_IMAGE } from "../support/itest.ts";
 import { chaosOptions, ChaosRun, restoreServices } from "../support/chaos/chaos.ts";
 import { removePodmanContainers, unmountStale } from "../support/chaos/faults.ts";
-import { chaosSeed } from "../support/chaos/prng.ts";
+import { type BranchJson, Model } from "../support/chaos/model.ts";
+import { chaosSeed, Prng } from "../support/chaos/prng.ts";
 
 const seed = chaosSeed();
 const options = chaosOptions(seed);
@@ -62,3 +64,34 @@ itest(
   },
   { config: { readyTimeoutSeconds: 30 }, disruptive: options.disruptive },
 );
+
+Deno.test("chaos: one seed gives one sequence of choices (replayable)", () => {
+  const a = new Prng(42);
+  const b = new Prng(42);
+  const seqA = Array.from({ length: 50 }, () => a.int(0, 1000));
+  const seqB = Array.from({ length: 50 }, () => b.int(0, 1000));
+  assert.deepEqual(seqA, seqB);
+  assert.notDeepEqual(seqA, Array.from({ length: 50 }, () => new Prng(43).int(0, 1000)));
+  const c = new Prng(1);
+  for (let i = 0; i < 1000; i++) {
+    const x = c.int(3, 5);
+    assert.ok(x >= 3 && x <= 5, `${x}`);
+  }
+});
+
+Deno.test("chaos: a delete may remove the branch's snapshots and what was made from them", () => {
+  const model = new Model("main");
+  model.addSnapshot("s1", "main");
+  model.addBranch("a", "s1", "main");
+  model.addSnapshot("s2", "a");
+  model.addBranch("b", "s2", "a");
+  const listing = [
+    { name: "a", origin: "s1" },
+    { name: "b", origin: "s2" },
+  ] as BranchJson[];
+  const gone = model.closure(["a"], [], listing);
+  assert.deepEqual([...gone.branches].sort(), ["a", "b"]);
+  assert.deepEqual([...gone.snapshots].sort(), ["s2"]);
+  const fromSnapshot = model.closure([], ["s1"], listing);
+  assert.deepEqual([...fromSnapshot.branches].sort(), ["a", "b"]);
+});

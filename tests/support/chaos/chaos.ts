@@ -240,9 +240,10 @@ export class ChaosRun {
   /** Applicable standalone faults; those not used yet weigh more after 30 % of the run. */
   #standaloneFaults(progress: number): Partial<Record<Fault, number>> {
     const running = this.#running().length > 0;
+    const withContainer = this.#running().some((b) => b.container);
     const weights: Partial<Record<Fault, number>> = {
-      "container-kill": running ? 2 : 0,
-      "container-rm": running ? 1.5 : 0,
+      "container-kill": withContainer ? 2 : 0,
+      "container-rm": withContainer ? 1.5 : 0,
       override: running ? 1.5 : 0,
     };
     if (this.options.disruptive) {

@@ -246,7 +246,11 @@ export async function checkOrphans(
  * or written by another uid.
  */
 export function checkPerms(env: TestEnv): string[] {
-  return [env.mountDir, env.configDir, join(env.base, "log")].flatMap((d) => exposedBelow(d));
+  return [
+    ...exposedBelow(env.mountDir),
+    ...exposedBelow(env.configDir, { rootIsHarness: true }),
+    ...exposedBelow(join(env.base, "log")),
+  ];
 }
 
 /** 5b. uid 65534 cannot log in through any socket dir or any running branch's port. */
