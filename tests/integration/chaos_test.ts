@@ -23,7 +23,7 @@
  * - `ZVPG_CHAOS_SKIP=a,b`     DEV RUNS ONLY (CI never sets it): invariants or faults not
  *                             checked or injected — servers, ports, stale-port, rows,
  *                             health, orphans, perms, login, lost, exit-code, engine-down,
- *                             restart-survival, hang; kill, sigint, container-kill,
+ *                             restart-survival, hang, unasked; kill, sigint, container-kill,
  *                             container-rm, override, engine-restart, zfs-restart
  * - `ZVPG_CHAOS_KEEP_GOING=1` DEV RUNS ONLY: record violations and go on, fail at the end
  *

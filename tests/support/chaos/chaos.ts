@@ -454,11 +454,20 @@ export class ChaosRun {
   async #delete(run: RunOptions) {
     const target = this.prng.pick(this.last.branches.filter((b) => !b.default)).name;
     const force = this.prng.chance(0.25);
+    const named = [...this.model.snapshots.values()].filter((s) =>
+      s.branch === target && !s.name.startsWith("auto-")
+    ).map((s) => s.name);
     const { r, line } = await this.#exec(
       ["branch", "delete", target, ...(force ? ["--force"] : [])],
       run,
     );
     const outcome = this.#outcome(line, r);
+    if (r.code === 0 && !force && named.length > 0) {
+      outcome.violations.push({
+        invariant: "unasked",
+        evidence: [`'branch delete ${target}' (no --force) destroyed its snapshots ${named}`],
+      });
+    }
     outcome.mayVanish = this.model.closure([target], [], this.last.branches);
     this.#doom(outcome.mayVanish);
     if (r.code === 0) {

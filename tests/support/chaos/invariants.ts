@@ -37,6 +37,7 @@ export const INVARIANTS = [
   "engine-down",
   "restart-survival",
   "hang",
+  "unasked",
 ] as const;
 export type Invariant = typeof INVARIANTS[number];
 
