@@ -16,15 +16,17 @@
  *
  * Environment:
  * - `ZVPG_CHAOS_SEED=N`       replay a run (the same choices while outcomes are the same)
- * - `ZVPG_CHAOS_SECONDS=S`    time bound for starting steps (default 150)
+ * - `ZVPG_CHAOS_SECONDS=S`    no step starts after S seconds (default 150; the step under
+ *                             way and set-up/teardown add about a minute)
  * - `ZVPG_CHAOS_STEPS=N`      step bound (default 400)
  * - `ZVPG_CHAOS_DISRUPTIVE=1` also restart dockerd and zfs-fuse (CI sets it); the test is
  *                             then declared disruptive and runs alone on the machine
  * - `ZVPG_CHAOS_SKIP=a,b`     DEV RUNS ONLY (CI never sets it): invariants or faults not
- *                             checked or injected — servers, ports, stale-port, rows,
- *                             health, orphans, perms, login, lost, exit-code, engine-down,
- *                             restart-survival, hang, unasked; kill, sigint, container-kill,
- *                             container-rm, override, engine-restart, zfs-restart
+ *                             checked or injected. Invariants: servers, ports, stale-port,
+ *                             rows, health, orphans, perms, login, lost, exit-code,
+ *                             engine-down, restart-survival, hang, unasked, observable.
+ *                             Faults: kill, sigint, container-kill, container-rm, override,
+ *                             engine-restart, zfs-restart.
  * - `ZVPG_CHAOS_KEEP_GOING=1` DEV RUNS ONLY: record violations and go on, fail at the end
  *
  * @module

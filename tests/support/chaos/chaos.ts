@@ -134,11 +134,23 @@ export class ChaosRun {
     const started = Date.now();
     const deadline = started + this.options.seconds * 1000;
     for (let i = 1; i <= this.options.maxSteps && Date.now() < deadline; i++) {
-      const outcome = await this.step(i, (Date.now() - started) / (deadline - started));
-      const checking = Date.now();
-      const violations = [...outcome.violations, ...await this.check(outcome)]
-        .filter((v) => !this.options.skip.has(v.invariant));
-      outcome.line += ` [checks ${Date.now() - checking} ms]`;
+      let outcome: Outcome;
+      let violations: Violation[];
+      try {
+        outcome = await this.step(i, (Date.now() - started) / (deadline - started));
+        const checking = Date.now();
+        violations = [...outcome.violations, ...await this.check(outcome)]
+          .filter((v) => !this.options.skip.has(v.invariant));
+        outcome.line += ` [checks ${Date.now() - checking} ms]`;
+      } catch (e) {
+        // the system could not even be looked at: report with the seed, then stop
+        this.steps.push(`#${i} (threw)`);
+        this.found.push({
+          step: i,
+          violation: { invariant: "observable", evidence: [String((e as Error).stack ?? e)] },
+        });
+        throw new Error(this.report());
+      }
       this.steps.push(`#${i} ${outcome.line}`);
       console.log(`chaos #${i} ${outcome.line}${violations.length ? "  ** VIOLATION" : ""}`);
       this.#dirty = violations.length > 0;

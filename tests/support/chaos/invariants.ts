@@ -38,6 +38,7 @@ export const INVARIANTS = [
   "restart-survival",
   "hang",
   "unasked",
+  "observable",
 ] as const;
 export type Invariant = typeof INVARIANTS[number];
 
