@@ -184,7 +184,8 @@ export class ChaosRun {
     const port = await this.env.port("main");
     await this.env.psql(
       port,
-      "create table chaos_marker (branch text not null); insert into chaos_marker values ('main');" +
+      "create table chaos_marker (branch text not null);" +
+        "insert into chaos_marker values ('main');" +
         "create table chaos_rows (v text primary key)",
     );
     this.model.branches.get("main")!.marker = "main";
