@@ -56,13 +56,23 @@ itest(
     }
     const run = new ChaosRun(env, options);
     console.log(`chaos replay: ${run.replay}`);
+    let failure: unknown;
     try {
       await run.run();
-    } finally {
-      await restoreServices();
-      await removePodmanContainers(env);
-      await unmountStale(env.base);
+    } catch (e) {
+      failure = e;
     }
+    // dockerd and zfs-fuse serve every test on this machine: bring them back first
+    const restored = await restoreServices().then(() => undefined, (e: Error) => e);
+    await removePodmanContainers(env);
+    await unmountStale(env.base);
+    if (restored) {
+      throw new Error(
+        `could not restore the machine's services: ${restored.message}` +
+          (failure ? `\n${(failure as Error).message}` : ""),
+      );
+    }
+    if (failure) throw failure;
   },
   { config: { readyTimeoutSeconds: 30 }, disruptive: options.disruptive },
 );

@@ -39,6 +39,7 @@ export function faultPointsOf(op: string): string[] {
   return FAULT_POINTS.filter((p) => wanted.some((w) => p.startsWith(w)));
 }
 
+const ROOT = new URL("../../../", import.meta.url).pathname;
 const DOCKERD_PIDFILE = "/run/dockerd-zvpg.pid";
 const DOCKERD_LOG = "/var/log/dockerd-zvpg.log";
 const ZFS_PIDFILE = "/run/zfs-fuse.pid";
@@ -83,27 +84,45 @@ export async function stopDockerd(): Promise<void> {
   if (!gone) throw new Error(`dockerd ${pid} did not exit within 60 s of SIGTERM`);
 }
 
-/**
- * Starts dockerd with the flags setup_env.sh last used (the `=== <time> dockerd <flags>`
- * line it writes to the log) and waits until it answers.
- */
-export async function startDockerd(): Promise<void> {
-  if (await dockerAnswers()) return;
+/** The flags of the last `=== <time> dockerd <flags>` line setup_env.sh wrote. */
+export function lastDockerdFlags(): string[] {
   const header = readFileSync(DOCKERD_LOG, "utf8").split("\n").filter((l) =>
     l.startsWith("=== ") && l.includes(" dockerd ")
   ).pop();
   if (!header) throw new Error(`no dockerd start line in ${DOCKERD_LOG}`);
-  const flags = header.slice(header.indexOf(" dockerd ") + 9).trim().split(/\s+/);
-  const line = `=== ${new Date().toISOString()} dockerd ${flags.join(" ")} (chaos suite)\n`;
+  // invariant: only --options are passed on; dockerd takes no positional argument
+  return header.slice(header.indexOf(" dockerd ") + 9).trim().split(/\s+/).filter((f) =>
+    f.startsWith("--")
+  );
+}
+
+/**
+ * Starts dockerd again as setup_env.sh does: with the flags it last used (falling back to
+ * running setup_env.sh itself, podman and image steps skipped), and waits until it answers.
+ */
+export async function startDockerd(): Promise<void> {
+  if (await dockerAnswers()) return;
+  const flags = lastDockerdFlags();
+  // the same line format setup_env.sh writes, so the next restart reads the same flags
+  const line = `=== ${new Date().toISOString()} dockerd ${flags.join(" ")}\n`;
   Deno.writeTextFileSync(DOCKERD_LOG, line, { append: true });
+  rmSync(DOCKERD_PIDFILE, { force: true });
   await sh("bash", [
     "-c",
     `setsid nohup dockerd "$@" >>${DOCKERD_LOG} 2>&1 </dev/null &`,
     "dockerd",
     ...flags,
   ]);
-  if (!(await waitFor(dockerAnswers, 60_000))) {
-    throw new Error(`dockerd did not answer within 60 s of its restart (see ${DOCKERD_LOG})`);
+  if (await waitFor(dockerAnswers, 60_000)) return;
+  const setup = await sh("bash", [`${ROOT}scripts/setup_env.sh`], {
+    ZVPG_SKIP_PODMAN: "1",
+    ZVPG_SKIP_IMAGE: "1",
+  });
+  if (setup.code !== 0 || !(await dockerAnswers())) {
+    throw new Error(
+      `dockerd did not come back after its restart (see ${DOCKERD_LOG}); ` +
+        `setup_env.sh exit ${setup.code}: ${setup.stderr.trim().split("\n").pop()}`,
+    );
   }
 }
 
