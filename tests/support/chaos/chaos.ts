@@ -1,0 +1,780 @@
+/**
+ * The randomized chaos run of issue 11: random create, start, stop, delete, snapshot,
+ * snapshot delete and writes through the real CLI, with random faults, and every
+ * invariant of invariants.ts checked after every step. Reproducible from its seed: the
+ * same seed makes the same choices as long as commands have the same outcomes (the
+ * moment a SIGINT lands, and so what it interrupts, depends on timing).
+ *
+ * @module
+ */
+import { chmodSync } from "node:fs";
+import type { TestEnv } from "../itest.ts";
+import { failing, type HealthCheck } from "../fault_support.ts";
+import {
+  checkLogin,
+  checkOrphans,
+  checkPerms,
+  checkPorts,
+  checkRows,
+  checkServers,
+  checkStalePorts,
+  containersOf,
+  type Invariant,
+  INVARIANTS,
+  type Listing,
+  listing,
+  type Violation,
+} from "./invariants.ts";
+import {
+  DISRUPTIVE_FAULTS,
+  dockerAnswers,
+  type Fault,
+  faultPointsOf,
+  FAULTS,
+  startDockerd,
+  startZfs,
+  stopDockerd,
+  stopZfs,
+  zfsAnswers,
+} from "./faults.ts";
+import { remountOthers } from "./faults.ts";
+import type { BranchJson } from "./model.ts";
+import { Model } from "./model.ts";
+import { Prng } from "./prng.ts";
+import { type ChaosResult, parseJson, type RunOptions, runZvpg } from "./runner.ts";
+
+/** Settings of one run, read from the environment by {@link chaosOptions}. */
+export interface ChaosOptions {
+  seed: number;
+  /** Stop starting steps after this many seconds (ZVPG_CHAOS_SECONDS, default 150). */
+  seconds: number;
+  /** And after this many steps (ZVPG_CHAOS_STEPS, default 400). */
+  maxSteps: number;
+  /** Engine and zfs-fuse restarts are on (ZVPG_CHAOS_DISRUPTIVE=1). */
+  disruptive: boolean;
+  /** Invariants and faults not checked or injected (ZVPG_CHAOS_SKIP, dev runs only). */
+  skip: Set<string>;
+  /** Record violations and go on, failing at the end (ZVPG_CHAOS_KEEP_GOING=1, dev runs). */
+  keepGoing: boolean;
+}
+
+/** Reads the run's settings; unknown names in ZVPG_CHAOS_SKIP are refused loudly. */
+export function chaosOptions(seed: number): ChaosOptions {
+  const skip = new Set(
+    (Deno.env.get("ZVPG_CHAOS_SKIP") ?? "").split(",").map((s) => s.trim()).filter((s) => s),
+  );
+  const known = new Set<string>([...INVARIANTS, ...FAULTS]);
+  const unknown = [...skip].filter((s) => !known.has(s));
+  if (unknown.length > 0) {
+    throw new Error(
+      `ZVPG_CHAOS_SKIP names unknown invariants or faults: ${unknown.join(", ")} ` +
+        `(known: ${[...known].join(", ")})`,
+    );
+  }
+  const number = (name: string, fallback: number) => {
+    const value = Number(Deno.env.get(name) ?? fallback);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+    return value;
+  };
+  return {
+    seed,
+    seconds: number("ZVPG_CHAOS_SECONDS", 150),
+    maxSteps: number("ZVPG_CHAOS_STEPS", 400),
+    disruptive: Deno.env.get("ZVPG_CHAOS_DISRUPTIVE") === "1",
+    skip,
+    keepGoing: Deno.env.get("ZVPG_CHAOS_KEEP_GOING") === "1",
+  };
+}
+
+/** At most this many branches besides the default one (the env has 20 ports). */
+const MAX_BRANCHES = 4;
+/** Snapshots beyond this make snapshot steps rare. */
+const MANY_SNAPSHOTS = 8;
+/** Each disruptive fault at most this many times per run (each costs 10-30 s). */
+const MAX_DISRUPTIVE = 2;
+
+/** What one step did and what it allows to change. */
+interface Outcome {
+  line: string;
+  /** A fault was injected: one `status health --repair` may be needed. */
+  faulty: boolean;
+  /** Branch and snapshot names that may legitimately be gone after this step. */
+  mayVanish: { branches: Set<string>; snapshots: Set<string> };
+  violations: Violation[];
+}
+
+type Op = "create" | "start" | "stop" | "delete" | "snapshot" | "snapshot-delete" | "write";
+
+/** One chaos run against a fresh, initialised {@link TestEnv}. */
+export class ChaosRun {
+  readonly prng: Prng;
+  readonly model = new Model("main");
+  readonly steps: string[] = [];
+  readonly found: { step: number; violation: Violation }[] = [];
+  readonly used = new Map<string, number>();
+  last: Listing = { branches: [], snapshots: [] };
+  #dirty = false;
+
+  constructor(readonly env: TestEnv, readonly options: ChaosOptions) {
+    this.prng = new Prng(options.seed);
+  }
+
+  /** The command that replays this run. */
+  get replay(): string {
+    const o = this.options;
+    return `ZVPG_CHAOS_SEED=${o.seed} ZVPG_CHAOS_SECONDS=${o.seconds}` +
+      (o.disruptive ? " ZVPG_CHAOS_DISRUPTIVE=1" : "") +
+      (o.skip.size > 0 ? ` ZVPG_CHAOS_SKIP=${[...o.skip].join(",")}` : "") +
+      " deno test -A tests/integration/chaos_test.ts";
+  }
+
+  /** Runs steps until the time or step bound; throws a replayable report on a violation. */
+  async run(): Promise<void> {
+    await this.setUp();
+    const started = Date.now();
+    const deadline = started + this.options.seconds * 1000;
+    for (let i = 1; i <= this.options.maxSteps && Date.now() < deadline; i++) {
+      let outcome: Outcome;
+      let violations: Violation[];
+      try {
+        outcome = await this.step(i, (Date.now() - started) / (deadline - started));
+        const checking = Date.now();
+        violations = [...outcome.violations, ...await this.check(outcome)]
+          .filter((v) => !this.options.skip.has(v.invariant));
+        outcome.line += ` [checks ${Date.now() - checking} ms]`;
+      } catch (e) {
+        // the system could not even be looked at: report with the seed, then stop
+        this.steps.push(`#${i} (threw)`);
+        this.found.push({
+          step: i,
+          violation: { invariant: "observable", evidence: [String((e as Error).stack ?? e)] },
+        });
+        throw new Error(this.report());
+      }
+      this.steps.push(`#${i} ${outcome.line}`);
+      console.log(`chaos #${i} ${outcome.line}${violations.length ? "  ** VIOLATION" : ""}`);
+      this.#dirty = violations.length > 0;
+      for (const violation of violations) this.found.push({ step: i, violation });
+      if (violations.length > 0 && !this.options.keepGoing) throw new Error(this.report());
+    }
+    console.log(`chaos: ${this.steps.length} steps; used ${JSON.stringify([...this.used])}`);
+    if (this.found.length > 0) throw new Error(this.report());
+  }
+
+  /** The failure report: seed, replay command, steps, violations with evidence. */
+  report(): string {
+    const lines = [
+      `chaos seed: ${this.options.seed}`,
+      `replay: ${this.replay}`,
+      "steps:",
+      ...this.steps.map((s) => `  ${s}`),
+      "violations:",
+    ];
+    for (const { step, violation } of this.found) {
+      lines.push(`  step #${step} [${violation.invariant}]`);
+      for (const e of violation.evidence.slice(0, 12)) lines.push(`    ${e}`);
+    }
+    return lines.join("\n");
+  }
+
+  /** Tables every branch inherits: its marker and the rows the suite committed. */
+  async setUp(): Promise<void> {
+    // config.json was written by the test harness (0644), not by zvpg
+    chmodSync(this.env.configFile, 0o600);
+    const port = await this.env.port("main");
+    await this.env.psql(
+      port,
+      "create table chaos_marker (branch text not null);" +
+        "insert into chaos_marker values ('main');" +
+        "create table chaos_rows (v text primary key)",
+    );
+    this.model.branches.get("main")!.marker = "main";
+    this.last = await listing(this.env);
+  }
+
+  #count(what: string): number {
+    return this.used.get(what) ?? 0;
+  }
+
+  #use(what: string): void {
+    this.used.set(what, this.#count(what) + 1);
+  }
+
+  #running(): BranchJson[] {
+    return this.last.branches.filter((b) => b.status === "running" && b.port !== null);
+  }
+
+  /** Picks and runs one step. `progress` is the share of the time bound used so far. */
+  async step(index: number, progress: number): Promise<Outcome> {
+    void index;
+    const due = this.#dueDisruptive(progress);
+    if (due) {
+      this.#use(due);
+      return await this.#standalone(due);
+    }
+    const faults = this.#standaloneFaults(progress);
+    if (Object.keys(faults).length > 0 && this.prng.chance(0.25)) {
+      const fault = this.prng.weighted(faults);
+      this.#use(fault);
+      return await this.#standalone(fault);
+    }
+    const op = this.prng.weighted(this.#opWeights());
+    this.#use(op);
+    return await this.#op(op);
+  }
+
+  /**
+   * A disruptive run restarts each service at least once: the k-th of n enabled
+   * disruptive faults is due at k/(n+1) of the time bound if chance has not picked it.
+   */
+  #dueDisruptive(progress: number): Fault | undefined {
+    if (!this.options.disruptive) return undefined;
+    const enabled = DISRUPTIVE_FAULTS.filter((f) => !this.options.skip.has(f));
+    return enabled.find((f, k) =>
+      this.#count(f) === 0 && progress >= (k + 1) / (enabled.length + 1)
+    );
+  }
+
+  #opWeights(): Partial<Record<Op, number>> {
+    const others = this.last.branches.filter((b) => !b.default).length;
+    const notRunning = this.last.branches.filter((b) => b.status !== "running").length;
+    const snaps = this.model.snapshots.size;
+    return {
+      create: others < MAX_BRANCHES ? 3 : 0,
+      start: notRunning > 0 ? 2 : 0,
+      stop: this.#running().length > 0 ? 2 : 0,
+      delete: others > 0 ? 2 : 0,
+      snapshot: snaps < MANY_SNAPSHOTS ? 2.5 : 0.5,
+      "snapshot-delete": snaps > 0 ? 1.5 : 0,
+      write: this.#running().length > 0 ? 1.5 : 0,
+    };
+  }
+
+  /** Applicable standalone faults; those not used yet weigh more after 30 % of the run. */
+  #standaloneFaults(progress: number): Partial<Record<Fault, number>> {
+    const running = this.#running().length > 0;
+    const withContainer = this.#running().some((b) => b.container);
+    const weights: Partial<Record<Fault, number>> = {
+      "container-kill": withContainer ? 2 : 0,
+      "container-rm": withContainer ? 1.5 : 0,
+      override: running ? 1.5 : 0,
+    };
+    if (this.options.disruptive) {
+      for (const f of DISRUPTIVE_FAULTS) weights[f] = this.#count(f) < MAX_DISRUPTIVE ? 1 : 0;
+    }
+    for (const f of Object.keys(weights) as Fault[]) {
+      if (this.options.skip.has(f)) delete weights[f];
+      else if (progress > 0.3 && this.#count(f) === 0) weights[f] = weights[f]! * 4;
+    }
+    for (const f of Object.keys(weights) as Fault[]) if (!weights[f]) delete weights[f];
+    return weights;
+  }
+
+  /** Runs a CLI operation, perhaps killed at a fault point or interrupted by SIGINT. */
+  async #op(op: Op): Promise<Outcome> {
+    if (op === "write") return await this.#write();
+    const points = faultPointsOf(op);
+    const run: RunOptions = {};
+    let fault = "";
+    const roll = this.prng.next();
+    if (roll < 0.2 && points.length > 0 && !this.options.skip.has("kill")) {
+      const point = this.prng.pick(points);
+      run.env = { ZVPG_FAULT: point };
+      fault = ` [SIGKILL at ${point}]`;
+      this.#use("kill");
+    } else if (roll < 0.35 && !this.options.skip.has("sigint")) {
+      run.sigintAfterMs = this.prng.int(50, 1500);
+      fault = ` [SIGINT after ${run.sigintAfterMs} ms]`;
+      this.#use("sigint");
+    }
+    const outcome = await this.#cli(op, run);
+    outcome.line = outcome.line.replace(/^(\S+ .*?)( →)/, `$1${fault}$2`);
+    outcome.faulty = fault !== "";
+    if (run.sigintAfterMs !== undefined) outcome.violations.push(...this.#sigintExit(outcome));
+    return outcome;
+  }
+
+  /** A Ctrl-C ends in 0 (finished first) or 130, never in a child's "failed (exit 130)". */
+  #sigintExit(outcome: Outcome & { result?: ChaosResult }): Violation[] {
+    const r = outcome.result;
+    if (!r || !r.interrupted || r.code === 0 || r.code === 130) return [];
+    if (!/exit 130|SIGINT|interrupt/i.test(r.stderr)) return [];
+    return [{
+      invariant: "exit-code",
+      evidence: [`Ctrl-C ended in exit ${r.code}: ${firstError(r.stderr)}`],
+    }];
+  }
+
+  async #cli(
+    op: Exclude<Op, "write">,
+    run: RunOptions,
+  ): Promise<Outcome & { result?: ChaosResult }> {
+    switch (op) {
+      case "create":
+        return await this.#create(run);
+      case "start": {
+        const b = this.prng.pick(this.last.branches.filter((b) => b.status !== "running"));
+        return await this.#simple(["branch", "start", b.name], run);
+      }
+      case "stop": {
+        const running = this.#running();
+        const others = running.filter((b) => !b.default);
+        const pool = others.length > 0 && this.prng.chance(0.85) ? others : running;
+        return await this.#simple(["branch", "stop", this.prng.pick(pool).name], run);
+      }
+      case "delete":
+        return await this.#delete(run);
+      case "snapshot":
+        return await this.#snapshot(run);
+      case "snapshot-delete":
+        return await this.#snapshotDelete(run);
+    }
+  }
+
+  /** Runs zvpg with `-f json`, with the step's fault, and describes the result. */
+  async #exec(args: string[], run: RunOptions): Promise<{ r: ChaosResult; line: string }> {
+    const r = await runZvpg(this.env, [...args, "-f", "json"], run);
+    const tail = r.code === 0 ? "" : ` ${firstError(r.stderr)}`;
+    return {
+      r,
+      line: `${args.join(" ")} → exit ${r.code}${r.timedOut ? " (TIMED OUT)" : ""} ` +
+        `(${r.ms} ms)${tail}`,
+    };
+  }
+
+  #outcome(line: string, r?: ChaosResult): Outcome & { result?: ChaosResult } {
+    const violations: Violation[] = r?.timedOut
+      ? [{ invariant: "hang", evidence: [`${line}: killed after its time limit`] }]
+      : [];
+    return {
+      line,
+      faulty: false,
+      mayVanish: { branches: new Set(), snapshots: new Set() },
+      violations,
+      result: r,
+    };
+  }
+
+  async #simple(args: string[], run: RunOptions) {
+    const { r, line } = await this.#exec(args, run);
+    return this.#outcome(line, r);
+  }
+
+  async #create(run: RunOptions) {
+    const name = this.model.freshName(this.prng.chance(0.3) ? "f/b" : "b");
+    const args = ["branch", "create", name];
+    let parent = "main";
+    const snaps = [...this.model.snapshots.keys()];
+    if (snaps.length > 0 && this.prng.chance(0.7)) {
+      args.push("--from", this.prng.pick(snaps));
+    } else {
+      parent = this.prng.pick(this.last.branches).name;
+      if (parent !== "main") args.push("--parent", parent);
+    }
+    const { r, line } = await this.#exec(args, run);
+    const outcome = this.#outcome(line, r);
+    outcome.mayVanish.branches.add(name);
+    const info = r.code === 0 ? parseJson<BranchJson>(r) : undefined;
+    if (!info) {
+      this.model.pending.push({ kind: "branch", name, source: parent });
+      return outcome;
+    }
+    this.#adoptBranch(info);
+    if (info.status === "running" && info.port !== null) {
+      outcome.violations.push(...await this.#mark(name, info.port));
+    }
+    return outcome;
+  }
+
+  /** Records a branch zvpg reports, with the snapshot it was made from. */
+  #adoptBranch(info: BranchJson): void {
+    if (info.origin && !this.model.snapshots.has(info.origin)) {
+      // an automatic snapshot of the parent's state, taken by this create
+      this.model.addSnapshot(info.origin, info.parent ?? "main");
+    }
+    this.model.addBranch(info.name, info.origin, info.parent);
+  }
+
+  /** Writes the branch's own name into its marker (it inherited its snapshot's). */
+  async #mark(name: string, port: number): Promise<Violation[]> {
+    const b = this.model.branches.get(name);
+    if (!b || b.marker === name || b.marker === "") return [];
+    let out: string;
+    try {
+      out = await this.env.psql(
+        port,
+        `update chaos_marker set branch = '${name}' where branch = '${b.marker}' returning branch`,
+      );
+    } catch {
+      return []; // not reachable now: the ports check reports it; marked on a later step
+    }
+    // psql prints the command tag ("UPDATE 1") after the returned rows
+    if (out.split("\n")[0] === name) {
+      b.marker = name;
+      return [];
+    }
+    const seen = await this.env.psql(port, "select string_agg(branch, ',') from chaos_marker")
+      .catch((e) => `(${e.message.trim()})`);
+    return [{
+      invariant: "ports",
+      evidence: [
+        `port ${port} of new branch '${name}' serves a database marked '${seen}', ` +
+        `expected the inherited '${b.marker}'`,
+      ],
+    }];
+  }
+
+  /** Inserts a row into a marked running branch; records it only once committed there. */
+  async #insertRow(branch: BranchJson): Promise<{ note: string; violations: Violation[] }> {
+    const b = this.model.branches.get(branch.name);
+    if (!b || b.marker !== branch.name || branch.port === null) {
+      return { note: "not marked yet", violations: [] };
+    }
+    const v = this.model.freshName("r");
+    try {
+      const out = await this.env.psql(
+        branch.port,
+        `insert into chaos_rows (v) select '${v}' where exists ` +
+          `(select 1 from chaos_marker where branch = '${b.marker}') returning v`,
+      );
+      if (out.split("\n")[0] === v) {
+        b.rows.add(v);
+        return { note: `row ${v}`, violations: [] };
+      }
+      return {
+        note: `row ${v} refused`,
+        violations: [{
+          invariant: "ports",
+          evidence: [`port ${branch.port} of '${branch.name}' serves a database not marked so`],
+        }],
+      };
+    } catch (e) {
+      return {
+        note: `row ${v} failed: ${(e as Error).message.trim().split("\n")[0]}`,
+        violations: [],
+      };
+    }
+  }
+
+  async #write() {
+    const target = this.prng.pick(this.#running());
+    const { note, violations } = await this.#insertRow(target);
+    const outcome = this.#outcome(`write '${target.name}' (port ${target.port}): ${note}`);
+    outcome.violations.push(...violations);
+    return outcome;
+  }
+
+  async #delete(run: RunOptions) {
+    const target = this.prng.pick(this.last.branches.filter((b) => !b.default)).name;
+    const force = this.prng.chance(0.25);
+    const named = [...this.model.snapshots.values()].filter((s) =>
+      s.branch === target && !s.name.startsWith("auto-")
+    ).map((s) => s.name);
+    const { r, line } = await this.#exec(
+      ["branch", "delete", target, ...(force ? ["--force"] : [])],
+      run,
+    );
+    const outcome = this.#outcome(line, r);
+    if (r.code === 0 && !force && named.length > 0) {
+      outcome.violations.push({
+        invariant: "unasked",
+        evidence: [`'branch delete ${target}' (no --force) destroyed its snapshots ${named}`],
+      });
+    }
+    outcome.mayVanish = this.model.closure([target], [], this.last.branches);
+    this.#doom(outcome.mayVanish);
+    if (r.code === 0) {
+      const result = parseJson<{ removedBranches?: string[] }>(r);
+      for (const name of [target, ...(result?.removedBranches ?? [])]) {
+        this.model.removeBranch(name);
+      }
+    }
+    return outcome;
+  }
+
+  async #snapshot(run: RunOptions) {
+    const running = this.#running();
+    const source = running.length > 0 && this.prng.chance(0.8)
+      ? this.prng.pick(running)
+      : this.prng.pick(this.last.branches);
+    const note = source.status === "running" ? (await this.#insertRow(source)) : undefined;
+    const name = this.model.freshName("s");
+    const args = this.prng.chance(0.5)
+      ? ["branch", "snapshot", source.name, name]
+      : ["snapshot", "create", name, "-b", source.name, "-m", "chaos"];
+    const { r, line } = await this.#exec(args, run);
+    const outcome = this.#outcome(note ? `${line} (after ${note.note})` : line, r);
+    outcome.violations.push(...(note?.violations ?? []));
+    if (r.code === 0) this.model.addSnapshot(name, source.name);
+    else this.model.pending.push({ kind: "snapshot", name, source: source.name });
+    return outcome;
+  }
+
+  /** Remembers what a delete may remove, now or when a later repair completes it. */
+  #doom(what: { branches: Set<string>; snapshots: Set<string> }): void {
+    for (const b of what.branches) this.model.doomed.branches.add(b);
+    for (const s of what.snapshots) this.model.doomed.snapshots.add(s);
+  }
+
+  async #snapshotDelete(run: RunOptions) {
+    const target = this.prng.pick([...this.model.snapshots.keys()]);
+    const force = this.prng.chance(0.3);
+    const { r, line } = await this.#exec(
+      ["snapshot", "delete", target, ...(force ? ["--force"] : [])],
+      run,
+    );
+    const outcome = this.#outcome(line, r);
+    outcome.mayVanish = this.model.closure([], [target], this.last.branches);
+    this.#doom(outcome.mayVanish);
+    if (r.code === 0) {
+      const result = parseJson<{ removedBranches?: string[] }>(r);
+      this.model.snapshots.delete(target);
+      for (const name of result?.removedBranches ?? []) this.model.removeBranch(name);
+    }
+    return outcome;
+  }
+
+  /** Injects a fault from outside zvpg. */
+  async #standalone(fault: Fault): Promise<Outcome> {
+    let outcome: Outcome;
+    switch (fault) {
+      case "container-kill":
+      case "container-rm": {
+        const b = this.prng.pick(this.#running().filter((b) => b.container));
+        const args = fault === "container-kill"
+          ? ["kill", b.container!]
+          : ["rm", "-f", b.container!];
+        const r = await runDocker(args);
+        outcome = this.#outcome(`docker ${args.join(" ")} ('${b.name}') → exit ${r}`);
+        break;
+      }
+      case "override":
+        outcome = await this.#override();
+        break;
+      case "engine-restart":
+        outcome = await this.#engineRestart();
+        break;
+      case "zfs-restart":
+        outcome = await this.#zfsRestart();
+        break;
+      default:
+        throw new Error(`fault '${fault}' is not a standalone fault`);
+    }
+    outcome.faulty = true;
+    return outcome;
+  }
+
+  /** ZVPG_CONTAINER_RUNTIME=podman on this docker-made pool: must be refused. */
+  async #override(): Promise<Outcome> {
+    const b = this.prng.pick(this.#running());
+    const args = this.prng.chance(0.6)
+      ? ["branch", "start", b.name]
+      : ["status", "health", "--repair"];
+    const { r, line } = await this.#exec(args, { env: { ZVPG_CONTAINER_RUNTIME: "podman" } });
+    return this.#outcome(`ZVPG_CONTAINER_RUNTIME=podman ${line}`, r);
+  }
+
+  /** dockerd stopped and started again (a package upgrade, a reboot of the engine). */
+  async #engineRestart(): Promise<Outcome> {
+    const wasRunning = this.#running().map((b) => b.name);
+    const violations: Violation[] = [];
+    let down = "";
+    try {
+      await stopDockerd();
+      const r = await runZvpg(this.env, ["branch", "list"], { timeoutMs: 60_000 });
+      down = `branch list while down → exit ${r.code} ${firstError(r.stderr)}`;
+      if (r.code === 0 || !/not reachable/.test(r.stderr) || r.stderr.includes("'docker ps")) {
+        violations.push({ invariant: "engine-down", evidence: [down] });
+      }
+    } finally {
+      await startDockerd();
+    }
+    const back = await this.#waitRunning(wasRunning, 20_000);
+    if (back.length > 0) {
+      violations.push({
+        invariant: "restart-survival",
+        evidence: [`20 s after dockerd came back, not running (no repair yet): ${back.join(", ")}`],
+      });
+    }
+    const outcome = this.#outcome(`restart dockerd (${down})`);
+    outcome.violations.push(...violations);
+    return outcome;
+  }
+
+  /** Names in `names` still not running after `ms` (polling `branch list`). */
+  async #waitRunning(names: string[], ms: number): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    let missing = names;
+    while (true) {
+      const r = await runZvpg(this.env, ["branch", "list", "-f", "json"], { timeoutMs: 60_000 });
+      const list = parseJson<BranchJson[]>(r) ?? [];
+      missing = names.filter((n) => !list.some((b) => b.name === n && b.status === "running"));
+      if (missing.length === 0 || Date.now() > deadline) return missing;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+
+  /** The zfs-fuse daemon stopped and started (as `systemctl restart` or an upgrade does). */
+  async #zfsRestart(): Promise<Outcome> {
+    try {
+      await stopZfs();
+    } finally {
+      await startZfs();
+      await remountOthers(this.env.base, this.env.pool);
+    }
+    return this.#outcome("restart zfs-fuse");
+  }
+
+  /**
+   * After a step: health (after one repair when a fault was injected), then every
+   * invariant, with the model brought up to date from zvpg's listings.
+   */
+  async check(outcome: Outcome): Promise<Violation[]> {
+    const violations: Violation[] = [];
+    const add = (invariant: Invariant, evidence: string[]) => {
+      if (evidence.length > 0 && !this.options.skip.has(invariant)) {
+        violations.push({ invariant, evidence });
+      }
+    };
+    const health = await this.#health(outcome);
+    add("health", health.evidence);
+    if (!health.list) return violations;
+    this.last = health.list;
+    add("lost", this.#resync(outcome));
+    for (const b of this.last.branches) {
+      if (b.status === "running" && b.port !== null) {
+        for (const v of await this.#mark(b.name, b.port)) add(v.invariant, v.evidence);
+      }
+    }
+    const containers = await containersOf(this.env);
+    const stopped = this.last.branches.filter((b) => b.status === "stopped");
+    // the text form costs one more zvpg run: looked at on a third of the steps
+    const textProbe = stopped.length > 0 && this.prng.chance(0.33)
+      ? this.prng.pick(stopped).name
+      : undefined;
+    // independent read-only checks run side by side to keep steps short
+    const [servers, ports, stale, orphans, login] = await Promise.all([
+      checkServers(this.env, containers),
+      checkPorts(this.env, this.model, this.last.branches),
+      checkStalePorts(this.env, this.last.branches, textProbe),
+      checkOrphans(this.env, this.last, containers),
+      checkLogin(this.env, this.last.branches),
+    ]);
+    add("servers", servers);
+    add("ports", ports.evidence);
+    add("stale-port", stale);
+    add("rows", checkRows(this.model, ports.probes));
+    add("orphans", orphans);
+    add("perms", checkPerms(this.env));
+    add("login", login);
+    return violations;
+  }
+
+  /**
+   * `status health` passes, after one `--repair` when the step was a fault; returns the
+   * evidence and zvpg's listings (read alongside health, again after a repair).
+   */
+  async #health(outcome: Outcome): Promise<{ evidence: string[]; list?: Listing }> {
+    const [first, list] = await Promise.all([healthOf(this.env), tryListing(this.env)]);
+    if (first.ok) return { evidence: list.error ? [list.error] : [], list: list.list };
+    if (!outcome.faulty && !this.#dirty) {
+      return {
+        evidence: [
+          "health fails after a clean step:",
+          ...first.detail,
+          ...(list.error ? [list.error] : []),
+        ],
+        list: list.list,
+      };
+    }
+    const r = await runZvpg(this.env, ["status", "health", "--repair", "-f", "json"], {
+      timeoutMs: 300_000,
+    });
+    const repairs = parseJson<{ repairs?: { target: string; action: string; ok: boolean }[] }>(r)
+      ?.repairs ?? [];
+    outcome.line += `; repair → exit ${r.code}: ${
+      repairs.map((x) => `${x.ok ? "" : "FAILED "}${x.target} ${x.action}`).join("; ") ||
+      firstError(r.stderr)
+    }`;
+    const [h, again] = await Promise.all([healthOf(this.env), tryListing(this.env)]);
+    const evidence = h.ok ? [] : [
+      `health fails after one 'status health --repair' (exit ${r.code}${
+        r.timedOut ? ", timed out" : ""
+      }):`,
+      ...h.detail,
+      `before the repair: ${first.detail.join(" / ")}`,
+    ];
+    if (again.error) evidence.push(again.error);
+    return { evidence, list: again.list };
+  }
+
+  /** Brings the model up to date; returns evidence of branches or snapshots lost. */
+  #resync(outcome: Outcome): string[] {
+    const evidence: string[] = [];
+    const { branches, snapshots } = this.last;
+    const listedSnaps = new Set(snapshots.map((s) => s.name));
+    const listed = new Set(branches.map((b) => b.name));
+    for (const name of [...this.model.branches.keys()]) {
+      if (listed.has(name)) continue;
+      const allowed = outcome.mayVanish.branches.has(name) || this.model.doomed.branches.has(name);
+      if (!allowed) evidence.push(`branch '${name}' vanished`);
+      this.model.removeBranch(name);
+    }
+    for (const [name, s] of this.model.snapshots) {
+      if (listedSnaps.has(name)) continue;
+      const allowed = outcome.mayVanish.snapshots.has(name) ||
+        outcome.mayVanish.branches.has(s.branch) || this.model.doomed.snapshots.has(name) ||
+        this.model.doomed.branches.has(s.branch);
+      if (!allowed) evidence.push(`snapshot '${name}' of '${s.branch}' vanished`);
+      this.model.snapshots.delete(name);
+    }
+    for (const s of snapshots) {
+      if (!this.model.snapshots.has(s.name)) this.model.addSnapshot(s.name, s.branch);
+    }
+    const pending = new Set(this.model.pending.map((p) => p.name));
+    for (const b of branches) {
+      if (this.model.branches.has(b.name)) continue;
+      if (!pending.has(b.name)) evidence.push(`branch '${b.name}' appeared from nowhere`);
+      this.#adoptBranch(b);
+    }
+    this.model.pending = [];
+    return evidence;
+  }
+}
+
+/** `status health -f json`: whether it passes, and the failing checks. */
+async function healthOf(env: TestEnv): Promise<{ ok: boolean; detail: string[] }> {
+  const r = await runZvpg(env, ["status", "health", "-f", "json"], { timeoutMs: 120_000 });
+  const parsed = parseJson<{ ok: boolean; checks: HealthCheck[] }>(r);
+  if (!parsed) {
+    return { ok: false, detail: [`no JSON (exit ${r.code}): ${firstError(r.stderr)}`] };
+  }
+  const ok = r.code === 0 && parsed.ok;
+  return { ok, detail: ok ? [] : failing(parsed.checks).split("\n") };
+}
+
+/** zvpg's listings, or why they could not be read (a finding in itself). */
+async function tryListing(env: TestEnv): Promise<{ list?: Listing; error?: string }> {
+  try {
+    return { list: await listing(env) };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** The first `error:` line of stderr, else its last line. */
+function firstError(stderr: string): string {
+  const lines = stderr.trim().split("\n").filter((l) => l.trim() !== "");
+  return (lines.find((l) => l.startsWith("error:")) ?? lines.at(-1) ?? "").slice(0, 300);
+}
+
+async function runDocker(args: string[]): Promise<number> {
+  const out = await new Deno.Command("docker", { args, stdout: "null", stderr: "null" }).output();
+  return out.code;
+}
+
+/** Makes sure dockerd and zfs-fuse answer again (after a run that restarted them). */
+export async function restoreServices(): Promise<void> {
+  if (!(await zfsAnswers())) await startZfs();
+  if (!(await dockerAnswers())) await startDockerd();
+}
