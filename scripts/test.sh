@@ -15,6 +15,8 @@ if ! bash scripts/setup_env.sh; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# the chaos suite restarts dockerd and zfs-fuse too (its test then runs alone on the machine)
+export ZVPG_CHAOS_DISRUPTIVE=${ZVPG_CHAOS_DISRUPTIVE:-1}
 log=$(mktemp /tmp/zvpg-test.XXXXXX.log)
 NO_COLOR=1 deno test --allow-all "${@:-tests/}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
