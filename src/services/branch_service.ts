@@ -4,21 +4,10 @@
  * @module
  */
 import { rmSync } from "node:fs";
-import {
-  AlreadyExistsError,
-  DependencyError,
-  PortUnavailableError,
-  StateError,
-  UsageError,
-} from "../errors.ts";
+import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { validateBranchName, validateSnapshotName } from "../names.ts";
-import {
-  isPortConflict,
-  runBranchContainer,
-  stopBranchContainer,
-  waitBranchReady,
-} from "./branch_container.ts";
+import { stopBranchContainer, waitBranchReady } from "./branch_container.ts";
 import {
   destroyBranch,
   destroyBranches,
@@ -46,7 +35,6 @@ import {
   inFlightError,
   isInFlight,
   markCreating,
-  markPort,
   markRunning,
   markStopped,
   record,
@@ -54,6 +42,7 @@ import {
 import { withLock } from "./lock.ts";
 import { allocatePort, checkRequestedPort } from "./ports.ts";
 import { SnapshotService } from "./snapshot_service.ts";
+import { startOnPort } from "./start_on_port.ts";
 
 /** Options of `branch create`. */
 export interface CreateBranchOptions {
@@ -106,9 +95,6 @@ function refuseLosses(
     "delete or move them first ('zvpg snapshot delete', 'zvpg branch delete'), or use --force to delete them with it",
   );
 }
-
-/** How many other ports to try when the chosen one is taken at bind time. */
-const PORT_RETRIES = 5;
 
 /** Branch workflows. */
 export class BranchService {
@@ -362,30 +348,12 @@ export class BranchService {
     firstPort: number,
     portRequested: boolean,
   ): Promise<{ container: string; port: number }> {
-    const { ctx } = this;
-    const tried = new Set<number>();
-    let port = firstPort;
-    for (let attempt = 0;; attempt++) {
-      try {
-        const t = performance.now();
-        const container = await runBranchContainer(ctx, name, port);
-        this.timings.container = performance.now() - t;
-        await record(ctx, ctx.layout.branchDataset(name), markPort(port, ctx.runtime.flavor));
-        return { container, port };
-      } catch (error) {
-        if (!isPortConflict(error) || portRequested || attempt >= PORT_RETRIES) {
-          if (isPortConflict(error)) {
-            throw new PortUnavailableError(`port ${port} is already in use`, {
-              hint: "choose another --port, or omit it to take a free one",
-            });
-          }
-          throw error;
-        }
-        tried.add(port);
-        log.debug(`port ${port} was taken at bind time; trying another`);
-        port = allocatePort(ctx, inventory, name, { skip: tried });
-      }
-    }
+    const t = performance.now();
+    const started = await startOnPort(this.ctx, inventory, name, firstPort, {
+      requested: portRequested,
+    });
+    this.timings.container = performance.now() - t;
+    return started;
   }
 
   /**

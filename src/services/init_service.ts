@@ -27,7 +27,7 @@ import type { Check } from "./check.ts";
 import { check, defaultBranchCheck, environmentChecks } from "./environment_checks.ts";
 import { log } from "../log.ts";
 import { execSql } from "./branch_container.ts";
-import { runWithFreshPort } from "./start_default.ts";
+import { startAndWait } from "./start_on_port.ts";
 import type { Context } from "./context.ts";
 import { CONTAINER_PGDATA, PROPS } from "./layout.ts";
 import { loadInventory } from "./inventory.ts";
@@ -326,7 +326,7 @@ export class InitService {
       record("container", false, `${main.container.name} running on port ${main.port}`);
       return;
     }
-    const { container, port } = await runWithFreshPort(this.ctx, inventory, main);
+    const { container, port } = await startAndWait(this.ctx, inventory, main);
     if (freshlyInitialised && config.postgresDb !== "postgres") {
       await execSql(
         { ...this.ctx, config: { ...config, postgresDb: "postgres" } },

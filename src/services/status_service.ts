@@ -30,7 +30,7 @@ import {
 import type { Layout } from "./layout.ts";
 import { withLock } from "./lock.ts";
 import { ensureMounted, hostMountTable, type MountOutcome, type MountTable } from "./mounts.ts";
-import { runWithFreshPort } from "./start_default.ts";
+import { startAndWait } from "./start_on_port.ts";
 
 /** `status system`. */
 export interface SystemStatus {
@@ -349,7 +349,7 @@ export class StatusService {
   /** Starts a branch again from a fresh inventory, on its previous port if free. */
   private async restart(name: string): Promise<void> {
     const fresh = await loadInventory(this.ctx);
-    await runWithFreshPort(this.ctx, fresh, fresh.branches.find((x) => x.name === name)!);
+    await startAndWait(this.ctx, fresh, fresh.branches.find((x) => x.name === name)!);
   }
 
   private isReady(port: number): Promise<boolean> {
