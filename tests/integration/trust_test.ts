@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { assertCliError, itest, sh, type TestEnv } from "../support/itest.ts";
 import { assertHealthy, containerOf, health, must, sleep } from "../support/fault_support.ts";
-import { dockerAnswers, startDockerd, stopDockerd } from "../support/engines.ts";
+import { restoreDockerd, stopDockerd } from "../support/engines.ts";
 
 interface BranchJson {
   name: string;
@@ -273,7 +273,7 @@ itest(
       const h = await health(env);
       assert.equal(h.code, 1);
     } finally {
-      if (!(await dockerAnswers())) await startDockerd(argv);
+      await restoreDockerd(argv);
     }
     // no repair: the engine brought back what was running, and only that
     const deadline = Date.now() + 60_000;

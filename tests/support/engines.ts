@@ -36,7 +36,8 @@ async function waitFor(what: string, test: () => Promise<boolean>, ms: number): 
 
 /** Whether `docker info` answers. */
 export async function dockerAnswers(): Promise<boolean> {
-  return (await sh("docker", ["info", "--format", "{{.ServerVersion}}"])).code === 0;
+  return (await sh("timeout", ["10", "docker", "info", "--format", "{{.ServerVersion}}"]))
+    .code === 0;
 }
 
 /** Stops dockerd (SIGTERM, as `systemctl stop docker` does); returns its argv. */
@@ -59,4 +60,22 @@ export async function startDockerd(argv: string[]): Promise<void> {
   }).spawn().status;
   if (!status.success) throw new Error(`could not start ${argv.join(" ")}`);
   await waitFor("dockerd did not answer", dockerAnswers, 60_000);
+}
+
+/**
+ * Makes sure dockerd answers again: started with `argv` when the stopped one's is known,
+ * else by scripts/setup_env.sh (engine only), as a fresh machine would start it.
+ */
+export async function restoreDockerd(argv?: string[]): Promise<void> {
+  if (await dockerAnswers()) return;
+  if (argv) return await startDockerd(argv);
+  const setup = new URL("../../scripts/setup_env.sh", import.meta.url).pathname;
+  const r = await sh("bash", [setup], {
+    ...Deno.env.toObject(),
+    ZVPG_SKIP_PODMAN: "1",
+    ZVPG_SKIP_IMAGE: "1",
+  });
+  if (r.code !== 0 || !(await dockerAnswers())) {
+    throw new Error(`could not start dockerd (exit ${r.code}): ${r.stderr}`);
+  }
 }
