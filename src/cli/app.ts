@@ -13,6 +13,12 @@ import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
 
+/** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
+const OUTPUT = {
+  writeOut: (s: string) => terminal.out(s),
+  writeErr: (s: string) => terminal.err(s),
+};
+
 /**
  * Builds the `zvpg` program with every command. Its `preAction` hook names the operation
  * and builds the session's context once, before any action runs.
@@ -29,7 +35,7 @@ export function buildProgram(session: Session = new Session()) {
     )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => terminal.out(s), writeErr: (s) => terminal.err(s) })
+    .configureOutput(OUTPUT)
     .addHelpText(
       "after",
       `
@@ -51,7 +57,7 @@ Environment:
   program.addCommand(snapshotCommand(session, "commit"));
   program.addCommand(branchCommand(session));
   program.addCommand(statusCommand(session));
-  for (const command of allCommands(program)) command.exitOverride();
+  for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);
     nameOperation(what, { mutating });

@@ -87,6 +87,8 @@ async function captured(
  * is any. `ZVPG_UPDATE_GOLDEN=1` rewrites the file instead.
  */
 export function assertGolden(name: string, run: CliRun): void {
+  // a call the fixture did not expect is a broken test, never an output to keep
+  assert.doesNotMatch(run.stderr, /unexpected call|expected \[/);
   const actual = [
     `exit ${run.code}`,
     "--- stdout",
