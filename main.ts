@@ -5,19 +5,28 @@
  */
 import { CommanderError } from "@commander-js/extra-typings";
 import { buildProgram } from "./src/cli/app.ts";
+import { type ContextFactory, Session } from "./src/cli/session.ts";
 import { ZvpgError } from "./src/errors.ts";
 import { log } from "./src/log.ts";
 import { withInterrupts } from "./src/services/interrupt.ts";
 
+/** Options of {@link main}. */
+export interface MainOptions {
+  /** Builds the context from the `-c` path (tests give one on a fake runner). */
+  context?: ContextFactory;
+}
+
 /** Runs the CLI with `args` and returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], options: MainOptions = {}): Promise<number> {
+  const session = new Session(options.context);
   try {
     // every command runs as one operation that SIGINT/SIGTERM stop cleanly (exit 130);
     // the command tree names it and says whether it changes anything
-    await withInterrupts("zvpg", () => buildProgram().parseAsync(args, { from: "user" }), {
+    const program = buildProgram(session);
+    await withInterrupts("zvpg", () => program.parseAsync(args, { from: "user" }), {
       mutating: false,
     });
-    return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
+    return session.exitCode;
   } catch (error) {
     return reportError(error);
   }

@@ -9,10 +9,21 @@ import { VERSION } from "../version.ts";
 import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";
 import { snapshotCommand } from "./snapshot.ts";
+import { terminal } from "./render.ts";
+import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
 
-/** Builds the `zvpg` program with every command. */
-export function buildProgram(): Command {
+/** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
+const OUTPUT = {
+  writeOut: (s: string) => terminal.out(s),
+  writeErr: (s: string) => terminal.err(s),
+};
+
+/**
+ * Builds the `zvpg` program with every command. Its `preAction` hook names the operation
+ * and builds the session's context once, before any action runs.
+ */
+export function buildProgram(session: Session = new Session()) {
   const program = new Command("zvpg")
     .description(
       "Git-like snapshots and branches of PostgreSQL on ZFS, each branch in its own container",
@@ -24,7 +35,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)) })
+    .configureOutput(OUTPUT)
     .addHelpText(
       "after",
       `
@@ -41,17 +52,18 @@ Environment:
   ZVPG_LOG_LEVEL           DEBUG, INFO, WARN or ERROR
   ZVPG_CONTAINER_RUNTIME   docker, podman or nerdctl`,
     );
-  program.addCommand(initCommand());
-  program.addCommand(snapshotCommand("snapshot"));
-  program.addCommand(snapshotCommand("commit"));
-  program.addCommand(branchCommand());
-  program.addCommand(statusCommand());
-  for (const command of allCommands(program)) command.exitOverride();
+  program.addCommand(initCommand(session));
+  program.addCommand(snapshotCommand(session, "snapshot"));
+  program.addCommand(snapshotCommand(session, "commit"));
+  program.addCommand(branchCommand(session));
+  program.addCommand(statusCommand(session));
+  for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);
     nameOperation(what, { mutating });
+    session.open(program.opts().config);
   });
-  return program as unknown as Command;
+  return program;
 }
 
 /** Commands that change something (`status health` too, with --repair). */
@@ -83,8 +95,8 @@ export function describeOperation(
   };
 }
 
-function* allCommands(command: Command): Generator<Command> {
-  for (const sub of command.commands as Command[]) {
+function* allCommands(command: CommandUnknownOpts): Generator<CommandUnknownOpts> {
+  for (const sub of command.commands) {
     yield sub;
     yield* allCommands(sub);
   }

@@ -5,11 +5,13 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { InitService } from "../services/init_service.ts";
-import { contextFor } from "./common.ts";
-import { formatOption, printChecks, printJson } from "./output.ts";
+import { examples, formatOption, parsePoolSize } from "./options.ts";
+import { render } from "./render.ts";
+import type { Session } from "./session.ts";
+import { checksView, initEnvView } from "./views.ts";
 
 /** Builds `init`. */
-export function initCommand(): Command {
+export function initCommand(session: Session) {
   const cmd = new Command("init").description("Initialise the zvpg environment and check it");
 
   cmd.command("env")
@@ -23,33 +25,22 @@ export function initCommand(): Command {
     .option(
       "--pool-size <size>",
       "size of the sparse file of a new file-backed pool, e.g. 20G (sets zfsPoolSize)",
+      parsePoolSize,
     )
     .addOption(formatOption())
     .addHelpText(
       "after",
-      "\nExamples:\n  zvpg init env\n  zvpg init env --device /dev/nvme1n1\n  zvpg -c ./zvpg.json init env --pool-size 20G",
+      examples(
+        "zvpg init env",
+        "zvpg init env --device /dev/nvme1n1",
+        "zvpg -c ./zvpg.json init env --pool-size 20G",
+      ),
     )
-    .action(async (options, command) => {
-      const ctx = contextFor(command);
+    .action(session.action(async (ctx, options) => {
       if (options.device) ctx.config.zfsPoolDevice = options.device;
-      if (options.poolSize) {
-        if (!/^[1-9][0-9]*[KMGT]?$/.test(options.poolSize)) {
-          const { UsageError } = await import("../errors.ts");
-          throw new UsageError(
-            `invalid --pool-size '${options.poolSize}': use a size such as 10G or 512M`,
-          );
-        }
-        ctx.config.zfsPoolSize = options.poolSize;
-      }
-      const steps = await new InitService(ctx).env();
-      const changed = steps.filter((s) => s.changed).length;
-      if (options.format === "json") return printJson({ changed: changed > 0, steps });
-      console.log(
-        changed === 0
-          ? "Nothing to do: the environment is already initialised."
-          : `Initialised: ${changed} change(s) made.`,
-      );
-    });
+      if (options.poolSize) ctx.config.zfsPoolSize = options.poolSize;
+      return render(await new InitService(ctx).env(), initEnvView, options.format);
+    }));
 
   cmd.command("check")
     .description(
@@ -58,11 +49,13 @@ export function initCommand(): Command {
     .addOption(formatOption())
     .addHelpText(
       "after",
-      "\nExamples:\n  zvpg init check\n  zvpg init check -f json | jq '.checks[] | select(.status != \"pass\")'",
+      examples(
+        "zvpg init check",
+        `zvpg init check -f json | jq '.checks[] | select(.status != "pass")'`,
+      ),
     )
-    .action(async (options, command) => {
-      const ctx = contextFor(command);
-      printChecks(await new InitService(ctx).check(), options.format);
-    });
-  return cmd as unknown as Command;
+    .action(session.action(async (ctx, options) => {
+      return render({ checks: await new InitService(ctx).check() }, checksView, options.format);
+    }));
+  return cmd;
 }

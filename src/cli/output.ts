@@ -1,76 +1,51 @@
 /**
- * Rendering: JSON for scripts (stdout, nothing else), borderless tables and key/value
- * blocks for people.
+ * Text forms for people: borderless tables, aligned key/value blocks, sizes and times.
+ * Pure: every function returns text, {@link render} writes it.
  *
  * @module
  */
 import Table from "cli-table3";
-import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { allPassed, type Check } from "../services/check.ts";
 
-/** Output formats of `-f/--format`. */
-export const FORMATS = ["table", "json"] as const;
-/** One of {@link FORMATS}. */
-export type Format = typeof FORMATS[number];
+/** A table cell or field value; null, undefined and "" print as `-` in fields. */
+export type Cell = string | number | null | undefined;
 
-/** The `-f, --format` option. */
-export function formatOption() {
-  return new Option("-f, --format <format>", "output format: table or json").choices(FORMATS)
-    .default("table" as const);
-}
+const BLANK = {
+  top: "",
+  "top-mid": "",
+  "top-left": "",
+  "top-right": "",
+  bottom: "",
+  "bottom-mid": "",
+  "bottom-left": "",
+  "bottom-right": "",
+  left: "",
+  "left-mid": "",
+  mid: "",
+  "mid-mid": "",
+  right: "",
+  "right-mid": "",
+  middle: "   ",
+};
 
-/** Parses a TCP port argument (1-65535). */
-export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new InvalidArgumentError("must be a whole number from 1 to 65535.");
-  }
-  return port;
-}
-
-/** Writes a value as JSON (two-space indent) on stdout. */
-export function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
-}
-
-/** Writes a borderless table (like `docker ps`) on stdout. */
-export function printTable(head: string[], rows: (string | number)[][]): void {
-  const blank = {
-    top: "",
-    "top-mid": "",
-    "top-left": "",
-    "top-right": "",
-    bottom: "",
-    "bottom-mid": "",
-    "bottom-left": "",
-    "bottom-right": "",
-    left: "",
-    "left-mid": "",
-    mid: "",
-    "mid-mid": "",
-    right: "",
-    "right-mid": "",
-    middle: "   ",
-  };
-  const table = new Table({
+/** A borderless table (like `docker ps`), trailing spaces trimmed. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const t = new Table({
     head,
-    chars: blank,
+    chars: BLANK,
     style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
   });
-  for (const row of rows) table.push(row.map(String));
-  console.log(table.toString().split("\n").map((l) => l.trimEnd()).join("\n"));
+  for (const row of rows) t.push(row.map(String));
+  return t.toString().split("\n").map((l) => l.trimEnd()).join("\n");
 }
 
-/** Writes `Key: value` lines, aligned, on stdout. */
-export function printFields(fields: [string, string | number | null | undefined][]): void {
-  const width = Math.max(...fields.map(([k]) => k.length)) + 1;
-  for (const [key, value] of fields) {
-    console.log(
-      `${(key + ":").padEnd(width)} ${
-        value === null || value === undefined || value === "" ? "-" : value
-      }`,
-    );
-  }
+/** `Key: value` lines, aligned. */
+export function fields(pairs: [string, Cell][]): string {
+  const width = Math.max(...pairs.map(([k]) => k.length)) + 1;
+  return pairs.map(([key, value]) =>
+    `${(key + ":").padEnd(width)} ${
+      value === null || value === undefined || value === "" ? "-" : value
+    }`
+  ).join("\n");
 }
 
 /** Bytes as a human size: 0 B, 12.0 KiB, 3.4 GiB. */
@@ -85,30 +60,7 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A time for tables: local-independent `YYYY-MM-DD HH:MM:SS` UTC. */
+/** A time for tables: local-independent `YYYY-MM-DD HH:MM:SSZ` UTC. */
 export function formatTime(date: Date): string {
   return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
-}
-
-/**
- * Prints checks (one `STATUS  name  detail  (hint)` line each, or `{ok, checks, ...extra}`
- * as JSON) and sets exit code 1 when any failed.
- */
-export function printChecks(
-  checks: Check[],
-  format: Format,
-  extra: Record<string, unknown> = {},
-): void {
-  const ok = allPassed(checks);
-  if (format === "json") printJson({ ok, checks, ...extra });
-  else {
-    const width = Math.max(...checks.map((c) => c.name.length)) + 1;
-    for (const c of checks) {
-      const hint = c.hint ? `  (${c.hint})` : "";
-      console.log(
-        `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(width)} ${c.detail}${hint}`,
-      );
-    }
-  }
-  if (!ok) Deno.exitCode = 1;
 }

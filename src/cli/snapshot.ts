@@ -1,65 +1,45 @@
 /**
- * `zvpg snapshot` (alias `zvpg commit`): create, list, info|show, delete|remove.
+ * `zvpg snapshot` and its alias `zvpg commit`: create, list, info|show, delete|remove.
+ * Both trees are built from one description; only the words differ.
  *
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
 import { SnapshotService } from "../services/snapshot_service.ts";
-import type { SnapshotRecord } from "../services/inventory.ts";
-import { contextFor } from "./common.ts";
+import { examples, formatOption } from "./options.ts";
+import { render } from "./render.ts";
+import type { Session } from "./session.ts";
 import {
-  type Format,
-  formatBytes,
-  formatOption,
-  formatTime,
-  printFields,
-  printJson,
-  printTable,
-} from "./output.ts";
-import { snapshotJson } from "./views.ts";
+  snapshotCreatedView,
+  snapshotDeleteView,
+  snapshotInfoView,
+  snapshotListView,
+} from "./views.ts";
 
-/** Prints snapshots as a table or JSON array. */
-export function printSnapshots(snapshots: SnapshotRecord[], format: Format): void {
-  if (format === "json") return printJson(snapshots.map(snapshotJson));
-  if (snapshots.length === 0) return console.error("no snapshots");
-  printTable(
-    ["NAME", "BRANCH", "CREATED", "USED", "REFERENCED", "DEPENDENTS", "MESSAGE"],
-    snapshots.map((s) => [
-      s.name,
-      s.branch,
-      formatTime(s.created),
-      formatBytes(s.used),
-      formatBytes(s.referenced),
-      s.dependents.length === 0 ? "-" : [...s.dependents].sort().join(","),
-      s.message.replace(/\s+/g, " ").slice(0, 60),
-    ]),
-  );
+/** The words of one of the two trees: its description and the name and alias of each command. */
+interface Nouns {
+  description: string;
+  info: [name: string, alias: string];
+  delete: [name: string, alias: string];
 }
 
-/** Prints one snapshot as fields or a JSON object. */
-export function printSnapshot(s: SnapshotRecord, format: Format): void {
-  if (format === "json") return printJson(snapshotJson(s));
-  printFields([
-    ["Snapshot", s.name],
-    ["Branch", s.branch],
-    ["Created", s.created.toISOString()],
-    ["Message", s.message],
-    ["Used", `${formatBytes(s.used)} (${s.used} bytes)`],
-    ["Referenced", `${formatBytes(s.referenced)} (${s.referenced} bytes)`],
-    ["Dependents", s.dependents.length === 0 ? "-" : [...s.dependents].sort().join(", ")],
-    ["ZFS Name", s.zfsName],
-  ]);
-}
+const NOUNS: Record<"snapshot" | "commit", Nouns> = {
+  snapshot: {
+    description: "Manage snapshots: immutable point-in-time images of a branch (alias: commit)",
+    info: ["info", "show"],
+    delete: ["delete", "remove"],
+  },
+  commit: {
+    description: "Manage commits (an alias of 'snapshot': same operations, options and output)",
+    info: ["show", "info"],
+    delete: ["remove", "delete"],
+  },
+};
 
 /** Builds `snapshot` (and its alias `commit`). */
-export function snapshotCommand(name: "snapshot" | "commit"): Command {
-  const noun = name;
-  const cmd = new Command(name)
-    .description(
-      name === "snapshot"
-        ? "Manage snapshots: immutable point-in-time images of a branch (alias: commit)"
-        : "Manage commits (an alias of 'snapshot': same operations, options and output)",
-    );
+export function snapshotCommand(session: Session, noun: "snapshot" | "commit") {
+  const { description, info, delete: del } = NOUNS[noun];
+  const cmd = new Command(noun).description(description);
 
   cmd.command("create")
     .description(`Create a ${noun} of a branch (CHECKPOINT first when it is running)`)
@@ -69,17 +49,16 @@ export function snapshotCommand(name: "snapshot" | "commit"): Command {
     .addOption(formatOption())
     .addHelpText(
       "after",
-      `\nExamples:\n  zvpg ${noun} create baseline -m "Initial production state"\n  zvpg ${noun} create before-migration --branch feature/auth`,
+      examples(
+        `zvpg ${noun} create baseline -m "Initial production state"`,
+        `zvpg ${noun} create before-migration --branch feature/auth`,
+      ),
     )
-    .action(async (snapshotName, options, command) => {
-      const service = new SnapshotService(contextFor(command));
-      const snapshot = await service.create(snapshotName, {
-        message: options.message,
-        branch: options.branch,
-      });
-      if (options.format === "json") printJson(snapshotJson(snapshot));
-      else console.log(`Created ${noun} '${snapshot.name}' of branch '${snapshot.branch}'`);
-    });
+    .action(session.action(async (ctx, name, options) => {
+      const { message, branch } = options;
+      const snapshot = await new SnapshotService(ctx).create(name, { message, branch });
+      return render(snapshot, snapshotCreatedView(noun), options.format);
+    }));
 
   cmd.command("list")
     .alias("ls")
@@ -88,47 +67,39 @@ export function snapshotCommand(name: "snapshot" | "commit"): Command {
     .addOption(formatOption())
     .addHelpText(
       "after",
-      `\nExamples:\n  zvpg ${noun} list\n  zvpg ${noun} list -f json | jq -r '.[].name'`,
+      examples(`zvpg ${noun} list`, `zvpg ${noun} list -f json | jq -r '.[].name'`),
     )
-    .action(async (options, command) => {
-      const service = new SnapshotService(contextFor(command));
-      printSnapshots(await service.list({ branch: options.branch }), options.format);
-    });
+    .action(session.action(async (ctx, options) => {
+      const snapshots = await new SnapshotService(ctx).list({ branch: options.branch });
+      return render(snapshots, snapshotListView, options.format);
+    }));
 
-  cmd.command(name === "snapshot" ? "info" : "show")
-    .alias(name === "snapshot" ? "show" : "info")
+  cmd.command(info[0])
+    .alias(info[1])
     .description(`Show one ${noun}: branch, time, message, space, dependent branches`)
     .argument("<name>", `${noun} name`)
     .addOption(formatOption())
     .addHelpText(
       "after",
-      `\nExamples:\n  zvpg ${noun} ${
-        name === "snapshot" ? "info" : "show"
-      } baseline\n  zvpg ${noun} ${name === "snapshot" ? "info" : "show"} baseline -f json`,
+      examples(`zvpg ${noun} ${info[0]} baseline`, `zvpg ${noun} ${info[0]} baseline -f json`),
     )
-    .action(async (snapshotName, options, command) => {
-      const service = new SnapshotService(contextFor(command));
-      printSnapshot(await service.info(snapshotName), options.format);
-    });
+    .action(session.action(async (ctx, name, options) => {
+      return render(await new SnapshotService(ctx).info(name), snapshotInfoView, options.format);
+    }));
 
-  cmd.command(name === "snapshot" ? "delete" : "remove")
-    .alias(name === "snapshot" ? "remove" : "delete")
+  cmd.command(del[0])
+    .alias(del[1])
     .description(`Delete a ${noun}; refused while branches depend on it unless --force`)
     .argument("<name>", `${noun} name`)
     .option("--force", "also delete the branches that depend on it (their containers are stopped)")
     .addOption(formatOption())
     .addHelpText(
       "after",
-      `\nExamples:\n  zvpg ${noun} ${
-        name === "snapshot" ? "delete" : "remove"
-      } old-baseline\n  zvpg ${noun} ${name === "snapshot" ? "delete" : "remove"} baseline --force`,
+      examples(`zvpg ${noun} ${del[0]} old-baseline`, `zvpg ${noun} ${del[0]} baseline --force`),
     )
-    .action(async (snapshotName, options, command) => {
-      const service = new SnapshotService(contextFor(command));
-      const result = await service.delete(snapshotName, { force: options.force });
-      if (options.format === "json") return printJson(result);
-      for (const branch of result.removedBranches) console.log(`Deleted branch '${branch}'`);
-      console.log(`Deleted ${noun} '${result.snapshot}'`);
-    });
-  return cmd as unknown as Command;
+    .action(session.action(async (ctx, name, options) => {
+      const result = await new SnapshotService(ctx).delete(name, { force: options.force });
+      return render(result, snapshotDeleteView(noun), options.format);
+    }));
+  return cmd;
 }

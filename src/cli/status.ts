@@ -3,81 +3,22 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { UsageError } from "../errors.ts";
-import { type RepairAction, StatusService, type SystemStatus } from "../services/status_service.ts";
-import { contextFor } from "./common.ts";
-import {
-  type Format,
-  formatBytes,
-  formatOption,
-  formatTime,
-  printChecks,
-  printFields,
-  printJson,
-  printTable,
-} from "./output.ts";
-import { printSnapshots } from "./snapshot.ts";
-import { branchJson } from "./views.ts";
+import { StatusService } from "../services/status_service.ts";
+import { examples, formatOption } from "./options.ts";
+import { render } from "./render.ts";
+import type { Session } from "./session.ts";
+import { checksView, snapshotListView, statusBranchesView, systemView } from "./views.ts";
 
-function printSystem(s: SystemStatus, format: Format): void {
-  if (format === "json") return printJson(s);
-  const pool = s.pool;
-  printFields([
-    ["zvpg", `${s.version} (config ${s.configFile})`],
-    ["Pool", pool ? `${pool.name} ${pool.health}` : "not imported"],
-    [
-      "Pool Size",
-      pool
-        ? `${formatBytes(pool.size)} (allocated ${formatBytes(pool.allocated)}, free ${
-          formatBytes(pool.free)
-        })`
-        : "-",
-    ],
-    ["Space Main", formatBytes(s.space.main)],
-    ["Space Branches", formatBytes(s.space.branches)],
-    ["Space Snapshots", formatBytes(s.space.snapshots)],
-    [
-      "Branches",
-      `${s.branches.total} (${s.branches.running} running, ${s.branches.stopped} stopped, ${s.branches.other} other)`,
-    ],
-    ["Snapshots", s.snapshots],
-    [
-      "Runtime",
-      s.runtime.reachable
-        ? `${s.runtime.name} ${s.runtime.version}`
-        : `${s.runtime.name} (not reachable)`,
-    ],
-    [
-      "Image",
-      `${s.image.name} (${
-        s.image.present === null ? "unknown" : s.image.present ? "present" : "missing"
-      })`,
-    ],
-  ]);
-}
-
-async function system(options: { format: Format }, command: Command): Promise<void> {
-  printSystem(await new StatusService(contextFor(command)).system(), options.format);
-}
-
-/**
- * One line per repair: what was attempted, why, and whether it worked. A failed one says
- * "FAILED … failed: <error>", never a past-tense success word.
- */
-export function repairLine(r: RepairAction): string {
-  const why = r.reason ? ` (${r.reason})` : "";
-  return r.ok
-    ? `REPAIRED  ${r.target}: ${r.action}${why}`
-    : `FAILED    ${r.target}: ${r.action}${why} failed: ${r.detail ?? "unknown error"}`;
-}
+export { repairLine } from "./views.ts";
 
 /**
  * `status` runs `system` by default, so commander hands any unknown word to `system` as an
  * argument. Named explicitly (`status system x`) that is too many arguments; otherwise it
  * was meant as a command: an unknown one.
  */
-function refuseExtraArguments(status: Command, system: Command): void {
+function refuseExtraArguments(status: CommandUnknownOpts, system: CommandUnknownOpts): void {
   const extra = system.args;
   if (extra.length === 0) return;
   if (status.args[0] === "system") {
@@ -92,7 +33,7 @@ function refuseExtraArguments(status: Command, system: Command): void {
 }
 
 /** Builds `status`. */
-export function statusCommand(): Command {
+export function statusCommand(session: Session) {
   const cmd = new Command("status")
     .description("Show the state of the whole system (default: status system)");
 
@@ -105,12 +46,12 @@ export function statusCommand(): Command {
     .allowExcessArguments()
     .addHelpText(
       "after",
-      "\nExamples:\n  zvpg status system\n  zvpg status system -f json | jq .space",
+      examples("zvpg status system", "zvpg status system -f json | jq .space"),
     )
-    .action(async (options, command) => {
-      refuseExtraArguments(cmd as unknown as Command, command as unknown as Command);
-      await system(options, command as unknown as Command);
-    });
+    .action(session.action(async (ctx, options, command) => {
+      refuseExtraArguments(cmd, command);
+      return render(await new StatusService(ctx).system(), systemView, options.format);
+    }));
 
   cmd.command("branches")
     .description(
@@ -119,40 +60,29 @@ export function statusCommand(): Command {
     .addOption(formatOption())
     .addHelpText(
       "after",
-      "\nExamples:\n  zvpg status branches\n  zvpg status branches -f json | jq '.[] | select(.ready == false)'",
+      examples(
+        "zvpg status branches",
+        "zvpg status branches -f json | jq '.[] | select(.ready == false)'",
+      ),
     )
-    .action(async (options, command) => {
-      const ctx = contextFor(command);
+    .action(session.action(async (ctx, options) => {
       const rows = await new StatusService(ctx).branches();
-      if (options.format === "json") {
-        return printJson(rows.map((r) => ({ ...branchJson(ctx, r.branch), ready: r.ready })));
-      }
-      printTable(
-        ["NAME", "STATUS", "PORT", "READY", "PARENT", "ORIGIN", "USED", "REFERENCED", "CREATED"],
-        rows.map(({ branch: b, ready }) => [
-          b.name,
-          b.status,
-          branchJson(ctx, b).port ?? "-",
-          ready === null ? "-" : ready ? "yes" : "no",
-          b.parent ?? "-",
-          b.origin ?? "-",
-          formatBytes(b.used),
-          formatBytes(b.referenced),
-          formatTime(b.created),
-        ]),
-      );
-    });
+      return render(rows, statusBranchesView(ctx), options.format);
+    }));
 
   cmd.command("snapshots")
     .description("Every snapshot: branch, time, space, dependent branches, message")
     .addOption(formatOption())
     .addHelpText(
       "after",
-      "\nExamples:\n  zvpg status snapshots\n  zvpg status snapshots -f json | jq 'map(.used) | add'",
+      examples(
+        "zvpg status snapshots",
+        "zvpg status snapshots -f json | jq 'map(.used) | add'",
+      ),
     )
-    .action(async (options, command) => {
-      printSnapshots(await new StatusService(contextFor(command)).snapshots(), options.format);
-    });
+    .action(session.action(async (ctx, options) => {
+      return render(await new StatusService(ctx).snapshots(), snapshotListView, options.format);
+    }));
 
   cmd.command("health")
     .description("Health checks (pass/warn/fail with a fix hint); exit 1 when any fails")
@@ -163,16 +93,17 @@ export function statusCommand(): Command {
     .addOption(formatOption())
     .addHelpText(
       "after",
-      "\nExamples:\n  zvpg status health\n  zvpg status health --repair\n  zvpg status health -f json | jq '.checks[] | select(.status == \"fail\")'",
+      examples(
+        "zvpg status health",
+        "zvpg status health --repair",
+        `zvpg status health -f json | jq '.checks[] | select(.status == "fail")'`,
+      ),
     )
-    .action(async (options, command) => {
-      const service = new StatusService(contextFor(command));
+    .action(session.action(async (ctx, options) => {
+      const service = new StatusService(ctx);
       const repairs = options.repair ? await service.repair() : undefined;
       const checks = await service.health();
-      if (options.format !== "json") {
-        for (const r of repairs ?? []) console.log(repairLine(r));
-      }
-      printChecks(checks, options.format, repairs ? { repairs } : {});
-    });
-  return cmd as unknown as Command;
+      return render({ checks, repairs }, checksView, options.format);
+    }));
+  return cmd;
 }

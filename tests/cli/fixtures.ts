@@ -1,0 +1,122 @@
+/**
+ * The pool the CLI tests run against: `main` running on 6001, its named snapshot
+ * `baseline`, branch `feature/auth` made from it (stopped, last port 6002) and the
+ * automatic snapshot it has. Every call a command makes is built here, so a change in
+ * how services read the pool is made in one place.
+ *
+ * @module
+ */
+import type { ExpectedCall } from "../../src/process/fake_runner.ts";
+import {
+  dockerPsCall,
+  dockerPsLine,
+  type FixtureEntry,
+  zfsGetCall,
+  zfsGetOutput,
+} from "../unit/helpers.ts";
+
+/** The zvpg process id, as written in `zvpg:pid`. */
+export const PID = String(Deno.pid);
+
+/** `tpool/data`: the default branch. */
+export function mainDataset(state = "running"): FixtureEntry {
+  return {
+    name: "tpool/data",
+    props: {
+      type: "filesystem",
+      used: "42151936",
+      referenced: "41930752",
+      creation: "1795000000",
+      createtxg: "10",
+      mountpoint: "/var/lib/zvpg/data",
+      usedbydataset: "41930752",
+      usedbysnapshots: "221184",
+      "zvpg:branch": "main",
+      "zvpg:state": state,
+      "zvpg:port": "6001",
+      "zvpg:runtime": "docker",
+    },
+  };
+}
+
+/** `tpool/data@baseline`: a snapshot someone named. */
+export const BASELINE: FixtureEntry = {
+  name: "tpool/data@baseline",
+  props: {
+    type: "snapshot",
+    used: "221184",
+    referenced: "41930752",
+    creation: "1795000100",
+    createtxg: "20",
+    "zvpg:message": "Initial state",
+    "zvpg:taken": "2026-11-24T10:00:00.000Z",
+    "zvpg:tool": "zvpg/test",
+  },
+};
+
+/** `tpool/clones`. */
+export const CLONES: FixtureEntry = { name: "tpool/clones", props: { type: "filesystem" } };
+
+/** `feature/auth`, cloned from baseline. */
+export function featureDataset(state = "stopped"): FixtureEntry {
+  return {
+    name: "tpool/clones/feature_sauth",
+    props: {
+      type: "filesystem",
+      used: "331776",
+      referenced: "41897984",
+      creation: "1795000200",
+      createtxg: "100",
+      origin: "tpool/data@baseline",
+      mountpoint: "/var/lib/zvpg/clones/feature_sauth",
+      "zvpg:branch": "feature/auth",
+      "zvpg:parent": "main",
+      "zvpg:state": state,
+      "zvpg:port": "6002",
+      "zvpg:runtime": "docker",
+      "zvpg:created": "2026-11-24T11:00:00.000Z",
+    },
+  };
+}
+
+/** The whole pool, `feature/auth` in `state`. */
+export function pool(state = "stopped"): FixtureEntry[] {
+  return [mainDataset(), BASELINE, CLONES, featureDataset(state)];
+}
+
+/** `docker ps` line of main's container. */
+export const MAIN_PS = dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" });
+/** `docker ps` line of feature/auth's container. */
+export const FEATURE_PS = dockerPsLine({
+  branch: "feature/auth",
+  port: 6002,
+  name: "zvpg_feature_sauth_6002",
+});
+
+/** The inventory's two calls: the pool as `entries`, the containers as `ps`. */
+export function inventory(entries = pool(), ps = [MAIN_PS]): ExpectedCall[] {
+  return [zfsGetCall(zfsGetOutput(entries)), dockerPsCall(ps.map((l) => l + "\n").join(""))];
+}
+
+/** `zpool list` of the test pool. */
+export const ZPOOL_LIST: ExpectedCall = {
+  argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
+  result: { stdout: "tpool\tONLINE\t10737418240\t43306189\t10694112051\n" },
+};
+
+/** `docker version`. */
+export const DOCKER_VERSION: ExpectedCall = {
+  argv: ["docker", "version", "--format", "{{.Server.Version}}"],
+  result: { stdout: "20.10.24+dfsg1\n" },
+};
+
+/** `docker image inspect` of the default image. */
+export const IMAGE_INSPECT: ExpectedCall = {
+  argv: ["docker", "image", "inspect", "postgres:17"],
+  result: { stdout: "[{}]\n" },
+};
+
+/** The snapshot commands' one call: the pool as `entries`. */
+export function zfsOnly(entries = pool()): ExpectedCall[] {
+  return [zfsGetCall(zfsGetOutput(entries))];
+}
