@@ -690,10 +690,13 @@ export class ChaosRun {
     const r = await runZvpg(this.env, ["status", "health", "--repair", "-f", "json"], {
       timeoutMs: 300_000,
     });
-    const repairs = parseJson<{ repairs?: { target: string; action: string; ok: boolean }[] }>(r)
-      ?.repairs ?? [];
+    const repairs = parseJson<
+      { repairs?: { target: string; action: string; ok: boolean; detail?: string }[] }
+    >(r)?.repairs ?? [];
     outcome.line += `; repair → exit ${r.code}: ${
-      repairs.map((x) => `${x.ok ? "" : "FAILED "}${x.target} ${x.action}`).join("; ") ||
+      repairs.map((x) =>
+        x.ok ? `${x.target} ${x.action}` : `FAILED ${x.target} ${x.action} (${x.detail ?? "?"})`
+      ).join("; ") ||
       firstError(r.stderr)
     }`;
     const [h, again] = await Promise.all([healthOf(this.env), tryListing(this.env)]);
