@@ -380,17 +380,16 @@ itest(
     const pending = env.zvpg(["branch", "create", "x", "--from", "base"], {
       ZVPG_FAULT_DELAY: "container.before-run:6000",
     });
-    let argv: string[] | undefined;
     try {
       await waitForLog(env, "fault point 'container.before-run': pausing", 30_000, offset);
-      argv = await stopDockerd();
+      await stopDockerd();
       const r = await pending;
       assertCliError(r, 1, /container runtime 'docker' is not reachable/);
       assert.deepEqual(await env.datasets(), before.datasets, "no dataset left behind");
       assert.ok(!existsSync(join(env.mountDir, "sockets", "x")), "no runtime dir left behind");
     } finally {
       await pending.catch(() => undefined);
-      await restoreDockerd(argv);
+      await restoreDockerd();
     }
     // main's container has a restart policy: the engine brings it back, no repair needed
     const deadline = Date.now() + 60_000;

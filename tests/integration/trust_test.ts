@@ -252,7 +252,7 @@ itest(
     await env.ok(["branch", "create", "b2"]);
     await env.ok(["branch", "stop", "b2"]);
     await env.psql(await env.port("b1"), "create table kept (v int); insert into kept values (7)");
-    const argv = await stopDockerd();
+    const await stopDockerd();
     try {
       for (
         const cmd of [
@@ -273,7 +273,7 @@ itest(
       const h = await health(env);
       assert.equal(h.code, 1);
     } finally {
-      await restoreDockerd(argv);
+      await restoreDockerd();
     }
     // no repair: the engine brought back what was running, and only that
     const deadline = Date.now() + 60_000;

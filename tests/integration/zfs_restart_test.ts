@@ -6,53 +6,17 @@
  * and leaves the other pools mounted again.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
 import { itest, sh, type TestEnv } from "../support/itest.ts";
+import { killZfs, startZfs, zfsMounts } from "../support/engines.ts";
 
 type Check = { name: string; status: string; detail: string };
-
-const PIDFILE = "/run/zfs-fuse.pid";
-
-async function waitFor(what: string, ok: () => Promise<boolean> | boolean, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** Kills the zfs-fuse daemon (as a crash or an upgrade does) and starts it again. */
-async function restartZfsFuse(): Promise<void> {
-  const pid = Number(readFileSync(PIDFILE, "utf8").trim());
-  assert.ok(Number.isInteger(pid) && pid > 0, `no zfs-fuse pid in ${PIDFILE}`);
-  Deno.kill(pid, "SIGKILL");
-  await waitFor("zfs-fuse to exit", () => !existsSync(`/proc/${pid}`));
-  // zfs-fuse refuses to start while its pid file exists
-  await Deno.remove(PIDFILE).catch(() => {});
-  const started = await new Deno.Command("zfs-fuse", {
-    args: ["-p", PIDFILE],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert.equal(started.code, 0, "zfs-fuse did not start");
-  await waitFor("zfs-fuse to answer", async () => (await sh("zpool", ["list"])).code === 0);
-}
 
 /**
  * Leaves the machine as usable as it was: detaches every dead ZFS mount and mounts every
  * pool's datasets again (what scripts/setup_env.sh does after starting the daemon).
  */
 async function remountEverything(): Promise<void> {
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n")
-    .map((l) => l.split(" "))
-    .filter((f) => f[2] === "fuse.zfs")
-    .map((f) =>
-      f[1]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
-    )
-    .sort()
-    .reverse();
-  for (const target of mounts) {
+  for (const target of zfsMounts()) {
     try {
       Deno.readDirSync(target)[Symbol.iterator]().next();
     } catch {
@@ -81,7 +45,8 @@ itest(
     for (const b of ["main", "b1"]) await env.psql(await env.port(b), "CHECKPOINT");
     await env.ok(["branch", "stop", "b2"]);
     try {
-      await restartZfsFuse();
+      await killZfs("SIGKILL");
+      await startZfs();
 
       // health means usable: the running branches answer no query, their mounts are dead
       const broken = await health(env);

@@ -25,19 +25,15 @@ import {
   listing,
   type Violation,
 } from "./invariants.ts";
+import { DISRUPTIVE_FAULTS, type Fault, faultPointsOf, FAULTS, remountOthers } from "./faults.ts";
 import {
-  DISRUPTIVE_FAULTS,
   dockerAnswers,
-  type Fault,
-  faultPointsOf,
-  FAULTS,
   startDockerd,
   startZfs,
   stopDockerd,
   stopZfs,
   zfsAnswers,
-} from "./faults.ts";
-import { remountOthers } from "./faults.ts";
+} from "../engines.ts";
 import type { BranchJson } from "./model.ts";
 import { Model } from "./model.ts";
 import { Prng } from "./prng.ts";
