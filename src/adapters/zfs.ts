@@ -176,12 +176,35 @@ export class Zfs {
    * skipped. User properties (`module:name`) are kept only where they are set locally:
    * ZFS hands them down to child datasets and snapshots, which did not get them from zvpg.
    */
-  async getTree(roots: string[], props: string[]): Promise<ZfsEntry[]> {
+  getTree(roots: string[], props: string[]): Promise<ZfsEntry[]> {
+    return this.#get(["-r"], roots, props);
+  }
+
+  /**
+   * Reads `props` of exactly `names` (datasets or snapshots), or with `depth` of them and
+   * that many levels below (a dataset's snapshots are one level below it), in one call.
+   * Missing names are skipped; user properties are kept as in {@link getTree}. Its cost
+   * grows with the entries it returns only, not with the rest of the pool.
+   */
+  get(names: string[], props: string[], depth?: number): Promise<ZfsEntry[]> {
+    return this.#get(depth === undefined ? [] : ["-d", String(depth)], names, props);
+  }
+
+  async #get(scope: string[], roots: string[], props: string[]): Promise<ZfsEntry[]> {
     if (roots.length === 0) return [];
     const allProps = props.includes("type") ? props : ["type", ...props];
     const result = await this.runner.run(
       this.zfs,
-      ["get", "-H", "-p", "-r", "-o", "name,property,value,source", allProps.join(","), ...roots],
+      [
+        "get",
+        "-H",
+        "-p",
+        ...scope,
+        "-o",
+        "name,property,value,source",
+        allProps.join(","),
+        ...roots,
+      ],
       {
         // the roots that exist are listed, the missing ones named on stderr
         tolerate: (r) =>

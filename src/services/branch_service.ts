@@ -21,12 +21,17 @@ import { loadInitializedInventory } from "./guards.ts";
 import {
   type BranchRecord,
   findBranch,
-  findSnapshot,
   foreignDatasetsIn,
   type Inventory,
-  loadInventory,
   type SnapshotRecord,
 } from "./inventory.ts";
+import {
+  type BranchScope,
+  findSnapshotNamed,
+  loadBranchScope,
+  portView,
+  scopeBranch,
+} from "./inventory_reads.ts";
 import { PROPS } from "./layout.ts";
 import {
   assertNotBusy,
@@ -119,23 +124,24 @@ export class BranchService {
     const t0 = performance.now();
     try {
       started = await withLock(ctx.layout, async () => {
-        let inventory = await loadInitializedInventory(ctx, "branch create");
-        const leftover = inventory.branches.find((b) => b.name === name);
+        let scope = await this.createScope(name, options);
+        const leftover = scope.branches.find((b) => b.name === name);
         if (leftover?.state === "creating" && !inFlightAlive(leftover)) {
           log.warn(`rolling back an interrupted create of branch '${name}'`);
           await destroyBranch(ctx, leftover);
-          inventory = await loadInventory(ctx);
+          scope = await this.createScope(name, options);
         }
-        if (inventory.branches.some((b) => b.name === name)) {
+        if (scope.branches.some((b) => b.name === name)) {
           throw new AlreadyExistsError(`branch '${name}' already exists`, {
             hint: "pick another name, or delete it first with 'zvpg branch delete'",
           });
         }
         const t1 = performance.now();
-        const origin = await this.resolveOrigin(inventory, name, options, made);
+        const origin = await this.resolveOrigin(scope, name, options, made);
         this.timings.snapshot = performance.now() - t1;
-        const port = options.port ?? allocatePort(ctx, inventory, name);
-        if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
+        const ports = portView(scope);
+        const port = options.port ?? allocatePort(ctx, ports, name);
+        if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
         const dataset = ctx.layout.branchDataset(name);
         const t2 = performance.now();
         // Record the intent first: a clone stopped by a signal may or may not have made it.
@@ -152,7 +158,7 @@ export class BranchService {
         faultPoint("branch.create.after-clone");
         throwIfInterrupted();
         log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
-        return await this.runWithRetries(inventory, name, port, options.port !== undefined);
+        return await this.runWithRetries(ports, name, port, options.port !== undefined);
       });
       const t3 = performance.now();
       await waitBranchReady(ctx, name, started.container, started.port);
@@ -182,16 +188,20 @@ export class BranchService {
     let started: { container: string; port: number };
     try {
       started = await withLock(ctx.layout, async () => {
-        const inventory = await loadInitializedInventory(ctx, "branch start");
-        const branch = findBranch(inventory, name);
+        const scope = await loadBranchScope(ctx, "branch start", [name], {
+          containers: "pool",
+          slots: true,
+        });
+        const branch = scopeBranch(scope, name);
         this.assertStartable(branch);
         if (branch.container) await ctx.runtime.remove(branch.container.name);
-        if (options.port !== undefined) checkRequestedPort(ctx, inventory, options.port, name);
+        const ports = portView(scope);
+        if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
         const port = options.port ??
-          allocatePort(ctx, inventory, name, { preferred: branch.lastPort });
+          allocatePort(ctx, ports, name, { preferred: branch.lastPort });
         // from here on, any container of this branch is the one this start runs
         running = true;
-        return await this.runWithRetries(inventory, name, port, options.port !== undefined);
+        return await this.runWithRetries(ports, name, port, options.port !== undefined);
       });
       const t = performance.now();
       await waitBranchReady(ctx, name, started.container, started.port);
@@ -219,8 +229,8 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     return await withLock(ctx.layout, async () => {
-      const inventory = await loadInitializedInventory(ctx, "branch stop");
-      const branch = findBranch(inventory, name);
+      const scope = await loadBranchScope(ctx, "branch stop", [name], { containers: "branch" });
+      const branch = scopeBranch(scope, name);
       if (isInFlight(branch)) throw inFlightError(branch);
       assertOwnEngine(ctx, branch);
       const wasRunning = branch.container?.state === "running";
@@ -243,7 +253,8 @@ export class BranchService {
   /** One branch. */
   async info(name: string): Promise<BranchRecord> {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
-    return findBranch(await loadInitializedInventory(this.ctx, "branch info"), name);
+    const scope = await loadBranchScope(this.ctx, "branch info", [name], { containers: "branch" });
+    return scopeBranch(scope, name);
   }
 
   /**
@@ -299,13 +310,13 @@ export class BranchService {
    * HEAD. zvpg marks that snapshot as its own; it goes with the last branch made from it.
    */
   private async resolveOrigin(
-    inventory: Inventory,
+    scope: BranchScope,
     name: string,
     options: CreateBranchOptions,
     made: Made,
   ): Promise<SnapshotRecord> {
     if (options.from !== undefined) {
-      const snapshot = findSnapshot(inventory, options.from);
+      const snapshot = await findSnapshotNamed(this.ctx, options.from, scope.slots!);
       if (options.parent !== undefined && snapshot.branch !== options.parent) {
         throw new UsageError(
           `snapshot '${options.from}' belongs to branch '${snapshot.branch}', not '${options.parent}'`,
@@ -314,7 +325,7 @@ export class BranchService {
       }
       return snapshot;
     }
-    const parent = findBranch(inventory, options.parent ?? this.ctx.config.branchDefault);
+    const parent = scopeBranch(scope, options.parent ?? this.ctx.config.branchDefault);
     assertNotBusy(parent);
     const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "")}-${
       crypto.randomUUID().slice(0, 4)
@@ -322,13 +333,25 @@ export class BranchService {
     // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
     made.autoSnapshot = `${parent.dataset}@${auto}`;
     const snapshot = await new SnapshotService(this.ctx).createLocked(
-      inventory,
+      scope.slots!,
       parent,
       auto,
       `automatic snapshot of '${parent.name}' for new branch '${name}'`,
       { autoFor: name },
     );
     return snapshot;
+  }
+
+  /**
+   * What a create reads: the new branch (a leftover of an interrupted create), its parent
+   * when it comes from the parent's current state, every branch slot (ports and snapshot
+   * names) and the pool's containers (ports; the parent's for its CHECKPOINT).
+   */
+  private createScope(name: string, options: CreateBranchOptions): Promise<BranchScope> {
+    const parent = options.parent ??
+      (options.from === undefined ? this.ctx.config.branchDefault : undefined);
+    const names = parent === undefined ? [name] : [name, parent];
+    return loadBranchScope(this.ctx, "branch create", names, { containers: "pool", slots: true });
   }
 
   private assertStartable(branch: BranchRecord): void {
@@ -343,13 +366,13 @@ export class BranchService {
 
   /** Runs the container, moving to another port when the chosen one is taken at bind time. */
   private async runWithRetries(
-    inventory: Inventory,
+    ports: Pick<Inventory, "branches">,
     name: string,
     firstPort: number,
     portRequested: boolean,
   ): Promise<{ container: string; port: number }> {
     const t = performance.now();
-    const started = await startOnPort(this.ctx, inventory, name, firstPort, {
+    const started = await startOnPort(this.ctx, ports, name, firstPort, {
       requested: portRequested,
     });
     this.timings.container = performance.now() - t;

@@ -20,11 +20,22 @@ export async function loadInitializedInventory(
   options?: { containers?: boolean },
 ): Promise<Inventory> {
   const inventory = await loadInventory(ctx, options);
-  if (!inventory.initialized) {
-    await throwIfPoolNotImported(ctx, what);
-    throw new NotInitializedError(what);
-  }
+  await requireInitialized(ctx, inventory.initialized, what);
   return inventory;
+}
+
+/**
+ * Throws {@link NotInitializedError} (or {@link PoolNotImportedError}) unless
+ * `initialized`: whether the default branch's dataset was found.
+ */
+export async function requireInitialized(
+  ctx: Context,
+  initialized: boolean,
+  what: string,
+): Promise<void> {
+  if (initialized) return;
+  await throwIfPoolNotImported(ctx, what);
+  throw new NotInitializedError(what);
 }
 
 /**

@@ -86,7 +86,8 @@ export interface Inventory {
   initialized: boolean;
 }
 
-const ZFS_PROPS = [
+/** The properties every inventory read asks `zfs get` for. */
+export const ZFS_PROPS = [
   "type",
   "used",
   "referenced",
@@ -134,22 +135,10 @@ export function buildInventory(
 
   const snapshots: SnapshotRecord[] = entries
     .filter((e) => e.type === "snapshot" && branchOfDataset.has(e.name.split("@")[0]))
-    .map((e) => {
-      const [dataset, name] = e.name.split("@");
-      return {
-        name,
-        zfsName: e.name,
-        branch: branchOfDataset.get(dataset)!,
-        created: parseTime(e.props[PROPS.taken], e.props.creation),
-        message: decodeMessage(e.props[PROPS.message] ?? ""),
-        used: num(e.props.used),
-        referenced: num(e.props.referenced),
-        dependents: [],
-        tool: e.props[PROPS.tool] ?? null,
-        auto: isAutoSnapshot(name, e.props),
-        txg: num(e.props.createtxg),
-      };
-    })
+    .map((e) => ({
+      ...snapshotRecord(e, branchOfDataset.get(e.name.split("@")[0])!),
+      txg: num(e.props.createtxg),
+    }))
     .sort((a, b) =>
       a.txg - b.txg || a.created.getTime() - b.created.getTime() || a.name.localeCompare(b.name)
     )
@@ -210,6 +199,23 @@ export function buildInventory(
   };
 }
 
+/** The record of one snapshot entry of `branch` (its dependents are not known here). */
+export function snapshotRecord(e: ZfsEntry, branch: string): SnapshotRecord {
+  const name = e.name.split("@")[1] ?? "";
+  return {
+    name,
+    zfsName: e.name,
+    branch,
+    created: parseTime(e.props[PROPS.taken], e.props.creation),
+    message: decodeMessage(e.props[PROPS.message] ?? ""),
+    used: num(e.props.used),
+    referenced: num(e.props.referenced),
+    dependents: [],
+    tool: e.props[PROPS.tool] ?? null,
+    auto: isAutoSnapshot(name, e.props),
+  };
+}
+
 function statusOf(
   state: BranchState,
   container: ContainerInfo | null,
@@ -247,14 +253,17 @@ export function foreignDatasetsIn(inventory: Inventory, branch: BranchRecord): s
 }
 
 /** Finds a branch or throws {@link BranchNotFoundError}. */
-export function findBranch(inventory: Inventory, name: string): BranchRecord {
+export function findBranch(inventory: Pick<Inventory, "branches">, name: string): BranchRecord {
   const branch = inventory.branches.find((b) => b.name === name);
   if (!branch) throw new BranchNotFoundError(name);
   return branch;
 }
 
 /** Finds a snapshot by bare name or throws {@link SnapshotNotFoundError}. */
-export function findSnapshot(inventory: Inventory, name: string): SnapshotRecord {
+export function findSnapshot(
+  inventory: Pick<Inventory, "snapshots">,
+  name: string,
+): SnapshotRecord {
   const matches = inventory.snapshots.filter((s) => s.name === name);
   if (matches.length === 0) throw new SnapshotNotFoundError(name);
   if (matches.length > 1) {

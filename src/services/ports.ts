@@ -12,7 +12,10 @@ import { containerPort, type Inventory } from "./inventory.ts";
  * be restarted by its engine), and the recorded port of branches recorded as running or
  * being created (their container may be on its way, or under another engine).
  */
-export function heldPorts(inventory: Inventory, except?: string): Map<number, string> {
+export function heldPorts(
+  inventory: Pick<Inventory, "branches">,
+  except?: string,
+): Map<number, string> {
   const held = new Map<number, string>();
   for (const b of inventory.branches) {
     if (b.name === except) continue;
@@ -40,7 +43,7 @@ export function portIsFree(address: string, port: number): boolean {
 /** Checks a port the user asked for; throws {@link PortUnavailableError} when taken. */
 export function checkRequestedPort(
   ctx: Context,
-  inventory: Inventory,
+  inventory: Pick<Inventory, "branches">,
   port: number,
   branch: string,
 ): void {
@@ -64,7 +67,7 @@ export function checkRequestedPort(
  */
 export function allocatePort(
   ctx: Context,
-  inventory: Inventory,
+  inventory: Pick<Inventory, "branches">,
   branch: string,
   options: { preferred?: number | null; skip?: Set<number> } = {},
 ): number {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AlreadyExistsError, DependencyError, UsageError } from "../errors.ts";
+import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { validateBranchName, validateSnapshotName } from "../names.ts";
 import { VERSION } from "../version.ts";
@@ -16,10 +16,14 @@ import {
   encodeMessage,
   findBranch,
   findSnapshot,
-  type Inventory,
-  loadInventory,
   type SnapshotRecord,
 } from "./inventory.ts";
+import {
+  assertSnapshotNameFree,
+  loadBranchScope,
+  loadSnapshotOf,
+  scopeBranch,
+} from "./inventory_reads.ts";
 import { PROPS } from "./layout.ts";
 import { inFlightError, isInFlight } from "./lifecycle.ts";
 import { withLock } from "./lock.ts";
@@ -49,27 +53,29 @@ export class SnapshotService {
     const branchName = options.branch ?? this.ctx.config.branchDefault;
     validateBranchName(branchName, this.ctx.config.branchNamingPattern);
     return await withLock(this.ctx.layout, async () => {
-      const inventory = await loadInitializedInventory(this.ctx, "snapshot create");
-      const branch = findBranch(inventory, branchName);
-      return await this.createLocked(inventory, branch, name, message);
+      // only this branch (and its container) and the branch slots are read: the cost does
+      // not grow with the snapshots of the pool
+      const scope = await loadBranchScope(this.ctx, "snapshot create", [branchName], {
+        containers: "branch",
+        slots: true,
+      });
+      const branch = scopeBranch(scope, branchName);
+      return await this.createLocked(scope.slots!, branch, name, message);
     });
   }
 
-  /** Takes a snapshot while the caller holds the lock. */
+  /**
+   * Takes a snapshot while the caller holds the lock. `slots` are every branch (for the
+   * name check); `branch` carries its container (a running one gets a CHECKPOINT).
+   */
   async createLocked(
-    inventory: Inventory,
+    slots: BranchRecord[],
     branch: BranchRecord,
     name: string,
     message: string,
     options: { autoFor?: string } = {},
   ): Promise<SnapshotRecord> {
-    const existing = inventory.snapshots.find((s) => s.name === name);
-    if (existing) {
-      throw new AlreadyExistsError(
-        `snapshot '${name}' already exists (on branch '${existing.branch}')`,
-        { hint: "snapshot names are unique across all branches: pick another name" },
-      );
-    }
+    await assertSnapshotNameFree(this.ctx, name, slots);
     if (isInFlight(branch)) throw inFlightError(branch);
     if (branch.container?.state === "running") await this.checkpoint(branch);
     faultPoint("snapshot.before-zfs");
@@ -81,8 +87,9 @@ export class SnapshotService {
       ...(options.autoFor === undefined ? {} : { [PROPS.auto]: options.autoFor }),
     });
     log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
-    const after = await loadInventory(this.ctx, { containers: false });
-    return findSnapshot(after, name);
+    const after = await loadSnapshotOf(this.ctx, branch, name);
+    if (!after) throw new SnapshotNotFoundError(name);
+    return after;
   }
 
   /** Snapshots, oldest first, optionally of one branch only. */

@@ -23,7 +23,7 @@ export const PORT_RETRIES = 5;
  */
 export async function startOnPort(
   ctx: Context,
-  inventory: Inventory,
+  inventory: Pick<Inventory, "branches">,
   name: string,
   port: number,
   options: { requested?: boolean } = {},

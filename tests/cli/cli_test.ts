@@ -5,14 +5,22 @@
 import assert from "node:assert/strict";
 import type { ExpectedCall } from "../../src/process/fake_runner.ts";
 import { VERSION } from "../../src/version.ts";
-import { dockerPsCall, type FixtureEntry, NOW, zfsGetMissingCall } from "../unit/helpers.ts";
+import {
+  dockerPsCall,
+  type FixtureEntry,
+  NOW,
+  snapshotNamedCall,
+  zfsGetMissingCall,
+  zfsGetNamesCall,
+} from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import {
+  branchScope,
   DOCKER_VERSION,
+  FEATURE,
   FEATURE_PS,
   IMAGE_INSPECT,
   inventory,
-  MAIN_PS,
   PID,
   pool,
   zfsOnly,
@@ -29,14 +37,18 @@ for (const [format, ext] of FORMATS) {
 
   Deno.test(`branch info: ${format} output of a stopped branch`, async () => {
     const run = await runCli(["branch", "info", "feature/auth", "-f", format], {
-      calls: () => inventory(),
+      calls: () => branchScope(),
     });
     assertGolden(`branch_info.${ext}`, run);
   });
 
   Deno.test(`branch info: ${format} output of a running branch`, async () => {
     const run = await runCli(["branch", "show", "feature/auth", "-f", format], {
-      calls: () => inventory(pool("running"), [MAIN_PS, FEATURE_PS]),
+      calls: () =>
+        branchScope("feature/auth", FEATURE, {
+          entries: pool("running"),
+          ps: [FEATURE_PS],
+        }),
     });
     assertGolden(`branch_info_running.${ext}`, run);
   });
@@ -107,12 +119,20 @@ const V2_CALL: ExpectedCall = {
   ],
 };
 
+/** `snapshot create v2 -b feature/auth`: the branch, the name check, the snapshot, its read. */
+const SNAPSHOT_V2: ExpectedCall[] = [
+  ...branchScope("feature/auth", FEATURE, { slots: true }),
+  snapshotNamedCall(pool(), "v2"),
+  V2_CALL,
+  zfsGetNamesCall([...pool(), V2], [`${FEATURE}@v2`]),
+];
+
 for (const [format, ext] of FORMATS) {
   for (const noun of ["snapshot", "commit"]) {
     Deno.test(`${noun} create: ${format} output`, async () => {
       const args = [noun, "create", "v2", "-b", "feature/auth", "-m", "Second", "-f", format];
       const run = await runCli(args, {
-        calls: () => [...inventory(), V2_CALL, ...zfsOnly([...pool(), V2])],
+        calls: () => SNAPSHOT_V2,
       });
       assertGolden(`${noun}_create.${ext}`, run);
     });
@@ -121,7 +141,7 @@ for (const [format, ext] of FORMATS) {
   Deno.test(`branch snapshot: ${format} output`, async () => {
     const args = ["branch", "snapshot", "feature/auth", "v2", "-m", "Second", "-f", format];
     const run = await runCli(args, {
-      calls: () => [...inventory(), V2_CALL, ...zfsOnly([...pool(), V2])],
+      calls: () => SNAPSHOT_V2,
     });
     assertGolden(`branch_snapshot.${ext}`, run);
   });
@@ -142,7 +162,7 @@ for (const [format, ext] of FORMATS) {
     const container = "zvpg_feature_sauth_6002";
     const run = await runCli(["branch", "stop", "feature/auth", "-f", format], {
       calls: () => [
-        ...inventory(pool("running"), [MAIN_PS, FEATURE_PS]),
+        ...branchScope("feature/auth", FEATURE, { entries: pool("running"), ps: [FEATURE_PS] }),
         { argv: ["zfs", "set", "zvpg:state=stopped", "tpool/clones/feature_sauth"] },
         { argv: ["docker", "stop", "-t", "30", container] },
         { argv: ["docker", "rm", "-f", "-v", container] },
@@ -153,7 +173,7 @@ for (const [format, ext] of FORMATS) {
 
   Deno.test(`branch stop: ${format} output of a stopped branch`, async () => {
     const run = await runCli(["branch", "stop", "feature/auth", "-f", format], {
-      calls: () => inventory(),
+      calls: () => branchScope(),
     });
     assertGolden(`branch_stop_stopped.${ext}`, run);
   });
@@ -174,7 +194,9 @@ for (const [format, ext] of FORMATS) {
 }
 
 Deno.test("branch info: an unknown branch is exit 1 with one line on stderr", async () => {
-  const run = await runCli(["branch", "info", "nope"], { calls: () => inventory() });
+  const run = await runCli(["branch", "info", "nope"], {
+    calls: () => branchScope("nope", "tpool/clones/nope"),
+  });
   assertGolden("error_branch_not_found.txt", run);
 });
 

@@ -8,9 +8,11 @@
  */
 import type { ExpectedCall } from "../../src/process/fake_runner.ts";
 import {
+  branchGetCall,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
+  slotsCall,
   zfsGetCall,
   zfsGetOutput,
 } from "../unit/helpers.ts";
@@ -119,4 +121,24 @@ export const IMAGE_INSPECT: ExpectedCall = {
 /** The snapshot commands' one call: the pool as `entries`. */
 export function zfsOnly(entries = pool()): ExpectedCall[] {
   return [zfsGetCall(zfsGetOutput(entries))];
+}
+
+/** `feature/auth`'s dataset. */
+export const FEATURE = "tpool/clones/feature_sauth";
+
+/**
+ * The narrow read of one branch (its dataset and the default branch's), with the branch
+ * slots when `slots`, and that branch's containers `ps`.
+ */
+export function branchScope(
+  branch = "feature/auth",
+  dataset = FEATURE,
+  options: { entries?: FixtureEntry[]; ps?: string[]; slots?: boolean } = {},
+): ExpectedCall[] {
+  const entries = options.entries ?? pool();
+  return [
+    branchGetCall(entries, [dataset]),
+    ...(options.slots ? [slotsCall(entries)] : []),
+    dockerPsCall((options.ps ?? []).map((l) => l + "\n").join(""), branch),
+  ];
 }

@@ -8,7 +8,8 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FakeAnswer } from "../bin/fake_program.ts";
-import { inventory, pool } from "../cli/fixtures.ts";
+import type { ExpectedCall } from "../../src/process/fake_runner.ts";
+import { branchScope, inventory, MAIN_PS, pool } from "../cli/fixtures.ts";
 import { withTempDir } from "../unit/helpers.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -54,9 +55,9 @@ async function zvpg(args: string[], answers: FakeAnswer[]): Promise<Run> {
   });
 }
 
-/** The inventory's calls as answers of the fake programs. */
-function inventoryAnswers(state = "stopped"): FakeAnswer[] {
-  return inventory(pool(state)).map((c) => ({
+/** Expected calls as answers of the fake programs. */
+function answers(calls: ExpectedCall[]): FakeAnswer[] {
+  return calls.map((c) => ({
     argv: c.argv,
     stdout: c.result?.stdout,
     stderr: c.result?.stderr,
@@ -65,7 +66,7 @@ function inventoryAnswers(state = "stopped"): FakeAnswer[] {
 }
 
 Deno.test("entry point: branch list -f json prints only the JSON document, exit 0", async () => {
-  const run = await zvpg(["branch", "list", "-f", "json"], inventoryAnswers());
+  const run = await zvpg(["branch", "list", "-f", "json"], answers(inventory(pool())));
   assert.equal(run.code, 0, run.stderr);
   const branches = JSON.parse(run.stdout) as { name: string; status: string }[];
   assert.deepEqual(branches.map((b) => [b.name, b.status]), [
@@ -77,14 +78,20 @@ Deno.test("entry point: branch list -f json prints only the JSON document, exit 
 });
 
 Deno.test("entry point: branch info prints the fields, the port line for scripts", async () => {
-  const run = await zvpg(["branch", "info", "main"], inventoryAnswers());
+  const run = await zvpg(
+    ["branch", "info", "main"],
+    answers(branchScope("main", "tpool/data", { ps: [MAIN_PS] })),
+  );
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^PostgreSQL Port: 6001$/m);
   assert.match(run.stdout, /^Branch: +main \(default\)$/m);
 });
 
 Deno.test("entry point: an unknown branch is exit 1, one error line, empty stdout", async () => {
-  const run = await zvpg(["branch", "info", "nope", "-f", "json"], inventoryAnswers());
+  const run = await zvpg(
+    ["branch", "info", "nope", "-f", "json"],
+    answers(branchScope("nope", "tpool/clones/nope")),
+  );
   assert.equal(run.code, 1);
   assert.equal(run.stdout, "");
   assert.equal(

@@ -252,7 +252,7 @@ itest(
     await env.ok(["branch", "create", "b2"]);
     await env.ok(["branch", "stop", "b2"]);
     await env.psql(await env.port("b1"), "create table kept (v int); insert into kept values (7)");
-    const await stopDockerd();
+    await stopDockerd();
     try {
       for (
         const cmd of [

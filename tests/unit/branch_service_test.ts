@@ -21,11 +21,14 @@ import { type ExpectedCall, FakeRunner } from "../../src/process/fake_runner.ts"
 import { BranchService } from "../../src/services/branch_service.ts";
 import { type Context, createContext } from "../../src/services/context.ts";
 import {
+  branchGetCall,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
   freePortRange,
   NOW,
+  slotsCall,
+  snapshotNamedCall,
   testConfig,
   withTempDir,
   zfsGetCall,
@@ -72,6 +75,29 @@ function branchDataset(
       ...props,
     },
   };
+}
+
+/**
+ * What a create with `--from` reads first: the default branch's dataset and the new one,
+ * the branch slots, the pool's containers, then the snapshot by name on every slot.
+ */
+function createReads(
+  entries: FixtureEntry[],
+  dataset: string,
+  from = "baseline",
+  ps = "",
+): ExpectedCall[] {
+  return [
+    branchGetCall(entries, [dataset]),
+    slotsCall(entries),
+    dockerPsCall(ps),
+    snapshotNamedCall(entries, from),
+  ];
+}
+
+/** The narrow read of one branch and its own containers (stop, info, the end of a create). */
+function branchReads(entries: FixtureEntry[], dataset: string, branch: string, ps = "") {
+  return [branchGetCall(entries, [dataset]), dockerPsCall(ps, branch)];
 }
 
 interface Setup {
@@ -197,8 +223,7 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
       }),
     ];
     fake.expect(
-      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
-      dockerPsCall(""),
+      ...createReads([mainDataset(), BASELINE], dataset),
       cloneCall(ctx, name, start, "tpool/data@baseline"),
       // the data directory is missing (not mounted): zvpg mounts the dataset; the rest is
       // expected once the "mount" made the directory, whose owner the container runs as
@@ -211,8 +236,12 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
             { argv: ["zfs", "set", `zvpg:port=${start}`, dataset] },
             { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
             { argv: ["zfs", "set", "zvpg:state=running", dataset] },
-            zfsGetCall(zfsGetOutput(after)),
-            dockerPsCall(dockerPsLine({ branch: name, port: start, name: container }) + "\n"),
+            ...branchReads(
+              after,
+              dataset,
+              name,
+              dockerPsLine({ branch: name, port: start, name: container }) + "\n",
+            ),
           );
         },
       },
@@ -246,8 +275,7 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
     const dataset = "tpool/clones/dev";
     mkdirSync(ctx.layout.pgdata(name), { recursive: true });
     fake.expect(
-      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
-      dockerPsCall(""),
+      ...createReads([mainDataset(), BASELINE], dataset),
       cloneCall(ctx, name, start, "tpool/data@baseline"),
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       {
@@ -264,12 +292,15 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
       { argv: ["zfs", "set", `zvpg:port=${start + 1}`, dataset] },
       { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
       { argv: ["zfs", "set", "zvpg:state=running", dataset] },
-      zfsGetCall(zfsGetOutput([
-        mainDataset(),
-        BASELINE,
-        branchDataset(name, "dev", { "zvpg:state": "running", "zvpg:port": String(start + 1) }),
-      ])),
-      dockerPsCall(""),
+      ...branchReads(
+        [
+          mainDataset(),
+          BASELINE,
+          branchDataset(name, "dev", { "zvpg:state": "running", "zvpg:port": String(start + 1) }),
+        ],
+        dataset,
+        name,
+      ),
     );
     const record = await new BranchService(ctx).create(name, { from: "baseline" });
     fake.assertDone();
@@ -285,8 +316,7 @@ Deno.test("branch create: a failed container run removes what was made", async (
     const name = "dev";
     mkdirSync(ctx.layout.pgdata(name), { recursive: true });
     fake.expect(
-      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
-      dockerPsCall(""),
+      ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
       cloneCall(ctx, name, start, "tpool/data@baseline"),
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       {
@@ -319,8 +349,7 @@ Deno.test("branch create: a missing image is reported as such and rolled back", 
     const { ctx, fake, start } = setup(dir);
     mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
     fake.expect(
-      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
-      dockerPsCall(""),
+      ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
       cloneCall(ctx, "dev", start, "tpool/data@baseline"),
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       {
@@ -349,8 +378,7 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
     const container = `zvpg_dev_${start}`;
     mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
     fake.expect(
-      zfsGetCall(zfsGetOutput([mainDataset(), BASELINE])),
-      dockerPsCall(""),
+      ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
       cloneCall(ctx, "dev", start, "tpool/data@baseline"),
       { argv: ["docker", "rm", "-f", "-v", container] },
       { argv: runArgv(ctx, "dev", start), result: { stdout: "f00d\n" } },
@@ -420,10 +448,11 @@ Deno.test("branch create: refused for an existing name, a bad name, an unknown s
     const { ctx, fake } = setup(dir);
     const existing = [mainDataset(), BASELINE, branchDataset("dev", "dev")];
     fake.expect(
-      zfsGetCall(zfsGetOutput(existing)),
+      // the new branch, its parent (the default branch), the slots and the containers
+      branchGetCall(existing, ["tpool/clones/dev"]),
+      slotsCall(existing),
       dockerPsCall(""),
-      zfsGetCall(zfsGetOutput(existing)),
-      dockerPsCall(""),
+      ...createReads(existing, "tpool/clones/x", "nope"),
     );
     const service = new BranchService(ctx);
     await assert.rejects(service.create("dev"), (e: unknown) => {
@@ -452,15 +481,20 @@ Deno.test("branch start: a stopped branch restarts on its previous port", async 
     ];
     mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
     fake.expect(
-      zfsGetCall(zfsGetOutput(entries("stopped"))),
+      branchGetCall(entries("stopped"), ["tpool/clones/dev"]),
+      slotsCall(entries("stopped")),
       dockerPsCall(""),
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${port}`] },
       { argv: runArgv(ctx, "dev", port), result: { stdout: "f00d\n" } },
       { argv: ["zfs", "set", `zvpg:port=${port}`, "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:state=running", "tpool/clones/dev"] },
-      zfsGetCall(zfsGetOutput(entries("running"))),
-      dockerPsCall(dockerPsLine({ branch: "dev", port, name: `zvpg_dev_${port}` })),
+      ...branchReads(
+        entries("running"),
+        "tpool/clones/dev",
+        "dev",
+        dockerPsLine({ branch: "dev", port, name: `zvpg_dev_${port}` }),
+      ),
     );
     const record = await new BranchService(ctx).start("dev");
     assert.equal(record.port, port);
@@ -473,7 +507,8 @@ Deno.test("branch start: a running branch is refused", async () => {
   await withTempDir(async (dir) => {
     const { ctx, fake } = setup(dir);
     fake.expect(
-      zfsGetCall(zfsGetOutput([mainDataset("running")])),
+      branchGetCall([mainDataset("running")]),
+      slotsCall([mainDataset("running")]),
       dockerPsCall(dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" })),
     );
     await assert.rejects(new BranchService(ctx).start("main"), (e: unknown) => {
@@ -490,15 +525,19 @@ Deno.test("branch stop: records the intent, then stops and removes the container
     const { ctx, fake } = setup(dir);
     const container = "zvpg_feature_sauth_6002";
     fake.expect(
-      zfsGetCall(zfsGetOutput([
-        mainDataset(),
-        BASELINE,
-        branchDataset("feature/auth", "feature_sauth", {
-          "zvpg:state": "running",
-          "zvpg:port": "6002",
-        }),
-      ])),
-      dockerPsCall(dockerPsLine({ branch: "feature/auth", port: 6002, name: container })),
+      ...branchReads(
+        [
+          mainDataset(),
+          BASELINE,
+          branchDataset("feature/auth", "feature_sauth", {
+            "zvpg:state": "running",
+            "zvpg:port": "6002",
+          }),
+        ],
+        "tpool/clones/feature_sauth",
+        "feature/auth",
+        dockerPsLine({ branch: "feature/auth", port: 6002, name: container }),
+      ),
       { argv: ["zfs", "set", "zvpg:state=stopped", "tpool/clones/feature_sauth"] },
       { argv: ["docker", "stop", "-t", "30", container] },
       { argv: ["docker", "rm", "-f", "-v", container] },
@@ -511,7 +550,7 @@ Deno.test("branch stop: records the intent, then stops and removes the container
 Deno.test("branch stop: a stopped branch without container makes no change", async () => {
   await withTempDir(async (dir) => {
     const { ctx, fake } = setup(dir);
-    fake.expect(zfsGetCall(zfsGetOutput([mainDataset("stopped")])), dockerPsCall(""));
+    fake.expect(...branchReads([mainDataset("stopped")], "tpool/data", "main"));
     assert.equal(await new BranchService(ctx).stop("main"), false);
     fake.assertDone();
   });
@@ -521,12 +560,15 @@ Deno.test("branch stop: refused while the branch is being created", async () => 
   await withTempDir(async (dir) => {
     const { ctx, fake } = setup(dir);
     fake.expect(
-      zfsGetCall(zfsGetOutput([
-        mainDataset(),
-        BASELINE,
-        branchDataset("dev", "dev", { "zvpg:state": "creating", "zvpg:pid": PID }),
-      ])),
-      dockerPsCall(""),
+      ...branchReads(
+        [
+          mainDataset(),
+          BASELINE,
+          branchDataset("dev", "dev", { "zvpg:state": "creating", "zvpg:pid": PID }),
+        ],
+        "tpool/clones/dev",
+        "dev",
+      ),
     );
     await assert.rejects(new BranchService(ctx).stop("dev"), /branch 'dev' is being created/);
     fake.assertDone();
@@ -677,7 +719,7 @@ Deno.test("branch delete: refused while a user's dataset is inside, unless force
   });
 });
 
-Deno.test("branch list and info: one zfs call and one ps call", async () => {
+Deno.test("branch list: one zfs call and one ps call; info reads only its branch", async () => {
   await withTempDir(async (dir) => {
     const { ctx, fake } = setup(dir);
     const entries = [mainDataset("running"), BASELINE];
@@ -688,8 +730,7 @@ Deno.test("branch list and info: one zfs call and one ps call", async () => {
     fake.expect(
       zfsGetCall(zfsGetOutput(entries)),
       dockerPsCall(ps),
-      zfsGetCall(zfsGetOutput(entries)),
-      dockerPsCall(ps),
+      ...branchReads(entries, "tpool/clones/b7", "b7"),
     );
     const service = new BranchService(ctx);
     const list = await service.list();
@@ -705,7 +746,7 @@ Deno.test("branch list and info: one zfs call and one ps call", async () => {
 Deno.test("branch info: an unknown branch is BranchNotFoundError", async () => {
   await withTempDir(async (dir) => {
     const { ctx, fake } = setup(dir);
-    fake.expect(zfsGetCall(zfsGetOutput([mainDataset()])), dockerPsCall(""));
+    fake.expect(...branchReads([mainDataset()], "tpool/clones/nope", "nope"));
     await assert.rejects(new BranchService(ctx).info("nope"), BranchNotFoundError);
     fake.assertDone();
   });

@@ -207,3 +207,71 @@ export function freePortRange(count: number): number {
   }
   throw new Error(`no ${count} consecutive free ports found`);
 }
+
+/** The properties the narrow read of the branch slots asks `zfs get` for. */
+export const SLOT_PROPS = ["type", "zvpg:branch", "zvpg:state", "zvpg:port"];
+
+/**
+ * `zfs get` of exactly `names` (no recursion) with `props`, answered from the pool
+ * fixture `entries`: the names found are printed, the others named on stderr.
+ */
+export function zfsGetNamesCall(
+  entries: FixtureEntry[],
+  names: string[],
+  props = INVENTORY_PROPS,
+  depth?: number,
+): ExpectedCall {
+  const found = entries.filter((e) => names.includes(e.name) || (depth === 1 && isChild(e, names)));
+  const missing = names.filter((n) => !entries.some((e) => e.name === n));
+  return {
+    argv: [
+      "zfs",
+      "get",
+      "-H",
+      "-p",
+      ...(depth === undefined ? [] : ["-d", String(depth)]),
+      "-o",
+      "name,property,value,source",
+      props.join(","),
+      ...names,
+    ],
+    result: {
+      code: missing.length > 0 ? 1 : 0,
+      stdout: found.length > 0 ? zfsGetOutput(found, props) : "",
+      stderr: missing.map((n) => `cannot open '${n}': dataset does not exist\n`).join(""),
+    },
+    check: (options) => {
+      if (options.tolerate === undefined) throw new Error("zfs get must tolerate missing names");
+    },
+  };
+}
+
+/** Whether a fixture entry is one level below one of `roots` (a child or a snapshot). */
+function isChild(e: FixtureEntry, roots: string[]): boolean {
+  return roots.some((r) =>
+    e.name.startsWith(`${r}@`) ||
+    (e.name.startsWith(`${r}/`) && !/[/@]/.test(e.name.slice(r.length + 1)))
+  );
+}
+
+/** The narrow read of branches: the default branch's dataset and `datasets`. */
+export function branchGetCall(entries: FixtureEntry[], datasets: string[] = []): ExpectedCall {
+  return zfsGetNamesCall(entries, [...new Set([`${POOL}/data`, ...datasets])]);
+}
+
+/** The read of every branch slot: the clones dataset one level deep, few properties. */
+export function slotsCall(entries: FixtureEntry[]): ExpectedCall {
+  return zfsGetNamesCall(entries, [`${POOL}/clones`], SLOT_PROPS, 1);
+}
+
+/**
+ * The look-up of snapshot `name` on every branch slot of `entries` (the default branch's
+ * dataset and the clones' children that carry `zvpg:branch`), in dataset name order.
+ */
+export function snapshotNamedCall(entries: FixtureEntry[], name: string): ExpectedCall {
+  const slots = entries.filter((e) =>
+    e.props["zvpg:branch"] !== undefined &&
+    (e.name === `${POOL}/data` || isChild(e, [`${POOL}/clones`]))
+  ).map((e) => `${e.name}@${name}`).sort();
+  return zfsGetNamesCall(entries, slots);
+}

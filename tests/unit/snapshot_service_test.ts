@@ -20,14 +20,17 @@ import { type Context, createContext } from "../../src/services/context.ts";
 import { MAX_MESSAGE_BYTES, SnapshotService } from "../../src/services/snapshot_service.ts";
 import { VERSION } from "../../src/version.ts";
 import {
+  branchGetCall,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
   NOW,
+  slotsCall,
+  snapshotNamedCall,
   testConfig,
   withTempDir,
   zfsGetCall,
-  zfsGetMissingCall,
+  zfsGetNamesCall,
   zfsGetOutput,
 } from "./helpers.ts";
 
@@ -104,6 +107,25 @@ function makeContext(dir: string, calls: ExpectedCall[]): { ctx: Context; fake: 
   return { ctx, fake };
 }
 
+/**
+ * What a snapshot create reads before it takes the snapshot: the default branch's dataset
+ * and the branch's, the branch slots, the branch's containers, then the name on every slot.
+ */
+function createReads(
+  entries: FixtureEntry[],
+  name: string,
+  branch = "main",
+  ps = "",
+): ExpectedCall[] {
+  const dataset = branch === "main" ? "tpool/data" : `tpool/clones/${branch.replace("/", "_s")}`;
+  return [
+    branchGetCall(entries, [dataset]),
+    slotsCall(entries),
+    dockerPsCall(ps, branch),
+    snapshotNamedCall(entries, name),
+  ];
+}
+
 function snapshotCall(fullName: string, message: string): ExpectedCall {
   return {
     argv: [
@@ -133,10 +155,9 @@ Deno.test("snapshot create: a stopped default branch is snapshotted without CHEC
       CLONES,
     ];
     const { ctx, fake } = makeContext(dir, [
-      zfsGetCall(zfsGetOutput(before)),
-      dockerPsCall(""),
+      ...createReads(before, "baseline"),
       snapshotCall("tpool/data@baseline", "Initial production state"),
-      zfsGetCall(zfsGetOutput(after)),
+      zfsGetNamesCall(after, ["tpool/data@baseline"]),
     ]);
     const record = await new SnapshotService(ctx).create("baseline", {
       message: "Initial production state",
@@ -168,10 +189,9 @@ Deno.test("snapshot create: tabs and newlines in the message are encoded", async
       snapshot("tpool/data", "s1", 20, { "zvpg:message": encoded }),
     ];
     const { ctx, fake } = makeContext(dir, [
-      zfsGetCall(zfsGetOutput([mainDataset()])),
-      dockerPsCall(""),
+      ...createReads([mainDataset()], "s1"),
       snapshotCall("tpool/data@s1", encoded),
-      zfsGetCall(zfsGetOutput(after)),
+      zfsGetNamesCall(after, ["tpool/data@s1"]),
     ]);
     const record = await new SnapshotService(ctx).create("s1", { message });
     assert.equal(record.message, message);
@@ -182,8 +202,12 @@ Deno.test("snapshot create: tabs and newlines in the message are encoded", async
 Deno.test("snapshot create: a running branch gets a CHECKPOINT first", async () => {
   await withTempDir(async (dir) => {
     const calls = (checkpoint: ExpectedCall["result"]): ExpectedCall[] => [
-      zfsGetCall(zfsGetOutput([mainDataset("running")])),
-      dockerPsCall(dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" }) + "\n"),
+      ...createReads(
+        [mainDataset("running")],
+        "hot",
+        "main",
+        dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" }) + "\n",
+      ),
       {
         argv: [
           "docker",
@@ -210,7 +234,9 @@ Deno.test("snapshot create: a running branch gets a CHECKPOINT first", async () 
         result: checkpoint,
       },
       snapshotCall("tpool/data@hot", ""),
-      zfsGetCall(zfsGetOutput([mainDataset("running"), snapshot("tpool/data", "hot", 20)])),
+      zfsGetNamesCall([mainDataset("running"), snapshot("tpool/data", "hot", 20)], [
+        "tpool/data@hot",
+      ]),
     ];
     const pgdata = join(dir, "mnt", "data", "pgdata");
     mkdirSync(pgdata, { recursive: true });
@@ -236,13 +262,12 @@ Deno.test("snapshot create: --branch snapshots that branch's dataset", async () 
       clone("feature/auth", "feature_sauth", "tpool/data@baseline"),
     ];
     const { ctx, fake } = makeContext(dir, [
-      zfsGetCall(zfsGetOutput(base)),
-      dockerPsCall(""),
+      ...createReads(base, "mig", "feature/auth"),
       snapshotCall("tpool/clones/feature_sauth@mig", "after migration"),
-      zfsGetCall(zfsGetOutput([
+      zfsGetNamesCall([
         ...base,
         snapshot("tpool/clones/feature_sauth", "mig", 30, { "zvpg:message": "after migration" }),
-      ])),
+      ], ["tpool/clones/feature_sauth@mig"]),
     ]);
     const record = await new SnapshotService(ctx).create("mig", {
       branch: "feature/auth",
@@ -263,17 +288,14 @@ Deno.test("snapshot create: an existing name is refused without any zfs snapshot
       snapshot("tpool/clones/feature_sauth", "taken", 30),
       snapshot("tpool/data", "baseline", 20),
     ];
-    const { ctx, fake } = makeContext(dir, [
-      zfsGetCall(zfsGetOutput(entries)),
-      dockerPsCall(""),
-    ]);
+    const { ctx, fake } = makeContext(dir, createReads(entries, "taken"));
     await assert.rejects(new SnapshotService(ctx).create("taken"), (e: unknown) => {
       assert.ok(e instanceof AlreadyExistsError);
       assert.equal(e.message, "snapshot 'taken' already exists (on branch 'feature/auth')");
       return true;
     });
     fake.assertDone();
-    assert.equal(fake.calls.length, 2);
+    assert.equal(fake.calls.length, 4);
   });
 });
 
@@ -285,10 +307,7 @@ Deno.test("snapshot create: a branch being created or deleted is refused", async
         snapshot("tpool/data", "baseline", 20),
         clone("wip", "wip", "tpool/data@baseline", state),
       ];
-      const { ctx, fake } = makeContext(dir, [
-        zfsGetCall(zfsGetOutput(entries)),
-        dockerPsCall(""),
-      ]);
+      const { ctx, fake } = makeContext(dir, createReads(entries, "s", "wip"));
       await assert.rejects(
         new SnapshotService(ctx).create("s", { branch: "wip" }),
         (e: unknown) => {
@@ -307,14 +326,18 @@ Deno.test("snapshot create: a branch being created or deleted is refused", async
 
 Deno.test("snapshot create: refused before init, for an unknown branch, for bad input", async () => {
   await withTempDir(async (dir) => {
-    const notInit = makeContext(dir, [zfsGetMissingCall(), dockerPsCall(""), {
+    const notInit = makeContext(dir, [branchGetCall([]), slotsCall([]), dockerPsCall("", "main"), {
       argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
       result: { code: 1, stderr: "cannot open 'tpool': no such pool\n" },
     }]);
     await assert.rejects(new SnapshotService(notInit.ctx).create("s"), NotInitializedError);
     notInit.fake.assertDone();
 
-    const unknown = makeContext(dir, [zfsGetCall(zfsGetOutput([mainDataset()])), dockerPsCall("")]);
+    const unknown = makeContext(dir, [
+      branchGetCall([mainDataset()], ["tpool/clones/nope"]),
+      slotsCall([mainDataset()]),
+      dockerPsCall("", "nope"),
+    ]);
     await assert.rejects(
       new SnapshotService(unknown.ctx).create("s", { branch: "nope" }),
       BranchNotFoundError,
@@ -503,5 +526,26 @@ Deno.test("snapshot delete: unknown and invalid names", async () => {
     await assert.rejects(service.delete("nope"), SnapshotNotFoundError);
     await assert.rejects(service.delete("tpool/data@x"), InvalidNameError);
     fake.assertDone();
+  });
+});
+
+Deno.test("snapshot create: the calls are the same for 5 and 500 snapshots on the pool", async () => {
+  await withTempDir(async (dir) => {
+    const argvs: string[][][] = [];
+    for (const count of [5, 500]) {
+      const entries = [mainDataset(), CLONES];
+      for (let i = 0; i < count; i++) entries.push(snapshot("tpool/data", `s${i}`, 20 + i));
+      const { ctx, fake } = makeContext(dir, [
+        ...createReads(entries, "new"),
+        snapshotCall("tpool/data@new", ""),
+        zfsGetNamesCall([...entries, snapshot("tpool/data", "new", 9999)], ["tpool/data@new"]),
+      ]);
+      assert.equal((await new SnapshotService(ctx).create("new")).name, "new");
+      fake.assertDone();
+      // no call reads the other snapshots: none is recursive, none lists them
+      for (const argv of fake.calls) assert.ok(!argv.includes("-r"), argv.join(" "));
+      argvs.push(fake.calls);
+    }
+    assert.deepEqual(argvs[0], argvs[1]);
   });
 });

@@ -585,3 +585,39 @@ Deno.test("zfs: custom program paths are used", async () => {
   await zfs.exportPool("p");
   fake.assertDone();
 });
+
+Deno.test("zfs: get reads exactly the names given, or one level below with a depth", async () => {
+  const fake = new FakeRunner([
+    {
+      argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,used", "a", "b@s"],
+      result: {
+        code: 1,
+        stdout: "a\ttype\tfilesystem\t-\na\tused\t5\t-\n",
+        stderr: "cannot open 'b@s': dataset does not exist\n",
+      },
+    },
+    {
+      argv: [
+        "zfs",
+        "get",
+        "-H",
+        "-p",
+        "-d",
+        "1",
+        "-o",
+        "name,property,value,source",
+        "type,zvpg:port",
+        "c",
+      ],
+      result: { stdout: "c/x\ttype\tfilesystem\t-\nc/x\tzvpg:port\t6001\tlocal\n" },
+    },
+  ]);
+  const zfs = new Zfs(fake);
+  assert.deepEqual(await zfs.get(["a", "b@s"], ["used"]), [
+    { name: "a", type: "filesystem", props: { type: "filesystem", used: "5" } },
+  ]);
+  assert.deepEqual(await zfs.get(["c"], ["type", "zvpg:port"], 1), [
+    { name: "c/x", type: "filesystem", props: { type: "filesystem", "zvpg:port": "6001" } },
+  ]);
+  fake.assertDone();
+});
