@@ -38,11 +38,12 @@ itest(
 
     const forced = await env.zvpg(["branch", "delete", "testing", "--force", "-f", "json"]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.deepEqual(JSON.parse(forced.stdout), {
-      branch: "testing",
-      removedBranches: [],
-      removedDatasets: [mine],
-    });
+    const removed = JSON.parse(forced.stdout);
+    assert.equal(removed.branch, "testing");
+    assert.deepEqual(removed.removedBranches, []);
+    assert.deepEqual(removed.removedDatasets, [mine]);
+    // the automatic snapshot main took for it goes with it
+    assert.equal(removed.removedSnapshots.length, 1);
     assert.ok(!(await env.datasets()).some((d) => d.startsWith(dataset)));
   },
 );
