@@ -66,8 +66,8 @@ itest(
       // repair brings main and b1 back with their data
       const repaired = await env.zvpg(["status", "health", "--repair"]);
       assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
-      assert.match(repaired.stdout, /REPAIRED\s+branch 'main': restarted/);
-      assert.match(repaired.stdout, /REPAIRED\s+branch 'b1': restarted/);
+      assert.match(repaired.stdout, /REPAIRED\s+branch 'main': restart/);
+      assert.match(repaired.stdout, /REPAIRED\s+branch 'b1': restart/);
       assert.equal(await env.psql(await env.port("main"), "SELECT v FROM t"), "main");
       assert.equal(await env.psql(await env.port("b1"), "SELECT v FROM t ORDER BY v"), "b1\nmain");
       const after = await health(env);
