@@ -17,6 +17,12 @@ export interface ContainerInfo {
   labels: Record<string, string>;
 }
 
+/** A container's state and the exit code of its last run. */
+export interface ContainerState {
+  state: string;
+  exitCode: number | undefined;
+}
+
 /** A bind mount from the host into a container. */
 export interface Mount {
   source: string;
@@ -68,10 +74,11 @@ export interface ContainerRuntime {
   remove(name: string): Promise<void>;
   /** Containers, running or not, that carry all of `labels`. */
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
-  /** The container's state, or undefined when it does not exist. */
-  state(name: string): Promise<string | undefined>;
-  /** The exit code of a container that has exited, or undefined (unknown, or still running). */
-  exitCode(name: string): Promise<number | undefined>;
+  /**
+   * The container's state and the exit code of its last run, read together: under a
+   * restart policy the engine may start it again right after, which resets the code.
+   */
+  inspectState(name: string): Promise<ContainerState | undefined>;
   logs(name: string, tailLines: number): Promise<string>;
   /** Runs `argv` in a running container; throws when it fails (unless `tolerate` says so). */
   exec(
@@ -191,25 +198,19 @@ export class CliContainerRuntime implements ContainerRuntime {
     return parsePsJson(result.stdout);
   }
 
-  async state(name: string): Promise<string | undefined> {
+  async inspectState(name: string): Promise<ContainerState | undefined> {
     const result = await this.runner.run(
       this.program,
-      ["inspect", "--type", "container", "--format", "{{.State.Status}}", name],
+      ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}}", name],
       { tolerate: noSuchContainer },
     );
-    return result.code === 0 ? result.stdout.trim() : undefined;
-  }
-
-  async exitCode(name: string): Promise<number | undefined> {
-    const result = await this.runner.run(
-      this.program,
-      ["inspect", "--type", "container", "--format", "{{.State.ExitCode}}", name],
-      { allowFailure: true },
-    );
-    const code = Number(result.stdout.trim());
-    return result.code === 0 && result.stdout.trim() !== "" && Number.isInteger(code)
-      ? code
-      : undefined;
+    if (result.code !== 0) return undefined;
+    const [state, code] = result.stdout.trim().split(" ");
+    const exitCode = Number(code);
+    return {
+      state: state ?? "",
+      exitCode: code !== undefined && Number.isInteger(exitCode) ? exitCode : undefined,
+    };
   }
 
   async logs(name: string, tailLines: number): Promise<string> {

@@ -231,6 +231,14 @@ export async function waitBranchReady(
 ): Promise<void> {
   const { config, layout } = ctx;
   const started = Date.now();
+  // the exit code as seen when the exit was: a restart policy may run the server again
+  let exitCode: number | undefined;
+  const stillAlive = async () => {
+    const seen = await ctx.runtime.inspectState(container);
+    if (seen?.state === "running") return true;
+    exitCode = seen?.exitCode;
+    return false;
+  };
   const outcome = await ctx.pg.waitReady(
     layout.connectHost,
     port,
@@ -239,7 +247,7 @@ export async function waitBranchReady(
     {
       timeoutMs: config.readyTimeoutSeconds * 1000,
       intervalMs: 25,
-      stillAlive: async () => (await ctx.runtime.state(container)) === "running",
+      stillAlive,
       cancelled: interrupted,
       progressed: ioProgressSampler(layout.pgdata(branch)),
       onOvertime: (ms) =>
@@ -258,7 +266,7 @@ export async function waitBranchReady(
     ? `its log is kept in ${saved}`
     : `'${config.containerRuntime} logs ${container}' may still have its log`;
   if (outcome === "exited") {
-    const code = await ctx.runtime.exitCode(container).catch(() => undefined);
+    const code = exitCode;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     throw new PostgresStartError(
       `PostgreSQL of branch '${branch}' exited${

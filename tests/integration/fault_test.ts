@@ -238,7 +238,7 @@ itest(
     writeFileSync(confPath, "shared_buffers = 'not-a-size'\n");
     env.writeConfig({ readyTimeoutSeconds: 20 });
     const r = await env.zvpg(["branch", "start", "b"]);
-    assertCliError(r, 1, /did not accept connections.*shared_buffers/);
+    assertCliError(r, 1, /exited with code 1 [\d.]+s after its start: .*shared_buffers/);
     const info = await env.json<{ status: string; container: string | null }>([
       "branch",
       "info",

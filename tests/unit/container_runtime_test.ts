@@ -267,15 +267,39 @@ Deno.test("runtime: other commands build exact argv", async () => {
       },
     },
     {
-      argv: ["docker", "inspect", "--type", "container", "--format", "{{.State.Status}}", "c1"],
-      result: { stdout: "running\n" },
+      argv: [
+        "docker",
+        "inspect",
+        "--type",
+        "container",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "c1",
+      ],
+      result: { stdout: "running 0\n" },
     },
     {
-      argv: ["docker", "inspect", "--type", "container", "--format", "{{.State.Status}}", "c2"],
+      argv: [
+        "docker",
+        "inspect",
+        "--type",
+        "container",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "c2",
+      ],
       result: { code: 1, stderr: "Error: No such container: c2\n" },
     },
     {
-      argv: ["docker", "inspect", "--type", "container", "--format", "{{.State.Status}}", "c3"],
+      argv: [
+        "docker",
+        "inspect",
+        "--type",
+        "container",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "c3",
+      ],
       result: { code: 1, stderr: "Cannot connect to the Docker daemon\n" },
     },
     {
@@ -303,10 +327,10 @@ Deno.test("runtime: other commands build exact argv", async () => {
     args: ["id", "-u"],
   }, 5000);
   assert.equal(done.stdout, "999\n");
-  assert.equal(await rt.state("c1"), "running");
-  assert.equal(await rt.state("c2"), undefined);
+  assert.deepEqual(await rt.inspectState("c1"), { state: "running", exitCode: 0 });
+  assert.equal(await rt.inspectState("c2"), undefined);
   // an engine that does not answer is one error, whichever call noticed it
-  await assert.rejects(rt.state("c3"), (e: unknown) => {
+  await assert.rejects(rt.inspectState("c3"), (e: unknown) => {
     assert.ok(e instanceof RuntimeUnreachableError);
     assert.match(e.message, /^container runtime 'docker' is not reachable: Cannot connect/);
     return true;
