@@ -120,6 +120,17 @@ export async function startZfs(): Promise<void> {
   }
 }
 
+/**
+ * Commits the pool's open transaction group (taking a snapshot of the pool's root makes
+ * ZFS sync it), so what was written before is on disk whatever happens to the daemon.
+ */
+export async function commitTxg(pool: string): Promise<void> {
+  const snapshot = `${pool}@txg-commit-${Date.now()}`;
+  const made = await sh("zfs", ["snapshot", snapshot]);
+  if (made.code !== 0) throw new Error(`zfs snapshot ${snapshot} failed: ${made.stderr}`);
+  await sh("zfs", ["destroy", snapshot]);
+}
+
 /** Makes sure dockerd answers (after a test stopped it, whatever happened since). */
 export async function restoreDockerd(): Promise<void> {
   if (!(await dockerAnswers())) await startDockerd();

@@ -27,6 +27,7 @@ import {
 } from "./invariants.ts";
 import { DISRUPTIVE_FAULTS, type Fault, faultPointsOf, FAULTS, remountOthers } from "./faults.ts";
 import {
+  commitTxg,
   dockerAnswers,
   startDockerd,
   startZfs,
@@ -610,8 +611,16 @@ export class ChaosRun {
     }
   }
 
-  /** The zfs-fuse daemon stopped and started (as `systemctl restart` or an upgrade does). */
+  /**
+   * The zfs-fuse daemon stopped and started (as `systemctl restart` or an upgrade does).
+   * The pool's open transaction group is committed first: zfs-fuse loses (zero-fills)
+   * writes that PostgreSQL had fsync'd but that were not yet committed when its daemon
+   * dies — reproduced as `pg_logical/replorigin_checkpoint` read back as zeros — which no
+   * tool above the file system can repair. The suite tests what zvpg owns after such a
+   * restart: dead mounts, remounting, restarting the servers.
+   */
   async #zfsRestart(): Promise<Outcome> {
+    await commitTxg(this.env.pool);
     try {
       await stopZfs();
     } finally {
