@@ -94,6 +94,8 @@ export function snapshotCreatedView(noun: string): View<SnapshotRecord> {
 export interface SnapshotDeleteJson {
   snapshot: string;
   removedBranches: string[];
+  removedSnapshots: string[];
+  removedDatasets: string[];
 }
 
 /** `snapshot delete`, `commit remove`: what was removed. */
@@ -102,10 +104,14 @@ export function snapshotDeleteView(noun: string): View<SnapshotDeleteResult> {
     json: (r): SnapshotDeleteJson => ({
       snapshot: r.snapshot,
       removedBranches: r.removedBranches,
+      removedSnapshots: r.removedSnapshots,
+      removedDatasets: r.removedDatasets,
     }),
     text: (r) =>
       [
+        ...r.removedDatasets.map((d) => `Destroyed dataset '${d}'`),
         ...r.removedBranches.map((b) => `Deleted branch '${b}'`),
+        ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
         `Deleted ${noun} '${r.snapshot}'`,
       ].join("\n"),
   };

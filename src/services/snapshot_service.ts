@@ -16,6 +16,7 @@ import {
   encodeMessage,
   findBranch,
   findSnapshot,
+  foreignDatasetsIn,
   type SnapshotRecord,
 } from "./inventory.ts";
 import {
@@ -35,7 +36,12 @@ export const MAX_MESSAGE_BYTES = 1000;
 /** What a snapshot delete removed. */
 export interface SnapshotDeleteResult {
   snapshot: string;
+  /** Branches made from it (and from theirs), deepest first: only with `force`. */
   removedBranches: string[];
+  /** The snapshots of those branches, destroyed with them. */
+  removedSnapshots: string[];
+  /** Datasets zvpg did not make inside those branches: only with `force`. */
+  removedDatasets: string[];
 }
 
 /** Snapshot workflows. */
@@ -133,11 +139,16 @@ export class SnapshotService {
           "delete those branches first, or use --force to delete them too",
         );
       }
+      // everything the recursive destroys take is listed: nothing goes unnamed
+      const gone = new Set(dependents.map((b) => b.name));
+      const removedSnapshots = inventory.snapshots.filter((s) => gone.has(s.branch))
+        .map((s) => s.name);
+      const removedDatasets = dependents.flatMap((b) => foreignDatasetsIn(inventory, b));
       const removed = await destroyBranches(this.ctx, dependents);
       faultPoint("snapshot.delete.before-destroy");
       await this.ctx.zfs.destroy(snapshot.zfsName);
       log.info(`snapshot '${name}' deleted`);
-      return { snapshot: name, removedBranches: removed };
+      return { snapshot: name, removedBranches: removed, removedSnapshots, removedDatasets };
     });
   }
 

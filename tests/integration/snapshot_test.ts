@@ -94,6 +94,8 @@ itest(
     const forced = await env.ok(["snapshot", "delete", "base", "--force"]);
     assert.match(forced.stdout, /Deleted branch 'dep2'/);
     assert.match(forced.stdout, /Deleted branch 'dep1'/);
+    // dep1's own snapshot goes with it, and is named
+    assert.match(forced.stdout, /Deleted snapshot 'dep1-snap'/);
     assert.deepEqual(await env.datasets(), [
       env.pool,
       `${env.pool}/clones`,

@@ -439,6 +439,8 @@ Deno.test("snapshot delete: a snapshot without dependents is destroyed", async (
     assert.deepEqual(await new SnapshotService(ctx).delete("old"), {
       snapshot: "old",
       removedBranches: [],
+      removedSnapshots: [],
+      removedDatasets: [],
     });
     fake.assertDone();
   });
@@ -510,6 +512,9 @@ Deno.test("snapshot delete --force: dependents go first, deepest first, containe
     assert.deepEqual(await new SnapshotService(ctx).delete("baseline", { force: true }), {
       snapshot: "baseline",
       removedBranches: ["child", "feature/auth", "other"],
+      // the snapshot of a removed branch is named too: nothing goes unlisted
+      removedSnapshots: ["mig"],
+      removedDatasets: [],
     });
     fake.assertDone();
     assert.equal(existsSync(runtimeDir), false);
