@@ -107,14 +107,19 @@ export function snapshotDeleteView(noun: string): View<SnapshotDeleteResult> {
       removedSnapshots: r.removedSnapshots,
       removedDatasets: r.removedDatasets,
     }),
-    text: (r) =>
-      [
-        ...r.removedDatasets.map((d) => `Destroyed dataset '${d}'`),
-        ...r.removedBranches.map((b) => `Deleted branch '${b}'`),
-        ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
-        `Deleted ${noun} '${r.snapshot}'`,
-      ].join("\n"),
+    text: (r) => [...destroyedLines(r), `Deleted ${noun} '${r.snapshot}'`].join("\n"),
   };
+}
+
+/** What a delete destroyed besides its target, one line each (datasets first). */
+function destroyedLines(
+  r: { removedDatasets: string[]; removedBranches: string[]; removedSnapshots: string[] },
+): string[] {
+  return [
+    ...r.removedDatasets.map((d) => `Destroyed dataset '${d}'`),
+    ...r.removedBranches.map((b) => `Deleted branch '${b}'`),
+    ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -284,13 +289,7 @@ export const branchDeleteView: View<BranchDeleteResult> = {
     removedSnapshots: r.removedSnapshots,
     removedDatasets: r.removedDatasets,
   }),
-  text: (r) =>
-    [
-      ...r.removedDatasets.map((d) => `Destroyed dataset '${d}'`),
-      ...r.removedBranches.map((b) => `Deleted branch '${b}'`),
-      ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
-      `Deleted branch '${r.branch}'`,
-    ].join("\n"),
+  text: (r) => [...destroyedLines(r), `Deleted branch '${r.branch}'`].join("\n"),
 };
 
 // ---------------------------------------------------------------------------------------
