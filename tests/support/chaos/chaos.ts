@@ -479,12 +479,19 @@ export class ChaosRun {
       });
     }
     outcome.mayVanish = this.model.closure([target], [], this.last.branches);
+    // the automatic snapshot a branch was made from goes with the last branch made from it
+    for (const b of this.last.branches) {
+      if (outcome.mayVanish.branches.has(b.name) && b.origin?.startsWith("auto-")) {
+        outcome.mayVanish.snapshots.add(b.origin);
+      }
+    }
     this.#doom(outcome.mayVanish);
     if (r.code === 0) {
-      const result = parseJson<{ removedBranches?: string[] }>(r);
+      const result = parseJson<{ removedBranches?: string[]; removedSnapshots?: string[] }>(r);
       for (const name of [target, ...(result?.removedBranches ?? [])]) {
         this.model.removeBranch(name);
       }
+      for (const name of result?.removedSnapshots ?? []) this.model.snapshots.delete(name);
     }
     return outcome;
   }
@@ -524,9 +531,10 @@ export class ChaosRun {
     outcome.mayVanish = this.model.closure([], [target], this.last.branches);
     this.#doom(outcome.mayVanish);
     if (r.code === 0) {
-      const result = parseJson<{ removedBranches?: string[] }>(r);
+      const result = parseJson<{ removedBranches?: string[]; removedSnapshots?: string[] }>(r);
       this.model.snapshots.delete(target);
       for (const name of result?.removedBranches ?? []) this.model.removeBranch(name);
+      for (const name of result?.removedSnapshots ?? []) this.model.snapshots.delete(name);
     }
     return outcome;
   }
