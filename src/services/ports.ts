@@ -5,25 +5,26 @@
  */
 import { PortUnavailableError } from "../errors.ts";
 import type { Context } from "./context.ts";
-import { containerPort, type Inventory } from "./inventory.ts";
+import { type BranchRecord, containerPort, type Inventory } from "./inventory.ts";
 
 /**
- * Ports held by zvpg branches: the port of any container a branch has (an exited one may
- * be restarted by its engine), and the recorded port of branches recorded as running or
- * being created (their container may be on its way, or under another engine).
+ * The port a branch holds: the port of any container it has (an exited one may be
+ * restarted by its engine), else its recorded port while it is recorded as running or
+ * being created (its container may be on its way, or under another engine); else none.
  */
+export function claimedPort(b: BranchRecord): number | null {
+  if (b.container) return containerPort(b.container);
+  return b.state === "running" || b.state === "creating" ? b.lastPort : null;
+}
+
+/** Ports held by zvpg branches (see {@link claimedPort}), but `except`'s. */
 export function heldPorts(
   inventory: Pick<Inventory, "branches">,
   except?: string,
 ): Map<number, string> {
   const held = new Map<number, string>();
   for (const b of inventory.branches) {
-    if (b.name === except) continue;
-    const port = b.container
-      ? containerPort(b.container)
-      : b.state === "running" || b.state === "creating"
-      ? b.lastPort
-      : null;
+    const port = b.name === except ? null : claimedPort(b);
     if (port !== null) held.set(port, b.name);
   }
   return held;

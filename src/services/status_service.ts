@@ -21,7 +21,6 @@ import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import {
   type BranchRecord,
-  containerPort,
   type Inventory,
   loadInventory,
   operationAlive,
@@ -29,6 +28,7 @@ import {
 } from "./inventory.ts";
 import type { Layout } from "./layout.ts";
 import { withLock } from "./lock.ts";
+import { claimedPort } from "./ports.ts";
 import { ensureMounted, hostMountTable, type MountOutcome, type MountTable } from "./mounts.ts";
 import { startAndWait } from "./start_on_port.ts";
 
@@ -152,9 +152,9 @@ export class StatusService {
     const { ctx } = this;
     const stale = staleMountsOf(ctx, inventory);
     const running = inventory.branches.filter((b) => b.status === "running");
-    const problems = await Promise.all(running.map((b) => queryProblem(ctx, b)));
-    const unusable = running.flatMap((b, i) => {
-      const problem = problems[i];
+    const problems = await queryProblems(ctx, running);
+    const unusable = running.flatMap((b) => {
+      const problem = problems.get(b.name);
       return problem === undefined ? [] : [`'${b.name}' (port ${b.port ?? "?"}): ${problem}`];
     });
     const conflicts = [...claimedPorts(inventory)].filter(([, names]) => names.length > 1);
@@ -280,15 +280,11 @@ export class StatusService {
    * reason. A branch being created or started by another process is not recorded as
    * running yet, so it is never among them.
    */
-  private async unusableBranches(inventory: Inventory): Promise<Map<string, string>> {
-    const running = inventory.branches.filter((b) =>
-      b.status === "running" && b.state === "running"
+  private unusableBranches(inventory: Inventory): Promise<Map<string, string>> {
+    return queryProblems(
+      this.ctx,
+      inventory.branches.filter((b) => b.status === "running" && b.state === "running"),
     );
-    const problems = await Promise.all(running.map((b) => queryProblem(this.ctx, b)));
-    return new Map(running.flatMap((b, i) => {
-      const problem = problems[i];
-      return problem === undefined ? [] : [[b.name, problem] as [string, string]];
-    }));
   }
 
   /**
@@ -386,6 +382,18 @@ export function strayRuntimeDirs(layout: Layout, inventory: Inventory): string[]
 /** A query that needs the data directory: every new session reads catalog files. */
 export const USABLE_QUERY = "SELECT count(*) FROM pg_catalog.pg_class";
 
+/** {@link queryProblem} of each of `branches`, in parallel: only the unusable ones. */
+async function queryProblems(
+  ctx: Context,
+  branches: BranchRecord[],
+): Promise<Map<string, string>> {
+  const problems = await Promise.all(branches.map((b) => queryProblem(ctx, b)));
+  return new Map(branches.flatMap((b, i) => {
+    const problem = problems[i];
+    return problem === undefined ? [] : [[b.name, problem] as [string, string]];
+  }));
+}
+
 /**
  * Why a running branch is not usable, or undefined when a real query as zvpg's user
  * succeeds on it (psql in its container over the local socket).
@@ -403,18 +411,11 @@ export async function queryProblem(
   }
 }
 
-/**
- * The branches claiming each port: the port of any container, and the recorded port of a
- * branch recorded running without one.
- */
+/** The branches claiming each port ({@link claimedPort}): more than one is a conflict. */
 function claimedPorts(inventory: Inventory): Map<number, string[]> {
   const byPort = new Map<number, string[]>();
   for (const b of inventory.branches) {
-    const port = b.container
-      ? containerPort(b.container)
-      : b.state === "running"
-      ? b.lastPort
-      : null;
+    const port = claimedPort(b);
     if (port !== null) byPort.set(port, [...(byPort.get(port) ?? []), b.name]);
   }
   return byPort;
