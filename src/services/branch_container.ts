@@ -14,7 +14,7 @@ import {
   statSync,
 } from "node:fs";
 import { join } from "node:path";
-import type { ContainerSpec } from "../adapters/container_runtime.ts";
+import type { ContainerInfo, ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
 import { log } from "../log.ts";
 import { ensurePrivateDir, PRIVATE_FILE, writePrivateFile } from "../private_fs.ts";
@@ -305,6 +305,11 @@ export function saveContainerLog(
     log.debug(`could not keep the log of ${container} in ${file}: ${(error as Error).message}`);
     return undefined;
   }
+}
+
+/** Every container of `branch` in this pool, running or not (found by label). */
+export function branchContainers(ctx: Context, branch: string): Promise<ContainerInfo[]> {
+  return ctx.runtime.list({ [LABELS.pool]: ctx.layout.pool, [LABELS.branch]: branch });
 }
 
 /** Stops (fast shutdown) and removes a branch's container. */

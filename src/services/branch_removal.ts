@@ -7,11 +7,10 @@
 import { rmSync } from "node:fs";
 import { CommandFailedError, DatasetBusyError } from "../errors.ts";
 import { log } from "../log.ts";
-import { stopBranchContainer } from "./branch_container.ts";
+import { branchContainers, stopBranchContainer } from "./branch_container.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
 import type { BranchRecord, Inventory } from "./inventory.ts";
-import { LABELS } from "./layout.ts";
 import { markDeleting, record } from "./lifecycle.ts";
 
 /**
@@ -38,6 +37,12 @@ export function orderDependents(inventory: Inventory, snapshotZfsNames: string[]
   return ordered;
 }
 
+/** The names of the snapshots of `branches`: a recursive destroy of them takes these too. */
+export function snapshotNamesOf(inventory: Inventory, branches: BranchRecord[]): string[] {
+  const names = new Set(branches.map((b) => b.name));
+  return inventory.snapshots.filter((s) => names.has(s.branch)).map((s) => s.name);
+}
+
 /** The ZFS names of a branch's snapshots. */
 export function snapshotsOf(inventory: Inventory, branch: BranchRecord): string[] {
   return inventory.snapshots.filter((s) => s.branch === branch.name).map((s) => s.zfsName);
@@ -62,11 +67,9 @@ export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise
   log.info(`deleting branch '${branch.name}'`);
   await record(ctx, branch.dataset, markDeleting());
   faultPoint("branch.delete.after-mark");
-  const containers = await ctx.runtime.list({
-    [LABELS.pool]: ctx.layout.pool,
-    [LABELS.branch]: branch.name,
-  });
-  for (const container of containers) await stopBranchContainer(ctx, container.name);
+  for (const container of await branchContainers(ctx, branch.name)) {
+    await stopBranchContainer(ctx, container.name);
+  }
   faultPoint("branch.delete.after-stop");
   try {
     await ctx.zfs.destroy(branch.dataset, { recursive: true });

@@ -7,12 +7,13 @@ import { rmSync } from "node:fs";
 import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { validateBranchName, validateSnapshotName } from "../names.ts";
-import { stopBranchContainer, waitBranchReady } from "./branch_container.ts";
+import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch_container.ts";
 import {
   destroyBranch,
   destroyBranches,
   destroyUnusedAutoSnapshot,
   orderDependents,
+  snapshotNamesOf,
 } from "./branch_removal.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
@@ -281,12 +282,13 @@ export class BranchService {
       // a recursive destroy would take datasets the user made inside these branches
       const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
       if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents, foreign);
-      const removedSnapshots = dependents.flatMap((d) =>
-        inventory.snapshots.filter((s) => s.branch === d.name).map((s) => s.name)
-      );
+      // in the order they go: the dependents' first, then the branch's own
+      const removedSnapshots = [
+        ...snapshotNamesOf(inventory, dependents),
+        ...snapshotNamesOf(inventory, [branch]),
+      ];
       const removed = await destroyBranches(ctx, dependents);
       await destroyBranch(ctx, branch);
-      removedSnapshots.push(...own.map((s) => s.name));
       const origin = await destroyUnusedAutoSnapshot(ctx, inventory, branch, removed);
       if (origin) removedSnapshots.push(origin);
       return {
@@ -396,7 +398,7 @@ export class BranchService {
           log.error(String(e.message))
         );
       }
-      if (made.autoSnapshot && await this.exists(made.autoSnapshot)) {
+      if (made.autoSnapshot && await ctx.zfs.exists(made.autoSnapshot).catch(() => false)) {
         await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
       }
       rmSync(ctx.layout.runtimeDir(name), { recursive: true, force: true });
@@ -405,10 +407,7 @@ export class BranchService {
 
   /** Removes every container of a branch (the caller holds the lock). */
   private async removeContainers(name: string): Promise<void> {
-    const containers = await this.ctx.runtime.list({
-      "zvpg.pool": this.ctx.layout.pool,
-      "zvpg.branch": name,
-    }).catch(() => []);
+    const containers = await branchContainers(this.ctx, name).catch(() => []);
     for (const c of containers) await this.ctx.runtime.remove(c.name).catch(() => {});
   }
 
@@ -421,12 +420,6 @@ export class BranchService {
     const ours = entry?.props[PROPS.state] === "creating" &&
       entry.props[PROPS.pid] === String(Deno.pid);
     return ours ? dataset : undefined;
-  }
-
-  /** Whether a dataset or snapshot exists. */
-  private async exists(name: string): Promise<boolean> {
-    const entries = await this.ctx.zfs.getTree([name], ["type"]).catch(() => []);
-    return entries.some((e) => e.name === name);
   }
 }
 

@@ -7,7 +7,7 @@ import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts
 import { log } from "../log.ts";
 import { validateBranchName, validateSnapshotName } from "../names.ts";
 import { VERSION } from "../version.ts";
-import { destroyBranches, orderDependents } from "./branch_removal.ts";
+import { destroyBranches, orderDependents, snapshotNamesOf } from "./branch_removal.ts";
 import { execSql } from "./branch_container.ts";
 import type { Context } from "./context.ts";
 import { faultPoint } from "./fault.ts";
@@ -140,9 +140,7 @@ export class SnapshotService {
         );
       }
       // everything the recursive destroys take is listed: nothing goes unnamed
-      const gone = new Set(dependents.map((b) => b.name));
-      const removedSnapshots = inventory.snapshots.filter((s) => gone.has(s.branch))
-        .map((s) => s.name);
+      const removedSnapshots = snapshotNamesOf(inventory, dependents);
       const removedDatasets = dependents.flatMap((b) => foreignDatasetsIn(inventory, b));
       const removed = await destroyBranches(this.ctx, dependents);
       faultPoint("snapshot.delete.before-destroy");
