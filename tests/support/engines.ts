@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { sleep } from "./fault_support.ts";
 import { sh } from "./itest.ts";
+import { hostMountTable, isZfsMount } from "../../src/services/mounts.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DOCKERD_PIDFILE = "/run/dockerd-zvpg.pid";
@@ -146,10 +147,7 @@ export async function killZfs(signal: Deno.Signal): Promise<void> {
   }
 }
 
-/** fuse.zfs mountpoints from /proc/mounts (deepest first). */
+/** ZFS mountpoints from /proc/mounts (deepest first), parsed as zvpg parses them. */
 export function zfsMounts(): string[] {
-  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" "))
-    .filter((f) => f[2] === "fuse.zfs").map((f) =>
-      f[1].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)))
-    ).sort().reverse();
+  return hostMountTable.entries().filter(isZfsMount).map((e) => e.target).sort().reverse();
 }
