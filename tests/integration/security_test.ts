@@ -20,6 +20,28 @@ import { containerOf, must, password } from "../support/fault_support.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * psql arguments that try `select 1` as postgres on `host` (an address, or a socket
+ * directory) and `port`, never asking for a password (`-w`).
+ */
+function selectOneArgs(host: string, port?: number): string[] {
+  const at = port === undefined ? [] : ["-p", String(port)];
+  return [
+    "-X",
+    "-w",
+    "-At",
+    "-h",
+    host,
+    ...at,
+    "-U",
+    "postgres",
+    "-d",
+    "postgres",
+    "-c",
+    "select 1",
+  ];
+}
+
 /** The host addresses a container's port 5432 is published on (`docker port`). */
 async function publishedHosts(container: string): Promise<string[]> {
   const out = await must("docker", ["port", container, "5432/tcp"]);
@@ -66,17 +88,7 @@ itest("no password-less TCP login from other containers or from the host", async
       "--entrypoint",
       "psql",
       TEST_IMAGE,
-      "-X",
-      "-w",
-      "-At",
-      "-h",
-      ip,
-      "-U",
-      "postgres",
-      "-d",
-      "postgres",
-      "-c",
-      "select 1",
+      ...selectOneArgs(ip),
     ]);
   const without = await psqlIn([]);
   assert.notEqual(without.code, 0, `logged in without a password: ${without.stdout}`);
@@ -87,21 +99,10 @@ itest("no password-less TCP login from other containers or from the host", async
   assert.equal(withPassword.code, 0, withPassword.stderr);
   assert.equal(withPassword.stdout.trim(), "1");
 
-  const host = await sh("psql", [
-    "-X",
-    "-w",
-    "-At",
-    "-h",
-    "127.0.0.1",
-    "-p",
-    String(await env.port("main")),
-    "-U",
-    "postgres",
-    "-d",
-    "postgres",
-    "-c",
-    "select 1",
-  ], { PGPASSFILE: "/nonexistent/pgpass", PGCONNECT_TIMEOUT: "5" });
+  const host = await sh("psql", selectOneArgs("127.0.0.1", await env.port("main")), {
+    PGPASSFILE: "/nonexistent/pgpass",
+    PGCONNECT_TIMEOUT: "5",
+  });
   assert.notEqual(host.code, 0, "the host logged in through the published port without password");
   assert.match(host.stderr, /password/i);
 });
@@ -370,36 +371,12 @@ itest(
 
     for (const branch of ["main", "b"]) {
       const sock = join(env.mountDir, "sockets", branch, "sock");
-      const viaSocket = await asNobody("psql", [
-        "-X",
-        "-w",
-        "-At",
-        "-h",
-        sock,
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-c",
-        "select 1",
-      ]);
+      const viaSocket = await asNobody("psql", selectOneArgs(sock));
       assert.notEqual(viaSocket.code, 0, `uid 65534 logged in through ${sock}`);
       assert.match(viaSocket.stderr, /permission denied/i, viaSocket.stderr);
-      const viaTcp = await asNobody("psql", [
-        "-X",
-        "-w",
-        "-At",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(await env.port(branch)),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-c",
-        "select 1",
-      ], { PGCONNECT_TIMEOUT: "5" });
+      const viaTcp = await asNobody("psql", selectOneArgs("127.0.0.1", await env.port(branch)), {
+        PGCONNECT_TIMEOUT: "5",
+      });
       assert.notEqual(viaTcp.code, 0, `uid 65534 logged in on port of '${branch}'`);
       assert.match(viaTcp.stderr, /password/i, viaTcp.stderr);
     }
@@ -413,17 +390,7 @@ itest(
         "postgres",
         container,
         "psql",
-        "-X",
-        "-w",
-        "-At",
-        "-h",
-        host,
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-c",
-        "select 1",
+        ...selectOneArgs(host),
       ]);
     const loopback = await inside("127.0.0.1");
     assert.notEqual(loopback.code, 0, "password-less login on 127.0.0.1 inside the container");
@@ -475,16 +442,10 @@ itest(
     for (const top of [env.mountDir, env.configDir, join(env.base, "log")]) {
       assert.deepEqual(openToOthers(top), [], `still open to other uids below ${top}`);
     }
-    const viaSocket = await asNobody("psql", [
-      "-X",
-      "-w",
-      "-h",
-      join(env.mountDir, "sockets", "main", "sock"),
-      "-U",
-      "postgres",
-      "-c",
-      "select 1",
-    ]);
+    const viaSocket = await asNobody(
+      "psql",
+      selectOneArgs(join(env.mountDir, "sockets", "main", "sock")),
+    );
     assert.notEqual(viaSocket.code, 0, "uid 65534 logged in through main's socket");
   },
 );

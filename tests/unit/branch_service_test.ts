@@ -26,6 +26,7 @@ import {
   dockerPsLine,
   type FixtureEntry,
   freePortRange,
+  inspectStateCall,
   NOW,
   slotsCall,
   snapshotNamedCall,
@@ -384,19 +385,8 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
       { argv: runArgv(ctx, "dev", start), result: { stdout: "f00d\n" } },
       { argv: ["zfs", "set", `zvpg:port=${start}`, "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },
-      {
-        argv: [
-          "docker",
-          "inspect",
-          "--type",
-          "container",
-          "--format",
-          "{{.State.Status}} {{.State.ExitCode}}",
-          container,
-        ],
-        // restarting: the engine's restart policy will run it again, the code is this run's
-        result: { stdout: "restarting 1\n" },
-      },
+      // restarting: the engine's restart policy will run it again, the code is this run's
+      inspectStateCall(container, { stdout: "restarting 1\n" }),
       {
         argv: ["docker", "logs", "--tail", "200", container],
         result: { stderr: 'LOG:  starting\nFATAL:  unrecognized parameter "shared_bufers"\n' },

@@ -3,7 +3,6 @@
  * parsing of their `ps` and `version` output.
  */
 import assert from "node:assert/strict";
-import { RuntimeUnreachableError } from "../../src/errors.ts";
 import {
   type ContainerSpec,
   createRuntime,
@@ -14,7 +13,8 @@ import {
   PodmanRuntime,
 } from "../../src/adapters/container_runtime.ts";
 import type { RUNTIMES } from "../../src/config/schema.ts";
-import { CommandFailedError } from "../../src/errors.ts";
+import { CommandFailedError, RuntimeUnreachableError } from "../../src/errors.ts";
+import { inspectStateCall } from "./helpers.ts";
 import { FakeRunner } from "../../src/process/fake_runner.ts";
 
 const FLAVORS: { program: string; flavor: typeof RUNTIMES[number]; psFormat: string }[] = [
@@ -266,42 +266,9 @@ Deno.test("runtime: other commands build exact argv", async () => {
         assert.equal(o.timeoutMs, 5000);
       },
     },
-    {
-      argv: [
-        "docker",
-        "inspect",
-        "--type",
-        "container",
-        "--format",
-        "{{.State.Status}} {{.State.ExitCode}}",
-        "c1",
-      ],
-      result: { stdout: "running 0\n" },
-    },
-    {
-      argv: [
-        "docker",
-        "inspect",
-        "--type",
-        "container",
-        "--format",
-        "{{.State.Status}} {{.State.ExitCode}}",
-        "c2",
-      ],
-      result: { code: 1, stderr: "Error: No such container: c2\n" },
-    },
-    {
-      argv: [
-        "docker",
-        "inspect",
-        "--type",
-        "container",
-        "--format",
-        "{{.State.Status}} {{.State.ExitCode}}",
-        "c3",
-      ],
-      result: { code: 1, stderr: "Cannot connect to the Docker daemon\n" },
-    },
+    inspectStateCall("c1", { stdout: "running 0\n" }),
+    inspectStateCall("c2", { code: 1, stderr: "Error: No such container: c2\n" }),
+    inspectStateCall("c3", { code: 1, stderr: "Cannot connect to the Docker daemon\n" }),
     {
       argv: ["docker", "logs", "--tail", "15", "c1"],
       result: { stdout: "out line\n", stderr: "FATAL: bad setting\n" },

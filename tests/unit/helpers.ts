@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { log } from "../../src/log.ts";
 import type { ExpectedCall } from "../../src/process/fake_runner.ts";
+import type { RunResult } from "../../src/process/runner.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
 // whatever the environment the suite runs in.
@@ -151,6 +152,22 @@ export function dockerPsCall(stdout: string, branch?: string, pool = POOL): Expe
       "{{json .}}",
     ],
     result: { stdout },
+  };
+}
+
+/** `docker inspect` of a container's state and last exit code, answered with `result`. */
+export function inspectStateCall(container: string, result: Partial<RunResult>): ExpectedCall {
+  return {
+    argv: [
+      "docker",
+      "inspect",
+      "--type",
+      "container",
+      "--format",
+      "{{.State.Status}} {{.State.ExitCode}}",
+      container,
+    ],
+    result,
   };
 }
 
