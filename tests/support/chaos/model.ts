@@ -6,26 +6,9 @@
  * @module
  */
 
-/** One branch as `branch list -f json` prints it (the fields the suite reads). */
-export interface BranchJson {
-  name: string;
-  default: boolean;
-  parent: string | null;
-  origin: string | null;
-  status: string;
-  port: number | null;
-  container: string | null;
-  dataset: string;
-  mountpoint: string;
-}
-
-/** One snapshot as `snapshot list -f json` prints it. */
-export interface SnapshotJson {
-  name: string;
-  branch: string;
-  dependents: string[];
-  zfsName: string;
-}
+import type { BranchJson, SnapshotJson } from "../../../src/cli/views.ts";
+/** Branches and snapshots as `branch list` and `snapshot list -f json` print them. */
+export type { BranchJson, SnapshotJson };
 
 /** A branch the suite knows. */
 export interface ModelBranch {
