@@ -7,8 +7,8 @@ import { CommanderError } from "@commander-js/extra-typings";
 import { buildProgram } from "./src/cli/app.ts";
 import { type ContextFactory, Session } from "./src/cli/session.ts";
 import { ZvpgError } from "./src/errors.ts";
-import { log } from "./src/log.ts";
-import { withInterrupts } from "./src/services/interrupt.ts";
+import { log } from "./src/runtime/log.ts";
+import { withInterrupts } from "./src/runtime/interrupt.ts";
 
 /** Options of {@link main}. */
 export interface MainOptions {

@@ -22,9 +22,9 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CommandRunner, DenoCommandRunner, type RunResult } from "../src/process/runner.ts";
-import { encodeMessage } from "../src/services/inventory.ts";
-import { PROPS } from "../src/services/layout.ts";
+import { type CommandRunner, DenoCommandRunner, type RunResult } from "../src/runtime/runner.ts";
+import { encodeMessage } from "../src/domain/inventory.ts";
+import { PROPS } from "../src/domain/layout.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 /** The zvpg measured: this checkout, or `--main <path/to/main.ts>` (e.g. an older one). */

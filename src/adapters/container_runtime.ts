@@ -6,7 +6,7 @@
  */
 import { CommandFailedError, RuntimeUnreachableError, tail } from "../errors.ts";
 import type { RUNTIMES } from "../config/schema.ts";
-import type { CommandRunner, RunOptions, RunResult } from "../process/runner.ts";
+import type { CommandRunner, RunOptions, RunResult } from "../runtime/runner.ts";
 
 /** A container as listed by the runtime. */
 export interface ContainerInfo {

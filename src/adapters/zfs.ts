@@ -7,8 +7,8 @@
  * @module
  */
 import { CommandFailedError } from "../errors.ts";
-import { log } from "../log.ts";
-import type { CommandRunner } from "../process/runner.ts";
+import { log } from "../runtime/log.ts";
+import type { CommandRunner } from "../runtime/runner.ts";
 
 /** One dataset or snapshot with the properties that were asked for. */
 export interface ZfsEntry {

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { nameOperation } from "../services/interrupt.ts";
+import { nameOperation } from "../runtime/interrupt.ts";
 import { VERSION } from "../version.ts";
 import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";

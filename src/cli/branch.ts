@@ -4,7 +4,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { BranchService } from "../services/branch_service.ts";
+import { BranchService } from "../workflows/branch_service.ts";
 import { examples, formatOption, parsePort } from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { InitService } from "../services/init_service.ts";
+import { InitService } from "../workflows/init_service.ts";
 import { examples, formatOption, parsePoolSize } from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 import { loadConfig } from "../config/config.ts";
-import { log } from "../log.ts";
-import { type Context, createContext } from "../services/context.ts";
+import { log } from "../runtime/log.ts";
+import { type Context, createContext } from "../runtime/context.ts";
 
 /** Builds the context from the global `-c/--config` (tests give one on a fake runner). */
 export type ContextFactory = (configPath: string | undefined) => Context;

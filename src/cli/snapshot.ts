@@ -5,7 +5,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { SnapshotService } from "../services/snapshot_service.ts";
+import { SnapshotService } from "../workflows/snapshot_service.ts";
 import { examples, formatOption } from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";

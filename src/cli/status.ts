@@ -5,7 +5,7 @@
  */
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { UsageError } from "../errors.ts";
-import { StatusService } from "../services/status_service.ts";
+import { StatusService } from "../workflows/status_service.ts";
 import { examples, formatOption } from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import type { Check } from "../services/check.ts";
-import { allPassed } from "../services/check.ts";
-import type { Context } from "../services/context.ts";
-import type { InitStep } from "../services/init_service.ts";
-import type { BranchRecord, SnapshotRecord } from "../services/inventory.ts";
-import type { BranchDeleteResult, PhaseTimings } from "../services/branch_service.ts";
-import type { SnapshotDeleteResult } from "../services/snapshot_service.ts";
-import type { BranchStatusRow, RepairAction, SystemStatus } from "../services/status_service.ts";
+import type { Check } from "../domain/check.ts";
+import { allPassed } from "../domain/check.ts";
+import type { Context } from "../runtime/context.ts";
+import type { InitStep } from "../workflows/init_service.ts";
+import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
+import type { BranchDeleteResult, PhaseTimings } from "../workflows/branch_service.ts";
+import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
+import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
 

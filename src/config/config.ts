@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { z } from "zod";
 import { ConfigError } from "../errors.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogLevel } from "../runtime/log.ts";
 import { configSchema, runtimeFlavor, type RUNTIMES } from "./schema.ts";
 
 /** The resolved configuration every service works from. All paths are absolute. */

@@ -4,8 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { LOG_LEVELS } from "../log.ts";
-import { branchNameProblem } from "../names.ts";
+import { LOG_LEVELS } from "../runtime/log.ts";
+import { branchNameProblem } from "../domain/names.ts";
 
 /** The branch-name pattern git uses, as given in the spec. */
 export const GIT_BRANCH_PATTERN = String

@@ -3,7 +3,7 @@
  * JSON output and its exit code, compared with golden files in tests/cli/golden/.
  */
 import assert from "node:assert/strict";
-import type { ExpectedCall } from "../../src/process/fake_runner.ts";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import { VERSION } from "../../src/version.ts";
 import {
   dockerPsCall,

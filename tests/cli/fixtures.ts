@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ExpectedCall } from "../../src/process/fake_runner.ts";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import {
   branchGetCall,
   dockerPsCall,

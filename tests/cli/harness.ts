@@ -13,8 +13,8 @@ import { fileURLToPath } from "node:url";
 import { main } from "../../main.ts";
 import { terminal } from "../../src/cli/render.ts";
 import type { Config } from "../../src/config/config.ts";
-import { type ExpectedCall, FakeRunner } from "../../src/process/fake_runner.ts";
-import { type Context, createContext } from "../../src/services/context.ts";
+import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { type Context, createContext } from "../../src/runtime/context.ts";
 import { PostgresProbe } from "../../src/adapters/postgres.ts";
 import { NOW, testConfig, withTempDir } from "../unit/helpers.ts";
 

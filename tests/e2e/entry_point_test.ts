@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FakeAnswer } from "../bin/fake_program.ts";
-import type { ExpectedCall } from "../../src/process/fake_runner.ts";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import { branchScope, inventory, MAIN_PS, pool } from "../cli/fixtures.ts";
 import { withTempDir } from "../unit/helpers.ts";
 

@@ -17,9 +17,9 @@ import {
   StateError,
   ZvpgError,
 } from "../../src/errors.ts";
-import { type ExpectedCall, FakeRunner } from "../../src/process/fake_runner.ts";
-import { BranchService } from "../../src/services/branch_service.ts";
-import { type Context, createContext } from "../../src/services/context.ts";
+import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { BranchService } from "../../src/workflows/branch_service.ts";
+import { type Context, createContext } from "../../src/runtime/context.ts";
 import {
   branchGetCall,
   dockerPsCall,

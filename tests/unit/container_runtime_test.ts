@@ -15,7 +15,7 @@ import {
 import type { RUNTIMES } from "../../src/config/schema.ts";
 import { CommandFailedError, RuntimeUnreachableError } from "../../src/errors.ts";
 import { inspectStateCall } from "./helpers.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 
 const FLAVORS: { program: string; flavor: typeof RUNTIMES[number]; psFormat: string }[] = [
   { program: "docker", flavor: "docker", psFormat: "{{json .}}" },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StateError } from "../../src/errors.ts";
-import { assertNoServer, processesIn, type ProcessTable } from "../../src/services/data_holders.ts";
+import { assertNoServer, processesIn, type ProcessTable } from "../../src/ops/data_holders.ts";
 import { withTempDir } from "./helpers.ts";
 
 /** A process table whose processes work in the given directories. */

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NotInitializedError, PoolNotImportedError } from "../../src/errors.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { createContext } from "../../src/services/context.ts";
-import { loadInitializedInventory } from "../../src/services/guards.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { createContext } from "../../src/runtime/context.ts";
+import { loadInitializedInventory } from "../../src/ops/inventory_store.ts";
 import {
   assertOneLine,
   dockerPsCall,

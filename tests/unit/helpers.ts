@@ -8,9 +8,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
-import { log } from "../../src/log.ts";
-import type { ExpectedCall } from "../../src/process/fake_runner.ts";
-import type { RunResult } from "../../src/process/runner.ts";
+import { log } from "../../src/runtime/log.ts";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
+import type { RunResult } from "../../src/runtime/runner.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
 // whatever the environment the suite runs in.

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C handling (src/services/interrupt.ts) with real signals sent to this process and
+ * Ctrl-C handling (src/runtime/interrupt.ts) with real signals sent to this process and
  * real child programs: the first signal stops the operation and its programs, shielded
  * clean-up still runs, the result is always exit 130, and a second signal quits at once
  * (in a child zvpg-like process, since it exits). In-process tests send SIGTERM: the test
@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { InterruptedError } from "../../src/errors.ts";
-import { DenoCommandRunner } from "../../src/process/runner.ts";
+import { DenoCommandRunner } from "../../src/runtime/runner.ts";
 import {
   interrupted,
   nameOperation,
@@ -15,7 +15,7 @@ import {
   shielded,
   throwIfInterrupted,
   withInterrupts,
-} from "../../src/services/interrupt.ts";
+} from "../../src/runtime/interrupt.ts";
 
 const runner = new DenoCommandRunner();
 const test = (name: string, fn: () => Promise<void>) =>
@@ -132,12 +132,12 @@ test("interrupt: a second signal kills the programs and quits at once", async ()
   const script = `
     import { withInterrupts, shielded } from ${
     JSON.stringify(
-      new URL("../../src/services/interrupt.ts", import.meta.url).href,
+      new URL("../../src/runtime/interrupt.ts", import.meta.url).href,
     )
   };
     import { DenoCommandRunner } from ${
     JSON.stringify(
-      new URL("../../src/process/runner.ts", import.meta.url).href,
+      new URL("../../src/runtime/runner.ts", import.meta.url).href,
     )
   };
     const runner = new DenoCommandRunner();

@@ -2,6 +2,7 @@
  * The inventory: branches, snapshots, dependents and containers from one `zfs get` and
  * one `ps`, with sizes as numbers and statuses derived from state and container.
  */
+import { operationAlive } from "../../src/ops/operation_alive.ts";
 import assert from "node:assert/strict";
 import { parseGetOutput } from "../../src/adapters/zfs.ts";
 import {
@@ -9,8 +10,9 @@ import {
   BranchNotFoundError,
   SnapshotNotFoundError,
 } from "../../src/errors.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { createContext } from "../../src/services/context.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { createContext } from "../../src/runtime/context.ts";
+import { loadInventory } from "../../src/ops/inventory_store.ts";
 import {
   buildInventory,
   decodeMessage,
@@ -18,10 +20,8 @@ import {
   findBranch,
   findSnapshot,
   foreignDatasetsIn,
-  loadInventory,
-  operationAlive,
-} from "../../src/services/inventory.ts";
-import { Layout } from "../../src/services/layout.ts";
+} from "../../src/domain/inventory.ts";
+import { Layout } from "../../src/domain/layout.ts";
 import { parsePsJson } from "../../src/adapters/container_runtime.ts";
 import {
   dockerPsCall,

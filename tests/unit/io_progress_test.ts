@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ioBytes, ioProgressSampler, madeProgress } from "../../src/services/io_progress.ts";
+import { ioBytes, ioProgressSampler, madeProgress } from "../../src/ops/io_progress.ts";
 import { withTempDir } from "./helpers.ts";
 
 const io = (rchar: number, wchar: number) =>

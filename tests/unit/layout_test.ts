@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Layout } from "../../src/services/layout.ts";
+import { Layout } from "../../src/domain/layout.ts";
 import { testConfig, withTempDir } from "./helpers.ts";
 
 Deno.test("layout: the default branch lives on the data dataset", async () => {

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InterruptedError } from "../../src/errors.ts";
-import { withOperationSignal } from "../../src/process/operation_signal.ts";
-import { Layout } from "../../src/services/layout.ts";
-import { withLock } from "../../src/services/lock.ts";
+import { withOperationSignal } from "../../src/runtime/operation_signal.ts";
+import { Layout } from "../../src/domain/layout.ts";
+import { withLock } from "../../src/runtime/lock.ts";
 import { testConfig, withTempDir } from "./helpers.ts";
 
 Deno.test("lock: runs the action, creating the mount directory and the lock file", async () => {

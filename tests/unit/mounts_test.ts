@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { ZvpgError } from "../../src/errors.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { createContext } from "../../src/services/context.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { createContext } from "../../src/runtime/context.ts";
 import {
   ensureMounted,
   type MountEntry,
@@ -13,7 +13,7 @@ import {
   parseProcMounts,
   type PathState,
   staleMountsOn,
-} from "../../src/services/mounts.ts";
+} from "../../src/ops/mounts.ts";
 import { testConfig, withTempDir } from "./helpers.ts";
 
 const ENOTCONN: PathState = { state: "stale", detail: "Transport endpoint is not connected" };

@@ -16,7 +16,7 @@ import {
   snapshotNameProblem,
   validateBranchName,
   validateSnapshotName,
-} from "../../src/names.ts";
+} from "../../src/domain/names.ts";
 import { assertOneLine } from "./helpers.ts";
 
 const P = GIT_BRANCH_PATTERN;

@@ -7,15 +7,10 @@ import assert from "node:assert/strict";
 import { parseGetOutput } from "../../src/adapters/zfs.ts";
 import type { Config } from "../../src/config/config.ts";
 import { PortUnavailableError } from "../../src/errors.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { type Context, createContext } from "../../src/services/context.ts";
-import { buildInventory, type Inventory } from "../../src/services/inventory.ts";
-import {
-  allocatePort,
-  checkRequestedPort,
-  heldPorts,
-  portIsFree,
-} from "../../src/services/ports.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { type Context, createContext } from "../../src/runtime/context.ts";
+import { buildInventory, type Inventory } from "../../src/domain/inventory.ts";
+import { allocatePort, checkRequestedPort, heldPorts, portIsFree } from "../../src/ops/ports.ts";
 import { parsePsJson } from "../../src/adapters/container_runtime.ts";
 import {
   dockerPsLine,

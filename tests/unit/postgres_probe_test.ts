@@ -14,7 +14,7 @@ import {
   PostgresProbe,
   startupMessage,
 } from "../../src/adapters/postgres.ts";
-import { dataDirVersion, startupSettings } from "../../src/services/branch_container.ts";
+import { dataDirVersion, startupSettings } from "../../src/ops/branch_container.ts";
 
 /** A backend message: type byte, Int32 length, body. */
 function message(type: string, body: Uint8Array): Uint8Array {

@@ -5,8 +5,12 @@
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Logger } from "../../src/log.ts";
-import { ensurePrivateDir, ensurePrivateFile, writePrivateFile } from "../../src/private_fs.ts";
+import { Logger } from "../../src/runtime/log.ts";
+import {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  writePrivateFile,
+} from "../../src/runtime/private_fs.ts";
 import { withTempDir } from "./helpers.ts";
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);

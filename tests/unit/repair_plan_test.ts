@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { ContainerInfo } from "../../src/adapters/container_runtime.ts";
-import { describeDrift, findDrift, isWarning } from "../../src/services/drift.ts";
-import type { BranchRecord, Inventory, SnapshotRecord } from "../../src/services/inventory.ts";
-import { planRepairs } from "../../src/services/repair_plan.ts";
+import { describeDrift, findDrift, isWarning } from "../../src/domain/drift.ts";
+import type { BranchRecord, Inventory, SnapshotRecord } from "../../src/domain/inventory.ts";
+import { planRepairs } from "../../src/domain/repair_plan.ts";
 
 function container(name: string, branch: string, state = "running"): ContainerInfo {
   return { id: name, name, state, labels: { "zvpg.branch": branch, "zvpg.port": "6001" } };

@@ -14,15 +14,15 @@ import {
   UsageError,
   ZvpgError,
 } from "../../src/errors.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { withOperationSignal } from "../../src/process/operation_signal.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { withOperationSignal } from "../../src/runtime/operation_signal.ts";
 import {
   childrenExited,
   DenoCommandRunner,
   INTERRUPT_GRACE_MS,
   KILL_GRACE_MS,
   type RunResult,
-} from "../../src/process/runner.ts";
+} from "../../src/runtime/runner.ts";
 import { assertOneLine } from "./helpers.ts";
 
 const runner = new DenoCommandRunner();

@@ -15,9 +15,9 @@ import {
   StateError,
   UsageError,
 } from "../../src/errors.ts";
-import { type ExpectedCall, FakeRunner } from "../../src/process/fake_runner.ts";
-import { type Context, createContext } from "../../src/services/context.ts";
-import { MAX_MESSAGE_BYTES, SnapshotService } from "../../src/services/snapshot_service.ts";
+import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { type Context, createContext } from "../../src/runtime/context.ts";
+import { MAX_MESSAGE_BYTES, SnapshotService } from "../../src/workflows/snapshot_service.ts";
 import { VERSION } from "../../src/version.ts";
 import {
   branchGetCall,

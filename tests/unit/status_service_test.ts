@@ -3,9 +3,9 @@
  */
 import assert from "node:assert/strict";
 import { PostgresProbe } from "../../src/adapters/postgres.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
-import { createContext } from "../../src/services/context.ts";
-import { StatusService } from "../../src/services/status_service.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
+import { createContext } from "../../src/runtime/context.ts";
+import { StatusService } from "../../src/workflows/status_service.ts";
 import { VERSION } from "../../src/version.ts";
 import {
   dockerPsCall,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { parseGetOutput, parsePoolList, parseSize, Zfs } from "../../src/adapters/zfs.ts";
 import { CommandFailedError } from "../../src/errors.ts";
-import { FakeRunner } from "../../src/process/fake_runner.ts";
+import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 
 const PROPS = "type,used,referenced,origin,creation,zvpg:branch";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FAULT_POINTS } from "../../../src/services/fault.ts";
+import { FAULT_POINTS } from "../../../src/runtime/fault.ts";
 import { sh, type TestEnv } from "../itest.ts";
 import { zfsMounts } from "../engines.ts";
 
@@ -24,7 +24,7 @@ export type Fault = typeof FAULTS[number];
 /** The faults that restart a machine-wide service (need `disruptive: true`). */
 export const DISRUPTIVE_FAULTS: readonly Fault[] = ["engine-restart", "zfs-restart"];
 
-/** Fault points (from src/services/fault.ts) an operation passes, by name prefix. */
+/** Fault points (from src/runtime/fault.ts) an operation passes, by name prefix. */
 export function faultPointsOf(op: string): string[] {
   const prefixes: Record<string, string[]> = {
     create: ["branch.create.", "container."],

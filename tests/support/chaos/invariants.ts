@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { encodeBranchName } from "../../../src/names.ts";
+import { encodeBranchName } from "../../../src/domain/names.ts";
 import type { TestEnv } from "../itest.ts";
 import type { BranchJson, Model, SnapshotJson } from "./model.ts";
 import {

@@ -22,17 +22,18 @@ import {
   ensurePrivateFile,
   PRIVATE_DIR,
   writePrivateFile,
-} from "../private_fs.ts";
-import type { Check } from "./check.ts";
-import { check, defaultBranchCheck, environmentChecks } from "./environment_checks.ts";
-import { log } from "../log.ts";
-import { execSql } from "./branch_container.ts";
-import { startAndWait } from "./start_on_port.ts";
-import type { Context } from "./context.ts";
-import { CONTAINER_PGDATA, PROPS } from "./layout.ts";
-import { loadInventory } from "./inventory.ts";
-import { ensureMounted } from "./mounts.ts";
-import { withLock } from "./lock.ts";
+} from "../runtime/private_fs.ts";
+import type { Check } from "../domain/check.ts";
+import { check, defaultBranchCheck, environmentChecks } from "../ops/environment_checks.ts";
+import { log } from "../runtime/log.ts";
+import { execSql } from "../ops/branch_container.ts";
+import { startAndWait } from "../ops/start_on_port.ts";
+import type { Context } from "../runtime/context.ts";
+import { CONTAINER_PGDATA, PROPS } from "../domain/layout.ts";
+import { loadInventory } from "../ops/inventory_store.ts";
+
+import { ensureMounted } from "../ops/mounts.ts";
+import { withLock } from "../runtime/lock.ts";
 
 /** One thing `init env` did or found done. */
 export interface InitStep {

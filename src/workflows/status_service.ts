@@ -5,32 +5,34 @@
  *
  * @module
  */
+import { operationAlive } from "../ops/operation_alive.ts";
+import { inFlightAlive } from "../ops/operation_alive.ts";
 import { type Dirent, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { PoolStatus } from "../adapters/zfs.ts";
 import { ZvpgError } from "../errors.ts";
-import { log } from "../log.ts";
-import type { Check } from "./check.ts";
-import { describeDrift, findDrift, isWarning } from "./drift.ts";
-import { check, environmentChecks } from "./environment_checks.ts";
-import { inFlightAlive, markStopped, record } from "./lifecycle.ts";
-import { planRepairs, type RepairStep } from "./repair_plan.ts";
+import { log } from "../runtime/log.ts";
+import type { Check } from "../domain/check.ts";
+import { describeDrift, findDrift, isWarning } from "../domain/drift.ts";
+import { check, environmentChecks } from "../ops/environment_checks.ts";
+import { loadInventory, record } from "../ops/inventory_store.ts";
+import { markStopped } from "../domain/lifecycle.ts";
+import { planRepairs, type RepairStep } from "../domain/repair_plan.ts";
 import { VERSION } from "../version.ts";
-import { execSql, stopBranchContainer } from "./branch_container.ts";
-import { destroyBranch } from "./branch_removal.ts";
-import type { Context } from "./context.ts";
+import { execSql, stopBranchContainer } from "../ops/branch_container.ts";
+import { destroyBranch } from "../ops/branch_removal.ts";
+import type { Context } from "../runtime/context.ts";
+import type { BranchRecord, Inventory, SnapshotRecord } from "../domain/inventory.ts";
+import type { Layout } from "../domain/layout.ts";
+import { withLock } from "../runtime/lock.ts";
+import { claimedPort } from "../ops/ports.ts";
 import {
-  type BranchRecord,
-  type Inventory,
-  loadInventory,
-  operationAlive,
-  type SnapshotRecord,
-} from "./inventory.ts";
-import type { Layout } from "./layout.ts";
-import { withLock } from "./lock.ts";
-import { claimedPort } from "./ports.ts";
-import { ensureMounted, hostMountTable, type MountOutcome, type MountTable } from "./mounts.ts";
-import { startAndWait } from "./start_on_port.ts";
+  ensureMounted,
+  hostMountTable,
+  type MountOutcome,
+  type MountTable,
+} from "../ops/mounts.ts";
+import { startAndWait } from "../ops/start_on_port.ts";
 
 /** `status system`. */
 export interface SystemStatus {

@@ -6,11 +6,12 @@
  * @module
  */
 import { PortUnavailableError } from "../errors.ts";
-import { log } from "../log.ts";
+import { log } from "../runtime/log.ts";
 import { isPortConflict, runBranchContainer, waitBranchReady } from "./branch_container.ts";
-import type { Context } from "./context.ts";
-import type { BranchRecord, Inventory } from "./inventory.ts";
-import { markPort, markRunning, record } from "./lifecycle.ts";
+import type { Context } from "../runtime/context.ts";
+import type { BranchRecord, Inventory } from "../domain/inventory.ts";
+import { record } from "./inventory_store.ts";
+import { markPort, markRunning } from "../domain/lifecycle.ts";
 import { allocatePort } from "./ports.ts";
 
 /** How many other ports to try when the chosen one is taken at bind time. */

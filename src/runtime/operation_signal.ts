@@ -1,7 +1,7 @@
 /**
  * The `AbortSignal` of the operation under way, carried along its async calls (an
  * `AsyncLocalStorage`), so that every program the operation runs is stopped with it without
- * each caller passing the signal down. `src/services/interrupt.ts` sets it from SIGINT and
+ * each caller passing the signal down. `src/runtime/interrupt.ts` sets it from SIGINT and
  * SIGTERM; the runner reads it when a call names no signal of its own.
  *
  * @module

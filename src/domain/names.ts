@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { InvalidNameError } from "./errors.ts";
+import { InvalidNameError } from "../errors.ts";
 
 /** Longest branch name accepted, in characters. */
 export const MAX_BRANCH_NAME = 100;

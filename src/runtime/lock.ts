@@ -8,10 +8,10 @@
  */
 import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
-import { log } from "../log.ts";
-import { ensurePrivateDir, PRIVATE_FILE } from "../private_fs.ts";
-import { operationSignal } from "../process/operation_signal.ts";
-import type { Layout } from "./layout.ts";
+import { log } from "./log.ts";
+import { ensurePrivateDir, PRIVATE_FILE } from "./private_fs.ts";
+import { operationSignal } from "./operation_signal.ts";
+import type { Layout } from "../domain/layout.ts";
 
 /** Runs `action` while holding the pool's lock. */
 export async function withLock<T>(layout: Layout, action: () => Promise<T>): Promise<T> {

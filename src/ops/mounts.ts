@@ -10,8 +10,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { ZvpgError } from "../errors.ts";
-import { log } from "../log.ts";
-import type { Context } from "./context.ts";
+import { log } from "../runtime/log.ts";
+import type { Context } from "../runtime/context.ts";
 
 /** One line of /proc/mounts. */
 export interface MountEntry {

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
-import { encodeBranchName } from "../names.ts";
+import { encodeBranchName } from "./names.ts";
 
 /** Label keys zvpg puts on its containers. */
 export const LABELS = {

@@ -16,15 +16,20 @@ import {
 import { join } from "node:path";
 import type { ContainerInfo, ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
-import { log } from "../log.ts";
-import { ensurePrivateDir, PRIVATE_FILE, writePrivateFile } from "../private_fs.ts";
-import type { Context } from "./context.ts";
+import { log } from "../runtime/log.ts";
+import { ensurePrivateDir, PRIVATE_FILE, writePrivateFile } from "../runtime/private_fs.ts";
+import type { Context } from "../runtime/context.ts";
 import { assertNoServer } from "./data_holders.ts";
-import { faultPoint } from "./fault.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
 import { ioProgressSampler } from "./io_progress.ts";
-import { interrupted, shielded, throwIfInterrupted } from "./interrupt.ts";
-import { CONTAINER_CONF_DIR, CONTAINER_PGDATA, CONTAINER_SOCKET_DIR, LABELS } from "./layout.ts";
+import { interrupted, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
+import {
+  CONTAINER_CONF_DIR,
+  CONTAINER_PGDATA,
+  CONTAINER_SOCKET_DIR,
+  LABELS,
+} from "../domain/layout.ts";
 
 /** The PostgreSQL config files every container gets, and where they come from. */
 function configFiles(ctx: Context): [string, string][] {

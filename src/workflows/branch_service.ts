@@ -3,52 +3,50 @@
  *
  * @module
  */
+import { assertNotBusy, inFlightAlive } from "../ops/operation_alive.ts";
 import { rmSync } from "node:fs";
 import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
-import { log } from "../log.ts";
-import { validateBranchName, validateSnapshotName } from "../names.ts";
-import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch_container.ts";
+import { log } from "../runtime/log.ts";
+import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
+import { branchContainers, stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts";
 import {
   destroyBranch,
   destroyBranches,
   destroyUnusedAutoSnapshot,
   orderDependents,
   snapshotNamesOf,
-} from "./branch_removal.ts";
-import type { Context } from "./context.ts";
-import { faultPoint } from "./fault.ts";
-import { rolledBack, shielded, throwIfInterrupted } from "./interrupt.ts";
-import { loadInitializedInventory } from "./guards.ts";
+} from "../ops/branch_removal.ts";
+import type { Context } from "../runtime/context.ts";
+import { faultPoint } from "../runtime/fault.ts";
+import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
+import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
 import {
   type BranchRecord,
   findBranch,
   foreignDatasetsIn,
   type Inventory,
   type SnapshotRecord,
-} from "./inventory.ts";
+} from "../domain/inventory.ts";
 import {
   type BranchScope,
   findSnapshotNamed,
   loadBranchScope,
   portView,
   scopeBranch,
-} from "./inventory_reads.ts";
-import { PROPS } from "./layout.ts";
+} from "../ops/inventory_store.ts";
+import { PROPS } from "../domain/layout.ts";
 import {
-  assertNotBusy,
   assertOwnEngine,
-  inFlightAlive,
   inFlightError,
   isInFlight,
   markCreating,
   markRunning,
   markStopped,
-  record,
-} from "./lifecycle.ts";
-import { withLock } from "./lock.ts";
-import { allocatePort, checkRequestedPort } from "./ports.ts";
+} from "../domain/lifecycle.ts";
+import { withLock } from "../runtime/lock.ts";
+import { allocatePort, checkRequestedPort } from "../ops/ports.ts";
 import { SnapshotService } from "./snapshot_service.ts";
-import { startOnPort } from "./start_on_port.ts";
+import { startOnPort } from "../ops/start_on_port.ts";
 
 /** Options of `branch create`. */
 export interface CreateBranchOptions {
@@ -111,7 +109,7 @@ export class BranchService {
 
   /**
    * Creates a branch from a snapshot and starts its PostgreSQL. On Ctrl-C it stops the
-   * step under way and removes what it made (see src/services/interrupt.ts).
+   * step under way and removes what it made (see src/runtime/interrupt.ts).
    */
   async create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
     const { ctx } = this;
@@ -233,7 +231,7 @@ export class BranchService {
       const scope = await loadBranchScope(ctx, "branch stop", [name], { containers: "branch" });
       const branch = scopeBranch(scope, name);
       if (isInFlight(branch)) throw inFlightError(branch);
-      assertOwnEngine(ctx, branch);
+      assertOwnEngine(ctx.runtime.flavor, branch);
       const wasRunning = branch.container?.state === "running";
       // Record the intent first: a crash after this leaves a stopped branch whose
       // container may still run (shown as running), never a "running" one without it.
@@ -276,7 +274,7 @@ export class BranchService {
         });
       }
       assertNotBusy(branch);
-      assertOwnEngine(ctx, branch);
+      assertOwnEngine(ctx.runtime.flavor, branch);
       const own = inventory.snapshots.filter((s) => s.branch === name);
       const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
       // a recursive destroy would take datasets the user made inside these branches
@@ -358,7 +356,7 @@ export class BranchService {
 
   private assertStartable(branch: BranchRecord): void {
     if (isInFlight(branch)) throw inFlightError(branch);
-    assertOwnEngine(this.ctx, branch);
+    assertOwnEngine(this.ctx.runtime.flavor, branch);
     if (branch.container?.state === "running") {
       throw new StateError(`branch '${branch.name}' is already running on port ${branch.port}`, {
         hint: `stop it first with 'zvpg branch stop ${branch.name}'`,

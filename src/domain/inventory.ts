@@ -7,7 +7,7 @@
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { ZfsEntry } from "../adapters/zfs.ts";
 import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "../errors.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../runtime/context.ts";
 import { LABELS, PROPS } from "./layout.ts";
 
 /** Lifecycle state recorded on a branch dataset. */
@@ -99,21 +99,6 @@ export const ZFS_PROPS = [
   "usedbysnapshots",
   ...Object.values(PROPS),
 ];
-
-/** Reads the inventory. `containers: false` skips the runtime call. */
-export async function loadInventory(
-  ctx: Context,
-  options: { containers?: boolean } = {},
-): Promise<Inventory> {
-  const { layout } = ctx;
-  const [entries, containers] = await Promise.all([
-    ctx.zfs.getTree([layout.dataDataset, layout.clonesDataset], ZFS_PROPS),
-    options.containers === false
-      ? Promise.resolve([] as ContainerInfo[])
-      : ctx.runtime.list({ [LABELS.pool]: layout.pool }),
-  ]);
-  return buildInventory(ctx, entries, containers);
-}
 
 /** Assembles the inventory from raw ZFS entries and containers (pure; unit-tested). */
 export function buildInventory(
@@ -304,16 +289,4 @@ function parseTime(iso: string | undefined, creationSeconds: string | undefined)
 function num(value: string | undefined): number {
   const n = Number(value);
   return Number.isFinite(n) ? n : 0;
-}
-
-/** Whether a zvpg process with this pid is still running (its operation is in flight). */
-export function operationAlive(pid: number | null): boolean {
-  if (pid === null || !Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === Deno.pid) return true;
-  try {
-    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-    return /zvpg|main\.ts|deno/.test(cmdline);
-  } catch {
-    return false;
-  }
 }

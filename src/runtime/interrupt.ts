@@ -14,9 +14,9 @@
  * @module
  */
 import { InterruptedError } from "../errors.ts";
-import { log } from "../log.ts";
-import { operationSignal, withOperationSignal } from "../process/operation_signal.ts";
-import { childrenExited } from "../process/runner.ts";
+import { log } from "./log.ts";
+import { operationSignal, withOperationSignal } from "./operation_signal.ts";
+import { childrenExited } from "./runner.ts";
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 

@@ -4,13 +4,13 @@
  * @module
  */
 import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts";
-import { log } from "../log.ts";
-import { validateBranchName, validateSnapshotName } from "../names.ts";
+import { log } from "../runtime/log.ts";
+import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { VERSION } from "../version.ts";
-import { destroyBranches, orderDependents, snapshotNamesOf } from "./branch_removal.ts";
-import { execSql } from "./branch_container.ts";
-import type { Context } from "./context.ts";
-import { faultPoint } from "./fault.ts";
+import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
+import { execSql } from "../ops/branch_container.ts";
+import type { Context } from "../runtime/context.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import {
   type BranchRecord,
   encodeMessage,
@@ -18,17 +18,17 @@ import {
   findSnapshot,
   foreignDatasetsIn,
   type SnapshotRecord,
-} from "./inventory.ts";
+} from "../domain/inventory.ts";
 import {
   assertSnapshotNameFree,
   loadBranchScope,
   loadSnapshotOf,
   scopeBranch,
-} from "./inventory_reads.ts";
-import { PROPS } from "./layout.ts";
-import { inFlightError, isInFlight } from "./lifecycle.ts";
-import { withLock } from "./lock.ts";
-import { loadInitializedInventory } from "./guards.ts";
+} from "../ops/inventory_store.ts";
+import { PROPS } from "../domain/layout.ts";
+import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
+import { withLock } from "../runtime/lock.ts";
+import { loadInitializedInventory } from "../ops/inventory_store.ts";
 
 /** Longest snapshot message accepted, in bytes once encoded. */
 export const MAX_MESSAGE_BYTES = 1000;

@@ -4,8 +4,8 @@
  * @module
  */
 import { PortUnavailableError } from "../errors.ts";
-import type { Context } from "./context.ts";
-import { type BranchRecord, containerPort, type Inventory } from "./inventory.ts";
+import type { Context } from "../runtime/context.ts";
+import { type BranchRecord, containerPort, type Inventory } from "../domain/inventory.ts";
 
 /**
  * The port a branch holds: the port of any container it has (an exited one may be

@@ -14,8 +14,7 @@
  * @module
  */
 import { StateError } from "../errors.ts";
-import type { Context } from "./context.ts";
-import { type BranchRecord, operationAlive } from "./inventory.ts";
+import type { BranchRecord } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
 
 /** ZFS user properties a transition writes. */
@@ -53,19 +52,9 @@ export function markDeleting(): Transition {
   return { [PROPS.state]: "deleting", [PROPS.pid]: String(Deno.pid) };
 }
 
-/** Writes a transition on a branch's dataset. */
-export async function record(ctx: Context, dataset: string, transition: Transition) {
-  await ctx.zfs.set(dataset, transition);
-}
-
 /** Whether a create or delete is recorded on the branch (in flight, or interrupted). */
 export function isInFlight(b: Pick<BranchRecord, "state">): boolean {
   return b.state === "creating" || b.state === "deleting";
-}
-
-/** Whether the zvpg process recorded on an in-flight branch is still at work. */
-export function inFlightAlive(b: Pick<BranchRecord, "state" | "operationPid">): boolean {
-  return isInFlight(b) && operationAlive(b.operationPid);
 }
 
 /** The refusal for a branch another zvpg process is creating or deleting right now. */
@@ -79,21 +68,13 @@ export function inFlightError(b: Pick<BranchRecord, "name" | "state" | "operatio
 }
 
 /**
- * Refuses a branch that another live zvpg process is creating or deleting. A branch left
- * in flight by a dead process passes: each command decides how to finish it.
- */
-export function assertNotBusy(b: BranchRecord): void {
-  if (inFlightAlive(b)) throw inFlightError(b);
-}
-
-/**
  * Refuses a branch recorded as running under another engine than the configured one:
  * its container is invisible from here, so it must be managed from its own engine.
  */
-export function assertOwnEngine(ctx: Context, b: BranchRecord): void {
+export function assertOwnEngine(engine: string, b: BranchRecord): void {
   if (b.status !== "other-runtime") return;
   throw new StateError(
-    `branch '${b.name}' is running under ${b.runtime}, but zvpg is set to use ${ctx.runtime.flavor}`,
+    `branch '${b.name}' is running under ${b.runtime}, but zvpg is set to use ${engine}`,
     {
       hint:
         `manage it with ${b.runtime} (unset ZVPG_CONTAINER_RUNTIME or set containerRuntime to ${b.runtime}), or stop it there first`,

@@ -10,7 +10,7 @@ import {
   InterruptedError,
   ProgramNotFoundError,
 } from "../errors.ts";
-import { log } from "../log.ts";
+import { log } from "./log.ts";
 import { operationSignal } from "./operation_signal.ts";
 
 /** Options for {@link CommandRunner.run}. */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { log } from "../log.ts";
+import { log } from "./log.ts";
 
 /** Every fault point zvpg has (for tests and documentation). */
 export const FAULT_POINTS = [

@@ -7,8 +7,8 @@ import type { Config } from "../config/config.ts";
 import { type ContainerRuntime, createRuntime } from "../adapters/container_runtime.ts";
 import { PostgresProbe } from "../adapters/postgres.ts";
 import { Zfs } from "../adapters/zfs.ts";
-import { type CommandRunner, DenoCommandRunner } from "../process/runner.ts";
-import { Layout } from "./layout.ts";
+import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
+import { Layout } from "../domain/layout.ts";
 
 /** Configuration plus the adapters built on one command runner. */
 export interface Context {

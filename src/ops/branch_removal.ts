@@ -6,12 +6,13 @@
  */
 import { rmSync } from "node:fs";
 import { CommandFailedError, DatasetBusyError } from "../errors.ts";
-import { log } from "../log.ts";
+import { log } from "../runtime/log.ts";
 import { branchContainers, stopBranchContainer } from "./branch_container.ts";
-import type { Context } from "./context.ts";
-import { faultPoint } from "./fault.ts";
-import type { BranchRecord, Inventory } from "./inventory.ts";
-import { markDeleting, record } from "./lifecycle.ts";
+import type { Context } from "../runtime/context.ts";
+import { faultPoint } from "../runtime/fault.ts";
+import type { BranchRecord, Inventory } from "../domain/inventory.ts";
+import { record } from "./inventory_store.ts";
+import { markDeleting } from "../domain/lifecycle.ts";
 
 /**
  * Branches cloned from any of `snapshotZfsNames`, and recursively from their snapshots,

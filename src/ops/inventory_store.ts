@@ -1,5 +1,6 @@
 /**
- * Narrow reads of the inventory, for the operations about one branch or one snapshot
+ * The inventory store: every read and write of zvpg's metadata in ZFS. Listings and
+ * graph-wide operations load the whole inventory ({@link loadInventory}); the narrow reads serve the operations about one branch or one snapshot
  * (`branch create/start/stop`, `snapshot create`): each reads the datasets it names, never
  * every snapshot of the pool. Listings and graph-wide operations use {@link loadInventory}.
  *
@@ -18,9 +19,16 @@
  */
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { ZfsEntry } from "../adapters/zfs.ts";
-import { AlreadyExistsError, BranchNotFoundError } from "../errors.ts";
-import type { Context } from "./context.ts";
-import { requireInitialized } from "./guards.ts";
+import {
+  AlreadyExistsError,
+  BranchNotFoundError,
+  NotInitializedError,
+  PoolNotImportedError,
+} from "../errors.ts";
+import type { Context } from "../runtime/context.ts";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Transition } from "../domain/lifecycle.ts";
 import {
   type BranchRecord,
   buildInventory,
@@ -29,8 +37,74 @@ import {
   type SnapshotRecord,
   snapshotRecord,
   ZFS_PROPS,
-} from "./inventory.ts";
-import { LABELS, PROPS } from "./layout.ts";
+} from "../domain/inventory.ts";
+import { LABELS, PROPS } from "../domain/layout.ts";
+
+/** Reads the inventory. `containers: false` skips the runtime call. */
+export async function loadInventory(
+  ctx: Context,
+  options: { containers?: boolean } = {},
+): Promise<Inventory> {
+  const { layout } = ctx;
+  const [entries, containers] = await Promise.all([
+    ctx.zfs.getTree([layout.dataDataset, layout.clonesDataset], ZFS_PROPS),
+    options.containers === false
+      ? Promise.resolve([] as ContainerInfo[])
+      : ctx.runtime.list({ [LABELS.pool]: layout.pool }),
+  ]);
+  return buildInventory(ctx, entries, containers);
+}
+
+/**
+ * Loads the inventory of an initialised pool; throws {@link NotInitializedError} (naming
+ * `what`) before `init env`, rather than answer as if the pool were empty, and
+ * {@link PoolNotImportedError} when the pool is only exported (e.g. after `zpool export`).
+ */
+export async function loadInitializedInventory(
+  ctx: Context,
+  what: string,
+  options?: { containers?: boolean },
+): Promise<Inventory> {
+  const inventory = await loadInventory(ctx, options);
+  await requireInitialized(ctx, inventory.initialized, what);
+  return inventory;
+}
+
+/**
+ * Throws {@link NotInitializedError} (or {@link PoolNotImportedError}) unless
+ * `initialized`: whether the default branch's dataset was found.
+ */
+export async function requireInitialized(
+  ctx: Context,
+  initialized: boolean,
+  what: string,
+): Promise<void> {
+  if (initialized) return;
+  await throwIfPoolNotImported(ctx, what);
+  throw new NotInitializedError(what);
+}
+
+/**
+ * Throws {@link PoolNotImportedError} when the configured pool is not imported but can be:
+ * its file `<mountDir>/<pool>.img` exists, or `zpool import` finds it beside its device.
+ */
+async function throwIfPoolNotImported(ctx: Context, what: string): Promise<void> {
+  const { zfs, layout, config } = ctx;
+  if (await zfs.poolStatus(layout.pool)) return;
+  if (config.zfsPoolDevice) {
+    const dir = dirname(config.zfsPoolDevice);
+    if ((await zfs.importablePools(dir)).includes(layout.pool)) {
+      throw new PoolNotImportedError(what, layout.pool, dir);
+    }
+  } else if (existsSync(layout.poolImage)) {
+    throw new PoolNotImportedError(what, layout.pool, dirname(layout.poolImage));
+  }
+}
+
+/** Writes a transition on a branch's dataset. */
+export async function record(ctx: Context, dataset: string, transition: Transition) {
+  await ctx.zfs.set(dataset, transition);
+}
 
 /** The properties of a branch slot that ports and snapshot names need. */
 const SLOT_PROPS = [PROPS.branch, PROPS.state, PROPS.port];
