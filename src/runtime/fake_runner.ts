@@ -57,7 +57,7 @@ export class FakeRunner implements CommandRunner {
     }
     if (JSON.stringify(next.argv) !== JSON.stringify(argv)) {
       return Promise.reject(
-        new Error(`expected ${JSON.stringify(next.argv)}\n     got ${JSON.stringify(argv)}`),
+        new Error(`expected ${JSON.stringify(next.argv)} but got ${JSON.stringify(argv)}`),
       );
     }
     next.check?.(options);

@@ -52,7 +52,11 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     ctx.pg = new PostgresProbe(() => Promise.resolve("ready"));
     fake.expect(...(options.calls?.(ctx) ?? []));
     const { code, stdout, stderr } = await captured(() => main(args, { context: () => ctx }));
-    fake.assertDone();
+    try {
+      fake.assertDone();
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n(exit ${code}; stderr: ${stderr.trim()})`);
+    }
     const clean = (s: string) =>
       [[dir, "$TMP"], [encodeURIComponent(dir), "$TMP"], ...(options.replace ?? [])].reduce(
         (t, [a, b]) => t.replaceAll(a, b),
@@ -88,7 +92,7 @@ async function captured(
  */
 export function assertGolden(name: string, run: CliRun): void {
   // a call the fixture did not expect is a broken test, never an output to keep
-  assert.doesNotMatch(run.stderr, /unexpected call|expected \[/);
+  assert.doesNotMatch(run.stderr + run.stdout, /unexpected call|expected \[/);
   const actual = [
     `exit ${run.code}`,
     "--- stdout",

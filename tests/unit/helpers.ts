@@ -5,12 +5,13 @@
  *
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { log } from "../../src/runtime/log.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
+import type { Context } from "../../src/runtime/context.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
 // whatever the environment the suite runs in.
@@ -291,4 +292,85 @@ export function snapshotNamedCall(entries: FixtureEntry[], name: string): Expect
     (e.name === `${POOL}/data` || isChild(e, [`${POOL}/clones`]))
   ).map((e) => `${e.name}@${name}`).sort();
   return zfsGetNamesCall(entries, slots);
+}
+
+/** The `docker run` argv of a branch container. */
+export function runArgv(ctx: Context, branch: string, port: number): string[] {
+  const { layout } = ctx;
+  const pgdata = layout.pgdata(branch);
+  const owner = statSync(pgdata);
+  const rt = layout.runtimeDir(branch);
+  return [
+    "docker",
+    "run",
+    "-d",
+    "--pull=never",
+    "--name",
+    layout.containerName(branch, port),
+    "--label",
+    "zvpg.pool=tpool",
+    "--label",
+    `zvpg.branch=${branch}`,
+    "--label",
+    `zvpg.dataset=${layout.branchDataset(branch)}`,
+    "--label",
+    `zvpg.port=${port}`,
+    "--user",
+    `${owner.uid}:${owner.gid}`,
+    "--mount",
+    `type=bind,source=${pgdata},target=/var/lib/postgresql/data`,
+    "--mount",
+    `type=bind,source=${rt}/sock,target=/var/run/postgresql`,
+    "--mount",
+    `type=bind,source=${rt}/conf,target=/etc/zvpg,readonly=true`,
+    "-p",
+    `127.0.0.1:${port}:5432`,
+    "--stop-signal",
+    "SIGINT",
+    "--restart",
+    "unless-stopped",
+    "--entrypoint",
+    "postgres",
+    "postgres:17",
+    "-D",
+    "/var/lib/postgresql/data",
+    "-c",
+    "config_file=/etc/zvpg/postgresql.conf",
+    "-c",
+    "hba_file=/etc/zvpg/pg_hba.conf",
+    "-c",
+    "ident_file=/etc/zvpg/pg_ident.conf",
+    "-c",
+    "port=5432",
+    "-c",
+    "listen_addresses=*",
+    "-c",
+    "unix_socket_directories=/var/run/postgresql",
+  ];
+}
+
+export function cloneCall(ctx: Context, branch: string, port: number, from: string): ExpectedCall {
+  const dataset = ctx.layout.branchDataset(branch);
+  return {
+    argv: [
+      "zfs",
+      "clone",
+      "-o",
+      `mountpoint=${ctx.layout.branchMount(branch)}`,
+      "-o",
+      `zvpg:branch=${branch}`,
+      "-o",
+      "zvpg:parent=main",
+      "-o",
+      `zvpg:created=${NOW.toISOString()}`,
+      "-o",
+      "zvpg:state=creating",
+      "-o",
+      `zvpg:pid=${Deno.pid}`,
+      "-o",
+      `zvpg:port=${port}`,
+      from,
+      dataset,
+    ],
+  };
 }
