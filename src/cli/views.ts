@@ -355,7 +355,11 @@ export const checksView: View<HealthReport> = {
     ...(repairs ? { repairs } : {}),
   }),
   text: ({ checks, repairs }) =>
-    [...(repairs ?? []).map(repairLine), ...checkLines(checks)].join("\n"),
+    [
+      ...(repairs === undefined ? [] : repairs.length === 0 ? ["nothing to repair"] : []),
+      ...(repairs ?? []).map(repairLine),
+      ...checkLines(checks),
+    ].join("\n"),
   exitCode: ({ checks }) => allPassed(checks) ? 0 : 1,
 };
 

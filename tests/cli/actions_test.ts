@@ -7,6 +7,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { USABLE_QUERY } from "../../src/workflows/status_service.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
+import type { MountTable } from "../../src/adapters/mount_table.ts";
 import {
   branchGetCall,
   cloneCall,
@@ -166,6 +167,23 @@ const ENVIRONMENT: ExpectedCall[] = [
   IMAGE_INSPECT,
 ];
 
+/** The query health and repair run in a running branch (answered: it is usable). */
+function usableQuery(pgdata: string): ExpectedCall {
+  const { uid, gid } = statSync(pgdata);
+  return {
+    argv: [
+      "docker",
+      "exec",
+      "--user",
+      `${uid}:${gid}`,
+      "zvpg_main_6001",
+      ...["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql"],
+      ...["-U", "postgres", "-d", "postgres", "-c", USABLE_QUERY],
+    ],
+    result: { stdout: "412\n" },
+  };
+}
+
 /** The password file `init env` writes (the config check wants it, private). */
 function passFile(ctx: Context): void {
   writePrivateFile(ctx.layout.passFile, "*:*:*:postgres:secret\n");
@@ -188,29 +206,7 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        const { uid, gid } = statSync(pgdata);
-        return [...ENVIRONMENT, ...inventory(), {
-          argv: [
-            "docker",
-            "exec",
-            "--user",
-            `${uid}:${gid}`,
-            "zvpg_main_6001",
-            ...[
-              "psql",
-              "-X",
-              "-q",
-              "-t",
-              "-A",
-              "-v",
-              "ON_ERROR_STOP=1",
-              "-h",
-              "/var/run/postgresql",
-            ],
-            ...["-U", "postgres", "-d", "postgres", "-c", USABLE_QUERY],
-          ],
-          result: { stdout: "412\n" },
-        }];
+        return [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
       },
     });
     assertGolden(`status_health.${ext}`, run);
@@ -233,3 +229,30 @@ Deno.test("init check: zfs that does not answer is exit 1, each check says why",
   });
   assertGolden("init_check_no_zfs.txt", run);
 });
+
+/** A host on which every dataset of the fixture pool is mounted and answers. */
+const MOUNTED: MountTable = {
+  entries: () =>
+    ["tpool/data", "tpool/clones", "tpool/sockets", FEATURE].map((source) => ({
+      source,
+      target: `/mnt/${source}`,
+      fstype: "fuse.zfs",
+    })),
+  stat: () => ({ state: "ok" }),
+};
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`status health --repair: ${format} output when nothing needs a repair`, async () => {
+    const run = await runCli(["status", "health", "--repair", "-f", format], {
+      mounts: MOUNTED,
+      calls: (ctx) => {
+        passFile(ctx);
+        const pgdata = ctx.layout.pgdata("main");
+        mkdirSync(pgdata, { recursive: true });
+        const health = [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
+        return [...inventory(), usableQuery(pgdata), ...health];
+      },
+    });
+    assertGolden(`status_repair_nothing.${ext}`, run);
+  });
+}
