@@ -29,6 +29,7 @@ import {
   inventory,
   mainDataset,
   pool,
+  zfsOnly,
   ZPOOL_LIST,
 } from "./fixtures.ts";
 import { writePrivateFile } from "../../src/runtime/private_fs.ts";
@@ -254,5 +255,30 @@ for (const [format, ext] of FORMATS) {
       },
     });
     assertGolden(`status_repair_nothing.${ext}`, run);
+  });
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`init env: ${format} output when everything exists and main runs`, async () => {
+    const run = await runCli(["init", "env", "-f", format], {
+      mounts: MOUNTED,
+      calls: (ctx) => {
+        passFile(ctx);
+        const pgdata = ctx.layout.pgdata("main");
+        mkdirSync(pgdata, { recursive: true });
+        Deno.writeTextFileSync(`${pgdata}/PG_VERSION`, "17\n");
+        const [available, zpoolList, ...datasets] = ENVIRONMENT.slice(0, 5);
+        return [
+          available!,
+          DOCKER_VERSION,
+          IMAGE_INSPECT,
+          zpoolList!,
+          ...datasets,
+          ...zfsOnly(),
+          ...inventory(),
+        ];
+      },
+    });
+    assertGolden(`init_env_exists.${ext}`, run);
   });
 }
