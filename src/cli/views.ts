@@ -142,6 +142,11 @@ export interface BranchJson {
   created: string;
   used: number;
   referenced: number;
+  /**
+   * Bytes written since its latest snapshot, or its origin when it has none (OpenZFS
+   * `written`); null on zfs-fuse, which does not report it.
+   */
+  written: number | null;
   uri: string | null;
   dataset: string;
   mountpoint: string;
@@ -173,6 +178,7 @@ export function branchJson(ctx: Context, b: BranchRecord): BranchJson {
     created: b.created.toISOString(),
     used: b.used,
     referenced: b.referenced,
+    written: b.written,
     uri: running ? connectionUri(ctx, b.port!) : null,
     dataset: b.dataset,
     mountpoint: b.mountpoint,
@@ -216,6 +222,13 @@ function branchFields(ctx: Context, b: BranchRecord): string {
     ["Created", json.created],
     ["Used", `${formatBytes(b.used)} (${b.used} bytes)`],
     ["Referenced", `${formatBytes(b.referenced)} (${b.referenced} bytes)`],
+    // where ZFS reports it (OpenZFS): how much the branch changed lately
+    ...(b.written === null ? [] : [
+      [
+        "Written",
+        `${formatBytes(b.written)} (${b.written} bytes, since its latest snapshot or origin)`,
+      ] as [string, string],
+    ]),
     ["Dataset", b.dataset],
     ["Mountpoint", b.mountpoint],
   ]);
@@ -426,9 +439,15 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
   return {
     json: (rows): BranchStatusJson[] =>
       rows.map((r) => ({ ...branchJson(ctx, r.branch), ready: r.ready })),
-    text: (rows) =>
-      table(
-        ["NAME", "STATUS", "PORT", "READY", "PARENT", "ORIGIN", "USED", "REFERENCED", "CREATED"],
+    text: (rows) => {
+      // WRITTEN where ZFS reports it (OpenZFS), no empty column on zfs-fuse
+      const written = rows.some((r) => r.branch.written !== null);
+      return table(
+        [
+          ...["NAME", "STATUS", "PORT", "READY", "PARENT", "ORIGIN", "USED", "REFERENCED"],
+          ...(written ? ["WRITTEN"] : []),
+          "CREATED",
+        ],
         rows.map(({ branch: b, ready }) => [
           b.name,
           b.status,
@@ -438,8 +457,10 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
           b.origin ?? "-",
           formatBytes(b.used),
           formatBytes(b.referenced),
+          ...(written ? [b.written === null ? "-" : formatBytes(b.written)] : []),
           formatTime(b.created),
         ]),
-      ),
+      );
+    },
   };
 }
