@@ -5,8 +5,11 @@
 # real ZFS pools (one sparse file per test), real containers and real PostgreSQL.
 # The last line is "N passed, N failed".
 #
-#   sudo bash scripts/test.sh            # everything
-#   sudo bash scripts/test.sh tests/unit # a subset
+#   sudo bash scripts/test.sh            # everything, then the OpenZFS tier
+#   sudo bash scripts/test.sh tests/unit # a subset (no OpenZFS tier unless ZVPG_OPENZFS=1)
+#
+# The OpenZFS tier (scripts/test_openzfs.sh) runs the core integration tests again on
+# OpenZFS 2.x in a VM guest; its counts are added to the closing line.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure_deno.sh
@@ -26,5 +29,22 @@ failed=$(echo "$summary" | sed -E 's/.*\| ([0-9]+) failed.*/\1/')
 if [ -z "$summary" ]; then passed=0; failed=1; fi
 if [ "$rc" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
 rm -f "$log"
-echo "${passed:-0} passed, ${failed:-0} failed"
+passed=${passed:-0} failed=${failed:-0}
+if [ $# -eq 0 ] || [ "${ZVPG_OPENZFS:-0}" = 1 ]; then
+  ozfs_log=$(mktemp /tmp/zvpg-ozfs-tier.XXXXXX.log)
+  bash scripts/test_openzfs.sh 2>&1 | tee "$ozfs_log"
+  ozfs_rc=${PIPESTATUS[0]}
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$ozfs_log" | tail -1)
+  rm -f "$ozfs_log"
+  op=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
+  of=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')
+  if [ -z "$line" ]; then op=0; of=1; fi
+  if [ "$ozfs_rc" -ne 0 ] && [ "${of:-0}" -eq 0 ]; then of=1; fi
+  echo "OpenZFS tier: ${op} passed, ${of} failed"
+  passed=$((passed + op)) failed=$((failed + of))
+  [ "$ozfs_rc" -ne 0 ] && rc=$ozfs_rc
+else
+  echo "OpenZFS tier: not run (a subset was asked for; ZVPG_OPENZFS=1 runs it too)"
+fi
+echo "${passed} passed, ${failed} failed"
 exit "$rc"
