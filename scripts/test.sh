@@ -13,6 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure_deno.sh
+source scripts/counts.sh
 if ! bash scripts/setup_env.sh; then
   echo "the test environment could not be set up (see above): integration tests cannot run"
   echo "0 passed, 1 failed"
@@ -23,23 +24,16 @@ export ZVPG_CHAOS_DISRUPTIVE=${ZVPG_CHAOS_DISRUPTIVE:-1}
 log=$(mktemp /tmp/zvpg-test.XXXXXX.log)
 NO_COLOR=1 deno test --allow-all "${@:-tests/}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)
-passed=$(echo "$summary" | sed -E 's/.*\| ([0-9]+) passed.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.*\| ([0-9]+) failed.*/\1/')
-if [ -z "$summary" ]; then passed=0; failed=1; fi
-if [ "$rc" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
+read -r passed failed < <(deno_counts "$log" "$rc")
 rm -f "$log"
-passed=${passed:-0} failed=${failed:-0}
 if [ $# -eq 0 ] || [ "${ZVPG_OPENZFS:-0}" = 1 ]; then
   ozfs_log=$(mktemp /tmp/zvpg-ozfs-tier.XXXXXX.log)
   bash scripts/test_openzfs.sh 2>&1 | tee "$ozfs_log"
   ozfs_rc=${PIPESTATUS[0]}
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$ozfs_log" | tail -1)
   rm -f "$ozfs_log"
-  op=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
-  of=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')
-  if [ -z "$line" ]; then op=0; of=1; fi
-  if [ "$ozfs_rc" -ne 0 ] && [ "${of:-0}" -eq 0 ]; then of=1; fi
+  read -r op of < <(echo "${line:-0 passed, 1 failed}" | sed -E 's/ passed, / /; s/ failed//')
+  if [ "$ozfs_rc" -ne 0 ] && [ "$of" -eq 0 ]; then of=1; fi
   echo "OpenZFS tier: ${op} passed, ${of} failed"
   passed=$((passed + op)) failed=$((failed + of))
   [ "$ozfs_rc" -ne 0 ] && rc=$ozfs_rc

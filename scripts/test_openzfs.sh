@@ -16,7 +16,7 @@
 # Last line: "N passed, N failed" (from deno test in the guest), like scripts/test.sh.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROOT=$(pwd)
+source scripts/counts.sh
 OZ=${OZFS_DIR:-/var/tmp/ozfs}
 IMAGE=${ZVPG_TEST_IMAGE:-localhost/zvpg-postgres:17}
 # the core on OpenZFS: init, snapshot with CHECKPOINT, branch create/start/stop/reset/
@@ -65,12 +65,8 @@ log=$(mktemp /tmp/zvpg-ozfs.XXXXXX.log)
 bash scripts/openzfs/run_guest.sh --share "$share" --timeout "${ZVPG_OPENZFS_TIMEOUT:-3600}" -- \
   "bash zvpg/scripts/openzfs/guest_itest.sh ${FILES[*]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)
+read -r passed failed < <(deno_counts "$log" "$rc")
 rm -f "$log"
-passed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
-failed=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
-if [ -z "$summary" ]; then passed=0; failed=1; fi
-if [ "$rc" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
 say "OpenZFS tier done in $((SECONDS - start)) s (exit $rc)"
-echo "${passed:-0} passed, ${failed:-0} failed"
+echo "${passed} passed, ${failed} failed"
 exit "$rc"

@@ -13,6 +13,7 @@ import {
   cloneCall,
   dockerPsCall,
   dockerPsLine,
+  execSqlCall,
   type FixtureEntry,
   freePortRange,
   runArgv,
@@ -171,18 +172,7 @@ const ENVIRONMENT: ExpectedCall[] = [
 /** The query health and repair run in a running branch (answered: it is usable). */
 function usableQuery(pgdata: string): ExpectedCall {
   const { uid, gid } = statSync(pgdata);
-  return {
-    argv: [
-      "docker",
-      "exec",
-      "--user",
-      `${uid}:${gid}`,
-      "zvpg_main_6001",
-      ...["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql"],
-      ...["-U", "postgres", "-d", "postgres", "-c", USABLE_QUERY],
-    ],
-    result: { stdout: "412\n" },
-  };
+  return execSqlCall(`${uid}:${gid}`, "zvpg_main_6001", USABLE_QUERY, { stdout: "412\n" });
 }
 
 /** The password file `init env` writes (the config check wants it, private). */

@@ -9,6 +9,7 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { log } from "../../src/runtime/log.ts";
+import { ZFS_PROPS } from "../../src/domain/inventory.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
@@ -47,29 +48,8 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
   return { ...base, zfsPool: POOL, mountDir, logDir: join(dir, "log"), ...overrides };
 }
 
-/** The properties the inventory asks `zfs get` for, in its order. */
-export const INVENTORY_PROPS = [
-  "type",
-  "used",
-  "referenced",
-  "creation",
-  "createtxg",
-  "origin",
-  "mountpoint",
-  "usedbydataset",
-  "usedbysnapshots",
-  "zvpg:branch",
-  "zvpg:parent",
-  "zvpg:state",
-  "zvpg:pid",
-  "zvpg:port",
-  "zvpg:runtime",
-  "zvpg:created",
-  "zvpg:message",
-  "zvpg:taken",
-  "zvpg:tool",
-  "zvpg:auto",
-];
+/** The properties the inventory asks `zfs get` for, in its order (zfs-fuse). */
+export const INVENTORY_PROPS = ZFS_PROPS;
 
 /** One dataset or snapshot of a `zfs get` fixture; absent properties print as `-`. */
 export interface FixtureEntry {
@@ -372,5 +352,22 @@ export function cloneCall(ctx: Context, branch: string, port: number, from: stri
       from,
       dataset,
     ],
+  };
+}
+
+/** `docker exec` of one SQL statement through the branch container's private socket. */
+export function execSqlCall(
+  user: string,
+  container: string,
+  sql: string,
+  result: Partial<RunResult> = {},
+): ExpectedCall {
+  return {
+    argv: [
+      ...["docker", "exec", "--user", user, container],
+      ...["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql"],
+      ...["-U", "postgres", "-d", "postgres", "-c", sql],
+    ],
+    result,
   };
 }
