@@ -5,6 +5,8 @@
 #   bash scripts/test_openzfs.sh                      # the core subset (CI)
 #   bash scripts/test_openzfs.sh tests/integration/   # everything (hardware KVM advised)
 #   ZVPG_OPENZFS_FULL=1 bash scripts/test_openzfs.sh  # the same
+#   bash scripts/test_openzfs.sh --build-only         # only build the guest (scripts/test.sh
+#                                                     # does it niced, beside the main suite)
 #
 # The guest is built once and cached under $OZFS_DIR (default /var/tmp/ozfs, about 8 min
 # the first time: debootstrap, kernel, dkms build of zfs, docker load of the image). Every
@@ -22,6 +24,8 @@ IMAGE=${ZVPG_TEST_IMAGE:-localhost/zvpg-postgres:17}
 # the core on OpenZFS: init, snapshot with CHECKPOINT, branch create/start/stop/reset/
 # delete, status health and repair (tests/integration/core_test.ts)
 SUBSET=(tests/integration/core_test.ts)
+BUILD_ONLY=0
+if [ "${1:-}" = --build-only ]; then BUILD_ONLY=1; shift; fi
 if [ $# -gt 0 ]; then FILES=("$@")
 elif [ "${ZVPG_OPENZFS_FULL:-0}" = 1 ]; then FILES=(tests/integration/)
 else FILES=("${SUBSET[@]}"); fi
@@ -44,6 +48,7 @@ say "building the guest (cached under $OZ; the first build takes about 8 min)"
 OZFS_DIR=$OZ OZFS_IMAGE_TARS=$tar bash scripts/openzfs/build_guest.sh >&2 \
   || fail "the guest could not be built (see $OZ/build.log)"
 say "guest: $(tr '\n' ' ' <"$OZ/guest/versions.txt") (built in $((SECONDS - start)) s)"
+[ "$BUILD_ONLY" = 1 ] && exit 0
 
 # ---------------------------------------------------------------- what the guest gets
 share=$(mktemp -d /var/tmp/zvpg-ozfs-share.XXXXXX)
@@ -52,7 +57,10 @@ mkdir -p "$share/zvpg" "$share/bin"
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$share/zvpg" \
   || fail "cannot copy the checkout"
 cp "$(readlink -f "$(command -v deno)")" "$share/bin/deno"
-# every module the tests import, in a cache of its own that goes into the guest
+# every module the tests import, in a cache of its own that goes into the guest (a copy of
+# this host's cache, completed by `deno cache`)
+host_cache=${DENO_DIR:-$HOME/.cache/deno}
+[ -d "$host_cache" ] && cp -a "$host_cache" "$share/deno-cache"
 mapfile -t modules < <(for f in "${FILES[@]}"; do
   if [ -d "$f" ]; then find "$f" -name '*_test.ts'; else echo "$f"; fi
 done)
