@@ -128,3 +128,12 @@ export function tail(text: string, maxChars = 300): string {
   if (last === "") return "(no error output)";
   return last.length > maxChars ? "…" + last.slice(-maxChars) : last;
 }
+
+/** A merge refused: objects changed on both sides since the fork (named). */
+export class MergeConflictError extends ZvpgError {}
+
+/** A merge refused: statements that lose data, without `--allow-data-loss` (named). */
+export class DataLossError extends ZvpgError {}
+
+/** A merge script failed on the throwaway clone of the target; nothing was changed. */
+export class MergeProofError extends ZvpgError {}

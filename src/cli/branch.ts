@@ -1,18 +1,21 @@
 /**
- * `zvpg branch`: create, start, stop, list, info, delete, snapshot.
+ * `zvpg branch`: create, start, stop, list, info, delete, snapshot, diff, merge.
  *
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
 import { BranchService } from "../workflows/branch_service.ts";
+import { DiffMergeService } from "../workflows/diff_merge_service.ts";
 import { examples, formatOption, parsePort } from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
 import {
   branchCreatedView,
   branchDeleteView,
+  branchDiffView,
   branchInfoView,
   branchListView,
+  branchMergeView,
   branchStartedView,
   branchStopView,
   snapshotCreatedView,
@@ -154,6 +157,65 @@ export function branchCommand(session: Session) {
     .action(session.action(async (ctx, branch, snapshot, options) => {
       const record = await new BranchService(ctx).snapshot(branch, snapshot, options.message);
       return render(record, snapshotCreatedView("snapshot"), options.format);
+    }));
+
+  cmd.command("diff")
+    .description(
+      "Show the schema changes of a branch since its origin snapshot, or between two branches",
+    )
+    .argument("<branch>", "branch name (the base when <other> is given)")
+    .argument("[other]", "branch to compare with <branch> (default: <branch> vs its origin)")
+    .option("--database <name>", "database to compare (default: the configured one)")
+    .option("--data", "also show, per table, whether rows changed (estimated counts)")
+    .option("--exact", "with --data: count rows exactly (count(*), slower)")
+    .option("--exit-code", "exit 1 when there are differences, 0 when none (as git diff)")
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples(
+        "zvpg branch diff feature/new-api",
+        "zvpg branch diff main feature/new-api --data",
+        "zvpg branch diff feature/new-api -f json | jq .hasChanges",
+      ),
+    )
+    .action(session.action(async (ctx, branch, other, options) => {
+      const diff = await new DiffMergeService(ctx).diff(branch, {
+        other,
+        database: options.database,
+        data: options.data,
+        exact: options.exact,
+      });
+      return render({ diff, exitCode: options.exitCode }, branchDiffView, options.format);
+    }));
+
+  cmd.command("merge")
+    .description(
+      "Apply a branch's schema changes since its origin to its parent (three-way; rows are not merged)",
+    )
+    .argument("<branch>", "branch whose schema changes are merged")
+    .option("--into <target>", "branch to merge into (default: the branch's parent)")
+    .option("--database <name>", "database to merge (default: the configured one)")
+    .option("--dry-run", "print the SQL and change nothing")
+    .option("--output <file>", "also write the SQL as a migration file")
+    .option("--allow-data-loss", "allow statements that lose data (drops, narrowing types)")
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples(
+        "zvpg branch merge feature/new-api --dry-run",
+        "zvpg branch merge feature/new-api",
+        "zvpg branch merge feature/new-api --dry-run --output migrations/042_new_api.sql",
+      ),
+    )
+    .action(session.action(async (ctx, branch, options) => {
+      const result = await new DiffMergeService(ctx).merge(branch, {
+        into: options.into,
+        database: options.database,
+        dryRun: options.dryRun,
+        output: options.output,
+        allowDataLoss: options.allowDataLoss,
+      });
+      return render(result, branchMergeView, options.format);
     }));
   return cmd;
 }

@@ -14,6 +14,13 @@ import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
 import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
+import { definitionDiff, type ObjectChange } from "../domain/schema_merge.ts";
+import {
+  type DiffResult,
+  type MergeResult,
+  migrationFile,
+  type TableDataChange,
+} from "../workflows/diff_merge_service.ts";
 
 // ---------------------------------------------------------------------------------------
 // snapshots
@@ -464,3 +471,139 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// diff and merge
+
+/** An object change in `branch diff|merge -f json`. */
+export interface ObjectChangeJson {
+  kind: string;
+  name: string;
+  change: "added" | "removed" | "modified";
+  /** Its defining SQL on the base side (null when added). */
+  before: string | null;
+  /** Its defining SQL on the compare side (null when removed). */
+  after: string | null;
+}
+
+function objectChangeJson(c: ObjectChange): ObjectChangeJson {
+  return {
+    kind: c.kind,
+    name: c.name,
+    change: c.change,
+    before: c.before ?? null,
+    after: c.after ?? null,
+  };
+}
+
+/** `branch diff -f json`. */
+export interface BranchDiffJson {
+  base: { branch: string; snapshot: string | null };
+  compare: { branch: string };
+  database: string;
+  engine: string;
+  hasChanges: boolean;
+  objects: ObjectChangeJson[];
+  statements: string[];
+  data: TableDataChange[] | null;
+}
+
+function objectDiffLines(c: ObjectChange): string[] {
+  return [
+    `--- a/${c.kind} ${c.name}${c.change === "added" ? " (absent)" : ""}`,
+    `+++ b/${c.kind} ${c.name}${c.change === "removed" ? " (absent)" : ""}`,
+    ...definitionDiff(c.before, c.after),
+  ];
+}
+
+function dataLines(data: TableDataChange[]): string[] {
+  const changed = data.filter((t) => t.changed);
+  if (changed.length === 0) return ["No table's rows changed."];
+  const n = (v: number | null) => (v === null ? "-" : String(v));
+  return [
+    `Tables whose rows changed (${changed[0].method === "exact" ? "counted" : "estimated"}):`,
+    table(
+      ["TABLE", "ROWS BEFORE", "ROWS AFTER", "INSERTED", "UPDATED", "DELETED"],
+      changed.map((t) => [
+        t.table,
+        n(t.rowsBase),
+        n(t.rowsCompare),
+        n(t.inserted),
+        n(t.updated),
+        n(t.deleted),
+      ]),
+    ),
+  ];
+}
+
+/** `branch diff`: a unified diff per object; exit 1 on differences with `--exit-code`. */
+export const branchDiffView: View<{ diff: DiffResult; exitCode?: boolean }> = {
+  json: ({ diff: d }): BranchDiffJson => ({
+    base: d.base,
+    compare: d.compare,
+    database: d.database,
+    engine: d.engine,
+    hasChanges: d.hasChanges,
+    objects: d.objects.map(objectChangeJson),
+    statements: d.statements,
+    data: d.data,
+  }),
+  text: ({ diff: d }) => {
+    const from = d.base.snapshot === null
+      ? `branch '${d.base.branch}'`
+      : `snapshot '${d.base.snapshot}' (origin of '${d.compare.branch}')`;
+    const lines = [`Schema of database '${d.database}': ${from} → branch '${d.compare.branch}'`];
+    if (d.objects.length === 0 && d.statements.length === 0) lines.push("No schema differences.");
+    for (const c of d.objects) lines.push("", ...objectDiffLines(c));
+    if (d.data) lines.push("", ...dataLines(d.data));
+    return lines.join("\n");
+  },
+  exitCode: ({ diff, exitCode }) => (exitCode && diff.hasChanges ? 1 : 0),
+};
+
+/** `branch merge -f json`. */
+export interface BranchMergeJson {
+  branch: string;
+  into: string;
+  base: string;
+  database: string;
+  engine: string;
+  objects: ObjectChangeJson[];
+  statements: string[];
+  dataLoss: { statement: string; reason: string }[];
+  dryRun: boolean;
+  applied: boolean;
+  preMergeSnapshot: string | null;
+  output: string | null;
+}
+
+/** `branch merge`: the SQL with --dry-run, else what was merged and how to undo it. */
+export const branchMergeView: View<MergeResult> = {
+  json: (r): BranchMergeJson => ({
+    branch: r.branch,
+    into: r.into,
+    base: r.base,
+    database: r.database,
+    engine: r.engine,
+    objects: r.objects.map(objectChangeJson),
+    statements: r.statements,
+    dataLoss: r.dataLoss,
+    dryRun: r.dryRun,
+    applied: r.applied,
+    preMergeSnapshot: r.preMergeSnapshot,
+    output: r.output,
+  }),
+  text: (r) => {
+    if (r.statements.length === 0) {
+      return `Nothing to merge: '${r.into}' already has the schema changes of '${r.branch}'.`;
+    }
+    if (r.dryRun) return migrationFile(r).trimEnd();
+    const lines = [
+      `Merged ${r.objects.length} schema change(s) of '${r.branch}' into '${r.into}' (${r.statements.length} statement(s)).`,
+      `Undo: 'zvpg branch create <name> --from ${r.preMergeSnapshot}' has '${r.into}' as it was.`,
+    ];
+    if (r.output) lines.push(`Migration written to ${r.output}.`);
+    return lines.join("\n");
+  },
+  note: (r) => r.statements.length > 0 ? "Rows are not merged: only the schema." : undefined,
+};

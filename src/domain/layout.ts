@@ -43,6 +43,12 @@ export const PROPS = {
    * was taken for. Such a snapshot goes when nothing depends on it any more.
    */
   auto: "zvpg:auto",
+  /**
+   * On branch datasets zvpg made for one command (a `branch diff`/`merge` clone): the pid
+   * of that process. Such a branch goes when the command ends, or, once that process is
+   * dead, at the start of the next diff or merge.
+   */
+  temporary: "zvpg:temporary",
 } as const;
 
 /** The data directory path inside every branch container. */

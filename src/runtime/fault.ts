@@ -8,7 +8,8 @@
  * Steps: branch.create.after-clone, container.before-run, container.after-run,
  * branch.create.before-mark-running, branch.stop.after-mark, branch.delete.after-mark,
  * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
- * snapshot.delete.before-destroy.
+ * snapshot.delete.before-destroy, branch.diff.after-temporary, branch.merge.before-proof,
+ * branch.merge.before-apply.
  *
  * @module
  */
@@ -26,6 +27,9 @@ export const FAULT_POINTS = [
   "branch.delete.after-destroy",
   "snapshot.before-zfs",
   "snapshot.delete.before-destroy",
+  "branch.diff.after-temporary",
+  "branch.merge.before-proof",
+  "branch.merge.before-apply",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

@@ -53,6 +53,8 @@ export interface CreateBranchOptions {
   from?: string;
   parent?: string;
   port?: number;
+  /** Extra ZFS properties set on the clone when it is made (e.g. {@link PROPS.temporary}). */
+  props?: Record<string, string>;
 }
 
 /** Time spent in each phase of a create or start, in milliseconds. */
@@ -150,6 +152,7 @@ export class BranchService {
           [PROPS.branch]: name,
           [PROPS.parent]: origin.branch,
           [PROPS.created]: ctx.now().toISOString(),
+          ...options.props,
           ...markCreating(port),
         });
         made.dataset = dataset;

@@ -1,0 +1,485 @@
+/**
+ * `branch diff` and `branch merge`: schema comparison through a {@link SchemaDiffEngine},
+ * and the three-way merge of a branch's schema changes into its parent (or another target).
+ *
+ * A side that is a snapshot (a branch's origin) is read through a temporary branch cloned
+ * from it; the throwaway clone a merge proves its script on is one too. Each is marked
+ * with {@link PROPS.temporary} (this pid) when it is cloned, removed when the command ends,
+ * also on failure and Ctrl-C, and, if this process dies, at the start of the next diff or
+ * merge (see {@link sweepTemporaryBranches}).
+ *
+ * @module
+ */
+import { writeFileSync } from "node:fs";
+import {
+  applyInTransaction,
+  engineMessage,
+  type InspectedSchema,
+  migraEngine,
+  type PgEndpoint,
+  queryRows,
+  type SchemaDiffEngine,
+} from "../adapters/schema_diff.ts";
+import {
+  classifyDataLoss,
+  type Conflict,
+  type DataLoss,
+  findConflicts,
+  idsToMerge,
+  type ObjectChange,
+  objectChanges,
+} from "../domain/schema_merge.ts";
+import type { BranchRecord } from "../domain/inventory.ts";
+import { PROPS } from "../domain/layout.ts";
+import { validateBranchName } from "../domain/names.ts";
+import { operationAlive } from "../ops/operation_alive.ts";
+import {
+  DataLossError,
+  MergeConflictError,
+  MergeProofError,
+  StateError,
+  UsageError,
+  ZvpgError,
+} from "../errors.ts";
+import type { Context } from "../runtime/context.ts";
+import { faultPoint } from "../runtime/fault.ts";
+import { shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
+import { log } from "../runtime/log.ts";
+import { BranchService } from "./branch_service.ts";
+import { readPassword } from "./init_service.ts";
+import { SnapshotService } from "./snapshot_service.ts";
+
+/** Options of `branch diff`. */
+export interface DiffOptions {
+  other?: string;
+  database?: string;
+  data?: boolean;
+  exact?: boolean;
+}
+
+/** One table's data change (`--data`). */
+export interface TableDataChange {
+  table: string;
+  /** Rows on the base side: estimated (`reltuples`), or counted with `--exact`; null if unknown. */
+  rowsBase: number | null;
+  rowsCompare: number | null;
+  /** Estimated from the compare side's statistics counters (since its last start). */
+  inserted: number | null;
+  updated: number | null;
+  deleted: number | null;
+  changed: boolean;
+  method: "estimate" | "exact";
+}
+
+/** What `branch diff` found. */
+export interface DiffResult {
+  base: { branch: string; snapshot: string | null };
+  compare: { branch: string };
+  database: string;
+  engine: string;
+  hasChanges: boolean;
+  objects: ObjectChange[];
+  /** The SQL that turns base into compare. */
+  statements: string[];
+  data: TableDataChange[] | null;
+}
+
+/** Options of `branch merge`. */
+export interface MergeOptions {
+  into?: string;
+  dryRun?: boolean;
+  output?: string;
+  allowDataLoss?: boolean;
+  database?: string;
+}
+
+/** What `branch merge` did (or would do). */
+export interface MergeResult {
+  branch: string;
+  into: string;
+  base: string;
+  database: string;
+  engine: string;
+  /** The branch's changes since the fork that the target does not have yet. */
+  objects: ObjectChange[];
+  statements: string[];
+  dataLoss: DataLoss[];
+  dryRun: boolean;
+  applied: boolean;
+  /** The snapshot of the target taken before the merge (undoes it), if applied. */
+  preMergeSnapshot: string | null;
+  output: string | null;
+}
+
+/** A database zvpg opened for a comparison, and how to let it go. */
+interface OpenSide {
+  endpoint: PgEndpoint;
+  close(): Promise<void>;
+}
+
+/** Diff and merge workflows. */
+export class DiffMergeService {
+  private readonly temporaries: string[] = [];
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly engine: SchemaDiffEngine = migraEngine,
+  ) {}
+
+  /** `branch diff <branch> [<other>]`. */
+  async diff(branchName: string, options: DiffOptions = {}): Promise<DiffResult> {
+    const database = options.database ?? this.ctx.config.postgresDb;
+    const branch = await this.branch(branchName);
+    await this.sweep();
+    const sides: OpenSide[] = [];
+    try {
+      let baseLabel: DiffResult["base"];
+      let baseSide: OpenSide;
+      let compareSide: OpenSide;
+      if (options.other === undefined) {
+        const origin = this.originOf(branch);
+        baseLabel = { branch: branch.parent ?? "", snapshot: origin };
+        baseSide = await this.openSnapshot(origin, database);
+        sides.push(baseSide);
+        compareSide = this.openRunning(branch, database);
+      } else {
+        const other = await this.branch(options.other);
+        baseLabel = { branch: branch.name, snapshot: null };
+        baseSide = this.openRunning(branch, database);
+        compareSide = this.openRunning(other, database);
+      }
+      const base = await this.inspect(baseSide.endpoint);
+      const compare = await this.inspect(compareSide.endpoint);
+      const objects = objectChanges(base.objects, compare.objects);
+      const statements = await this.engine.plan(base, compare);
+      const data = options.data || options.exact
+        ? await tableDataChanges(baseSide.endpoint, compareSide.endpoint, {
+          exact: options.exact ?? false,
+          counters: options.other === undefined,
+        })
+        : null;
+      return {
+        base: baseLabel,
+        compare: { branch: options.other ?? branch.name },
+        database,
+        engine: this.engine.name,
+        hasChanges: objects.length > 0 || statements.length > 0 ||
+          (data?.some((t) => t.changed) ?? false),
+        objects,
+        statements,
+        data,
+      };
+    } finally {
+      await shielded(() => this.closeAll(sides));
+    }
+  }
+
+  /** `branch merge <branch> [--into <target>]`. */
+  async merge(branchName: string, options: MergeOptions = {}): Promise<MergeResult> {
+    const { ctx } = this;
+    const database = options.database ?? ctx.config.postgresDb;
+    const branch = await this.branch(branchName);
+    const origin = this.originOf(branch);
+    const into = options.into ?? branch.parent;
+    if (!into) {
+      throw new UsageError(`branch '${branch.name}' has no parent to merge into`, {
+        hint: "name the target with --into",
+      });
+    }
+    if (into === branch.name) {
+      throw new UsageError(`cannot merge branch '${into}' into itself`, {
+        hint: "name another target with --into",
+      });
+    }
+    const target = await this.branch(into);
+    await this.sweep();
+    const sides: OpenSide[] = [];
+    try {
+      const baseSide = await this.openSnapshot(origin, database);
+      sides.push(baseSide);
+      const branchEp = this.openRunning(branch, database).endpoint;
+      const targetEp = this.openRunning(target, database).endpoint;
+      const base = await this.inspect(baseSide.endpoint);
+      const ours = await this.inspect(branchEp);
+      const theirs = await this.inspect(targetEp);
+      await shielded(() => this.closeAll(sides.splice(0)));
+      const branchChanges = objectChanges(base.objects, ours.objects);
+      const targetChanges = objectChanges(base.objects, theirs.objects);
+      const conflicts = findConflicts(branchChanges, targetChanges);
+      if (conflicts.length > 0) throw conflictError(branch.name, into, conflicts);
+      const ids = idsToMerge(branchChanges, targetChanges);
+      const desired = this.engine.overlay(await this.inspect(targetEp), ours, ids);
+      const statements = await this.engine.plan(theirs, desired);
+      const dataLoss = classifyDataLoss(statements, theirs.facts);
+      if (dataLoss.length > 0 && !options.allowDataLoss) {
+        throw dataLossError(branch.name, into, dataLoss);
+      }
+      const result: MergeResult = {
+        branch: branch.name,
+        into,
+        base: origin,
+        database,
+        engine: this.engine.name,
+        objects: branchChanges.filter((c) => ids.has(c.id)),
+        statements,
+        dataLoss,
+        dryRun: options.dryRun ?? false,
+        applied: false,
+        preMergeSnapshot: null,
+        output: null,
+      };
+      if (statements.length === 0) return result;
+      if (options.dryRun) return this.writeOutput(result, options.output);
+      await this.prove(target, statements, database);
+      this.writeOutput(result, options.output);
+      throwIfInterrupted();
+      result.preMergeSnapshot = await this.preMergeSnapshot(branch.name, into);
+      faultPoint("branch.merge.before-apply");
+      throwIfInterrupted();
+      try {
+        await applyInTransaction(targetEp, statements);
+      } catch (error) {
+        throw new ZvpgError(
+          `the merge script failed on branch '${into}' and was rolled back: ${
+            engineMessage(error, targetEp.password)
+          }`,
+          { hint: `'${into}' is unchanged; snapshot '${result.preMergeSnapshot}' can be deleted` },
+        );
+      }
+      result.applied = true;
+      log.info(`merged ${statements.length} statement(s) from '${branch.name}' into '${into}'`);
+      return result;
+    } finally {
+      await shielded(() => this.closeAll(sides));
+    }
+  }
+
+  /** Runs the script on a throwaway clone of the target's current state. */
+  private async prove(target: BranchRecord, statements: string[], database: string) {
+    const side = await this.openTemporary({ parent: target.name }, database);
+    try {
+      faultPoint("branch.merge.before-proof");
+      await applyInTransaction(side.endpoint, statements);
+    } catch (error) {
+      if (error instanceof ZvpgError) throw error;
+      throw new MergeProofError(
+        `the merge script failed on a throwaway clone of '${target.name}': ${
+          engineMessage(error, side.endpoint.password)
+        }`,
+        {
+          hint: `nothing was changed; see it with --dry-run, merge by hand, or adjust the branch`,
+        },
+      );
+    } finally {
+      await shielded(() => side.close());
+    }
+  }
+
+  private writeOutput(result: MergeResult, output: string | undefined): MergeResult {
+    if (output === undefined) return result;
+    writeFileSync(output, migrationFile(result));
+    result.output = output;
+    return result;
+  }
+
+  private async preMergeSnapshot(branch: string, into: string): Promise<string> {
+    const stamp = this.ctx.now().toISOString().replace(/[-:.]/g, "");
+    const safe = branch.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 32);
+    const name = `pre-merge-${safe}-${stamp}`;
+    await new SnapshotService(this.ctx).create(name, {
+      branch: into,
+      message: `before merging '${branch}' into '${into}'`,
+    });
+    return name;
+  }
+
+  private async branch(name: string): Promise<BranchRecord> {
+    validateBranchName(name, this.ctx.config.branchNamingPattern);
+    return await new BranchService(this.ctx).info(name);
+  }
+
+  private originOf(branch: BranchRecord): string {
+    if (!branch.origin) {
+      throw new UsageError(`branch '${branch.name}' has no origin snapshot to compare with`, {
+        hint: `compare it with another branch: 'zvpg branch diff ${branch.name} <other>'`,
+      });
+    }
+    return branch.origin;
+  }
+
+  private async inspect(endpoint: PgEndpoint): Promise<InspectedSchema> {
+    try {
+      return await this.engine.inspect(endpoint);
+    } catch (error) {
+      throw new ZvpgError(
+        `could not read the schema of database '${endpoint.database}' on port ${endpoint.port}: ${
+          engineMessage(error, endpoint.password)
+        }`,
+        { hint: "check that the database exists (--database) and the branch is running" },
+      );
+    }
+  }
+
+  private openRunning(branch: BranchRecord, database: string): OpenSide {
+    if (branch.container?.state !== "running" || branch.port === null) {
+      throw new StateError(`branch '${branch.name}' is not running`, {
+        hint: `start it with 'zvpg branch start ${branch.name}'`,
+      });
+    }
+    return { endpoint: this.endpoint(branch.port, database), close: async () => {} };
+  }
+
+  private openSnapshot(snapshot: string, database: string): Promise<OpenSide> {
+    return this.openTemporary({ from: snapshot }, database);
+  }
+
+  /** A temporary branch (from a snapshot, or of a branch's current state), started. */
+  private async openTemporary(
+    source: { from?: string; parent?: string },
+    database: string,
+  ): Promise<OpenSide> {
+    const name = `zvpg-tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    this.temporaries.push(name);
+    log.info(`starting a temporary clone '${name}'…`);
+    const made = await new BranchService(this.ctx).create(name, {
+      ...source,
+      props: { [PROPS.temporary]: String(Deno.pid) },
+    });
+    faultPoint("branch.diff.after-temporary");
+    return {
+      endpoint: this.endpoint(made.port!, database),
+      close: () => this.removeTemporary(name),
+    };
+  }
+
+  private async removeTemporary(name: string): Promise<void> {
+    const i = this.temporaries.indexOf(name);
+    if (i >= 0) this.temporaries.splice(i, 1);
+    await new BranchService(this.ctx).delete(name, { force: true }).catch((e) =>
+      log.error(`could not remove temporary branch '${name}': ${e.message}`)
+    );
+  }
+
+  private async closeAll(sides: OpenSide[]): Promise<void> {
+    for (const side of sides) await side.close();
+    // a create stopped half-way (Ctrl-C) rolls itself back; anything left goes here
+    for (const name of [...this.temporaries]) await this.removeTemporary(name);
+  }
+
+  /** Removes temporary branches whose zvpg process is dead (a crash or kill -9). */
+  private async sweep(): Promise<void> {
+    for (const name of await staleTemporaryBranches(this.ctx)) {
+      log.warn(`removing temporary branch '${name}' left by a dead zvpg process`);
+      await new BranchService(this.ctx).delete(name, { force: true });
+    }
+  }
+
+  private endpoint(port: number, database: string): PgEndpoint {
+    const { config, layout } = this.ctx;
+    return {
+      host: layout.connectHost,
+      port,
+      user: config.postgresUser,
+      password: readPassword(layout.passFile),
+      database,
+    };
+  }
+}
+
+/** Temporary branches (marked {@link PROPS.temporary}) whose process is no longer alive. */
+export async function staleTemporaryBranches(ctx: Context): Promise<string[]> {
+  const tree = await ctx.zfs.get([ctx.layout.clonesDataset], [PROPS.temporary, PROPS.branch], 1)
+    .catch(() => []);
+  return tree.filter((e) => {
+    if (e.name.includes("@")) return false;
+    const pid = Number(e.props[PROPS.temporary]);
+    return Number.isInteger(pid) && pid > 0 && e.props[PROPS.branch] &&
+      !operationAlive(pid);
+  }).map((e) => e.props[PROPS.branch]);
+}
+
+function conflictError(branch: string, into: string, conflicts: Conflict[]): MergeConflictError {
+  const named = conflicts.map((c) =>
+    `${c.kind} ${c.name} (${c.branch} on '${branch}', ${c.target} on '${into}')`
+  );
+  return new MergeConflictError(
+    `cannot merge '${branch}' into '${into}': changed on both since the fork: ${named.join(", ")}`,
+    { hint: `make those objects the same on both, or change them by hand in '${into}'` },
+  );
+}
+
+function dataLossError(branch: string, into: string, losses: DataLoss[]): DataLossError {
+  return new DataLossError(
+    `merging '${branch}' into '${into}' would lose data: ${losses.map((l) => l.reason).join("; ")}`,
+    { hint: "review it with --dry-run, then rerun with --allow-data-loss" },
+  );
+}
+
+/** The migration file `--output` writes. */
+export function migrationFile(r: MergeResult): string {
+  return [
+    `-- zvpg: schema changes of branch '${r.branch}' since snapshot '${r.base}', for '${r.into}'`,
+    `-- engine: ${r.engine}; rows are not included`,
+    ...r.dataLoss.map((l) => `-- DATA LOSS: ${l.reason}`),
+    "begin;",
+    ...r.statements.map((s) => s.endsWith(";") ? s : `${s};`),
+    "commit;",
+    "",
+  ].join("\n");
+}
+
+interface TableStats {
+  table: string;
+  reltuples: number;
+  ins: string;
+  upd: string;
+  del: string;
+}
+
+const STATS_SQL = `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as "table",
+  c.reltuples::float8 as reltuples, coalesce(s.n_tup_ins, 0)::text as ins,
+  coalesce(s.n_tup_upd, 0)::text as upd, coalesce(s.n_tup_del, 0)::text as del
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  left join pg_stat_user_tables s on s.relid = c.oid
+  where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+    and n.nspname not like 'pg_toast%' order by 1`;
+
+async function tableDataChanges(
+  base: PgEndpoint,
+  compare: PgEndpoint,
+  options: { exact: boolean; counters: boolean },
+): Promise<TableDataChange[]> {
+  const before = new Map((await queryRows<TableStats>(base, STATS_SQL)).map((r) => [r.table, r]));
+  const after = await queryRows<TableStats>(compare, STATS_SQL);
+  const out: TableDataChange[] = [];
+  for (const t of after) {
+    const b = before.get(t.table);
+    const estimate = (n: number | undefined) => (n === undefined || n < 0 ? null : Math.round(n));
+    let rowsBase = estimate(b?.reltuples);
+    let rowsCompare = estimate(t.reltuples);
+    if (options.exact) {
+      rowsBase = b ? await countRows(base, t.table) : null;
+      rowsCompare = await countRows(compare, t.table);
+    }
+    const inserted = options.counters ? Number(t.ins) : null;
+    const updated = options.counters ? Number(t.upd) : null;
+    const deleted = options.counters ? Number(t.del) : null;
+    out.push({
+      table: t.table,
+      rowsBase,
+      rowsCompare,
+      inserted,
+      updated,
+      deleted,
+      changed: rowsBase !== rowsCompare || (inserted ?? 0) + (updated ?? 0) + (deleted ?? 0) > 0,
+      method: options.exact ? "exact" : "estimate",
+    });
+  }
+  return out;
+}
+
+async function countRows(endpoint: PgEndpoint, table: string): Promise<number> {
+  // `table` is quote_ident()ed by the server
+  const rows = await queryRows<{ n: string }>(endpoint, `select count(*)::text as n from ${table}`);
+  return Number(rows[0].n);
+}
