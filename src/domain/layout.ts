@@ -43,13 +43,15 @@ export const PROPS = {
    * was taken for. Such a snapshot goes when nothing depends on it any more.
    */
   auto: "zvpg:auto",
-  /**
-   * On branch datasets zvpg made for one command (a `branch diff`/`merge` clone): the pid
-   * of that process. Such a branch goes when the command ends, or, once that process is
-   * dead, at the start of the next diff or merge.
-   */
-  temporary: "zvpg:temporary",
 } as const;
+
+/**
+ * On branch datasets zvpg made for one command (a `branch diff`/`merge` clone): the pid of
+ * that process. Such a branch goes when the command ends, or, once that process is dead,
+ * at the start of the next diff or merge. Kept out of {@link PROPS}: only the diff/merge
+ * workflow reads it, not the inventory.
+ */
+export const TEMPORARY_PROP = "zvpg:temporary";
 
 /** The data directory path inside every branch container. */
 export const CONTAINER_PGDATA = "/var/lib/postgresql/data";

@@ -172,6 +172,7 @@ function lossOf(statement: string, all: string[], facts: ColumnFacts): string | 
     ),
   );
   if (m) return `drops column ${unquote(m[1])}.${unquote(m[2])} and its values`;
+  // migra quotes identifiers only where needed: compare in the quoted form
   m = s.match(
     new RegExp(
       `^alter\\s+table\\s+(?:only\\s+)?${QNAME}\\s+alter\\s+column\\s+(${IDENT})\\s+(?:set\\s+data\\s+)?type\\s+(.+?)(?:\\s+using\\s+.*)?;?$`,
@@ -179,7 +180,7 @@ function lossOf(statement: string, all: string[], facts: ColumnFacts): string | 
     ),
   );
   if (m) {
-    const column = `${m[1]}.${m[2]}`;
+    const column = `${quoteAll(m[1])}.${quoteAll(m[2])}`;
     const from = facts.columns[column];
     const to = m[3].trim();
     if (from === undefined) return `changes the type of ${unquote(column)} to ${to}`;
@@ -232,6 +233,13 @@ function enumSuperset(from: string, to: string, all: string[], facts: ColumnFact
   return created !== undefined && facts.enums[key].every((v) => created.includes(v));
 }
 
+/** A (qualified) name with every part double-quoted, as engines key objects. */
+function quoteAll(name: string): string {
+  return [...name.matchAll(new RegExp(IDENT, "g"))].map((p) =>
+    p[0].startsWith('"') ? p[0] : `"${p[0]}"`
+  ).join(".");
+}
+
 function unquote(name: string): string {
   return name.replaceAll('"', "");
 }
@@ -255,10 +263,10 @@ export function definitionDiff(before: string | undefined, after: string | undef
       out.push(` ${a[i]}`);
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(`+${b[j++]}`);
-    } else {
+    } else if (i < a.length && (j >= b.length || lcs[i + 1][j] >= lcs[i][j + 1])) {
       out.push(`-${a[i++]}`);
+    } else {
+      out.push(`+${b[j++]}`);
     }
   }
   return out;

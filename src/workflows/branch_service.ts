@@ -53,7 +53,7 @@ export interface CreateBranchOptions {
   from?: string;
   parent?: string;
   port?: number;
-  /** Extra ZFS properties set on the clone when it is made (e.g. {@link PROPS.temporary}). */
+  /** Extra ZFS properties set on the clone when it is made (e.g. {@link TEMPORARY_PROP}). */
   props?: Record<string, string>;
 }
 

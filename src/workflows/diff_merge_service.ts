@@ -4,7 +4,7 @@
  *
  * A side that is a snapshot (a branch's origin) is read through a temporary branch cloned
  * from it; the throwaway clone a merge proves its script on is one too. Each is marked
- * with {@link PROPS.temporary} (this pid) when it is cloned, removed when the command ends,
+ * with {@link TEMPORARY_PROP} (this pid) when it is cloned, removed when the command ends,
  * also on failure and Ctrl-C, and, if this process dies, at the start of the next diff or
  * merge (see {@link sweepTemporaryBranches}).
  *
@@ -30,7 +30,7 @@ import {
   objectChanges,
 } from "../domain/schema_merge.ts";
 import type { BranchRecord } from "../domain/inventory.ts";
-import { PROPS } from "../domain/layout.ts";
+import { PROPS, TEMPORARY_PROP } from "../domain/layout.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { operationAlive } from "../ops/operation_alive.ts";
 import {
@@ -130,7 +130,6 @@ export class DiffMergeService {
   async diff(branchName: string, options: DiffOptions = {}): Promise<DiffResult> {
     const database = options.database ?? this.ctx.config.postgresDb;
     const branch = await this.branch(branchName);
-    await this.sweep();
     const sides: OpenSide[] = [];
     try {
       let baseLabel: DiffResult["base"];
@@ -139,9 +138,10 @@ export class DiffMergeService {
       if (options.other === undefined) {
         const origin = this.originOf(branch);
         baseLabel = { branch: branch.parent ?? "", snapshot: origin };
+        compareSide = this.openRunning(branch, database);
+        await this.sweep();
         baseSide = await this.openSnapshot(origin, database);
         sides.push(baseSide);
-        compareSide = this.openRunning(branch, database);
       } else {
         const other = await this.branch(options.other);
         baseLabel = { branch: branch.name, snapshot: null };
@@ -192,13 +192,13 @@ export class DiffMergeService {
       });
     }
     const target = await this.branch(into);
+    const branchEp = this.openRunning(branch, database).endpoint;
+    const targetEp = this.openRunning(target, database).endpoint;
     await this.sweep();
     const sides: OpenSide[] = [];
     try {
       const baseSide = await this.openSnapshot(origin, database);
       sides.push(baseSide);
-      const branchEp = this.openRunning(branch, database).endpoint;
-      const targetEp = this.openRunning(target, database).endpoint;
       const base = await this.inspect(baseSide.endpoint);
       const ours = await this.inspect(branchEp);
       const theirs = await this.inspect(targetEp);
@@ -343,7 +343,7 @@ export class DiffMergeService {
     log.info(`starting a temporary clone '${name}'…`);
     const made = await new BranchService(this.ctx).create(name, {
       ...source,
-      props: { [PROPS.temporary]: String(Deno.pid) },
+      props: { [TEMPORARY_PROP]: String(Deno.pid) },
     });
     faultPoint("branch.diff.after-temporary");
     return {
@@ -386,13 +386,13 @@ export class DiffMergeService {
   }
 }
 
-/** Temporary branches (marked {@link PROPS.temporary}) whose process is no longer alive. */
+/** Temporary branches (marked {@link TEMPORARY_PROP}) whose process is no longer alive. */
 export async function staleTemporaryBranches(ctx: Context): Promise<string[]> {
-  const tree = await ctx.zfs.get([ctx.layout.clonesDataset], [PROPS.temporary, PROPS.branch], 1)
+  const tree = await ctx.zfs.get([ctx.layout.clonesDataset], [TEMPORARY_PROP, PROPS.branch], 1)
     .catch(() => []);
   return tree.filter((e) => {
     if (e.name.includes("@")) return false;
-    const pid = Number(e.props[PROPS.temporary]);
+    const pid = Number(e.props[TEMPORARY_PROP]);
     return Number.isInteger(pid) && pid > 0 && e.props[PROPS.branch] &&
       !operationAlive(pid);
   }).map((e) => e.props[PROPS.branch]);

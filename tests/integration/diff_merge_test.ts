@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { assertCliError, itest, type TestEnv } from "../support/itest.ts";
+
+interface DiffJson {
+  hasChanges: boolean;
+  base: { branch: string; snapshot: string | null };
+  compare: { branch: string };
+  objects: { kind: string; name: string; change: string; before: string | null }[];
+  statements: string[];
+  data: { table: string; changed: boolean; inserted: number | null }[] | null;
+}
+
+interface MergeJson {
+  applied: boolean;
+  dryRun: boolean;
+  preMergeSnapshot: string | null;
+  statements: string[];
+  objects: { kind: string; name: string }[];
+  dataLoss: { reason: string }[];
+}
+
+async function branchNames(env: TestEnv): Promise<string[]> {
+  return (await env.json<{ name: string }[]>(["branch", "list"])).map((b) => b.name).sort();
+}
+
+async function snapshotNames(env: TestEnv): Promise<string[]> {
+  return (await env.json<{ name: string }[]>(["snapshot", "list"])).map((s) => s.name);
+}
+
+itest(
+  "branch diff/merge: a branch's schema changes are shown and merged into main",
+  async (env) => {
+    const main = await env.port("main");
+    await env.psql(
+      main,
+      `create type mood as enum ('a', 'b');
+     create table users (id int primary key, name text, m mood);
+     create view names as select id from users;
+     insert into users values (1, 'ann', 'a'), (2, 'bob', 'b')`,
+    );
+    await env.ok(["branch", "create", "feat"]);
+    const feat = await env.port("feat");
+    await env.psql(
+      feat,
+      `create table orders (id int primary key, user_id int);
+     alter table users add column email text;
+     create index users_name on users (name);
+     alter type mood add value 'c';
+     create function answer() returns int language sql as 'select 42';
+     create or replace view names as select id, name from users;
+     insert into users values (3, 'cy', 'a')`,
+    );
+
+    // text: one unified diff per object; exit 0 unless --exit-code
+    const text = await env.ok(["branch", "diff", "feat"]);
+    for (
+      const header of [
+        "+++ b/table public.orders",
+        "+++ b/table public.users",
+        "+++ b/index public.users_name",
+        "+++ b/enum public.mood",
+        "+++ b/function public.answer()",
+        "+++ b/view public.names",
+      ]
+    ) assert.ok(text.stdout.includes(header), `${header} in:\n${text.stdout}`);
+    assert.match(text.stdout, /^\+\s+"email" text/m);
+    assert.equal((await env.zvpg(["branch", "diff", "feat", "--exit-code"])).code, 1);
+
+    // JSON, with the data summary
+    const diff = await env.json<DiffJson>(["branch", "diff", "feat", "--data"]);
+    assert.equal(diff.hasChanges, true);
+    assert.equal(diff.compare.branch, "feat");
+    assert.equal(diff.base.branch, "main");
+    assert.ok(diff.base.snapshot?.startsWith("auto-"));
+    const kinds = diff.objects.map((o) => `${o.change} ${o.kind} ${o.name}`);
+    for (
+      const k of [
+        "added table public.orders",
+        "modified table public.users",
+        "added index public.users_name",
+        "modified enum public.mood",
+        "added function public.answer()",
+        "modified view public.names",
+      ]
+    ) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
+    const users = diff.data!.find((t) => t.table === "public.users")!;
+    assert.equal(users.changed, true);
+    assert.equal(users.inserted, 1);
+
+    // dry run: the SQL, nothing applied
+    const dry = await env.ok(["branch", "merge", "feat", "--dry-run"]);
+    assert.match(dry.stdout, /create table "public"\."orders"/);
+    assert.match(dry.stdout, /^begin;$/m);
+    assert.equal(await env.psql(main, "select to_regclass('public.orders') is null"), "t");
+
+    // the merge, then the two branches have the same schema
+    const out = join(env.base, "migration.sql");
+    const merged = await env.json<MergeJson>(["branch", "merge", "feat", "--output", out]);
+    assert.equal(merged.applied, true);
+    assert.ok(merged.preMergeSnapshot?.startsWith("pre-merge-feat-"));
+    assert.match(readFileSync(out, "utf8"), /create table "public"\."orders"/);
+    assert.equal(await env.psql(main, "select answer()"), "42");
+    assert.equal(await env.psql(main, "select count(*) from users"), "2", "rows are not merged");
+    const after = await env.json<DiffJson>(["branch", "diff", "main", "feat"]);
+    assert.deepEqual(after.objects, [], JSON.stringify(after.objects));
+    assert.equal(after.hasChanges, false);
+    assert.equal((await env.zvpg(["branch", "diff", "main", "feat", "--exit-code"])).code, 0);
+    const again = await env.ok(["branch", "merge", "feat"]);
+    assert.match(again.stdout, /Nothing to merge/);
+
+    // the pre-merge snapshot has main as it was
+    await env.ok(["branch", "create", "restored", "--from", merged.preMergeSnapshot!]);
+    const restored = await env.port("restored");
+    assert.equal(await env.psql(restored, "select to_regclass('public.orders') is null"), "t");
+    // no temporary clone is left
+    assert.deepEqual(await branchNames(env), ["feat", "main", "restored"]);
+    assert.equal((await env.containers()).length, 3);
+  },
+);
+
+itest(
+  "branch merge: data loss, conflicts and a failing script are refused, changing nothing",
+  async (env) => {
+    const main = await env.port("main");
+    await env.psql(
+      main,
+      `create table t (id int, a int, b int);
+     create function f() returns int language sql as 'select 1'`,
+    );
+    for (const b of ["drops", "clash", "unique"]) await env.ok(["branch", "create", b]);
+    await env.psql(await env.port("drops"), "alter table t drop column b");
+    await env.psql(
+      await env.port("clash"),
+      "create or replace function f() returns int language sql as 'select 2'",
+    );
+    await env.psql(await env.port("unique"), "create unique index t_a on t (a)");
+    await env.psql(
+      main,
+      `create or replace function f() returns int language sql as 'select 3';
+     insert into t values (1, 1, 1), (2, 1, 1)`,
+    );
+    const snapshotsBefore = await snapshotNames(env);
+
+    assertCliError(
+      await env.zvpg(["branch", "merge", "drops"]),
+      1,
+      /would lose data: drops column public\.t\.b .*— .*--allow-data-loss/,
+    );
+    assertCliError(
+      await env.zvpg(["branch", "merge", "clash"]),
+      1,
+      /changed on both since the fork: function public\.f\(\) \(modified on 'clash', modified on 'main'\)/,
+    );
+    assertCliError(
+      await env.zvpg(["branch", "merge", "unique"]),
+      1,
+      /failed on a throwaway clone of 'main'.*could not create unique index/,
+    );
+    assert.equal(await env.psql(main, "select to_regclass('public.t_a') is null"), "t");
+    assert.equal(
+      await env.psql(
+        main,
+        "select count(*) from information_schema.columns where table_name = 't'",
+      ),
+      "3",
+    );
+    assert.deepEqual(await snapshotNames(env), snapshotsBefore, "no pre-merge snapshot");
+    assert.deepEqual(await branchNames(env), ["clash", "drops", "main", "unique"]);
+
+    // allowed: the drop goes in, and main's own change since the fork stays
+    const merged = await env.json<MergeJson>(["branch", "merge", "drops", "--allow-data-loss"]);
+    assert.equal(merged.applied, true);
+    assert.equal(merged.dataLoss.length, 1);
+    assert.equal(
+      await env.psql(
+        main,
+        "select count(*) from information_schema.columns where table_name = 't'",
+      ),
+      "2",
+    );
+    assert.equal(await env.psql(main, "select f()"), "3");
+
+    // a diff killed with its temporary clone up: the next diff removes the leftover
+    const killed = await env.zvpg(["branch", "diff", "drops"], {
+      ZVPG_FAULT: "branch.diff.after-temporary",
+    });
+    assert.notEqual(killed.code, 0);
+    assert.ok((await branchNames(env)).some((b) => b.startsWith("zvpg-tmp-")));
+    await env.ok(["branch", "diff", "drops"]);
+    assert.deepEqual(await branchNames(env), ["clash", "drops", "main", "unique"]);
+    assert.equal((await env.containers()).length, 4);
+  },
+);
