@@ -34,6 +34,7 @@ import { PROPS, TEMPORARY_PROP } from "../domain/layout.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { operationAlive } from "../ops/operation_alive.ts";
 import {
+  BranchNotFoundError,
   DataLossError,
   MergeConflictError,
   MergeProofError,
@@ -355,9 +356,11 @@ export class DiffMergeService {
   private async removeTemporary(name: string): Promise<void> {
     const i = this.temporaries.indexOf(name);
     if (i >= 0) this.temporaries.splice(i, 1);
-    await new BranchService(this.ctx).delete(name, { force: true }).catch((e) =>
-      log.error(`could not remove temporary branch '${name}': ${e.message}`)
-    );
+    await new BranchService(this.ctx).delete(name, { force: true }).catch((e) => {
+      // a create stopped by Ctrl-C has rolled itself back already
+      if (e instanceof BranchNotFoundError) return;
+      log.error(`could not remove temporary branch '${name}': ${e.message}`);
+    });
   }
 
   private async closeAll(sides: OpenSide[]): Promise<void> {
