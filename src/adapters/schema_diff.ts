@@ -129,14 +129,6 @@ function urlOf(e: PgEndpoint): string {
   }@${host}:${e.port}/${encodeURIComponent(e.database)}`;
 }
 
-/** The innermost message of an error, without the password. */
-export function engineMessage(error: unknown, password: string): string {
-  let e = error as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause && typeof e.cause === "object") e = e.cause as typeof e;
-  const message = String(e?.message ?? error).split("\n")[0];
-  return password ? message.replaceAll(password, "***") : message;
-}
-
 /** The `@pgkit/migra` engine. */
 export const migraEngine: SchemaDiffEngine = {
   name: "migra",

@@ -11,15 +11,7 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import {
-  applyInTransaction,
-  engineMessage,
-  type InspectedSchema,
-  migraEngine,
-  type PgEndpoint,
-  queryRows,
-  type SchemaDiffEngine,
-} from "../adapters/schema_diff.ts";
+import type { InspectedSchema, PgEndpoint, SchemaDiffEngine } from "../adapters/schema_diff.ts";
 import {
   classifyDataLoss,
   type Conflict,
@@ -118,19 +110,42 @@ interface OpenSide {
   close(): Promise<void>;
 }
 
+/**
+ * The engine's module, loaded on first use: its npm dependency tree is large, and every
+ * other command starts faster without it.
+ */
+function adapter() {
+  return import("../adapters/schema_diff.ts");
+}
+
+/** The innermost message of an error, without the password. */
+export function engineMessage(error: unknown, password: string): string {
+  let e = error as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause && typeof e.cause === "object") e = e.cause as typeof e;
+  const message = String(e?.message ?? error).split("\n")[0];
+  return password ? message.replaceAll(password, "***") : message;
+}
+
 /** Diff and merge workflows. */
 export class DiffMergeService {
   private readonly temporaries: string[] = [];
 
-  constructor(
-    private readonly ctx: Context,
-    private readonly engine: SchemaDiffEngine = migraEngine,
-  ) {}
+  private engine!: SchemaDiffEngine;
+
+  /** `engine` replaces the default one (`@pgkit/migra`), e.g. in tests. */
+  constructor(private readonly ctx: Context, engine?: SchemaDiffEngine) {
+    if (engine) this.engine = engine;
+  }
+
+  private async loadEngine(): Promise<void> {
+    this.engine ??= (await adapter()).migraEngine;
+  }
 
   /** `branch diff <branch> [<other>]`. */
   async diff(branchName: string, options: DiffOptions = {}): Promise<DiffResult> {
     const database = options.database ?? this.ctx.config.postgresDb;
     const branch = await this.branch(branchName);
+    await this.loadEngine();
     const sides: OpenSide[] = [];
     try {
       let baseLabel: DiffResult["base"];
@@ -193,6 +208,7 @@ export class DiffMergeService {
       });
     }
     const target = await this.branch(into);
+    await this.loadEngine();
     const branchEp = this.openRunning(branch, database).endpoint;
     const targetEp = this.openRunning(target, database).endpoint;
     await this.sweep();
@@ -238,7 +254,7 @@ export class DiffMergeService {
       faultPoint("branch.merge.before-apply");
       throwIfInterrupted();
       try {
-        await applyInTransaction(targetEp, statements);
+        await (await adapter()).applyInTransaction(targetEp, statements);
       } catch (error) {
         throw new ZvpgError(
           `the merge script failed on branch '${into}' and was rolled back: ${
@@ -260,7 +276,7 @@ export class DiffMergeService {
     const side = await this.openTemporary({ parent: target.name }, database);
     try {
       faultPoint("branch.merge.before-proof");
-      await applyInTransaction(side.endpoint, statements);
+      await (await adapter()).applyInTransaction(side.endpoint, statements);
     } catch (error) {
       if (error instanceof ZvpgError) throw error;
       throw new MergeProofError(
@@ -452,8 +468,10 @@ async function tableDataChanges(
   compare: PgEndpoint,
   options: { exact: boolean; counters: boolean },
 ): Promise<TableDataChange[]> {
-  const before = new Map((await queryRows<TableStats>(base, STATS_SQL)).map((r) => [r.table, r]));
-  const after = await queryRows<TableStats>(compare, STATS_SQL);
+  const before = new Map(
+    (await (await adapter()).queryRows<TableStats>(base, STATS_SQL)).map((r) => [r.table, r]),
+  );
+  const after = await (await adapter()).queryRows<TableStats>(compare, STATS_SQL);
   const out: TableDataChange[] = [];
   for (const t of after) {
     const b = before.get(t.table);
@@ -483,6 +501,9 @@ async function tableDataChanges(
 
 async function countRows(endpoint: PgEndpoint, table: string): Promise<number> {
   // `table` is quote_ident()ed by the server
-  const rows = await queryRows<{ n: string }>(endpoint, `select count(*)::text as n from ${table}`);
+  const rows = await (await adapter()).queryRows<{ n: string }>(
+    endpoint,
+    `select count(*)::text as n from ${table}`,
+  );
   return Number(rows[0].n);
 }
