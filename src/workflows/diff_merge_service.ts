@@ -250,6 +250,16 @@ export class DiffMergeService {
       await this.prove(target, statements, database);
       this.writeOutput(result, options.output);
       throwIfInterrupted();
+      // the plan was made for the target as it was read: refuse if it changed since
+      const drift = objectChanges(theirs.objects, (await this.inspect(targetEp)).objects);
+      if (drift.length > 0) {
+        throw new StateError(
+          `branch '${into}' changed during the merge (${
+            drift.map((c) => `${c.kind} ${c.name}`).join(", ")
+          }); nothing was applied`,
+          { hint: "run the merge again" },
+        );
+      }
       result.preMergeSnapshot = await this.preMergeSnapshot(branch.name, into);
       faultPoint("branch.merge.before-apply");
       throwIfInterrupted();
@@ -294,7 +304,16 @@ export class DiffMergeService {
 
   private writeOutput(result: MergeResult, output: string | undefined): MergeResult {
     if (output === undefined) return result;
-    writeFileSync(output, migrationFile(result));
+    try {
+      writeFileSync(output, migrationFile(result));
+    } catch (error) {
+      throw new ZvpgError(
+        `could not write the migration to ${output}: ${(error as Error).message}`,
+        {
+          hint: "check that its directory exists and is writable",
+        },
+      );
+    }
     result.output = output;
     return result;
   }
