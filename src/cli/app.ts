@@ -73,6 +73,8 @@ const MUTATING = new Set([
   "branch stop",
   "branch delete",
   "branch snapshot",
+  "branch diff",
+  "branch merge",
   "snapshot create",
   "snapshot delete",
   "commit create",

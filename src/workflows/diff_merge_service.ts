@@ -344,6 +344,7 @@ export class DiffMergeService {
   }
 
   private async inspect(endpoint: PgEndpoint): Promise<InspectedSchema> {
+    throwIfInterrupted();
     try {
       return await this.engine.inspect(endpoint);
     } catch (error) {
@@ -382,6 +383,8 @@ export class DiffMergeService {
       props: { [TEMPORARY_PROP]: String(Deno.pid) },
     });
     faultPoint("branch.diff.after-temporary");
+    // a Ctrl-C here leaves it in `temporaries`: closeAll() removes it
+    throwIfInterrupted();
     return {
       endpoint: this.endpoint(made.port!, database),
       close: () => this.removeTemporary(name),

@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertCliError, itest, type TestEnv } from "../support/itest.ts";
 
+const ROOT = new URL("../../", import.meta.url).pathname;
+
 interface DiffJson {
   hasChanges: boolean;
   base: { branch: string; snapshot: string | null };
@@ -188,5 +190,43 @@ itest(
 
     assert.deepEqual(await branchNames(env), ["clash", "drops", "main", "unique"]);
     assert.equal((await env.containers()).length, 4);
+
+    // Ctrl-C with the temporary clone up: exit 130, and the clone is gone
+    const stopped = await interruptAt(
+      env,
+      ["branch", "diff", "clash"],
+      "branch.diff.after-temporary",
+    );
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.deepEqual(await branchNames(env), ["clash", "drops", "main", "unique"]);
+    assert.equal((await env.containers()).length, 4);
   },
 );
+
+/** Runs zvpg in its own process group and sends SIGINT to it once it pauses at `step`. */
+async function interruptAt(
+  env: TestEnv,
+  args: string[],
+  step: string,
+): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "--allow-all", join(ROOT, "main.ts"), ...args],
+    env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_FAULT_DELAY: `${step}:3000` },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const decoder = new TextDecoder();
+  let signalled = false;
+  for await (const chunk of child.stderr) {
+    stderr += decoder.decode(chunk);
+    if (!signalled && stderr.includes(`fault point '${step}': pausing`)) {
+      signalled = true;
+      // the whole group, as a terminal does
+      Deno.kill(-child.pid, "SIGINT");
+    }
+  }
+  const status = await child.status;
+  return { code: status.code, stderr };
+}
