@@ -12,6 +12,13 @@ import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import type { BranchDeleteResult, PhaseTimings } from "../workflows/branch_service.ts";
 import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
 import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
+import type { BranchConnection } from "../workflows/connect_service.ts";
+import {
+  connectionEnv,
+  connectionUri as libpqUri,
+  type EnvDialect,
+  envLines,
+} from "../domain/connection.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
 
@@ -154,12 +161,9 @@ export interface BranchJson {
 
 /** A libpq URI for a running branch; the password comes from the pgpass file. */
 export function connectionUri(ctx: Context, port: number): string {
-  const host = ctx.layout.connectHost.includes(":")
-    ? `[${ctx.layout.connectHost}]`
-    : ctx.layout.connectHost;
-  return `postgresql://${ctx.config.postgresUser}@${host}:${port}/${ctx.config.postgresDb}?passfile=${
-    encodeURIComponent(ctx.layout.passFile)
-  }`;
+  const { connectHost: host, passFile: passfile } = ctx.layout;
+  const { postgresUser: user, postgresDb: database } = ctx.config;
+  return libpqUri({ host, port, user, database }, { passfile });
 }
 
 /** The JSON form of a branch. */
@@ -242,6 +246,8 @@ export function branchInfoView(ctx: Context): View<BranchRecord> {
 /** A created branch and, with `--timings`, its phase timings. */
 export interface BranchCreated {
   branch: BranchRecord;
+  /** False when `--if-not-exists` found it existing. */
+  created: boolean;
   timings?: PhaseTimings;
 }
 
@@ -249,16 +255,21 @@ function roundTimings(timings: PhaseTimings): PhaseTimings {
   return Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)]));
 }
 
-/** `branch create`: the branch (plus `timings` in ms with `--timings`). */
+/**
+ * `branch create`: the branch, `created` (false when `--if-not-exists` found it), plus
+ * `timings` in ms with `--timings`.
+ */
 export function branchCreatedView(ctx: Context): View<BranchCreated> {
   return {
-    json: ({ branch, timings }) => {
-      const json = branchJson(ctx, branch);
+    json: ({ branch, created, timings }) => {
+      const json = { ...branchJson(ctx, branch), created };
       return timings ? { ...json, timings: roundTimings(timings) } : json;
     },
-    text: ({ branch, timings }) =>
+    text: ({ branch, created, timings }) =>
       [
-        `Created branch '${branch.name}' from snapshot '${branch.origin}'`,
+        created
+          ? `Created branch '${branch.name}' from snapshot '${branch.origin}'`
+          : `Branch '${branch.name}' exists already`,
         branchFields(ctx, branch),
         ...(timings ? [`Timings: ${JSON.stringify(roundTimings(timings))}`] : []),
       ].join("\n"),
@@ -462,5 +473,56 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
         ]),
       );
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// connection helpers
+
+/** `branch url -f json`. */
+export interface BranchUrlJson {
+  branch: string;
+  /** What `branch url` prints: naming the passfile, or with the password when shown. */
+  uri: string;
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** The branch's 0600 pgpass file. */
+  passfile: string;
+  /** Only with `--show-password`. */
+  password?: string;
+}
+
+/** The URI `branch url` prints: with the password when shown, else naming the passfile. */
+export function branchUri(c: BranchConnection): string {
+  return c.password === undefined
+    ? libpqUri(c.connection, { passfile: c.connection.passfile })
+    : libpqUri(c.connection, { password: c.password });
+}
+
+/** `branch url`: the URI alone. */
+export const branchUrlView: View<BranchConnection> = {
+  json: (c): BranchUrlJson => ({
+    branch: c.connection.branch,
+    uri: branchUri(c),
+    host: c.connection.host,
+    port: c.connection.port,
+    user: c.connection.user,
+    database: c.connection.database,
+    passfile: c.connection.passfile,
+    ...(c.password === undefined ? {} : { password: c.password }),
+  }),
+  text: branchUri,
+};
+
+/** `branch env -f json`: the variables, all strings. */
+export type BranchEnvJson = Record<string, string>;
+
+/** `branch env`: `export K=V` lines for `eval`, or `K=V` lines for `$GITHUB_ENV`. */
+export function branchEnvView(dialect: EnvDialect): View<BranchConnection> {
+  return {
+    json: (c): BranchEnvJson => connectionEnv(c.connection, { password: c.password }),
+    text: (c) => envLines(connectionEnv(c.connection, { password: c.password }), dialect),
   };
 }
