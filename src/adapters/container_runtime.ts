@@ -253,7 +253,14 @@ export class CliContainerRuntime implements ContainerRuntime {
   ): Promise<number> {
     const result = await this.runner.run(
       this.program,
-      ["exec", "-i", ...(options.tty ? ["-t"] : []), ...(user ? ["--user", user] : []), name, ...argv],
+      [
+        "exec",
+        "-i",
+        ...(options.tty ? ["-t"] : []),
+        ...(user ? ["--user", user] : []),
+        name,
+        ...argv,
+      ],
       { interactive: true },
     );
     return result.code;

@@ -19,6 +19,9 @@ import {
   type EnvDialect,
   envLines,
 } from "../domain/connection.ts";
+import type { HistoryNode } from "../domain/history.ts";
+import type { History } from "../workflows/history_service.ts";
+import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
 
@@ -526,3 +529,77 @@ export function branchEnvView(dialect: EnvDialect): View<BranchConnection> {
     text: (c) => envLines(connectionEnv(c.connection, { password: c.password }), dialect),
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// log
+
+/** `log -f json` node: a snapshot or a branch head, linked to the node it came from. */
+export interface LogNodeJson {
+  /** Unique: a snapshot's full ZFS name, a branch's dataset. */
+  id: string;
+  kind: "snapshot" | "branch";
+  name: string;
+  branch: string;
+  /** A snapshot's time, a branch's creation (RFC 3339). */
+  time: string;
+  /** The id of the node it came from (a branch's fork point for its first node); null for a root. */
+  parent: string | null;
+  /** Snapshots: the message. */
+  message?: string;
+  /** Snapshots: taken by zvpg for a new branch. */
+  auto?: boolean;
+  /** Branches: the recorded state (creating, running, stopped, deleting). */
+  state?: string;
+  /** Branches: whether it is the default branch. */
+  default?: boolean;
+  /** Branches: the snapshot it was cloned from (null for the default branch). */
+  origin?: string | null;
+}
+
+/** `log -f json`. */
+export interface LogJson {
+  /** The branch asked for, or null for the whole pool. */
+  branch: string | null;
+  /** Children first: every node before the one it came from. */
+  nodes: LogNodeJson[];
+}
+
+function logNodeJson(n: HistoryNode): LogNodeJson {
+  const base = {
+    id: n.id,
+    kind: n.kind,
+    name: n.name,
+    branch: n.branch,
+    time: n.time.toISOString(),
+    parent: n.parent,
+  };
+  return n.kind === "snapshot" ? { ...base, message: n.snapshot.message, auto: n.snapshot.auto } : {
+    ...base,
+    state: n.record.state,
+    default: n.record.isDefault,
+    origin: n.origin?.name ?? null,
+  };
+}
+
+/** One node's text after its graph: a branch head in brackets, a snapshot with its message. */
+function logNodeText(n: HistoryNode): string {
+  if (n.kind === "snapshot") {
+    const message = n.snapshot.message.replace(/\s+/g, " ").slice(0, 72);
+    return [n.name, formatTime(n.time), n.snapshot.auto ? "(auto)" : "", message]
+      .filter((p) => p !== "").join("  ");
+  }
+  const from = n.origin ? `, forked from ${n.origin.branch}@${n.origin.name}` : "";
+  const mark = n.record.isDefault ? " *" : "";
+  return `[${n.name}${mark}] ${n.record.state}, created ${formatTime(n.time)}${from}`;
+}
+
+/** `log`: the graph, like `git log --graph --oneline`. */
+export const logView: View<History> = {
+  json: (h): LogJson => ({ branch: h.branch, nodes: h.nodes.map(logNodeJson) }),
+  text: (h) =>
+    graphLines(h.nodes).map((l) => {
+      if (l.node === null) return l.graph;
+      return `${l.graph} ${logNodeText(h.nodes[l.node])}`;
+    }).join("\n"),
+  note: (h) => h.nodes.length === 0 ? "no history" : undefined,
+};
