@@ -94,7 +94,8 @@ function ancestry(nodes: HistoryNode[], id: string): HistoryNode[] {
 
 /**
  * Orders nodes so that every node comes before its parent, picking among the ready ones
- * the newest (a head by its latest activity), then the later snapshot, then by name.
+ * the newest (a head by its latest activity), then the default branch, then the later
+ * snapshot, then by name.
  */
 function childrenFirst(nodes: HistoryNode[], snapshots: SnapshotRecord[]): HistoryNode[] {
   const order = new Map(snapshots.map((s, i) => [s.zfsName, i]));
@@ -105,8 +106,10 @@ function childrenFirst(nodes: HistoryNode[], snapshots: SnapshotRecord[]): Histo
     if (n.kind === "snapshot" || !n.parent) return n.time.getTime();
     return Math.max(n.time.getTime(), byId.get(n.parent)?.time.getTime() ?? 0);
   };
+  const isDefault = (n: HistoryNode) => n.kind === "branch" && n.record.isDefault;
   const before = (a: HistoryNode, b: HistoryNode): number =>
-    activity(b) - activity(a) || Number(b.kind === "branch") - Number(a.kind === "branch") ||
+    activity(b) - activity(a) || Number(isDefault(b)) - Number(isDefault(a)) ||
+    Number(b.kind === "branch") - Number(a.kind === "branch") ||
     (order.get(b.id) ?? -1) - (order.get(a.id) ?? -1) || a.name.localeCompare(b.name);
   const ready = nodes.filter((n) => !children.has(n.id));
   const out: HistoryNode[] = [];

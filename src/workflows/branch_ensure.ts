@@ -15,7 +15,7 @@ import { inFlightAlive } from "../ops/operation_alive.ts";
 import type { Context } from "../runtime/context.ts";
 import { throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
-import { BranchService, type CreateBranchOptions } from "./branch_service.ts";
+import type { BranchService, CreateBranchOptions } from "./branch_service.ts";
 
 /** The branch, and whether this call made it. */
 export interface BranchEnsured {
