@@ -6,8 +6,9 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { StateError } from "../errors.ts";
+import { ConfigError, StateError } from "../errors.ts";
 import { type Connection, pgpassLine } from "../domain/connection.ts";
 import type { BranchRecord } from "../domain/inventory.ts";
 import { validateBranchName } from "../domain/names.ts";
@@ -70,6 +71,11 @@ export class ConnectService {
       database: config.postgresDb,
       passfile: layout.branchPassFile(branch.name),
     };
+    if (!existsSync(layout.passFile)) {
+      throw new ConfigError(`there is no password file ${layout.passFile}`, {
+        hint: "run 'zvpg init env' to create it",
+      });
+    }
     const password = readPassword(layout.passFile);
     ensurePrivateDir(dirname(connection.passfile));
     replacePrivateFile(connection.passfile, pgpassLine(connection, password));

@@ -131,3 +131,63 @@ const HISTORY: FixtureEntry[] = [
     },
   },
 ];
+
+Deno.test("branch psql: runs the host psql with the arguments after --; exits with its code", async () => {
+  const bin = await Deno.makeTempDir({ prefix: "zvpg-cli-psql-" });
+  const path = Deno.env.get("PATH") ?? "";
+  try {
+    Deno.writeTextFileSync(`${bin}/psql`, "", { mode: 0o755 });
+    Deno.env.set("PATH", bin);
+    const run = await runCli(["branch", "psql", "feature/auth", "--", "-c", "select 1"], {
+      calls: (ctx) => [...runningFeature(ctx), {
+        argv: ["psql", "-c", "select 1"],
+        result: { code: 3 },
+      }],
+    });
+    assertGolden("branch_psql.txt", run);
+  } finally {
+    Deno.env.set("PATH", path);
+    await Deno.remove(bin, { recursive: true });
+  }
+});
+
+Deno.test("branch env: an invalid name is exit 2 before any call", async () => {
+  const run = await runCli(["branch", "env", "bad name"]);
+  assertGolden("error_branch_env_bad_name.txt", run);
+});
+
+Deno.test("branch create --if-not-exists: an invalid name is exit 2 before any call", async () => {
+  const run = await runCli(["branch", "create", "-x", "--if-not-exists"]);
+  assert.equal(run.code, 2);
+});
+
+Deno.test("completions bash: the script, with no call and no configuration read", async () => {
+  const run = await runCli(["completions", "bash"]);
+  assertGolden("completions_bash.txt", run);
+});
+
+Deno.test("completions: an unknown shell is a usage error", async () => {
+  const run = await runCli(["completions", "tcsh"]);
+  assertGolden("usage_completions_shell.txt", run);
+});
+
+Deno.test("__complete: branch names from one zfs call, filtered by the word typed", async () => {
+  const run = await runCli(["__complete", "--", "branch", "info", "fe"], {
+    calls: () => zfsOnly(HISTORY),
+  });
+  assertGolden("complete_branch_names.txt", run);
+});
+
+Deno.test("__complete: snapshot names after --from", async () => {
+  const run = await runCli(["__complete", "--", "branch", "create", "x", "--from", ""], {
+    calls: () => zfsOnly(HISTORY),
+  });
+  assert.equal(run.stdout, "baseline\nv1\nwip\n");
+});
+
+Deno.test("__complete: a failing zfs prints nothing and exits 0", async () => {
+  const run = await runCli(["__complete", "--", "log", ""], {
+    calls: () => [{ ...zfsOnly(HISTORY)[0], result: { code: 1, stderr: "boom" } }],
+  });
+  assert.deepEqual([run.code, run.stdout], [0, ""]);
+});

@@ -61,6 +61,41 @@ function processTexts(): string {
   return texts.join("\n");
 }
 
+/** Whether a host psql process runs with `text` in its argv. */
+function hostPsqlRunning(text: string): boolean {
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (argv[0].endsWith("psql") && argv.some((a) => a.includes(text))) return true;
+    } catch {
+      // gone
+    }
+  }
+  return false;
+}
+
+/** `zvpg branch psql ci/db -- -XAt -c <sql>` running in the background. */
+function psqlProcess(env: TestEnv, sql: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      join(ROOT, "main.ts"),
+      "branch",
+      "psql",
+      "ci/db",
+      "--",
+      "-XAt",
+      "-c",
+      sql,
+    ],
+    env: { ZVPG_CONFIG_DIR: env.configDir },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 itest(
   "branch url|env|psql: each connects; the password is in no output, argv or environment",
   async (env) => {
@@ -154,32 +189,26 @@ itest(
     assert.equal(inContainer.stdout.trim(), "42");
 
     // while psql runs, no process shows the password in its argv or environment
-    const running = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        join(ROOT, "main.ts"),
-        "branch",
-        "psql",
-        "ci/db",
-        "--",
-        "-XAt",
-        "-c",
-        "select pg_sleep(3)",
-      ],
-      env: { ZVPG_CONFIG_DIR: env.configDir },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let seen = false;
-    for (let i = 0; i < 20 && !seen; i++) {
+    const running = psqlProcess(env, "select pg_sleep(5)");
+    for (let i = 0; i < 150 && !hostPsqlRunning("pg_sleep(5)"); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      seen = processTexts().includes("pg_sleep(3)");
     }
-    assert.ok(seen, "psql was seen running");
+    assert.ok(hostPsqlRunning("pg_sleep(5)"), "psql was seen running");
     assert.ok(!processTexts().includes(secret), "the password shows in some process");
-    assert.equal((await running.output()).code, 0);
+    // a SIGINT that reaches zvpg is psql's business (a terminal sends it to psql too): ignored
+    running.kill("SIGINT");
+    const finished = await running.output();
+    assert.equal(finished.code, 0, new TextDecoder().decode(finished.stderr));
+    assert.equal(new TextDecoder().decode(finished.stdout), "\n");
+    // SIGTERM stops zvpg and psql with it: exit 130, no psql left behind
+    const terminated = psqlProcess(env, "select pg_sleep(30)");
+    for (let i = 0; i < 150 && !hostPsqlRunning("pg_sleep(30)"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(hostPsqlRunning("pg_sleep(30)"), "psql was seen running");
+    terminated.kill("SIGTERM");
+    assert.equal((await terminated.output()).code, 130);
+    assert.ok(!hostPsqlRunning("pg_sleep(30)"), "psql outlived zvpg");
 
     // a stopped branch: one line naming 'zvpg branch start'
     await env.ok(["branch", "stop", "ci/db"]);
@@ -194,7 +223,7 @@ itest(
 );
 
 itest(
-  "branch create --if-not-exists: twice gives one branch, started if stopped, also when two race",
+  "branch create --if-not-exists: twice gives one branch, started if stopped, also when two race; bash completion",
   async (env) => {
     await env.ok(["snapshot", "create", "baseline"]);
     type Created = { name: string; created: boolean; status: string; port: number };
@@ -234,13 +263,8 @@ itest(
     const names = (await env.json<{ name: string }[]>(["branch", "list"])).map((b) => b.name);
     assert.deepEqual(names.filter((n) => n === "race"), ["race"]);
     assert.equal((await env.json<Created>(["branch", "info", "race"])).status, "running");
-  },
-);
 
-itest(
-  "completions: the bash script loads and completes commands, branch and snapshot names",
-  async (env) => {
-    await env.ok(["snapshot", "create", "baseline"]);
+    // completions, on the same pool (one set-up less)
     await env.ok(["branch", "create", "feature/x", "--from", "baseline"]);
     await env.ok(["branch", "stop", "feature/x"]);
     const path = `${binDir(env, [])}:${Deno.env.get("PATH")}`;
@@ -257,8 +281,10 @@ itest(
         `COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _zvpg_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
       );
     assert.deepEqual((await at(`zvpg branch info ""`)).stdout.trim().split("\n").sort(), [
+      "ci",
       "feature/x",
       "main",
+      "race",
     ]);
     assert.equal((await at(`zvpg branch url fe`)).stdout.trim(), "feature/x");
     assert.equal((await at(`zvpg branch create y --from ""`)).stdout.trim(), "baseline");
