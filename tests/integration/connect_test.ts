@@ -219,6 +219,9 @@ itest(
         /not running .*zvpg branch start ci\/db/,
       );
     }
+    // delete takes the branch's copy of the password with it
+    await env.ok(["branch", "delete", "ci/db"]);
+    assert.throws(() => statSync(vars.PGPASSFILE));
   },
 );
 
