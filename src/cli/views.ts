@@ -259,13 +259,13 @@ function roundTimings(timings: PhaseTimings): PhaseTimings {
 }
 
 /**
- * `branch create`: the branch, `created` (false when `--if-not-exists` found it), plus
- * `timings` in ms with `--timings`.
+ * `branch create`: the branch, `createdNow` (false when `--if-not-exists` found it; not
+ * `created`, which is the branch's creation time), plus `timings` in ms with `--timings`.
  */
 export function branchCreatedView(ctx: Context): View<BranchCreated> {
   return {
     json: ({ branch, created, timings }) => {
-      const json = { ...branchJson(ctx, branch), created };
+      const json = { ...branchJson(ctx, branch), createdNow: created };
       return timings ? { ...json, timings: roundTimings(timings) } : json;
     },
     text: ({ branch, created, timings }) =>

@@ -61,6 +61,11 @@ for (const [format, ext] of FORMATS) {
           branchScope("feature/auth", FEATURE, { entries: pool("running"), ps: [FEATURE_PS] }),
       },
     );
+    if (format === "json") {
+      // `created` stays the creation time the Branch schema promises
+      const json = JSON.parse(run.stdout);
+      assert.deepEqual([json.created, json.createdNow], ["2026-11-24T11:00:00.000Z", false]);
+    }
     assertGolden(`branch_create_exists.${ext}`, run);
   });
 

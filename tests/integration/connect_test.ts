@@ -229,16 +229,16 @@ itest(
   "branch create --if-not-exists: twice gives one branch, started if stopped, also when two race; bash completion",
   async (env) => {
     await env.ok(["snapshot", "create", "baseline"]);
-    type Created = { name: string; created: boolean; status: string; port: number };
+    type Created = { name: string; createdNow: boolean; status: string; port: number };
     const args = ["branch", "create", "ci", "--from", "baseline", "--if-not-exists"];
     const first = await env.json<Created>(args);
-    assert.equal(first.created, true);
+    assert.equal(first.createdNow, true);
     const second = await env.json<Created>(args);
-    assert.equal(second.created, false);
+    assert.equal(second.createdNow, false);
     assert.equal(second.port, first.port);
     await env.ok(["branch", "stop", "ci"]);
     const third = await env.json<Created>(args);
-    assert.equal(third.created, false);
+    assert.equal(third.createdNow, false);
     assert.equal(third.status, "running");
     await env.psql(third.port, "select 1");
     // without the flag it still refuses, naming it
@@ -261,7 +261,7 @@ itest(
     ];
     const results = await Promise.all([env.zvpg(race), env.zvpg(race)]);
     for (const r of results) assert.equal(r.code, 0, r.stderr);
-    const created = results.map((r) => (JSON.parse(r.stdout) as Created).created).sort();
+    const created = results.map((r) => (JSON.parse(r.stdout) as Created).createdNow).sort();
     assert.deepEqual(created, [false, true]);
     const names = (await env.json<{ name: string }[]>(["branch", "list"])).map((b) => b.name);
     assert.deepEqual(names.filter((n) => n === "race"), ["race"]);

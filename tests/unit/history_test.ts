@@ -32,6 +32,7 @@ function branch(name: string, hour: number, parent: string | null = "main"): Bra
     referenced: 0,
     usedByDataset: 0,
     usedBySnapshots: 0,
+    written: null,
     state: "running",
     operationPid: null,
     status: "running",
