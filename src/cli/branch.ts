@@ -6,6 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { BranchService } from "../workflows/branch_service.ts";
 import { DiffMergeService } from "../workflows/diff_merge_service.ts";
+import { ensureBranch } from "../workflows/branch_ensure.ts";
+import { connectCommands } from "./branch_connect.ts";
 import { examples, formatOption, parsePort } from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
@@ -42,11 +44,16 @@ export function branchCommand(session: Session) {
       parsePort,
     )
     .option("--timings", "include phase timings (ms) in the output")
+    .option(
+      "--if-not-exists",
+      "exit 0 with the existing branch of that exact name (started if stopped)",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
       examples(
         "zvpg branch create feature/new-api",
+        "zvpg branch create ci-db --from baseline --if-not-exists",
         "zvpg branch create feature/new-api --from my_snapshot",
         "zvpg branch create feature/new-api --parent development",
         "zvpg branch create feature/new-api --port 6433",
@@ -55,9 +62,11 @@ export function branchCommand(session: Session) {
     .action(session.action(async (ctx, name, options) => {
       const service = new BranchService(ctx);
       const { from, parent, port } = options;
-      const branch = await service.create(name, { from, parent, port });
+      const { branch, created } = options.ifNotExists
+        ? await ensureBranch(ctx, service, name, { from, parent, port })
+        : { branch: await service.create(name, { from, parent, port }), created: true };
       const timings = options.timings ? service.timings : undefined;
-      return render({ branch, timings }, branchCreatedView(ctx), options.format);
+      return render({ branch, created, timings }, branchCreatedView(ctx), options.format);
     }));
 
   cmd.command("start")
@@ -217,5 +226,6 @@ export function branchCommand(session: Session) {
       });
       return render(result, branchMergeView, options.format);
     }));
+  for (const sub of connectCommands(session)) cmd.addCommand(sub);
   return cmd;
 }
