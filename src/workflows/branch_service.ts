@@ -35,6 +35,7 @@ import {
   scopeBranch,
 } from "../ops/inventory_store.ts";
 import { PROPS } from "../domain/layout.ts";
+import { branchProps } from "../domain/metadata_props.ts";
 import {
   assertOwnEngine,
   inFlightError,
@@ -147,10 +148,7 @@ export class BranchService {
         // Record the intent first: a clone stopped by a signal may or may not have made it.
         made.cloning = dataset;
         await ctx.zfs.clone(origin.zfsName, dataset, {
-          mountpoint: ctx.layout.branchMount(name),
-          [PROPS.branch]: name,
-          [PROPS.parent]: origin.branch,
-          [PROPS.created]: ctx.now().toISOString(),
+          ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
           ...markCreating(port),
         });
         made.dataset = dataset;

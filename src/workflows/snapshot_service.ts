@@ -6,7 +6,6 @@
 import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
-import { VERSION } from "../version.ts";
 import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
 import { execSql } from "../ops/branch_container.ts";
 import type { Context } from "../runtime/context.ts";
@@ -25,7 +24,7 @@ import {
   loadSnapshotOf,
   scopeBranch,
 } from "../ops/inventory_store.ts";
-import { PROPS } from "../domain/layout.ts";
+import { snapshotProps } from "../domain/metadata_props.ts";
 import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
@@ -86,12 +85,10 @@ export class SnapshotService {
     if (branch.container?.state === "running") await this.checkpoint(branch);
     faultPoint("snapshot.before-zfs");
     const taken = this.ctx.now();
-    await this.ctx.zfs.snapshot(`${branch.dataset}@${name}`, {
-      [PROPS.message]: encodeMessage(message),
-      [PROPS.taken]: taken.toISOString(),
-      [PROPS.tool]: `zvpg/${VERSION}`,
-      ...(options.autoFor === undefined ? {} : { [PROPS.auto]: options.autoFor }),
-    });
+    await this.ctx.zfs.snapshot(
+      `${branch.dataset}@${name}`,
+      snapshotProps(message, taken, options.autoFor),
+    );
     log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
     const after = await loadSnapshotOf(this.ctx, branch, name);
     if (!after) throw new SnapshotNotFoundError(name);

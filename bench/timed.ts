@@ -1,0 +1,26 @@
+/**
+ * Timing and progress of the benchmarks: {@link timed} measures one call's wall time.
+ *
+ * @module
+ */
+
+/** Runs `fn` and returns its value with its wall time in milliseconds. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+/** When the benchmark started, for progress lines. */
+const started = performance.now();
+
+/** Prints a progress line on stderr (stdout holds the report). */
+export function progress(message: string): void {
+  const s = ((performance.now() - started) / 1000).toFixed(0).padStart(5);
+  console.error(`[bench ${s}s] ${message}`);
+}
+
+/** Sleeps `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
