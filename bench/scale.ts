@@ -28,7 +28,7 @@ import { markPort, markStopped } from "../src/domain/lifecycle.ts";
 import { branchProps, snapshotProps } from "../src/domain/metadata_props.ts";
 import { BenchPool, REPO } from "./bench_pool.ts";
 import { median } from "./summarize.ts";
-import { progress } from "./timed.ts";
+import { cleanupOnSignal, progress } from "./timed.ts";
 import { type CallProfile, profileCalls } from "./call_profile.ts";
 import { renderScaleChart, renderScaleMarkdown, TARGET_RATIO } from "./scale_report.ts";
 
@@ -206,6 +206,11 @@ async function main(): Promise<number> {
   const large = pool("large", opts.snapshots, opts.branches, 19500);
   const pools: [ScalePool, ScalePool] = [small, large];
   const startedAt = new Date();
+  const cleanup = cleanupOnSignal(async () => {
+    for (const p of pools) {
+      for (const problem of await p.bench.destroy()) progress(`cleanup problem: ${problem}`);
+    }
+  });
   try {
     for (const p of pools) await setUp(p);
     await small.bench.zvpg(["--version"]); // warm the module cache
@@ -227,9 +232,7 @@ async function main(): Promise<number> {
     await renderScaleChart(result, opts.outDir, small.bench.runner);
     return result.every((f) => f.ratio <= TARGET_RATIO) ? 0 : 1;
   } finally {
-    for (const p of pools) {
-      for (const problem of await p.bench.destroy()) progress(`cleanup problem: ${problem}`);
-    }
+    await cleanup();
   }
 }
 

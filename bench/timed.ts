@@ -24,3 +24,24 @@ export function progress(message: string): void {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Runs `cleanup` once, on SIGINT/SIGTERM (then exits 130) or when the returned function is
+ * called (the normal end); its promise is shared, so a signal during the normal cleanup
+ * waits for it instead of starting another.
+ */
+export function cleanupOnSignal(cleanup: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const once = () => (running ??= cleanup());
+  const onSignal = () => {
+    progress("interrupted: cleaning up");
+    once().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  return async () => {
+    await once();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  };
+}
