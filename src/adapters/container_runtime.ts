@@ -80,12 +80,16 @@ export interface ContainerRuntime {
    */
   inspectState(name: string): Promise<ContainerState | undefined>;
   logs(name: string, tailLines: number): Promise<string>;
-  /** Runs `argv` in a running container; throws when it fails (unless `tolerate` says so). */
+  /**
+   * Runs `argv` in a running container; throws when it fails (unless `tolerate` says so)
+   * or outlives `timeoutMs` (default 2 minutes).
+   */
   exec(
     name: string,
     user: string | undefined,
     argv: string[],
     tolerate?: RunOptions["tolerate"],
+    timeoutMs?: number,
   ): Promise<RunResult>;
   /**
    * Runs `argv` in a running container attached to zvpg's stdin, stdout and stderr (a
@@ -237,11 +241,12 @@ export class CliContainerRuntime implements ContainerRuntime {
     user: string | undefined,
     argv: string[],
     tolerate?: RunOptions["tolerate"],
+    timeoutMs = 120_000,
   ): Promise<RunResult> {
     return this.runner.run(
       this.program,
       ["exec", ...(user ? ["--user", user] : []), name, ...argv],
-      { tolerate, timeoutMs: 120_000 },
+      { tolerate, timeoutMs },
     );
   }
 
