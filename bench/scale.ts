@@ -236,4 +236,11 @@ async function main(): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`scale: ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(2);
+  }
+}
