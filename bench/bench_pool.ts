@@ -16,7 +16,7 @@ import { loadConfig } from "../src/config/config.ts";
 import { type Context, createContext } from "../src/runtime/context.ts";
 import { type CommandRunner, DenoCommandRunner, type RunResult } from "../src/runtime/runner.ts";
 import { LABELS } from "../src/domain/layout.ts";
-import { timed } from "./timed.ts";
+import { benchAbort, timed } from "./timed.ts";
 
 /** The checkout bench/ belongs to. */
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -113,6 +113,7 @@ export class BenchPool {
         env: this.env,
         allowFailure: options.allowFailure,
         timeoutMs: options.timeoutMs ?? 300_000,
+        signal: benchAbort.signal,
       })
     );
     return { ...value, ms };

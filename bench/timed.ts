@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { childrenExited } from "../src/runtime/runner.ts";
 
 /** Runs `fn` and returns its value with its wall time in milliseconds. */
 export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -26,16 +27,23 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Runs `cleanup` once, on SIGINT/SIGTERM (then exits 130) or when the returned function is
- * called (the normal end); its promise is shared, so a signal during the normal cleanup
- * waits for it instead of starting another.
+ * Aborted on SIGINT/SIGTERM: the zvpg CLI runs of a benchmark take it as their signal, so
+ * the runner stops them (SIGTERM: zvpg rolls back what it was doing) before the cleanup.
+ */
+export const benchAbort: AbortController = new AbortController();
+
+/**
+ * Runs `cleanup` once, on SIGINT/SIGTERM (after the CLI runs under way have exited; then
+ * exits 130) or when the returned function is called (the normal end); its promise is
+ * shared, so a signal during the normal cleanup waits for it instead of starting another.
  */
 export function cleanupOnSignal(cleanup: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   const once = () => (running ??= cleanup());
   const onSignal = () => {
-    progress("interrupted: cleaning up");
-    once().finally(() => Deno.exit(130));
+    progress("interrupted: stopping the CLI runs under way, then cleaning up");
+    benchAbort.abort();
+    childrenExited().then(once).finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
