@@ -12,6 +12,7 @@ import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
+import { gcCommand } from "./gc.ts";
 
 /** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
 const OUTPUT = {
@@ -57,6 +58,7 @@ Environment:
   program.addCommand(snapshotCommand(session, "commit"));
   program.addCommand(branchCommand(session));
   program.addCommand(statusCommand(session));
+  program.addCommand(gcCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);
@@ -72,6 +74,11 @@ const MUTATING = new Set([
   "branch start",
   "branch stop",
   "branch delete",
+  "branch reset",
+  "branch expire",
+  "branch protect",
+  "branch unprotect",
+  "gc",
   "branch snapshot",
   "snapshot create",
   "snapshot delete",

@@ -35,7 +35,10 @@ import {
   scopeBranch,
 } from "../ops/inventory_store.ts";
 import { PROPS } from "../domain/layout.ts";
+import type { Expiry } from "../domain/duration.ts";
+import { expiryProps } from "./lifecycle_service.ts";
 import {
+  assertNotProtected,
   assertOwnEngine,
   inFlightError,
   isInFlight,
@@ -53,6 +56,8 @@ export interface CreateBranchOptions {
   from?: string;
   parent?: string;
   port?: number;
+  /** When it expires (`--ttl`, `--expires-at`): `zvpg gc` deletes it after that. */
+  expiry?: Expiry;
 }
 
 /** Time spent in each phase of a create or start, in milliseconds. */
@@ -150,6 +155,7 @@ export class BranchService {
           [PROPS.branch]: name,
           [PROPS.parent]: origin.branch,
           [PROPS.created]: ctx.now().toISOString(),
+          ...(options.expiry ? expiryProps(options.expiry) : {}),
           ...markCreating(port),
         });
         made.dataset = dataset;
@@ -275,8 +281,10 @@ export class BranchService {
       }
       assertNotBusy(branch);
       assertOwnEngine(ctx.runtime.flavor, branch);
+      assertNotProtected(branch, "deleted");
       const own = inventory.snapshots.filter((s) => s.branch === name);
       const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
+      for (const b of dependents) assertNotProtected(b, `deleted with '${name}'`);
       // a recursive destroy would take datasets the user made inside these branches
       const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
       if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents, foreign);

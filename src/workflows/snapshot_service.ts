@@ -25,7 +25,7 @@ import {
   loadSnapshotOf,
   scopeBranch,
 } from "../ops/inventory_store.ts";
-import { PROPS } from "../domain/layout.ts";
+import { HOLD_TAG, PROPS } from "../domain/layout.ts";
 import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
@@ -93,6 +93,8 @@ export class SnapshotService {
       ...(options.autoFor === undefined ? {} : { [PROPS.auto]: options.autoFor }),
     });
     log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
+    // a protected branch's snapshots are held, so not even a hand-typed `zfs destroy` works
+    if (branch.protected) await this.ctx.zfs.hold(HOLD_TAG, `${branch.dataset}@${name}`);
     const after = await loadSnapshotOf(this.ctx, branch, name);
     if (!after) throw new SnapshotNotFoundError(name);
     return after;
