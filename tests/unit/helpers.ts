@@ -68,6 +68,11 @@ export const INVENTORY_PROPS = [
   "zvpg:taken",
   "zvpg:tool",
   "zvpg:auto",
+  "zvpg:expires",
+  "zvpg:ttl",
+  "zvpg:protected",
+  "zvpg:resume",
+  "zvpg:reset-of",
 ];
 
 /** One dataset or snapshot of a `zfs get` fixture; absent properties print as `-`. */
