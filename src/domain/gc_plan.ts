@@ -74,9 +74,11 @@ function fixedRefusal(inventory: Inventory, b: BranchRecord): string | undefined
   if (b.isDefault) return "it is the default branch";
   if (b.protected) return "it is protected";
   if (isInFlight(b)) {
-    const op = { creating: "create", deleting: "delete", resetting: "reset" }[b.state as string];
+    const op =
+      ({ creating: "create", deleting: "delete", resetting: "reset" } as Record<string, string>)[
+        b.state
+      ];
     return `a ${op} is unfinished on it (run 'zvpg status health --repair')`;
-  } is unfinished on it (run 'zvpg status health --repair')`;
   }
   if (b.status === "other-runtime") return `it runs under ${b.runtime}`;
   const named = inventory.snapshots.filter((s) => s.branch === b.name && !s.auto);
