@@ -449,6 +449,8 @@ async function benchSize(
     }
   });
 
+  await step("zvpg branch reset", () => benchReset(env, opts.runs, base, label, db, result));
+
   // --- zvpg snapshot create (running main: includes CHECKPOINT)
   await step("zvpg snapshot create", async () => {
     const names: string[] = [];
@@ -661,6 +663,37 @@ async function benchSize(
 }
 
 /** The origin snapshot of a clone. */
+/**
+ * `branch reset` → ready of a running branch that wrote some rows, measured in the same
+ * run as create → ready (issue 13): the branch is made once, reset `runs` times, deleted.
+ */
+async function benchReset(
+  env: Env,
+  runs: number,
+  base: string,
+  label: string,
+  db: string,
+  result: SizeResult,
+): Promise<void> {
+  const name = `br-${label}`;
+  const created = await env.zvpgJson<BranchJson>(["branch", "create", name, "--from", base]);
+  result.zvpgReset = [];
+  try {
+    for (let i = 1; i <= runs; i++) {
+      await sql(
+        created.value.container!,
+        db,
+        "UPDATE pgbench_branches SET bbalance = bbalance + 1",
+      );
+      const r = await env.zvpg(["branch", "reset", name]);
+      result.zvpgReset.push({ run: i, wallMs: r.ms });
+      progress(`  ${result.label}: branch reset #${i}: ${fmtMs(r.ms)} wall`);
+    }
+  } finally {
+    await env.zvpg(["branch", "delete", name, "--force"]);
+  }
+}
+
 async function zfsOriginOf(dataset: string): Promise<string> {
   const r = await run("zfs", ["get", "-H", "-o", "value", "origin", dataset]);
   return r.stdout.trim();
