@@ -15,6 +15,7 @@
  * @module
  */
 import { log } from "../runtime/log.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import type { Context } from "../runtime/context.ts";
 import { PROPS } from "../domain/layout.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
@@ -74,6 +75,7 @@ export async function swapIn(ctx: Context, name: string): Promise<void> {
   const d = layout.branchDataset(name);
   await ctx.zfs.set(d, { mountpoint: "none" });
   await ctx.zfs.rename(d, layout.resetDataset(name, "old"));
+  faultPoint("branch.reset.mid-swap");
   await ctx.zfs.rename(layout.resetDataset(name, "new"), d);
   await ctx.zfs.set(d, { mountpoint: layout.branchMount(name) });
 }

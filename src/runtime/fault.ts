@@ -9,7 +9,7 @@
  * branch.create.before-mark-running, branch.stop.after-mark, branch.delete.after-mark,
  * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
  * snapshot.delete.before-destroy, branch.reset.after-mark, branch.reset.after-clone,
- * branch.reset.after-swap, branch.reset.after-destroy-old.
+ * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old.
  *
  * @module
  */
@@ -29,6 +29,7 @@ export const FAULT_POINTS = [
   "snapshot.delete.before-destroy",
   "branch.reset.after-mark",
   "branch.reset.after-clone",
+  "branch.reset.mid-swap",
   "branch.reset.after-swap",
   "branch.reset.after-destroy-old",
 ] as const;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts";
+import { DependencyError, SnapshotNotFoundError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { VERSION } from "../version.ts";
@@ -26,7 +26,7 @@ import {
   scopeBranch,
 } from "../ops/inventory_store.ts";
 import { HOLD_TAG, PROPS } from "../domain/layout.ts";
-import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
+import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
 
@@ -134,6 +134,15 @@ export class SnapshotService {
       const inventory = await loadInitializedInventory(this.ctx, "snapshot delete");
       const snapshot = findSnapshot(inventory, name);
       const dependents = orderDependents(inventory, [snapshot.zfsName]);
+      // a protected branch's snapshots (and origin) are held: refuse by name, not by EBUSY
+      const owner = inventory.branches.find((b) => b.name === snapshot.branch);
+      if (owner?.protected) {
+        throw new StateError(
+          `snapshot '${name}' belongs to protected branch '${owner.name}' and cannot be deleted`,
+          { hint: `run 'zvpg branch unprotect ${owner.name}' first if you mean it` },
+        );
+      }
+      for (const b of dependents) assertNotProtected(b, `deleted with snapshot '${name}'`);
       if (dependents.length > 0 && !options.force) {
         throw new DependencyError(
           `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { assertCliError, itest, sh } from "../support/itest.ts";
+import { assertHealthy, logSize, waitForLog } from "../support/fault_support.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 interface Branch {
   name: string;
@@ -137,6 +141,7 @@ itest(
     for (
       const point of [
         "branch.reset.after-clone",
+        "branch.reset.mid-swap",
         "branch.reset.after-swap",
         "branch.reset.after-destroy-old",
       ]
@@ -153,5 +158,26 @@ itest(
       // undone before the old data was destroyed, finished after
       assert.equal(rows, point === "branch.reset.after-destroy-old" ? "1" : "5", point);
     }
+    // Ctrl-C after the swap, while the new data is in place: the branch comes back as it was
+    await env.psql(port, "delete from t; insert into t values (6)");
+    const from = logSize(env);
+    const reset = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", join(ROOT, "main.ts"), "branch", "reset", "r"],
+      env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_FAULT_DELAY: "branch.reset.after-swap:2000" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await waitForLog(env, "fault point 'branch.reset.after-swap'", 120_000, from);
+    reset.kill("SIGINT");
+    const out = await reset.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 130, stderr);
+    assert.match(stderr, /interrupted by SIGINT: removed what it had made/);
+    const info = await env.json<Branch>(["branch", "info", "r"]);
+    assert.equal(info.status, "running");
+    assert.equal(info.port, port);
+    assert.equal(await env.psql(port, "select string_agg(n::text, ',') from t"), "6");
+    await assertHealthy(env, "after an interrupted reset");
   },
 );
