@@ -12,7 +12,7 @@ import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
 import { type BranchRecord, findBranch, type Inventory } from "../domain/inventory.ts";
 import { HOLD_TAG, PROPS } from "../domain/layout.ts";
 import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
-import { type Expiry } from "../domain/duration.ts";
+import type { Expiry } from "../domain/duration.ts";
 import { type GcSkip, planGc } from "../domain/gc_plan.ts";
 import { destroyBranch, snapshotNamesOf } from "../ops/branch_removal.ts";
 import { assertNotBusy } from "../ops/operation_alive.ts";
