@@ -18,7 +18,7 @@
  * @module
  */
 import { StateError } from "../errors.ts";
-import type { BranchRecord } from "./inventory.ts";
+import type { BranchRecord, Inventory } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
 
 /** ZFS user properties a transition writes. */
@@ -101,4 +101,20 @@ export function assertOwnEngine(engine: string, b: BranchRecord): void {
         `manage it with ${b.runtime} (unset ZVPG_CONTAINER_RUNTIME or set containerRuntime to ${b.runtime}), or stop it there first`,
     },
   );
+}
+
+/**
+ * Refuses a branch a crashed reset left half-swapped (its old data may be beside it): only
+ * `status health --repair` knows which of the two to keep. A live reset is refused as in
+ * flight by {@link inFlightError} before this.
+ */
+export function assertNoUnfinishedReset(
+  inventory: Pick<Inventory, "resetParts">,
+  branch: Pick<BranchRecord, "name" | "state">,
+): void {
+  const parts = (inventory.resetParts ?? []).some((p) => p.branch === branch.name);
+  if (!parts && branch.state !== "resetting") return;
+  throw new StateError(`branch '${branch.name}' has an unfinished reset`, {
+    hint: "run 'zvpg status health --repair' to finish or undo it first",
+  });
 }

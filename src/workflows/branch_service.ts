@@ -39,6 +39,7 @@ import type { Expiry } from "../domain/duration.ts";
 import { expiryProps } from "./lifecycle_service.ts";
 import {
   assertNotProtected,
+  assertNoUnfinishedReset,
   assertOwnEngine,
   inFlightError,
   isInFlight,
@@ -280,6 +281,7 @@ export class BranchService {
         });
       }
       assertNotBusy(branch);
+      assertNoUnfinishedReset(inventory, branch);
       assertOwnEngine(ctx.runtime.flavor, branch);
       assertNotProtected(branch, "deleted");
       const own = inventory.snapshots.filter((s) => s.branch === name);

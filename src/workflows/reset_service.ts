@@ -30,6 +30,7 @@ import {
 import { PROPS } from "../domain/layout.ts";
 import {
   assertNotProtected,
+  assertNoUnfinishedReset,
   assertOwnEngine,
   inFlightError,
   isInFlight,
@@ -177,20 +178,16 @@ export class ResetService {
           "it has no origin: every other branch comes from it. Reset a branch made from it instead",
       });
     }
-    if (isInFlight(branch)) {
-      if (operationAlive(branch.operationPid)) throw inFlightError(branch);
+    if (isInFlight(branch) && operationAlive(branch.operationPid)) throw inFlightError(branch);
+    if (isInFlight(branch) && branch.state !== "resetting") {
       throw new StateError(
-        `branch '${branch.name}' has an unfinished ${branch.state.replace(/ing$/, "")}`,
+        `branch '${branch.name}' has an unfinished ${branch.state.replace(/ing$/, "e")}`,
         {
           hint: "run 'zvpg status health --repair' to finish or undo it first",
         },
       );
     }
-    if ((inventory.resetParts ?? []).some((p) => p.branch === branch.name)) {
-      throw new StateError(`branch '${branch.name}' has an unfinished reset`, {
-        hint: "run 'zvpg status health --repair' to finish or undo it first",
-      });
-    }
+    assertNoUnfinishedReset(inventory, branch);
     assertOwnEngine(this.ctx.runtime.flavor, branch);
     assertNotProtected(branch, "reset");
   }

@@ -10,7 +10,12 @@ import { planGc } from "../../src/domain/gc_plan.ts";
 import type { BranchRecord, Inventory, SnapshotRecord } from "../../src/domain/inventory.ts";
 import { buildInventory } from "../../src/domain/inventory.ts";
 import { Layout } from "../../src/domain/layout.ts";
-import { isInFlight, markResetting } from "../../src/domain/lifecycle.ts";
+import {
+  assertNotProtected,
+  assertNoUnfinishedReset,
+  isInFlight,
+  markResetting,
+} from "../../src/domain/lifecycle.ts";
 import { planRepairs } from "../../src/domain/repair_plan.ts";
 
 function branch(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
@@ -246,4 +251,28 @@ Deno.test("buildInventory(): a reset's datasets are parts of it, neither branche
   assert.deepEqual(inv.branches.map((b) => b.name), ["main"]);
   assert.deepEqual(inv.resetParts?.map((p) => p.role), ["old", "new"]);
   assert.deepEqual(inv.foreignDatasets, ["p/clones/y.other"]);
+});
+
+Deno.test("assertNoUnfinishedReset(): a crashed reset's branch is refused until repaired", () => {
+  assert.doesNotThrow(() => assertNoUnfinishedReset({ resetParts: [] }, branch("r")));
+  assert.throws(
+    () => assertNoUnfinishedReset({}, branch("r", { state: "resetting" })),
+    /unfinished reset/,
+  );
+  assert.throws(
+    () =>
+      assertNoUnfinishedReset(
+        { resetParts: [{ branch: "r", dataset: "p/clones/r.reset-old", role: "old" }] },
+        branch("r"),
+      ),
+    /unfinished reset/,
+  );
+});
+
+Deno.test("assertNotProtected(): names the protection and the way out", () => {
+  assert.doesNotThrow(() => assertNotProtected(branch("x"), "deleted"));
+  assert.throws(
+    () => assertNotProtected(branch("x", { protected: true }), "reset"),
+    /branch 'x' is protected and cannot be reset/,
+  );
 });
