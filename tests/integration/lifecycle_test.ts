@@ -127,6 +127,21 @@ itest(
     await env.ok(["branch", "unprotect", "kept"]);
     assert.equal((await sh("zfs", ["destroy", ds])).code, 0);
     await env.ok(["branch", "delete", "kept"]);
+    // a create killed after its automatic snapshot: repair rolls it back, gc takes the snapshot
+    const autos = async () =>
+      (await env.json<{ name: string; auto: boolean }[]>(["snapshot", "list"]))
+        .filter((s) => s.auto).map((s) => s.name);
+    const before = await autos();
+    const killed = await env.zvpg(["branch", "create", "k"], {
+      ZVPG_FAULT: "branch.create.after-clone",
+    });
+    assert.notEqual(killed.code, 0);
+    await env.zvpg(["status", "health", "--repair"]);
+    const left = (await autos()).filter((s) => !before.includes(s));
+    assert.equal(left.length, 1, "the killed create's automatic snapshot is left");
+    const collected = await env.json<{ removedSnapshots: string[] }>(["gc", "-f", "json"]);
+    assert.deepEqual(collected.removedSnapshots, left);
+    assert.deepEqual(await autos(), before);
   },
 );
 
