@@ -164,3 +164,19 @@ Deno.test("branch create: a bad --ttl is a usage error", async () => {
   const run = await runCli(["branch", "create", "x", "--ttl", "1y"]);
   assertGolden("usage_bad_ttl.txt", run);
 });
+
+Deno.test("branch reset: its own named snapshot is refused without --force, naming it", async () => {
+  const milestone: FixtureEntry = {
+    name: `${FEATURE}@milestone`,
+    props: { ...BASELINE.props, createtxg: "200", "zvpg:message": "mine" },
+  };
+  const run = await runCli(["branch", "reset", "feature/auth"], {
+    calls: () => inventory([...poolWith({}), milestone]),
+  });
+  assertGolden("error_reset_named_snapshot.txt", run);
+});
+
+Deno.test("branch reset: --to and --parent together is a usage error", async () => {
+  const run = await runCli(["branch", "reset", "feature/auth", "--to", "baseline", "--parent"]);
+  assertGolden("usage_reset_to_and_parent.txt", run);
+});
