@@ -4,7 +4,7 @@
  * @module
  */
 import type { FixtureEntry } from "../unit/helpers.ts";
-import { dockerPsCall } from "../unit/helpers.ts";
+import { dockerPsCall, zfsGetNamesCall } from "../unit/helpers.ts";
 import {
   BASELINE,
   branchScope,
@@ -41,22 +41,7 @@ for (const format of ["table", "json"] as const) {
         { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
         { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
         {
-          argv: [
-            "zfs",
-            "clone",
-            ...["-o", "mountpoint=none"],
-            ...["-o", "zvpg:branch=feature/auth"],
-            ...["-o", "zvpg:reset-of=feature/auth"],
-            ...["-o", "zvpg:parent=main"],
-            ...["-o", "zvpg:created=2026-11-24T11:00:00.000Z"],
-            ...["-o", "zvpg:port=6002"],
-            ...["-o", "zvpg:runtime=docker"],
-            ...["-o", "zvpg:state=resetting"],
-            ...["-o", `zvpg:pid=${PID}`],
-            ...["-o", "zvpg:resume=stopped"],
-            "tpool/data@baseline",
-            newDs,
-          ],
+          argv: cloneArgv(),
         },
         dockerPsCall("", "feature/auth"),
         { argv: ["zfs", "set", "mountpoint=none", FEATURE] },
@@ -180,3 +165,56 @@ Deno.test("branch reset: --to and --parent together is a usage error", async () 
   const run = await runCli(["branch", "reset", "feature/auth", "--to", "baseline", "--parent"]);
   assertGolden("usage_reset_to_and_parent.txt", run);
 });
+
+Deno.test("branch reset: a failed clone puts the branch back as it was (stopped)", async () => {
+  const run = await runCli(["branch", "reset", "feature/auth"], {
+    calls: (ctx) => {
+      const marked = poolWith({
+        "zvpg:state": "resetting",
+        "zvpg:resume": "stopped",
+        mountpoint: ctx.layout.branchMount("feature/auth"),
+      });
+      const parts = [FEATURE, `${FEATURE}.reset-old`, `${FEATURE}.reset-new`];
+      const read = zfsGetNamesCall(marked, parts, [
+        "type",
+        "mountpoint",
+        "zvpg:reset-of",
+        "zvpg:resume",
+        "zvpg:port",
+      ]);
+      return [
+        ...inventory(),
+        { argv: ["zfs", "set", "zvpg:state=resetting", FEATURE] },
+        { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+        { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
+        { argv: cloneArgv(), result: { code: 1, stderr: "cannot create: out of space\n" } },
+        read,
+        read,
+        read,
+        dockerPsCall("", "feature/auth"),
+        { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+      ];
+    },
+  });
+  assertGolden("error_reset_clone_failed.txt", run);
+});
+
+/** The `zfs clone` of a reset of stopped feature/auth to baseline. */
+function cloneArgv(): string[] {
+  return [
+    "zfs",
+    "clone",
+    ...["-o", "mountpoint=none"],
+    ...["-o", "zvpg:branch=feature/auth"],
+    ...["-o", "zvpg:reset-of=feature/auth"],
+    ...["-o", "zvpg:parent=main"],
+    ...["-o", "zvpg:created=2026-11-24T11:00:00.000Z"],
+    ...["-o", "zvpg:port=6002"],
+    ...["-o", "zvpg:runtime=docker"],
+    ...["-o", "zvpg:state=resetting"],
+    ...["-o", `zvpg:pid=${PID}`],
+    ...["-o", "zvpg:resume=stopped"],
+    "tpool/data@baseline",
+    `${FEATURE}.reset-new`,
+  ];
+}
