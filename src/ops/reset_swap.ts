@@ -60,9 +60,19 @@ async function readResetDatasets(ctx: Context, name: string): Promise<ResetDatas
   };
 }
 
-/** Stops and removes every container of the branch. */
+/** Stops (fast shutdown) and removes every container of the branch. */
 export async function stopBranch(ctx: Context, name: string): Promise<void> {
   for (const c of await branchContainers(ctx, name)) await stopBranchContainer(ctx, c.name);
+}
+
+/**
+ * Kills and removes every container of the branch, without a shutdown: the data it serves
+ * is being thrown away. Should the reset be undone, that data starts with crash recovery,
+ * as every branch cloned from a snapshot of a running server does; nothing committed is
+ * lost.
+ */
+export async function killBranch(ctx: Context, name: string): Promise<void> {
+  for (const c of await branchContainers(ctx, name)) await ctx.runtime.remove(c.name);
 }
 
 /**
@@ -90,7 +100,7 @@ export async function undoReset(ctx: Context, name: string): Promise<void> {
   const d = layout.branchDataset(name);
   let state = await readResetDatasets(ctx, name);
   // the old data still in place keeps its server; anything else runs on the new data
-  if (!state.branch.exists || state.branch.isNew) await stopBranch(ctx, name);
+  if (!state.branch.exists || state.branch.isNew) await killBranch(ctx, name);
   if (state.branch.exists && state.branch.isNew) {
     if (!state.oldExists) throw new Error(`reset of '${name}': the old data is gone, cannot undo`);
     await ctx.zfs.set(d, { mountpoint: "none" });
