@@ -40,7 +40,7 @@ import { operationAlive } from "../ops/operation_alive.ts";
 import { expiryFromTtl } from "../domain/duration.ts";
 import { withLock } from "../runtime/lock.ts";
 import { SnapshotService } from "./snapshot_service.ts";
-import { finishReset, killBranch, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
+import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import type { PhaseTimings } from "./branch_service.ts";
 
@@ -137,7 +137,8 @@ export class ResetService {
         const removedBranches = await destroyBranches(ctx, dependents);
         const removedSnapshots = snapshotNamesOf(inventory, [...dependents, branch]);
         const t3 = performance.now();
-        await killBranch(ctx, name);
+        // its container is known from the read above (the lock is held): no second listing
+        if (branch.container) await ctx.runtime.remove(branch.container.name);
         timings.stop = performance.now() - t3;
         await swapIn(ctx, name);
         faultPoint("branch.reset.after-swap");

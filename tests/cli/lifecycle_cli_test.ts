@@ -40,10 +40,7 @@ for (const format of ["table", "json"] as const) {
         { argv: ["zfs", "set", "zvpg:state=resetting", FEATURE] },
         { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
         { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
-        {
-          argv: cloneArgv(),
-        },
-        dockerPsCall("", "feature/auth"),
+        { argv: cloneArgv() },
         { argv: ["zfs", "set", "mountpoint=none", FEATURE] },
         { argv: ["zfs", "rename", FEATURE, oldDs] },
         { argv: ["zfs", "rename", newDs, FEATURE] },
