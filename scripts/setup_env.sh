@@ -34,8 +34,12 @@ declare -A PKG_FOR=(
   # bookworm ships pgbench in the server package; see createcluster.d below
   [pgbench]=postgresql [gnuplot]=gnuplot-nox
 )
+# OpenZFS (the kernel module and its userland, which answers `zfs version`) is used as it
+# is: zfs-fuse is installed only where no ZFS is, and never beside OpenZFS
+openzfs() { PATH=/usr/sbin:/sbin:$PATH zfs version >/dev/null 2>&1; }
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
+  if [ "$cmd" = zfs-fuse ] && openzfs; then continue; fi
   if [ "${ZVPG_SKIP_PODMAN:-0}" = 1 ] && [ "$cmd" = podman ]; then continue; fi
   if ! PATH=/usr/sbin:/sbin:$PATH command -v "$cmd" >/dev/null 2>&1; then
     missing+=("${PKG_FOR[$cmd]}")
@@ -56,9 +60,13 @@ else
 fi
 export PATH=/usr/sbin:/sbin:$PATH
 
-# ---------------------------------------------------------------- zfs-fuse
+# ---------------------------------------------------------------- ZFS
 zfs_ok() { zpool list >/dev/null 2>&1; }
-if zfs_ok; then
+if openzfs; then
+  zfs_ok || modprobe zfs 2>/dev/null || true
+  zfs_ok || die "OpenZFS $(zfs version 2>/dev/null | head -1) is installed but 'zpool list' fails: load the module ('modprobe zfs')"
+  step "OpenZFS $(zfs version | head -1 | sed 's/^zfs-//') answers"
+elif zfs_ok; then
   step "zfs-fuse daemon running"
 else
   [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true

@@ -52,6 +52,9 @@ export class SnapshotNotFoundError extends ZvpgError {
 /** Something with this name exists already. */
 export class AlreadyExistsError extends ZvpgError {}
 
+/** A branch with this name exists already (`branch create --if-not-exists` takes it). */
+export class BranchExistsError extends AlreadyExistsError {}
+
 /** The operation would break something that depends on its target. */
 export class DependencyError extends ZvpgError {
   constructor(message: string, readonly dependents: string[], hint?: string) {

@@ -87,6 +87,16 @@ export interface ContainerRuntime {
     argv: string[],
     tolerate?: RunOptions["tolerate"],
   ): Promise<RunResult>;
+  /**
+   * Runs `argv` in a running container attached to zvpg's stdin, stdout and stderr (a
+   * pseudo-terminal with `tty`); returns its exit code.
+   */
+  execInteractive(
+    name: string,
+    user: string | undefined,
+    argv: string[],
+    options: { tty: boolean },
+  ): Promise<number>;
 }
 
 /** The docker-compatible command line shared by all three runtimes. */
@@ -233,6 +243,27 @@ export class CliContainerRuntime implements ContainerRuntime {
       ["exec", ...(user ? ["--user", user] : []), name, ...argv],
       { tolerate, timeoutMs: 120_000 },
     );
+  }
+
+  async execInteractive(
+    name: string,
+    user: string | undefined,
+    argv: string[],
+    options: { tty: boolean },
+  ): Promise<number> {
+    const result = await this.runner.run(
+      this.program,
+      [
+        "exec",
+        "-i",
+        ...(options.tty ? ["-t"] : []),
+        ...(user ? ["--user", user] : []),
+        name,
+        ...argv,
+      ],
+      { interactive: true },
+    );
+    return result.code;
   }
 }
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { CommandFailedError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import type { CommandRunner } from "../runtime/runner.ts";
@@ -28,6 +29,17 @@ export interface PoolStatus {
   free: number;
 }
 
+/**
+ * Which ZFS answers: OpenZFS 2.x (a kernel module, and more: `written`, `zfs diff`,
+ * `-p` everywhere) or Debian's zfs-fuse 0.7 (a FUSE daemon, the old dialect).
+ */
+export type ZfsFlavor = "openzfs" | "zfs-fuse";
+
+/** The flavor of this host's ZFS: OpenZFS exactly when its kernel module is loaded. */
+export function hostZfsFlavor(moduleDir = "/sys/module/zfs"): ZfsFlavor {
+  return existsSync(moduleDir) ? "openzfs" : "zfs-fuse";
+}
+
 /** How long to keep retrying an operation that failed with "dataset is busy". */
 const BUSY_RETRY_MS = 5_000;
 
@@ -35,6 +47,8 @@ const BUSY_RETRY_MS = 5_000;
 export class Zfs {
   constructor(
     private readonly runner: CommandRunner,
+    /** What the adapter may ask for beyond the common dialect. */
+    readonly flavor: ZfsFlavor = "zfs-fuse",
     private readonly zfs = "zfs",
     private readonly zpool = "zpool",
   ) {}

@@ -8,6 +8,8 @@ import { nameOperation } from "../runtime/interrupt.ts";
 import { VERSION } from "../version.ts";
 import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";
+import { logCommand } from "./log.ts";
+import { completeCommand, completionsCommand, CONTEXT_FREE } from "./completions.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
@@ -58,12 +60,15 @@ Environment:
   program.addCommand(snapshotCommand(session, "commit"));
   program.addCommand(branchCommand(session));
   program.addCommand(statusCommand(session));
+  program.addCommand(logCommand(session));
+  program.addCommand(completionsCommand());
+  program.addCommand(completeCommand(session, program), { hidden: true });
   program.addCommand(gcCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);
     nameOperation(what, { mutating });
-    session.open(program.opts().config);
+    if (!CONTEXT_FREE.has(action.name())) session.open(program.opts().config);
   });
   return program;
 }

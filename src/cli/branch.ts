@@ -5,6 +5,8 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { BranchService } from "../workflows/branch_service.ts";
+import { ensureBranch } from "../workflows/branch_ensure.ts";
+import { connectCommands } from "./branch_connect.ts";
 import {
   examples,
   formatOption,
@@ -54,6 +56,10 @@ export function branchCommand(session: Session) {
     )
     .option("--timings", "include phase timings (ms) in the output")
     .option(
+      "--if-not-exists",
+      "exit 0 with the existing branch of that exact name (started if stopped)",
+    )
+    .option(
       "--ttl <duration>",
       "expire after this long (30m, 8h, 7d): 'zvpg gc' deletes it",
       parseTtl,
@@ -64,6 +70,7 @@ export function branchCommand(session: Session) {
       "after",
       examples(
         "zvpg branch create feature/new-api",
+        "zvpg branch create ci-db --from baseline --if-not-exists",
         "zvpg branch create ci-123 --ttl 8h",
         "zvpg branch create feature/new-api --from my_snapshot",
         "zvpg branch create feature/new-api --parent development",
@@ -74,9 +81,11 @@ export function branchCommand(session: Session) {
       const service = new BranchService(ctx);
       const { from, parent, port } = options;
       const expiry = createExpiry(ctx.now(), options.ttl, options.expiresAt);
-      const branch = await service.create(name, { from, parent, port, expiry });
+      const { branch, created } = options.ifNotExists
+        ? await ensureBranch(ctx, service, name, { from, parent, port, expiry })
+        : { branch: await service.create(name, { from, parent, port, expiry }), created: true };
       const timings = options.timings ? service.timings : undefined;
-      return render({ branch, timings }, branchCreatedView(ctx), options.format);
+      return render({ branch, created, timings }, branchCreatedView(ctx), options.format);
     }));
 
   cmd.command("start")
@@ -257,6 +266,7 @@ export function branchCommand(session: Session) {
       const record = await new BranchService(ctx).snapshot(branch, snapshot, options.message);
       return render(record, snapshotCreatedView("snapshot"), options.format);
     }));
+  for (const sub of connectCommands(session)) cmd.addCommand(sub);
   return cmd;
 }
 

@@ -14,6 +14,16 @@ import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
 import type { BranchResetResult } from "../workflows/reset_service.ts";
 import type { GcResult } from "../workflows/lifecycle_service.ts";
 import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
+import type { BranchConnection } from "../workflows/connect_service.ts";
+import {
+  connectionEnv,
+  connectionUri as libpqUri,
+  type EnvDialect,
+  envLines,
+} from "../domain/connection.ts";
+import type { HistoryNode } from "../domain/history.ts";
+import type { History } from "../workflows/history_service.ts";
+import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
 
@@ -144,6 +154,11 @@ export interface BranchJson {
   created: string;
   used: number;
   referenced: number;
+  /**
+   * Bytes written since its latest snapshot, or its origin when it has none (OpenZFS
+   * `written`); null on zfs-fuse, which does not report it.
+   */
+  written: number | null;
   uri: string | null;
   dataset: string;
   mountpoint: string;
@@ -155,12 +170,9 @@ export interface BranchJson {
 
 /** A libpq URI for a running branch; the password comes from the pgpass file. */
 export function connectionUri(ctx: Context, port: number): string {
-  const host = ctx.layout.connectHost.includes(":")
-    ? `[${ctx.layout.connectHost}]`
-    : ctx.layout.connectHost;
-  return `postgresql://${ctx.config.postgresUser}@${host}:${port}/${ctx.config.postgresDb}?passfile=${
-    encodeURIComponent(ctx.layout.passFile)
-  }`;
+  const { connectHost: host, passFile: passfile } = ctx.layout;
+  const { postgresUser: user, postgresDb: database } = ctx.config;
+  return libpqUri({ host, port, user, database }, { passfile });
 }
 
 /** The JSON form of a branch. */
@@ -179,6 +191,7 @@ export function branchJson(ctx: Context, b: BranchRecord): BranchJson {
     created: b.created.toISOString(),
     used: b.used,
     referenced: b.referenced,
+    written: b.written,
     uri: running ? connectionUri(ctx, b.port!) : null,
     dataset: b.dataset,
     mountpoint: b.mountpoint,
@@ -225,6 +238,13 @@ function branchFields(ctx: Context, b: BranchRecord): string {
     ["Created", json.created],
     ["Used", `${formatBytes(b.used)} (${b.used} bytes)`],
     ["Referenced", `${formatBytes(b.referenced)} (${b.referenced} bytes)`],
+    // where ZFS reports it (OpenZFS): how much the branch changed lately
+    ...(b.written === null ? [] : [
+      [
+        "Written",
+        `${formatBytes(b.written)} (${b.written} bytes, since its latest snapshot or origin)`,
+      ] as [string, string],
+    ]),
     ["Dataset", b.dataset],
     ["Mountpoint", b.mountpoint],
     ["Expires", json.expiresAt],
@@ -240,6 +260,8 @@ export function branchInfoView(ctx: Context): View<BranchRecord> {
 /** A created branch and, with `--timings`, its phase timings. */
 export interface BranchCreated {
   branch: BranchRecord;
+  /** False when `--if-not-exists` found it existing. */
+  created: boolean;
   timings?: PhaseTimings;
 }
 
@@ -247,16 +269,21 @@ function roundTimings(timings: PhaseTimings): PhaseTimings {
   return Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)]));
 }
 
-/** `branch create`: the branch (plus `timings` in ms with `--timings`). */
+/**
+ * `branch create`: the branch, `createdNow` (false when `--if-not-exists` found it; not
+ * `created`, which is the branch's creation time), plus `timings` in ms with `--timings`.
+ */
 export function branchCreatedView(ctx: Context): View<BranchCreated> {
   return {
-    json: ({ branch, timings }) => {
-      const json = branchJson(ctx, branch);
+    json: ({ branch, created, timings }) => {
+      const json = { ...branchJson(ctx, branch), createdNow: created };
       return timings ? { ...json, timings: roundTimings(timings) } : json;
     },
-    text: ({ branch, timings }) =>
+    text: ({ branch, created, timings }) =>
       [
-        `Created branch '${branch.name}' from snapshot '${branch.origin}'`,
+        created
+          ? `Created branch '${branch.name}' from snapshot '${branch.origin}'`
+          : `Branch '${branch.name}' exists already`,
         branchFields(ctx, branch),
         ...(timings ? [`Timings: ${JSON.stringify(roundTimings(timings))}`] : []),
       ].join("\n"),
@@ -443,7 +470,11 @@ export const checksView: View<HealthReport> = {
     ...(repairs ? { repairs } : {}),
   }),
   text: ({ checks, repairs }) =>
-    [...(repairs ?? []).map(repairLine), ...checkLines(checks)].join("\n"),
+    [
+      ...(repairs === undefined ? [] : repairs.length === 0 ? ["nothing to repair"] : []),
+      ...(repairs ?? []).map(repairLine),
+      ...checkLines(checks),
+    ].join("\n"),
   exitCode: ({ checks }) => allPassed(checks) ? 0 : 1,
 };
 
@@ -510,9 +541,15 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
   return {
     json: (rows): BranchStatusJson[] =>
       rows.map((r) => ({ ...branchJson(ctx, r.branch), ready: r.ready })),
-    text: (rows) =>
-      table(
-        ["NAME", "STATUS", "PORT", "READY", "PARENT", "ORIGIN", "USED", "REFERENCED", "CREATED"],
+    text: (rows) => {
+      // WRITTEN where ZFS reports it (OpenZFS), no empty column on zfs-fuse
+      const written = rows.some((r) => r.branch.written !== null);
+      return table(
+        [
+          ...["NAME", "STATUS", "PORT", "READY", "PARENT", "ORIGIN", "USED", "REFERENCED"],
+          ...(written ? ["WRITTEN"] : []),
+          "CREATED",
+        ],
         rows.map(({ branch: b, ready }) => [
           b.name,
           b.status,
@@ -522,8 +559,135 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
           b.origin ?? "-",
           formatBytes(b.used),
           formatBytes(b.referenced),
+          ...(written ? [b.written === null ? "-" : formatBytes(b.written)] : []),
           formatTime(b.created),
         ]),
-      ),
+      );
+    },
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// connection helpers
+
+/** `branch url -f json`. */
+export interface BranchUrlJson {
+  branch: string;
+  /** What `branch url` prints: naming the passfile, or with the password when shown. */
+  uri: string;
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** The branch's 0600 pgpass file. */
+  passfile: string;
+  /** Only with `--show-password`. */
+  password?: string;
+}
+
+/** The URI `branch url` prints: with the password when shown, else naming the passfile. */
+export function branchUri(c: BranchConnection): string {
+  return c.password === undefined
+    ? libpqUri(c.connection, { passfile: c.connection.passfile })
+    : libpqUri(c.connection, { password: c.password });
+}
+
+/** `branch url`: the URI alone. */
+export const branchUrlView: View<BranchConnection> = {
+  json: (c): BranchUrlJson => ({
+    branch: c.connection.branch,
+    uri: branchUri(c),
+    host: c.connection.host,
+    port: c.connection.port,
+    user: c.connection.user,
+    database: c.connection.database,
+    passfile: c.connection.passfile,
+    ...(c.password === undefined ? {} : { password: c.password }),
+  }),
+  text: branchUri,
+};
+
+/** `branch env -f json`: the variables, all strings. */
+export type BranchEnvJson = Record<string, string>;
+
+/** `branch env`: `export K=V` lines for `eval`, or `K=V` lines for `$GITHUB_ENV`. */
+export function branchEnvView(dialect: EnvDialect): View<BranchConnection> {
+  return {
+    json: (c): BranchEnvJson => connectionEnv(c.connection, { password: c.password }),
+    text: (c) => envLines(connectionEnv(c.connection, { password: c.password }), dialect),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// log
+
+/** `log -f json` node: a snapshot or a branch head, linked to the node it came from. */
+export interface LogNodeJson {
+  /** Unique: a snapshot's full ZFS name, a branch's dataset. */
+  id: string;
+  kind: "snapshot" | "branch";
+  name: string;
+  branch: string;
+  /** A snapshot's time, a branch's creation (RFC 3339). */
+  time: string;
+  /** The id of the node it came from (a branch's fork point for its first node); null for a root. */
+  parent: string | null;
+  /** Snapshots: the message. */
+  message?: string;
+  /** Snapshots: taken by zvpg for a new branch. */
+  auto?: boolean;
+  /** Branches: the recorded state (creating, running, stopped, deleting). */
+  state?: string;
+  /** Branches: whether it is the default branch. */
+  default?: boolean;
+  /** Branches: the snapshot it was cloned from (null for the default branch). */
+  origin?: string | null;
+}
+
+/** `log -f json`. */
+export interface LogJson {
+  /** The branch asked for, or null for the whole pool. */
+  branch: string | null;
+  /** Children first: every node before the one it came from. */
+  nodes: LogNodeJson[];
+}
+
+function logNodeJson(n: HistoryNode): LogNodeJson {
+  const base = {
+    id: n.id,
+    kind: n.kind,
+    name: n.name,
+    branch: n.branch,
+    time: n.time.toISOString(),
+    parent: n.parent,
+  };
+  return n.kind === "snapshot" ? { ...base, message: n.snapshot.message, auto: n.snapshot.auto } : {
+    ...base,
+    state: n.record.state,
+    default: n.record.isDefault,
+    origin: n.origin?.name ?? null,
+  };
+}
+
+/** One node's text after its graph: a branch head in brackets, a snapshot with its message. */
+function logNodeText(n: HistoryNode): string {
+  if (n.kind === "snapshot") {
+    const message = n.snapshot.message.replace(/\s+/g, " ").slice(0, 72);
+    return [n.name, formatTime(n.time), n.snapshot.auto ? "(auto)" : "", message]
+      .filter((p) => p !== "").join("  ");
+  }
+  const from = n.origin ? `, forked from ${n.origin.branch}@${n.origin.name}` : "";
+  const mark = n.record.isDefault ? " *" : "";
+  return `[${n.name}${mark}] ${n.record.state}, created ${formatTime(n.time)}${from}`;
+}
+
+/** `log`: the graph, like `git log --graph --oneline`. */
+export const logView: View<History> = {
+  json: (h): LogJson => ({ branch: h.branch, nodes: h.nodes.map(logNodeJson) }),
+  text: (h) =>
+    graphLines(h.nodes).map((l) => {
+      if (l.node === null) return l.graph;
+      return `${l.graph} ${logNodeText(h.nodes[l.node])}`;
+    }).join("\n"),
+  note: (h) => h.nodes.length === 0 ? "no history" : undefined,
+};

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
-import type { ZfsEntry } from "../adapters/zfs.ts";
+import type { ZfsEntry, ZfsFlavor } from "../adapters/zfs.ts";
 import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "../errors.ts";
 import type { Context } from "../runtime/context.ts";
 import { LABELS, PROPS } from "./layout.ts";
@@ -56,6 +56,11 @@ export interface BranchRecord {
   usedByDataset: number;
   /** Bytes held only by the branch's snapshots. */
   usedBySnapshots: number;
+  /**
+   * Bytes written since its latest snapshot, or since its origin when it has none
+   * (OpenZFS `written`); null where ZFS does not report it (zfs-fuse).
+   */
+  written: number | null;
   state: BranchState;
   /** The zvpg process that is creating or deleting it (see {@link BranchState}). */
   operationPid: number | null;
@@ -119,6 +124,11 @@ export const ZFS_PROPS = [
   "usedbysnapshots",
   ...Object.values(PROPS),
 ];
+
+/** {@link ZFS_PROPS}, and what this flavor of ZFS reports beyond them. */
+export function inventoryProps(flavor: ZfsFlavor): string[] {
+  return flavor === "openzfs" ? [...ZFS_PROPS, "written"] : ZFS_PROPS;
+}
 
 /** Assembles the inventory from raw ZFS entries and containers (pure; unit-tested). */
 export function buildInventory(
@@ -188,6 +198,7 @@ export function buildInventory(
       referenced: num(d.props.referenced),
       usedByDataset: num(d.props.usedbydataset ?? d.props.used),
       usedBySnapshots: num(d.props.usedbysnapshots),
+      written: d.props.written === undefined ? null : num(d.props.written),
       state,
       operationPid: d.props[PROPS.pid] ? Number(d.props[PROPS.pid]) : null,
       status: statusOf(state, container, runtime !== null && runtime !== ctx.config.runtimeFlavor),

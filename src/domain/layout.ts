@@ -103,6 +103,14 @@ export class Layout {
     return join(this.config.configDir, "pgpass");
   }
 
+  /**
+   * The pgpass file `branch url|env|psql` write for one branch (0600, in a 0700
+   * directory): the password for exactly that branch's host and port.
+   */
+  branchPassFile(branch: string): string {
+    return join(this.config.configDir, "passfiles", `${encodeBranchName(branch)}.pgpass`);
+  }
+
   isDefault(branch: string): boolean {
     return branch === this.config.branchDefault;
   }

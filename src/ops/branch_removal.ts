@@ -88,6 +88,8 @@ export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise
   }
   faultPoint("branch.delete.after-destroy");
   rmSync(ctx.layout.runtimeDir(branch.name), { recursive: true, force: true });
+  // the copy of the password 'branch url|env|psql' wrote for it goes with it
+  rmSync(ctx.layout.branchPassFile(branch.name), { force: true });
 }
 
 /**

@@ -34,9 +34,9 @@ import {
   buildInventory,
   findSnapshot,
   type Inventory,
+  inventoryProps,
   type SnapshotRecord,
   snapshotRecord,
-  ZFS_PROPS,
 } from "../domain/inventory.ts";
 import { LABELS, PROPS } from "../domain/layout.ts";
 
@@ -47,7 +47,7 @@ export async function loadInventory(
 ): Promise<Inventory> {
   const { layout } = ctx;
   const [entries, containers] = await Promise.all([
-    ctx.zfs.getTree([layout.dataDataset, layout.clonesDataset], ZFS_PROPS),
+    ctx.zfs.getTree([layout.dataDataset, layout.clonesDataset], inventoryProps(ctx.zfs.flavor)),
     options.containers === false
       ? Promise.resolve([] as ContainerInfo[])
       : ctx.runtime.list({ [LABELS.pool]: layout.pool }),
@@ -141,7 +141,7 @@ export async function loadBranchScope(
   const labels: Record<string, string> = { [LABELS.pool]: layout.pool };
   if (options.containers === "branch" && names.length === 1) labels[LABELS.branch] = names[0];
   const [entries, slotEntries, containers] = await Promise.all([
-    ctx.zfs.get(datasets, ZFS_PROPS),
+    ctx.zfs.get(datasets, inventoryProps(ctx.zfs.flavor)),
     options.slots ? ctx.zfs.get([layout.clonesDataset], SLOT_PROPS, 1) : undefined,
     ctx.runtime.list(labels),
   ]);
@@ -198,7 +198,7 @@ export async function snapshotsNamed(
 ): Promise<SnapshotRecord[]> {
   const branchOf = new Map(slots.map((b) => [`${b.dataset}@${name}`, b.name]));
   // sorted: one argv whatever order the branches were read in
-  const entries = await ctx.zfs.get([...branchOf.keys()].sort(), ZFS_PROPS);
+  const entries = await ctx.zfs.get([...branchOf.keys()].sort(), inventoryProps(ctx.zfs.flavor));
   return entries.flatMap((e) => {
     const branch = branchOf.get(e.name);
     return branch === undefined ? [] : [snapshotRecord(e, branch)];
@@ -235,6 +235,8 @@ export async function loadSnapshotOf(
   name: string,
 ): Promise<SnapshotRecord | undefined> {
   const zfsName = `${branch.dataset}@${name}`;
-  const [entry] = (await ctx.zfs.get([zfsName], ZFS_PROPS)).filter((e) => e.name === zfsName);
+  const [entry] = (await ctx.zfs.get([zfsName], inventoryProps(ctx.zfs.flavor))).filter((e) =>
+    e.name === zfsName
+  );
   return entry && snapshotRecord(entry, branch.name);
 }

@@ -6,7 +6,8 @@
 import type { Config } from "../config/config.ts";
 import { type ContainerRuntime, createRuntime } from "../adapters/container_runtime.ts";
 import { PostgresProbe } from "../adapters/postgres.ts";
-import { Zfs } from "../adapters/zfs.ts";
+import { hostZfsFlavor, Zfs } from "../adapters/zfs.ts";
+import { hostMountTable, type MountTable } from "../adapters/mount_table.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
 import { Layout } from "../domain/layout.ts";
 
@@ -18,6 +19,8 @@ export interface Context {
   runtime: ContainerRuntime;
   pg: PostgresProbe;
   layout: Layout;
+  /** The mount table and `stat` (the host's; replaceable in tests). */
+  mounts: MountTable;
   /** Current time (replaceable in tests). */
   now: () => Date;
 }
@@ -30,10 +33,12 @@ export function createContext(
   return {
     config,
     runner,
-    zfs: new Zfs(runner),
+    // a fake runner answers as the fixtures' zfs-fuse does, whatever this host runs
+    zfs: new Zfs(runner, runner instanceof DenoCommandRunner ? hostZfsFlavor() : "zfs-fuse"),
     runtime: createRuntime(runner, config.containerRuntime, config.runtimeFlavor),
     pg: new PostgresProbe(),
     layout: new Layout(config),
+    mounts: hostMountTable,
     now: () => new Date(),
   };
 }

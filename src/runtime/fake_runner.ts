@@ -57,12 +57,14 @@ export class FakeRunner implements CommandRunner {
     }
     if (JSON.stringify(next.argv) !== JSON.stringify(argv)) {
       return Promise.reject(
-        new Error(`expected ${JSON.stringify(next.argv)}\n     got ${JSON.stringify(argv)}`),
+        new Error(`expected ${JSON.stringify(next.argv)} but got ${JSON.stringify(argv)}`),
       );
     }
     next.check?.(options);
     next.during?.();
     const result: RunResult = { code: 0, stdout: "", stderr: "", ...next.result };
+    // like the real runner: an interactive program's exit code is its answer
+    if (options.interactive && !signal?.aborted) return Promise.resolve(result);
     return settle(program, args, result, options, signal, next.diedOf);
   }
 

@@ -80,7 +80,28 @@ export async function withInterrupts<T>(
   }
 }
 
+/** How many programs that own the terminal are running (see {@link withSignalsToChild}). */
+let terminalChildren = 0;
+
+/**
+ * Runs `action`, which runs a program that talks to the user's terminal (psql): a Ctrl-C
+ * is the program's (the terminal sends SIGINT to it too; psql cancels its query), so
+ * zvpg ignores SIGINT meanwhile. SIGTERM still stops the operation and the program.
+ */
+export async function withSignalsToChild<T>(action: () => Promise<T>): Promise<T> {
+  terminalChildren++;
+  try {
+    return await action();
+  } finally {
+    terminalChildren--;
+  }
+}
+
 function onSignal(op: Operation, signal: string): void {
+  if (signal === "SIGINT" && terminalChildren > 0) {
+    log.debug("SIGINT: left to the program that owns the terminal");
+    return;
+  }
   if (op.first.signal.aborted) {
     log.warn(`${signal} again: quitting at once`);
     // kills the programs still running (the runner listens) before the process goes

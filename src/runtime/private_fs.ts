@@ -6,7 +6,17 @@
  *
  * @module
  */
-import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 
 /** Mode of every directory zvpg makes private. */
 export const PRIVATE_DIR = 0o700;
@@ -52,4 +62,36 @@ export function writePrivateFile(file: string, content: string): void {
   // not node:fs writeFileSync: it chmods to 0666 unless told otherwise
   Deno.writeTextFileSync(file, content, { mode: PRIVATE_FILE });
   chmodSync(file, PRIVATE_FILE);
+}
+
+/**
+ * Replaces `file` with `content` atomically (a 0600 temporary file renamed over it), so a
+ * reader never sees it half-written; leaves it untouched when it already holds `content`.
+ * Returns whether it wrote.
+ */
+export function replacePrivateFile(file: string, content: string): boolean {
+  try {
+    if (readFileSync(file, "utf8") === content) {
+      chmodSync(file, PRIVATE_FILE);
+      return false;
+    }
+  } catch {
+    // missing or unreadable: written below
+  }
+  const temp = `${file}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  // "wx": a fresh file, never one someone placed there; 0600 before a byte is written
+  const fd = openSync(temp, "wx", PRIVATE_FILE);
+  try {
+    chmodSync(temp, PRIVATE_FILE);
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  return true;
 }

@@ -36,6 +36,13 @@ export interface RunOptions {
    * signal of the operation under way ({@link operationSignal}).
    */
   signal?: AbortSignal;
+  /**
+   * The program talks to the user's terminal: it inherits zvpg's stdin, stdout and stderr
+   * (the result's `stdout` and `stderr` are empty) and a non-zero exit is returned, never
+   * thrown. Run it under {@link import("./interrupt.ts").withSignalsToChild} so a Ctrl-C
+   * goes to the program alone.
+   */
+  interactive?: boolean;
 }
 
 /** The outcome of a finished program. */
@@ -58,6 +65,8 @@ export const KILL_GRACE_MS = 2_000;
  * first: a Ctrl-C in a terminal reaches zvpg and its child together, in either order.
  */
 export const INTERRUPT_GRACE_MS = 500;
+
+const EMPTY = new Uint8Array();
 
 /** The exits of the programs running now (see {@link childrenExited}). */
 const running = new Set<Promise<unknown>>();
@@ -96,9 +105,9 @@ export class DenoCommandRunner implements CommandRunner {
     const started = performance.now();
     const command = new Deno.Command(program, {
       args: [...args],
-      stdin: options.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
+      stdin: options.interactive ? "inherit" : options.stdin === undefined ? "null" : "piped",
+      stdout: options.interactive ? "inherit" : "piped",
+      stderr: options.interactive ? "inherit" : "piped",
       env: options.env,
     });
     let child: Deno.ChildProcess;
@@ -125,10 +134,12 @@ export class DenoCommandRunner implements CommandRunner {
       killTimer = setTimeout(() => kill(child, "SIGKILL"), KILL_GRACE_MS);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    let output: Deno.CommandOutput;
+    let output: Pick<Deno.CommandOutput, "code" | "signal" | "stdout" | "stderr">;
     // stdin is written while stdout and stderr are drained: a program that echoes a large
     // input would otherwise block on a full pipe while we block writing to it
-    const exited = Promise.all([child.output(), writeStdin(child, options.stdin)]);
+    const exited = options.interactive
+      ? child.status.then((status) => [{ ...status, stdout: EMPTY, stderr: EMPTY }] as const)
+      : Promise.all([child.output(), writeStdin(child, options.stdin)]);
     running.add(exited);
     try {
       [output] = await exited;
@@ -147,6 +158,7 @@ export class DenoCommandRunner implements CommandRunner {
     if (timedOut && !signal?.aborted) {
       throw new CommandTimeoutError(program, args, options.timeoutMs!);
     }
+    if (options.interactive && !signal?.aborted) return result;
     return await settle(program, args, result, options, signal, output.signal);
   }
 }
@@ -226,4 +238,19 @@ function basename(path: string): string {
 /** Quotes an argument for a debug log line (never executed). */
 function quoteForLog(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+/** The path of `program` on `$PATH` (an executable file), or undefined when there is none. */
+export function findOnPath(program: string, path = Deno.env.get("PATH") ?? ""): string | undefined {
+  for (const dir of path.split(":")) {
+    if (dir === "") continue;
+    const candidate = `${dir}/${program}`;
+    try {
+      const info = Deno.statSync(candidate);
+      if (info.isFile && info.mode !== null && (info.mode & 0o111) !== 0) return candidate;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { assertNotBusy, inFlightAlive } from "../ops/operation_alive.ts";
 import { rmSync } from "node:fs";
-import { AlreadyExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
+import { BranchExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts";
@@ -137,8 +137,9 @@ export class BranchService {
           scope = await this.createScope(name, options);
         }
         if (scope.branches.some((b) => b.name === name)) {
-          throw new AlreadyExistsError(`branch '${name}' already exists`, {
-            hint: "pick another name, or delete it first with 'zvpg branch delete'",
+          throw new BranchExistsError(`branch '${name}' already exists`, {
+            hint:
+              "pick another name, delete it first with 'zvpg branch delete', or use --if-not-exists",
           });
         }
         const t1 = performance.now();

@@ -27,12 +27,7 @@ import type { BranchRecord, Inventory, SnapshotRecord } from "../domain/inventor
 import type { Layout } from "../domain/layout.ts";
 import { withLock } from "../runtime/lock.ts";
 import { claimedPort } from "../ops/ports.ts";
-import {
-  ensureMounted,
-  hostMountTable,
-  type MountOutcome,
-  type MountTable,
-} from "../ops/mounts.ts";
+import { ensureMounted, type MountOutcome } from "../ops/mounts.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
 
 /** `status system`. */
@@ -451,10 +446,9 @@ function zvpgMounts(ctx: Context, inventory: Inventory): { dataset: string; moun
 export function staleMountsOf(
   ctx: Context,
   inventory: Inventory,
-  table: MountTable = hostMountTable,
 ): { dataset: string; mountpoint: string; detail: string; problem: string }[] {
   return zvpgMounts(ctx, inventory).flatMap(({ dataset, mountpoint }) => {
-    const state = table.stat(mountpoint);
+    const state = ctx.mounts.stat(mountpoint);
     if (state.state !== "stale") return [];
     const detail = state.detail ?? "unusable";
     return [{ dataset, mountpoint, detail, problem: `${mountpoint} (${dataset}): ${detail}` }];

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { main } from "../../main.ts";
 import { terminal } from "../../src/cli/render.ts";
 import type { Config } from "../../src/config/config.ts";
+import type { MountTable } from "../../src/adapters/mount_table.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { type Context, createContext } from "../../src/runtime/context.ts";
 import { PostgresProbe } from "../../src/adapters/postgres.ts";
@@ -35,6 +36,8 @@ export interface RunCliOptions {
   calls?: (ctx: Context) => ExpectedCall[];
   /** Changes to the test configuration. */
   config?: Partial<Config>;
+  /** The mount table the run sees (default: the host's). */
+  mounts?: MountTable;
   /** Extra replacements that make the output deterministic (e.g. a port found free). */
   replace?: [string, string][];
 }
@@ -49,10 +52,15 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     const fake = new FakeRunner();
     const ctx = createContext(testConfig(dir, options.config), fake);
     ctx.now = () => NOW;
+    if (options.mounts) ctx.mounts = options.mounts;
     ctx.pg = new PostgresProbe(() => Promise.resolve("ready"));
     fake.expect(...(options.calls?.(ctx) ?? []));
     const { code, stdout, stderr } = await captured(() => main(args, { context: () => ctx }));
-    fake.assertDone();
+    try {
+      fake.assertDone();
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n(exit ${code}; stderr: ${stderr.trim()})`);
+    }
     const clean = (s: string) =>
       [[dir, "$TMP"], [encodeURIComponent(dir), "$TMP"], ...(options.replace ?? [])].reduce(
         (t, [a, b]) => t.replaceAll(a, b),
@@ -88,7 +96,7 @@ async function captured(
  */
 export function assertGolden(name: string, run: CliRun): void {
   // a call the fixture did not expect is a broken test, never an output to keep
-  assert.doesNotMatch(run.stderr, /unexpected call|expected \[/);
+  assert.doesNotMatch(run.stderr + run.stdout, /unexpected call|expected \[/);
   const actual = [
     `exit ${run.code}`,
     "--- stdout",

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { sleep } from "./fault_support.ts";
 import { sh } from "./itest.ts";
-import { hostMountTable, isZfsMount } from "../../src/ops/mounts.ts";
+import { hostMountTable, isZfsMount } from "../../src/adapters/mount_table.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DOCKERD_PIDFILE = "/run/dockerd-zvpg.pid";

@@ -337,3 +337,18 @@ export function assertCliError(r: CliResult, code: number, pattern: RegExp): voi
     throw new Error(`a failed command printed data on stdout:\n${r.stdout}`);
   }
 }
+
+/**
+ * Space fields that ZFS updates between two reads while PostgreSQL writes (on OpenZFS the
+ * newest snapshot's `used` grows at the next txg sync): tests never compare them.
+ */
+const VOLATILE = new Set(["used", "referenced", "written", "ready"]);
+
+/** `value` (parsed JSON) without its volatile space fields, for comparing two reads. */
+export function stableFields(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stableFields);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => !VOLATILE.has(k)).map(([k, v]) => [k, stableFields(v)]),
+  );
+}

@@ -22,12 +22,14 @@ import { BranchService } from "../../src/workflows/branch_service.ts";
 import { type Context, createContext } from "../../src/runtime/context.ts";
 import {
   branchGetCall,
+  cloneCall,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
   freePortRange,
   inspectStateCall,
   NOW,
+  runArgv,
   slotsCall,
   snapshotNamedCall,
   testConfig,
@@ -124,87 +126,6 @@ function setup(dir: string, ping: PingResult = "ready"): Setup {
   ctx.now = () => NOW;
   ctx.pg = new PostgresProbe(() => Promise.resolve(ping));
   return { ctx, fake, start };
-}
-
-/** The `docker run` argv of a branch container. */
-function runArgv(ctx: Context, branch: string, port: number): string[] {
-  const { layout } = ctx;
-  const pgdata = layout.pgdata(branch);
-  const owner = statSync(pgdata);
-  const rt = layout.runtimeDir(branch);
-  return [
-    "docker",
-    "run",
-    "-d",
-    "--pull=never",
-    "--name",
-    layout.containerName(branch, port),
-    "--label",
-    "zvpg.pool=tpool",
-    "--label",
-    `zvpg.branch=${branch}`,
-    "--label",
-    `zvpg.dataset=${layout.branchDataset(branch)}`,
-    "--label",
-    `zvpg.port=${port}`,
-    "--user",
-    `${owner.uid}:${owner.gid}`,
-    "--mount",
-    `type=bind,source=${pgdata},target=/var/lib/postgresql/data`,
-    "--mount",
-    `type=bind,source=${rt}/sock,target=/var/run/postgresql`,
-    "--mount",
-    `type=bind,source=${rt}/conf,target=/etc/zvpg,readonly=true`,
-    "-p",
-    `127.0.0.1:${port}:5432`,
-    "--stop-signal",
-    "SIGINT",
-    "--restart",
-    "unless-stopped",
-    "--entrypoint",
-    "postgres",
-    "postgres:17",
-    "-D",
-    "/var/lib/postgresql/data",
-    "-c",
-    "config_file=/etc/zvpg/postgresql.conf",
-    "-c",
-    "hba_file=/etc/zvpg/pg_hba.conf",
-    "-c",
-    "ident_file=/etc/zvpg/pg_ident.conf",
-    "-c",
-    "port=5432",
-    "-c",
-    "listen_addresses=*",
-    "-c",
-    "unix_socket_directories=/var/run/postgresql",
-  ];
-}
-
-function cloneCall(ctx: Context, branch: string, port: number, from: string): ExpectedCall {
-  const dataset = ctx.layout.branchDataset(branch);
-  return {
-    argv: [
-      "zfs",
-      "clone",
-      "-o",
-      `mountpoint=${ctx.layout.branchMount(branch)}`,
-      "-o",
-      `zvpg:branch=${branch}`,
-      "-o",
-      "zvpg:parent=main",
-      "-o",
-      `zvpg:created=${NOW.toISOString()}`,
-      "-o",
-      "zvpg:state=creating",
-      "-o",
-      `zvpg:pid=${PID}`,
-      "-o",
-      `zvpg:port=${port}`,
-      from,
-      dataset,
-    ],
-  };
 }
 
 Deno.test("branch create: clone, mount, container, port, ready, running", async () => {

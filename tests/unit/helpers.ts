@@ -5,12 +5,14 @@
  *
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { log } from "../../src/runtime/log.ts";
+import { ZFS_PROPS } from "../../src/domain/inventory.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
+import type { Context } from "../../src/runtime/context.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
 // whatever the environment the suite runs in.
@@ -46,34 +48,8 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
   return { ...base, zfsPool: POOL, mountDir, logDir: join(dir, "log"), ...overrides };
 }
 
-/** The properties the inventory asks `zfs get` for, in its order. */
-export const INVENTORY_PROPS = [
-  "type",
-  "used",
-  "referenced",
-  "creation",
-  "createtxg",
-  "origin",
-  "mountpoint",
-  "usedbydataset",
-  "usedbysnapshots",
-  "zvpg:branch",
-  "zvpg:parent",
-  "zvpg:state",
-  "zvpg:pid",
-  "zvpg:port",
-  "zvpg:runtime",
-  "zvpg:created",
-  "zvpg:message",
-  "zvpg:taken",
-  "zvpg:tool",
-  "zvpg:auto",
-  "zvpg:expires",
-  "zvpg:ttl",
-  "zvpg:protected",
-  "zvpg:resume",
-  "zvpg:reset-of",
-];
+/** The properties the inventory asks `zfs get` for, in its order (zfs-fuse). */
+export const INVENTORY_PROPS = ZFS_PROPS;
 
 /** One dataset or snapshot of a `zfs get` fixture; absent properties print as `-`. */
 export interface FixtureEntry {
@@ -296,4 +272,102 @@ export function snapshotNamedCall(entries: FixtureEntry[], name: string): Expect
     (e.name === `${POOL}/data` || isChild(e, [`${POOL}/clones`]))
   ).map((e) => `${e.name}@${name}`).sort();
   return zfsGetNamesCall(entries, slots);
+}
+
+/** The `docker run` argv of a branch container. */
+export function runArgv(ctx: Context, branch: string, port: number): string[] {
+  const { layout } = ctx;
+  const pgdata = layout.pgdata(branch);
+  const owner = statSync(pgdata);
+  const rt = layout.runtimeDir(branch);
+  return [
+    "docker",
+    "run",
+    "-d",
+    "--pull=never",
+    "--name",
+    layout.containerName(branch, port),
+    "--label",
+    "zvpg.pool=tpool",
+    "--label",
+    `zvpg.branch=${branch}`,
+    "--label",
+    `zvpg.dataset=${layout.branchDataset(branch)}`,
+    "--label",
+    `zvpg.port=${port}`,
+    "--user",
+    `${owner.uid}:${owner.gid}`,
+    "--mount",
+    `type=bind,source=${pgdata},target=/var/lib/postgresql/data`,
+    "--mount",
+    `type=bind,source=${rt}/sock,target=/var/run/postgresql`,
+    "--mount",
+    `type=bind,source=${rt}/conf,target=/etc/zvpg,readonly=true`,
+    "-p",
+    `127.0.0.1:${port}:5432`,
+    "--stop-signal",
+    "SIGINT",
+    "--restart",
+    "unless-stopped",
+    "--entrypoint",
+    "postgres",
+    "postgres:17",
+    "-D",
+    "/var/lib/postgresql/data",
+    "-c",
+    "config_file=/etc/zvpg/postgresql.conf",
+    "-c",
+    "hba_file=/etc/zvpg/pg_hba.conf",
+    "-c",
+    "ident_file=/etc/zvpg/pg_ident.conf",
+    "-c",
+    "port=5432",
+    "-c",
+    "listen_addresses=*",
+    "-c",
+    "unix_socket_directories=/var/run/postgresql",
+  ];
+}
+
+export function cloneCall(ctx: Context, branch: string, port: number, from: string): ExpectedCall {
+  const dataset = ctx.layout.branchDataset(branch);
+  return {
+    argv: [
+      "zfs",
+      "clone",
+      "-o",
+      `mountpoint=${ctx.layout.branchMount(branch)}`,
+      "-o",
+      `zvpg:branch=${branch}`,
+      "-o",
+      "zvpg:parent=main",
+      "-o",
+      `zvpg:created=${NOW.toISOString()}`,
+      "-o",
+      "zvpg:state=creating",
+      "-o",
+      `zvpg:pid=${Deno.pid}`,
+      "-o",
+      `zvpg:port=${port}`,
+      from,
+      dataset,
+    ],
+  };
+}
+
+/** `docker exec` of one SQL statement through the branch container's private socket. */
+export function execSqlCall(
+  user: string,
+  container: string,
+  sql: string,
+  result: Partial<RunResult> = {},
+): ExpectedCall {
+  return {
+    argv: [
+      ...["docker", "exec", "--user", user, container],
+      ...["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql"],
+      ...["-U", "postgres", "-d", "postgres", "-c", sql],
+    ],
+    result,
+  };
 }

@@ -4,7 +4,7 @@
  */
 import { operationAlive } from "../../src/ops/operation_alive.ts";
 import assert from "node:assert/strict";
-import { parseGetOutput } from "../../src/adapters/zfs.ts";
+import { hostZfsFlavor, parseGetOutput } from "../../src/adapters/zfs.ts";
 import {
   AlreadyExistsError,
   BranchNotFoundError,
@@ -20,6 +20,8 @@ import {
   findBranch,
   findSnapshot,
   foreignDatasetsIn,
+  inventoryProps,
+  ZFS_PROPS,
 } from "../../src/domain/inventory.ts";
 import { Layout } from "../../src/domain/layout.ts";
 import { parsePsJson } from "../../src/adapters/container_runtime.ts";
@@ -470,4 +472,28 @@ Deno.test("inventory: operationAlive", () => {
   assert.equal(operationAlive(1.5), false);
   assert.equal(operationAlive(Deno.pid), true);
   assert.equal(operationAlive(4194304 + 12345), false);
+});
+
+Deno.test("inventory: OpenZFS adds `written`; zfs-fuse, which lacks it, reads null", async () => {
+  await withTempDir((dir) => {
+    assert.deepEqual(inventoryProps("zfs-fuse"), ZFS_PROPS);
+    assert.deepEqual(inventoryProps("openzfs"), [...ZFS_PROPS, "written"]);
+    const config = testConfig(dir);
+    const main = { type: "filesystem", "zvpg:branch": "main" };
+    const read = (props: Record<string, string>) =>
+      buildInventory(
+        { config, layout: new Layout(config) },
+        parseGetOutput(zfsGetOutput([{ name: "tpool/data", props }], [...ZFS_PROPS, "written"])),
+        [],
+      ).branches[0]!.written;
+    assert.equal(read({ ...main, written: "33792" }), 33792);
+    assert.equal(read(main), null);
+  });
+});
+
+Deno.test("hostZfsFlavor: OpenZFS exactly when its kernel module is loaded", async () => {
+  await withTempDir((dir) => {
+    assert.equal(hostZfsFlavor(`${dir}/none`), "zfs-fuse");
+    assert.equal(hostZfsFlavor(dir), "openzfs");
+  });
 });

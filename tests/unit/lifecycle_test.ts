@@ -38,6 +38,7 @@ function branch(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
     runtime: "docker",
     container: null,
     isDefault: false,
+    written: null,
     ...extra,
   };
 }

@@ -6,14 +6,13 @@ import assert from "node:assert/strict";
 import { ZvpgError } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { createContext } from "../../src/runtime/context.ts";
+import { ensureMounted, staleMountsOn } from "../../src/ops/mounts.ts";
 import {
-  ensureMounted,
   type MountEntry,
   type MountTable,
   parseProcMounts,
   type PathState,
-  staleMountsOn,
-} from "../../src/ops/mounts.ts";
+} from "../../src/adapters/mount_table.ts";
 import { testConfig, withTempDir } from "./helpers.ts";
 
 const ENOTCONN: PathState = { state: "stale", detail: "Transport endpoint is not connected" };
@@ -96,15 +95,13 @@ Deno.test("mounts: ensureMounted recovers stale mounts outermost first, then mou
         check: host.mount("tpool/clones/b1", "/m/clones/b1"),
       },
     );
-    const ctx = createContext(testConfig(dir), fake);
-    const outcome = await ensureMounted(ctx, "tpool/clones/b1", "/m/clones/b1", {
-      table: host.table,
-    });
+    const ctx = { ...createContext(testConfig(dir), fake), mounts: host.table };
+    const outcome = await ensureMounted(ctx, "tpool/clones/b1", "/m/clones/b1");
     assert.equal(outcome, "recovered");
     fake.assertDone();
     // usable now: nothing more to do
     assert.equal(
-      await ensureMounted(ctx, "tpool/clones/b1", "/m/clones/b1", { table: host.table }),
+      await ensureMounted(ctx, "tpool/clones/b1", "/m/clones/b1"),
       "usable",
     );
     fake.assertDone();
@@ -117,20 +114,16 @@ Deno.test("mounts: ensureMounted mounts an unmounted dataset unless its evidence
     const fake = new FakeRunner([
       { argv: ["zfs", "mount", "tpool/data"], check: host.mount("tpool/data", "/m/data") },
     ]);
-    const ctx = createContext(testConfig(dir), fake);
+    const ctx = { ...createContext(testConfig(dir), fake), mounts: host.table };
     assert.equal(
       await ensureMounted(ctx, "tpool/data", "/m/data", {
-        table: host.table,
         evidence: `${dir}/nothing-here`,
       }),
       "mounted",
     );
     fake.assertDone();
     assert.equal(
-      await ensureMounted(ctx, "tpool/clones/x", "/m/clones/x", {
-        table: host.table,
-        evidence: dir,
-      }),
+      await ensureMounted(ctx, "tpool/clones/x", "/m/clones/x", { evidence: dir }),
       "usable",
     );
     fake.assertDone();
@@ -148,8 +141,8 @@ Deno.test("mounts: ensureMounted fails in one line when the mountpoint still doe
         result: { code: 32, stderr: "umount: /m/data: not mounted.\n" },
       })),
     ]);
-    const ctx = createContext(testConfig(dir), fake);
-    await assert.rejects(ensureMounted(ctx, "tpool/data", "/m/data", { table }), (e: unknown) => {
+    const ctx = { ...createContext(testConfig(dir), fake), mounts: table };
+    await assert.rejects(ensureMounted(ctx, "tpool/data", "/m/data"), (e: unknown) => {
       assert.ok(e instanceof ZvpgError);
       assert.match(e.message, /stale mount \/m\/data \(tpool\/data\) cannot be removed/);
       assert.match(e.hint ?? "", /umount -l \/m\/data/);

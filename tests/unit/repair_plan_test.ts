@@ -20,6 +20,7 @@ function branch(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
     referenced: 0,
     usedByDataset: 0,
     usedBySnapshots: 0,
+    written: null,
     state: "stopped",
     operationPid: null,
     status: "stopped",

@@ -580,7 +580,7 @@ Deno.test("zfs: custom program paths are used", async () => {
     { argv: ["/sbin/zfs", "promote", "p/x"] },
     { argv: ["/sbin/zpool", "export", "p"] },
   ]);
-  const zfs = new Zfs(fake, "/sbin/zfs", "/sbin/zpool");
+  const zfs = new Zfs(fake, "zfs-fuse", "/sbin/zfs", "/sbin/zpool");
   await zfs.promote("p/x");
   await zfs.exportPool("p");
   fake.assertDone();

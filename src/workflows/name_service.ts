@@ -1,0 +1,16 @@
+/**
+ * Branch and snapshot names, for shell completion: one read of the inventory (one
+ * `zfs get`, no container engine call).
+ *
+ * @module
+ */
+import { loadInitializedInventory } from "../ops/inventory_store.ts";
+import type { Context } from "../runtime/context.ts";
+
+/** The names of every branch, or of every snapshot. */
+export async function listNames(ctx: Context, kind: "branches" | "snapshots"): Promise<string[]> {
+  const inventory = await loadInitializedInventory(ctx, "complete", { containers: false });
+  return kind === "branches"
+    ? inventory.branches.map((b) => b.name)
+    : inventory.snapshots.map((s) => s.name);
+}

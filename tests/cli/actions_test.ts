@@ -1,0 +1,274 @@
+/**
+ * The commands that act on containers and the environment, run in process on the strict
+ * fake runner: `branch create`, `branch start`, `init check`, `status health`. Their text
+ * and JSON output and exit codes are compared with golden files in tests/cli/golden/.
+ */
+import { mkdirSync, statSync } from "node:fs";
+import { USABLE_QUERY } from "../../src/workflows/status_service.ts";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
+import type { Context } from "../../src/runtime/context.ts";
+import type { MountTable } from "../../src/adapters/mount_table.ts";
+import {
+  branchGetCall,
+  cloneCall,
+  dockerPsCall,
+  dockerPsLine,
+  execSqlCall,
+  type FixtureEntry,
+  freePortRange,
+  runArgv,
+  slotsCall,
+  snapshotNamedCall,
+} from "../unit/helpers.ts";
+import { assertGolden, runCli } from "./harness.ts";
+import {
+  BASELINE,
+  CLONES,
+  DOCKER_VERSION,
+  FEATURE,
+  IMAGE_INSPECT,
+  inventory,
+  mainDataset,
+  pool,
+  zfsOnly,
+  ZPOOL_LIST,
+} from "./fixtures.ts";
+import { writePrivateFile } from "../../src/runtime/private_fs.ts";
+
+const FORMATS = [["table", "txt"], ["json", "json"]] as const;
+
+/** `feature/new` made from baseline, on `port`, in `state`. */
+function newBranch(ctx: Context, port: number, state: string): FixtureEntry {
+  return {
+    name: "tpool/clones/feature_snew",
+    props: {
+      type: "filesystem",
+      used: "0",
+      referenced: "41897984",
+      creation: "1795000300",
+      createtxg: "130",
+      origin: "tpool/data@baseline",
+      mountpoint: ctx.layout.branchMount("feature/new"),
+      "zvpg:branch": "feature/new",
+      "zvpg:parent": "main",
+      "zvpg:state": state,
+      "zvpg:port": String(port),
+      "zvpg:runtime": "docker",
+      "zvpg:created": "2026-11-24T12:00:00.000Z",
+    },
+  };
+}
+
+/** The container start every start path makes: clear the name, run, record, read back. */
+function startCalls(
+  ctx: Context,
+  branch: string,
+  dataset: string,
+  port: number,
+  after: FixtureEntry[],
+): ExpectedCall[] {
+  // a data directory of PostgreSQL 14 or later syncs only its file system at recovery
+  const extra = ["-c", "recovery_init_sync_method=syncfs"];
+  const container = ctx.layout.containerName(branch, port);
+  return [
+    { argv: ["docker", "rm", "-f", "-v", container] },
+    { argv: [...runArgv(ctx, branch, port), ...extra], result: { stdout: "f00d\n" } },
+    { argv: ["zfs", "set", `zvpg:port=${port}`, dataset] },
+    { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
+    { argv: ["zfs", "set", "zvpg:state=running", dataset] },
+    branchGetCall(after, [dataset]),
+    dockerPsCall(dockerPsLine({ branch, port, name: container }) + "\n", branch),
+  ];
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`branch create: ${format} output`, async () => {
+    const port = freePortRange(1);
+    const dataset = "tpool/clones/feature_snew";
+    const run = await runCli([
+      "branch",
+      "create",
+      "feature/new",
+      "--from",
+      "baseline",
+      "-f",
+      format,
+    ], {
+      config: { branchPortStart: port, branchPortEnd: port },
+      replace: [[String(port), "$PORT"]],
+      calls: (ctx) => {
+        // the data directory is there already: no mount is needed
+        mkdirSync(ctx.layout.pgdata("feature/new"), { recursive: true });
+        Deno.writeTextFileSync(`${ctx.layout.pgdata("feature/new")}/PG_VERSION`, "17\n");
+        const before = pool();
+        return [
+          branchGetCall(before, [dataset]),
+          slotsCall(before),
+          dockerPsCall(""),
+          snapshotNamedCall(before, "baseline"),
+          cloneCall(ctx, "feature/new", port, "tpool/data@baseline"),
+          ...startCalls(ctx, "feature/new", dataset, port, [
+            ...before,
+            newBranch(ctx, port, "running"),
+          ]),
+        ];
+      },
+    });
+    assertGolden(`branch_create.${ext}`, run);
+  });
+
+  Deno.test(`branch start: ${format} output`, async () => {
+    const port = freePortRange(1);
+    const stopped = [mainDataset(), BASELINE, CLONES];
+    const run = await runCli(["branch", "start", "feature/new", "-f", format], {
+      config: { branchPortStart: port, branchPortEnd: port },
+      replace: [[String(port), "$PORT"]],
+      calls: (ctx) => {
+        mkdirSync(ctx.layout.pgdata("feature/new"), { recursive: true });
+        Deno.writeTextFileSync(`${ctx.layout.pgdata("feature/new")}/PG_VERSION`, "17\n");
+        const before = [...stopped, newBranch(ctx, port, "stopped")];
+        const dataset = "tpool/clones/feature_snew";
+        return [
+          branchGetCall(before, [dataset]),
+          slotsCall(before),
+          dockerPsCall(""),
+          ...startCalls(ctx, "feature/new", dataset, port, [
+            ...stopped,
+            newBranch(ctx, port, "running"),
+          ]),
+        ];
+      },
+    });
+    assertGolden(`branch_start.${ext}`, run);
+  });
+}
+
+Deno.test("branch start: a running branch is exit 1, one line", async () => {
+  const run = await runCli(["branch", "start", "feature/auth"], {
+    calls: () => [
+      branchGetCall(pool("running"), [FEATURE]),
+      slotsCall(pool("running")),
+      dockerPsCall(
+        dockerPsLine({ branch: "feature/auth", port: 6002, name: "zvpg_feature_sauth_6002" }) +
+          "\n",
+      ),
+    ],
+  });
+  assertGolden("error_branch_start_running.txt", run);
+});
+
+/** The environment checks' calls on a healthy machine: zfs, pool, datasets, engine, image. */
+const ENVIRONMENT: ExpectedCall[] = [
+  { argv: ["zpool", "list", "-H", "-o", "name"], result: { stdout: "tpool\n" } },
+  ZPOOL_LIST,
+  ...["tpool/data", "tpool/clones", "tpool/sockets"].map((d) => ({
+    argv: ["zfs", "list", "-H", "-o", "name", d],
+    result: { stdout: `${d}\n` },
+  })),
+  DOCKER_VERSION,
+  IMAGE_INSPECT,
+];
+
+/** The query health and repair run in a running branch (answered: it is usable). */
+function usableQuery(pgdata: string): ExpectedCall {
+  const { uid, gid } = statSync(pgdata);
+  return execSqlCall(`${uid}:${gid}`, "zvpg_main_6001", USABLE_QUERY, { stdout: "412\n" });
+}
+
+/** The password file `init env` writes (the config check wants it, private). */
+function passFile(ctx: Context): void {
+  writePrivateFile(ctx.layout.passFile, "*:*:*:postgres:secret\n");
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`init check: ${format} output of a healthy environment`, async () => {
+    const run = await runCli(["init", "check", "-f", format], {
+      calls: (ctx) => {
+        passFile(ctx);
+        return [...ENVIRONMENT, ...inventory()];
+      },
+    });
+    assertGolden(`init_check.${ext}`, run);
+  });
+
+  Deno.test(`status health: ${format} output of a healthy pool`, async () => {
+    const run = await runCli(["status", "health", "-f", format], {
+      calls: (ctx) => {
+        passFile(ctx);
+        const pgdata = ctx.layout.pgdata("main");
+        mkdirSync(pgdata, { recursive: true });
+        return [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
+      },
+    });
+    assertGolden(`status_health.${ext}`, run);
+  });
+}
+
+Deno.test("init check: zfs that does not answer is exit 1, each check says why", async () => {
+  const run = await runCli(["init", "check"], {
+    calls: (ctx) => {
+      passFile(ctx);
+      return [
+        {
+          argv: ["zpool", "list", "-H", "-o", "name"],
+          result: { code: 1, stderr: "connect: No such file or directory\n" },
+        },
+        DOCKER_VERSION,
+        IMAGE_INSPECT,
+      ];
+    },
+  });
+  assertGolden("init_check_no_zfs.txt", run);
+});
+
+/** A host on which every dataset of the fixture pool is mounted and answers. */
+const MOUNTED: MountTable = {
+  entries: () =>
+    ["tpool/data", "tpool/clones", "tpool/sockets", FEATURE].map((source) => ({
+      source,
+      target: `/mnt/${source}`,
+      fstype: "fuse.zfs",
+    })),
+  stat: () => ({ state: "ok" }),
+};
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`status health --repair: ${format} output when nothing needs a repair`, async () => {
+    const run = await runCli(["status", "health", "--repair", "-f", format], {
+      mounts: MOUNTED,
+      calls: (ctx) => {
+        passFile(ctx);
+        const pgdata = ctx.layout.pgdata("main");
+        mkdirSync(pgdata, { recursive: true });
+        const health = [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
+        return [...inventory(), usableQuery(pgdata), ...health];
+      },
+    });
+    assertGolden(`status_repair_nothing.${ext}`, run);
+  });
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`init env: ${format} output when everything exists and main runs`, async () => {
+    const run = await runCli(["init", "env", "-f", format], {
+      mounts: MOUNTED,
+      calls: (ctx) => {
+        passFile(ctx);
+        const pgdata = ctx.layout.pgdata("main");
+        mkdirSync(pgdata, { recursive: true });
+        Deno.writeTextFileSync(`${pgdata}/PG_VERSION`, "17\n");
+        const [available, zpoolList, ...datasets] = ENVIRONMENT.slice(0, 5);
+        return [
+          available!,
+          DOCKER_VERSION,
+          IMAGE_INSPECT,
+          zpoolList!,
+          ...datasets,
+          ...zfsOnly(),
+          ...inventory(),
+        ];
+      },
+    });
+    assertGolden(`init_env_exists.${ext}`, run);
+  });
+}
