@@ -26,6 +26,7 @@ import { benchListing } from "./methods/listing.ts";
 import { benchPgdataCopy, COPY_PORT, copyDataset } from "./methods/pgdata_copy.ts";
 import { dropSizeData, loadSizeData } from "./methods/size_data.ts";
 import { benchSpaceAndMemory } from "./methods/space_and_memory.ts";
+import { benchZvpgReset } from "./methods/zvpg_reset.ts";
 import { benchZvpgCreate } from "./methods/zvpg_create.ts";
 import { benchZvpgSnapshot } from "./methods/zvpg_snapshot.ts";
 import type { BranchJson } from "./methods/branch_json.ts";
@@ -179,6 +180,7 @@ async function step(run: SizeRun, name: string, method: (run: SizeRun) => Promis
 async function benchSize(run: SizeRun): Promise<void> {
   await loadSizeData(run);
   await step(run, "zvpg branch create", benchZvpgCreate);
+  await step(run, "zvpg branch reset", benchZvpgReset);
   await step(run, "zvpg snapshot create", benchZvpgSnapshot);
   await step(run, "space and memory", benchSpaceAndMemory);
   await step(run, "CREATE DATABASE TEMPLATE", benchTemplate);

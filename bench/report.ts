@@ -32,6 +32,8 @@ export interface SizeResult {
   /** Runs of the alternatives at this size. */
   altRuns: number;
   zvpgCreate: CreateSample[];
+  /** `branch reset` → ready of a running branch with changes (issue 13), beside create. */
+  zvpgReset?: { run: number; wallMs: number }[];
   zvpgSnapshot: { run: number; wallMs: number }[];
   snapshotDeleteMs: number[];
   branchStopMs: number;
@@ -121,6 +123,12 @@ const METHODS: Method[] = [
     key: "zvpg_create_internal",
     title: "zvpg branch create → ready (zvpg's own `total`)",
     samples: (s) => s.zvpgCreate.map((c) => c.timings.total ?? NaN),
+    chart: false,
+  },
+  {
+    key: "zvpg_reset",
+    title: "zvpg branch reset → ready (CLI wall, running branch)",
+    samples: (s) => (s.zvpgReset ?? []).map((c) => c.wallMs),
     chart: false,
   },
   {

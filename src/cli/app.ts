@@ -14,6 +14,7 @@ import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
+import { gcCommand } from "./gc.ts";
 
 /** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
 const OUTPUT = {
@@ -62,6 +63,7 @@ Environment:
   program.addCommand(logCommand(session));
   program.addCommand(completionsCommand());
   program.addCommand(completeCommand(session, program), { hidden: true });
+  program.addCommand(gcCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);
@@ -77,6 +79,11 @@ const MUTATING = new Set([
   "branch start",
   "branch stop",
   "branch delete",
+  "branch reset",
+  "branch expire",
+  "branch protect",
+  "branch unprotect",
+  "gc",
   "branch snapshot",
   "snapshot create",
   "snapshot delete",

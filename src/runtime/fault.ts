@@ -8,7 +8,8 @@
  * Steps: branch.create.after-clone, container.before-run, container.after-run,
  * branch.create.before-mark-running, branch.stop.after-mark, branch.delete.after-mark,
  * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
- * snapshot.delete.before-destroy.
+ * snapshot.delete.before-destroy, branch.reset.after-mark, branch.reset.after-clone,
+ * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old.
  *
  * @module
  */
@@ -26,6 +27,11 @@ export const FAULT_POINTS = [
   "branch.delete.after-destroy",
   "snapshot.before-zfs",
   "snapshot.delete.before-destroy",
+  "branch.reset.after-mark",
+  "branch.reset.after-clone",
+  "branch.reset.mid-swap",
+  "branch.reset.after-swap",
+  "branch.reset.after-destroy-old",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

@@ -36,7 +36,11 @@ import {
 } from "../ops/inventory_store.ts";
 import { PROPS } from "../domain/layout.ts";
 import { branchProps } from "../domain/metadata_props.ts";
+import type { Expiry } from "../domain/duration.ts";
+import { expiryProps } from "./lifecycle_service.ts";
 import {
+  assertNotProtected,
+  assertNoUnfinishedReset,
   assertOwnEngine,
   inFlightError,
   isInFlight,
@@ -54,6 +58,8 @@ export interface CreateBranchOptions {
   from?: string;
   parent?: string;
   port?: number;
+  /** When it expires (`--ttl`, `--expires-at`): `zvpg gc` deletes it after that. */
+  expiry?: Expiry;
 }
 
 /** Time spent in each phase of a create or start, in milliseconds. */
@@ -149,6 +155,7 @@ export class BranchService {
         made.cloning = dataset;
         await ctx.zfs.clone(origin.zfsName, dataset, {
           ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
+          ...(options.expiry ? expiryProps(options.expiry) : {}),
           ...markCreating(port),
         });
         made.dataset = dataset;
@@ -273,9 +280,12 @@ export class BranchService {
         });
       }
       assertNotBusy(branch);
+      assertNoUnfinishedReset(inventory, branch);
       assertOwnEngine(ctx.runtime.flavor, branch);
+      assertNotProtected(branch, "deleted");
       const own = inventory.snapshots.filter((s) => s.branch === name);
       const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
+      for (const b of dependents) assertNotProtected(b, `deleted with '${name}'`);
       // a recursive destroy would take datasets the user made inside these branches
       const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
       if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents, foreign);

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts";
+import { DependencyError, SnapshotNotFoundError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
@@ -25,7 +25,8 @@ import {
   scopeBranch,
 } from "../ops/inventory_store.ts";
 import { snapshotProps } from "../domain/metadata_props.ts";
-import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
+import { HOLD_TAG } from "../domain/layout.ts";
+import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
 
@@ -90,6 +91,8 @@ export class SnapshotService {
       snapshotProps(message, taken, options.autoFor),
     );
     log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
+    // a protected branch's snapshots are held, so not even a hand-typed `zfs destroy` works
+    if (branch.protected) await this.ctx.zfs.hold(HOLD_TAG, `${branch.dataset}@${name}`);
     const after = await loadSnapshotOf(this.ctx, branch, name);
     if (!after) throw new SnapshotNotFoundError(name);
     return after;
@@ -129,6 +132,15 @@ export class SnapshotService {
       const inventory = await loadInitializedInventory(this.ctx, "snapshot delete");
       const snapshot = findSnapshot(inventory, name);
       const dependents = orderDependents(inventory, [snapshot.zfsName]);
+      // a protected branch's snapshots (and origin) are held: refuse by name, not by EBUSY
+      const owner = inventory.branches.find((b) => b.name === snapshot.branch);
+      if (owner?.protected) {
+        throw new StateError(
+          `snapshot '${name}' belongs to protected branch '${owner.name}' and cannot be deleted`,
+          { hint: `run 'zvpg branch unprotect ${owner.name}' first if you mean it` },
+        );
+      }
+      for (const b of dependents) assertNotProtected(b, `deleted with snapshot '${name}'`);
       if (dependents.length > 0 && !options.force) {
         throw new DependencyError(
           `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,
