@@ -153,6 +153,11 @@ export class Zfs {
     await this.retryBusy(() => this.runner.run(this.zfs, args));
   }
 
+  /** Renames a dataset (its snapshots and the clones made from them follow by object). */
+  async rename(from: string, to: string): Promise<void> {
+    await this.retryBusy(() => this.runner.run(this.zfs, ["rename", from, to]));
+  }
+
   /** Rolls a dataset back to its most recent snapshot `snapshot`. */
   async rollback(snapshot: string): Promise<void> {
     await this.runner.run(this.zfs, ["rollback", snapshot]);

@@ -43,6 +43,12 @@ export const PROPS = {
    * was taken for. Such a snapshot goes when nothing depends on it any more.
    */
   auto: "zvpg:auto",
+  /** On the data dataset: where main's data was imported from (never a password). */
+  source: "zvpg:source",
+  /** On the data dataset: how it was imported (logical or physical). */
+  sourceMode: "zvpg:source-mode",
+  /** On the data dataset: the databases named with --database, comma-separated. */
+  sourceDatabases: "zvpg:source-databases",
 } as const;
 
 /** The data directory path inside every branch container. */

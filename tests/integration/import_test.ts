@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { assertCliError, itest, OTHER_IMAGE, sh, TEST_IMAGE, type TestEnv } from "../support/itest.ts";
+import { SOURCE_TABLES, SourceServer, tableHashSql } from "../support/source_server.ts";
+
+/** A source server beside the env's port range (zvpg never allocates it). */
+async function withSource(
+  env: TestEnv,
+  body: (src: SourceServer) => Promise<void>,
+  image = TEST_IMAGE,
+  uid = 999,
+): Promise<void> {
+  const src = new SourceServer(env.portEnd + 3, image, uid);
+  try {
+    await src.start();
+    await body(src);
+  } finally {
+    await src.remove();
+  }
+}
+
+async function sourceHashes(src: SourceServer): Promise<string[]> {
+  const out = [];
+  for (const t of SOURCE_TABLES) out.push(await src.psql("app", tableHashSql(t)));
+  return out;
+}
+
+async function mainHashes(env: TestEnv, port: number): Promise<string[]> {
+  const out = [];
+  for (const t of SOURCE_TABLES) out.push(await env.psql(port, tableHashSql(t), "app"));
+  return out;
+}
+
+/** Every file under `dir` whose bytes contain `secret` (as root: the data directories too). */
+function filesContaining(dir: string, secret: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && statSync(p).size < 64 * 1024 * 1024) {
+        if (readFileSync(p).includes(secret)) found.push(p);
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+/** Asserts the password is nowhere zvpg keeps or shows things. */
+async function assertNoSecret(env: TestEnv, secret: string, outputs: string[]) {
+  for (const o of outputs) assert.ok(!o.includes(secret), "the password is in zvpg's output");
+  assert.deepEqual(filesContaining(env.base, secret), [], "the password is in a file");
+  const props = await sh("zfs", ["get", "-H", "-r", "all", env.pool]);
+  assert.ok(!props.stdout.includes(secret), "the password is in a ZFS property");
+  for (const c of await env.containers()) {
+    const inspect = await sh("docker", ["inspect", c]);
+    assert.ok(!inspect.stdout.includes(secret), `the password is in 'docker inspect ${c}'`);
+    const logs = await sh("docker", ["logs", c]);
+    assert.ok(!(logs.stdout + logs.stderr).includes(secret), `the password is in the log of ${c}`);
+  }
+}
+
+itest(
+  "init env --from <uri>: a logical copy of every database hashes like the source, is snapshotted, keeps no password",
+  async (env) => {
+    await withSource(env, async (src) => {
+      const r = await env.ok(["init", "env", "--from", src.uri(), "--jobs", "2", "-f", "json"], {
+        PGPASSWORD: src.password,
+      });
+      const json = JSON.parse(r.stdout);
+      assert.equal(json.changed, true);
+      assert.ok(json.steps.some((s: { step: string }) => s.step === "import"));
+      const port = await env.port("main");
+      assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+      // the objects came along: view, function, enum, sequence, extension, role and grant
+      assert.equal(await env.psql(port, "SELECT count(*) FROM big_orders", "app"), "1920");
+      assert.equal(await env.psql(port, "SELECT order_count(7)", "app"), "4");
+      assert.equal(await env.psql(port, "SELECT nextval('invoice_no')", "app"), "3000");
+      assert.equal(
+        await env.psql(port, "SELECT extname FROM pg_extension WHERE extname = 'pgcrypto'", "app"),
+        "pgcrypto",
+      );
+      assert.equal(
+        await env.psql(port, "SELECT has_table_privilege('reader', 'customers', 'SELECT')", "app"),
+        "t",
+      );
+      // the imported roles have no password
+      assert.equal(
+        await env.psql(port, "SELECT count(*) FROM pg_authid WHERE rolname = 'app' AND rolpassword IS NULL"),
+        "1",
+      );
+      const snaps = await env.json<{ name: string; message: string }[]>(["snapshot", "list"]);
+      assert.equal(snaps.length, 1);
+      assert.match(snaps[0].name, /^import-\d{8}-\d{6}$/);
+      assert.equal(snaps[0].message, `imported from ${src.uri()}`);
+      await env.ok(["branch", "create", "dev", "--from", snaps[0].name]);
+      assert.deepEqual(await mainHashes(env, await env.port("dev")), await sourceHashes(src));
+      await assertNoSecret(env, src.password, [r.stdout, r.stderr]);
+    });
+  },
+  { init: false },
+);
+
+itest(
+  "init env --from: a source newer than the image, or an extension the image lacks, is refused with nothing made",
+  async (env) => {
+    await withSource(env, async (src) => {
+      env.writeConfig({ pgBaseImage: OTHER_IMAGE });
+      const newer = await env.zvpg(["init", "env", "--from", src.uri()], { PGPASSWORD: src.password });
+      assertCliError(newer, 1, /runs PostgreSQL 17, newer than image .*15.* — set pgBaseImage/);
+      env.writeConfig({});
+      // an extension only the source has
+      const ext = "/usr/share/postgresql/17/extension";
+      await src.docker(["exec", "--user", "0", src.name, "cp", "/dev/null", `${ext}/zvpgfake--1.0.sql`]);
+      await src.docker(["exec", "--user", "0", src.name, "sh", "-c", `echo "default_version='1.0'" > ${ext}/zvpgfake.control`]);
+      await src.psql("app", "CREATE EXTENSION zvpgfake");
+      const missing = await env.zvpg(["init", "env", "--from", src.uri()], { PGPASSWORD: src.password });
+      assertCliError(missing, 1, /database 'app' uses extension 'zvpgfake' which image .* lacks/);
+      const wrongPassword = await env.zvpg(["init", "env", "--from", src.uri()], { PGPASSWORD: "nope" });
+      assertCliError(wrongPassword, 1, /connecting to postgresql:\/\/app@127\.0\.0\.1.* failed: .*password authentication failed/);
+      const pool = await sh("zpool", ["list", "-H", env.pool]);
+      assert.notEqual(pool.code, 0, "no pool was made");
+      assert.deepEqual(await env.containers(), []);
+      assert.deepEqual(readdirSync(env.configDir), ["config.json"]);
+    });
+  },
+  { init: false },
+);
+
+itest(
+  "init env --from <plain dump> with an error stops at it and removes everything it made",
+  async (env) => {
+    const dump = join(env.base, "broken.sql");
+    writeFileSync(dump, "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nSELECT no_such_function();\n");
+    const r = await env.zvpg(["init", "env", "--from", dump]);
+    assertCliError(r, 1, /restoring the SQL dump failed: .*no_such_function/);
+    assert.notEqual((await sh("zpool", ["list", "-H", env.pool])).code, 0, "the pool it made is gone");
+    assert.deepEqual(await env.containers(), []);
+    assert.deepEqual(readdirSync(env.configDir), ["config.json"]);
+    const docker = await sh("docker", ["ps", "-a", "--filter", `label=zvpg.pool=${env.pool}`, "-q"]);
+    assert.equal(docker.stdout.trim(), "");
+  },
+  { init: false },
+);
