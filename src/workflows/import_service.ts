@@ -295,7 +295,7 @@ export class ImportSession {
       await this.sourceQuery(
         source,
         first,
-        `SELECT json_build_object('version', current_setting('server_version_num')::int, 'preload', current_setting('shared_preload_libraries'), 'databases', (SELECT json_agg(to_jsonb(d) - 'datacl') FROM pg_database d WHERE datallowconn AND NOT datistemplate))`,
+        `SELECT json_build_object('version', current_setting('server_version_num')::int, 'preload', CASE WHEN pg_has_role('pg_read_all_settings', 'MEMBER') THEN current_setting('shared_preload_libraries') ELSE '' END, 'databases', (SELECT json_agg(to_jsonb(d) - 'datacl') FROM pg_database d WHERE datallowconn AND NOT datistemplate))`,
       ),
     ) as { version: number; preload: string; databases: Record<string, string>[] };
     const all = raw.databases.map((d) => String(d.datname));

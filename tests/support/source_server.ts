@@ -15,6 +15,8 @@ export const SOURCE_TABLES = ["public.customers", "public.orders", "shop.items"]
 
 const SETUP_SQL = `
 CREATE EXTENSION pgcrypto;
+CREATE ROLE reader NOLOGIN;
+SET ROLE app;
 CREATE TYPE mood AS ENUM ('happy', 'sad', 'ok');
 CREATE SEQUENCE invoice_no START 1000;
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, feeling mood,
@@ -29,7 +31,6 @@ INSERT INTO orders (customer, total) SELECT g % 500 + 1, g * 1.25 FROM generate_
 INSERT INTO shop.items VALUES ('ß-1', 'Straße ☕'), ('é-2', 'café 日本語');
 CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
 CREATE FUNCTION order_count(c int) RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM orders WHERE customer = c $$;
-CREATE ROLE reader NOLOGIN;
 GRANT SELECT ON customers TO reader;
 `;
 
@@ -97,7 +98,6 @@ export class SourceServer {
     await this.psql("postgres", "CREATE DATABASE app OWNER app");
     await this.psql("app", "GRANT ALL ON SCHEMA public TO app");
     await this.psql("app", SETUP_SQL);
-    await this.psql("app", "ALTER SCHEMA shop OWNER TO app");
   }
 
   /** Starts (or restarts) the server container on the data directory. */
