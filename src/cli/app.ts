@@ -8,6 +8,7 @@ import { nameOperation } from "../runtime/interrupt.ts";
 import { VERSION } from "../version.ts";
 import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";
+import { refreshCommand } from "./refresh.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
@@ -57,6 +58,7 @@ Environment:
   program.addCommand(snapshotCommand(session, "commit"));
   program.addCommand(branchCommand(session));
   program.addCommand(statusCommand(session));
+  program.addCommand(refreshCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);

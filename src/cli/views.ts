@@ -11,6 +11,7 @@ import type { InitStep } from "../workflows/init_service.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import type { BranchDeleteResult, PhaseTimings } from "../workflows/branch_service.ts";
 import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
+import type { RefreshResult } from "../workflows/refresh_service.ts";
 import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
@@ -439,3 +440,36 @@ export function statusBranchesView(ctx: Context): View<BranchStatusRow[]> {
       ),
   };
 }
+
+/** `refresh -f json`. */
+export interface RefreshJson {
+  branch: string;
+  port: number;
+  source: string;
+  mode: string;
+  snapshot: string;
+  previous: string | null;
+  removed: string[];
+  duration_ms: number;
+}
+
+/** `refresh`: main switched to a new copy of its source. */
+export const refreshView: View<RefreshResult> = {
+  json: (r): RefreshJson => ({
+    branch: r.branch,
+    port: r.port,
+    source: r.source,
+    mode: r.mode,
+    snapshot: r.snapshot,
+    previous: r.previous,
+    removed: r.removed,
+    duration_ms: r.durationMs,
+  }),
+  text: (r) =>
+    [
+      `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
+      r.previous === null
+        ? "The previous copy was removed (no branch used it)."
+        : `The previous copy stays as ${r.previous} while branches use it.`,
+    ].join("\n"),
+};

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertCliError, itest, OTHER_IMAGE, sh, TEST_IMAGE, type TestEnv } from "../support/itest.ts";
+import {
+  assertCliError,
+  itest,
+  OTHER_IMAGE,
+  sh,
+  TEST_IMAGE,
+  type TestEnv,
+} from "../support/itest.ts";
 import { SOURCE_TABLES, SourceServer, tableHashSql } from "../support/source_server.ts";
 
 /** A source server beside the env's port range (zvpg never allocates it). */
@@ -94,7 +101,10 @@ itest(
       );
       // the imported roles have no password
       assert.equal(
-        await env.psql(port, "SELECT count(*) FROM pg_authid WHERE rolname = 'app' AND rolpassword IS NULL"),
+        await env.psql(
+          port,
+          "SELECT count(*) FROM pg_authid WHERE rolname = 'app' AND rolpassword IS NULL",
+        ),
         "1",
       );
       const snaps = await env.json<{ name: string; message: string }[]>(["snapshot", "list"]);
@@ -114,18 +124,44 @@ itest(
   async (env) => {
     await withSource(env, async (src) => {
       env.writeConfig({ pgBaseImage: OTHER_IMAGE });
-      const newer = await env.zvpg(["init", "env", "--from", src.uri()], { PGPASSWORD: src.password });
+      const newer = await env.zvpg(["init", "env", "--from", src.uri()], {
+        PGPASSWORD: src.password,
+      });
       assertCliError(newer, 1, /runs PostgreSQL 17, newer than image .*15.* — set pgBaseImage/);
       env.writeConfig({});
       // an extension only the source has
       const ext = "/usr/share/postgresql/17/extension";
-      await src.docker(["exec", "--user", "0", src.name, "cp", "/dev/null", `${ext}/zvpgfake--1.0.sql`]);
-      await src.docker(["exec", "--user", "0", src.name, "sh", "-c", `echo "default_version='1.0'" > ${ext}/zvpgfake.control`]);
+      await src.docker([
+        "exec",
+        "--user",
+        "0",
+        src.name,
+        "cp",
+        "/dev/null",
+        `${ext}/zvpgfake--1.0.sql`,
+      ]);
+      await src.docker([
+        "exec",
+        "--user",
+        "0",
+        src.name,
+        "sh",
+        "-c",
+        `echo "default_version='1.0'" > ${ext}/zvpgfake.control`,
+      ]);
       await src.psql("app", "CREATE EXTENSION zvpgfake");
-      const missing = await env.zvpg(["init", "env", "--from", src.uri()], { PGPASSWORD: src.password });
+      const missing = await env.zvpg(["init", "env", "--from", src.uri()], {
+        PGPASSWORD: src.password,
+      });
       assertCliError(missing, 1, /database 'app' uses extension 'zvpgfake' which image .* lacks/);
-      const wrongPassword = await env.zvpg(["init", "env", "--from", src.uri()], { PGPASSWORD: "nope" });
-      assertCliError(wrongPassword, 1, /connecting to postgresql:\/\/app@127\.0\.0\.1.* failed: .*password authentication failed/);
+      const wrongPassword = await env.zvpg(["init", "env", "--from", src.uri()], {
+        PGPASSWORD: "nope",
+      });
+      assertCliError(
+        wrongPassword,
+        1,
+        /connecting to postgresql:\/\/app@127\.0\.0\.1.* failed: .*password authentication failed/,
+      );
       const pool = await sh("zpool", ["list", "-H", env.pool]);
       assert.notEqual(pool.code, 0, "no pool was made");
       assert.deepEqual(await env.containers(), []);
@@ -139,14 +175,83 @@ itest(
   "init env --from <plain dump> with an error stops at it and removes everything it made",
   async (env) => {
     const dump = join(env.base, "broken.sql");
-    writeFileSync(dump, "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nSELECT no_such_function();\n");
+    writeFileSync(
+      dump,
+      "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nSELECT no_such_function();\n",
+    );
     const r = await env.zvpg(["init", "env", "--from", dump]);
     assertCliError(r, 1, /restoring the SQL dump failed: .*no_such_function/);
-    assert.notEqual((await sh("zpool", ["list", "-H", env.pool])).code, 0, "the pool it made is gone");
+    assert.notEqual(
+      (await sh("zpool", ["list", "-H", env.pool])).code,
+      0,
+      "the pool it made is gone",
+    );
     assert.deepEqual(await env.containers(), []);
     assert.deepEqual(readdirSync(env.configDir), ["config.json"]);
-    const docker = await sh("docker", ["ps", "-a", "--filter", `label=zvpg.pool=${env.pool}`, "-q"]);
+    const docker = await sh("docker", [
+      "ps",
+      "-a",
+      "--filter",
+      `label=zvpg.pool=${env.pool}`,
+      "-q",
+    ]);
     assert.equal(docker.stdout.trim(), "");
+  },
+  { init: false },
+);
+
+itest(
+  "refresh: main gets the source's new rows on the same port while a branch made before keeps its data and runs",
+  async (env) => {
+    await withSource(env, async (src) => {
+      // a custom-format dump of the source, made by the image's pg_dump
+      const dumps = join(src.dir, "dumps");
+      await sh("mkdir", ["-p", dumps]);
+      await sh("chown", ["999:999", dumps]);
+      const made = await src.docker([
+        "exec",
+        "--user",
+        "999",
+        src.name,
+        "pg_dump",
+        "-Fc",
+        "-h",
+        "/tmp",
+        "-U",
+        "postgres",
+        "-d",
+        "app",
+        "-f",
+        "/tmp/app.dump",
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      await src.docker(["cp", `${src.name}:/tmp/app.dump`, join(dumps, "app.dump")]);
+      await env.ok(["init", "env", "--from", join(dumps, "app.dump")]);
+      const port = await env.port("main");
+      assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+      await env.ok(["branch", "create", "before"]);
+      const branchPort = await env.port("before");
+      const before = await mainHashes(env, branchPort);
+      await src.psql("app", "INSERT INTO shop.items VALUES ('new-1', 'neu ✓')");
+      const r = await env.ok(["refresh", "--from", src.uri(), "--database", "app", "-f", "json"], {
+        PGPASSWORD: src.password,
+      });
+      const json = JSON.parse(r.stdout);
+      assert.equal(json.port, port);
+      assert.equal(json.source, src.uri());
+      assert.match(json.snapshot, /^import-/);
+      assert.match(json.previous, /-gen-/);
+      assert.equal(await env.port("main"), port);
+      assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+      assert.equal(
+        await env.psql(port, "SELECT label FROM shop.items WHERE sku = 'new-1'", "app"),
+        "neu ✓",
+      );
+      // the branch made before runs on the old copy
+      assert.deepEqual(await mainHashes(env, branchPort), before);
+      await env.ok(["branch", "delete", "before"]);
+      await assertNoSecret(env, src.password, [r.stdout, r.stderr]);
+    });
   },
   { init: false },
 );

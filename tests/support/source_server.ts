@@ -94,7 +94,10 @@ export class SourceServer {
     );
     await this.run();
     await this.psql("postgres", `CREATE ROLE app LOGIN PASSWORD '${this.password}'`);
-    await this.psql("postgres", "CREATE ROLE repl LOGIN REPLICATION PASSWORD '" + this.password + "'");
+    await this.psql(
+      "postgres",
+      "CREATE ROLE repl LOGIN REPLICATION PASSWORD '" + this.password + "'",
+    );
     await this.psql("postgres", "CREATE DATABASE app OWNER app");
     await this.psql("app", "GRANT ALL ON SCHEMA public TO app");
     await this.psql("app", SETUP_SQL);
@@ -166,7 +169,10 @@ export class SourceServer {
   }
 
   /** Runs a client program of the image on the host network as the image's postgres user. */
-  client(args: string[], mounts: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  client(
+    args: string[],
+    mounts: string[] = [],
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     return this.docker([
       "run",
       "--rm",
