@@ -43,11 +43,18 @@ export const PROPS = {
    * was taken for. Such a snapshot goes when nothing depends on it any more.
    */
   auto: "zvpg:auto",
-  /** On the data dataset: where main's data was imported from (never a password). */
+} as const;
+
+/**
+ * ZFS user properties of the data dataset recording where main's data was imported from
+ * (never a password); read only by `refresh`, so not part of the inventory's reads.
+ */
+export const SOURCE_PROPS = {
+  /** The source: a password-less URI or a path. */
   source: "zvpg:source",
-  /** On the data dataset: how it was imported (logical or physical). */
+  /** How it was imported (logical or physical). */
   sourceMode: "zvpg:source-mode",
-  /** On the data dataset: the databases named with --database, comma-separated. */
+  /** The databases named with --database, comma-separated. */
   sourceDatabases: "zvpg:source-databases",
 } as const;
 

@@ -55,7 +55,7 @@ import {
   CONTAINER_CONF_DIR,
   CONTAINER_PGDATA,
   CONTAINER_SOCKET_DIR,
-  PROPS,
+  SOURCE_PROPS,
 } from "../domain/layout.ts";
 import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
 import { SnapshotService } from "./snapshot_service.ts";
@@ -649,9 +649,9 @@ export function rolesScript(dump: string, existing: Set<string>): string {
 export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<string> {
   const main = ctx.config.branchDefault;
   await ctx.zfs.set(ctx.layout.dataDataset, {
-    [PROPS.source]: plan.recorded,
-    [PROPS.sourceMode]: plan.mode,
-    [PROPS.sourceDatabases]: plan.databases.join(","),
+    [SOURCE_PROPS.source]: plan.recorded,
+    [SOURCE_PROPS.sourceMode]: plan.mode,
+    [SOURCE_PROPS.sourceDatabases]: plan.databases.join(","),
   });
   const scope = await loadBranchScope(ctx, "import", [main], { containers: "branch", slots: true });
   const name = importSnapshotName(ctx.now());

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { StateError, ZvpgError } from "../errors.ts";
-import { PROPS } from "../domain/layout.ts";
+import { PROPS, SOURCE_PROPS } from "../domain/layout.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { importSnapshotName } from "../domain/import_source.ts";
 import type { ImportMode } from "../domain/import_source.ts";
@@ -89,16 +89,16 @@ export class RefreshService {
   > {
     const entries = await this.ctx.zfs.get(
       [this.ctx.layout.dataDataset],
-      [PROPS.source, PROPS.sourceMode, PROPS.sourceDatabases],
+      [SOURCE_PROPS.source, SOURCE_PROPS.sourceMode, SOURCE_PROPS.sourceDatabases],
     );
     const prop = (p: string) => {
       const v = entries.find((e) => e.name === this.ctx.layout.dataDataset)?.props[p];
       return v && v !== "-" ? v : undefined;
     };
-    const databases = prop(PROPS.sourceDatabases)?.split(",").filter((d) => d !== "");
+    const databases = prop(SOURCE_PROPS.sourceDatabases)?.split(",").filter((d) => d !== "");
     return {
-      from: prop(PROPS.source),
-      mode: prop(PROPS.sourceMode) as ImportMode | undefined,
+      from: prop(SOURCE_PROPS.source),
+      mode: prop(SOURCE_PROPS.sourceMode) as ImportMode | undefined,
       databases: databases && databases.length > 0 ? databases : undefined,
     };
   }
