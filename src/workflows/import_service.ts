@@ -551,6 +551,9 @@ export class ImportSession {
       program: "pg_restore",
       args: [
         "--exit-on-error",
+        // a one-database dump carries no roles: objects go to zvpg's superuser
+        "--no-owner",
+        "--no-acl",
         ...jobs,
         "-h",
         CONTAINER_SOCKET_DIR,
@@ -609,6 +612,14 @@ export class ImportSession {
         user,
         "postgres",
         `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`,
+      );
+      // a physical copy carries the source's role passwords (as verifiers): none is kept
+      await loader.sql(
+        user,
+        "postgres",
+        `DO $$DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL AND rolname <> ${
+          literal(user)
+        } LOOP EXECUTE format('ALTER ROLE %I PASSWORD NULL', r.rolname); END LOOP; END$$`,
       );
     } catch (error) {
       throw new ZvpgError(

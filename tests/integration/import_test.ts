@@ -255,3 +255,46 @@ itest(
   },
   { init: false },
 );
+
+itest(
+  "init env --from <data directory> of a 15 cluster, then refresh --mode physical: both hash like the source, no password left",
+  async (env) => {
+    env.writeConfig({ pgBaseImage: OTHER_IMAGE });
+    await withSource(
+      env,
+      async (src) => {
+        const expected = await sourceHashes(src);
+        // a running cluster is refused; a cleanly stopped one is taken
+        const running = await env.zvpg(["init", "env", "--from", src.pgdata]);
+        assertCliError(running, 1, /has a postmaster.pid: its server may run/);
+        await src.stop();
+        const r = await env.ok(["init", "env", "--from", src.pgdata]);
+        const port = await env.port("main");
+        assert.deepEqual(await mainHashes(env, port), expected);
+        await src.run();
+        await src.psql("app", "INSERT INTO shop.items VALUES ('phys', 'physisch ✓')");
+        const refreshed = await env.ok(
+          ["refresh", "--from", src.uri("repl", "postgres"), "--mode", "physical", "-f", "json"],
+          { PGPASSWORD: src.password },
+        );
+        assert.equal(JSON.parse(refreshed.stdout).mode, "physical");
+        assert.equal(await env.port("main"), port);
+        assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+        const auto = readFileSync(
+          join(env.mountDir, "data", "pgdata", "postgresql.auto.conf"),
+          "utf8",
+        );
+        assert.ok(!/primary_conninfo/.test(auto));
+        await assertNoSecret(env, src.password, [
+          r.stdout,
+          r.stderr,
+          refreshed.stdout,
+          refreshed.stderr,
+        ]);
+      },
+      OTHER_IMAGE,
+      100,
+    );
+  },
+  { init: false },
+);
