@@ -154,8 +154,8 @@ export class Zfs {
   }
 
   /** Renames a dataset (its snapshots and the clones made from them follow by object). */
-  async rename(from: string, to: string): Promise<void> {
-    await this.retryBusy(() => this.runner.run(this.zfs, ["rename", from, to]));
+  async rename(from: string, to: string, busyWaitMs = BUSY_RETRY_MS): Promise<void> {
+    await this.retryBusy(() => this.runner.run(this.zfs, ["rename", from, to]), busyWaitMs);
   }
 
   /** Rolls a dataset back to its most recent snapshot `snapshot`. */
@@ -220,8 +220,8 @@ export class Zfs {
     return parseGetOutput(result.stdout);
   }
 
-  async retryBusy<T>(action: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + BUSY_RETRY_MS;
+  async retryBusy<T>(action: () => Promise<T>, waitMs = BUSY_RETRY_MS): Promise<T> {
+    const deadline = Date.now() + waitMs;
     while (true) {
       try {
         return await action();

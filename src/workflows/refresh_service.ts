@@ -126,7 +126,8 @@ export class RefreshService {
     };
     if (main.container) await stopBranchContainer(ctx, main.container.name);
     await record(ctx, layout.dataDataset, markStopped());
-    await zfs.rename(layout.dataDataset, previous);
+    // the engine may hold the just-stopped container's bind mount for a while
+    await zfs.rename(layout.dataDataset, previous, 60_000);
     try {
       await zfs.set(previous, { mountpoint: `${layout.dataMount}-gen-${stamp}` });
       await zfs.rename(next, layout.dataDataset);

@@ -111,6 +111,8 @@ itest(
       assert.equal(snaps.length, 1);
       assert.match(snaps[0].name, /^import-\d{8}-\d{6}$/);
       assert.equal(snaps[0].message, `imported from ${src.uri()}`);
+      const again = await env.zvpg(["init", "env", "--from", src.uri()]);
+      assertCliError(again, 1, /branch 'main' already holds data — run 'zvpg refresh --from/);
       await env.ok(["branch", "create", "dev", "--from", snaps[0].name]);
       assert.deepEqual(await mainHashes(env, await env.port("dev")), await sourceHashes(src));
       await assertNoSecret(env, src.password, [r.stdout, r.stderr]);
