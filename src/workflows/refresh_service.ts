@@ -170,7 +170,7 @@ export class RefreshService {
   async removeUnusedCopies(): Promise<string[]> {
     const { zfs, layout } = this.ctx;
     const prefix = `${layout.dataDataset}-gen-`;
-    const all = await zfs.get([layout.pool], ["name"], 1);
+    const all = await zfs.get([layout.pool], ["type"], 1);
     const removed: string[] = [];
     for (const entry of all) {
       if (!entry.name.startsWith(prefix) || entry.name.includes("@")) continue;
