@@ -126,10 +126,13 @@ export class RefreshService {
     };
     if (main.container) await stopBranchContainer(ctx, main.container.name);
     await record(ctx, layout.dataDataset, markStopped());
-    // the engine may hold the just-stopped container's bind mount for a while
+    // zfs-fuse refuses to rename an unmounted dataset ("dataset is busy"); the engine may
+    // also hold the just-stopped container's bind mount for a while
+    await zfs.mount(layout.dataDataset);
     await zfs.rename(layout.dataDataset, previous, 60_000);
     try {
       await zfs.set(previous, { mountpoint: `${layout.dataMount}-gen-${stamp}` });
+      await zfs.mount(next);
       await zfs.rename(next, layout.dataDataset);
       await zfs.set(layout.dataDataset, { mountpoint: layout.dataMount, ...keep });
       await record(ctx, layout.dataDataset, markStopped());
@@ -140,7 +143,11 @@ export class RefreshService {
         `switching main failed; putting the previous copy back: ${(error as Error).message}`,
       );
       await shielded(async () => {
-        if (await zfs.exists(layout.dataDataset)) await zfs.rename(layout.dataDataset, next);
+        if (await zfs.exists(layout.dataDataset)) {
+          await zfs.mount(layout.dataDataset);
+          await zfs.rename(layout.dataDataset, next);
+        }
+        await zfs.mount(previous);
         await zfs.rename(previous, layout.dataDataset);
         await zfs.set(layout.dataDataset, { mountpoint: layout.dataMount, ...keep });
       });
