@@ -662,8 +662,15 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
   await ctx.zfs.set(ctx.layout.dataDataset, {
     [SOURCE_PROPS.source]: plan.recorded,
     [SOURCE_PROPS.sourceMode]: plan.mode,
-    [SOURCE_PROPS.sourceDatabases]: plan.databases.join(","),
   });
+  // an empty value is refused by the old zfs CLI: no databases named means no property
+  if (plan.databases.length > 0 && plan.source.kind === "server") {
+    await ctx.zfs.set(ctx.layout.dataDataset, {
+      [SOURCE_PROPS.sourceDatabases]: plan.databases.join(","),
+    });
+  } else {
+    await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
+  }
   const scope = await loadBranchScope(ctx, "import", [main], { containers: "branch", slots: true });
   const name = importSnapshotName(ctx.now());
   await new SnapshotService(ctx).createLocked(
