@@ -85,6 +85,8 @@ export interface ImportPlan {
   description: string;
   /** What is recorded in ZFS to refresh from later (no password). */
   recorded: string;
+  /** The databases named with --database (recorded for refresh; empty: all of them). */
+  requested: string[];
 }
 
 /** Where the client is mounted in containers. */
@@ -190,6 +192,7 @@ export class ImportSession {
         jobs,
         description: describeSource(source, request.databases),
         recorded: source.kind === "server" ? describeSource(source) : source.path,
+        requested: request.databases ?? [],
       };
       const session = new ImportSession(ctx, plan, secrets, client, progressLogger());
       await session.preflight();
@@ -664,9 +667,9 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
     [SOURCE_PROPS.sourceMode]: plan.mode,
   });
   // an empty value is refused by the old zfs CLI: no databases named means no property
-  if (plan.databases.length > 0 && plan.source.kind === "server") {
+  if (plan.requested.length > 0) {
     await ctx.zfs.set(ctx.layout.dataDataset, {
-      [SOURCE_PROPS.sourceDatabases]: plan.databases.join(","),
+      [SOURCE_PROPS.sourceDatabases]: plan.requested.join(","),
     });
   } else {
     await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
