@@ -448,8 +448,6 @@ export interface RefreshJson {
   source: string;
   mode: string;
   snapshot: string;
-  previous: string | null;
-  removed: string[];
   duration_ms: number;
 }
 
@@ -461,15 +459,8 @@ export const refreshView: View<RefreshResult> = {
     source: r.source,
     mode: r.mode,
     snapshot: r.snapshot,
-    previous: r.previous,
-    removed: r.removed,
     duration_ms: r.durationMs,
   }),
   text: (r) =>
-    [
-      `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
-      r.previous === null
-        ? "The previous copy was removed (no branch used it)."
-        : `The previous copy stays as ${r.previous} while branches use it.`,
-    ].join("\n"),
+    `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
 };

@@ -1,17 +1,19 @@
 /**
- * `zvpg refresh`: a new copy of main's source is loaded into a sibling dataset while main
- * keeps serving, then main switches to it on the same port with the same password (so the
- * same URI). Branches made before keep running on the copy they were cloned from: the old
- * dataset is renamed aside (`<data>-gen-<time>`, its clones follow it by object) and
- * destroyed as soon as nothing depends on it, here or at a later refresh.
+ * `zvpg refresh`: a new copy of main's source is loaded beside main's data directory, in
+ * main's own dataset (`pgdata-next`), while main keeps serving; then main is stopped, the
+ * two directories are swapped by a rename inside the file system, and main starts again
+ * on the same port with the same password (so the same URI). Branches made before keep
+ * running untouched: they are clones of main's snapshots, which still hold the old data;
+ * the old directory is deleted at once, and its blocks are freed when the last snapshot
+ * holding them goes. No dataset is renamed: zfs-fuse cannot rename a dataset whose clones
+ * are mounted, and the branches' containers keep theirs mounted.
  *
  * @module
  */
-import { join } from "node:path";
-import { StateError, ZvpgError } from "../errors.ts";
-import { PROPS, SOURCE_PROPS } from "../domain/layout.ts";
+import { renameSync, rmSync } from "node:fs";
+import { StateError } from "../errors.ts";
+import { SOURCE_PROPS } from "../domain/layout.ts";
 import { markStopped } from "../domain/lifecycle.ts";
-import { importSnapshotName } from "../domain/import_source.ts";
 import type { ImportMode } from "../domain/import_source.ts";
 import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
 import { stopBranchContainer } from "../ops/branch_container.ts";
@@ -32,10 +34,6 @@ export interface RefreshResult {
   mode: ImportMode;
   /** The snapshot of the new copy. */
   snapshot: string;
-  /** The previous copy's dataset, when branches still depend on it; null once destroyed. */
-  previous: string | null;
-  /** Previous copies destroyed now (this one and older ones nothing depends on any more). */
-  removed: string[];
   durationMs: number;
 }
 
@@ -46,7 +44,7 @@ export class RefreshService {
   async refresh(request: Partial<ImportRequest> = {}): Promise<RefreshResult> {
     const started = Date.now();
     const { ctx } = this;
-    const { layout, zfs } = ctx;
+    const { layout } = ctx;
     await loadInitializedInventory(ctx, "refresh", { containers: false });
     const recorded = await this.recordedSource();
     const from = request.from ?? recorded.from;
@@ -63,21 +61,18 @@ export class RefreshService {
       databases: request.databases ?? (request.from ? undefined : recorded.databases),
       jobs: request.jobs,
     }, owner);
-    const next = `${layout.dataDataset}-next`;
-    const nextMount = `${layout.dataMount}-next`;
+    const dirs = refreshDirs(ctx);
     try {
-      // a copy a crashed refresh left is zvpg's own by its name
-      if (await zfs.exists(next)) await zfs.destroy(next, { recursive: true });
-      await zfs.create(next, { mountpoint: nextMount, atime: "off" });
+      // what a crashed refresh left is zvpg's own by its name
+      for (const dir of [dirs.next, dirs.old]) rmSync(dir, { recursive: true, force: true });
       try {
-        const pgdata = join(nextMount, "pgdata");
-        init.emptyDataDirectory(pgdata, owner);
-        await session.load(pgdata, nextMount, () => init.initdb(pgdata, owner));
+        init.emptyDataDirectory(dirs.next, owner);
+        await session.load(dirs.next, layout.dataMount, () => init.initdb(dirs.next, owner));
       } catch (error) {
-        await shielded(() => zfs.destroy(next, { recursive: true })).catch(() => {});
+        rmSync(dirs.next, { recursive: true, force: true });
         throw error;
       }
-      return await withLock(layout, () => this.switchTo(next, session, started));
+      return await withLock(layout, () => this.switchTo(session, started));
     } finally {
       session.close();
     }
@@ -104,92 +99,55 @@ export class RefreshService {
   }
 
   /**
-   * Stops main, renames its dataset aside and the new copy into its place, starts main on
-   * its port, snapshots it. A failure before main runs again puts the old copy back.
+   * Stops main, swaps the data directories, starts main on its port, snapshots it. A
+   * failure before main runs again puts the old directory back and starts main on it.
    */
-  private async switchTo(
-    next: string,
-    session: ImportSession,
-    started: number,
-  ): Promise<RefreshResult> {
+  private async switchTo(session: ImportSession, started: number): Promise<RefreshResult> {
     const { ctx } = this;
-    const { layout, zfs, config } = ctx;
+    const { layout, config } = ctx;
+    const dirs = refreshDirs(ctx);
     const inventory = await loadInitializedInventory(ctx, "refresh", { containers: true });
     const main = inventory.branches.find((b) => b.isDefault)!;
-    const stamp = importSnapshotName(ctx.now()).slice("import-".length);
-    const previous = `${layout.dataDataset}-gen-${stamp}`;
-    const keep = {
-      [PROPS.branch]: config.branchDefault,
-      [PROPS.created]: main.created.toISOString(),
-      ...(main.lastPort ? { [PROPS.port]: String(main.lastPort) } : {}),
-      [PROPS.runtime]: ctx.runtime.flavor,
-    };
     if (main.container) await stopBranchContainer(ctx, main.container.name);
     await record(ctx, layout.dataDataset, markStopped());
-    // zfs-fuse refuses to rename an unmounted dataset ("dataset is busy"); the engine may
-    // also hold the just-stopped container's bind mount for a while
-    await zfs.mount(layout.dataDataset);
-    await zfs.rename(layout.dataDataset, previous, 60_000);
+    renameSync(dirs.live, dirs.old);
+    renameSync(dirs.next, dirs.live);
+    const startMain = async () => {
+      const now = await loadInitializedInventory(ctx, "refresh", { containers: true });
+      const record = now.branches.find((b) => b.isDefault)!;
+      return await startAndWait(ctx, now, { ...record, lastPort: main.lastPort });
+    };
+    let port: number;
     try {
-      await zfs.set(previous, { mountpoint: `${layout.dataMount}-gen-${stamp}` });
-      await zfs.mount(next);
-      await zfs.rename(next, layout.dataDataset);
-      await zfs.set(layout.dataDataset, { mountpoint: layout.dataMount, ...keep });
-      await record(ctx, layout.dataDataset, markStopped());
-      // the old copy is no branch any more: its props would make it look like main
-      await zfs.inherit(previous, PROPS.branch);
+      ({ port } = await startMain());
     } catch (error) {
-      log.warn(
-        `switching main failed; putting the previous copy back: ${(error as Error).message}`,
-      );
+      log.warn(`main did not start on the new copy; putting the previous one back`);
       await shielded(async () => {
-        if (await zfs.exists(layout.dataDataset)) {
-          await zfs.mount(layout.dataDataset);
-          await zfs.rename(layout.dataDataset, next);
-        }
-        await zfs.mount(previous);
-        await zfs.rename(previous, layout.dataDataset);
-        await zfs.set(layout.dataDataset, { mountpoint: layout.dataMount, ...keep });
-      });
+        renameSync(dirs.live, dirs.next);
+        renameSync(dirs.old, dirs.live);
+        await startMain();
+      }).catch((e) => log.warn(`could not restart main: ${(e as Error).message}`));
+      rmSync(dirs.next, { recursive: true, force: true });
       throw error;
     }
-    const after = await loadInitializedInventory(ctx, "refresh", { containers: true });
-    const newMain = after.branches.find((b) => b.isDefault)!;
-    const { port } = await startAndWait(ctx, after, { ...newMain, lastPort: main.lastPort });
     if (main.lastPort !== null && port !== main.lastPort) {
       log.warn(`port ${main.lastPort} was taken: main now runs on ${port}`);
     }
+    rmSync(dirs.old, { recursive: true, force: true });
     const snapshot = await snapshotImport(ctx, session.plan);
-    const removed = await this.removeUnusedCopies();
     return {
       branch: config.branchDefault,
       port,
       source: session.plan.recorded,
       mode: session.plan.mode,
       snapshot,
-      previous: removed.includes(previous) ? null : previous,
-      removed,
       durationMs: Date.now() - started,
     };
   }
+}
 
-  /** Destroys every previous copy no branch depends on any more; returns their names. */
-  async removeUnusedCopies(): Promise<string[]> {
-    const { zfs, layout } = this.ctx;
-    const prefix = `${layout.dataDataset}-gen-`;
-    const all = await zfs.get([layout.pool], ["type"], 1);
-    const removed: string[] = [];
-    for (const entry of all) {
-      if (!entry.name.startsWith(prefix) || entry.name.includes("@")) continue;
-      try {
-        // -r takes its snapshots; a snapshot a branch was cloned from makes it fail
-        await zfs.destroy(entry.name, { recursive: true });
-        removed.push(entry.name);
-      } catch (error) {
-        if (!(error instanceof ZvpgError)) throw error;
-        log.debug(`keeping ${entry.name}: ${error.message}`);
-      }
-    }
-    return removed;
-  }
+/** Main's data directory, the new copy beside it, and the previous one during the swap. */
+function refreshDirs(ctx: Context): { live: string; next: string; old: string } {
+  const live = ctx.layout.pgdata(ctx.config.branchDefault);
+  return { live, next: `${live}-next`, old: `${live}-previous` };
 }

@@ -242,7 +242,6 @@ itest(
       assert.equal(json.port, port);
       assert.equal(json.source, src.uri());
       assert.match(json.snapshot, /^import-/);
-      assert.match(json.previous, /-gen-/);
       assert.equal(await env.port("main"), port);
       assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
       assert.equal(
