@@ -299,3 +299,53 @@ itest(
   },
   { init: false },
 );
+
+itest(
+  "init env --from <tar dump>, refresh --from <directory dump>, refresh --from <plain dump>: each hashes like the source",
+  async (env) => {
+    await withSource(env, async (src) => {
+      const expected = await sourceHashes(src);
+      const dumps = join(src.dir, "dumps");
+      for (const [format, file] of [["t", "app.tar"], ["d", "app.dir"], ["p", "app.sql"]]) {
+        const made = await src.docker([
+          "exec",
+          "--user",
+          "999",
+          src.name,
+          "pg_dump",
+          `-F${format}`,
+          "--no-owner",
+          "--no-acl",
+          "-h",
+          "/tmp",
+          "-U",
+          "postgres",
+          "-d",
+          "app",
+          "-f",
+          `/tmp/${file}`,
+        ]);
+        assert.equal(made.code, 0, made.stderr);
+        await sh("mkdir", ["-p", dumps]);
+        await src.docker(["cp", `${src.name}:/tmp/${file}`, join(dumps, file)]);
+      }
+      await env.ok(["init", "env", "--from", join(dumps, "app.tar"), "--database", "app"]);
+      const port = await env.port("main");
+      assert.deepEqual(await mainHashes(env, port), expected);
+      for (const file of ["app.dir", "app.sql"]) {
+        const r = await env.ok([
+          "refresh",
+          "--from",
+          join(dumps, file),
+          "--database",
+          "app",
+          "-f",
+          "json",
+        ]);
+        assert.equal(JSON.parse(r.stdout).port, port);
+        assert.deepEqual(await mainHashes(env, port), expected, file);
+      }
+    });
+  },
+  { init: false },
+);
