@@ -11,14 +11,22 @@ import {
 } from "../support/itest.ts";
 import { SOURCE_TABLES, SourceServer, tableHashSql } from "../support/source_server.ts";
 
-/** A source server beside the env's port range (zvpg never allocates it). */
+/** A port free now, outside every test's range (the kernel's ephemeral range). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A source server on a port zvpg never allocates. */
 async function withSource(
-  env: TestEnv,
+  _env: TestEnv,
   body: (src: SourceServer) => Promise<void>,
   image = TEST_IMAGE,
   uid = 999,
 ): Promise<void> {
-  const src = new SourceServer(env.portEnd + 3, image, uid);
+  const src = new SourceServer(freePort(), image, uid);
   try {
     await src.start();
     await body(src);
