@@ -56,7 +56,7 @@ try {
   ]);
   const plain = (performance.now() - t0) / 1000;
   if (dump.code !== 0) throw new Error(dump.stderr);
-  void restore;
+  if (restore.code !== 0) throw new Error(restore.stderr);
 
   const t1 = performance.now();
   const r = await env.zvpg(
