@@ -52,6 +52,8 @@ export interface ContainerSpec {
    * a container exists exactly while its branch is recorded running.
    */
   restart?: string;
+  /** Network mode, e.g. `host` (clients that reach a server the host can reach) or `none`. */
+  network?: string;
 }
 
 /** The one interface services use for containers. */
@@ -179,6 +181,7 @@ export class CliContainerRuntime implements ContainerRuntime {
     if (spec.stopSignal) args.push("--stop-signal", spec.stopSignal);
     if (spec.restart) args.push("--restart", spec.restart);
     if (spec.shmSize) args.push("--shm-size", spec.shmSize);
+    if (spec.network) args.push("--network", spec.network);
     if (spec.entrypoint !== undefined) args.push("--entrypoint", spec.entrypoint);
     args.push(spec.image, ...(spec.args ?? []));
     return args;

@@ -167,9 +167,9 @@ export class Zfs {
     await this.retryBusy(() => this.runner.run(this.zfs, args));
   }
 
-  /** Renames a dataset (its snapshots follow it; clones keep their origin). */
-  async rename(from: string, to: string): Promise<void> {
-    await this.retryBusy(() => this.runner.run(this.zfs, ["rename", from, to]));
+  /** Renames a dataset (its snapshots and the clones made from them follow by object). */
+  async rename(from: string, to: string, busyWaitMs = BUSY_RETRY_MS): Promise<void> {
+    await this.retryBusy(() => this.runner.run(this.zfs, ["rename", from, to]), busyWaitMs);
   }
 
   /**
@@ -251,8 +251,8 @@ export class Zfs {
     return parseGetOutput(result.stdout);
   }
 
-  async retryBusy<T>(action: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + BUSY_RETRY_MS;
+  async retryBusy<T>(action: () => Promise<T>, waitMs = BUSY_RETRY_MS): Promise<T> {
+    const deadline = Date.now() + waitMs;
     while (true) {
       try {
         return await action();

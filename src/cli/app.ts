@@ -10,6 +10,7 @@ import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";
 import { logCommand } from "./log.ts";
 import { completeCommand, completionsCommand, CONTEXT_FREE } from "./completions.ts";
+import { refreshCommand } from "./refresh.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
@@ -64,6 +65,7 @@ Environment:
   program.addCommand(completionsCommand());
   program.addCommand(completeCommand(session, program), { hidden: true });
   program.addCommand(gcCommand(session));
+  program.addCommand(refreshCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);

@@ -70,3 +70,28 @@ export function parseExpiryOperand(value: string): { ttlSeconds: number } | { at
     "use a duration such as 30m, 8h or 7d, an RFC 3339 time, or 'never'.",
   );
 }
+
+/** `--jobs`: parallel jobs, 1 to 64. */
+export function parseJobs(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1 || n > 64) {
+    throw new InvalidArgumentError("use a number of jobs from 1 to 64.");
+  }
+  return n;
+}
+
+/** Repeatable `--database`: collects the names. */
+export function collectDatabase(value: string, previous: string[] | undefined): string[] {
+  if (value === "" || value.length > 63) {
+    throw new InvalidArgumentError("use a database name of 1 to 63 characters.");
+  }
+  return [...previous ?? [], value];
+}
+
+/** `--mode` of a data import. */
+export function modeOption() {
+  return new Option(
+    "--mode <mode>",
+    "server sources: logical (pg_dump/pg_restore, default) or physical (pg_basebackup)",
+  ).choices(["logical", "physical"] as const);
+}

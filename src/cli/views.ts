@@ -13,6 +13,7 @@ import type { BranchDeleteResult, PhaseTimings } from "../workflows/branch_servi
 import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
 import type { BranchResetResult } from "../workflows/reset_service.ts";
 import type { GcResult } from "../workflows/lifecycle_service.ts";
+import type { RefreshResult } from "../workflows/refresh_service.ts";
 import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
 import type { BranchConnection } from "../workflows/connect_service.ts";
 import {
@@ -690,4 +691,28 @@ export const logView: View<History> = {
       return `${l.graph} ${logNodeText(h.nodes[l.node])}`;
     }).join("\n"),
   note: (h) => h.nodes.length === 0 ? "no history" : undefined,
+};
+
+/** `refresh -f json`. */
+export interface RefreshJson {
+  branch: string;
+  port: number;
+  source: string;
+  mode: string;
+  snapshot: string;
+  durationMs: number;
+}
+
+/** `refresh`: main switched to a new copy of its source. */
+export const refreshView: View<RefreshResult> = {
+  json: (r): RefreshJson => ({
+    branch: r.branch,
+    port: r.port,
+    source: r.source,
+    mode: r.mode,
+    snapshot: r.snapshot,
+    durationMs: r.durationMs,
+  }),
+  text: (r) =>
+    `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
 };

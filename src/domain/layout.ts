@@ -61,6 +61,19 @@ export const PROPS = {
 /** The `zfs hold` tag on a protected branch's snapshots. */
 export const HOLD_TAG = "zvpg-protect";
 
+/**
+ * ZFS user properties of the data dataset recording where main's data was imported from
+ * (never a password); read only by `refresh`, so not part of the inventory's reads.
+ */
+export const SOURCE_PROPS = {
+  /** The source: a password-less URI or a path. */
+  source: "zvpg:source",
+  /** How it was imported (logical or physical). */
+  sourceMode: "zvpg:source-mode",
+  /** The databases named with --database, comma-separated. */
+  sourceDatabases: "zvpg:source-databases",
+} as const;
+
 /** The data directory path inside every branch container. */
 export const CONTAINER_PGDATA = "/var/lib/postgresql/data";
 /** The socket directory inside every branch container. */
