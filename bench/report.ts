@@ -4,7 +4,9 @@
  * @module
  */
 import { join } from "node:path";
-import { fmtBytes, fmtMs, run, summarize, type Summary } from "./lib.ts";
+import { DenoCommandRunner } from "../src/runtime/runner.ts";
+import { summarize, type Summary } from "./summarize.ts";
+import { formatMs as fmtMs, formatSize as fmtBytes } from "./units.ts";
 
 /** One `branch create --timings` run. */
 export interface CreateSample {
@@ -30,6 +32,8 @@ export interface SizeResult {
   /** Runs of the alternatives at this size. */
   altRuns: number;
   zvpgCreate: CreateSample[];
+  /** `branch reset` → ready of a running branch with changes (issue 13), beside create. */
+  zvpgReset?: { run: number; wallMs: number }[];
   zvpgSnapshot: { run: number; wallMs: number }[];
   snapshotDeleteMs: number[];
   branchStopMs: number;
@@ -122,6 +126,12 @@ const METHODS: Method[] = [
     chart: false,
   },
   {
+    key: "zvpg_reset",
+    title: "zvpg branch reset → ready (CLI wall, running branch)",
+    samples: (s) => (s.zvpgReset ?? []).map((c) => c.wallMs),
+    chart: false,
+  },
+  {
     key: "zvpg_snapshot",
     title: "zvpg snapshot create (running main, CHECKPOINT incl.)",
     samples: (s) => s.zvpgSnapshot.map((c) => c.wallMs),
@@ -135,7 +145,7 @@ const METHODS: Method[] = [
   },
   {
     key: "dump_restore",
-    title: "pg_dump -Fc | pg_restore (new database)",
+    title: "pg_dump -Fc + pg_restore (new database)",
     samples: (s) => s.dumpRestore.map((c) => c.ms),
     chart: true,
   },
@@ -500,8 +510,8 @@ export function renderMarkdown(r: BenchResults): string {
       "database of main; `base-<size>` snapshot of main; every zvpg branch is created `--from` it.",
     "- TEMPLATE: connections to the source database are terminated first; default strategy " +
       "(WAL_LOG in PostgreSQL 17). Time of the `docker exec … psql` call.",
-    "- dump/restore: `createdb` + `pg_dump -Fc` piped into `pg_restore` (both inside the " +
-      "main container, so versions match; piped through the host).",
+    "- dump/restore: `CREATE DATABASE` + `pg_dump -Fc` to a file + `pg_restore` of it (both " +
+      "inside the main container, so versions match).",
     "- PGDATA copy: a branch cloned from the same snapshot and stopped cleanly gives a " +
       "consistent PGDATA; `cp -a` onto another dataset of the same pool, then " +
       "`docker run … postgres -D` on the copy with zvpg's config files, polled with zvpg's " +
@@ -568,8 +578,10 @@ export async function renderChart(r: BenchResults, outDir: string): Promise<stri
     "",
   ].join("\n");
   Deno.writeTextFileSync(scriptFile, script);
-  const g = await run("gnuplot", [scriptFile], { allowFailure: true, timeoutMs: 60_000 })
-    .catch((e) => ({ code: 127, stderr: String(e), stdout: "", ms: 0 }));
+  const g = await new DenoCommandRunner().run("gnuplot", [scriptFile], {
+    allowFailure: true,
+    timeoutMs: 60_000,
+  }).catch((e) => ({ code: 127, stderr: String(e), stdout: "" }));
   if (g.code !== 0) return `chart: gnuplot failed: ${g.stderr.trim()}`;
   return "";
 }

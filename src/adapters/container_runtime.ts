@@ -52,6 +52,8 @@ export interface ContainerSpec {
    * a container exists exactly while its branch is recorded running.
    */
   restart?: string;
+  /** Network mode, e.g. `host` (clients that reach a server the host can reach) or `none`. */
+  network?: string;
 }
 
 /** The one interface services use for containers. */
@@ -80,12 +82,16 @@ export interface ContainerRuntime {
    */
   inspectState(name: string): Promise<ContainerState | undefined>;
   logs(name: string, tailLines: number): Promise<string>;
-  /** Runs `argv` in a running container; throws when it fails (unless `tolerate` says so). */
+  /**
+   * Runs `argv` in a running container; throws when it fails (unless `tolerate` says so)
+   * or outlives `timeoutMs` (default 2 minutes).
+   */
   exec(
     name: string,
     user: string | undefined,
     argv: string[],
     tolerate?: RunOptions["tolerate"],
+    timeoutMs?: number,
   ): Promise<RunResult>;
   /**
    * Runs `argv` in a running container attached to zvpg's stdin, stdout and stderr (a
@@ -175,6 +181,7 @@ export class CliContainerRuntime implements ContainerRuntime {
     if (spec.stopSignal) args.push("--stop-signal", spec.stopSignal);
     if (spec.restart) args.push("--restart", spec.restart);
     if (spec.shmSize) args.push("--shm-size", spec.shmSize);
+    if (spec.network) args.push("--network", spec.network);
     if (spec.entrypoint !== undefined) args.push("--entrypoint", spec.entrypoint);
     args.push(spec.image, ...(spec.args ?? []));
     return args;
@@ -237,11 +244,12 @@ export class CliContainerRuntime implements ContainerRuntime {
     user: string | undefined,
     argv: string[],
     tolerate?: RunOptions["tolerate"],
+    timeoutMs = 120_000,
   ): Promise<RunResult> {
     return this.runner.run(
       this.program,
       ["exec", ...(user ? ["--user", user] : []), name, ...argv],
-      { tolerate, timeoutMs: 120_000 },
+      { tolerate, timeoutMs },
     );
   }
 

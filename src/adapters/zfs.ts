@@ -167,6 +167,28 @@ export class Zfs {
     await this.retryBusy(() => this.runner.run(this.zfs, args));
   }
 
+  /** Renames a dataset (its snapshots and the clones made from them follow by object). */
+  async rename(from: string, to: string, busyWaitMs = BUSY_RETRY_MS): Promise<void> {
+    await this.retryBusy(() => this.runner.run(this.zfs, ["rename", from, to]), busyWaitMs);
+  }
+
+  /**
+   * Puts hold `tag` on a snapshot, so `zfs destroy` of it fails (EBUSY) until released. A
+   * tag already there counts as done.
+   */
+  async hold(tag: string, snapshot: string): Promise<void> {
+    await this.runner.run(this.zfs, ["hold", tag, snapshot], {
+      tolerate: (r) => /tag already exists/i.test(r.stderr),
+    });
+  }
+
+  /** Releases hold `tag` from a snapshot; a tag not there counts as done. */
+  async release(tag: string, snapshot: string): Promise<void> {
+    await this.runner.run(this.zfs, ["release", tag, snapshot], {
+      tolerate: (r) => /no such tag/i.test(r.stderr),
+    });
+  }
+
   /** Rolls a dataset back to its most recent snapshot `snapshot`. */
   async rollback(snapshot: string): Promise<void> {
     await this.runner.run(this.zfs, ["rollback", snapshot]);
@@ -229,8 +251,8 @@ export class Zfs {
     return parseGetOutput(result.stdout);
   }
 
-  async retryBusy<T>(action: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + BUSY_RETRY_MS;
+  async retryBusy<T>(action: () => Promise<T>, waitMs = BUSY_RETRY_MS): Promise<T> {
+    const deadline = Date.now() + waitMs;
     while (true) {
       try {
         return await action();

@@ -10,10 +10,12 @@ import { branchCommand } from "./branch.ts";
 import { initCommand } from "./init.ts";
 import { logCommand } from "./log.ts";
 import { completeCommand, completionsCommand, CONTEXT_FREE } from "./completions.ts";
+import { refreshCommand } from "./refresh.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
+import { gcCommand } from "./gc.ts";
 
 /** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
 const OUTPUT = {
@@ -62,6 +64,8 @@ Environment:
   program.addCommand(logCommand(session));
   program.addCommand(completionsCommand());
   program.addCommand(completeCommand(session, program), { hidden: true });
+  program.addCommand(gcCommand(session));
+  program.addCommand(refreshCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating } = describeOperation(action);
@@ -77,6 +81,11 @@ const MUTATING = new Set([
   "branch start",
   "branch stop",
   "branch delete",
+  "branch reset",
+  "branch expire",
+  "branch protect",
+  "branch unprotect",
+  "gc",
   "branch snapshot",
   "branch diff",
   "branch merge",

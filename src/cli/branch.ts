@@ -8,16 +8,30 @@ import { BranchService } from "../workflows/branch_service.ts";
 import { DiffMergeService } from "../workflows/diff_merge_service.ts";
 import { ensureBranch } from "../workflows/branch_ensure.ts";
 import { connectCommands } from "./branch_connect.ts";
-import { examples, formatOption, parsePort } from "./options.ts";
+import {
+  examples,
+  formatOption,
+  parseExpiresAt,
+  parseExpiryOperand,
+  parsePort,
+  parseTtl,
+} from "./options.ts";
+import { ResetService } from "../workflows/reset_service.ts";
+import { LifecycleService } from "../workflows/lifecycle_service.ts";
+import { type Expiry, expiryFromTtl } from "../domain/duration.ts";
+import { UsageError } from "../errors.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
 import {
+  branchChangedView,
   branchCreatedView,
   branchDeleteView,
   branchDiffView,
+  branchExpireView,
   branchInfoView,
   branchListView,
   branchMergeView,
+  branchResetView,
   branchStartedView,
   branchStopView,
   snapshotCreatedView,
@@ -48,12 +62,19 @@ export function branchCommand(session: Session) {
       "--if-not-exists",
       "exit 0 with the existing branch of that exact name (started if stopped)",
     )
+    .option(
+      "--ttl <duration>",
+      "expire after this long (30m, 8h, 7d): 'zvpg gc' deletes it",
+      parseTtl,
+    )
+    .option("--expires-at <time>", "expire at this RFC 3339 time", parseExpiresAt)
     .addOption(formatOption())
     .addHelpText(
       "after",
       examples(
         "zvpg branch create feature/new-api",
         "zvpg branch create ci-db --from baseline --if-not-exists",
+        "zvpg branch create ci-123 --ttl 8h",
         "zvpg branch create feature/new-api --from my_snapshot",
         "zvpg branch create feature/new-api --parent development",
         "zvpg branch create feature/new-api --port 6433",
@@ -62,9 +83,10 @@ export function branchCommand(session: Session) {
     .action(session.action(async (ctx, name, options) => {
       const service = new BranchService(ctx);
       const { from, parent, port } = options;
+      const expiry = createExpiry(ctx.now(), options.ttl, options.expiresAt);
       const { branch, created } = options.ifNotExists
-        ? await ensureBranch(ctx, service, name, { from, parent, port })
-        : { branch: await service.create(name, { from, parent, port }), created: true };
+        ? await ensureBranch(ctx, service, name, { from, parent, port, expiry })
+        : { branch: await service.create(name, { from, parent, port, expiry }), created: true };
       const timings = options.timings ? service.timings : undefined;
       return render({ branch, created, timings }, branchCreatedView(ctx), options.format);
     }));
@@ -151,6 +173,86 @@ export function branchCommand(session: Session) {
       return render(result, branchDeleteView, options.format);
     }));
 
+  cmd.command("reset")
+    .description(
+      "Throw away a branch's changes: back to its origin snapshot, another one, or its parent's current state (same name, port, password and URI)",
+    )
+    .argument("<name>", "branch name")
+    .option("--to <snapshot>", "reset to this snapshot instead of the branch's origin")
+    .option("--parent", "reset to a new snapshot of its parent's current state")
+    .option("--force", "also throw away its named snapshots and the branches made from them")
+    .option("--timings", "include phase timings (ms) in the output")
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples(
+        "zvpg branch reset ci-db",
+        "zvpg branch reset ci-db --to baseline",
+        "zvpg branch reset ci-db --parent",
+      ),
+    )
+    .action(session.action(async (ctx, name, options) => {
+      const result = await new ResetService(ctx).reset(name, {
+        to: options.to,
+        parent: options.parent,
+        force: options.force,
+      });
+      return render(result, branchResetView(ctx, options.timings === true), options.format);
+    }));
+
+  cmd.command("expire")
+    .description("Set when a branch expires ('zvpg gc' deletes it after that), or 'never'")
+    .argument("<name>", "branch name")
+    .argument(
+      "<when>",
+      "a duration from now (30m, 8h, 7d), an RFC 3339 time, or never",
+      parseExpiryOperand,
+    )
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples("zvpg branch expire ci-db 7d", "zvpg branch expire ci-db never"),
+    )
+    .action(session.action(async (ctx, name, when, options) => {
+      const expiry = when === null
+        ? null
+        : "ttlSeconds" in when
+        ? expiryFromTtl(ctx.now(), when.ttlSeconds)
+        : { expiresAt: when.at, ttlSeconds: null };
+      const branch = await new LifecycleService(ctx).expire(name, expiry);
+      return render(branch, branchExpireView(ctx), options.format);
+    }));
+
+  cmd.command("protect")
+    .description(
+      "Protect a branch: it refuses delete, reset, expiry and gc, and its snapshots are held in ZFS",
+    )
+    .argument("<name>", "branch name")
+    .addOption(formatOption())
+    .addHelpText("after", examples("zvpg branch protect staging"))
+    .action(session.action(async (ctx, name, options) => {
+      const branch = await new LifecycleService(ctx).protect(name);
+      return render(
+        branch,
+        branchChangedView(ctx, (b) => `Protected branch '${b.name}'`),
+        options.format,
+      );
+    }));
+
+  cmd.command("unprotect")
+    .description("Remove a branch's protection and release the holds on its snapshots")
+    .argument("<name>", "branch name")
+    .addOption(formatOption())
+    .addHelpText("after", examples("zvpg branch unprotect staging"))
+    .action(session.action(async (ctx, name, options) => {
+      const branch = await new LifecycleService(ctx).unprotect(name);
+      return render(
+        branch,
+        branchChangedView(ctx, (b) => `Branch '${b.name}' is no longer protected`),
+        options.format,
+      );
+    }));
+
   cmd.command("snapshot")
     .description(
       "Create a snapshot of a branch (same as 'zvpg snapshot create <snapshot> --branch <branch>')",
@@ -228,4 +330,16 @@ export function branchCommand(session: Session) {
     }));
   for (const sub of connectCommands(session)) cmd.addCommand(sub);
   return cmd;
+}
+
+/** The expiry of `branch create --ttl | --expires-at` (not both). */
+function createExpiry(now: Date, ttl?: number, at?: Date): Expiry | undefined {
+  if (ttl !== undefined && at !== undefined) {
+    throw new UsageError("--ttl and --expires-at cannot be used together", {
+      hint: "give a duration (--ttl 8h) or a time (--expires-at 2026-12-01T18:00:00Z)",
+    });
+  }
+  if (ttl !== undefined) return expiryFromTtl(now, ttl);
+  if (at !== undefined) return { expiresAt: at, ttlSeconds: null };
+  return undefined;
 }

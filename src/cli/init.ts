@@ -5,8 +5,16 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { InitService } from "../workflows/init_service.ts";
-import { examples, formatOption, parsePoolSize } from "./options.ts";
+import {
+  collectDatabase,
+  examples,
+  formatOption,
+  modeOption,
+  parseJobs,
+  parsePoolSize,
+} from "./options.ts";
 import { render } from "./render.ts";
+import { UsageError } from "../errors.ts";
 import type { Session } from "./session.ts";
 import { checksView, initEnvView } from "./views.ts";
 
@@ -27,6 +35,21 @@ export function initCommand(session: Session) {
       "size of the sparse file of a new file-backed pool, e.g. 20G (sets zfsPoolSize)",
       parsePoolSize,
     )
+    .option(
+      "--from <source>",
+      "import main's data from a postgresql:// URI or 'host=… dbname=…', a pg_dump output or a shut-down data directory",
+    )
+    .addOption(modeOption())
+    .option(
+      "--database <name>",
+      "copy only this database (repeatable); for a dump, the database to restore into",
+      collectDatabase,
+    )
+    .option(
+      "--jobs <n>",
+      "parallel jobs of pg_dump and pg_restore (default: cores, at most 4)",
+      parseJobs,
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -34,12 +57,26 @@ export function initCommand(session: Session) {
         "zvpg init env",
         "zvpg init env --device /dev/nvme1n1",
         "zvpg -c ./zvpg.json init env --pool-size 20G",
+        "PGPASSWORD=… zvpg init env --from postgresql://app@db.example:5432/app --jobs 4",
+        "zvpg init env --from ./app.dump            # custom, directory, tar or plain SQL",
+        "zvpg init env --from postgresql://repl@db.example/postgres --mode physical",
       ),
     )
     .action(session.action(async (ctx, options) => {
       if (options.device) ctx.config.zfsPoolDevice = options.device;
       if (options.poolSize) ctx.config.zfsPoolSize = options.poolSize;
-      return render(await new InitService(ctx).env(), initEnvView, options.format);
+      if (options.from === undefined && (options.mode || options.database || options.jobs)) {
+        throw new UsageError("--mode, --database and --jobs need --from", {
+          hint: "add --from <source>, or drop them",
+        });
+      }
+      const from = options.from === undefined ? undefined : {
+        from: options.from,
+        mode: options.mode,
+        databases: options.database,
+        jobs: options.jobs,
+      };
+      return render(await new InitService(ctx).env({ from }), initEnvView, options.format);
     }));
 
   cmd.command("check")

@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { parseDuration, parseRfc3339 } from "../domain/duration.ts";
 
 /** Output formats of `-f/--format`. */
 export const FORMATS = ["table", "json"] as const;
@@ -38,4 +39,59 @@ export function parsePoolSize(value: string): string {
 export function examples(...lines: string[]): string {
   const title = lines.length === 1 ? "Example" : "Examples";
   return `\n${title}:\n${lines.map((l) => `  ${l}`).join("\n")}`;
+}
+
+/** Parses a duration such as 30m, 8h, 7d (units s, m, h, d, w) into seconds. */
+export function parseTtl(value: string): number {
+  const seconds = parseDuration(value);
+  if (seconds === undefined) {
+    throw new InvalidArgumentError("use a duration such as 30m, 8h or 7d (at most 10 years).");
+  }
+  return seconds;
+}
+
+/** Parses an RFC 3339 time with a zone, e.g. 2026-12-01T18:00:00Z. */
+export function parseExpiresAt(value: string): Date {
+  const date = parseRfc3339(value);
+  if (date === undefined) {
+    throw new InvalidArgumentError("use an RFC 3339 time with a zone, e.g. 2026-12-01T18:00:00Z.");
+  }
+  return date;
+}
+
+/** `branch expire`'s operand: a duration, an RFC 3339 time, or `never` (null). */
+export function parseExpiryOperand(value: string): { ttlSeconds: number } | { at: Date } | null {
+  if (value === "never") return null;
+  const seconds = parseDuration(value);
+  if (seconds !== undefined) return { ttlSeconds: seconds };
+  const date = parseRfc3339(value);
+  if (date !== undefined) return { at: date };
+  throw new InvalidArgumentError(
+    "use a duration such as 30m, 8h or 7d, an RFC 3339 time, or 'never'.",
+  );
+}
+
+/** `--jobs`: parallel jobs, 1 to 64. */
+export function parseJobs(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1 || n > 64) {
+    throw new InvalidArgumentError("use a number of jobs from 1 to 64.");
+  }
+  return n;
+}
+
+/** Repeatable `--database`: collects the names. */
+export function collectDatabase(value: string, previous: string[] | undefined): string[] {
+  if (value === "" || value.length > 63) {
+    throw new InvalidArgumentError("use a database name of 1 to 63 characters.");
+  }
+  return [...previous ?? [], value];
+}
+
+/** `--mode` of a data import. */
+export function modeOption() {
+  return new Option(
+    "--mode <mode>",
+    "server sources: logical (pg_dump/pg_restore, default) or physical (pg_basebackup)",
+  ).choices(["logical", "physical"] as const);
 }

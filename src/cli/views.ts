@@ -11,6 +11,9 @@ import type { InitStep } from "../workflows/init_service.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import type { BranchDeleteResult, PhaseTimings } from "../workflows/branch_service.ts";
 import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
+import type { BranchResetResult } from "../workflows/reset_service.ts";
+import type { GcResult } from "../workflows/lifecycle_service.ts";
+import type { RefreshResult } from "../workflows/refresh_service.ts";
 import type { BranchStatusRow, RepairAction, SystemStatus } from "../workflows/status_service.ts";
 import type { BranchConnection } from "../workflows/connect_service.ts";
 import {
@@ -167,6 +170,10 @@ export interface BranchJson {
   uri: string | null;
   dataset: string;
   mountpoint: string;
+  /** When `zvpg gc` may delete it (RFC 3339), or null. */
+  expiresAt: string | null;
+  /** Whether it is protected (refuses delete, reset, expiry and gc; its snapshots are held). */
+  protected: boolean;
 }
 
 /** A libpq URI for a running branch; the password comes from the pgpass file. */
@@ -196,6 +203,8 @@ export function branchJson(ctx: Context, b: BranchRecord): BranchJson {
     uri: running ? connectionUri(ctx, b.port!) : null,
     dataset: b.dataset,
     mountpoint: b.mountpoint,
+    expiresAt: b.expiresAt ? b.expiresAt.toISOString() : null,
+    protected: b.protected === true,
   };
 }
 
@@ -205,15 +214,16 @@ export function branchListView(ctx: Context): View<BranchRecord[]> {
     json: (branches) => branches.map((b) => branchJson(ctx, b)),
     text: (branches) =>
       table(
-        ["NAME", "STATUS", "PORT", "PARENT", "ORIGIN", "USED", "CREATED"],
+        ["NAME", "STATUS", "PORT", "PARENT", "ORIGIN", "USED", "CREATED", "EXPIRES"],
         branches.map((b) => [
-          b.isDefault ? `${b.name} *` : b.name,
+          (b.isDefault ? `${b.name} *` : b.name) + (b.protected ? " (protected)" : ""),
           b.status,
           branchJson(ctx, b).port ?? "-",
           b.parent ?? "-",
           b.origin ?? "-",
           formatBytes(b.used),
           formatTime(b.created),
+          b.expiresAt ? formatTime(b.expiresAt) : "-",
         ]),
       ),
   };
@@ -245,6 +255,8 @@ function branchFields(ctx: Context, b: BranchRecord): string {
     ]),
     ["Dataset", b.dataset],
     ["Mountpoint", b.mountpoint],
+    ["Expires", json.expiresAt],
+    ["Protected", b.protected ? "yes" : "no"],
   ]);
 }
 
@@ -324,6 +336,83 @@ export const branchDeleteView: View<BranchDeleteResult> = {
     removedDatasets: r.removedDatasets,
   }),
   text: (r) => [...destroyedLines(r), `Deleted branch '${r.branch}'`].join("\n"),
+};
+
+/** `branch reset -f json`: the branch as it is now, and what the reset threw away. */
+export type BranchResetJson = BranchJson & {
+  /** The snapshot it was reset to. */
+  resetTo: string;
+  removedBranches: string[];
+  removedSnapshots: string[];
+  /** Phase timings in ms, with `--timings`. */
+  timings?: PhaseTimings;
+};
+
+/** `branch reset`: one line, what else went, then the branch. */
+export function branchResetView(ctx: Context, showTimings = false): View<BranchResetResult> {
+  return {
+    json: (r): BranchResetJson => ({
+      ...branchJson(ctx, r.branch),
+      resetTo: r.snapshot,
+      removedBranches: r.removedBranches,
+      removedSnapshots: r.removedSnapshots,
+      ...(showTimings ? { timings: roundTimings(r.timings) } : {}),
+    }),
+    text: (r) =>
+      [
+        ...r.removedBranches.map((b) => `Deleted branch '${b}'`),
+        ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
+        `Reset branch '${r.branch.name}' to snapshot '${r.snapshot}'`,
+        branchFields(ctx, r.branch),
+        ...(showTimings ? [`Timings: ${JSON.stringify(roundTimings(r.timings))}`] : []),
+      ].join("\n"),
+  };
+}
+
+/** `branch expire|protect|unprotect`: the branch (JSON as `branch info`), one line of text. */
+export function branchChangedView(
+  ctx: Context,
+  line: (b: BranchRecord) => string,
+): View<BranchRecord> {
+  return { json: (b) => branchJson(ctx, b), text: line };
+}
+
+/** `branch expire`: when it expires now. */
+export function branchExpireView(ctx: Context): View<BranchRecord> {
+  return branchChangedView(
+    ctx,
+    (b) =>
+      b.expiresAt
+        ? `Branch '${b.name}' expires at ${b.expiresAt.toISOString()}`
+        : `Branch '${b.name}' never expires`,
+  );
+}
+
+/** `gc -f json`. */
+export interface GcJson {
+  dryRun: boolean;
+  removedBranches: string[];
+  removedSnapshots: string[];
+  skipped: { kind: "branch" | "snapshot"; name: string; reason: string }[];
+}
+
+/** `gc`: what went (or would go, with --dry-run) and what stayed, with why. */
+export const gcView: View<GcResult> = {
+  json: (r): GcJson => ({
+    dryRun: r.dryRun,
+    removedBranches: r.removedBranches,
+    removedSnapshots: r.removedSnapshots,
+    skipped: r.skipped.map((s) => ({ kind: s.kind, name: s.name, reason: s.reason })),
+  }),
+  text: (r) => {
+    const verb = r.dryRun ? "Would delete" : "Deleted";
+    const lines = [
+      ...r.removedBranches.map((b) => `${verb} branch '${b}'`),
+      ...r.removedSnapshots.map((s) => `${verb} snapshot '${s}'`),
+      ...r.skipped.map((s) => `Kept ${s.kind} '${s.name}': ${s.reason}`),
+    ];
+    return lines.length === 0 ? "Nothing to collect" : lines.join("\n");
+  },
 };
 
 // ---------------------------------------------------------------------------------------
@@ -745,4 +834,28 @@ export const logView: View<History> = {
       return `${l.graph} ${logNodeText(h.nodes[l.node])}`;
     }).join("\n"),
   note: (h) => h.nodes.length === 0 ? "no history" : undefined,
+};
+
+/** `refresh -f json`. */
+export interface RefreshJson {
+  branch: string;
+  port: number;
+  source: string;
+  mode: string;
+  snapshot: string;
+  durationMs: number;
+}
+
+/** `refresh`: main switched to a new copy of its source. */
+export const refreshView: View<RefreshResult> = {
+  json: (r): RefreshJson => ({
+    branch: r.branch,
+    port: r.port,
+    source: r.source,
+    mode: r.mode,
+    snapshot: r.snapshot,
+    durationMs: r.durationMs,
+  }),
+  text: (r) =>
+    `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
 };

@@ -20,6 +20,11 @@ export type Drift =
   | { kind: "failed"; branch: BranchRecord }
   /** A create or delete whose zvpg process died. */
   | { kind: "interrupted"; branch: BranchRecord; operation: "create" | "delete" }
+  /**
+   * A reset whose zvpg process died: undone while the branch's old data exists, else
+   * finished (see src/ops/reset_swap.ts). Its branch record may be missing mid-swap.
+   */
+  | { kind: "interrupted-reset"; name: string; direction: "undo" | "finish" }
   /** A create or delete another zvpg process is doing now (warning). */
   | { kind: "in-flight"; branch: BranchRecord }
   /** Recorded running under another engine than the configured one (warning). */
@@ -41,7 +46,21 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
     kind: "orphan-container",
     container,
   }));
+  const parts = inventory.resetParts ?? [];
+  const resets = new Set([
+    ...parts.map((p) => p.branch),
+    ...inventory.branches.filter((b) => b.state === "resetting").map((b) => b.name),
+  ]);
+  for (const name of resets) {
+    const branch = inventory.branches.find((b) => b.name === name);
+    if (branch && branch.state === "resetting" && facts.alive(branch.operationPid)) {
+      drift.push({ kind: "in-flight", branch });
+      continue;
+    }
+    drift.push({ kind: "interrupted-reset", name, direction: resetDirection(inventory, name) });
+  }
   for (const branch of inventory.branches) {
+    if (resets.has(branch.name)) continue;
     if (isInFlight(branch)) {
       drift.push(
         facts.alive(branch.operationPid) ? { kind: "in-flight", branch } : {
@@ -58,6 +77,16 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
   }
   for (const dir of facts.strayDirs) drift.push({ kind: "stray-dir", dir });
   return drift;
+}
+
+/**
+ * How an interrupted reset is repaired: undone while the old data exists (renamed out, or
+ * still the branch's own dataset), finished once it is destroyed (pure).
+ */
+export function resetDirection(inventory: Inventory, name: string): "undo" | "finish" {
+  const oldExists = (inventory.resetParts ?? []).some((p) => p.branch === name && p.role === "old");
+  const branch = inventory.branches.find((b) => b.name === name);
+  return !oldExists && branch?.resetNew === true ? "finish" : "undo";
 }
 
 /** Whether a drift is only worth a warning. */
@@ -78,9 +107,15 @@ export function describeDrift(d: Drift, engine: string): string {
       return `branch '${d.branch.name}': container ${d.branch.container?.name} is ${d.branch.container?.state}`;
     case "interrupted":
       return `branch '${d.branch.name}': an interrupted ${d.operation} left it half-made`;
+    case "interrupted-reset":
+      return `branch '${d.name}': an interrupted reset left it half-swapped (repair will ${d.direction} it)`;
     case "in-flight":
       return `branch '${d.branch.name}' is being ${
-        d.branch.state === "creating" ? "created" : "deleted"
+        d.branch.state === "creating"
+          ? "created"
+          : d.branch.state === "resetting"
+          ? "reset"
+          : "deleted"
       } now`;
     case "other-runtime":
       return `branch '${d.branch.name}' runs under ${d.branch.runtime}, not ${engine}: manage it with ${d.branch.runtime}`;

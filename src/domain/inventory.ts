@@ -11,7 +11,7 @@ import type { Context } from "../runtime/context.ts";
 import { LABELS, PROPS } from "./layout.ts";
 
 /** Lifecycle state recorded on a branch dataset. */
-export type BranchState = "creating" | "running" | "stopped" | "deleting";
+export type BranchState = "creating" | "running" | "stopped" | "deleting" | "resetting";
 
 /** What a branch is doing, from its recorded state and its container. */
 export type BranchStatus =
@@ -21,7 +21,8 @@ export type BranchStatus =
   | "missing" // recorded running, but the container is gone
   | "other-runtime" // recorded running under another engine than the configured one
   | "creating" // a create is in progress (or crashed: see status health)
-  | "deleting"; // a delete is in progress (or crashed: see status health)
+  | "deleting" // a delete is in progress (or crashed: see status health)
+  | "resetting"; // a reset is in progress (or crashed: see status health)
 
 /** One snapshot. */
 export interface SnapshotRecord {
@@ -72,6 +73,23 @@ export interface BranchRecord {
   runtime: string | null;
   container: ContainerInfo | null;
   isDefault: boolean;
+  /** When it expires (`zvpg gc` deletes it after), or null. */
+  expiresAt?: Date | null;
+  /** Its TTL in seconds when it was set with one (a reset restarts it), or null. */
+  ttlSeconds?: number | null;
+  /** Whether it is protected (refuses delete, reset, expiry and gc). */
+  protected?: boolean;
+  /** During a reset: the state it returns to. */
+  resume?: "running" | "stopped" | null;
+  /** Whether this dataset is the new one of an unfinished reset (still marked `zvpg:reset-of`). */
+  resetNew?: boolean;
+}
+
+/** A dataset of an unfinished reset beside its branch (see `Layout.resetDataset`). */
+export interface ResetPart {
+  branch: string;
+  dataset: string;
+  role: "new" | "old";
 }
 
 /** Everything zvpg knows about a pool. */
@@ -87,6 +105,8 @@ export interface Inventory {
   foreignDatasets: string[];
   /** zvpg containers of this pool whose branch dataset does not exist. */
   orphanContainers: ContainerInfo[];
+  /** Datasets of unfinished resets (a reset's new clone, or a branch's old data). */
+  resetParts?: ResetPart[];
   /** Whether the default branch's dataset exists. */
   initialized: boolean;
 }
@@ -120,7 +140,14 @@ export function buildInventory(
   const datasets = entries.filter((e) => e.type === "filesystem" && layout.inTree(e.name));
   const branchOfDataset = new Map<string, string>();
   const foreignDatasets: string[] = [];
+  const resetParts: ResetPart[] = [];
   for (const d of datasets) {
+    const part = layout.resetPartOf(d.name);
+    const partOf = d.props[PROPS.branch] ?? d.props[PROPS.resetOf];
+    if (part && partOf) {
+      resetParts.push({ branch: partOf, dataset: d.name, role: part.role });
+      continue;
+    }
     // getTree keeps only locally set zvpg properties: a user's dataset inside a branch
     // inherits none, and zvpg never makes a branch deeper than its slot
     const name = d.props[PROPS.branch];
@@ -180,6 +207,11 @@ export function buildInventory(
       runtime,
       container,
       isDefault: layout.isDefault(name),
+      expiresAt: d.props[PROPS.expires] ? parseTime(d.props[PROPS.expires], undefined) : null,
+      ttlSeconds: positive(d.props[PROPS.ttl]),
+      protected: d.props[PROPS.protected] === "on",
+      resume: resumeOf(d.props[PROPS.resume]),
+      resetNew: d.props[PROPS.resetOf] !== undefined,
     });
   }
   branches.sort((a, b) =>
@@ -191,6 +223,7 @@ export function buildInventory(
     snapshots,
     foreignDatasets,
     orphanContainers,
+    resetParts,
     initialized: branchOfDataset.has(layout.dataDataset),
   };
 }
@@ -217,10 +250,14 @@ function statusOf(
   container: ContainerInfo | null,
   otherEngine: boolean,
 ): BranchStatus {
-  if (state === "creating" || state === "deleting") return state;
+  if (state === "creating" || state === "deleting" || state === "resetting") return state;
   if (container) return container.state === "running" ? "running" : "failed";
   if (state !== "running") return "stopped";
   return otherEngine ? "other-runtime" : "missing";
+}
+
+function resumeOf(value: string | undefined): "running" | "stopped" | null {
+  return value === "running" || value === "stopped" ? value : null;
 }
 
 /** The host port a zvpg container publishes (its label), or null. */

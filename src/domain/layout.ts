@@ -22,7 +22,7 @@ export const PROPS = {
   branch: "zvpg:branch",
   /** On branch datasets: the branch it was made from. */
   parent: "zvpg:parent",
-  /** On branch datasets: creating | running | stopped | deleting. */
+  /** On branch datasets: creating | running | stopped | deleting | resetting. */
   state: "zvpg:state",
   /** On branch datasets: pid of the zvpg process creating or deleting it. */
   pid: "zvpg:pid",
@@ -43,6 +43,35 @@ export const PROPS = {
    * was taken for. Such a snapshot goes when nothing depends on it any more.
    */
   auto: "zvpg:auto",
+  /** On branch datasets: when it expires (RFC 3339); `zvpg gc` deletes it after that. */
+  expires: "zvpg:expires",
+  /** On branch datasets: its TTL in seconds, when set with one (a reset restarts it). */
+  ttl: "zvpg:ttl",
+  /** On branch datasets: "on" while protected (refuses delete, reset, expiry, gc). */
+  protected: "zvpg:protected",
+  /** On a branch being reset: the state it returns to (running | stopped). */
+  resume: "zvpg:resume",
+  /**
+   * On the new dataset of a reset: the branch it is for. Removed once the reset is done,
+   * so a branch dataset that still has it is the new one of an unfinished reset.
+   */
+  resetOf: "zvpg:reset-of",
+} as const;
+
+/** The `zfs hold` tag on a protected branch's snapshots. */
+export const HOLD_TAG = "zvpg-protect";
+
+/**
+ * ZFS user properties of the data dataset recording where main's data was imported from
+ * (never a password); read only by `refresh`, so not part of the inventory's reads.
+ */
+export const SOURCE_PROPS = {
+  /** The source: a password-less URI or a path. */
+  source: "zvpg:source",
+  /** How it was imported (logical or physical). */
+  sourceMode: "zvpg:source-mode",
+  /** The databases named with --database, comma-separated. */
+  sourceDatabases: "zvpg:source-databases",
 } as const;
 
 /**
@@ -113,6 +142,15 @@ export class Layout {
       : `${this.clonesDataset}/${encodeBranchName(branch)}`;
   }
 
+  /**
+   * The two datasets of a branch reset beside its own: the clone it is being reset to
+   * (`new`) and its old data while they swap (`old`). Encoded branch names never contain
+   * a dot, so these never collide with a branch.
+   */
+  resetDataset(branch: string, role: "new" | "old"): string {
+    return `${this.clonesDataset}/${encodeBranchName(branch)}.reset-${role}`;
+  }
+
   branchMount(branch: string): string {
     return this.isDefault(branch)
       ? this.dataMount
@@ -151,6 +189,14 @@ export class Layout {
     if (dataset === this.dataDataset) return true;
     const prefix = `${this.clonesDataset}/`;
     return dataset.startsWith(prefix) && !/[/@]/.test(dataset.slice(prefix.length));
+  }
+
+  /** The branch and role of a dataset that is one of a reset's {@link resetDataset}s. */
+  resetPartOf(dataset: string): { role: "new" | "old" } | undefined {
+    const prefix = `${this.clonesDataset}/`;
+    if (!dataset.startsWith(prefix)) return undefined;
+    const m = /^[A-Za-z0-9_-]+\.reset-(new|old)$/.exec(dataset.slice(prefix.length));
+    return m ? { role: m[1] as "new" | "old" } : undefined;
   }
 
   /** Host address clients use to reach published ports. */

@@ -8,13 +8,17 @@
  *   process doing it, so a crash leaves a state that repair can finish or roll back;
  * - a branch is `running` only once its PostgreSQL accepted connections, and records the
  *   port and the engine that serve it; `stopped` is recorded before its container stops;
+ * - a reset records `resetting`, the pid and the state to return to (`zvpg:resume`) on the
+ *   branch before it clones anything; its new clone carries `zvpg:reset-of` until the old
+ *   data is destroyed: while the old data exists a crashed reset is rolled back, after
+ *   that it is finished (see `src/ops/reset_swap.ts`);
  * - the engine that runs a branch is recorded on it: a zvpg configured for another engine
  *   never treats that branch as missing, and never starts a second server on it.
  *
  * @module
  */
 import { StateError } from "../errors.ts";
-import type { BranchRecord } from "./inventory.ts";
+import type { BranchRecord, Inventory } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
 
 /** ZFS user properties a transition writes. */
@@ -52,19 +56,36 @@ export function markDeleting(): Transition {
   return { [PROPS.state]: "deleting", [PROPS.pid]: String(Deno.pid) };
 }
 
-/** Whether a create or delete is recorded on the branch (in flight, or interrupted). */
+/** A reset starts: the branch returns to `resume` when it is done or rolled back. */
+export function markResetting(resume: "running" | "stopped"): Transition {
+  return {
+    [PROPS.state]: "resetting",
+    [PROPS.pid]: String(Deno.pid),
+    [PROPS.resume]: resume,
+  };
+}
+
+/** Whether a create, delete or reset is recorded on the branch (in flight, or interrupted). */
 export function isInFlight(b: Pick<BranchRecord, "state">): boolean {
-  return b.state === "creating" || b.state === "deleting";
+  return b.state === "creating" || b.state === "deleting" || b.state === "resetting";
 }
 
 /** The refusal for a branch another zvpg process is creating or deleting right now. */
 export function inFlightError(b: Pick<BranchRecord, "name" | "state" | "operationPid">) {
-  const doing = b.state === "creating" ? "created" : "deleted";
+  const doing = b.state === "creating" ? "created" : b.state === "resetting" ? "reset" : "deleted";
   const by = b.operationPid === null ? "another zvpg process" : `zvpg process ${b.operationPid}`;
   return new StateError(
     `branch '${b.name}' is being ${doing} by ${by}`,
     { hint: "wait for it to finish, or run 'zvpg status health --repair' if that process died" },
   );
+}
+
+/** The refusal for a protected branch (`what`: "deleted", "reset", ...). */
+export function assertNotProtected(b: Pick<BranchRecord, "name" | "protected">, what: string) {
+  if (!b.protected) return;
+  throw new StateError(`branch '${b.name}' is protected and cannot be ${what}`, {
+    hint: `run 'zvpg branch unprotect ${b.name}' first if you mean it`,
+  });
 }
 
 /**
@@ -80,4 +101,20 @@ export function assertOwnEngine(engine: string, b: BranchRecord): void {
         `manage it with ${b.runtime} (unset ZVPG_CONTAINER_RUNTIME or set containerRuntime to ${b.runtime}), or stop it there first`,
     },
   );
+}
+
+/**
+ * Refuses a branch a crashed reset left half-swapped (its old data may be beside it): only
+ * `status health --repair` knows which of the two to keep. A live reset is refused as in
+ * flight by {@link inFlightError} before this.
+ */
+export function assertNoUnfinishedReset(
+  inventory: Pick<Inventory, "resetParts">,
+  branch: Pick<BranchRecord, "name" | "state">,
+): void {
+  const parts = (inventory.resetParts ?? []).some((p) => p.branch === branch.name);
+  if (!parts && branch.state !== "resetting") return;
+  throw new StateError(`branch '${branch.name}' has an unfinished reset`, {
+    hint: "run 'zvpg status health --repair' to finish or undo it first",
+  });
 }

@@ -22,6 +22,7 @@ export type RepairStep =
     | { do: "destroy"; branch: BranchRecord }
     | { do: "restart"; branch: BranchRecord; stopFirst: boolean }
     | { do: "remove-dir"; dir: string }
+    | { do: "undo-reset" | "finish-reset"; name: string }
   );
 
 /** What the plan needs besides the drift. */
@@ -49,7 +50,19 @@ export function planRepairs(
       reason: "its branch dataset is gone",
     });
   }
+  for (const d of drift) {
+    if (d.kind !== "interrupted-reset") continue;
+    steps.push({
+      do: d.direction === "undo" ? "undo-reset" : "finish-reset",
+      name: d.name,
+      target: `branch '${d.name}'`,
+      action: d.direction === "undo" ? "undo the reset" : "finish the reset",
+      reason: "an interrupted reset left it half-swapped",
+    });
+  }
+  const resetting = new Set(drift.flatMap((d) => d.kind === "interrupted-reset" ? [d.name] : []));
   for (const branch of inventory.branches) {
+    if (resetting.has(branch.name)) continue;
     const step = branchStep(inventory, branch, drift, facts);
     if (step) steps.push(step);
   }

@@ -19,6 +19,7 @@ import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts"
 import { log } from "../runtime/log.ts";
 import { ensurePrivateDir, PRIVATE_FILE, writePrivateFile } from "../runtime/private_fs.ts";
 import type { Context } from "../runtime/context.ts";
+import type { RunResult } from "../runtime/runner.ts";
 import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
@@ -324,15 +325,50 @@ export async function stopBranchContainer(ctx: Context, container: string): Prom
   await ctx.runtime.remove(container);
 }
 
-/** Runs SQL through the container's local socket (trusted), returning stdout. */
+/** Options of {@link execInBranch} and {@link execSql}. */
+export interface ExecOptions {
+  /** Kill the client after this many milliseconds (default: the runtime's 2 minutes). */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `argv` (a PostgreSQL client) in a branch's container as the data directory's owner,
+ * which owns the socket directory; {@link localClientArgs} connects it.
+ */
+export async function execInBranch(
+  ctx: Context,
+  branch: string,
+  container: string,
+  argv: string[],
+  options: ExecOptions = {},
+): Promise<RunResult> {
+  const owner = dataOwner(ctx, branch);
+  return await ctx.runtime.exec(
+    container,
+    `${owner.uid}:${owner.gid}`,
+    argv,
+    undefined,
+    options.timeoutMs,
+  );
+}
+
+/** The arguments that connect a client in a branch's container: its socket, zvpg's user. */
+export function localClientArgs(ctx: Context): string[] {
+  return ["-h", CONTAINER_SOCKET_DIR, "-U", ctx.config.postgresUser];
+}
+
+/**
+ * Runs one SQL command with psql in a branch's container (in `database`, default zvpg's)
+ * and returns its unaligned, tuples-only output; `timing` adds psql's `Time: … ms` line.
+ */
 export async function execSql(
   ctx: Context,
   branch: string,
   container: string,
   sql: string,
+  options: ExecOptions & { database?: string; timing?: boolean } = {},
 ): Promise<string> {
-  const owner = dataOwner(ctx, branch);
-  const result = await ctx.runtime.exec(container, `${owner.uid}:${owner.gid}`, [
+  const result = await execInBranch(ctx, branch, container, [
     "psql",
     "-X",
     "-q",
@@ -340,14 +376,12 @@ export async function execSql(
     "-A",
     "-v",
     "ON_ERROR_STOP=1",
-    "-h",
-    CONTAINER_SOCKET_DIR,
-    "-U",
-    ctx.config.postgresUser,
+    ...localClientArgs(ctx),
     "-d",
-    ctx.config.postgresDb,
+    options.database ?? ctx.config.postgresDb,
+    ...(options.timing ? ["-c", "\\timing on"] : []),
     "-c",
     sql,
-  ]);
+  ], options);
   return result.stdout;
 }

@@ -8,8 +8,9 @@
  * Steps: branch.create.after-clone, container.before-run, container.after-run,
  * branch.create.before-mark-running, branch.stop.after-mark, branch.delete.after-mark,
  * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
- * snapshot.delete.before-destroy, branch.diff.after-temporary, branch.merge.before-proof,
- * branch.merge.before-apply.
+ * snapshot.delete.before-destroy, branch.reset.after-mark, branch.reset.after-clone,
+ * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old,
+ * branch.diff.after-temporary, branch.merge.before-proof, branch.merge.before-apply.
  *
  * @module
  */
@@ -27,6 +28,11 @@ export const FAULT_POINTS = [
   "branch.delete.after-destroy",
   "snapshot.before-zfs",
   "snapshot.delete.before-destroy",
+  "branch.reset.after-mark",
+  "branch.reset.after-clone",
+  "branch.reset.mid-swap",
+  "branch.reset.after-swap",
+  "branch.reset.after-destroy-old",
   "branch.diff.after-temporary",
   "branch.merge.before-proof",
   "branch.merge.before-apply",

@@ -154,7 +154,12 @@ export class DenoCommandRunner implements CommandRunner {
       stdout: new TextDecoder().decode(output.stdout),
       stderr: new TextDecoder().decode(output.stderr),
     };
-    log.debug(`exit ${result.code} after ${Math.round(performance.now() - started)} ms`);
+    // names the call (concurrent calls finish in any order): bench/scale.ts profiles these
+    log.debug(
+      `exit ${result.code} after ${Math.round(performance.now() - started)} ms: ${
+        callSummary(program, args)
+      }`,
+    );
     if (timedOut && !signal?.aborted) {
       throw new CommandTimeoutError(program, args, options.timeoutMs!);
     }
@@ -253,4 +258,10 @@ export function findOnPath(program: string, path = Deno.env.get("PATH") ?? ""): 
     }
   }
   return undefined;
+}
+
+/** `program` and its first arguments, then how many more: `zfs get -H -p -o … (+101 args)`. */
+export function callSummary(program: string, args: readonly string[]): string {
+  const shown = args.slice(0, 6).map(quoteForLog).join(" ");
+  return args.length > 6 ? `${program} ${shown} (+${args.length - 6} args)` : `${program} ${shown}`;
 }

@@ -35,7 +35,12 @@ import {
   scopeBranch,
 } from "../ops/inventory_store.ts";
 import { PROPS } from "../domain/layout.ts";
+import { branchProps } from "../domain/metadata_props.ts";
+import type { Expiry } from "../domain/duration.ts";
+import { expiryProps } from "./lifecycle_service.ts";
 import {
+  assertNotProtected,
+  assertNoUnfinishedReset,
   assertOwnEngine,
   inFlightError,
   isInFlight,
@@ -55,6 +60,8 @@ export interface CreateBranchOptions {
   port?: number;
   /** Extra ZFS properties set on the clone when it is made (e.g. {@link TEMPORARY_PROP}). */
   props?: Record<string, string>;
+  /** When it expires (`--ttl`, `--expires-at`): `zvpg gc` deletes it after that. */
+  expiry?: Expiry;
 }
 
 /** Time spent in each phase of a create or start, in milliseconds. */
@@ -149,10 +156,8 @@ export class BranchService {
         // Record the intent first: a clone stopped by a signal may or may not have made it.
         made.cloning = dataset;
         await ctx.zfs.clone(origin.zfsName, dataset, {
-          mountpoint: ctx.layout.branchMount(name),
-          [PROPS.branch]: name,
-          [PROPS.parent]: origin.branch,
-          [PROPS.created]: ctx.now().toISOString(),
+          ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
+          ...(options.expiry ? expiryProps(options.expiry) : {}),
           ...options.props,
           ...markCreating(port),
         });
@@ -278,9 +283,12 @@ export class BranchService {
         });
       }
       assertNotBusy(branch);
+      assertNoUnfinishedReset(inventory, branch);
       assertOwnEngine(ctx.runtime.flavor, branch);
+      assertNotProtected(branch, "deleted");
       const own = inventory.snapshots.filter((s) => s.branch === name);
       const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
+      for (const b of dependents) assertNotProtected(b, `deleted with '${name}'`);
       // a recursive destroy would take datasets the user made inside these branches
       const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
       if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents, foreign);

@@ -34,6 +34,13 @@ import { loadInventory } from "../ops/inventory_store.ts";
 
 import { ensureMounted } from "../ops/mounts.ts";
 import { withLock } from "../runtime/lock.ts";
+import { StateError } from "../errors.ts";
+import { rolledBack, shielded } from "../runtime/interrupt.ts";
+import { branchContainers } from "../ops/branch_container.ts";
+import { LABELS } from "../domain/layout.ts";
+import { record } from "../ops/inventory_store.ts";
+import { markStopped } from "../domain/lifecycle.ts";
+import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
 
 /** One thing `init env` did or found done. */
 export interface InitStep {
@@ -53,8 +60,11 @@ export function readTemplate(name: string): string {
 export class InitService {
   constructor(private readonly ctx: Context) {}
 
-  /** Creates whatever is missing; returns every step and whether it changed anything. */
-  async env(): Promise<InitStep[]> {
+  /**
+   * Creates whatever is missing; returns every step and whether it changed anything. With
+   * `from`, main's data is imported from that source (see {@link envFrom}).
+   */
+  async env(options: { from?: ImportRequest } = {}): Promise<InitStep[]> {
     const steps: InitStep[] = [];
     const record = (step: string, changed: boolean, detail: string) => {
       steps.push({ step, changed, detail });
@@ -62,6 +72,7 @@ export class InitService {
     };
     await this.ensureZfs();
     await this.ensureImage(record);
+    if (options.from) return await this.envFrom(options.from, steps, record);
     await this.ensurePool(record);
     ensurePrivateDir(this.ctx.config.mountDir);
     return await withLock(this.ctx.layout, async () => {
@@ -71,6 +82,84 @@ export class InitService {
       await this.ensureDefaultRunning(record, initialised);
       return steps;
     });
+  }
+
+  /**
+   * `init env --from`: the preflight first (nothing is made when it fails), then the
+   * environment, then main's data loaded from the source instead of an empty initdb, main
+   * started and snapshotted as `import-<time>`. A failure removes everything this run made
+   * (the pool and files it created, or main's data, datasets and container).
+   */
+  private async envFrom(
+    request: ImportRequest,
+    steps: InitStep[],
+    record: (s: string, c: boolean, d: string) => void,
+  ): Promise<InitStep[]> {
+    const { layout, config, zfs } = this.ctx;
+    const main = config.branchDefault;
+    const pgdata = layout.pgdata(main);
+    const refuseExisting = () => {
+      if (existsSync(join(pgdata, "PG_VERSION"))) {
+        throw new StateError(`branch '${main}' already holds data`, {
+          hint: "run 'zvpg refresh --from <source>' to replace it with a new copy",
+        });
+      }
+    };
+    refuseExisting();
+    const owner = await this.imagePostgresUser();
+    const session = await ImportSession.open(this.ctx, request, owner);
+    const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
+    try {
+      await this.ensurePool(record);
+      ensurePrivateDir(config.mountDir);
+      await withLock(layout, async () => {
+        await this.ensureDatasets(record);
+        this.ensureConfigFiles(record);
+        refuseExisting();
+        this.emptyDataDirectory(pgdata, owner);
+        await session.load(pgdata, layout.dataMount, () => this.initdb(pgdata, owner));
+        record("import", true, `loaded ${session.plan.description}`);
+        await this.ensureDefaultRunning(record, false);
+        const snapshot = await snapshotImport(this.ctx, session.plan);
+        record("snapshot", true, `${snapshot} of ${session.plan.description}`);
+      });
+      return steps;
+    } catch (error) {
+      await shielded(() => this.undoImport(steps, poolExisted)).catch((undo) =>
+        log.warn(`could not remove everything the import made: ${(undo as Error).message}`)
+      );
+      throw rolledBack(error);
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Removes what a failed `init env --from` made. */
+  private async undoImport(steps: InitStep[], poolExisted: boolean): Promise<void> {
+    const { layout, config, zfs, runtime } = this.ctx;
+    const main = config.branchDefault;
+    for (const c of await branchContainers(this.ctx, main).catch(() => [])) {
+      await runtime.remove(c.name);
+    }
+    for (const c of await runtime.list({ [LABELS.pool]: layout.pool, "zvpg.role": "import" })) {
+      await runtime.remove(c.name);
+    }
+    const made = (kind: string) => steps.filter((s) => s.step === kind && s.changed);
+    if (!poolExisted && made("pool").length > 0) {
+      await zfs.destroyPool(layout.pool);
+      if (!config.zfsPoolDevice) rmSync(layout.poolImage, { force: true });
+    } else {
+      const pgdata = layout.pgdata(main);
+      if (existsSync(pgdata)) rmSync(pgdata, { recursive: true, force: true });
+      for (const name of ["import-scratch", "import-sock"]) {
+        rmSync(join(layout.dataMount, name), { recursive: true, force: true });
+      }
+      for (const s of made("dataset").reverse()) {
+        await zfs.destroy(s.detail.split(" ")[0], { recursive: true });
+      }
+      if (made("dataset").length === 0) await record(this.ctx, layout.dataDataset, markStopped());
+    }
+    for (const s of made("file")) rmSync(s.detail, { force: true });
   }
 
   private async ensureZfs(): Promise<void> {
@@ -232,7 +321,7 @@ export class InitService {
   private async ensureDataDirectory(
     record: (s: string, c: boolean, d: string) => void,
   ): Promise<boolean> {
-    const { layout, config, runtime } = this.ctx;
+    const { layout, config } = this.ctx;
     const pgdata = layout.pgdata(config.branchDefault);
     if (existsSync(join(pgdata, "PG_VERSION"))) {
       record("pgdata", false, pgdata);
@@ -244,9 +333,22 @@ export class InitService {
       });
     }
     const owner = await this.imagePostgresUser();
+    await this.initdb(pgdata, owner);
+    record("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
+    return true;
+  }
+
+  /** Makes `pgdata` (0700, owned by the image's postgres user), empty. */
+  emptyDataDirectory(pgdata: string, owner: { uid: number; gid: number }): void {
     mkdirSync(pgdata, { recursive: true });
     chownSync(pgdata, owner.uid, owner.gid);
     chmodSync(pgdata, 0o700);
+  }
+
+  /** Runs initdb in the image on the empty `pgdata`, with zvpg's user and password. */
+  async initdb(pgdata: string, owner: { uid: number; gid: number }): Promise<void> {
+    const { layout, config, runtime } = this.ctx;
+    this.emptyDataDirectory(pgdata, owner);
     const secretDir = mkdtempSync(join(layout.runtimeDir(config.branchDefault) + "-init-"));
     try {
       chmodSync(secretDir, 0o700);
@@ -288,8 +390,6 @@ export class InitService {
     } finally {
       rmSync(secretDir, { recursive: true, force: true });
     }
-    record("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
-    return true;
   }
 
   /** uid and gid of the image's `postgres` user. */

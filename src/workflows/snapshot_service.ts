@@ -3,10 +3,9 @@
  *
  * @module
  */
-import { DependencyError, SnapshotNotFoundError, UsageError } from "../errors.ts";
+import { DependencyError, SnapshotNotFoundError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
-import { VERSION } from "../version.ts";
 import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
 import { execSql } from "../ops/branch_container.ts";
 import type { Context } from "../runtime/context.ts";
@@ -25,8 +24,9 @@ import {
   loadSnapshotOf,
   scopeBranch,
 } from "../ops/inventory_store.ts";
-import { PROPS } from "../domain/layout.ts";
-import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
+import { snapshotProps } from "../domain/metadata_props.ts";
+import { HOLD_TAG } from "../domain/layout.ts";
+import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
 
@@ -86,13 +86,13 @@ export class SnapshotService {
     if (branch.container?.state === "running") await this.checkpoint(branch);
     faultPoint("snapshot.before-zfs");
     const taken = this.ctx.now();
-    await this.ctx.zfs.snapshot(`${branch.dataset}@${name}`, {
-      [PROPS.message]: encodeMessage(message),
-      [PROPS.taken]: taken.toISOString(),
-      [PROPS.tool]: `zvpg/${VERSION}`,
-      ...(options.autoFor === undefined ? {} : { [PROPS.auto]: options.autoFor }),
-    });
+    await this.ctx.zfs.snapshot(
+      `${branch.dataset}@${name}`,
+      snapshotProps(message, taken, options.autoFor),
+    );
     log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
+    // a protected branch's snapshots are held, so not even a hand-typed `zfs destroy` works
+    if (branch.protected) await this.ctx.zfs.hold(HOLD_TAG, `${branch.dataset}@${name}`);
     const after = await loadSnapshotOf(this.ctx, branch, name);
     if (!after) throw new SnapshotNotFoundError(name);
     return after;
@@ -132,6 +132,15 @@ export class SnapshotService {
       const inventory = await loadInitializedInventory(this.ctx, "snapshot delete");
       const snapshot = findSnapshot(inventory, name);
       const dependents = orderDependents(inventory, [snapshot.zfsName]);
+      // a protected branch's snapshots (and origin) are held: refuse by name, not by EBUSY
+      const owner = inventory.branches.find((b) => b.name === snapshot.branch);
+      if (owner?.protected) {
+        throw new StateError(
+          `snapshot '${name}' belongs to protected branch '${owner.name}' and cannot be deleted`,
+          { hint: `run 'zvpg branch unprotect ${owner.name}' first if you mean it` },
+        );
+      }
+      for (const b of dependents) assertNotProtected(b, `deleted with snapshot '${name}'`);
       if (dependents.length > 0 && !options.force) {
         throw new DependencyError(
           `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,

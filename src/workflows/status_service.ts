@@ -18,6 +18,7 @@ import { check, environmentChecks } from "../ops/environment_checks.ts";
 import { loadInventory, record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { planRepairs, type RepairStep } from "../domain/repair_plan.ts";
+import { finishReset, undoReset } from "../ops/reset_swap.ts";
 import { VERSION } from "../version.ts";
 import { execSql, stopBranchContainer } from "../ops/branch_container.ts";
 import { destroyBranch } from "../ops/branch_removal.ts";
@@ -268,6 +269,11 @@ export class StatusService {
         return await this.restart(step.branch.name);
       case "remove-dir":
         rmSync(step.dir, { recursive: true, force: true });
+        return;
+      case "undo-reset":
+        return await undoReset(ctx, step.name);
+      case "finish-reset":
+        return await finishReset(ctx, step.name);
     }
   }
 
@@ -363,7 +369,12 @@ export class StatusService {
  * lock these are all stale.
  */
 export function strayRuntimeDirs(layout: Layout, inventory: Inventory): string[] {
-  const own = new Set(inventory.branches.map((b) => layout.runtimeDir(b.name)));
+  const names = [
+    ...inventory.branches.map((b) => b.name),
+    // mid-swap, a branch being reset is known only by its reset datasets
+    ...(inventory.resetParts ?? []).map((p) => p.branch),
+  ];
+  const own = new Set(names.map((n) => layout.runtimeDir(n)));
   let entries: Dirent[];
   try {
     entries = readdirSync(layout.socketsMount, { withFileTypes: true });

@@ -227,6 +227,9 @@ for (
     ["unknown_command", ["bogus"]],
     ["status_unknown_command", ["status", "bogus"]],
     ["bad_pool_size", ["init", "env", "--pool-size", "3X"]],
+    ["import_mode_without_from", ["init", "env", "--mode", "physical"]],
+    ["import_bad_mode", ["init", "env", "--from", "/x", "--mode", "copy"]],
+    ["import_bad_jobs", ["refresh", "--jobs", "0"]],
   ] as const
 ) {
   Deno.test(`usage error (${name}): exit 2, nothing on stdout, no runner call`, async () => {

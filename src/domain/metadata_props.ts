@@ -1,0 +1,41 @@
+/**
+ * The ZFS user properties a new snapshot or a new branch dataset is made with: the one
+ * schema the services write and the benchmarks reuse to build crowded pools.
+ *
+ * @module
+ */
+import { VERSION } from "../version.ts";
+import { encodeMessage } from "./inventory.ts";
+import { type Layout, PROPS } from "./layout.ts";
+
+/** The properties of a snapshot zvpg takes (`autoFor`: taken for that branch's create). */
+export function snapshotProps(
+  message: string,
+  taken: Date,
+  autoFor?: string,
+): Record<string, string> {
+  return {
+    [PROPS.message]: encodeMessage(message),
+    [PROPS.taken]: taken.toISOString(),
+    [PROPS.tool]: `zvpg/${VERSION}`,
+    ...(autoFor === undefined ? {} : { [PROPS.auto]: autoFor }),
+  };
+}
+
+/**
+ * The properties of a branch's clone: its mount point, name, parent and creation time.
+ * The caller adds its lifecycle state (`markCreating` while it starts the branch).
+ */
+export function branchProps(
+  layout: Layout,
+  name: string,
+  parent: string,
+  created: Date,
+): Record<string, string> {
+  return {
+    mountpoint: layout.branchMount(name),
+    [PROPS.branch]: name,
+    [PROPS.parent]: parent,
+    [PROPS.created]: created.toISOString(),
+  };
+}

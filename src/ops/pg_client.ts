@@ -1,0 +1,257 @@
+/**
+ * PostgreSQL client programs (psql, pg_dump, pg_restore, pg_basebackup, pg_controldata)
+ * run inside a throwaway container of the configured image, so their version is the
+ * image's, never the host's; and the loader server an import restores into.
+ *
+ * Secrets: the source password reaches a client only as a 0600 pgpass file, owned by the
+ * client's uid, in a private temporary directory mounted read-only (`PGPASSFILE` names
+ * its path). It is never in argv, in the container's environment or labels, and the
+ * directory is removed when the import ends, however it ends.
+ *
+ * Network: clients run with `--network host`, so a source the host reaches (localhost, a
+ * LAN name, a published port) is reached the same way under docker and rootful podman.
+ *
+ * @module
+ */
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Mount } from "../adapters/container_runtime.ts";
+import { ZvpgError } from "../errors.ts";
+import type { RunResult } from "../runtime/runner.ts";
+import type { Context } from "../runtime/context.ts";
+import { shielded } from "../runtime/interrupt.ts";
+import {
+  CONTAINER_CONF_DIR,
+  CONTAINER_PGDATA,
+  CONTAINER_SOCKET_DIR,
+  LABELS,
+} from "../domain/layout.ts";
+
+/** Where the private directory (pgpass, hba) is mounted in client and loader containers. */
+export const SECRET_DIR = "/run/zvpg-secret";
+/** How long one client program may run (a large dump or restore takes hours). */
+const CLIENT_TIMEOUT_MS = 24 * 3600 * 1000;
+
+/** A private scratch directory for one import: the pgpass file and the loader's config. */
+export class ImportSecrets {
+  readonly dir: string;
+
+  constructor(readonly owner: { uid: number; gid: number }) {
+    this.dir = mkdtempSync(join(Deno.env.get("TMPDIR") ?? "/tmp", "zvpg-import-"));
+    chmodSync(this.dir, 0o700);
+    chownSync(this.dir, owner.uid, owner.gid);
+  }
+
+  /** Writes a file only the client's uid can read. */
+  write(name: string, content: string): string {
+    const path = join(this.dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    chownSync(path, this.owner.uid, this.owner.gid);
+    return path;
+  }
+
+  /** Copies a file in, readable by the client's uid only. */
+  copy(name: string, source: string): void {
+    const path = join(this.dir, name);
+    copyFileSync(source, path);
+    chmodSync(path, 0o600);
+    chownSync(path, this.owner.uid, this.owner.gid);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What one client run needs. */
+export interface ClientRun {
+  program: string;
+  args: string[];
+  mounts?: Mount[];
+  /** Reach the network (host networking); otherwise none. */
+  network?: boolean;
+  /**
+   * `uid:gid` to run as instead of the image's postgres user: root, to read a user's dump
+   * file whatever its owner (such runs get no network and need no password).
+   */
+  user?: string;
+}
+
+/** Runs client programs of the image as its postgres uid. */
+export class PgClient {
+  constructor(
+    private readonly ctx: Context,
+    private readonly secrets: ImportSecrets,
+  ) {}
+
+  /** Runs one client program to completion; returns its output (never throws on exit code). */
+  async run(call: ClientRun): Promise<RunResult> {
+    const { ctx, secrets } = this;
+    const name = `zvpg_import_${ctx.layout.pool}_${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      return await ctx.runtime.runToCompletion({
+        image: ctx.config.pgBaseImage,
+        name,
+        labels: { [LABELS.pool]: ctx.layout.pool, "zvpg.role": "import" },
+        user: call.user ?? `${secrets.owner.uid}:${secrets.owner.gid}`,
+        network: call.network ? "host" : "none",
+        mounts: [{ source: secrets.dir, target: SECRET_DIR, readonly: true }, ...call.mounts ?? []],
+        env: { PGPASSFILE: `${SECRET_DIR}/pgpass`, PGCONNECT_TIMEOUT: "15" },
+        entrypoint: call.program,
+        args: call.args,
+      }, CLIENT_TIMEOUT_MS);
+    } finally {
+      // a `run --rm` stopped by a signal may leave its container
+      await shielded(() => ctx.runtime.remove(name)).catch(() => {});
+    }
+  }
+
+  /** Runs a client program and throws a one-line error naming `what` when it fails. */
+  async check(what: string, call: ClientRun, hint: string): Promise<string> {
+    const result = await this.run(call);
+    if (result.code !== 0) {
+      throw new ZvpgError(`${what} failed: ${firstError(result)}`, { hint });
+    }
+    return result.stdout;
+  }
+}
+
+/** The most telling line of a failed client's output. */
+export function firstError(result: RunResult): string {
+  const lines = (result.stderr + "\n" + result.stdout).split("\n").map((l) => l.trim())
+    .filter((l) => l !== "");
+  const error = lines.find((l) => /error|fatal|could not|failed|invalid/i.test(l));
+  return (error ?? lines.at(-1) ?? `exit code ${result.code}`).slice(0, 400);
+}
+
+/**
+ * A PostgreSQL server on a data directory being loaded: no network, socket only, local
+ * trust (its own hba file), zvpg's postgresql.conf. Nothing but zvpg reaches it.
+ */
+export class LoaderServer {
+  readonly name: string;
+  private started = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly secrets: ImportSecrets,
+    private readonly pgdata: string,
+    /** Host directory for the socket (private, owned by the postgres uid). */
+    readonly socketDir: string,
+  ) {
+    this.name = `zvpg_import_${ctx.layout.pool}_loader_${crypto.randomUUID().slice(0, 8)}`;
+  }
+
+  async start(): Promise<void> {
+    const { ctx, secrets } = this;
+    secrets.copy("postgresql.conf", ctx.config.pgConfPath);
+    secrets.write("pg_hba.conf", "local all all trust\n");
+    secrets.write("pg_ident.conf", "");
+    this.started = true;
+    await ctx.runtime.runDetached({
+      image: ctx.config.pgBaseImage,
+      name: this.name,
+      labels: { [LABELS.pool]: ctx.layout.pool, "zvpg.role": "import" },
+      user: `${secrets.owner.uid}:${secrets.owner.gid}`,
+      network: "none",
+      mounts: [
+        { source: this.pgdata, target: CONTAINER_PGDATA },
+        { source: this.socketDir, target: CONTAINER_SOCKET_DIR },
+        { source: secrets.dir, target: CONTAINER_CONF_DIR, readonly: true },
+      ],
+      stopSignal: "SIGINT",
+      shmSize: "256m",
+      entrypoint: "postgres",
+      args: [
+        "-D",
+        CONTAINER_PGDATA,
+        "-c",
+        `config_file=${CONTAINER_CONF_DIR}/postgresql.conf`,
+        "-c",
+        `hba_file=${CONTAINER_CONF_DIR}/pg_hba.conf`,
+        "-c",
+        `ident_file=${CONTAINER_CONF_DIR}/pg_ident.conf`,
+        "-c",
+        "listen_addresses=",
+        "-c",
+        `unix_socket_directories=${CONTAINER_SOCKET_DIR}`,
+      ],
+    });
+    await this.waitReady();
+  }
+
+  private async waitReady(): Promise<void> {
+    const deadline = Date.now() + this.ctx.config.readyTimeoutSeconds * 1000 * 4;
+    while (Date.now() < deadline) {
+      const state = await this.ctx.runtime.inspectState(this.name);
+      if (state?.state !== "running") break;
+      const r = await this.ctx.runtime.exec(
+        this.name,
+        `${this.secrets.owner.uid}:${this.secrets.owner.gid}`,
+        ["pg_isready", "-q", "-h", CONTAINER_SOCKET_DIR],
+        () => true,
+      );
+      if (r.code === 0) return;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const logs = await this.ctx.runtime.logs(this.name, 20).catch(() => "");
+    const line = logs.split("\n").filter((l) => /FATAL|PANIC|ERROR/.test(l)).pop() ??
+      logs.split("\n").pop() ?? "";
+    throw new ZvpgError(`the imported data directory does not start: ${line.trim()}`, {
+      hint: "check that the source is a cleanly shut-down cluster of the image's major version",
+    });
+  }
+
+  /** Runs SQL on the loader as `user` over the socket; returns stdout (`-At`). */
+  sql(user: string, database: string, sql: string): Promise<string> {
+    return this.psql(user, database, ["-c", sql]);
+  }
+
+  /** Runs a script of the private directory (`/etc/zvpg/<name>` inside) in one transaction. */
+  sqlFile(user: string, database: string, path: string): Promise<string> {
+    return this.psql(user, database, ["--single-transaction", "-f", path]);
+  }
+
+  private async psql(user: string, database: string, input: string[]): Promise<string> {
+    const r = await this.ctx.runtime.exec(
+      this.name,
+      `${this.secrets.owner.uid}:${this.secrets.owner.gid}`,
+      [
+        "psql",
+        "-X",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        CONTAINER_SOCKET_DIR,
+        "-U",
+        user,
+        "-d",
+        database,
+        ...input,
+      ],
+      () => true,
+    );
+    if (r.code !== 0) {
+      throw new ZvpgError(`SQL on the imported copy failed: ${firstError(r)}`, {
+        hint: "check the source; nothing was kept",
+      });
+    }
+    return r.stdout;
+  }
+
+  /** Stops the server cleanly (fast shutdown) and removes its container. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    await this.ctx.runtime.stop(this.name, 120);
+    await this.ctx.runtime.remove(this.name);
+    this.started = false;
+  }
+
+  /** Removes the container whatever its state (rollback). */
+  async discard(): Promise<void> {
+    await shielded(() => this.ctx.runtime.remove(this.name)).catch(() => {});
+    this.started = false;
+  }
+}

@@ -1,0 +1,686 @@
+/**
+ * Importing real data into a data directory: from a server (logical pg_dump/pg_restore, or
+ * physical pg_basebackup), a pg_dump output, or a shut-down data directory. An
+ * {@link ImportSession} first resolves the source and runs the preflight (nothing is made
+ * until it passes), then loads a given empty data directory through a private loader
+ * server and leaves it cleanly shut down. The caller (init env, refresh) owns the dataset
+ * and removes it when the load fails.
+ *
+ * @module
+ */
+import {
+  chownSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { UsageError, ZvpgError } from "../errors.ts";
+import {
+  classifyPath,
+  conninfo,
+  describeSource,
+  dumpDatabaseName,
+  effectiveTarget,
+  type ImportMode,
+  importSnapshotName,
+  type ImportSource,
+  isConnectionString,
+  parseConnectionString,
+  passwordFromPgpass,
+  type PathFacts,
+  pgpassLine,
+  redactConnectionString,
+  type ServerSource,
+  stripSourceSettings,
+} from "../domain/import_source.ts";
+import {
+  checkPreflight,
+  type ImageFacts,
+  majorOf,
+  parseGlibcVersion,
+  parseImageFiles,
+  parseLibraryList,
+  parseServerVersion,
+  PreflightError,
+  type SourceFacts,
+} from "../domain/import_preflight.ts";
+import { scramVerifier } from "../domain/scram.ts";
+import {
+  CONTAINER_CONF_DIR,
+  CONTAINER_PGDATA,
+  CONTAINER_SOCKET_DIR,
+  SOURCE_PROPS,
+} from "../domain/layout.ts";
+import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
+import { SnapshotService } from "./snapshot_service.ts";
+import { ImportSecrets, LoaderServer, PgClient } from "../ops/pg_client.ts";
+import type { Context } from "../runtime/context.ts";
+import { log } from "../runtime/log.ts";
+import { readPassword } from "./init_service.ts";
+import { ensurePrivateDir } from "../runtime/private_fs.ts";
+
+/** What the user asked to import. */
+export interface ImportRequest {
+  from: string;
+  mode?: ImportMode;
+  /** Databases to copy (server sources), or the one to restore a dump into. */
+  databases?: string[];
+  /** Parallel jobs of pg_dump and pg_restore. */
+  jobs?: number;
+}
+
+/** A resolved, preflighted import. */
+export interface ImportPlan {
+  source: ImportSource;
+  mode: ImportMode;
+  databases: string[];
+  jobs: number;
+  /** How the source is named in messages and snapshots (no password). */
+  description: string;
+  /** What is recorded in ZFS to refresh from later (no password). */
+  recorded: string;
+  /** The databases named with --database (recorded for refresh; empty: all of them). */
+  requested: string[];
+}
+
+/** Where the client is mounted in containers. */
+const DUMP_MOUNT = "/run/zvpg-dump";
+const SCRATCH_MOUNT = "/run/zvpg-scratch";
+
+/** The environment an import reads its password from (replaceable in tests). */
+export type Env = Record<string, string | undefined>;
+
+/** Prints a progress line on stderr, on a terminal only. */
+function progressLogger(): (phase: string) => void {
+  const started = Date.now();
+  const tty = (() => {
+    try {
+      return Deno.stderr.isTerminal();
+    } catch {
+      return false;
+    }
+  })();
+  return (phase) => {
+    if (tty) log.info(`import: ${phase} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  };
+}
+
+/** Reads what a path holds, for {@link classifyPath}. */
+function pathFacts(path: string): PathFacts {
+  const info = statSync(path);
+  if (info.isDirectory()) return { isDirectory: true, entries: readdirSync(path) };
+  const file = Deno.openSync(path, { read: true });
+  try {
+    const head = new Uint8Array(512);
+    const n = file.readSync(head) ?? 0;
+    return { isDirectory: false, head: head.slice(0, n) };
+  } finally {
+    file.close();
+  }
+}
+
+/** Resolves a `--from` value into a source; never touches the network. */
+export function resolveSource(from: string): ImportSource {
+  if (isConnectionString(from)) return parseConnectionString(from);
+  let path: string;
+  try {
+    path = realpathSync(from);
+  } catch {
+    throw new UsageError(`import source '${redactConnectionString(from)}' does not exist`, {
+      hint:
+        "pass a postgresql:// URI, 'host=… dbname=…', a dump file or directory, or a data directory",
+    });
+  }
+  return classifyPath(path, pathFacts(path));
+}
+
+/** The source password: from the URI, else PGPASSWORD, else a passfile; or undefined. */
+export function sourcePassword(source: ServerSource, env: Env): string | undefined {
+  if (source.password !== undefined) return source.password;
+  if (env.PGPASSWORD) return env.PGPASSWORD;
+  const file = env.PGPASSFILE ?? join(env.HOME ?? homedir(), ".pgpass");
+  if (!existsSync(file)) return undefined;
+  return passwordFromPgpass(
+    readFileSync(file, "utf8"),
+    effectiveTarget(source, { user: env.PGUSER }),
+  );
+}
+
+/** One import: resolve and preflight with {@link open}, then {@link load}, then {@link close}. */
+export class ImportSession {
+  private constructor(
+    private readonly ctx: Context,
+    readonly plan: ImportPlan,
+    private readonly secrets: ImportSecrets,
+    private readonly client: PgClient,
+    private readonly progress: (phase: string) => void,
+  ) {}
+
+  /**
+   * Resolves the source and runs the preflight; throws a one-line error before anything
+   * is made. The caller must {@link close} the session (it holds a private temp dir).
+   */
+  static async open(
+    ctx: Context,
+    request: ImportRequest,
+    owner: { uid: number; gid: number },
+    env: Env = Deno.env.toObject(),
+  ): Promise<ImportSession> {
+    const source = resolveSource(request.from);
+    const mode: ImportMode = request.mode ?? "logical";
+    if (mode === "physical" && source.kind !== "server") {
+      throw new UsageError("--mode physical needs a server source (a postgresql:// URI)", {
+        hint: "drop --mode, or pass the server's URI",
+      });
+    }
+    const jobs = request.jobs ?? Math.max(1, Math.min(4, navigator.hardwareConcurrency ?? 2));
+    const secrets = new ImportSecrets(owner);
+    try {
+      const password = source.kind === "server" ? sourcePassword(source, env) : undefined;
+      secrets.write("pgpass", password === undefined ? "" : pgpassLine(password));
+      const client = new PgClient(ctx, secrets);
+      const plan: ImportPlan = {
+        source,
+        mode,
+        databases: request.databases ?? [],
+        jobs,
+        description: describeSource(source, request.databases),
+        recorded: source.kind === "server" ? describeSource(source) : source.path,
+        requested: request.databases ?? [],
+      };
+      const session = new ImportSession(ctx, plan, secrets, client, progressLogger());
+      await session.preflight();
+      return session;
+    } catch (error) {
+      secrets.remove();
+      throw error;
+    }
+  }
+
+  /** Removes the private temp dir (the pgpass copy). */
+  close(): void {
+    this.secrets.remove();
+  }
+
+  /** The preflight: reads the source and the image, and refuses a mismatch. */
+  private async preflight(): Promise<void> {
+    const { plan } = this;
+    this.progress("preflight");
+    const image = await this.imageFacts();
+    if (plan.source.kind === "server") {
+      const facts = await this.sourceFacts(plan.source);
+      checkPreflight(plan.mode, facts, image, this.ctx.config.pgBaseImage);
+    } else if (plan.source.kind === "datadir") {
+      await this.checkDataDir(plan.source.path, image);
+    } else if (plan.source.format !== "plain") {
+      const listing = await this.client.check("reading the dump", {
+        program: "pg_restore",
+        args: ["-l", this.dumpPath()],
+        mounts: this.dumpMounts(),
+        user: "0:0",
+      }, "check that the file is a complete pg_dump archive");
+      if (plan.databases.length === 0) {
+        const name = dumpDatabaseName(listing);
+        if (name) plan.databases = [name];
+      }
+    }
+  }
+
+  private async imageFacts(): Promise<ImageFacts> {
+    const image = this.ctx.config.pgBaseImage;
+    const version = await this.client.check("reading the image's PostgreSQL version", {
+      program: "postgres",
+      args: ["--version"],
+    }, `check that '${image}' is a PostgreSQL image`);
+    const major = parseServerVersion(version);
+    if (major === undefined) {
+      throw new PreflightError(`cannot read the PostgreSQL version of image '${image}'`, {
+        hint: "use a PostgreSQL image with 'postgres' on PATH",
+      });
+    }
+    const ldd = await this.client.run({ program: "ldd", args: ["--version"] });
+    const locales = await this.client.run({ program: "locale", args: ["-a"] });
+    const files = await this.client.run({
+      program: "find",
+      args: [
+        "/usr",
+        "(",
+        "-name",
+        "*.control",
+        "-o",
+        "-name",
+        "*.so",
+        ")",
+        "-path",
+        "*postgresql*",
+      ],
+    });
+    return {
+      major,
+      glibc: parseGlibcVersion(ldd.stdout + ldd.stderr),
+      locales: locales.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""),
+      ...parseImageFiles(files.stdout),
+    };
+  }
+
+  /** Runs one query on the source through psql in a client container; returns stdout. */
+  private async sourceQuery(source: ServerSource, dbname: string | undefined, sql: string) {
+    return await this.client.check(
+      `connecting to ${describeSource(source)}`,
+      {
+        program: "psql",
+        args: [
+          "-X",
+          "-w",
+          "-At",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-d",
+          conninfo(source, dbname ? { dbname } : {}),
+          "-c",
+          sql,
+        ],
+        network: true,
+      },
+      "check the URI, that the server is reachable and the password (URI, PGPASSWORD or passfile)",
+    );
+  }
+
+  private async sourceFacts(source: ServerSource): Promise<SourceFacts> {
+    const first = source.params.dbname ? undefined : "postgres";
+    const raw = JSON.parse(
+      await this.sourceQuery(
+        source,
+        first,
+        `SELECT json_build_object('version', current_setting('server_version_num')::int, 'preload', CASE WHEN pg_has_role('pg_read_all_settings', 'MEMBER') THEN current_setting('shared_preload_libraries') ELSE '' END, 'databases', (SELECT json_agg(to_jsonb(d) - 'datacl') FROM pg_database d WHERE datallowconn AND NOT datistemplate))`,
+      ),
+    ) as { version: number; preload: string; databases: Record<string, string>[] };
+    const all = raw.databases.map((d) => String(d.datname));
+    const wanted = this.plan.databases.length > 0 ? this.plan.databases : all;
+    const unknown = wanted.find((d) => !all.includes(d));
+    if (unknown) {
+      throw new PreflightError(`the source has no database '${unknown}'`, {
+        hint: `name one of: ${all.join(", ")}`,
+      });
+    }
+    this.plan.databases = wanted;
+    const databases = [];
+    for (const name of wanted) {
+      const d = raw.databases.find((x) => x.datname === name)!;
+      const extensions = JSON.parse(
+        await this.sourceQuery(
+          source,
+          name,
+          "SELECT coalesce(json_agg(extname), '[]') FROM pg_extension",
+        ),
+      ) as string[];
+      databases.push({
+        name,
+        localeProvider: String(d.datlocprovider ?? "c"),
+        collate: String(d.datcollate ?? "C"),
+        ctype: String(d.datctype ?? "C"),
+        collationVersion: d.datcollversion ? String(d.datcollversion) : undefined,
+        extensions,
+      });
+    }
+    log.debug(`source is PostgreSQL ${majorOf(raw.version)}`);
+    return {
+      versionNum: raw.version,
+      sharedPreloadLibraries: parseLibraryList(raw.preload ?? ""),
+      databases,
+    };
+  }
+
+  private async checkDataDir(path: string, image: ImageFacts): Promise<void> {
+    const major = Number(readFileSync(join(path, "PG_VERSION"), "utf8").trim());
+    if (major !== image.major) {
+      throw new PreflightError(
+        `data directory ${path} is PostgreSQL ${major} but image '${this.ctx.config.pgBaseImage}' has ${image.major}`,
+        { hint: `set pgBaseImage to a PostgreSQL ${major} image` },
+      );
+    }
+    if (existsSync(join(path, "postmaster.pid"))) {
+      throw new PreflightError(`data directory ${path} has a postmaster.pid: its server may run`, {
+        hint: "stop that server cleanly (pg_ctl stop -m fast) first",
+      });
+    }
+    const control = await this.client.check("reading the data directory's control file", {
+      program: "pg_controldata",
+      args: [CONTAINER_PGDATA],
+      mounts: [{ source: path, target: CONTAINER_PGDATA, readonly: true }],
+      user: "0:0",
+    }, "check that it is a PostgreSQL data directory");
+    const state = /Database cluster state:\s*(.+)/.exec(control)?.[1]?.trim() ?? "unknown";
+    if (state !== "shut down") {
+      throw new PreflightError(`data directory ${path} was not shut down cleanly (${state})`, {
+        hint: "start and stop its server cleanly (pg_ctl stop -m fast), then import again",
+      });
+    }
+  }
+
+  private dumpPath(): string {
+    const source = this.plan.source;
+    if (source.kind !== "dump") throw new Error("not a dump source");
+    return source.format === "directory" ? DUMP_MOUNT : `${DUMP_MOUNT}/dump`;
+  }
+
+  private dumpMounts() {
+    const source = this.plan.source;
+    if (source.kind !== "dump") return [];
+    return [{
+      source: source.path,
+      target: source.format === "directory" ? DUMP_MOUNT : `${DUMP_MOUNT}/dump`,
+      readonly: true,
+    }];
+  }
+
+  /**
+   * Loads the source into the empty data directory `pgdata` (its parent `workDir` holds
+   * scratch space and the loader's socket), setting zvpg's password on its superuser, and
+   * leaves it cleanly shut down. `initdb` initialises an empty cluster (logical and dumps).
+   * On failure, what it made inside `workDir` is left for the caller to remove.
+   */
+  async load(pgdata: string, workDir: string, initdb: () => Promise<void>): Promise<void> {
+    const { plan, ctx } = this;
+    const owner = this.secrets.owner;
+    if (plan.source.kind === "server" && plan.mode === "physical") {
+      await this.baseBackup(plan.source, pgdata);
+    } else if (plan.source.kind === "datadir") {
+      await this.copyDataDir(plan.source.path, pgdata);
+    } else {
+      await initdb();
+    }
+    const socketDir = join(workDir, "import-sock");
+    ensurePrivateDir(socketDir, { owner });
+    const loader = new LoaderServer(ctx, this.secrets, pgdata, socketDir);
+    try {
+      this.progress("starting the copy");
+      await loader.start();
+      const user = ctx.config.postgresUser;
+      if (plan.source.kind === "server" && plan.mode === "logical") {
+        await this.logicalCopy(plan.source, loader, workDir);
+      } else if (plan.source.kind === "dump") {
+        await this.restoreDump(loader, socketDir);
+      } else {
+        await this.adoptSuperuser(loader);
+      }
+      const db = ctx.config.postgresDb;
+      if (
+        (await loader.sql(
+          user,
+          "postgres",
+          `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
+        )).trim() === ""
+      ) {
+        await loader.sql(user, "postgres", `CREATE DATABASE ${ident(db)}`);
+      }
+      this.progress("checkpoint and clean stop");
+      await loader.sql(user, "postgres", "CHECKPOINT");
+      await loader.stop();
+    } catch (error) {
+      await loader.discard();
+      throw error;
+    } finally {
+      rmSync(socketDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Every client reaching the loader runs with its socket mounted, no network. */
+  private loaderMount(socketDir: string) {
+    return { source: socketDir, target: CONTAINER_SOCKET_DIR };
+  }
+
+  private async logicalCopy(source: ServerSource, loader: LoaderServer, workDir: string) {
+    const { ctx, plan } = this;
+    const user = ctx.config.postgresUser;
+    const scratch = join(workDir, "import-scratch");
+    ensurePrivateDir(scratch, { owner: this.secrets.owner });
+    try {
+      this.progress("copying roles");
+      const roles = await this.client.check("pg_dumpall --roles-only", {
+        program: "pg_dumpall",
+        args: [
+          "-w",
+          "--roles-only",
+          "--no-role-passwords",
+          "-d",
+          conninfo(source, { dbname: plan.databases[0] ?? "postgres" }),
+        ],
+        network: true,
+      }, "the source role needs to read pg_authid or pg_roles; or import a dump");
+      const existing = new Set(
+        (await loader.sql(user, "postgres", "SELECT rolname FROM pg_roles")).split("\n").filter((
+          l,
+        ) => l !== ""),
+      );
+      this.secrets.write("roles.sql", rolesScript(roles, existing));
+      await loader.sqlFile(user, "postgres", `${CONTAINER_CONF_DIR}/roles.sql`);
+      for (const [i, db] of plan.databases.entries()) {
+        const out = `${SCRATCH_MOUNT}/${i}`;
+        this.progress(`dumping database '${db}' (${plan.jobs} jobs)`);
+        await this.client.check(`pg_dump of database '${db}'`, {
+          program: "pg_dump",
+          args: [
+            "-w",
+            "-Fd",
+            "-j",
+            String(plan.jobs),
+            "-f",
+            out,
+            "-d",
+            conninfo(source, { dbname: db }),
+          ],
+          mounts: [{ source: scratch, target: SCRATCH_MOUNT }],
+          network: true,
+        }, "check the source role's rights on that database");
+        const exists = (await loader.sql(
+          user,
+          "postgres",
+          `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
+        )).trim() !== "";
+        this.progress(`restoring database '${db}' (${plan.jobs} jobs)`);
+        await this.client.check(`pg_restore of database '${db}'`, {
+          program: "pg_restore",
+          args: [
+            "--exit-on-error",
+            "-j",
+            String(plan.jobs),
+            "-h",
+            CONTAINER_SOCKET_DIR,
+            "-U",
+            user,
+            ...(exists ? ["-d", db] : ["--create", "-d", "postgres"]),
+            out,
+          ],
+          mounts: [
+            { source: scratch, target: SCRATCH_MOUNT, readonly: true },
+            this.loaderMount(loader.socketDir),
+          ],
+        }, "nothing was kept; fix the source object named, or import with --database");
+        rmSync(join(scratch, String(i)), { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  private async restoreDump(loader: LoaderServer, socketDir: string) {
+    const { ctx, plan } = this;
+    const source = plan.source;
+    if (source.kind !== "dump") return;
+    const user = ctx.config.postgresUser;
+    const db = plan.databases[0] ?? ctx.config.postgresDb;
+    const exists = (await loader.sql(
+      user,
+      "postgres",
+      `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
+    )).trim() !== "";
+    if (!exists) await loader.sql(user, "postgres", `CREATE DATABASE ${ident(db)}`);
+    this.progress(`restoring the ${source.format} dump into '${db}'`);
+    const mounts = [...this.dumpMounts(), this.loaderMount(socketDir)];
+    const hint =
+      "nothing was kept; fix the statement named in the dump, or restore into another --database";
+    if (source.format === "plain") {
+      await this.client.check("restoring the SQL dump", {
+        program: "psql",
+        args: [
+          "-X",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "--single-transaction",
+          "-h",
+          CONTAINER_SOCKET_DIR,
+          "-U",
+          user,
+          "-d",
+          db,
+          "-f",
+          this.dumpPath(),
+        ],
+        mounts,
+        user: "0:0",
+      }, hint);
+      return;
+    }
+    const jobs = source.format === "tar" ? [] : ["-j", String(plan.jobs)];
+    await this.client.check("pg_restore of the dump", {
+      program: "pg_restore",
+      args: [
+        "--exit-on-error",
+        // a one-database dump carries no roles: objects go to zvpg's superuser
+        "--no-owner",
+        "--no-acl",
+        ...jobs,
+        "-h",
+        CONTAINER_SOCKET_DIR,
+        "-U",
+        user,
+        "-d",
+        db,
+        this.dumpPath(),
+      ],
+      mounts,
+      user: "0:0",
+    }, hint);
+  }
+
+  private async baseBackup(source: ServerSource, pgdata: string) {
+    this.progress("pg_basebackup");
+    await this.client.check("pg_basebackup", {
+      program: "pg_basebackup",
+      args: ["-w", "-D", CONTAINER_PGDATA, "-X", "stream", "-c", "fast", "-d", conninfo(source)],
+      mounts: [{ source: pgdata, target: CONTAINER_PGDATA }],
+      network: true,
+    }, "the source role needs REPLICATION and a pg_hba 'replication' line; max_wal_senders >= 2");
+    this.scrubCopy(pgdata);
+  }
+
+  private async copyDataDir(path: string, pgdata: string) {
+    this.progress("copying the data directory");
+    const owner = this.secrets.owner;
+    await this.ctx.runner.run("cp", ["-a", "--sparse=always", `${path}/.`, `${pgdata}/`], {
+      timeoutMs: 24 * 3600 * 1000,
+    });
+    await this.ctx.runner.run("chown", ["-R", `${owner.uid}:${owner.gid}`, pgdata]);
+    this.scrubCopy(pgdata);
+  }
+
+  /** Removes from a physical copy what points back at the source (and its credentials). */
+  private scrubCopy(pgdata: string) {
+    for (const f of ["standby.signal", "recovery.signal", "postmaster.pid", "postmaster.opts"]) {
+      rmSync(join(pgdata, f), { force: true });
+    }
+    const auto = join(pgdata, "postgresql.auto.conf");
+    if (existsSync(auto)) {
+      const stat = statSync(auto);
+      writeFileSync(auto, stripSourceSettings(readFileSync(auto, "utf8")), { mode: 0o600 });
+      chownSync(auto, stat.uid, stat.gid);
+    }
+  }
+
+  /** Sets zvpg's password on the imported superuser (as a SCRAM verifier: never in clear). */
+  private async adoptSuperuser(loader: LoaderServer) {
+    const { ctx } = this;
+    const user = ctx.config.postgresUser;
+    const verifier = await scramVerifier(readPassword(ctx.layout.passFile));
+    try {
+      await loader.sql(
+        user,
+        "postgres",
+        `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`,
+      );
+      // a physical copy carries the source's role passwords (as verifiers): none is kept
+      await loader.sql(
+        user,
+        "postgres",
+        `DO $$DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL AND rolname <> ${
+          literal(user)
+        } LOOP EXECUTE format('ALTER ROLE %I PASSWORD NULL', r.rolname); END LOOP; END$$`,
+      );
+    } catch (error) {
+      throw new ZvpgError(
+        `the imported cluster has no superuser '${user}' zvpg can use: ${(error as Error).message}`,
+        { hint: "set postgresUser in config.json to the source's superuser, then import again" },
+      );
+    }
+  }
+}
+
+/** A SQL string literal. */
+export function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A SQL identifier. */
+export function ident(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}
+
+/**
+ * The roles script of `pg_dumpall --roles-only` without the `CREATE ROLE` of roles the
+ * target has already (its superuser): their `ALTER ROLE` still applies.
+ */
+export function rolesScript(dump: string, existing: Set<string>): string {
+  return dump.split("\n").filter((line) => {
+    const m = /^CREATE ROLE (.+);$/.exec(line);
+    if (!m) return true;
+    const name = m[1].startsWith('"') ? m[1].slice(1, -1).replaceAll('""', '"') : m[1];
+    return !existing.has(name);
+  }).join("\n");
+}
+
+/**
+ * Records where main's data came from (no password) and snapshots it as `import-<time>`
+ * with a message naming the source; the caller holds the lock. Returns the snapshot name.
+ */
+export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<string> {
+  const main = ctx.config.branchDefault;
+  await ctx.zfs.set(ctx.layout.dataDataset, {
+    [SOURCE_PROPS.source]: plan.recorded,
+    [SOURCE_PROPS.sourceMode]: plan.mode,
+  });
+  // an empty value is refused by the old zfs CLI: no databases named means no property
+  if (plan.requested.length > 0) {
+    await ctx.zfs.set(ctx.layout.dataDataset, {
+      [SOURCE_PROPS.sourceDatabases]: plan.requested.join(","),
+    });
+  } else {
+    await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
+  }
+  const scope = await loadBranchScope(ctx, "import", [main], { containers: "branch", slots: true });
+  const name = importSnapshotName(ctx.now());
+  await new SnapshotService(ctx).createLocked(
+    scope.slots!,
+    scopeBranch(scope, main),
+    name,
+    `imported from ${plan.description}`,
+  );
+  return name;
+}

@@ -1,0 +1,148 @@
+/**
+ * Expiry and protection of branches: `branch expire`, `branch protect|unprotect`, `gc`.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import { log } from "../runtime/log.ts";
+import { validateBranchName } from "../domain/names.ts";
+import type { Context } from "../runtime/context.ts";
+import { withLock } from "../runtime/lock.ts";
+import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
+import { type BranchRecord, findBranch, type Inventory } from "../domain/inventory.ts";
+import { HOLD_TAG, PROPS } from "../domain/layout.ts";
+import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
+import type { Expiry } from "../domain/duration.ts";
+import { type GcSkip, planGc } from "../domain/gc_plan.ts";
+import { destroyBranch, snapshotNamesOf } from "../ops/branch_removal.ts";
+import { assertNotBusy } from "../ops/operation_alive.ts";
+
+/** What `gc` removed (or would remove, with `dryRun`) and what it left. */
+export interface GcResult {
+  dryRun: boolean;
+  removedBranches: string[];
+  removedSnapshots: string[];
+  skipped: GcSkip[];
+}
+
+/** The expiry properties to write for `expiry` (null: never expires). */
+export function expiryProps(expiry: Expiry): Record<string, string> {
+  return {
+    [PROPS.expires]: expiry.expiresAt.toISOString(),
+    ...(expiry.ttlSeconds === null ? {} : { [PROPS.ttl]: String(expiry.ttlSeconds) }),
+  };
+}
+
+/** Expiry, protection and gc workflows. */
+export class LifecycleService {
+  constructor(private readonly ctx: Context) {}
+
+  /** Sets (or with null clears) when branch `name` expires. */
+  async expire(name: string, expiry: Expiry | null): Promise<BranchRecord> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    await withLock(ctx.layout, async () => {
+      const branch = findBranch(await loadInitializedInventory(ctx, "branch expire"), name);
+      if (branch.isDefault && expiry) {
+        throw new StateError(`branch '${name}' is the default branch and never expires`, {
+          hint: "set an expiry on the branches made from it instead",
+        });
+      }
+      if (expiry) assertNotProtected(branch, "given an expiry");
+      assertNotBusy(branch);
+      if (expiry === null) {
+        await ctx.zfs.inherit(branch.dataset, PROPS.expires);
+        await ctx.zfs.inherit(branch.dataset, PROPS.ttl);
+        return;
+      }
+      if (expiry.ttlSeconds === null) await ctx.zfs.inherit(branch.dataset, PROPS.ttl);
+      await record(ctx, branch.dataset, expiryProps(expiry));
+    });
+    return await this.branch(name);
+  }
+
+  /**
+   * Protects a branch: recorded first, then its snapshots and its origin are held (a
+   * protect stopped half-way leaves it protected; running it again holds the rest).
+   */
+  async protect(name: string): Promise<BranchRecord> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    await withLock(ctx.layout, async () => {
+      const inventory = await loadInitializedInventory(ctx, "branch protect");
+      const branch = findBranch(inventory, name);
+      if (isInFlight(branch)) throw inFlightError(branch);
+      await record(ctx, branch.dataset, { [PROPS.protected]: "on" });
+      for (const s of heldSnapshots(inventory, branch)) await ctx.zfs.hold(HOLD_TAG, s);
+      log.info(`branch '${name}' is protected`);
+    });
+    return await this.branch(name);
+  }
+
+  /** Releases the holds, then the protection (the reverse order of {@link protect}). */
+  async unprotect(name: string): Promise<BranchRecord> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    await withLock(ctx.layout, async () => {
+      const inventory = await loadInitializedInventory(ctx, "branch unprotect");
+      const branch = findBranch(inventory, name);
+      for (const s of heldSnapshots(inventory, branch)) {
+        // the origin may be held for another protected branch made from it too
+        if (!heldByOthers(inventory, branch, s)) await ctx.zfs.release(HOLD_TAG, s);
+      }
+      await ctx.zfs.inherit(branch.dataset, PROPS.protected);
+      log.info(`branch '${name}' is no longer protected`);
+    });
+    return await this.branch(name);
+  }
+
+  /**
+   * Deletes expired branches and automatic snapshots nothing depends on (see
+   * src/domain/gc_plan.ts); with `dryRun` only says what it would do.
+   */
+  async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
+    const { ctx } = this;
+    return await withLock(ctx.layout, async () => {
+      const inventory = await loadInitializedInventory(ctx, "gc");
+      const plan = planGc(inventory, ctx.now());
+      const result: GcResult = {
+        dryRun: options.dryRun === true,
+        removedBranches: plan.branches.map((b) => b.name),
+        removedSnapshots: [
+          ...snapshotNamesOf(inventory, plan.branches),
+          ...plan.snapshots.map((s) => s.name),
+        ],
+        skipped: plan.skipped,
+      };
+      if (options.dryRun) return result;
+      for (const b of plan.branches) {
+        assertNotBusy(b);
+        await destroyBranch(ctx, b);
+        log.info(`gc: deleted expired branch '${b.name}'`);
+      }
+      for (const s of plan.snapshots) {
+        await ctx.zfs.destroy(s.zfsName);
+        log.info(`gc: deleted unused automatic snapshot '${s.name}'`);
+      }
+      return result;
+    });
+  }
+
+  private async branch(name: string): Promise<BranchRecord> {
+    return findBranch(await loadInitializedInventory(this.ctx, "branch info"), name);
+  }
+}
+
+/** The snapshots a protection holds: the branch's own and its origin. */
+function heldSnapshots(inventory: Inventory, branch: BranchRecord): string[] {
+  return inventory.snapshots
+    .filter((s) => s.branch === branch.name || s.dependents.includes(branch.name))
+    .map((s) => s.zfsName);
+}
+
+/** Whether snapshot `zfsName` is held for another protected branch than `branch`. */
+function heldByOthers(inventory: Inventory, branch: BranchRecord, zfsName: string): boolean {
+  return inventory.branches.some((b) =>
+    b.name !== branch.name && b.protected && heldSnapshots(inventory, b).includes(zfsName)
+  );
+}

@@ -1,0 +1,336 @@
+/**
+ * `branch reset`: throw away a branch's changes and put it back at its origin snapshot,
+ * another snapshot, or its parent's current state, keeping its name, port, password and
+ * connection URI. A clone swap (see src/ops/reset_swap.ts): nothing of the old data is
+ * destroyed before the new data is in place (and running, when the branch ran).
+ *
+ * @module
+ */
+import { DependencyError, StateError, UsageError } from "../errors.ts";
+import { log } from "../runtime/log.ts";
+import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
+import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
+import type { Context } from "../runtime/context.ts";
+import { faultPoint } from "../runtime/fault.ts";
+import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
+import {
+  loadBranchScope,
+  loadInitializedInventory,
+  record,
+  scopeBranch,
+} from "../ops/inventory_store.ts";
+import {
+  type BranchRecord,
+  findBranch,
+  findSnapshot,
+  foreignDatasetsIn,
+  type Inventory,
+  type SnapshotRecord,
+} from "../domain/inventory.ts";
+import { PROPS } from "../domain/layout.ts";
+import {
+  assertNotProtected,
+  assertNoUnfinishedReset,
+  assertOwnEngine,
+  inFlightError,
+  isInFlight,
+  markResetting,
+} from "../domain/lifecycle.ts";
+import { operationAlive } from "../ops/operation_alive.ts";
+import { expiryFromTtl } from "../domain/duration.ts";
+import { withLock } from "../runtime/lock.ts";
+import { SnapshotService } from "./snapshot_service.ts";
+import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
+import { markRunning, markStopped } from "../domain/lifecycle.ts";
+import type { PhaseTimings } from "./branch_service.ts";
+
+/** Options of `branch reset`. */
+export interface ResetOptions {
+  /** Reset to this snapshot instead of the branch's origin. */
+  to?: string;
+  /** Reset to a new snapshot of the parent's current state. */
+  parent?: boolean;
+  /** Also destroy its named snapshots and the branches made from its snapshots. */
+  force?: boolean;
+}
+
+/** What a reset did. */
+export interface BranchResetResult {
+  branch: BranchRecord;
+  /** The snapshot the branch now starts from. */
+  snapshot: string;
+  /** Branches made from its snapshots, deleted with `--force`. */
+  removedBranches: string[];
+  /** Its snapshots (and theirs), destroyed with the old data; an unused old origin too. */
+  removedSnapshots: string[];
+  timings: PhaseTimings;
+}
+
+/** How far a reset got (recorded before each step, for its clean-up). */
+interface Progress {
+  /** The branch was marked resetting: clean-up must undo or finish. */
+  marked?: boolean;
+  /** The old data is destroyed: clean-up finishes instead of undoing. */
+  oldGone?: boolean;
+  /** The automatic snapshot a `--parent` reset set out to take. */
+  autoSnapshot?: string;
+}
+
+/** Branch reset workflow. */
+export class ResetService {
+  constructor(private readonly ctx: Context) {}
+
+  /**
+   * Resets branch `name`. Refused for the default branch (it has no origin: it is the
+   * data every other branch comes from), a protected branch, a branch busy with another
+   * operation, and, without `force`, one holding named snapshots or whose snapshots other
+   * branches depend on. On failure or Ctrl-C the branch is put back as it was.
+   */
+  async reset(name: string, options: ResetOptions = {}): Promise<BranchResetResult> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    if (options.to !== undefined) validateSnapshotName(options.to);
+    if (options.to !== undefined && options.parent) {
+      throw new UsageError("--to and --parent cannot be used together", {
+        hint: "pick one: a snapshot (--to) or the parent's current state (--parent)",
+      });
+    }
+    const progress: Progress = {};
+    const timings: PhaseTimings = {};
+    const t0 = performance.now();
+    try {
+      return await withLock(ctx.layout, async () => {
+        const inventory = await loadInitializedInventory(ctx, "branch reset");
+        const branch = findBranch(inventory, name);
+        this.assertResettable(inventory, branch);
+        const own = inventory.snapshots.filter((s) => s.branch === name);
+        const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
+        const lost = new Set([name, ...dependents.map((b) => b.name)]);
+        for (const b of dependents) {
+          assertNotProtected(b, "deleted (it depends on a snapshot of the branch being reset)");
+        }
+        if (!options.force) refuseLosses(inventory, branch, own.filter((s) => !s.auto), dependents);
+        const chosen = options.parent
+          ? undefined
+          : this.chosenTarget(inventory, branch, options, lost);
+        const resume = branch.status === "running" ? "running" : "stopped";
+        const port = branch.lastPort;
+        if (resume === "running" && port === null) {
+          throw new StateError(`branch '${name}' runs on no recorded port`);
+        }
+        // intent first: from here a crash leaves a branch repair can undo
+        await record(ctx, branch.dataset, markResetting(resume));
+        progress.marked = true;
+        faultPoint("branch.reset.after-mark");
+        const t1 = performance.now();
+        const target = chosen ?? await this.parentSnapshot(inventory, branch, progress);
+        timings.snapshot = performance.now() - t1;
+        const t2 = performance.now();
+        await ctx.zfs.clone(target.zfsName, ctx.layout.resetDataset(name, "new"), {
+          mountpoint: "none",
+          ...this.carriedProps(branch, target),
+          ...markResetting(resume),
+        });
+        timings.clone = performance.now() - t2;
+        faultPoint("branch.reset.after-clone");
+        throwIfInterrupted();
+        const removedBranches = await destroyBranches(ctx, dependents);
+        const removedSnapshots = snapshotNamesOf(inventory, [...dependents, branch]);
+        const t3 = performance.now();
+        // its container is known from the read above (the lock is held): no second listing
+        if (branch.container) await ctx.runtime.remove(branch.container.name);
+        timings.stop = performance.now() - t3;
+        await swapIn(ctx, name);
+        faultPoint("branch.reset.after-swap");
+        throwIfInterrupted();
+        const t4 = performance.now();
+        if (resume === "running") await startRequested(ctx, name, port!);
+        timings.ready = performance.now() - t4;
+        throwIfInterrupted();
+        // the point of no return: from here clean-up finishes the reset
+        progress.oldGone = true;
+        await ctx.zfs.destroy(ctx.layout.resetDataset(name, "old"), { recursive: true });
+        faultPoint("branch.reset.after-destroy-old");
+        await ctx.zfs.inherit(branch.dataset, PROPS.resetOf);
+        await record(ctx, branch.dataset, resume === "running" ? markRunning() : markStopped());
+        const origin = await this.dropOldOrigin(inventory, branch, target, lost);
+        if (origin) removedSnapshots.push(origin);
+        timings.total = performance.now() - t0;
+        log.info(`branch '${name}' reset to snapshot '${target.name}'`);
+        const scope = await loadBranchScope(ctx, "branch reset", [name], { containers: "branch" });
+        return {
+          branch: scopeBranch(scope, name),
+          snapshot: target.name,
+          removedBranches,
+          removedSnapshots,
+          timings,
+        };
+      });
+    } catch (error) {
+      if (progress.marked) await shielded(() => this.cleanUp(name, progress));
+      throw rolledBack(error);
+    }
+  }
+
+  private assertResettable(inventory: Inventory, branch: BranchRecord): void {
+    if (branch.isDefault) {
+      throw new StateError(`branch '${branch.name}' is the default branch and cannot be reset`, {
+        hint:
+          "it has no origin: every other branch comes from it. Reset a branch made from it instead",
+      });
+    }
+    if (isInFlight(branch) && operationAlive(branch.operationPid)) throw inFlightError(branch);
+    if (isInFlight(branch) && branch.state !== "resetting") {
+      throw new StateError(
+        `branch '${branch.name}' has an unfinished ${branch.state.replace(/ing$/, "e")}`,
+        {
+          hint: "run 'zvpg status health --repair' to finish or undo it first",
+        },
+      );
+    }
+    assertNoUnfinishedReset(inventory, branch);
+    assertOwnEngine(this.ctx.runtime.flavor, branch);
+    assertNotProtected(branch, "reset");
+  }
+
+  /**
+   * The snapshot the branch is reset to: `--to`, or its origin. Never one the reset
+   * destroys (`lost` branches' snapshots).
+   */
+  private chosenTarget(
+    inventory: Inventory,
+    branch: BranchRecord,
+    options: ResetOptions,
+    lost: Set<string>,
+  ): SnapshotRecord {
+    if (options.to !== undefined) {
+      const snapshot = findSnapshot(inventory, options.to);
+      if (lost.has(snapshot.branch)) {
+        throw new UsageError(
+          `snapshot '${options.to}' belongs to branch '${snapshot.branch}', which this reset throws away`,
+          {
+            hint:
+              `to go back to it, make a new branch: 'zvpg branch create <name> --from ${options.to}'`,
+          },
+        );
+      }
+      return snapshot;
+    }
+    const origin = inventory.snapshots.find((s) => s.dependents.includes(branch.name));
+    if (!origin) {
+      throw new StateError(`branch '${branch.name}' has no origin snapshot to reset to`, {
+        hint: "reset it --to a snapshot, or --parent",
+      });
+    }
+    return origin;
+  }
+
+  /** A new automatic snapshot of the branch's parent's current state (`--parent`). */
+  private async parentSnapshot(
+    inventory: Inventory,
+    branch: BranchRecord,
+    progress: Progress,
+  ): Promise<SnapshotRecord> {
+    if (branch.parent === null) throw new StateError(`branch '${branch.name}' has no parent`);
+    const parent = findBranch(inventory, branch.parent);
+    if (isInFlight(parent)) throw inFlightError(parent);
+    {
+      const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "")}-${
+        crypto.randomUUID().slice(0, 4)
+      }`;
+      progress.autoSnapshot = `${parent.dataset}@${auto}`;
+      return await new SnapshotService(this.ctx).createLocked(
+        inventory.branches,
+        parent,
+        auto,
+        `automatic snapshot of '${parent.name}' for reset of branch '${branch.name}'`,
+        { autoFor: branch.name },
+      );
+    }
+  }
+
+  /** The branch's own properties the new clone keeps (a TTL restarts). */
+  private carriedProps(branch: BranchRecord, target: SnapshotRecord): Record<string, string> {
+    const props: Record<string, string> = {
+      [PROPS.branch]: branch.name,
+      [PROPS.resetOf]: branch.name,
+      [PROPS.parent]: target.branch,
+      [PROPS.created]: branch.created.toISOString(),
+    };
+    if (branch.lastPort !== null) props[PROPS.port] = String(branch.lastPort);
+    if (branch.runtime !== null) props[PROPS.runtime] = branch.runtime;
+    if (branch.ttlSeconds) {
+      props[PROPS.ttl] = String(branch.ttlSeconds);
+      props[PROPS.expires] = expiryFromTtl(this.ctx.now(), branch.ttlSeconds).expiresAt
+        .toISOString();
+    } else if (branch.expiresAt) {
+      props[PROPS.expires] = branch.expiresAt.toISOString();
+    }
+    return props;
+  }
+
+  /**
+   * Destroys the branch's old origin when zvpg took it for itself and the reset moved the
+   * branch off it with nothing else depending on it. Returns its name.
+   */
+  private async dropOldOrigin(
+    inventory: Inventory,
+    branch: BranchRecord,
+    target: SnapshotRecord,
+    lost: Set<string>,
+  ): Promise<string | undefined> {
+    const old = inventory.snapshots.find((s) => s.dependents.includes(branch.name));
+    if (!old?.auto || old.zfsName === target.zfsName) return undefined;
+    if (old.dependents.some((d) => !lost.has(d))) return undefined;
+    await this.ctx.zfs.destroy(old.zfsName).catch((e) => log.warn(String(e.message)));
+    return old.name;
+  }
+
+  /** Undoes the reset (or finishes it past the point of no return) after a failure. */
+  private async cleanUp(name: string, progress: Progress): Promise<void> {
+    const { ctx } = this;
+    await withLock(ctx.layout, async () => {
+      if (progress.oldGone) {
+        log.warn(`branch reset failed after its old data was destroyed: finishing '${name}'`);
+        await finishReset(ctx, name);
+        return;
+      }
+      log.warn(`branch reset failed: putting '${name}' back as it was`);
+      await undoReset(ctx, name);
+      const auto = progress.autoSnapshot;
+      if (auto && await ctx.zfs.exists(auto).catch(() => false)) {
+        await ctx.zfs.destroy(auto).catch((e) => log.error(String(e.message)));
+      }
+    }).catch((e) =>
+      log.error(
+        `could not clean up the reset of '${name}': ${e.message}; run 'zvpg status health --repair'`,
+      )
+    );
+  }
+}
+
+/** Refuses a reset that would destroy named snapshots or branches, naming them. */
+function refuseLosses(
+  inventory: Inventory,
+  branch: BranchRecord,
+  named: SnapshotRecord[],
+  dependents: BranchRecord[],
+): void {
+  const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
+  if (named.length === 0 && dependents.length === 0 && foreign.length === 0) return;
+  const parts: string[] = [];
+  if (named.length > 0) {
+    parts.push(`it holds snapshot(s) ${named.map((s) => `'${s.name}'`).join(", ")}`);
+  }
+  if (dependents.length > 0) {
+    parts.push(
+      `branch(es) ${dependents.map((b) => `'${b.name}'`).join(", ")} depend on its snapshots`,
+    );
+  }
+  if (foreign.length > 0) parts.push(`it holds datasets zvpg did not make: ${foreign.join(", ")}`);
+  throw new DependencyError(
+    `branch '${branch.name}' was not reset: ${parts.join(", and ")}`,
+    [...named.map((s) => s.name), ...dependents.map((b) => b.name), ...foreign],
+    "delete or move them first, or use --force to throw them away with its changes",
+  );
+}

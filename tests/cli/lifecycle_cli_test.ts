@@ -1,0 +1,217 @@
+/**
+ * Goldens of `branch reset|expire|protect|unprotect` and `gc`: text, JSON and errors.
+ *
+ * @module
+ */
+import type { FixtureEntry } from "../unit/helpers.ts";
+import { dockerPsCall, zfsGetNamesCall } from "../unit/helpers.ts";
+import {
+  BASELINE,
+  branchScope,
+  CLONES,
+  FEATURE,
+  featureDataset,
+  inventory,
+  MAIN_PS,
+  mainDataset,
+  PID,
+} from "./fixtures.ts";
+import { assertGolden, runCli } from "./harness.ts";
+
+/** The pool with feature/auth's dataset given extra properties. */
+function poolWith(props: Record<string, string>, state = "stopped"): FixtureEntry[] {
+  const feature = featureDataset(state);
+  return [mainDataset(), BASELINE, CLONES, { ...feature, props: { ...feature.props, ...props } }];
+}
+
+const EXPIRED = { "zvpg:expires": "2026-01-01T00:00:00.000Z" };
+const AT = "2026-12-01T18:00:00.000Z";
+
+for (const format of ["table", "json"] as const) {
+  const ext = format === "json" ? "json" : "txt";
+
+  Deno.test(`branch reset: ${format} output of a stopped branch`, async () => {
+    const oldDs = `${FEATURE}.reset-old`;
+    const newDs = `${FEATURE}.reset-new`;
+    const after = poolWith({ "zvpg:resume": "stopped" });
+    const run = await runCli(["branch", "reset", "feature/auth", "-f", format], {
+      calls: (ctx) => [
+        ...inventory(),
+        { argv: ["zfs", "set", "zvpg:state=resetting", FEATURE] },
+        { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+        { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
+        { argv: cloneArgv() },
+        { argv: ["zfs", "set", "mountpoint=none", FEATURE] },
+        { argv: ["zfs", "rename", FEATURE, oldDs] },
+        { argv: ["zfs", "rename", newDs, FEATURE] },
+        { argv: ["zfs", "set", `mountpoint=${ctx.layout.branchMount("feature/auth")}`, FEATURE] },
+        { argv: ["zfs", "destroy", "-r", oldDs] },
+        { argv: ["zfs", "inherit", "zvpg:reset-of", FEATURE] },
+        { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+        ...branchScope("feature/auth", FEATURE, { entries: after }),
+      ],
+    });
+    assertGolden(`branch_reset.${ext}`, run);
+  });
+
+  Deno.test(`branch expire: ${format} output`, async () => {
+    const run = await runCli(["branch", "expire", "feature/auth", AT, "-f", format], {
+      calls: () => [
+        ...inventory(),
+        { argv: ["zfs", "inherit", "zvpg:ttl", FEATURE] },
+        { argv: ["zfs", "set", `zvpg:expires=${AT}`, FEATURE] },
+        ...inventory(poolWith({ "zvpg:expires": AT })),
+      ],
+    });
+    assertGolden(`branch_expire.${ext}`, run);
+  });
+
+  Deno.test(`branch protect: ${format} output`, async () => {
+    const run = await runCli(["branch", "protect", "feature/auth", "-f", format], {
+      calls: () => [
+        ...inventory(),
+        { argv: ["zfs", "set", "zvpg:protected=on", FEATURE] },
+        { argv: ["zfs", "hold", "zvpg-protect", "tpool/data@baseline"] },
+        ...inventory(poolWith({ "zvpg:protected": "on" })),
+      ],
+    });
+    assertGolden(`branch_protect.${ext}`, run);
+  });
+
+  Deno.test(`branch unprotect: ${format} output`, async () => {
+    const run = await runCli(["branch", "unprotect", "feature/auth", "-f", format], {
+      calls: () => [
+        ...inventory(poolWith({ "zvpg:protected": "on" })),
+        { argv: ["zfs", "release", "zvpg-protect", "tpool/data@baseline"] },
+        { argv: ["zfs", "inherit", "zvpg:protected", FEATURE] },
+        ...inventory(),
+      ],
+    });
+    assertGolden(`branch_unprotect.${ext}`, run);
+  });
+
+  Deno.test(`gc --dry-run: ${format} output`, async () => {
+    const run = await runCli(["gc", "--dry-run", "-f", format], {
+      calls: () => inventory(poolWith(EXPIRED)),
+    });
+    assertGolden(`gc_dry_run.${ext}`, run);
+  });
+
+  Deno.test(`gc: ${format} output, a protected expired branch kept`, async () => {
+    const run = await runCli(["gc", "-f", format], {
+      calls: () => inventory(poolWith({ ...EXPIRED, "zvpg:protected": "on" })),
+    });
+    assertGolden(`gc_kept.${ext}`, run);
+  });
+}
+
+Deno.test("gc: an expired branch is deleted", async () => {
+  const run = await runCli(["gc", "-f", "json"], {
+    calls: () => [
+      ...inventory(poolWith(EXPIRED), [MAIN_PS]),
+      { argv: ["zfs", "set", "zvpg:state=deleting", FEATURE] },
+      { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+      dockerPsCall("", "feature/auth"),
+      { argv: ["zfs", "destroy", "-r", FEATURE] },
+    ],
+  });
+  assertGolden("gc.json", run);
+});
+
+Deno.test("branch reset: a protected branch is refused, naming the protection", async () => {
+  const run = await runCli(["branch", "reset", "feature/auth"], {
+    calls: () => inventory(poolWith({ "zvpg:protected": "on" })),
+  });
+  assertGolden("error_reset_protected.txt", run);
+});
+
+Deno.test("branch reset: the default branch is refused", async () => {
+  const run = await runCli(["branch", "reset", "main"], { calls: () => inventory() });
+  assertGolden("error_reset_default.txt", run);
+});
+
+Deno.test("branch delete: a protected branch is refused", async () => {
+  const run = await runCli(["branch", "delete", "feature/auth"], {
+    calls: () => inventory(poolWith({ "zvpg:protected": "on" })),
+  });
+  assertGolden("error_delete_protected.txt", run);
+});
+
+Deno.test("branch expire: a bad duration is a usage error", async () => {
+  const run = await runCli(["branch", "expire", "feature/auth", "7 days"]);
+  assertGolden("usage_bad_expiry.txt", run);
+});
+
+Deno.test("branch create: a bad --ttl is a usage error", async () => {
+  const run = await runCli(["branch", "create", "x", "--ttl", "1y"]);
+  assertGolden("usage_bad_ttl.txt", run);
+});
+
+Deno.test("branch reset: its own named snapshot is refused without --force, naming it", async () => {
+  const milestone: FixtureEntry = {
+    name: `${FEATURE}@milestone`,
+    props: { ...BASELINE.props, createtxg: "200", "zvpg:message": "mine" },
+  };
+  const run = await runCli(["branch", "reset", "feature/auth"], {
+    calls: () => inventory([...poolWith({}), milestone]),
+  });
+  assertGolden("error_reset_named_snapshot.txt", run);
+});
+
+Deno.test("branch reset: --to and --parent together is a usage error", async () => {
+  const run = await runCli(["branch", "reset", "feature/auth", "--to", "baseline", "--parent"]);
+  assertGolden("usage_reset_to_and_parent.txt", run);
+});
+
+Deno.test("branch reset: a failed clone puts the branch back as it was (stopped)", async () => {
+  const run = await runCli(["branch", "reset", "feature/auth"], {
+    calls: (ctx) => {
+      const marked = poolWith({
+        "zvpg:state": "resetting",
+        "zvpg:resume": "stopped",
+        mountpoint: ctx.layout.branchMount("feature/auth"),
+      });
+      const parts = [FEATURE, `${FEATURE}.reset-old`, `${FEATURE}.reset-new`];
+      const read = zfsGetNamesCall(marked, parts, [
+        "type",
+        "mountpoint",
+        "zvpg:reset-of",
+        "zvpg:resume",
+        "zvpg:port",
+      ]);
+      return [
+        ...inventory(),
+        { argv: ["zfs", "set", "zvpg:state=resetting", FEATURE] },
+        { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+        { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
+        { argv: cloneArgv(), result: { code: 1, stderr: "cannot create: out of space\n" } },
+        read,
+        read,
+        read,
+        dockerPsCall("", "feature/auth"),
+        { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+      ];
+    },
+  });
+  assertGolden("error_reset_clone_failed.txt", run);
+});
+
+/** The `zfs clone` of a reset of stopped feature/auth to baseline. */
+function cloneArgv(): string[] {
+  return [
+    "zfs",
+    "clone",
+    ...["-o", "mountpoint=none"],
+    ...["-o", "zvpg:branch=feature/auth"],
+    ...["-o", "zvpg:reset-of=feature/auth"],
+    ...["-o", "zvpg:parent=main"],
+    ...["-o", "zvpg:created=2026-11-24T11:00:00.000Z"],
+    ...["-o", "zvpg:port=6002"],
+    ...["-o", "zvpg:runtime=docker"],
+    ...["-o", "zvpg:state=resetting"],
+    ...["-o", `zvpg:pid=${PID}`],
+    ...["-o", "zvpg:resume=stopped"],
+    "tpool/data@baseline",
+    `${FEATURE}.reset-new`,
+  ];
+}
