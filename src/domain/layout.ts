@@ -89,6 +89,22 @@ export const CONTAINER_SOCKET_DIR = "/var/run/postgresql";
 /** Where the PostgreSQL config files are mounted inside every branch container. */
 export const CONTAINER_CONF_DIR = "/etc/zvpg";
 
+/**
+ * The `postgres` arguments of every server zvpg runs on a data directory: zvpg's own config
+ * files, its private socket directory, and TCP on port 5432 of every interface of the
+ * container (`tcp`) or none at all (an import's loader, reached by its socket only).
+ */
+export function serverArgs(tcp: boolean): string[] {
+  return [
+    ...["-D", CONTAINER_PGDATA],
+    ...["-c", `config_file=${CONTAINER_CONF_DIR}/postgresql.conf`],
+    ...["-c", `hba_file=${CONTAINER_CONF_DIR}/pg_hba.conf`],
+    ...["-c", `ident_file=${CONTAINER_CONF_DIR}/pg_ident.conf`],
+    ...(tcp ? ["-c", "port=5432", "-c", "listen_addresses=*"] : ["-c", "listen_addresses="]),
+    ...["-c", `unix_socket_directories=${CONTAINER_SOCKET_DIR}`],
+  ];
+}
+
 /** Names and paths derived from the configuration. */
 export class Layout {
   readonly pool: string;

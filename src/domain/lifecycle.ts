@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
-import type { BranchRecord, Inventory } from "./inventory.ts";
+import { DependencyError, StateError } from "../errors.ts";
+import type { BranchRecord, Inventory, SnapshotRecord } from "./inventory.ts";
 import { PROPS } from "./layout.ts";
 
 /** ZFS user properties a transition writes. */
@@ -117,4 +117,42 @@ export function assertNoUnfinishedReset(
   throw new StateError(`branch '${branch.name}' has an unfinished reset`, {
     hint: "run 'zvpg status health --repair' to finish or undo it first",
   });
+}
+
+/** What an operation on a branch would destroy beyond the branch's own data. */
+export interface Losses {
+  /** Snapshots someone named (automatic ones go with their branch). */
+  named: Pick<SnapshotRecord, "name">[];
+  /** Branches made from the branch's snapshots. */
+  dependents: Pick<BranchRecord, "name">[];
+  /** Datasets zvpg did not make, inside the branch or its dependents. */
+  foreign: string[];
+}
+
+/**
+ * Refuses an operation (`deleted`, `reset`) that would destroy what `losses` names, naming
+ * each: nothing someone made is lost without --force.
+ */
+export function refuseLosses(
+  branch: string,
+  verb: string,
+  { named, dependents, foreign }: Losses,
+  { hint }: { hint: string },
+): void {
+  if (named.length === 0 && dependents.length === 0 && foreign.length === 0) return;
+  const parts: string[] = [];
+  if (named.length > 0) {
+    parts.push(`it holds snapshot(s) ${named.map((s) => `'${s.name}'`).join(", ")}`);
+  }
+  if (dependents.length > 0) {
+    parts.push(
+      `branch(es) ${dependents.map((b) => `'${b.name}'`).join(", ")} depend on its snapshots`,
+    );
+  }
+  if (foreign.length > 0) parts.push(`it holds datasets zvpg did not make: ${foreign.join(", ")}`);
+  throw new DependencyError(
+    `branch '${branch}' was not ${verb}: ${parts.join(", and ")}`,
+    [...named.map((s) => s.name), ...dependents.map((b) => b.name), ...foreign],
+    hint,
+  );
 }

@@ -30,6 +30,7 @@ import {
   CONTAINER_PGDATA,
   CONTAINER_SOCKET_DIR,
   LABELS,
+  serverArgs,
 } from "../domain/layout.ts";
 
 /** The PostgreSQL config files every container gets, and where they come from. */
@@ -148,20 +149,7 @@ export function branchContainerSpec(
     restart: "unless-stopped",
     entrypoint: "postgres",
     args: [
-      "-D",
-      CONTAINER_PGDATA,
-      "-c",
-      `config_file=${CONTAINER_CONF_DIR}/postgresql.conf`,
-      "-c",
-      `hba_file=${CONTAINER_CONF_DIR}/pg_hba.conf`,
-      "-c",
-      `ident_file=${CONTAINER_CONF_DIR}/pg_ident.conf`,
-      "-c",
-      "port=5432",
-      "-c",
-      "listen_addresses=*",
-      "-c",
-      `unix_socket_directories=${CONTAINER_SOCKET_DIR}`,
+      ...serverArgs(true),
       ...settings,
     ],
   };

@@ -25,6 +25,7 @@ import {
   CONTAINER_PGDATA,
   CONTAINER_SOCKET_DIR,
   LABELS,
+  serverArgs,
 } from "../domain/layout.ts";
 
 /** Where the private directory (pgpass, hba) is mounted in client and loader containers. */
@@ -163,20 +164,7 @@ export class LoaderServer {
       stopSignal: "SIGINT",
       shmSize: "256m",
       entrypoint: "postgres",
-      args: [
-        "-D",
-        CONTAINER_PGDATA,
-        "-c",
-        `config_file=${CONTAINER_CONF_DIR}/postgresql.conf`,
-        "-c",
-        `hba_file=${CONTAINER_CONF_DIR}/pg_hba.conf`,
-        "-c",
-        `ident_file=${CONTAINER_CONF_DIR}/pg_ident.conf`,
-        "-c",
-        "listen_addresses=",
-        "-c",
-        `unix_socket_directories=${CONTAINER_SOCKET_DIR}`,
-      ],
+      args: serverArgs(false),
     });
     await this.waitReady();
   }

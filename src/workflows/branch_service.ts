@@ -5,7 +5,7 @@
  */
 import { assertNotBusy, inFlightAlive } from "../ops/operation_alive.ts";
 import { rmSync } from "node:fs";
-import { BranchExistsError, DependencyError, StateError, UsageError } from "../errors.ts";
+import { BranchExistsError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts";
@@ -47,6 +47,7 @@ import {
   markCreating,
   markRunning,
   markStopped,
+  refuseLosses,
 } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { allocatePort, checkRequestedPort } from "../ops/ports.ts";
@@ -79,34 +80,6 @@ export interface BranchDeleteResult {
   removedSnapshots: string[];
   /** Datasets zvpg did not make that were inside the deleted branches (only with force). */
   removedDatasets: string[];
-}
-
-/**
- * Refuses a delete that would destroy snapshots someone named or branches made from the
- * branch's snapshots: what `--force` would destroy is named, nothing is destroyed unasked.
- */
-function refuseLosses(
-  branch: string,
-  named: SnapshotRecord[],
-  dependents: BranchRecord[],
-  foreign: string[],
-): void {
-  if (named.length === 0 && dependents.length === 0 && foreign.length === 0) return;
-  const parts: string[] = [];
-  if (named.length > 0) {
-    parts.push(`it holds snapshot(s) ${named.map((s) => `'${s.name}'`).join(", ")}`);
-  }
-  if (dependents.length > 0) {
-    parts.push(
-      `branch(es) ${dependents.map((b) => `'${b.name}'`).join(", ")} depend on its snapshots`,
-    );
-  }
-  if (foreign.length > 0) parts.push(`it holds datasets zvpg did not make: ${foreign.join(", ")}`);
-  throw new DependencyError(
-    `branch '${branch}' was not deleted: ${parts.join(", and ")}`,
-    [...named.map((s) => s.name), ...dependents.map((b) => b.name), ...foreign],
-    "delete or move them first ('zvpg snapshot delete', 'zvpg branch delete'), or use --force to delete them with it",
-  );
 }
 
 /** Branch workflows. */
@@ -291,7 +264,12 @@ export class BranchService {
       for (const b of dependents) assertNotProtected(b, `deleted with '${name}'`);
       // a recursive destroy would take datasets the user made inside these branches
       const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
-      if (!options.force) refuseLosses(name, own.filter((s) => !s.auto), dependents, foreign);
+      if (!options.force) {
+        refuseLosses(name, "deleted", { named: own.filter((s) => !s.auto), dependents, foreign }, {
+          hint:
+            "delete or move them first ('zvpg snapshot delete', 'zvpg branch delete'), or use --force to delete them with it",
+        });
+      }
       // in the order they go: the dependents' first, then the branch's own
       const removedSnapshots = [
         ...snapshotNamesOf(inventory, dependents),

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DependencyError, StateError, UsageError } from "../errors.ts";
+import { StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
@@ -41,7 +41,7 @@ import { expiryFromTtl } from "../domain/duration.ts";
 import { withLock } from "../runtime/lock.ts";
 import { SnapshotService } from "./snapshot_service.ts";
 import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
-import { markRunning, markStopped } from "../domain/lifecycle.ts";
+import { markRunning, markStopped, refuseLosses } from "../domain/lifecycle.ts";
 import type { PhaseTimings } from "./branch_service.ts";
 
 /** Options of `branch reset`. */
@@ -109,7 +109,16 @@ export class ResetService {
         for (const b of dependents) {
           assertNotProtected(b, "deleted (it depends on a snapshot of the branch being reset)");
         }
-        if (!options.force) refuseLosses(inventory, branch, own.filter((s) => !s.auto), dependents);
+        if (!options.force) {
+          const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
+          refuseLosses(branch.name, "reset", {
+            named: own.filter((s) => !s.auto),
+            dependents,
+            foreign,
+          }, {
+            hint: "delete or move them first, or use --force to throw them away with its changes",
+          });
+        }
         const chosen = options.parent
           ? undefined
           : this.chosenTarget(inventory, branch, options, lost);
@@ -307,30 +316,4 @@ export class ResetService {
       )
     );
   }
-}
-
-/** Refuses a reset that would destroy named snapshots or branches, naming them. */
-function refuseLosses(
-  inventory: Inventory,
-  branch: BranchRecord,
-  named: SnapshotRecord[],
-  dependents: BranchRecord[],
-): void {
-  const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
-  if (named.length === 0 && dependents.length === 0 && foreign.length === 0) return;
-  const parts: string[] = [];
-  if (named.length > 0) {
-    parts.push(`it holds snapshot(s) ${named.map((s) => `'${s.name}'`).join(", ")}`);
-  }
-  if (dependents.length > 0) {
-    parts.push(
-      `branch(es) ${dependents.map((b) => `'${b.name}'`).join(", ")} depend on its snapshots`,
-    );
-  }
-  if (foreign.length > 0) parts.push(`it holds datasets zvpg did not make: ${foreign.join(", ")}`);
-  throw new DependencyError(
-    `branch '${branch.name}' was not reset: ${parts.join(", and ")}`,
-    [...named.map((s) => s.name), ...dependents.map((b) => b.name), ...foreign],
-    "delete or move them first, or use --force to throw them away with its changes",
-  );
 }
