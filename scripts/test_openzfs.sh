@@ -20,7 +20,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/counts.sh
 OZ=${OZFS_DIR:-/var/tmp/ozfs}
-IMAGE=${ZVPG_TEST_IMAGE:-localhost/zvpg-postgres:17}
+# the images the integration tests use (tests/support/itest.ts: TEST_IMAGE, OTHER_IMAGE)
+IMAGES=("${ZVPG_TEST_IMAGE:-localhost/zvpg-postgres:17}" "${ZVPG_OTHER_IMAGE:-localhost/zvpg-postgres:15-bookworm-native}")
 # the core on OpenZFS: init, snapshot with CHECKPOINT, branch create/start/stop/reset/
 # delete, status health and repair (tests/integration/core_test.ts)
 SUBSET=(tests/integration/core_test.ts)
@@ -38,14 +39,18 @@ start=$SECONDS
 # ---------------------------------------------------------------- the guest (cached)
 tar_dir=$OZ/image-tars-src
 mkdir -p "$tar_dir"
-tar=$tar_dir/$(echo "$IMAGE" | tr '/:' '__').tar
-if [ ! -e "$OZ/stamps/5-images" ] || [ "$(cat "$OZ/stamps/5-images")" != "$tar" ]; then
-  docker image inspect "$IMAGE" >/dev/null 2>&1 || fail "image $IMAGE missing: run scripts/setup_env.sh"
-  say "saving $IMAGE for the guest"
-  docker save -o "$tar" "$IMAGE" || fail "docker save $IMAGE failed"
+tars=()
+for image in "${IMAGES[@]}"; do tars+=("$tar_dir/$(echo "$image" | tr '/:' '__').tar"); done
+if [ "$(cat "$OZ/stamps/5-images" 2>/dev/null)" != "${tars[*]}" ]; then
+  for i in "${!IMAGES[@]}"; do
+    docker image inspect "${IMAGES[$i]}" >/dev/null 2>&1 \
+      || fail "image ${IMAGES[$i]} missing: run scripts/setup_env.sh"
+    say "saving ${IMAGES[$i]} for the guest"
+    docker save -o "${tars[$i]}" "${IMAGES[$i]}" || fail "docker save ${IMAGES[$i]} failed"
+  done
 fi
 say "building the guest (cached under $OZ; the first build takes about 8 min)"
-OZFS_DIR=$OZ OZFS_IMAGE_TARS=$tar bash scripts/openzfs/build_guest.sh >&2 \
+OZFS_DIR=$OZ OZFS_IMAGE_TARS="${tars[*]}" bash scripts/openzfs/build_guest.sh >&2 \
   || fail "the guest could not be built (see $OZ/build.log)"
 say "guest: $(tr '\n' ' ' <"$OZ/guest/versions.txt") (built in $((SECONDS - start)) s)"
 [ "$BUILD_ONLY" = 1 ] && exit 0
