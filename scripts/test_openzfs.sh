@@ -58,25 +58,30 @@ say "guest: $(tr '\n' ' ' <"$OZ/guest/versions.txt") (built in $((SECONDS - star
 # ---------------------------------------------------------------- what the guest gets
 share=$(mktemp -d /var/tmp/zvpg-ozfs-share.XXXXXX)
 trap 'rm -rf "$share"' EXIT
-mkdir -p "$share/zvpg" "$share/bin"
-git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$share/zvpg" \
+stage=$share/stage
+mkdir -p "$stage/zvpg" "$stage/bin"
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$stage/zvpg" \
   || fail "cannot copy the checkout"
-cp "$(readlink -f "$(command -v deno)")" "$share/bin/deno"
+cp "$(readlink -f "$(command -v deno)")" "$stage/bin/deno"
 # every module the tests import, in a cache of its own that goes into the guest (a copy of
 # this host's cache, completed by `deno cache`)
 host_cache=${DENO_DIR:-$HOME/.cache/deno}
-[ -d "$host_cache" ] && cp -a "$host_cache" "$share/deno-cache"
+[ -d "$host_cache" ] && cp -a "$host_cache" "$stage/deno-cache"
 mapfile -t modules < <(for f in "${FILES[@]}"; do
   if [ -d "$f" ]; then find "$f" -name '*_test.ts'; else echo "$f"; fi
 done)
-DENO_DIR=$share/deno-cache deno cache --quiet main.ts "${modules[@]}" >&2 \
+DENO_DIR=$stage/deno-cache deno cache --quiet main.ts "${modules[@]}" >&2 \
   || fail "deno cache failed"
+# one file: 9p under a software CPU reads one large file far faster than many small ones
+tar -cf "$share/payload.tar" -C "$stage" . || fail "cannot pack the payload"
+rm -rf "$stage"
+cp scripts/openzfs/guest_itest.sh "$share/"
 
 # ---------------------------------------------------------------- run
 say "booting the guest: deno test ${FILES[*]}"
 log=$(mktemp /tmp/zvpg-ozfs.XXXXXX.log)
 bash scripts/openzfs/run_guest.sh --share "$share" --timeout "${ZVPG_OPENZFS_TIMEOUT:-3600}" -- \
-  "bash zvpg/scripts/openzfs/guest_itest.sh ${FILES[*]}" 2>&1 | tee "$log"
+  "bash guest_itest.sh ${FILES[*]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 read -r passed failed < <(deno_counts "$log" "$rc")
 rm -f "$log"
