@@ -21,7 +21,7 @@ interface Check {
 }
 
 itest(
-  "core: snapshot, branch, stop, start, repair, delete, with data checked at each step",
+  "core: snapshot, branch, stop, start, reset, repair, delete, with data checked at each step",
   async (env) => {
     const flavor = hostZfsFlavor();
     assert.equal((await env.zvpg(["init", "check"])).code, 0);
@@ -58,6 +58,15 @@ itest(
     const started = await env.json<Branch>(["branch", "start", "dev"]);
     assert.equal(started.port, devPort);
     assert.equal(await env.psql(devPort, "SELECT count(*) FROM t"), "3001");
+
+    // reset throws the branch's writes away: its origin's data again, on the same port
+    const reset = await env.json<Branch & { resetTo: string }>(["branch", "reset", "dev"]);
+    assert.deepEqual([reset.status, reset.port, reset.resetTo], ["running", devPort, "base"]);
+    assert.equal(await env.psql(devPort, "SELECT count(*) FROM t"), "1000");
+    await env.psql(
+      devPort,
+      "INSERT INTO t SELECT g, repeat('x', 500) FROM generate_series(2000, 4000) g",
+    );
 
     // a container removed behind zvpg's back is drift: health fails, repair restarts it
     const containers = await env.containers();
