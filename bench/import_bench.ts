@@ -22,23 +22,7 @@ try {
   await target.psql("postgres", "CREATE DATABASE plain_copy");
 
   const t0 = performance.now();
-  const dump = await src.docker([
-    "exec",
-    "--user",
-    "999",
-    src.name,
-    "pg_dump",
-    "-Fc",
-    "-h",
-    "/tmp",
-    "-U",
-    "postgres",
-    "-d",
-    "app",
-    "-f",
-    "/tmp/b.dump",
-  ]);
-  await src.docker(["cp", `${src.name}:/tmp/b.dump`, `${target.dir}/b.dump`]);
+  await src.dump("c", `${target.dir}/b.dump`);
   await target.docker(["cp", `${target.dir}/b.dump`, `${target.name}:/tmp/b.dump`]);
   const restore = await target.docker([
     "exec",
@@ -55,7 +39,6 @@ try {
     "/tmp/b.dump",
   ]);
   const plain = (performance.now() - t0) / 1000;
-  if (dump.code !== 0) throw new Error(dump.stderr);
   if (restore.code !== 0) throw new Error(restore.stderr);
 
   const t1 = performance.now();

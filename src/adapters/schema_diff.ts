@@ -171,8 +171,8 @@ function planStatements(m: Inspection): string[] {
   return [...m.statements.array].map((s: string) => s.trim()).filter((s: string) => s !== "");
 }
 
-/** Runs a script on a database in one transaction; nothing stays when a statement fails. */
-export async function applyInTransaction(endpoint: PgEndpoint, statements: string[]) {
+/** Connects to `endpoint`, runs `work`, and always closes the connection. */
+async function withClient<T>(endpoint: PgEndpoint, work: (client: pg.Client) => Promise<T>) {
   const client = new pg.Client({
     host: endpoint.host,
     port: endpoint.port,
@@ -182,30 +182,27 @@ export async function applyInTransaction(endpoint: PgEndpoint, statements: strin
   });
   await client.connect();
   try {
-    await client.query("begin");
-    for (const statement of statements) await client.query(statement);
-    await client.query("commit");
-  } catch (error) {
-    await client.query("rollback").catch(() => {});
-    throw error;
+    return await work(client);
   } finally {
     await client.end().catch(() => {});
   }
 }
 
+/** Runs a script on a database in one transaction; nothing stays when a statement fails. */
+export async function applyInTransaction(endpoint: PgEndpoint, statements: string[]) {
+  await withClient(endpoint, async (client) => {
+    try {
+      await client.query("begin");
+      for (const statement of statements) await client.query(statement);
+      await client.query("commit");
+    } catch (error) {
+      await client.query("rollback").catch(() => {});
+      throw error;
+    }
+  });
+}
+
 /** Runs one query, returning its rows. */
 export async function queryRows<T>(endpoint: PgEndpoint, sql: string): Promise<T[]> {
-  const client = new pg.Client({
-    host: endpoint.host,
-    port: endpoint.port,
-    user: endpoint.user,
-    password: endpoint.password,
-    database: endpoint.database,
-  });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return await withClient(endpoint, async (client) => (await client.query(sql)).rows as T[]);
 }

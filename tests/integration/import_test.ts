@@ -218,24 +218,7 @@ itest(
       const dumps = join(src.dir, "dumps");
       await sh("mkdir", ["-p", dumps]);
       await sh("chown", ["999:999", dumps]);
-      const made = await src.docker([
-        "exec",
-        "--user",
-        "999",
-        src.name,
-        "pg_dump",
-        "-Fc",
-        "-h",
-        "/tmp",
-        "-U",
-        "postgres",
-        "-d",
-        "app",
-        "-f",
-        "/tmp/app.dump",
-      ]);
-      assert.equal(made.code, 0, made.stderr);
-      await src.docker(["cp", `${src.name}:/tmp/app.dump`, join(dumps, "app.dump")]);
+      await src.dump("c", join(dumps, "app.dump"));
       await env.ok(["init", "env", "--from", join(dumps, "app.dump")]);
       const port = await env.port("main");
       assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
@@ -315,27 +298,8 @@ itest(
       const expected = await sourceHashes(src);
       const dumps = join(src.dir, "dumps");
       for (const [format, file] of [["t", "app.tar"], ["d", "app.dir"], ["p", "app.sql"]]) {
-        const made = await src.docker([
-          "exec",
-          "--user",
-          "999",
-          src.name,
-          "pg_dump",
-          `-F${format}`,
-          "--no-owner",
-          "--no-acl",
-          "-h",
-          "/tmp",
-          "-U",
-          "postgres",
-          "-d",
-          "app",
-          "-f",
-          `/tmp/${file}`,
-        ]);
-        assert.equal(made.code, 0, made.stderr);
         await sh("mkdir", ["-p", dumps]);
-        await src.docker(["cp", `${src.name}:/tmp/${file}`, join(dumps, file)]);
+        await src.dump(format, join(dumps, file), ["--no-owner", "--no-acl"]);
       }
       await env.ok(["init", "env", "--from", join(dumps, "app.tar"), "--database", "app"]);
       const port = await env.port("main");

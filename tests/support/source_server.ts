@@ -7,7 +7,7 @@
  * @module
  */
 import { appendFileSync, chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { sh } from "./itest.ts";
 
 /** The tables whose contents import tests compare. */
@@ -166,6 +166,22 @@ export class SourceServer {
     ]);
     if (r.code !== 0) throw new Error(`source psql failed: ${r.stderr}`);
     return r.stdout.trim();
+  }
+
+  /**
+   * Dumps database `app` with pg_dump inside the server's container (`format`: c, d, t or
+   * p; `extra` options) and copies the dump to `hostPath`. Throws when pg_dump fails.
+   */
+  async dump(format: string, hostPath: string, extra: string[] = []): Promise<void> {
+    const inside = `/tmp/${basename(hostPath)}`;
+    const made = await this.docker([
+      ...["exec", "--user", `${this.uid}:${this.uid}`, this.name],
+      ...["pg_dump", `-F${format}`, ...extra, "-h", "/tmp", "-U", "postgres", "-d", "app"],
+      ...["-f", inside],
+    ]);
+    if (made.code !== 0) throw new Error(`source pg_dump failed: ${made.stderr}`);
+    const copied = await this.docker(["cp", `${this.name}:${inside}`, hostPath]);
+    if (copied.code !== 0) throw new Error(`docker cp of the dump failed: ${copied.stderr}`);
   }
 
   /** Runs a client program of the image on the host network as the image's postgres user. */
