@@ -9,7 +9,7 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { log } from "../../src/runtime/log.ts";
-import { ZFS_PROPS } from "../../src/domain/inventory.ts";
+import { type BranchRecord, type Inventory, ZFS_PROPS } from "../../src/domain/inventory.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
@@ -369,5 +369,43 @@ export function execSqlCall(
       ...["-U", "postgres", "-d", "postgres", "-c", sql],
     ],
     result,
+  };
+}
+
+/** A stopped branch record made from `base`, for the pure domain tests; `extra` overrides. */
+export function branchRecord(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
+  return {
+    name,
+    dataset: `p/clones/${name}`,
+    mountpoint: `/m/clones/${name}`,
+    parent: "main",
+    origin: "base",
+    created: new Date(0),
+    used: 0,
+    referenced: 0,
+    usedByDataset: 0,
+    usedBySnapshots: 0,
+    written: null,
+    state: "stopped",
+    operationPid: null,
+    status: "stopped",
+    port: null,
+    lastPort: null,
+    runtime: "docker",
+    container: null,
+    isDefault: false,
+    ...extra,
+  };
+}
+
+/** An initialised inventory of `branches` and nothing else; `extra` overrides. */
+export function inventoryOf(branches: BranchRecord[], extra: Partial<Inventory> = {}): Inventory {
+  return {
+    branches,
+    snapshots: [],
+    foreignDatasets: [],
+    orphanContainers: [],
+    initialized: true,
+    ...extra,
   };
 }

@@ -7,7 +7,7 @@ import {
 } from "../../src/domain/duration.ts";
 import { findDrift, resetDirection } from "../../src/domain/drift.ts";
 import { planGc } from "../../src/domain/gc_plan.ts";
-import type { BranchRecord, Inventory, SnapshotRecord } from "../../src/domain/inventory.ts";
+import type { SnapshotRecord } from "../../src/domain/inventory.ts";
 import { buildInventory } from "../../src/domain/inventory.ts";
 import { Layout } from "../../src/domain/layout.ts";
 import {
@@ -17,31 +17,7 @@ import {
   markResetting,
 } from "../../src/domain/lifecycle.ts";
 import { planRepairs } from "../../src/domain/repair_plan.ts";
-
-function branch(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
-  return {
-    name,
-    dataset: `p/clones/${name}`,
-    mountpoint: `/m/clones/${name}`,
-    parent: "main",
-    origin: "base",
-    created: new Date(0),
-    used: 0,
-    referenced: 0,
-    usedByDataset: 0,
-    usedBySnapshots: 0,
-    state: "stopped",
-    operationPid: null,
-    status: "stopped",
-    port: null,
-    lastPort: null,
-    runtime: "docker",
-    container: null,
-    isDefault: false,
-    written: null,
-    ...extra,
-  };
-}
+import { branchRecord as branch, inventoryOf as inventory } from "./helpers.ts";
 
 function snapshot(name: string, of: string, extra: Partial<SnapshotRecord> = {}): SnapshotRecord {
   return {
@@ -55,17 +31,6 @@ function snapshot(name: string, of: string, extra: Partial<SnapshotRecord> = {})
     dependents: [],
     tool: null,
     auto: false,
-    ...extra,
-  };
-}
-
-function inventory(branches: BranchRecord[], extra: Partial<Inventory> = {}): Inventory {
-  return {
-    branches,
-    snapshots: [],
-    foreignDatasets: [],
-    orphanContainers: [],
-    initialized: true,
     ...extra,
   };
 }

@@ -1,50 +1,12 @@
 import assert from "node:assert/strict";
 import type { ContainerInfo } from "../../src/adapters/container_runtime.ts";
 import { describeDrift, findDrift, isWarning } from "../../src/domain/drift.ts";
-import type { BranchRecord, Inventory, SnapshotRecord } from "../../src/domain/inventory.ts";
+import type { SnapshotRecord } from "../../src/domain/inventory.ts";
 import { planRepairs } from "../../src/domain/repair_plan.ts";
+import { branchRecord as branch, inventoryOf as inventory } from "./helpers.ts";
 
 function container(name: string, branch: string, state = "running"): ContainerInfo {
   return { id: name, name, state, labels: { "zvpg.branch": branch, "zvpg.port": "6001" } };
-}
-
-function branch(name: string, extra: Partial<BranchRecord> = {}): BranchRecord {
-  return {
-    name,
-    dataset: `p/clones/${name}`,
-    mountpoint: `/m/clones/${name}`,
-    parent: "main",
-    origin: "base",
-    created: new Date(0),
-    used: 0,
-    referenced: 0,
-    usedByDataset: 0,
-    usedBySnapshots: 0,
-    written: null,
-    state: "stopped",
-    operationPid: null,
-    status: "stopped",
-    port: null,
-    lastPort: null,
-    runtime: "docker",
-    container: null,
-    isDefault: false,
-    ...extra,
-  };
-}
-
-function inventory(
-  branches: BranchRecord[],
-  extra: Partial<Inventory> = {},
-): Inventory {
-  return {
-    branches,
-    snapshots: [],
-    foreignDatasets: [],
-    orphanContainers: [],
-    initialized: true,
-    ...extra,
-  };
 }
 
 const DEAD = () => false;
