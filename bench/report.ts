@@ -33,7 +33,13 @@ export interface SizeResult {
   altRuns: number;
   zvpgCreate: CreateSample[];
   /** `branch reset` → ready of a running branch with changes (issue 13), beside create. */
-  zvpgReset?: { run: number; wallMs: number }[];
+  /** Resets, each with the create timed just before it (same snapshot, same load). */
+  zvpgReset?: {
+    run: number;
+    wallMs: number;
+    timings?: Record<string, number>;
+    pairedCreateMs?: number;
+  }[];
   zvpgSnapshot: { run: number; wallMs: number }[];
   snapshotDeleteMs: number[];
   branchStopMs: number;
@@ -357,6 +363,41 @@ export function renderMarkdown(r: BenchResults): string {
       "readiness probe (every 25 ms) until the server accepts connections; `CLI outside total` is Deno " +
       "start-up, config and inventory loading, and the final `branch info` inventory read. " +
       "`first query after` is a separate host psql `SELECT count(*)` right after the CLI returned.",
+    "",
+  );
+
+  out.push("### zvpg branch reset beside create (medians of the rounds)", "");
+  out.push(
+    table(
+      [
+        "Size",
+        "create → ready (CLI wall)",
+        "reset → ready (CLI wall)",
+        "reset ÷ create",
+        "clone ∥ old server ended",
+        "container run + ready wait",
+        "zvpg total",
+      ],
+      r.sizes.filter((s) => (s.zvpgReset ?? []).length > 0).map((s) => {
+        const resets = s.zvpgReset!;
+        const p = (k: string) => med(resets.map((c) => c.timings?.[k] ?? NaN));
+        const create = med(resets.map((c) => c.pairedCreateMs ?? NaN));
+        const reset = med(resets.map((c) => c.wallMs));
+        return [
+          s.label,
+          fmtMs(create),
+          fmtMs(reset),
+          (reset / create).toFixed(2),
+          fmtMs(p("clone")),
+          fmtMs(p("ready")),
+          fmtMs(p("total")),
+        ];
+      }),
+    ),
+    "",
+    "Each round times a create of a fresh branch from the size's snapshot, then a reset of a " +
+      "running branch (after a write it throws away) back to that snapshot, back to back. A reset " +
+      "ends the old server and swaps the datasets where a create has nothing to end.",
     "",
   );
 

@@ -1,14 +1,16 @@
 /**
- * zvpg branch reset → ready (CLI wall time), side by side with create: one branch is made
- * from the size's base snapshot, changed, and reset `runs` times, then deleted.
+ * zvpg branch reset → ready (CLI wall time and zvpg's own `--timings`), side by side with
+ * create: one branch is made from the size's base snapshot; then each round times a create
+ * of a fresh branch from the same snapshot (deleted untimed) and a reset of the first one
+ * after a write the reset throws away, back to back, so that both see the same load.
  *
  * @module
  */
-import type { BranchJson } from "./branch_json.ts";
+import type { BranchJson, PhaseTimingsJson } from "./branch_json.ts";
 import { sizeProgress, type SizeRun } from "../size_run.ts";
 import { formatMs } from "../units.ts";
 
-/** `runs` resets of one branch, each after a write the reset throws away. */
+/** `runs` rounds of (create, reset), each reset after a write it throws away. */
 export async function benchZvpgReset(run: SizeRun): Promise<void> {
   const name = `br-${run.label}`;
   const created = await run.pool.zvpgJson<BranchJson>([
@@ -21,10 +23,25 @@ export async function benchZvpgReset(run: SizeRun): Promise<void> {
   run.result.zvpgReset = [];
   try {
     for (let i = 1; i <= run.opts.runs; i++) {
+      const pair = `bp-${run.label}-${i}`;
+      const paired = await run.pool.zvpg(["branch", "create", pair, "--from", run.base]);
+      await run.pool.zvpg(["branch", "delete", pair, "--force"]);
       await change(run, created.value.port!);
-      const reset = await run.pool.zvpg(["branch", "reset", name]);
-      run.result.zvpgReset.push({ run: i, wallMs: reset.ms });
-      sizeProgress(run, `branch reset #${i}: ${formatMs(reset.ms)} wall`);
+      const reset = await run.pool.zvpgJson<BranchJson & PhaseTimingsJson>(
+        ["branch", "reset", name, "--timings"],
+      );
+      run.result.zvpgReset.push({
+        run: i,
+        wallMs: reset.ms,
+        timings: reset.value.timings ?? {},
+        pairedCreateMs: paired.ms,
+      });
+      sizeProgress(
+        run,
+        `branch reset #${i}: ${formatMs(reset.ms)} wall (create beside it ${
+          formatMs(paired.ms)
+        }), phases ${JSON.stringify(reset.value.timings)}`,
+      );
     }
   } finally {
     await run.pool.zvpg(["branch", "delete", name, "--force"]);

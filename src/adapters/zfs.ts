@@ -149,11 +149,18 @@ export class Zfs {
     await this.runner.run(this.zfs, ["snapshot", ...propArgs(props), fullName]);
   }
 
-  /** Sets properties, one `zfs set` each (the old dialect takes only one per call). */
+  /**
+   * Sets properties: on OpenZFS in one `zfs set` (atomically), on zfs-fuse one call each
+   * (its dialect takes one property per call).
+   */
   async set(name: string, props: Record<string, string>): Promise<void> {
-    for (const [key, value] of Object.entries(props)) {
-      await this.runner.run(this.zfs, ["set", `${key}=${value}`, name]);
+    const pairs = Object.entries(props).map(([key, value]) => `${key}=${value}`);
+    if (pairs.length === 0) return;
+    if (this.flavor === "openzfs") {
+      await this.runner.run(this.zfs, ["set", ...pairs, name]);
+      return;
     }
+    for (const pair of pairs) await this.runner.run(this.zfs, ["set", pair, name]);
   }
 
   /** Removes a locally set property so it is inherited again (for user props: unset). */

@@ -68,8 +68,8 @@ Environment:
   program.addCommand(refreshCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
-    const { what, mutating } = describeOperation(action);
-    nameOperation(what, { mutating });
+    const { what, mutating, command } = describeOperation(action);
+    nameOperation(what, { mutating, command });
     if (!CONTEXT_FREE.has(action.name())) session.open(program.opts().config);
   });
   return program;
@@ -99,7 +99,7 @@ const MUTATING = new Set([
 /** The operation a command runs, for the messages of an interrupt ("branch create 'x'"). */
 export function describeOperation(
   command: CommandUnknownOpts,
-): { what: string; mutating: boolean } {
+): { what: string; mutating: boolean; command: string } {
   const path: string[] = [];
   for (let c: CommandUnknownOpts | null = command; c?.parent; c = c.parent) path.unshift(c.name());
   const name = path.join(" ");
@@ -108,6 +108,7 @@ export function describeOperation(
   return {
     what: [name, ...operands, ...(repair ? ["--repair"] : [])].join(" "),
     mutating: MUTATING.has(name) || repair,
+    command: name,
   };
 }
 

@@ -703,7 +703,7 @@ export const branchMergeView: View<MergeResult> = {
     if (r.dryRun) return migrationFile(r).trimEnd();
     const lines = [
       `Merged ${r.objects.length} schema change(s) of '${r.branch}' into '${r.into}' (${r.statements.length} statement(s)).`,
-      `Undo: 'zvpg branch create <name> --from ${r.preMergeSnapshot}' has '${r.into}' as it was.`,
+      `Undo: 'zvpg branch reset ${r.into} --to ${r.preMergeSnapshot}' puts '${r.into}' back as it was.`,
     ];
     if (r.output) lines.push(`Migration written to ${r.output}.`);
     return lines.join("\n");

@@ -30,7 +30,9 @@ export type Drift =
   /** Recorded running under another engine than the configured one (warning). */
   | { kind: "other-runtime"; branch: BranchRecord }
   /** A runtime directory that belongs to no branch (warning; repair removes it). */
-  | { kind: "stray-dir"; dir: string };
+  | { kind: "stray-dir"; dir: string }
+  /** A temporary branch of a `branch diff`/`merge` whose process died (repair deletes it). */
+  | { kind: "stale-temporary"; branch: BranchRecord };
 
 /** What findDrift needs besides the inventory. */
 export interface DriftFacts {
@@ -61,7 +63,9 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
   }
   for (const branch of inventory.branches) {
     if (resets.has(branch.name)) continue;
-    if (isInFlight(branch)) {
+    if (isStaleTemporary(branch, facts)) {
+      drift.push({ kind: "stale-temporary", branch });
+    } else if (isInFlight(branch)) {
       drift.push(
         facts.alive(branch.operationPid) ? { kind: "in-flight", branch } : {
           kind: "interrupted",
@@ -87,6 +91,12 @@ export function resetDirection(inventory: Inventory, name: string): "undo" | "fi
   const oldExists = (inventory.resetParts ?? []).some((p) => p.branch === name && p.role === "old");
   const branch = inventory.branches.find((b) => b.name === name);
   return !oldExists && branch?.resetNew === true ? "finish" : "undo";
+}
+
+/** A diff/merge clone whose process is gone, and no other process works on it now. */
+function isStaleTemporary(branch: BranchRecord, facts: DriftFacts): boolean {
+  if (!branch.temporaryPid || facts.alive(branch.temporaryPid)) return false;
+  return !(isInFlight(branch) && facts.alive(branch.operationPid));
 }
 
 /** Whether a drift is only worth a warning. */
@@ -121,5 +131,7 @@ export function describeDrift(d: Drift, engine: string): string {
       return `branch '${d.branch.name}' runs under ${d.branch.runtime}, not ${engine}: manage it with ${d.branch.runtime}`;
     case "stray-dir":
       return `runtime directory ${d.dir} belongs to no branch`;
+    case "stale-temporary":
+      return `branch '${d.branch.name}' is a temporary clone of a diff or merge whose zvpg process is gone`;
   }
 }

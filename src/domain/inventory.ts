@@ -83,6 +83,8 @@ export interface BranchRecord {
   resume?: "running" | "stopped" | null;
   /** Whether this dataset is the new one of an unfinished reset (still marked `zvpg:reset-of`). */
   resetNew?: boolean;
+  /** For a temporary branch of a `branch diff`/`merge`: the pid of its process, else null. */
+  temporaryPid?: number | null;
 }
 
 /** A dataset of an unfinished reset beside its branch (see `Layout.resetDataset`). */
@@ -212,6 +214,7 @@ export function buildInventory(
       protected: d.props[PROPS.protected] === "on",
       resume: resumeOf(d.props[PROPS.resume]),
       resetNew: d.props[PROPS.resetOf] !== undefined,
+      temporaryPid: positive(d.props[PROPS.temporary]),
     });
   }
   branches.sort((a, b) =>

@@ -56,6 +56,12 @@ export const PROPS = {
    * so a branch dataset that still has it is the new one of an unfinished reset.
    */
   resetOf: "zvpg:reset-of",
+  /**
+   * On branch datasets zvpg made for one command (a `branch diff`/`merge` clone): the pid of
+   * that process. Such a branch goes when the command ends, or, once that process is dead,
+   * at the next diff or merge, or by `status health --repair`.
+   */
+  temporary: "zvpg:temporary",
 } as const;
 
 /** The `zfs hold` tag on a protected branch's snapshots. */
@@ -74,13 +80,8 @@ export const SOURCE_PROPS = {
   sourceDatabases: "zvpg:source-databases",
 } as const;
 
-/**
- * On branch datasets zvpg made for one command (a `branch diff`/`merge` clone): the pid of
- * that process. Such a branch goes when the command ends, or, once that process is dead,
- * at the start of the next diff or merge. Kept out of {@link PROPS}: only the diff/merge
- * workflow reads it, not the inventory.
- */
-export const TEMPORARY_PROP = "zvpg:temporary";
+/** {@link PROPS}.temporary (a `branch diff`/`merge` clone's process). */
+export const TEMPORARY_PROP = PROPS.temporary;
 
 /** The data directory path inside every branch container. */
 export const CONTAINER_PGDATA = "/var/lib/postgresql/data";

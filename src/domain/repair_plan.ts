@@ -88,6 +88,15 @@ function branchStep(
   const target = `branch '${branch.name}'`;
   const mine = drift.find((d) => "branch" in d && d.branch.name === branch.name);
   if (mine?.kind === "interrupted") return interruptedStep(inventory, mine.branch, mine.operation);
+  if (mine?.kind === "stale-temporary") {
+    return {
+      do: "destroy",
+      branch,
+      target,
+      action: "delete",
+      reason: "it is a temporary clone of a diff or merge whose zvpg process is gone",
+    };
+  }
   if (mine?.kind === "in-flight" || mine?.kind === "other-runtime") return undefined;
   const restart = (reason: string, stopFirst: boolean): RepairStep => ({
     do: "restart",

@@ -161,6 +161,30 @@ export function isPortConflict(error: unknown): boolean {
     /address already in use|port is already allocated|bind.*(in use|failed)/i.test(error.stderr);
 }
 
+/** Whether a runtime error means a container of that name exists already. */
+export function isNameConflict(error: unknown): boolean {
+  return error instanceof CommandFailedError &&
+    /container name "?\/?[^" ]*"? is already in use|name "?[^" ]*"? is already used/i.test(
+      error.stderr,
+    );
+}
+
+/**
+ * Runs the container. A container of its name (branch and port) can only be one zvpg left
+ * behind (a crash between run and record): it is removed and the run made again, once. The
+ * removal is paid only when there is such a leftover, not before every start.
+ */
+async function runReplacingLeftover(ctx: Context, spec: ContainerSpec): Promise<void> {
+  try {
+    await ctx.runtime.runDetached(spec);
+  } catch (error) {
+    if (!isNameConflict(error)) throw error;
+    log.debug(`a container named '${spec.name}' was left behind; replacing it`);
+    await ctx.runtime.remove(spec.name!);
+    await ctx.runtime.runDetached(spec);
+  }
+}
+
 /**
  * Starts a branch's container on `port` (the caller holds the lock and has checked that
  * no container of the branch runs). On failure the container is removed and the error
@@ -183,10 +207,9 @@ export async function runBranchContainer(
   );
   const spec = branchContainerSpec(ctx, branch, port, owner, settings);
   const name = spec.name!;
-  await ctx.runtime.remove(name);
   faultPoint("container.before-run");
   try {
-    await ctx.runtime.runDetached(spec);
+    await runReplacingLeftover(ctx, spec);
   } catch (error) {
     // even when interrupted: a `run` stopped by a signal may have made the container
     await shielded(() => ctx.runtime.remove(name)).catch(() => {});

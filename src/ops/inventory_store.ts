@@ -26,6 +26,7 @@ import {
   PoolNotImportedError,
 } from "../errors.ts";
 import type { Context } from "../runtime/context.ts";
+import { commandName } from "../runtime/interrupt.ts";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Transition } from "../domain/lifecycle.ts";
@@ -72,7 +73,8 @@ export async function loadInitializedInventory(
 
 /**
  * Throws {@link NotInitializedError} (or {@link PoolNotImportedError}) unless
- * `initialized`: whether the default branch's dataset was found.
+ * `initialized`: whether the default branch's dataset was found. The message names the
+ * command the user ran; `what` only where none was named (a library call, a test).
  */
 export async function requireInitialized(
   ctx: Context,
@@ -80,6 +82,7 @@ export async function requireInitialized(
   what: string,
 ): Promise<void> {
   if (initialized) return;
+  what = commandName() ?? what;
   await throwIfPoolNotImported(ctx, what);
   throw new NotInitializedError(what);
 }

@@ -21,7 +21,7 @@ import { PROPS } from "../domain/layout.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch_container.ts";
 import { record } from "./inventory_store.ts";
-import { startOnPort } from "./start_on_port.ts";
+import { startOnPort, type StartOnPortOptions } from "./start_on_port.ts";
 
 /** What exists of a reset: the branch's dataset (old or new data) and the two beside it. */
 interface ResetDatasets {
@@ -152,10 +152,19 @@ async function resume(ctx: Context, name: string, how: string, port: number | nu
 
 /**
  * Starts the branch's container on exactly `port` (a reset keeps the port: the URI must
- * not change) and waits until PostgreSQL accepts connections. Returns the container.
+ * not change) and waits until PostgreSQL accepts connections; `recorded` is what the
+ * dataset already records of port and engine. Returns the container.
  */
-export async function startRequested(ctx: Context, name: string, port: number): Promise<string> {
-  const { container } = await startOnPort(ctx, { branches: [] }, name, port, { requested: true });
+export async function startRequested(
+  ctx: Context,
+  name: string,
+  port: number,
+  recorded?: StartOnPortOptions["recorded"],
+): Promise<string> {
+  const { container } = await startOnPort(ctx, { branches: [] }, name, port, {
+    requested: true,
+    recorded,
+  });
   try {
     await waitBranchReady(ctx, name, container, port);
   } catch (error) {

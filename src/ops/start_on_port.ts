@@ -13,9 +13,18 @@ import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import { record } from "./inventory_store.ts";
 import { markPort, markRunning } from "../domain/lifecycle.ts";
 import { allocatePort } from "./ports.ts";
+import { PROPS } from "../domain/layout.ts";
 
 /** How many other ports to try when the chosen one is taken at bind time. */
 export const PORT_RETRIES = 5;
+
+/** Options of {@link startOnPort}. */
+export interface StartOnPortOptions {
+  /** The port was asked for: never move to another one. */
+  requested?: boolean;
+  /** What the branch's dataset already records (only what differs is written). */
+  recorded?: { port: number | null; runtime: string | null };
+}
 
 /**
  * Runs the branch's container on `port`, or, unless the port was `requested`, on the next
@@ -27,13 +36,13 @@ export async function startOnPort(
   inventory: Pick<Inventory, "branches">,
   name: string,
   port: number,
-  options: { requested?: boolean } = {},
+  options: StartOnPortOptions = {},
 ): Promise<{ container: string; port: number }> {
   const tried = new Set<number>();
   for (let attempt = 0;; attempt++) {
     try {
       const container = await runBranchContainer(ctx, name, port);
-      await record(ctx, ctx.layout.branchDataset(name), markPort(port, ctx.runtime.flavor));
+      await record(ctx, ctx.layout.branchDataset(name), portChange(ctx, port, options.recorded));
       return { container, port };
     } catch (error) {
       if (!isPortConflict(error)) throw error;
@@ -47,6 +56,18 @@ export async function startOnPort(
       port = allocatePort(ctx, inventory, name, { skip: tried });
     }
   }
+}
+
+/** The {@link markPort} properties that differ from what the dataset records. */
+function portChange(
+  ctx: Context,
+  port: number,
+  recorded: StartOnPortOptions["recorded"],
+): Record<string, string> {
+  const change = markPort(port, ctx.runtime.flavor);
+  if (recorded?.port === port) delete change[PROPS.port];
+  if (recorded?.runtime === ctx.runtime.flavor) delete change[PROPS.runtime];
+  return change;
 }
 
 /**

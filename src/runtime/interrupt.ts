@@ -24,6 +24,8 @@ const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 interface Operation {
   /** What it is, for messages ("branch create 'x'"). */
   what: string;
+  /** The command the user ran, without operands ("branch create"), once named. */
+  command?: string;
   /** Whether it changes anything (then an interrupt's message says how to check). */
   mutating: boolean;
   /** Aborted by the first signal. */
@@ -125,12 +127,24 @@ function currentOperation(): Operation | undefined {
   return signal ? operations.get(signal) : undefined;
 }
 
-/** Names the operation under way, for the messages of an interrupt. */
-export function nameOperation(what: string, options: { mutating?: boolean } = {}): void {
+/**
+ * Names the operation under way, for the messages of an interrupt, and the command the user
+ * ran, for the messages of errors (one name whichever workflow a command goes through).
+ */
+export function nameOperation(
+  what: string,
+  options: { mutating?: boolean; command?: string } = {},
+): void {
   const op = currentOperation();
   if (!op || op.first.signal.aborted) return;
   op.what = what;
   if (options.mutating !== undefined) op.mutating = options.mutating;
+  if (options.command !== undefined) op.command = options.command;
+}
+
+/** The command the user ran ("branch url"), when the CLI named it. */
+export function commandName(): string | undefined {
+  return currentOperation()?.command;
 }
 
 /**

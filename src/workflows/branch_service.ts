@@ -52,7 +52,7 @@ import {
 import { withLock } from "../runtime/lock.ts";
 import { allocatePort, checkRequestedPort } from "../ops/ports.ts";
 import { SnapshotService } from "./snapshot_service.ts";
-import { startOnPort } from "../ops/start_on_port.ts";
+import { startOnPort, type StartOnPortOptions } from "../ops/start_on_port.ts";
 
 /** Options of `branch create`. */
 export interface CreateBranchOptions {
@@ -133,13 +133,18 @@ export class BranchService {
           ...(options.expiry ? expiryProps(options.expiry) : {}),
           ...options.props,
           ...markCreating(port),
+          // the engine that will serve it: a start on this port records nothing more
+          [PROPS.runtime]: ctx.runtime.flavor,
         });
         made.dataset = dataset;
         this.timings.clone = performance.now() - t2;
         faultPoint("branch.create.after-clone");
         throwIfInterrupted();
         log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
-        return await this.runWithRetries(ports, name, port, options.port !== undefined);
+        return await this.runWithRetries(ports, name, port, options.port !== undefined, {
+          port,
+          runtime: ctx.runtime.flavor,
+        });
       });
       const t3 = performance.now();
       await waitBranchReady(ctx, name, started.container, started.port);
@@ -360,10 +365,12 @@ export class BranchService {
     name: string,
     firstPort: number,
     portRequested: boolean,
+    recorded?: StartOnPortOptions["recorded"],
   ): Promise<{ container: string; port: number }> {
     const t = performance.now();
     const started = await startOnPort(this.ctx, ports, name, firstPort, {
       requested: portRequested,
+      recorded,
     });
     this.timings.container = performance.now() - t;
     return started;

@@ -39,6 +39,7 @@ import {
 import { operationAlive } from "../ops/operation_alive.ts";
 import { expiryFromTtl } from "../domain/duration.ts";
 import { withLock } from "../runtime/lock.ts";
+import { settleAll } from "../runtime/settle_all.ts";
 import { SnapshotService } from "./snapshot_service.ts";
 import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
 import { markRunning, markStopped, refuseLosses } from "../domain/lifecycle.ts";
@@ -102,6 +103,11 @@ export class ResetService {
       return await withLock(ctx.layout, async () => {
         const inventory = await loadInitializedInventory(ctx, "branch reset");
         const branch = findBranch(inventory, name);
+        const to = options.to === undefined ? undefined : findSnapshot(inventory, options.to);
+        if (to?.branch === name) {
+          this.assertResettable(inventory, branch, { ownSnapshot: true });
+          return await this.rollBack(inventory, branch, to, options, progress, timings, t0);
+        }
         this.assertResettable(inventory, branch);
         const own = inventory.snapshots.filter((s) => s.branch === name);
         const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
@@ -135,25 +141,29 @@ export class ResetService {
         const target = chosen ?? await this.parentSnapshot(inventory, branch, progress);
         timings.snapshot = performance.now() - t1;
         const t2 = performance.now();
-        await ctx.zfs.clone(target.zfsName, ctx.layout.resetDataset(name, "new"), {
-          mountpoint: "none",
-          ...this.carriedProps(branch, target),
-          ...markResetting(resume),
-        });
+        // the clone and the end of the old server at once: both are undone alike (the old
+        // data is restarted) and neither needs the other. Its container is known from the
+        // read above (the lock is held): no second listing.
+        await settleAll([
+          ctx.zfs.clone(target.zfsName, ctx.layout.resetDataset(name, "new"), {
+            mountpoint: "none",
+            ...this.carriedProps(branch, target),
+            ...markResetting(resume),
+          }),
+          branch.container ? ctx.runtime.remove(branch.container.name) : undefined,
+        ]);
         timings.clone = performance.now() - t2;
         faultPoint("branch.reset.after-clone");
         throwIfInterrupted();
         const removedBranches = await destroyBranches(ctx, dependents);
         const removedSnapshots = snapshotNamesOf(inventory, [...dependents, branch]);
-        const t3 = performance.now();
-        // its container is known from the read above (the lock is held): no second listing
-        if (branch.container) await ctx.runtime.remove(branch.container.name);
-        timings.stop = performance.now() - t3;
         await swapIn(ctx, name);
         faultPoint("branch.reset.after-swap");
         throwIfInterrupted();
         const t4 = performance.now();
-        if (resume === "running") await startRequested(ctx, name, port!);
+        if (resume === "running") {
+          await startRequested(ctx, name, port!, { port, runtime: branch.runtime });
+        }
         timings.ready = performance.now() - t4;
         throwIfInterrupted();
         // the point of no return: from here clean-up finishes the reset
@@ -181,12 +191,19 @@ export class ResetService {
     }
   }
 
-  private assertResettable(inventory: Inventory, branch: BranchRecord): void {
-    if (branch.isDefault) {
-      throw new StateError(`branch '${branch.name}' is the default branch and cannot be reset`, {
-        hint:
-          "it has no origin: every other branch comes from it. Reset a branch made from it instead",
-      });
+  private assertResettable(
+    inventory: Inventory,
+    branch: BranchRecord,
+    { ownSnapshot = false } = {},
+  ): void {
+    if (branch.isDefault && !ownSnapshot) {
+      throw new StateError(
+        `branch '${branch.name}' is the default branch: it has no origin or parent to reset to`,
+        {
+          hint:
+            `reset it --to one of its own snapshots (e.g. a pre-merge-… one), or reset a branch made from it`,
+        },
+      );
     }
     if (isInFlight(branch) && operationAlive(branch.operationPid)) throw inFlightError(branch);
     if (isInFlight(branch) && branch.state !== "resetting") {
@@ -200,6 +217,90 @@ export class ResetService {
     assertNoUnfinishedReset(inventory, branch);
     assertOwnEngine(this.ctx.runtime.flavor, branch);
     assertNotProtected(branch, "reset");
+  }
+
+  /**
+   * Reset to one of the branch's own snapshots (the default branch included: this is how a
+   * merge is undone with its `pre-merge-…` snapshot): the server ends, the dataset is rolled
+   * back to `target` in place, and the server starts again on its port. Its snapshots after
+   * `target` go with the changes (named ones and branches made from them only with
+   * `--force`, named as delete names them); those up to `target`, and the branches made
+   * from them, stay untouched.
+   */
+  private async rollBack(
+    inventory: Inventory,
+    branch: BranchRecord,
+    target: SnapshotRecord,
+    options: ResetOptions,
+    progress: Progress,
+    timings: PhaseTimings,
+    t0: number,
+  ): Promise<BranchResetResult> {
+    const { ctx } = this;
+    const own = inventory.snapshots.filter((s) => s.branch === branch.name);
+    const later = own.slice(own.findIndex((s) => s.zfsName === target.zfsName) + 1);
+    const dependents = orderDependents(inventory, later.map((s) => s.zfsName));
+    for (const b of dependents) {
+      assertNotProtected(b, "deleted (it depends on a snapshot the reset throws away)");
+    }
+    if (!options.force) {
+      refuseLosses(branch.name, "reset", {
+        named: later.filter((s) => !s.auto),
+        dependents,
+        foreign: dependents.flatMap((b) => foreignDatasetsIn(inventory, b)),
+      }, {
+        hint:
+          `delete them first, or use --force to throw them away with its changes since '${target.name}'`,
+      });
+    }
+    const resume = branch.status === "running" ? "running" : "stopped";
+    const port = branch.lastPort;
+    if (resume === "running" && port === null) {
+      throw new StateError(`branch '${branch.name}' runs on no recorded port`);
+    }
+    // intent first: a crash from here is undone by repair, which restarts the branch
+    await record(ctx, branch.dataset, markResetting(resume));
+    progress.marked = true;
+    const removedBranches = await destroyBranches(ctx, dependents);
+    const removedSnapshots = [
+      ...snapshotNamesOf(inventory, dependents),
+      ...later.map((s) => s.name),
+    ];
+    const t1 = performance.now();
+    await settleAll([
+      branch.container ? ctx.runtime.remove(branch.container.name) : undefined,
+      (async () => {
+        for (const s of [...later].reverse()) await ctx.zfs.destroy(s.zfsName);
+      })(),
+    ]);
+    throwIfInterrupted();
+    await ctx.zfs.rollback(target.zfsName);
+    // the point of no return: the changes are gone, clean-up restarts what is there
+    timings.clone = performance.now() - t1;
+    faultPoint("branch.reset.after-rollback");
+    const t2 = performance.now();
+    if (resume === "running") {
+      await startRequested(ctx, branch.name, port!, { port, runtime: branch.runtime });
+    }
+    timings.ready = performance.now() - t2;
+    if (branch.ttlSeconds) {
+      await record(ctx, branch.dataset, {
+        [PROPS.expires]: expiryFromTtl(ctx.now(), branch.ttlSeconds).expiresAt.toISOString(),
+      });
+    }
+    await record(ctx, branch.dataset, resume === "running" ? markRunning() : markStopped());
+    timings.total = performance.now() - t0;
+    log.info(`branch '${branch.name}' reset to its snapshot '${target.name}'`);
+    const scope = await loadBranchScope(ctx, "branch reset", [branch.name], {
+      containers: "branch",
+    });
+    return {
+      branch: scopeBranch(scope, branch.name),
+      snapshot: target.name,
+      removedBranches,
+      removedSnapshots,
+      timings,
+    };
   }
 
   /**

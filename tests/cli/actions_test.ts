@@ -59,22 +59,27 @@ function newBranch(ctx: Context, port: number, state: string): FixtureEntry {
   };
 }
 
-/** The container start every start path makes: clear the name, run, record, read back. */
+/**
+ * The container start every start path makes: run, record (port and engine only when the
+ * dataset does not record them yet: a create's clone does), read back.
+ */
 function startCalls(
   ctx: Context,
   branch: string,
   dataset: string,
   port: number,
   after: FixtureEntry[],
+  recorded = false,
 ): ExpectedCall[] {
   // a data directory of PostgreSQL 14 or later syncs only its file system at recovery
   const extra = ["-c", "recovery_init_sync_method=syncfs"];
   const container = ctx.layout.containerName(branch, port);
   return [
-    { argv: ["docker", "rm", "-f", "-v", container] },
     { argv: [...runArgv(ctx, branch, port), ...extra], result: { stdout: "f00d\n" } },
-    { argv: ["zfs", "set", `zvpg:port=${port}`, dataset] },
-    { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
+    ...(recorded ? [] : [
+      { argv: ["zfs", "set", `zvpg:port=${port}`, dataset] },
+      { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
+    ]),
     { argv: ["zfs", "set", "zvpg:state=running", dataset] },
     branchGetCall(after, [dataset]),
     dockerPsCall(dockerPsLine({ branch, port, name: container }) + "\n", branch),
@@ -110,7 +115,7 @@ for (const [format, ext] of FORMATS) {
           ...startCalls(ctx, "feature/new", dataset, port, [
             ...before,
             newBranch(ctx, port, "running"),
-          ]),
+          ], true),
         ];
       },
     });

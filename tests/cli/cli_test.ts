@@ -3,6 +3,7 @@
  * JSON output and its exit code, compared with golden files in tests/cli/golden/.
  */
 import assert from "node:assert/strict";
+import { branchGetCall } from "../unit/helpers.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import { VERSION } from "../../src/version.ts";
 import {
@@ -212,6 +213,25 @@ Deno.test("branch list: before init is exit 1 and says how to initialise", async
     calls: () => [zfsGetMissingCall(), dockerPsCall(""), ZPOOL_LIST],
   });
   assertGolden("error_not_initialized.txt", run);
+});
+
+Deno.test("before init, every command names itself, not the workflow it goes through", async () => {
+  for (const args of [["branch", "diff", "feat"], ["branch", "url", "feat"]]) {
+    const run = await runCli(args, {
+      calls: () => [
+        branchGetCall([], ["tpool/clones/feat"]),
+        dockerPsCall("", "feat"),
+        ZPOOL_LIST,
+      ],
+    });
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr.trim(),
+      `error: ${args[0]} ${
+        args[1]
+      }: zvpg is not initialised on this pool — run 'zvpg init env' first`,
+    );
+  }
 });
 
 Deno.test("snapshot delete: refused while a branch depends on it", async () => {

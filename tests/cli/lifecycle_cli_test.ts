@@ -158,6 +158,46 @@ Deno.test("branch reset: its own named snapshot is refused without --force, nami
   assertGolden("error_reset_named_snapshot.txt", run);
 });
 
+/** feature/auth's own snapshots: `milestone`, then `later` (named) taken after it. */
+function ownSnapshots(): FixtureEntry[] {
+  const own = (name: string, txg: string): FixtureEntry => ({
+    name: `${FEATURE}@${name}`,
+    props: { ...BASELINE.props, createtxg: txg, "zvpg:message": name },
+  });
+  return [own("milestone", "200"), own("later", "210")];
+}
+
+Deno.test("branch reset --to its own snapshot: a later named one is refused, naming it", async () => {
+  const run = await runCli(["branch", "reset", "feature/auth", "--to", "milestone"], {
+    calls: () => inventory([...poolWith({}), ...ownSnapshots()]),
+  });
+  assertGolden("error_reset_own_later_snapshot.txt", run);
+});
+
+for (const format of ["table", "json"] as const) {
+  Deno.test(`branch reset --to its own snapshot: a rollback in place (${format})`, async () => {
+    const run = await runCli(
+      ["branch", "reset", "feature/auth", "--to", "milestone", "--force", "-f", format],
+      {
+        calls: () => [
+          ...inventory([...poolWith({}), ...ownSnapshots()]),
+          { argv: ["zfs", "set", "zvpg:state=resetting", FEATURE] },
+          { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+          { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
+          // the later snapshot goes with the changes; the rollback is in place
+          { argv: ["zfs", "destroy", `${FEATURE}@later`] },
+          { argv: ["zfs", "rollback", `${FEATURE}@milestone`] },
+          { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+          ...branchScope("feature/auth", FEATURE, {
+            entries: [...poolWith({}), ownSnapshots()[0]],
+          }),
+        ],
+      },
+    );
+    assertGolden(`branch_reset_own.${format === "json" ? "json" : "txt"}`, run);
+  });
+}
+
 Deno.test("branch reset: --to and --parent together is a usage error", async () => {
   const run = await runCli(["branch", "reset", "feature/auth", "--to", "baseline", "--parent"]);
   assertGolden("usage_reset_to_and_parent.txt", run);

@@ -117,6 +117,28 @@ itest(
     // no temporary clone is left
     assert.deepEqual(await branchNames(env), ["feat", "main", "restored"]);
     assert.equal((await env.containers()).length, 3);
+
+    // `branch reset main --to pre-merge-…` undoes the merge in place, on the same port;
+    // the branch made from the pre-merge snapshot keeps running on it
+    const mainPort = await env.port("main");
+    const reset = await env.json<{ resetTo: string; port: number }>([
+      "branch",
+      "reset",
+      "main",
+      "--to",
+      merged.preMergeSnapshot!,
+    ]);
+    assert.equal(reset.resetTo, merged.preMergeSnapshot);
+    assert.equal(reset.port, mainPort);
+    assert.equal(await env.psql(mainPort, "select to_regclass('public.orders') is null"), "t");
+    assert.equal(await env.psql(mainPort, "select count(*) from users"), "2");
+    const undone = await env.json<DiffJson>(["branch", "diff", "main", "restored"]);
+    assert.equal(undone.hasChanges, false, JSON.stringify(undone.objects));
+    assert.equal(await env.psql(restored, "select 1"), "1");
+    // a plain reset of main is still refused: it has no origin
+    const plain = await env.zvpg(["branch", "reset", "main"]);
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /default branch.*--to one of its own snapshots/s);
   },
 );
 
@@ -158,6 +180,16 @@ itest(
       ZVPG_FAULT: "branch.diff.after-temporary",
     });
     assert.notEqual(killed.code, 0);
+    assert.ok((await branchNames(env)).some((b) => b.startsWith("zvpg-tmp-")));
+    // `status health` names the leftover and `--repair` deletes it
+    const health = await env.zvpg(["status", "health"]);
+    assert.equal(health.code, 1, health.stdout);
+    assert.match(health.stdout, /temporary clone of a diff or merge whose zvpg process is gone/);
+    await env.ok(["status", "health", "--repair"]);
+    assert.ok(!(await branchNames(env)).some((b) => b.startsWith("zvpg-tmp-")));
+    assert.equal((await env.zvpg(["status", "health"])).code, 0);
+    // killed again: the next merge removes the leftover itself
+    await env.zvpg(["branch", "merge", "unique"], { ZVPG_FAULT: "branch.diff.after-temporary" });
     assert.ok((await branchNames(env)).some((b) => b.startsWith("zvpg-tmp-")));
     assertCliError(
       await env.zvpg(["branch", "merge", "unique"]),

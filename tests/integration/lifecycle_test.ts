@@ -83,7 +83,22 @@ itest(
     assertCliError(
       await env.zvpg(["branch", "reset", "main"]),
       1,
-      /default branch and cannot be reset/,
+      /default branch: it has no origin/,
+    );
+    // --to its own snapshot: rolled back in place, on its port, the snapshot kept
+    await env.psql(before.port!, "insert into t values (42)");
+    const own = await env.json<Branch & { resetTo: string }>([
+      "branch",
+      "reset",
+      "ci",
+      "--to",
+      "mine",
+    ]);
+    assert.equal(own.resetTo, "mine");
+    assert.equal(own.port, before.port);
+    assert.equal(
+      await env.psql(before.port!, "select string_agg(n::text, ',' order by n) from t"),
+      "1,2,3",
     );
     await env.ok(["branch", "reset", "ci", "--force", "--parent"]);
     const snaps = (await env.json<{ name: string }[]>(["snapshot", "list"])).map((s) => s.name);

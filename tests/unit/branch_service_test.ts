@@ -3,6 +3,7 @@
  * and rollback), start, stop, delete, info and list. PostgreSQL readiness is answered
  * by a stub pinger, so no server is needed.
  */
+import { isNameConflict } from "../../src/ops/branch_container.ts";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -155,8 +156,6 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
           mkdirSync(pgdata, { recursive: true });
           fake.expect(
             { argv: runArgv(ctx, name, start), result: { stdout: "f00d\n" } },
-            { argv: ["zfs", "set", `zvpg:port=${start}`, dataset] },
-            { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
             { argv: ["zfs", "set", "zvpg:state=running", dataset] },
             ...branchReads(
               after,
@@ -167,7 +166,6 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
           );
         },
       },
-      { argv: ["docker", "rm", "-f", "-v", container] },
     );
     const service = new BranchService(ctx);
     const record = await service.create(name, { from: "baseline" });
@@ -199,7 +197,6 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
     fake.expect(
       ...createReads([mainDataset(), BASELINE], dataset),
       cloneCall(ctx, name, start, "tpool/data@baseline"),
-      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       {
         argv: runArgv(ctx, name, start),
         result: {
@@ -209,10 +206,8 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
         },
       },
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
-      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start + 1}`] },
       { argv: runArgv(ctx, name, start + 1), result: { stdout: "beef\n" } },
       { argv: ["zfs", "set", `zvpg:port=${start + 1}`, dataset] },
-      { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
       { argv: ["zfs", "set", "zvpg:state=running", dataset] },
       ...branchReads(
         [
@@ -232,6 +227,52 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
   });
 });
 
+Deno.test("branch create: a container left behind under its name is replaced, once", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake, start } = setup(dir);
+    const name = "dev";
+    const dataset = "tpool/clones/dev";
+    mkdirSync(ctx.layout.pgdata(name), { recursive: true });
+    fake.expect(
+      ...createReads([mainDataset(), BASELINE], dataset),
+      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      {
+        argv: runArgv(ctx, name, start),
+        result: {
+          code: 125,
+          stderr:
+            `docker: Error response from daemon: Conflict. The container name "/zvpg_dev_${start}" is already in use by container "f00d". You have to remove (or rename) that container to be able to reuse that name.\n`,
+        },
+      },
+      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
+      { argv: runArgv(ctx, name, start), result: { stdout: "beef\n" } },
+      { argv: ["zfs", "set", "zvpg:state=running", dataset] },
+      ...branchReads(
+        [
+          mainDataset(),
+          BASELINE,
+          branchDataset(name, "dev", { "zvpg:state": "running", "zvpg:port": String(start) }),
+        ],
+        dataset,
+        name,
+      ),
+    );
+    const record = await new BranchService(ctx).create(name, { from: "baseline" });
+    fake.assertDone();
+    assert.equal(record.lastPort, start);
+  });
+});
+
+Deno.test("isNameConflict: docker, podman and nerdctl wording; a taken port is not one", () => {
+  const failed = (stderr: string) => new CommandFailedError("docker", ["run"], 125, stderr);
+  assert.ok(isNameConflict(failed('Conflict. The container name "/zvpg_a_1" is already in use')));
+  assert.ok(isNameConflict(failed('the container name "zvpg_a_1" is already in use by 12ab')));
+  assert.ok(isNameConflict(failed('name-store error: name "zvpg_a_1" is already used by ID "x"')));
+  assert.ok(!isNameConflict(failed("listen tcp 127.0.0.1:7000: bind: address already in use")));
+  assert.ok(!isNameConflict(failed("Bind for 127.0.0.1:7000 failed: port is already allocated")));
+  assert.ok(!isNameConflict(new Error('container name "x" is already in use')));
+});
+
 Deno.test("branch create: a failed container run removes what was made", async () => {
   await withTempDir(async (dir) => {
     const { ctx, fake, start } = setup(dir);
@@ -240,7 +281,6 @@ Deno.test("branch create: a failed container run removes what was made", async (
     fake.expect(
       ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
       cloneCall(ctx, name, start, "tpool/data@baseline"),
-      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       {
         argv: runArgv(ctx, name, start),
         result: {
@@ -273,7 +313,6 @@ Deno.test("branch create: a missing image is reported as such and rolled back", 
     fake.expect(
       ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
       cloneCall(ctx, "dev", start, "tpool/data@baseline"),
-      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       {
         argv: runArgv(ctx, "dev", start),
         result: { code: 125, stderr: "Unable to find image 'postgres:17' locally\n" },
@@ -302,10 +341,7 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
     fake.expect(
       ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
       cloneCall(ctx, "dev", start, "tpool/data@baseline"),
-      { argv: ["docker", "rm", "-f", "-v", container] },
       { argv: runArgv(ctx, "dev", start), result: { stdout: "f00d\n" } },
-      { argv: ["zfs", "set", `zvpg:port=${start}`, "tpool/clones/dev"] },
-      { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },
       // restarting: the engine's restart policy will run it again, the code is this run's
       inspectStateCall(container, { stdout: "restarting 1\n" }),
       {
@@ -384,7 +420,6 @@ Deno.test("branch start: a stopped branch restarts on its previous port", async 
       branchGetCall(entries("stopped"), ["tpool/clones/dev"]),
       slotsCall(entries("stopped")),
       dockerPsCall(""),
-      { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${port}`] },
       { argv: runArgv(ctx, "dev", port), result: { stdout: "f00d\n" } },
       { argv: ["zfs", "set", `zvpg:port=${port}`, "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },

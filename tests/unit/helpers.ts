@@ -349,6 +349,8 @@ export function cloneCall(ctx: Context, branch: string, port: number, from: stri
       `zvpg:pid=${Deno.pid}`,
       "-o",
       `zvpg:port=${port}`,
+      "-o",
+      "zvpg:runtime=docker",
       from,
       dataset,
     ],

@@ -129,3 +129,32 @@ Deno.test("planRepairs() restarts, rolls back, removes; never touches busy or fo
   );
   assert.equal(findDrift(inventory([branch("quiet")]), { alive: DEAD, strayDirs: [] }).length, 0);
 });
+
+Deno.test("a diff/merge clone whose process died is drift that repair deletes; a live one is left", () => {
+  const inv = inventory([
+    branch("zvpg-tmp-1-a", { state: "running", status: "running", temporaryPid: 4194304 }),
+    branch("zvpg-tmp-2-b", { state: "running", status: "running", temporaryPid: Deno.pid }),
+    // a create of a temporary branch still at work in another live process
+    branch("zvpg-tmp-3-c", {
+      state: "creating",
+      status: "creating",
+      temporaryPid: 4194304,
+      operationPid: Deno.pid,
+    }),
+  ]);
+  const alive = (pid: number | null) => pid === Deno.pid;
+  const drift = findDrift(inv, { alive, strayDirs: [] });
+  assert.deepEqual(drift.map((d) => [d.kind, "branch" in d ? d.branch.name : ""]), [
+    ["stale-temporary", "zvpg-tmp-1-a"],
+    ["in-flight", "zvpg-tmp-3-c"],
+  ]);
+  assert.equal(isWarning(drift[0]), false);
+  assert.equal(
+    describeDrift(drift[0], "docker"),
+    "branch 'zvpg-tmp-1-a' is a temporary clone of a diff or merge whose zvpg process is gone",
+  );
+  const steps = planRepairs(inv, drift, { unusable: new Map(), remounted: new Set() });
+  assert.deepEqual(steps.map((s) => [s.do, s.target, s.action]), [
+    ["destroy", "branch 'zvpg-tmp-1-a'", "delete"],
+  ]);
+});

@@ -621,3 +621,19 @@ Deno.test("zfs: get reads exactly the names given, or one level below with a dep
   ]);
   fake.assertDone();
 });
+
+Deno.test("Zfs.set on OpenZFS: every property in one atomic call; none at all for none", async () => {
+  const fake = new FakeRunner([
+    {
+      argv: ["zfs", "set", "zvpg:state=resetting", "zvpg:pid=42", "zvpg:resume=running", "p/c/x"],
+    },
+  ]);
+  const zfs = new Zfs(fake, "openzfs");
+  await zfs.set("p/c/x", {
+    "zvpg:state": "resetting",
+    "zvpg:pid": "42",
+    "zvpg:resume": "running",
+  });
+  await zfs.set("p/c/x", {});
+  fake.assertDone();
+});
