@@ -30,7 +30,8 @@ interface ResetDatasets {
     exists: boolean;
     isNew: boolean;
     mountpoint: string;
-    resume: string;
+    /** The recorded state to return to (none when the reset's mark was not written). */
+    resume: string | undefined;
     port: number | null;
   };
   oldExists: boolean;
@@ -52,7 +53,7 @@ async function readResetDatasets(ctx: Context, name: string): Promise<ResetDatas
       exists: own !== undefined,
       isNew: own?.props[PROPS.resetOf] !== undefined,
       mountpoint: own?.props.mountpoint ?? "",
-      resume: own?.props[PROPS.resume] ?? "stopped",
+      resume: own?.props[PROPS.resume],
       port: Number.isInteger(port) && port > 0 ? port : null,
     },
     oldExists: entry(layout.resetDataset(name, "old")) !== undefined,
@@ -93,9 +94,14 @@ export async function swapIn(ctx: Context, name: string): Promise<void> {
 /**
  * Puts the branch back as it was before the reset: its old data under its name and
  * mountpoint, the new clone destroyed, running again on its port if it ran (else
- * stopped). Safe to run again after a crash at any point.
+ * stopped). Safe to run again after a crash at any point. `before` is how it ran, for
+ * when the reset's mark (which records it) was not written.
  */
-export async function undoReset(ctx: Context, name: string): Promise<void> {
+export async function undoReset(
+  ctx: Context,
+  name: string,
+  before?: { resume: string; port: number | null },
+): Promise<void> {
   const { layout } = ctx;
   const d = layout.branchDataset(name);
   let state = await readResetDatasets(ctx, name);
@@ -115,7 +121,12 @@ export async function undoReset(ctx: Context, name: string): Promise<void> {
     await ctx.zfs.set(d, { mountpoint: layout.branchMount(name) });
   }
   if (state.newExists) await ctx.zfs.destroy(layout.resetDataset(name, "new"), { recursive: true });
-  await resume(ctx, name, state.branch.resume, state.branch.port);
+  await resume(
+    ctx,
+    name,
+    state.branch.resume ?? before?.resume ?? "stopped",
+    state.branch.port ?? before?.port ?? null,
+  );
   log.info(`reset of branch '${name}' undone: it is as it was`);
 }
 
@@ -132,7 +143,7 @@ export async function finishReset(ctx: Context, name: string): Promise<void> {
     await ctx.zfs.set(d, { mountpoint: layout.branchMount(name) });
   }
   await ctx.zfs.inherit(d, PROPS.resetOf);
-  await resume(ctx, name, state.branch.resume, state.branch.port);
+  await resume(ctx, name, state.branch.resume ?? "stopped", state.branch.port);
 }
 
 /**

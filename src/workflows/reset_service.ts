@@ -75,6 +75,10 @@ interface Progress {
   oldGone?: boolean;
   /** The automatic snapshot a `--parent` reset set out to take. */
   autoSnapshot?: string;
+  /** How the branch ran before (an undo returns it there, marked or not). */
+  before?: { resume: "running" | "stopped"; port: number | null };
+  /** The end of the old server, under way from before the mark. */
+  ending?: Promise<void>;
 }
 
 /** Branch reset workflow. */
@@ -133,6 +137,14 @@ export class ResetService {
         if (resume === "running" && port === null) {
           throw new StateError(`branch '${name}' runs on no recorded port`);
         }
+        // The old server ends while the reset is marked and its clone made: nothing it
+        // serves is kept, and an undo restarts it (clean-up knows how it ran, even should
+        // the mark fail). Its container is known from the read above (the lock is held).
+        progress.before = { resume, port };
+        if (branch.container) {
+          progress.ending = ctx.runtime.remove(branch.container.name);
+          progress.ending.catch(() => {}); // awaited below, and by clean-up
+        }
         // intent first: from here a crash leaves a branch repair can undo
         await record(ctx, branch.dataset, markResetting(resume));
         progress.marked = true;
@@ -141,16 +153,13 @@ export class ResetService {
         const target = chosen ?? await this.parentSnapshot(inventory, branch, progress);
         timings.snapshot = performance.now() - t1;
         const t2 = performance.now();
-        // the clone and the end of the old server at once: both are undone alike (the old
-        // data is restarted) and neither needs the other. Its container is known from the
-        // read above (the lock is held): no second listing.
         await settleAll([
           ctx.zfs.clone(target.zfsName, ctx.layout.resetDataset(name, "new"), {
             mountpoint: "none",
             ...this.carriedProps(branch, target),
             ...markResetting(resume),
           }),
-          branch.container ? ctx.runtime.remove(branch.container.name) : undefined,
+          progress.ending,
         ]);
         timings.clone = performance.now() - t2;
         faultPoint("branch.reset.after-clone");
@@ -186,7 +195,9 @@ export class ResetService {
         };
       });
     } catch (error) {
-      if (progress.marked) await shielded(() => this.cleanUp(name, progress));
+      if (progress.marked || progress.ending) {
+        await shielded(() => this.cleanUp(name, progress));
+      }
       throw rolledBack(error);
     }
   }
@@ -399,6 +410,7 @@ export class ResetService {
   /** Undoes the reset (or finishes it past the point of no return) after a failure. */
   private async cleanUp(name: string, progress: Progress): Promise<void> {
     const { ctx } = this;
+    await progress.ending?.catch(() => {});
     await withLock(ctx.layout, async () => {
       if (progress.oldGone) {
         log.warn(`branch reset failed after its old data was destroyed: finishing '${name}'`);
@@ -406,7 +418,7 @@ export class ResetService {
         return;
       }
       log.warn(`branch reset failed: putting '${name}' back as it was`);
-      await undoReset(ctx, name);
+      await undoReset(ctx, name, progress.before);
       const auto = progress.autoSnapshot;
       if (auto && await ctx.zfs.exists(auto).catch(() => false)) {
         await ctx.zfs.destroy(auto).catch((e) => log.error(String(e.message)));
