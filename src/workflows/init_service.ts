@@ -56,6 +56,12 @@ export function readTemplate(name: string): string {
   return readFileSync(new URL(name, TEMPLATE_DIR), "utf8");
 }
 
+/** The uid and gid of `id <user>` output (`uid=999(postgres) gid=999(postgres) …`). */
+export function parseIdOutput(text: string): { uid: number; gid: number } | undefined {
+  const m = /uid=(\d+)\S* gid=(\d+)/.exec(text);
+  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
+}
+
 /** Environment set-up and checks. */
 export class InitService {
   constructor(private readonly ctx: Context) {}
@@ -110,6 +116,7 @@ export class InitService {
     const session = await ImportSession.open(this.ctx, request, owner);
     const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
     try {
+      session.phase("pool, datasets and config files");
       await this.ensurePool(record);
       ensurePrivateDir(config.mountDir);
       await withLock(layout, async () => {
@@ -117,11 +124,18 @@ export class InitService {
         this.ensureConfigFiles(record);
         refuseExisting();
         this.emptyDataDirectory(pgdata, owner);
-        await session.load(pgdata, layout.dataMount, () => this.initdb(pgdata, owner));
+        await session.load(
+          pgdata,
+          layout.dataMount,
+          () => this.initdb(pgdata, owner, { sync: false }),
+        );
         record("import", true, `loaded ${session.plan.description}`);
+        session.phase("starting main");
         await this.ensureDefaultRunning(record, false);
+        session.phase("snapshot");
         const snapshot = await snapshotImport(this.ctx, session.plan);
         record("snapshot", true, `${snapshot} of ${session.plan.description}`);
+        session.phase("done");
       });
       return steps;
     } catch (error) {
@@ -345,8 +359,16 @@ export class InitService {
     chmodSync(pgdata, 0o700);
   }
 
-  /** Runs initdb in the image on the empty `pgdata`, with zvpg's user and password. */
-  async initdb(pgdata: string, owner: { uid: number; gid: number }): Promise<void> {
+  /**
+   * Runs initdb in the image on the empty `pgdata`, with zvpg's user and password. An
+   * import passes `sync: false` (`initdb --no-sync`): its loader ends with a CHECKPOINT and
+   * the dataset is snapshotted, which commits every block to disk anyway.
+   */
+  async initdb(
+    pgdata: string,
+    owner: { uid: number; gid: number },
+    options: { sync?: boolean } = {},
+  ): Promise<void> {
     const { layout, config, runtime } = this.ctx;
     this.emptyDataDirectory(pgdata, owner);
     const secretDir = mkdtempSync(join(layout.runtimeDir(config.branchDefault) + "-init-"));
@@ -376,6 +398,7 @@ export class InitService {
           "--encoding=UTF8",
           "--locale=C",
           "--data-checksums",
+          ...(options.sync === false ? ["--no-sync"] : []),
         ],
       }, 300_000);
       if (result.code !== 0) {
@@ -392,27 +415,24 @@ export class InitService {
     }
   }
 
-  /** uid and gid of the image's `postgres` user. */
+  /** uid and gid of the image's `postgres` user (one container: `id postgres`). */
   async imagePostgresUser(): Promise<{ uid: number; gid: number }> {
-    const id = async (flag: string) => {
-      const r = await this.ctx.runtime.runToCompletion({
-        image: this.ctx.config.pgBaseImage,
-        user: "0:0",
-        entrypoint: "id",
-        args: [flag, "postgres"],
-      }, 120_000);
-      const n = Number(r.stdout.trim());
-      if (r.code !== 0 || !Number.isInteger(n)) {
-        throw new ZvpgError(
-          `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${
-            (r.stderr || r.stdout).trim()
-          }`,
-          { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
-        );
-      }
-      return n;
-    };
-    return { uid: await id("-u"), gid: await id("-g") };
+    const r = await this.ctx.runtime.runToCompletion({
+      image: this.ctx.config.pgBaseImage,
+      user: "0:0",
+      entrypoint: "id",
+      args: ["postgres"],
+    }, 120_000);
+    const ids = r.code === 0 ? parseIdOutput(r.stdout) : undefined;
+    if (!ids) {
+      throw new ZvpgError(
+        `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${
+          (r.stderr || r.stdout).trim()
+        }`,
+        { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
+      );
+    }
+    return ids;
   }
 
   /** Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not `postgres`. */
