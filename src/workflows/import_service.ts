@@ -155,6 +155,13 @@ export class ImportSession {
 
   /** The objects of a dump archive (from its listing), for progress. */
   private dumpObjects?: number;
+  /** The data directory was taken over in place (zero-copy): {@link load} copies nothing. */
+  private inPlace = false;
+
+  /** Says that the data directory source now is `pgdata` itself (see src/ops/datadir_adoption.ts). */
+  loadInPlace(): void {
+    this.inPlace = true;
+  }
 
   /**
    * Resolves the source and runs the preflight; throws a one-line error before anything
@@ -407,7 +414,8 @@ export class ImportSession {
       if (plan.source.kind === "server" && plan.mode === "physical") {
         await this.baseBackup(plan.source, pgdata);
       } else if (plan.source.kind === "datadir") {
-        await this.copyDataDir(plan.source.path, pgdata);
+        if (this.inPlace) this.scrubCopy(pgdata);
+        else await this.copyDataDir(plan.source.path, pgdata);
       } else {
         this.progress.phase("initdb");
         await initdb();

@@ -41,6 +41,13 @@ import { LABELS } from "../domain/layout.ts";
 import { record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
+import { findAdoption } from "../domain/datadir_adoption.ts";
+import {
+  adoptDataset,
+  type AdoptedDataset,
+  finishAdoption,
+  giveBack,
+} from "../ops/datadir_adoption.ts";
 
 /** One thing `init env` did or found done. */
 export interface InitStep {
@@ -115,14 +122,20 @@ export class InitService {
     const owner = await this.imagePostgresUser();
     const session = await ImportSession.open(this.ctx, request, owner);
     const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
+    let adopted: AdoptedDataset | undefined;
     try {
       session.phase("pool, datasets and config files");
       await this.ensurePool(record);
       ensurePrivateDir(config.mountDir);
       await withLock(layout, async () => {
+        adopted = await this.takeOver(session, poolExisted, owner);
+        if (adopted) {
+          record("adopt", true, `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`);
+          session.loadInPlace();
+        }
         await this.ensureDatasets(record);
         this.ensureConfigFiles(record);
-        refuseExisting();
+        if (!adopted) refuseExisting();
         this.emptyDataDirectory(pgdata, owner);
         await session.load(
           pgdata,
@@ -135,11 +148,12 @@ export class InitService {
         session.phase("snapshot");
         const snapshot = await snapshotImport(this.ctx, session.plan);
         record("snapshot", true, `${snapshot} of ${session.plan.description}`);
+        if (adopted) await finishAdoption(this.ctx);
         session.phase("done");
       });
       return steps;
     } catch (error) {
-      await shielded(() => this.undoImport(steps, poolExisted)).catch((undo) =>
+      await shielded(() => this.undoImport(steps, poolExisted, adopted)).catch((undo) =>
         log.warn(`could not remove everything the import made: ${(undo as Error).message}`)
       );
       throw rolledBack(error);
@@ -148,8 +162,33 @@ export class InitService {
     }
   }
 
+  /**
+   * Takes the data directory's dataset over (zero-copy) when it is in zvpg's pool and the
+   * data dataset does not exist yet; undefined when the source is copied instead.
+   */
+  private async takeOver(
+    session: ImportSession,
+    poolExisted: boolean,
+    owner: { uid: number; gid: number },
+  ): Promise<AdoptedDataset | undefined> {
+    const { layout } = this.ctx;
+    const source = session.plan.source;
+    if (source.kind !== "datadir" || !poolExisted) return undefined;
+    const found = findAdoption(
+      source.path,
+      layout.pool,
+      this.ctx.mounts.entries(),
+      (d) => layout.inTree(d) || d === layout.clonesDataset || d === layout.socketsDataset,
+    );
+    return found ? await adoptDataset(this.ctx, found, owner) : undefined;
+  }
+
   /** Removes what a failed `init env --from` made. */
-  private async undoImport(steps: InitStep[], poolExisted: boolean): Promise<void> {
+  private async undoImport(
+    steps: InitStep[],
+    poolExisted: boolean,
+    adopted?: AdoptedDataset,
+  ): Promise<void> {
     const { layout, config, zfs, runtime } = this.ctx;
     const main = config.branchDefault;
     for (const c of await branchContainers(this.ctx, main).catch(() => [])) {
@@ -162,6 +201,12 @@ export class InitService {
     if (!poolExisted && made("pool").length > 0) {
       await zfs.destroyPool(layout.pool);
       if (!config.zfsPoolDevice) rmSync(layout.poolImage, { force: true });
+    } else if (adopted) {
+      // the user's dataset: given back as it was, never deleted
+      await giveBack(this.ctx, adopted);
+      for (const s of made("dataset").reverse()) {
+        await zfs.destroy(s.detail.split(" ")[0], { recursive: true });
+      }
     } else {
       const pgdata = layout.pgdata(main);
       if (existsSync(pgdata)) rmSync(pgdata, { recursive: true, force: true });
