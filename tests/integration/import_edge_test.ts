@@ -76,11 +76,19 @@ itest(
       const stderr = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 130, stderr);
       assert.match(stderr, /interrupted/i);
-      assert.equal((await sh("zpool", ["list", "-H", env.pool])).code, 1, "the pool it made is gone");
+      assert.equal(
+        (await sh("zpool", ["list", "-H", env.pool])).code,
+        1,
+        "the pool it made is gone",
+      );
       assert.ok(!existsSync(join(env.mountDir, `${env.pool}.img`)), "the pool file is gone");
       assert.deepEqual(await env.containers(), [], "no container is left");
       assert.deepEqual(readdirSync(tmp), [], "no temporary file is left");
-      assert.deepEqual(readdirSync(env.configDir), ["config.json"], "only the user's config is left");
+      assert.deepEqual(
+        readdirSync(env.configDir),
+        ["config.json"],
+        "only the user's config is left",
+      );
 
       const again = await env.zvpg(["init", "env", "--from", src.uri(), "--jobs", "2"], {
         PGPASSWORD: src.password,
