@@ -41,7 +41,7 @@ async function waitForLog(env: TestEnv, text: string, timeoutMs: number): Promis
 }
 
 itest(
-  "init env --from <uri>: Ctrl-C mid-restore exits 130 and leaves no pool, container, temp file or config file; a later import works",
+  "init env --from <uri>: Ctrl-C mid-restore exits 130 and leaves no pool, container, temp file or config file; a later import (of a custom-format dump) works",
   async (env) => {
     const src = new SourceServer(freePort(), TEST_IMAGE, 999);
     const tmp = join(env.base, "tmp");
@@ -90,10 +90,10 @@ itest(
         "only the user's config is left",
       );
 
-      const again = await env.zvpg(["init", "env", "--from", src.uri(), "--jobs", "2"], {
-        PGPASSWORD: src.password,
-        TMPDIR: tmp,
-      });
+      // the custom format (pg_dump -Fc), which import_test.ts does not cover
+      const dump = join(env.base, "app.dump");
+      await src.dump("c", dump, ["--no-owner", "--no-acl"]);
+      const again = await env.zvpg(["init", "env", "--from", dump, "--jobs", "2"], { TMPDIR: tmp });
       assert.equal(again.code, 0, again.stderr);
       const port = await env.port("main");
       assert.deepEqual(
