@@ -35,6 +35,12 @@ export async function adoptDataset(
   ctx: Context,
   adoption: Adoption,
   owner: { uid: number; gid: number },
+  /**
+   * Told what to give back as soon as the starting snapshot exists, before anything moves:
+   * the caller's rollback must then give the dataset back (never delete `pgdata`), even
+   * when this throws or is interrupted half-way.
+   */
+  started: (adopted: AdoptedDataset) => void,
 ): Promise<AdoptedDataset | undefined> {
   const { zfs, layout, config } = ctx;
   const below = await zfs.get([adoption.dataset], ["type"], 1);
@@ -51,27 +57,23 @@ export async function adoptDataset(
     mountpoint: found.mountpoint ?? { value: adoption.mountpoint, local: true },
     atime: found.atime ?? { value: "on", local: false },
   };
-  await zfs.snapshot(`${adoption.dataset}@${ADOPT_SNAPSHOT}`);
   const adopted: AdoptedDataset = { ...adoption, original };
-  try {
-    await zfs.rename(adoption.dataset, layout.dataDataset);
-    await zfs.set(layout.dataDataset, {
-      mountpoint: layout.dataMount,
-      atime: "off",
-      [PROPS.branch]: config.branchDefault,
-      [PROPS.state]: "stopped",
-      [PROPS.created]: ctx.now().toISOString(),
-    });
-    await zfs.mount(layout.dataDataset);
-    movePgdataToRoot(layout.dataMount, adoption.subdir);
-    const pgdata = join(layout.dataMount, "pgdata");
-    const stat = statSync(join(pgdata, "PG_VERSION"));
-    if (stat.uid !== owner.uid || stat.gid !== owner.gid) {
-      await ctx.runner.run("chown", ["-R", `${owner.uid}:${owner.gid}`, pgdata]);
-    }
-  } catch (error) {
-    await giveBack(ctx, adopted);
-    throw error;
+  started(adopted);
+  await zfs.snapshot(`${adoption.dataset}@${ADOPT_SNAPSHOT}`);
+  await zfs.rename(adoption.dataset, layout.dataDataset);
+  await zfs.set(layout.dataDataset, {
+    mountpoint: layout.dataMount,
+    atime: "off",
+    [PROPS.branch]: config.branchDefault,
+    [PROPS.state]: "stopped",
+    [PROPS.created]: ctx.now().toISOString(),
+  });
+  await zfs.mount(layout.dataDataset);
+  movePgdataToRoot(layout.dataMount, adoption.subdir);
+  const pgdata = join(layout.dataMount, "pgdata");
+  const stat = statSync(join(pgdata, "PG_VERSION"));
+  if (stat.uid !== owner.uid || stat.gid !== owner.gid) {
+    await ctx.runner.run("chown", ["-R", `${owner.uid}:${owner.gid}`, pgdata]);
   }
   return adopted;
 }
@@ -109,7 +111,9 @@ export async function giveBack(ctx: Context, adopted: AdoptedDataset): Promise<v
     }
   };
   const name = (await zfs.exists(layout.dataDataset)) ? layout.dataDataset : adopted.dataset;
-  await step("rollback", () => zfs.rollback(`${name}@${ADOPT_SNAPSHOT}`));
+  // interrupted before its snapshot was taken: nothing else was changed either
+  const snapshotted = await zfs.exists(`${name}@${ADOPT_SNAPSHOT}`);
+  if (snapshotted) await step("rollback", () => zfs.rollback(`${name}@${ADOPT_SNAPSHOT}`));
   if (name !== adopted.dataset) {
     await step("rename", () => zfs.rename(layout.dataDataset, adopted.dataset));
   }
@@ -126,7 +130,9 @@ export async function giveBack(ctx: Context, adopted: AdoptedDataset): Promise<v
           : zfs.inherit(adopted.dataset, prop),
     );
   }
-  await step("destroy the snapshot", () => zfs.destroy(`${adopted.dataset}@${ADOPT_SNAPSHOT}`));
+  if (snapshotted) {
+    await step("destroy the snapshot", () => zfs.destroy(`${adopted.dataset}@${ADOPT_SNAPSHOT}`));
+  }
   if (!existsSync(adopted.mountpoint)) await step("mount", () => zfs.mount(adopted.dataset));
 }
 

@@ -128,7 +128,7 @@ export class InitService {
       await this.ensurePool(record);
       ensurePrivateDir(config.mountDir);
       await withLock(layout, async () => {
-        adopted = await this.takeOver(session, poolExisted, owner);
+        adopted = await this.takeOver(session, poolExisted, owner, (a) => adopted = a);
         if (adopted) {
           record("adopt", true, `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`);
           session.loadInPlace();
@@ -170,6 +170,7 @@ export class InitService {
     session: ImportSession,
     poolExisted: boolean,
     owner: { uid: number; gid: number },
+    started: (adopted: AdoptedDataset) => void,
   ): Promise<AdoptedDataset | undefined> {
     const { layout } = this.ctx;
     const source = session.plan.source;
@@ -180,7 +181,7 @@ export class InitService {
       this.ctx.mounts.entries(),
       (d) => layout.inTree(d) || d === layout.clonesDataset || d === layout.socketsDataset,
     );
-    return found ? await adoptDataset(this.ctx, found, owner) : undefined;
+    return found ? await adoptDataset(this.ctx, found, owner, started) : undefined;
   }
 
   /** Removes what a failed `init env --from` made. */
