@@ -9,8 +9,9 @@
  * snapshot), profiled by phase from the `import phase:` lines of its log file.
  *
  * Run as root on the test machine:
- * `deno run -A bench/import_bench.ts [--size 1GB] [--tables 4] [--runs 3] [--jobs 4]`;
- * writes bench/results/import.{md,json,dat,gp,png}.
+ * `deno run -A bench/import_bench.ts [--size 400MB] [--tables 4] [--runs 3] [--jobs 4]`;
+ * writes bench/results/import.{md,json,dat,gp,png} (`--report-only` renders them again from
+ * import.json).
  *
  * @module
  */
@@ -33,8 +34,16 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     jobs: { type: "string", default: "4" },
     out: { type: "string", default: new URL("./results/", import.meta.url).pathname },
+    /** Only renders import.md and import.png again from the import.json of an earlier run. */
+    "report-only": { type: "boolean", default: false },
   },
 });
+if (values["report-only"]) {
+  const { info, samples } = JSON.parse(Deno.readTextFileSync(join(values.out!, "import.json")));
+  Deno.writeTextFileSync(join(values.out!, "import.md"), renderImportMarkdown(info, samples));
+  await renderImportChart(info, samples, values.out!);
+  Deno.exit(0);
+}
 const sizeMiB = parseSizeMiB(values.size!);
 const tables = Number(values.tables);
 const runs = Number(values.runs);

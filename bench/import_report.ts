@@ -24,6 +24,25 @@ export interface ImportRunInfo {
   jobs: number;
 }
 
+/** One color per stacked column (gnuplot's default cycle repeats after eight). */
+const COLORS = [
+  "#7f7f7f",
+  "#1f77b4",
+  "#aec7e8",
+  "#ff7f0e",
+  "#ffbb78",
+  "#2ca02c",
+  "#98df8a",
+  "#d62728",
+  "#ff9896",
+  "#9467bd",
+  "#c5b0d5",
+  "#8c564b",
+  "#e377c2",
+  "#bcbd22",
+  "#17becf",
+];
+
 const LABELS: Record<Method, (jobs: number) => string> = {
   zvpg: (j) => `zvpg init env --from <uri> --jobs ${j}`,
   plain: () => "plain pg_dump -Fc | pg_restore (1 job)",
@@ -128,7 +147,10 @@ export async function renderImportChart(
       "set ylabel 's'",
       "set yrange [0:*]",
       "set key outside right top",
-      `plot for [c=2:${columns.length + 1}] 'import.dat' using c:xtic(1) title columnheader(c)`,
+      `colors = '${COLORS.join(" ")}'`,
+      `plot for [c=2:${
+        columns.length + 1
+      }] 'import.dat' using c:xtic(1) title columnheader(c) lc rgb word(colors, (c - 2) % words(colors) + 1)`,
     ].join("\n") + "\n",
   );
   const r = await sh("gnuplot", ["-e", `cd '${outDir}'`, join(outDir, "import.gp")]);
