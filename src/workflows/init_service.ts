@@ -42,6 +42,7 @@ import { record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
 import { findAdoption } from "../domain/datadir_adoption.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import {
   adoptDataset,
   type AdoptedDataset,
@@ -130,6 +131,7 @@ export class InitService {
       await withLock(layout, async () => {
         adopted = await this.takeOver(session, poolExisted, owner, (a) => adopted = a);
         if (adopted) {
+          faultPoint("import.after-adopt");
           record("adopt", true, `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`);
           session.loadInPlace();
         }

@@ -109,7 +109,7 @@ itest(
 );
 
 itest(
-  "init env --from <data directory on zvpg's pool>: the dataset is taken over without a copy; a failed import gives it back as it was",
+  "init env --from <data directory on zvpg's pool>: the dataset is taken over without a copy; a failed or interrupted import gives it back as it was",
   async (env) => {
     // zvpg's pool exists already (as zvpg makes it) and holds the user's cluster
     mkdirSync(env.mountDir, { recursive: true });
@@ -141,6 +141,31 @@ itest(
       assert.deepEqual(await env.datasets(), [env.pool, legacy].sort(), "no snapshot is left");
 
       env.writeConfig({});
+      // Ctrl-C right after the take-over: given back the same way
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", MAIN_TS, "init", "env", "--from", src.pgdata],
+        env: {
+          ZVPG_CONFIG_DIR: env.configDir,
+          ZVPG_FAULT_DELAY: "import.after-adopt:4000",
+        },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = child.output();
+      try {
+        await waitForLog(env, "fault point 'import.after-adopt'", 120_000);
+      } finally {
+        child.kill("SIGINT");
+      }
+      const interrupted = await output;
+      assert.equal(interrupted.code, 130, new TextDecoder().decode(interrupted.stderr));
+      assert.equal(await zfsValue("guid", legacy), guid, "given back after Ctrl-C");
+      assert.equal(await zfsValue("mountpoint", legacy), src.pgdata);
+      assert.ok(existsSync(join(src.pgdata, "PG_VERSION")));
+      assert.deepEqual(await env.datasets(), [env.pool, legacy].sort());
+      assert.deepEqual(await env.containers(), []);
+
       const r = await env.ok(["init", "env", "--from", src.pgdata, "-f", "json"]);
       const steps = JSON.parse(r.stdout).steps as { step: string; detail: string }[];
       assert.ok(steps.some((s) => s.step === "adopt"), r.stdout);
