@@ -644,9 +644,18 @@ export class ImportSession {
   private async copyDataDir(path: string, pgdata: string) {
     this.progress.phase("copying the data directory");
     const owner = this.secrets.owner;
-    await this.ctx.runner.run("cp", ["-a", "--sparse=always", `${path}/.`, `${pgdata}/`], {
-      timeoutMs: 24 * 3600 * 1000,
-    });
+    // on a terminal, the bytes copied so far are the copy's size, read once a second
+    const total = this.progress.terminal ? treeBytes(path) : 0;
+    const timer = this.progress.terminal
+      ? setInterval(() => this.progress.bytes(treeBytes(pgdata), total), 1000)
+      : undefined;
+    try {
+      await this.ctx.runner.run("cp", ["-a", "--sparse=always", `${path}/.`, `${pgdata}/`], {
+        timeoutMs: 24 * 3600 * 1000,
+      });
+    } finally {
+      clearInterval(timer);
+    }
     await this.ctx.runner.run("chown", ["-R", `${owner.uid}:${owner.gid}`, pgdata]);
     this.scrubCopy(pgdata);
   }
@@ -690,6 +699,30 @@ export class ImportSession {
       );
     }
   }
+}
+
+/** The bytes of the regular files under `dir` (what a copy of it writes); 0 when unreadable. */
+export function treeBytes(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(d)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      try {
+        if (e.isDirectory) walk(p);
+        else if (e.isFile) total += Deno.statSync(p).size;
+      } catch {
+        // removed while walking
+      }
+    }
+  };
+  walk(dir);
+  return total;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
 import { ImportProgress } from "../../src/ops/import_progress.ts";
 import { parseIdOutput } from "../../src/workflows/init_service.ts";
 import { firstError } from "../../src/ops/pg_client.ts";
+import { treeBytes } from "../../src/workflows/import_service.ts";
 
 Deno.test("RestoreObjectCounter: a serial restore counts one object per creating/processing/executing line", () => {
   const c = new RestoreObjectCounter();
@@ -98,4 +99,18 @@ Deno.test("firstError: an 'error:' line wins over a verbose line naming an objec
   const stderr = 'pg_restore: creating TABLE "public.failed_jobs"\n' +
     "pg_restore: error: could not execute query: ERROR:  boom\n";
   assert.match(firstError({ code: 1, stdout: "", stderr }), /^pg_restore: error: could not/);
+});
+
+Deno.test("treeBytes: sums the regular files below a directory; 0 for a missing one", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(`${dir}/base/1`, { recursive: true });
+    Deno.writeFileSync(`${dir}/PG_VERSION`, new Uint8Array(3));
+    Deno.writeFileSync(`${dir}/base/1/1259`, new Uint8Array(8192));
+    Deno.symlinkSync(`${dir}/PG_VERSION`, `${dir}/link`);
+    assert.equal(treeBytes(dir), 8195);
+    assert.equal(treeBytes(`${dir}/missing`), 0);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
