@@ -68,7 +68,11 @@ export interface ContainerRuntime {
    * Runs a container to completion and returns its output (never throws on exit code).
    * Images are never pulled implicitly (`--pull=never`): a missing image fails at once.
    */
-  runToCompletion(spec: ContainerSpec, timeoutMs?: number): Promise<RunResult>;
+  runToCompletion(
+    spec: ContainerSpec,
+    timeoutMs?: number,
+    onStderr?: RunOptions["onStderr"],
+  ): Promise<RunResult>;
   /** Starts a container in the background; returns its id. */
   runDetached(spec: ContainerSpec): Promise<string>;
   stop(name: string, timeoutSeconds: number): Promise<void>;
@@ -137,10 +141,15 @@ export class CliContainerRuntime implements ContainerRuntime {
     await this.runner.run(this.program, ["pull", image], { timeoutMs });
   }
 
-  runToCompletion(spec: ContainerSpec, timeoutMs?: number): Promise<RunResult> {
+  runToCompletion(
+    spec: ContainerSpec,
+    timeoutMs?: number,
+    onStderr?: RunOptions["onStderr"],
+  ): Promise<RunResult> {
     return this.runner.run(this.program, ["run", "--rm", "--pull=never", ...this.specArgs(spec)], {
       allowFailure: true,
       timeoutMs,
+      onStderr,
     });
   }
 

@@ -233,6 +233,25 @@ export class Zfs {
     return this.#get(depth === undefined ? [] : ["-d", String(depth)], names, props);
   }
 
+  /**
+   * The values of native properties `props` of one dataset and whether each is set on it
+   * (`local`) rather than inherited or default, to put them back later.
+   */
+  async localProps(
+    name: string,
+    props: string[],
+  ): Promise<Record<string, { value: string; local: boolean }>> {
+    const result = await this.runner.run(this.zfs, [
+      ...["get", "-H", "-o", "property,value,source", props.join(","), name],
+    ]);
+    const out: Record<string, { value: string; local: boolean }> = {};
+    for (const line of result.stdout.split("\n")) {
+      const [prop, value, source] = line.split("\t");
+      if (prop && value !== undefined) out[prop] = { value, local: source === "local" };
+    }
+    return out;
+  }
+
   async #get(scope: string[], roots: string[], props: string[]): Promise<ZfsEntry[]> {
     if (roots.length === 0) return [];
     const allProps = props.includes("type") ? props : ["type", ...props];

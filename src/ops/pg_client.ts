@@ -77,10 +77,15 @@ export interface ClientRun {
    * file whatever its owner (such runs get no network and need no password).
    */
   user?: string;
+  /** Receives the program's stderr as it comes (progress reports). */
+  onStderr?: (text: string) => void;
 }
 
 /** Runs client programs of the image as its postgres uid. */
 export class PgClient {
+  /** The containers of the runs under way (see {@link cancelAll}). */
+  readonly #running = new Set<string>();
+
   constructor(
     private readonly ctx: Context,
     private readonly secrets: ImportSecrets,
@@ -90,21 +95,40 @@ export class PgClient {
   async run(call: ClientRun): Promise<RunResult> {
     const { ctx, secrets } = this;
     const name = `zvpg_import_${ctx.layout.pool}_${crypto.randomUUID().slice(0, 8)}`;
+    this.#running.add(name);
     try {
-      return await ctx.runtime.runToCompletion({
-        image: ctx.config.pgBaseImage,
-        name,
-        labels: { [LABELS.pool]: ctx.layout.pool, "zvpg.role": "import" },
-        user: call.user ?? `${secrets.owner.uid}:${secrets.owner.gid}`,
-        network: call.network ? "host" : "none",
-        mounts: [{ source: secrets.dir, target: SECRET_DIR, readonly: true }, ...call.mounts ?? []],
-        env: { PGPASSFILE: `${SECRET_DIR}/pgpass`, PGCONNECT_TIMEOUT: "15" },
-        entrypoint: call.program,
-        args: call.args,
-      }, CLIENT_TIMEOUT_MS);
+      return await ctx.runtime.runToCompletion(
+        {
+          image: ctx.config.pgBaseImage,
+          name,
+          labels: { [LABELS.pool]: ctx.layout.pool, "zvpg.role": "import" },
+          user: call.user ?? `${secrets.owner.uid}:${secrets.owner.gid}`,
+          network: call.network ? "host" : "none",
+          mounts: [
+            { source: secrets.dir, target: SECRET_DIR, readonly: true },
+            ...call.mounts ?? [],
+          ],
+          env: { PGPASSFILE: `${SECRET_DIR}/pgpass`, PGCONNECT_TIMEOUT: "15" },
+          entrypoint: call.program,
+          args: call.args,
+        },
+        CLIENT_TIMEOUT_MS,
+        call.onStderr,
+      );
     } finally {
+      this.#running.delete(name);
       // a `run --rm` stopped by a signal may leave its container
       await shielded(() => ctx.runtime.remove(name)).catch(() => {});
+    }
+  }
+
+  /**
+   * Stops every run under way (their containers are removed, so each run returns a
+   * failure): a failed import does not wait for a dump it no longer needs.
+   */
+  async cancelAll(): Promise<void> {
+    for (const name of [...this.#running]) {
+      await shielded(() => this.ctx.runtime.remove(name)).catch(() => {});
     }
   }
 
@@ -122,9 +146,33 @@ export class PgClient {
 export function firstError(result: RunResult): string {
   const lines = (result.stderr + "\n" + result.stdout).split("\n").map((l) => l.trim())
     .filter((l) => l !== "");
-  const error = lines.find((l) => /error|fatal|could not|failed|invalid/i.test(l));
+  // `--verbose` lines name objects (a table called "failed_jobs"): a line that says
+  // "error:" or "FATAL:" is preferred to one that merely contains such a word
+  const error = lines.find((l) => /\b(error|fatal|panic):/i.test(l)) ??
+    lines.find((l) => /error|fatal|could not|failed|invalid/i.test(l));
   return (error ?? lines.at(-1) ?? `exit code ${result.code}`).slice(0, 400);
 }
+
+/**
+ * Settings of a loader that fills a fresh cluster (a logical copy or a dump): nothing of it
+ * is kept when the load fails, so durability is not needed while it runs. The load ends
+ * with a CHECKPOINT and a clean stop, and zvpg snapshots the dataset right after, which
+ * makes ZFS commit every written block; `wal_level=minimal` lets COPY skip WAL for tables
+ * made in the same transaction. Not for a physical copy or an adopted data directory:
+ * their replication slots refuse `wal_level=minimal`.
+ */
+export const BULK_LOAD_SETTINGS: readonly string[] = [
+  "fsync=off",
+  "full_page_writes=off",
+  "synchronous_commit=off",
+  "wal_level=minimal",
+  "max_wal_senders=0",
+  "archive_mode=off",
+  "autovacuum=off",
+  "max_wal_size=4GB",
+  "checkpoint_timeout=30min",
+  "maintenance_work_mem=256MB",
+].flatMap((setting) => ["-c", setting]);
 
 /**
  * A PostgreSQL server on a data directory being loaded: no network, socket only, local
@@ -140,6 +188,8 @@ export class LoaderServer {
     private readonly pgdata: string,
     /** Host directory for the socket (private, owned by the postgres uid). */
     readonly socketDir: string,
+    /** Fill a fresh cluster with {@link BULK_LOAD_SETTINGS}. */
+    private readonly bulkLoad = false,
   ) {
     this.name = `zvpg_import_${ctx.layout.pool}_loader_${crypto.randomUUID().slice(0, 8)}`;
   }
@@ -164,7 +214,7 @@ export class LoaderServer {
       stopSignal: "SIGINT",
       shmSize: "256m",
       entrypoint: "postgres",
-      args: serverArgs(false),
+      args: [...serverArgs(false), ...(this.bulkLoad ? BULK_LOAD_SETTINGS : [])],
     });
     await this.waitReady();
   }

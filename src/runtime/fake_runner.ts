@@ -63,6 +63,7 @@ export class FakeRunner implements CommandRunner {
     next.check?.(options);
     next.during?.();
     const result: RunResult = { code: 0, stdout: "", stderr: "", ...next.result };
+    if (result.stderr !== "") options.onStderr?.(result.stderr);
     // like the real runner: an interactive program's exit code is its answer
     if (options.interactive && !signal?.aborted) return Promise.resolve(result);
     return settle(program, args, result, options, signal, next.diedOf);

@@ -11,7 +11,8 @@
  * snapshot.delete.before-destroy, branch.reset.after-mark, branch.reset.after-clone,
  * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old,
  * branch.reset.after-rollback,
- * branch.diff.after-temporary, branch.merge.before-proof, branch.merge.before-apply.
+ * branch.diff.after-temporary, branch.merge.before-proof, branch.merge.before-apply,
+ * import.after-adopt.
  *
  * @module
  */
@@ -38,6 +39,7 @@ export const FAULT_POINTS = [
   "branch.diff.after-temporary",
   "branch.merge.before-proof",
   "branch.merge.before-apply",
+  "import.after-adopt",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

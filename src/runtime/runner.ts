@@ -43,6 +43,11 @@ export interface RunOptions {
    * goes to the program alone.
    */
   interactive?: boolean;
+  /**
+   * Receives the program's stderr as it is written (decoded text, in chunks), for progress
+   * reports; the result's `stderr` still holds all of it.
+   */
+  onStderr?: (text: string) => void;
 }
 
 /** The outcome of a finished program. */
@@ -139,6 +144,8 @@ export class DenoCommandRunner implements CommandRunner {
     // input would otherwise block on a full pipe while we block writing to it
     const exited = options.interactive
       ? child.status.then((status) => [{ ...status, stdout: EMPTY, stderr: EMPTY }] as const)
+      : options.onStderr
+      ? Promise.all([streamedOutput(child, options.onStderr), writeStdin(child, options.stdin)])
       : Promise.all([child.output(), writeStdin(child, options.stdin)]);
     running.add(exited);
     try {
@@ -222,6 +229,40 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
   } catch {
     // already gone
   }
+}
+
+/** The child's output, its stderr also handed to `onStderr` chunk by chunk as it comes. */
+async function streamedOutput(
+  child: Deno.ChildProcess,
+  onStderr: (text: string) => void,
+): Promise<Pick<Deno.CommandOutput, "code" | "signal" | "stdout" | "stderr">> {
+  const collect = async (stream: ReadableStream<Uint8Array>, each?: (text: string) => void) => {
+    const chunks: Uint8Array[] = [];
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      if (each) {
+        try {
+          each(decoder.decode(chunk, { stream: true }));
+        } catch {
+          // a progress report never fails the program it watches
+        }
+      }
+    }
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  };
+  const [stdout, stderr, status] = await Promise.all([
+    collect(child.stdout),
+    collect(child.stderr, onStderr),
+    child.status,
+  ]);
+  return { code: status.code, signal: status.signal, stdout, stderr };
 }
 
 /** Writes `stdin` (if any) to the child and closes it; a child that exits early is fine. */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { settleAll } from "../runtime/settle_all.ts";
 import {
   chownSync,
   existsSync,
@@ -64,6 +65,12 @@ import type { Context } from "../runtime/context.ts";
 import { log } from "../runtime/log.ts";
 import { readPassword } from "./init_service.ts";
 import { ensurePrivateDir } from "../runtime/private_fs.ts";
+import { ImportProgress } from "../ops/import_progress.ts";
+import {
+  baseBackupProgress,
+  RestoreObjectCounter,
+  tocEntryCount,
+} from "../domain/restore_progress.ts";
 
 /** What the user asked to import. */
 export interface ImportRequest {
@@ -95,21 +102,6 @@ const SCRATCH_MOUNT = "/run/zvpg-scratch";
 
 /** The environment an import reads its password from (replaceable in tests). */
 export type Env = Record<string, string | undefined>;
-
-/** Prints a progress line on stderr, on a terminal only. */
-function progressLogger(): (phase: string) => void {
-  const started = Date.now();
-  const tty = (() => {
-    try {
-      return Deno.stderr.isTerminal();
-    } catch {
-      return false;
-    }
-  })();
-  return (phase) => {
-    if (tty) log.info(`import: ${phase} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  };
-}
 
 /** Reads what a path holds, for {@link classifyPath}. */
 function pathFacts(path: string): PathFacts {
@@ -159,8 +151,18 @@ export class ImportSession {
     readonly plan: ImportPlan,
     private readonly secrets: ImportSecrets,
     private readonly client: PgClient,
-    private readonly progress: (phase: string) => void,
+    private readonly progress: ImportProgress,
   ) {}
+
+  /** The objects of a dump archive (from its listing), for progress. */
+  private dumpObjects?: number;
+  /** The data directory was taken over in place (zero-copy): {@link load} copies nothing. */
+  private inPlace = false;
+
+  /** Says that the data directory source now is `pgdata` itself (see src/ops/datadir_adoption.ts). */
+  loadInPlace(): void {
+    this.inPlace = true;
+  }
 
   /**
    * Resolves the source and runs the preflight; throws a one-line error before anything
@@ -194,13 +196,18 @@ export class ImportSession {
         recorded: source.kind === "server" ? describeSource(source) : source.path,
         requested: request.databases ?? [],
       };
-      const session = new ImportSession(ctx, plan, secrets, client, progressLogger());
+      const session = new ImportSession(ctx, plan, secrets, client, new ImportProgress());
       await session.preflight();
       return session;
     } catch (error) {
       secrets.remove();
       throw error;
     }
+  }
+
+  /** Marks a phase of the caller's (init env, refresh) in the import's progress. */
+  phase(name: string): void {
+    this.progress.phase(name);
   }
 
   /** Removes the private temp dir (the pgpass copy). */
@@ -211,12 +218,15 @@ export class ImportSession {
   /** The preflight: reads the source and the image, and refuses a mismatch. */
   private async preflight(): Promise<void> {
     const { plan } = this;
-    this.progress("preflight");
-    const image = await this.imageFacts();
+    this.progress.phase("preflight");
     if (plan.source.kind === "server") {
-      const facts = await this.sourceFacts(plan.source);
+      // the image and the source are read together; every read finishes before a throw
+      const [image, facts] = await settleAll([this.imageFacts(), this.sourceFacts(plan.source)]);
       checkPreflight(plan.mode, facts, image, this.ctx.config.pgBaseImage);
-    } else if (plan.source.kind === "datadir") {
+      return;
+    }
+    const image = await this.imageFacts();
+    if (plan.source.kind === "datadir") {
       await this.checkDataDir(plan.source.path, image);
     } else if (plan.source.format !== "plain") {
       const listing = await this.client.check("reading the dump", {
@@ -225,6 +235,7 @@ export class ImportSession {
         mounts: this.dumpMounts(),
         user: "0:0",
       }, "check that the file is a complete pg_dump archive");
+      this.dumpObjects = tocEntryCount(listing);
       if (plan.databases.length === 0) {
         const name = dumpDatabaseName(listing);
         if (name) plan.databases = [name];
@@ -234,33 +245,36 @@ export class ImportSession {
 
   private async imageFacts(): Promise<ImageFacts> {
     const image = this.ctx.config.pgBaseImage;
-    const version = await this.client.check("reading the image's PostgreSQL version", {
+    const version = this.client.check("reading the image's PostgreSQL version", {
       program: "postgres",
       args: ["--version"],
     }, `check that '${image}' is a PostgreSQL image`);
-    const major = parseServerVersion(version);
+    version.catch(() => {});
+    const major = parseServerVersion(await version);
     if (major === undefined) {
       throw new PreflightError(`cannot read the PostgreSQL version of image '${image}'`, {
         hint: "use a PostgreSQL image with 'postgres' on PATH",
       });
     }
-    const ldd = await this.client.run({ program: "ldd", args: ["--version"] });
-    const locales = await this.client.run({ program: "locale", args: ["-a"] });
-    const files = await this.client.run({
-      program: "find",
-      args: [
-        "/usr",
-        "(",
-        "-name",
-        "*.control",
-        "-o",
-        "-name",
-        "*.so",
-        ")",
-        "-path",
-        "*postgresql*",
-      ],
-    });
+    const [ldd, locales, files] = await settleAll([
+      this.client.run({ program: "ldd", args: ["--version"] }),
+      this.client.run({ program: "locale", args: ["-a"] }),
+      this.client.run({
+        program: "find",
+        args: [
+          "/usr",
+          "(",
+          "-name",
+          "*.control",
+          "-o",
+          "-name",
+          "*.so",
+          ")",
+          "-path",
+          "*postgresql*",
+        ],
+      }),
+    ]);
     return {
       major,
       glibc: parseGlibcVersion(ldd.stdout + ldd.stderr),
@@ -310,25 +324,26 @@ export class ImportSession {
       });
     }
     this.plan.databases = wanted;
-    const databases = [];
-    for (const name of wanted) {
-      const d = raw.databases.find((x) => x.datname === name)!;
-      const extensions = JSON.parse(
+    const extensionLists = await settleAll(wanted.map(async (name) =>
+      JSON.parse(
         await this.sourceQuery(
           source,
           name,
           "SELECT coalesce(json_agg(extname), '[]') FROM pg_extension",
         ),
-      ) as string[];
-      databases.push({
+      ) as string[]
+    ));
+    const databases = wanted.map((name, i) => {
+      const d = raw.databases.find((x) => x.datname === name)!;
+      return {
         name,
         localeProvider: String(d.datlocprovider ?? "c"),
         collate: String(d.datcollate ?? "C"),
         ctype: String(d.datctype ?? "C"),
         collationVersion: d.datcollversion ? String(d.datcollversion) : undefined,
-        extensions,
-      });
-    }
+        extensions: extensionLists[i],
+      };
+    });
     log.debug(`source is PostgreSQL ${majorOf(raw.version)}`);
     return {
       versionNum: raw.version,
@@ -384,50 +399,58 @@ export class ImportSession {
    * Loads the source into the empty data directory `pgdata` (its parent `workDir` holds
    * scratch space and the loader's socket), setting zvpg's password on its superuser, and
    * leaves it cleanly shut down. `initdb` initialises an empty cluster (logical and dumps).
-   * On failure, what it made inside `workDir` is left for the caller to remove.
+   * A logical copy dumps the source while the cluster is made and its loader starts. On
+   * failure, what it made inside `workDir` is removed; `pgdata` is left for the caller.
    */
   async load(pgdata: string, workDir: string, initdb: () => Promise<void>): Promise<void> {
     const { plan, ctx } = this;
     const owner = this.secrets.owner;
-    if (plan.source.kind === "server" && plan.mode === "physical") {
-      await this.baseBackup(plan.source, pgdata);
-    } else if (plan.source.kind === "datadir") {
-      await this.copyDataDir(plan.source.path, pgdata);
-    } else {
-      await initdb();
-    }
+    const scratch = join(workDir, "import-scratch");
     const socketDir = join(workDir, "import-sock");
-    ensurePrivateDir(socketDir, { owner });
-    const loader = new LoaderServer(ctx, this.secrets, pgdata, socketDir);
+    const dumps = plan.source.kind === "server" && plan.mode === "logical"
+      ? this.startDumps(plan.source, scratch)
+      : undefined;
+    let loader: LoaderServer | undefined;
     try {
-      this.progress("starting the copy");
+      if (plan.source.kind === "server" && plan.mode === "physical") {
+        await this.baseBackup(plan.source, pgdata);
+      } else if (plan.source.kind === "datadir") {
+        if (this.inPlace) this.scrubCopy(pgdata);
+        else await this.copyDataDir(plan.source.path, pgdata);
+      } else {
+        this.progress.phase("initdb");
+        await initdb();
+      }
+      ensurePrivateDir(socketDir, { owner });
+      const fresh = plan.source.kind !== "datadir" && plan.mode !== "physical";
+      loader = new LoaderServer(ctx, this.secrets, pgdata, socketDir, fresh);
+      this.progress.phase("starting the loader");
       await loader.start();
       const user = ctx.config.postgresUser;
-      if (plan.source.kind === "server" && plan.mode === "logical") {
-        await this.logicalCopy(plan.source, loader, workDir);
+      if (dumps) {
+        await this.restoreDumps(dumps, loader);
       } else if (plan.source.kind === "dump") {
         await this.restoreDump(loader, socketDir);
       } else {
         await this.adoptSuperuser(loader);
       }
       const db = ctx.config.postgresDb;
-      if (
-        (await loader.sql(
-          user,
-          "postgres",
-          `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
-        )).trim() === ""
-      ) {
+      if (!(await databaseExists(loader, user, db))) {
         await loader.sql(user, "postgres", `CREATE DATABASE ${ident(db)}`);
       }
-      this.progress("checkpoint and clean stop");
+      this.progress.phase("checkpoint and clean stop");
       await loader.sql(user, "postgres", "CHECKPOINT");
       await loader.stop();
     } catch (error) {
-      await loader.discard();
+      if (dumps) {
+        await this.client.cancelAll();
+        await Promise.allSettled([dumps.roles, ...dumps.databases]);
+      }
+      await loader?.discard();
       throw error;
     } finally {
       rmSync(socketDir, { recursive: true, force: true });
+      rmSync(scratch, { recursive: true, force: true });
     }
   }
 
@@ -436,78 +459,107 @@ export class ImportSession {
     return { source: socketDir, target: CONTAINER_SOCKET_DIR };
   }
 
-  private async logicalCopy(source: ServerSource, loader: LoaderServer, workDir: string) {
-    const { ctx, plan } = this;
-    const user = ctx.config.postgresUser;
-    const scratch = join(workDir, "import-scratch");
+  /**
+   * Starts reading the source: its roles, and each database with `pg_dump -Fd -j N` into
+   * `scratch/<i>`, one database after the other. Each promise is marked handled (a failure
+   * is seen when the restore awaits it, or by the rollback).
+   */
+  private startDumps(source: ServerSource, scratch: string): Dumps {
+    const { plan } = this;
     ensurePrivateDir(scratch, { owner: this.secrets.owner });
-    try {
-      this.progress("copying roles");
-      const roles = await this.client.check("pg_dumpall --roles-only", {
-        program: "pg_dumpall",
-        args: [
-          "-w",
-          "--roles-only",
-          "--no-role-passwords",
-          "-d",
-          conninfo(source, { dbname: plan.databases[0] ?? "postgres" }),
-        ],
-        network: true,
-      }, "the source role needs to read pg_authid or pg_roles; or import a dump");
-      const existing = new Set(
-        (await loader.sql(user, "postgres", "SELECT rolname FROM pg_roles")).split("\n").filter((
-          l,
-        ) => l !== ""),
-      );
-      this.secrets.write("roles.sql", rolesScript(roles, existing));
-      await loader.sqlFile(user, "postgres", `${CONTAINER_CONF_DIR}/roles.sql`);
-      for (const [i, db] of plan.databases.entries()) {
-        const out = `${SCRATCH_MOUNT}/${i}`;
-        this.progress(`dumping database '${db}' (${plan.jobs} jobs)`);
-        await this.client.check(`pg_dump of database '${db}'`, {
+    this.progress.phase(`dumping roles and ${plan.databases.length} database(s)`);
+    const roles = this.client.check("pg_dumpall --roles-only", {
+      program: "pg_dumpall",
+      args: [
+        "-w",
+        "--roles-only",
+        "--no-role-passwords",
+        "-d",
+        conninfo(source, { dbname: plan.databases[0] ?? "postgres" }),
+      ],
+      network: true,
+    }, "the source role needs to read pg_authid or pg_roles; or import a dump");
+    let previous: Promise<unknown> = Promise.resolve();
+    const databases = plan.databases.map((db, i) => {
+      const dumped = previous.then(() =>
+        this.client.check(`pg_dump of database '${db}'`, {
           program: "pg_dump",
           args: [
             "-w",
             "-Fd",
             "-j",
             String(plan.jobs),
+            // the dump is read once, right away, from the same disk: compressing it costs
+            // more CPU than the bytes it saves
+            "-Z",
+            "0",
             "-f",
-            out,
+            `${SCRATCH_MOUNT}/${i}`,
             "-d",
             conninfo(source, { dbname: db }),
           ],
           mounts: [{ source: scratch, target: SCRATCH_MOUNT }],
           network: true,
-        }, "check the source role's rights on that database");
-        const exists = (await loader.sql(
+        }, "check the source role's rights on that database")
+      );
+      previous = dumped;
+      return dumped.then(() => {});
+    });
+    for (const p of [roles, ...databases]) p.catch(() => {});
+    return { roles, databases, scratch };
+  }
+
+  /** Restores the roles, then each database as soon as its dump is complete. */
+  private async restoreDumps(dumps: Dumps, loader: LoaderServer): Promise<void> {
+    const { ctx, plan } = this;
+    const user = ctx.config.postgresUser;
+    const roles = await dumps.roles;
+    this.progress.phase("restoring roles");
+    const existing = new Set(
+      (await loader.sql(user, "postgres", "SELECT rolname FROM pg_roles")).split("\n")
+        .filter((l) => l !== ""),
+    );
+    this.secrets.write("roles.sql", rolesScript(roles, existing));
+    await loader.sqlFile(user, "postgres", `${CONTAINER_CONF_DIR}/roles.sql`);
+    for (const [i, db] of plan.databases.entries()) {
+      this.progress.phase(`dumping database '${db}' (${plan.jobs} jobs)`);
+      await dumps.databases[i];
+      const exists = await databaseExists(loader, user, db);
+      this.progress.phase(`restoring database '${db}' (${plan.jobs} jobs)`);
+      await this.client.check(`pg_restore of database '${db}'`, {
+        program: "pg_restore",
+        args: [
+          "--exit-on-error",
+          ...this.verbose(),
+          "-j",
+          String(plan.jobs),
+          "-h",
+          CONTAINER_SOCKET_DIR,
+          "-U",
           user,
-          "postgres",
-          `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
-        )).trim() !== "";
-        this.progress(`restoring database '${db}' (${plan.jobs} jobs)`);
-        await this.client.check(`pg_restore of database '${db}'`, {
-          program: "pg_restore",
-          args: [
-            "--exit-on-error",
-            "-j",
-            String(plan.jobs),
-            "-h",
-            CONTAINER_SOCKET_DIR,
-            "-U",
-            user,
-            ...(exists ? ["-d", db] : ["--create", "-d", "postgres"]),
-            out,
-          ],
-          mounts: [
-            { source: scratch, target: SCRATCH_MOUNT, readonly: true },
-            this.loaderMount(loader.socketDir),
-          ],
-        }, "nothing was kept; fix the source object named, or import with --database");
-        rmSync(join(scratch, String(i)), { recursive: true, force: true });
-      }
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
+          ...(exists ? ["-d", db] : ["--create", "-d", "postgres"]),
+          `${SCRATCH_MOUNT}/${i}`,
+        ],
+        mounts: [
+          { source: dumps.scratch, target: SCRATCH_MOUNT, readonly: true },
+          this.loaderMount(loader.socketDir),
+        ],
+        onStderr: this.objectCounter(),
+      }, "nothing was kept; fix the source object named, or import with --database");
+      rmSync(join(dumps.scratch, String(i)), { recursive: true, force: true });
     }
+  }
+
+  /** `--verbose` when progress is shown (its lines are what is counted). */
+  private verbose(): string[] {
+    return this.progress.terminal ? ["--verbose"] : [];
+  }
+
+  /** A stderr reader reporting pg_restore's objects done (on a terminal only). */
+  private objectCounter(total?: number): ((text: string) => void) | undefined {
+    if (!this.progress.terminal) return undefined;
+    const counter = new RestoreObjectCounter();
+    return (text) => this.progress.objects(counter.feed(text), total);
   }
 
   private async restoreDump(loader: LoaderServer, socketDir: string) {
@@ -516,13 +568,10 @@ export class ImportSession {
     if (source.kind !== "dump") return;
     const user = ctx.config.postgresUser;
     const db = plan.databases[0] ?? ctx.config.postgresDb;
-    const exists = (await loader.sql(
-      user,
-      "postgres",
-      `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
-    )).trim() !== "";
-    if (!exists) await loader.sql(user, "postgres", `CREATE DATABASE ${ident(db)}`);
-    this.progress(`restoring the ${source.format} dump into '${db}'`);
+    if (!(await databaseExists(loader, user, db))) {
+      await loader.sql(user, "postgres", `CREATE DATABASE ${ident(db)}`);
+    }
+    this.progress.phase(`restoring the ${source.format} dump into '${db}'`);
     const mounts = [...this.dumpMounts(), this.loaderMount(socketDir)];
     const hint =
       "nothing was kept; fix the statement named in the dump, or restore into another --database";
@@ -557,6 +606,7 @@ export class ImportSession {
         // a one-database dump carries no roles: objects go to zvpg's superuser
         "--no-owner",
         "--no-acl",
+        ...this.verbose(),
         ...jobs,
         "-h",
         CONTAINER_SOCKET_DIR,
@@ -568,26 +618,45 @@ export class ImportSession {
       ],
       mounts,
       user: "0:0",
+      onStderr: this.objectCounter(this.dumpObjects),
     }, hint);
   }
 
   private async baseBackup(source: ServerSource, pgdata: string) {
-    this.progress("pg_basebackup");
+    this.progress.phase("pg_basebackup");
     await this.client.check("pg_basebackup", {
       program: "pg_basebackup",
-      args: ["-w", "-D", CONTAINER_PGDATA, "-X", "stream", "-c", "fast", "-d", conninfo(source)],
+      args: [
+        ...["-w", "-D", CONTAINER_PGDATA, "-X", "stream", "-c", "fast", "-d", conninfo(source)],
+        ...(this.progress.terminal ? ["--progress"] : []),
+      ],
       mounts: [{ source: pgdata, target: CONTAINER_PGDATA }],
       network: true,
+      onStderr: this.progress.terminal
+        ? (text) => {
+          const seen = baseBackupProgress(text);
+          if (seen) this.progress.bytes(seen.done, seen.total);
+        }
+        : undefined,
     }, "the source role needs REPLICATION and a pg_hba 'replication' line; max_wal_senders >= 2");
     this.scrubCopy(pgdata);
   }
 
   private async copyDataDir(path: string, pgdata: string) {
-    this.progress("copying the data directory");
+    this.progress.phase("copying the data directory");
     const owner = this.secrets.owner;
-    await this.ctx.runner.run("cp", ["-a", "--sparse=always", `${path}/.`, `${pgdata}/`], {
-      timeoutMs: 24 * 3600 * 1000,
-    });
+    // on a terminal, the bytes copied so far are the copy's size, read once a second
+    const total = this.progress.terminal ? treeBytes(path) : 0;
+    const timer = this.progress.terminal
+      ? setInterval(() => this.progress.bytes(treeBytes(pgdata), total), 1000)
+      : undefined;
+    try {
+      await this.ctx.runner.run("cp", ["-a", "--sparse=always", `${path}/.`, `${pgdata}/`], {
+        timeoutMs: 24 * 3600 * 1000,
+      });
+    } finally {
+      clearInterval(timer);
+    }
     await this.ctx.runner.run("chown", ["-R", `${owner.uid}:${owner.gid}`, pgdata]);
     this.scrubCopy(pgdata);
   }
@@ -631,6 +700,46 @@ export class ImportSession {
       );
     }
   }
+}
+
+/** The bytes of the regular files under `dir` (what a copy of it writes); 0 when unreadable. */
+export function treeBytes(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(d)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      try {
+        if (e.isDirectory) walk(p);
+        else if (e.isFile) total += Deno.statSync(p).size;
+      } catch {
+        // removed while walking
+      }
+    }
+  };
+  walk(dir);
+  return total;
+}
+
+/** The dumps of a logical copy under way (see `startDumps`). */
+interface Dumps {
+  roles: Promise<string>;
+  databases: Promise<void>[];
+  scratch: string;
+}
+
+/** Whether the loader has database `db`. */
+async function databaseExists(loader: LoaderServer, user: string, db: string): Promise<boolean> {
+  return (await loader.sql(
+    user,
+    "postgres",
+    `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
+  )).trim() !== "";
 }
 
 /** A SQL string literal. */

@@ -41,6 +41,14 @@ import { LABELS } from "../domain/layout.ts";
 import { record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
+import { findAdoption } from "../domain/datadir_adoption.ts";
+import { faultPoint } from "../runtime/fault.ts";
+import {
+  adoptDataset,
+  type AdoptedDataset,
+  finishAdoption,
+  giveBack,
+} from "../ops/datadir_adoption.ts";
 
 /** One thing `init env` did or found done. */
 export interface InitStep {
@@ -54,6 +62,12 @@ const TEMPLATE_DIR = new URL("../../templates/", import.meta.url);
 /** Reads a bundled template file. */
 export function readTemplate(name: string): string {
   return readFileSync(new URL(name, TEMPLATE_DIR), "utf8");
+}
+
+/** The uid and gid of `id <user>` output (`uid=999(postgres) gid=999(postgres) …`). */
+export function parseIdOutput(text: string): { uid: number; gid: number } | undefined {
+  const m = /uid=(\d+)\S* gid=(\d+)/.exec(text);
+  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
 }
 
 /** Environment set-up and checks. */
@@ -109,23 +123,39 @@ export class InitService {
     const owner = await this.imagePostgresUser();
     const session = await ImportSession.open(this.ctx, request, owner);
     const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
+    let adopted: AdoptedDataset | undefined;
     try {
+      session.phase("pool, datasets and config files");
       await this.ensurePool(record);
       ensurePrivateDir(config.mountDir);
       await withLock(layout, async () => {
+        adopted = await this.takeOver(session, poolExisted, owner, (a) => adopted = a);
+        if (adopted) {
+          faultPoint("import.after-adopt");
+          record("adopt", true, `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`);
+          session.loadInPlace();
+        }
         await this.ensureDatasets(record);
         this.ensureConfigFiles(record);
-        refuseExisting();
+        if (!adopted) refuseExisting();
         this.emptyDataDirectory(pgdata, owner);
-        await session.load(pgdata, layout.dataMount, () => this.initdb(pgdata, owner));
+        await session.load(
+          pgdata,
+          layout.dataMount,
+          () => this.initdb(pgdata, owner, { sync: false }),
+        );
         record("import", true, `loaded ${session.plan.description}`);
+        session.phase("starting main");
         await this.ensureDefaultRunning(record, false);
+        session.phase("snapshot");
         const snapshot = await snapshotImport(this.ctx, session.plan);
         record("snapshot", true, `${snapshot} of ${session.plan.description}`);
+        if (adopted) await finishAdoption(this.ctx);
+        session.phase("done");
       });
       return steps;
     } catch (error) {
-      await shielded(() => this.undoImport(steps, poolExisted)).catch((undo) =>
+      await shielded(() => this.undoImport(steps, poolExisted, adopted)).catch((undo) =>
         log.warn(`could not remove everything the import made: ${(undo as Error).message}`)
       );
       throw rolledBack(error);
@@ -134,8 +164,34 @@ export class InitService {
     }
   }
 
+  /**
+   * Takes the data directory's dataset over (zero-copy) when it is in zvpg's pool and the
+   * data dataset does not exist yet; undefined when the source is copied instead.
+   */
+  private async takeOver(
+    session: ImportSession,
+    poolExisted: boolean,
+    owner: { uid: number; gid: number },
+    started: (adopted: AdoptedDataset) => void,
+  ): Promise<AdoptedDataset | undefined> {
+    const { layout } = this.ctx;
+    const source = session.plan.source;
+    if (source.kind !== "datadir" || !poolExisted) return undefined;
+    const found = findAdoption(
+      source.path,
+      layout.pool,
+      this.ctx.mounts.entries(),
+      (d) => layout.inTree(d) || d === layout.clonesDataset || d === layout.socketsDataset,
+    );
+    return found ? await adoptDataset(this.ctx, found, owner, started) : undefined;
+  }
+
   /** Removes what a failed `init env --from` made. */
-  private async undoImport(steps: InitStep[], poolExisted: boolean): Promise<void> {
+  private async undoImport(
+    steps: InitStep[],
+    poolExisted: boolean,
+    adopted?: AdoptedDataset,
+  ): Promise<void> {
     const { layout, config, zfs, runtime } = this.ctx;
     const main = config.branchDefault;
     for (const c of await branchContainers(this.ctx, main).catch(() => [])) {
@@ -148,6 +204,12 @@ export class InitService {
     if (!poolExisted && made("pool").length > 0) {
       await zfs.destroyPool(layout.pool);
       if (!config.zfsPoolDevice) rmSync(layout.poolImage, { force: true });
+    } else if (adopted) {
+      // the user's dataset: given back as it was, never deleted
+      await giveBack(this.ctx, adopted);
+      for (const s of made("dataset").reverse()) {
+        await zfs.destroy(s.detail.split(" ")[0], { recursive: true });
+      }
     } else {
       const pgdata = layout.pgdata(main);
       if (existsSync(pgdata)) rmSync(pgdata, { recursive: true, force: true });
@@ -345,8 +407,16 @@ export class InitService {
     chmodSync(pgdata, 0o700);
   }
 
-  /** Runs initdb in the image on the empty `pgdata`, with zvpg's user and password. */
-  async initdb(pgdata: string, owner: { uid: number; gid: number }): Promise<void> {
+  /**
+   * Runs initdb in the image on the empty `pgdata`, with zvpg's user and password. An
+   * import passes `sync: false` (`initdb --no-sync`): its loader ends with a CHECKPOINT and
+   * the dataset is snapshotted, which commits every block to disk anyway.
+   */
+  async initdb(
+    pgdata: string,
+    owner: { uid: number; gid: number },
+    options: { sync?: boolean } = {},
+  ): Promise<void> {
     const { layout, config, runtime } = this.ctx;
     this.emptyDataDirectory(pgdata, owner);
     const secretDir = mkdtempSync(join(layout.runtimeDir(config.branchDefault) + "-init-"));
@@ -376,6 +446,7 @@ export class InitService {
           "--encoding=UTF8",
           "--locale=C",
           "--data-checksums",
+          ...(options.sync === false ? ["--no-sync"] : []),
         ],
       }, 300_000);
       if (result.code !== 0) {
@@ -392,27 +463,24 @@ export class InitService {
     }
   }
 
-  /** uid and gid of the image's `postgres` user. */
+  /** uid and gid of the image's `postgres` user (one container: `id postgres`). */
   async imagePostgresUser(): Promise<{ uid: number; gid: number }> {
-    const id = async (flag: string) => {
-      const r = await this.ctx.runtime.runToCompletion({
-        image: this.ctx.config.pgBaseImage,
-        user: "0:0",
-        entrypoint: "id",
-        args: [flag, "postgres"],
-      }, 120_000);
-      const n = Number(r.stdout.trim());
-      if (r.code !== 0 || !Number.isInteger(n)) {
-        throw new ZvpgError(
-          `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${
-            (r.stderr || r.stdout).trim()
-          }`,
-          { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
-        );
-      }
-      return n;
-    };
-    return { uid: await id("-u"), gid: await id("-g") };
+    const r = await this.ctx.runtime.runToCompletion({
+      image: this.ctx.config.pgBaseImage,
+      user: "0:0",
+      entrypoint: "id",
+      args: ["postgres"],
+    }, 120_000);
+    const ids = r.code === 0 ? parseIdOutput(r.stdout) : undefined;
+    if (!ids) {
+      throw new ZvpgError(
+        `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${
+          (r.stderr || r.stdout).trim()
+        }`,
+        { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
+      );
+    }
+    return ids;
   }
 
   /** Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not `postgres`. */

@@ -67,7 +67,11 @@ export class RefreshService {
       for (const dir of [dirs.next, dirs.old]) rmSync(dir, { recursive: true, force: true });
       try {
         init.emptyDataDirectory(dirs.next, owner);
-        await session.load(dirs.next, layout.dataMount, () => init.initdb(dirs.next, owner));
+        await session.load(
+          dirs.next,
+          layout.dataMount,
+          () => init.initdb(dirs.next, owner, { sync: false }),
+        );
       } catch (error) {
         rmSync(dirs.next, { recursive: true, force: true });
         throw error;
@@ -108,6 +112,7 @@ export class RefreshService {
     const dirs = refreshDirs(ctx);
     const inventory = await loadInitializedInventory(ctx, "refresh", { containers: true });
     const main = inventory.branches.find((b) => b.isDefault)!;
+    session.phase("stopping main and switching the data directories");
     if (main.container) await stopBranchContainer(ctx, main.container.name);
     await record(ctx, layout.dataDataset, markStopped());
     renameSync(dirs.live, dirs.old);
@@ -119,6 +124,7 @@ export class RefreshService {
     };
     let port: number;
     try {
+      session.phase("starting main");
       ({ port } = await startMain());
     } catch (error) {
       log.warn(`main did not start on the new copy; putting the previous one back`);
@@ -134,7 +140,9 @@ export class RefreshService {
       log.warn(`port ${main.lastPort} was taken: main now runs on ${port}`);
     }
     rmSync(dirs.old, { recursive: true, force: true });
+    session.phase("snapshot");
     const snapshot = await snapshotImport(ctx, session.plan);
+    session.phase("done");
     return {
       branch: config.branchDefault,
       port,

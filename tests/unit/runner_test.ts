@@ -388,3 +388,20 @@ Deno.test("runner: childrenExited waits for calls a failed Promise.all left behi
   await childrenExited();
   assert.equal(await running("sleep 37.4159"), false);
 });
+
+Deno.test("runner: onStderr receives stderr as it comes, and the result still holds all of it", async () => {
+  const seen: string[] = [];
+  const result = await runner.run(
+    Deno.execPath(),
+    [
+      "eval",
+      "console.error('first'); await new Promise((r) => setTimeout(r, 200)); console.error('second'); console.log('out')",
+    ],
+    { onStderr: (text) => seen.push(text) },
+  );
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "out\n");
+  assert.equal(result.stderr, "first\nsecond\n");
+  assert.equal(seen.join(""), "first\nsecond\n");
+  assert.ok(seen.length >= 2, "the two writes arrive apart");
+});
