@@ -9,6 +9,7 @@ import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { BranchRecord, Inventory } from "./inventory.ts";
 import { LABELS } from "./layout.ts";
 import { isInFlight } from "./lifecycle.ts";
+import { describeIndexDrift, type IndexDrift, indexMisses } from "./claims.ts";
 
 /** One disagreement. Warnings need no repair (or none zvpg may do). */
 export type Drift =
@@ -30,7 +31,9 @@ export type Drift =
   /** Recorded running under another engine than the configured one (warning). */
   | { kind: "other-runtime"; branch: BranchRecord }
   /** A runtime directory that belongs to no branch (warning; repair removes it). */
-  | { kind: "stray-dir"; dir: string };
+  | { kind: "stray-dir"; dir: string }
+  /** The claims index misses snapshot names or ports of the pool (repair rebuilds it). */
+  | { kind: "index"; index: IndexDrift };
 
 /** What findDrift needs besides the inventory. */
 export interface DriftFacts {
@@ -38,6 +41,8 @@ export interface DriftFacts {
   alive: (pid: number | null) => boolean;
   /** Runtime directories that belong to no branch. */
   strayDirs: string[];
+  /** How the claims index differs from the pool (see src/domain/claims.ts), when read. */
+  index?: IndexDrift;
 }
 
 /** Every disagreement in `inventory` (pure). */
@@ -76,6 +81,7 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
     }
   }
   for (const dir of facts.strayDirs) drift.push({ kind: "stray-dir", dir });
+  if (facts.index && indexMisses(facts.index)) drift.push({ kind: "index", index: facts.index });
   return drift;
 }
 
@@ -121,5 +127,7 @@ export function describeDrift(d: Drift, engine: string): string {
       return `branch '${d.branch.name}' runs under ${d.branch.runtime}, not ${engine}: manage it with ${d.branch.runtime}`;
     case "stray-dir":
       return `runtime directory ${d.dir} belongs to no branch`;
+    case "index":
+      return describeIndexDrift(d.index);
   }
 }

@@ -12,7 +12,7 @@ import type { Context } from "../runtime/context.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import { record } from "./inventory_store.ts";
 import { markPort, markRunning } from "../domain/lifecycle.ts";
-import { allocatePort } from "./ports.ts";
+import { allocatePort, type PortView } from "./ports.ts";
 
 /** How many other ports to try when the chosen one is taken at bind time. */
 export const PORT_RETRIES = 5;
@@ -24,7 +24,7 @@ export const PORT_RETRIES = 5;
  */
 export async function startOnPort(
   ctx: Context,
-  inventory: Pick<Inventory, "branches">,
+  inventory: PortView,
   name: string,
   port: number,
   options: { requested?: boolean } = {},
