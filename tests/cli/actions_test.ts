@@ -10,7 +10,6 @@ import type { Context } from "../../src/runtime/context.ts";
 import type { MountTable } from "../../src/adapters/mount_table.ts";
 import {
   branchGetCall,
-  cloneCall,
   dockerPsCall,
   dockerPsLine,
   execSqlCall,
@@ -19,6 +18,9 @@ import {
   runArgv,
   slotsCall,
   snapshotNamedCall,
+  claimAndClone,
+  portClaimCall,
+  indexCall,
 } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import {
@@ -28,6 +30,7 @@ import {
   FEATURE,
   IMAGE_INSPECT,
   inventory,
+  poolIndex,
   mainDataset,
   pool,
   zfsOnly,
@@ -73,6 +76,7 @@ function startCalls(
   return [
     { argv: ["docker", "rm", "-f", "-v", container] },
     { argv: [...runArgv(ctx, branch, port), ...extra], result: { stdout: "f00d\n" } },
+    portClaimCall(dataset, port),
     { argv: ["zfs", "set", `zvpg:port=${port}`, dataset] },
     { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
     { argv: ["zfs", "set", "zvpg:state=running", dataset] },
@@ -103,10 +107,11 @@ for (const [format, ext] of FORMATS) {
         const before = pool();
         return [
           branchGetCall(before, [dataset]),
-          slotsCall(before),
+          indexCall(),
           dockerPsCall(""),
+          slotsCall(before),
           snapshotNamedCall(before, "baseline"),
-          cloneCall(ctx, "feature/new", port, "tpool/data@baseline"),
+          ...claimAndClone(ctx, "feature/new", port, "tpool/data@baseline"),
           ...startCalls(ctx, "feature/new", dataset, port, [
             ...before,
             newBranch(ctx, port, "running"),
@@ -130,8 +135,9 @@ for (const [format, ext] of FORMATS) {
         const dataset = "tpool/clones/feature_snew";
         return [
           branchGetCall(before, [dataset]),
-          slotsCall(before),
+          indexCall(),
           dockerPsCall(""),
+          slotsCall(before),
           ...startCalls(ctx, "feature/new", dataset, port, [
             ...stopped,
             newBranch(ctx, port, "running"),
@@ -147,11 +153,12 @@ Deno.test("branch start: a running branch is exit 1, one line", async () => {
   const run = await runCli(["branch", "start", "feature/auth"], {
     calls: () => [
       branchGetCall(pool("running"), [FEATURE]),
-      slotsCall(pool("running")),
+      indexCall(),
       dockerPsCall(
         dockerPsLine({ branch: "feature/auth", port: 6002, name: "zvpg_feature_sauth_6002" }) +
           "\n",
       ),
+      slotsCall(pool("running")),
     ],
   });
   assertGolden("error_branch_start_running.txt", run);
@@ -197,7 +204,7 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        return [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
+        return [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata)];
       },
     });
     assertGolden(`status_health.${ext}`, run);
@@ -240,8 +247,8 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        const health = [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
-        return [...inventory(), usableQuery(pgdata), ...health];
+        const health = [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata)];
+        return [...inventory(), poolIndex(), usableQuery(pgdata), ...health];
       },
     });
     assertGolden(`status_repair_nothing.${ext}`, run);

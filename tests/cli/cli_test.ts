@@ -12,6 +12,7 @@ import {
   snapshotNamedCall,
   zfsGetMissingCall,
   zfsGetNamesCall,
+  portReleaseCall,
 } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import {
@@ -164,6 +165,7 @@ for (const [format, ext] of FORMATS) {
       calls: () => [
         ...branchScope("feature/auth", FEATURE, { entries: pool("running"), ps: [FEATURE_PS] }),
         { argv: ["zfs", "set", "zvpg:state=stopped", "tpool/clones/feature_sauth"] },
+        portReleaseCall("tpool/clones/feature_sauth"),
         { argv: ["docker", "stop", "-t", "30", container] },
         { argv: ["docker", "rm", "-f", "-v", container] },
       ],
@@ -185,6 +187,7 @@ for (const [format, ext] of FORMATS) {
         ...inventory(),
         { argv: ["zfs", "set", "zvpg:state=deleting", dataset] },
         { argv: ["zfs", "set", `zvpg:pid=${PID}`, dataset] },
+        portReleaseCall(dataset),
         dockerPsCall("", "feature/auth"),
         { argv: ["zfs", "destroy", "-r", dataset] },
       ],
