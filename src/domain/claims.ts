@@ -114,7 +114,9 @@ export function indexDrift(inventory: Inventory, index: ClaimIndex): IndexDrift 
     const port = recordedPortClaim(b);
     if (port === null) continue;
     claimed.set(b.dataset, port);
-    if (index.ports.get(b.dataset) !== port) ports.push({ branch: b.name, dataset: b.dataset, port });
+    if (index.ports.get(b.dataset) !== port) {
+      ports.push({ branch: b.name, dataset: b.dataset, port });
+    }
   }
   const stale = [
     ...[...index.snapshots].filter(([name, branch]) => !byName.get(name)?.has(branch))

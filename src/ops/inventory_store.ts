@@ -43,8 +43,8 @@ import {
 import { INDEX_PROPS, LABELS, PROPS } from "../domain/layout.ts";
 import {
   type ClaimIndex,
-  indexDrift,
   type IndexDrift,
+  indexDrift,
   parseClaims,
   portClaimKey,
   portClaimValue,
@@ -185,7 +185,9 @@ const SLOT_PROPS = [PROPS.branch, PROPS.state, PROPS.port];
  * How snapshot names are checked: by the claims index, or, on a pool whose index is not
  * complete, on every branch slot.
  */
-export type SnapshotNames = { index: ClaimIndex } | { slots: Pick<BranchRecord, "name" | "dataset">[] };
+export type SnapshotNames = { index: ClaimIndex } | {
+  slots: Pick<BranchRecord, "name" | "dataset">[];
+};
 
 /** What an operation on a few named branches knows. */
 export interface BranchScope {
@@ -338,7 +340,10 @@ export async function snapshotsNamed(
   if ("slots" in names) return await snapshotsOn(ctx, name, names.slots);
   const claimant = names.index.snapshots.get(name);
   if (claimant === undefined) return [];
-  return await snapshotsOn(ctx, name, [{ name: claimant, dataset: ctx.layout.branchDataset(claimant) }]);
+  return await snapshotsOn(ctx, name, [{
+    name: claimant,
+    dataset: ctx.layout.branchDataset(claimant),
+  }]);
 }
 
 /** The snapshots `<dataset>@name` of `slots`, read in one `zfs get`. */

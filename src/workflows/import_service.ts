@@ -674,7 +674,10 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
   } else {
     await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
   }
-  const scope = await loadBranchScope(ctx, "import", [main], { containers: "branch", claims: true });
+  const scope = await loadBranchScope(ctx, "import", [main], {
+    containers: "branch",
+    claims: true,
+  });
   const name = importSnapshotName(ctx.now());
   await new SnapshotService(ctx).createLocked(
     snapshotNames(scope),

@@ -25,8 +25,8 @@ import {
   loadSnapshotOf,
   releaseSnapshotNames,
   scopeBranch,
-  snapshotNames,
   type SnapshotNames,
+  snapshotNames,
 } from "../ops/inventory_store.ts";
 import { snapshotProps } from "../domain/metadata_props.ts";
 import { HOLD_TAG } from "../domain/layout.ts";

@@ -10,17 +10,17 @@ import type { Context } from "../../src/runtime/context.ts";
 import type { MountTable } from "../../src/adapters/mount_table.ts";
 import {
   branchGetCall,
+  claimAndClone,
   dockerPsCall,
   dockerPsLine,
   execSqlCall,
   type FixtureEntry,
   freePortRange,
+  indexCall,
+  portClaimCall,
   runArgv,
   slotsCall,
   snapshotNamedCall,
-  claimAndClone,
-  portClaimCall,
-  indexCall,
 } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import {
@@ -30,9 +30,9 @@ import {
   FEATURE,
   IMAGE_INSPECT,
   inventory,
-  poolIndex,
   mainDataset,
   pool,
+  poolIndex,
   zfsOnly,
   ZPOOL_LIST,
 } from "./fixtures.ts";

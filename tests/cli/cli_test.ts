@@ -9,10 +9,11 @@ import {
   dockerPsCall,
   type FixtureEntry,
   NOW,
+  portReleaseCall,
   snapshotNamedCall,
+  snapshotReleaseCall,
   zfsGetMissingCall,
   zfsGetNamesCall,
-  portReleaseCall,
 } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import {
@@ -153,6 +154,7 @@ for (const [format, ext] of FORMATS) {
         calls: () => [
           ...inventory([...pool(), V2]),
           { argv: ["zfs", "destroy", "tpool/clones/feature_sauth@v2"] },
+          snapshotReleaseCall("v2"),
         ],
       });
       assertGolden(`${noun}_${verb}.${ext}`, run);

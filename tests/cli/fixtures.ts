@@ -10,10 +10,10 @@ import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
 import {
   branchGetCall,
+  completeIndex,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
-  completeIndex,
   indexCall,
   slotsCall,
   zfsGetCall,

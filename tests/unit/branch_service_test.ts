@@ -22,25 +22,25 @@ import { BranchService } from "../../src/workflows/branch_service.ts";
 import { type Context, createContext } from "../../src/runtime/context.ts";
 import {
   branchGetCall,
+  claimAndClone,
+  completeIndex,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
   freePortRange,
+  indexCall,
   inspectStateCall,
   NOW,
+  portClaimCall,
+  portReleaseCall,
   runArgv,
   slotsCall,
   snapshotNamedCall,
+  snapshotReleaseCall,
   testConfig,
   withTempDir,
   zfsGetCall,
   zfsGetOutput,
-  claimAndClone,
-  portClaimCall,
-  portReleaseCall,
-  indexCall,
-  completeIndex,
-  snapshotReleaseCall,
 } from "./helpers.ts";
 
 const PID = String(Deno.pid);

@@ -469,5 +469,8 @@ export function claimAndClone(
   port: number,
   from: string,
 ): ExpectedCall[] {
-  return [portClaimCall(ctx.layout.branchDataset(branch), port), cloneCall(ctx, branch, port, from)];
+  return [
+    portClaimCall(ctx.layout.branchDataset(branch), port),
+    cloneCall(ctx, branch, port, from),
+  ];
 }

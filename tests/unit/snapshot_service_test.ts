@@ -21,23 +21,23 @@ import { MAX_MESSAGE_BYTES, SnapshotService } from "../../src/workflows/snapshot
 import { VERSION } from "../../src/version.ts";
 import {
   branchGetCall,
+  completeIndex,
   dockerPsCall,
   dockerPsLine,
   execSqlCall,
   type FixtureEntry,
+  indexCall,
   NOW,
+  portReleaseCall,
   slotsCall,
+  snapshotClaimCall,
   snapshotNamedCall,
+  snapshotReleaseCall,
   testConfig,
   withTempDir,
   zfsGetCall,
   zfsGetNamesCall,
   zfsGetOutput,
-  portReleaseCall,
-  indexCall,
-  completeIndex,
-  snapshotClaimCall,
-  snapshotReleaseCall,
 } from "./helpers.ts";
 
 function mainDataset(state = "stopped", port = "6001"): FixtureEntry {
@@ -419,6 +419,7 @@ Deno.test("snapshot delete: a snapshot without dependents is destroyed", async (
       zfsGetCall(zfsGetOutput(entries)),
       dockerPsCall(""),
       { argv: ["zfs", "destroy", "tpool/data@old"] },
+      snapshotReleaseCall("old"),
     ]);
     assert.deepEqual(await new SnapshotService(ctx).delete("old"), {
       snapshot: "old",
@@ -490,6 +491,8 @@ Deno.test("snapshot delete --force: dependents go first, deepest first, containe
       ...removeBranch("other", "tpool/clones/other", ""),
       { argv: ["zfs", "destroy", "-r", "tpool/clones/other"] },
       { argv: ["zfs", "destroy", "tpool/data@baseline"] },
+      snapshotReleaseCall("mig"),
+      snapshotReleaseCall("baseline"),
     ]);
     // a runtime directory of a removed branch is cleaned up
     const runtimeDir = ctx.layout.runtimeDir("feature/auth");
