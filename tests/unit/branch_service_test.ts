@@ -23,7 +23,6 @@ import { type Context, createContext } from "../../src/runtime/context.ts";
 import {
   branchGetCall,
   claimAndClone,
-  completeIndex,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,

@@ -21,7 +21,6 @@ import { MAX_MESSAGE_BYTES, SnapshotService } from "../../src/workflows/snapshot
 import { VERSION } from "../../src/version.ts";
 import {
   branchGetCall,
-  completeIndex,
   dockerPsCall,
   dockerPsLine,
   execSqlCall,
@@ -30,7 +29,6 @@ import {
   NOW,
   portReleaseCall,
   slotsCall,
-  snapshotClaimCall,
   snapshotNamedCall,
   snapshotReleaseCall,
   testConfig,
