@@ -26,6 +26,7 @@
 import { join } from "node:path";
 import { markPort, markStopped } from "../src/domain/lifecycle.ts";
 import { branchProps, snapshotProps } from "../src/domain/metadata_props.ts";
+import { claimSnapshotName, loadClaims } from "../src/ops/inventory_store.ts";
 import { BenchPool, REPO } from "./bench_pool.ts";
 import { median } from "./summarize.ts";
 import { cleanupOnSignal, progress } from "./timed.ts";
@@ -98,13 +99,18 @@ async function setUp(p: ScalePool): Promise<void> {
 }
 
 /**
- * Snapshots of main, then stopped branches cloned from them, with the properties zvpg
- * writes (each branch holds a recorded port, as a branch that ran and stopped does).
+ * Snapshots of main, each name claimed in the claims index first as zvpg claims it, then
+ * stopped branches cloned from them, with the properties zvpg writes (each branch holds a
+ * recorded port, as a branch that ran and stopped does; a stopped branch claims none).
  */
 async function populate(p: ScalePool): Promise<void> {
-  const { zfs, layout, config } = p.bench.ctx;
+  const { ctx } = p.bench;
+  const { zfs, layout, config } = ctx;
   const now = new Date();
+  const index = await loadClaims(ctx);
+  if (!index?.complete) throw new Error(`${p.bench.pool}: init env made no complete claims index`);
   for (let i = 0; i < p.snapshots; i++) {
+    await claimSnapshotName(ctx, { index }, `crowd${i}`, config.branchDefault);
     await zfs.snapshot(`${layout.dataDataset}@crowd${i}`, snapshotProps(`crowd ${i}`, now));
   }
   for (let i = 0; i < p.branches; i++) {

@@ -252,6 +252,21 @@ export class Zfs {
     return out;
   }
 
+  /**
+   * The user properties set locally on `name` (`zfs get ... all NAME`, one call whatever
+   * their number), or undefined when it does not exist.
+   */
+  async userProps(name: string): Promise<Record<string, string> | undefined> {
+    const result = await this.runner.run(
+      this.zfs,
+      ["get", "-H", "-p", "-o", "name,property,value,source", "all", name],
+      { tolerate: (r) => /does not exist|no such pool/i.test(r.stderr) },
+    );
+    const entry = parseGetOutput(result.stdout).find((e) => e.name === name);
+    if (!entry) return undefined;
+    return Object.fromEntries(Object.entries(entry.props).filter(([key]) => isUserProp(key)));
+  }
+
   async #get(scope: string[], roots: string[], props: string[]): Promise<ZfsEntry[]> {
     if (roots.length === 0) return [];
     const allProps = props.includes("type") ? props : ["type", ...props];

@@ -9,6 +9,7 @@ import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { BranchRecord, Inventory } from "./inventory.ts";
 import { LABELS } from "./layout.ts";
 import { isInFlight } from "./lifecycle.ts";
+import { describeIndexDrift, type IndexDrift, indexMisses } from "./claims.ts";
 
 /** One disagreement. Warnings need no repair (or none zvpg may do). */
 export type Drift =
@@ -32,7 +33,9 @@ export type Drift =
   /** A runtime directory that belongs to no branch (warning; repair removes it). */
   | { kind: "stray-dir"; dir: string }
   /** A temporary branch of a `branch diff`/`merge` whose process died (repair deletes it). */
-  | { kind: "stale-temporary"; branch: BranchRecord };
+  | { kind: "stale-temporary"; branch: BranchRecord }
+  /** The claims index misses snapshot names or ports of the pool (repair rebuilds it). */
+  | { kind: "index"; index: IndexDrift };
 
 /** What findDrift needs besides the inventory. */
 export interface DriftFacts {
@@ -40,6 +43,8 @@ export interface DriftFacts {
   alive: (pid: number | null) => boolean;
   /** Runtime directories that belong to no branch. */
   strayDirs: string[];
+  /** How the claims index differs from the pool (see src/domain/claims.ts), when read. */
+  index?: IndexDrift;
 }
 
 /** Every disagreement in `inventory` (pure). */
@@ -80,6 +85,7 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
     }
   }
   for (const dir of facts.strayDirs) drift.push({ kind: "stray-dir", dir });
+  if (facts.index && indexMisses(facts.index)) drift.push({ kind: "index", index: facts.index });
   return drift;
 }
 
@@ -133,5 +139,7 @@ export function describeDrift(d: Drift, engine: string): string {
       return `runtime directory ${d.dir} belongs to no branch`;
     case "stale-temporary":
       return `branch '${d.branch.name}' is a temporary clone of a diff or merge whose zvpg process is gone`;
+    case "index":
+      return describeIndexDrift(d.index);
   }
 }

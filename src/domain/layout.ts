@@ -64,6 +64,21 @@ export const PROPS = {
   temporary: "zvpg:temporary",
 } as const;
 
+/**
+ * ZFS user properties of zvpg's claims index, kept on the sockets dataset (a leaf: nothing
+ * inherits them). Each claim is one property, so one `zfs get` of that dataset answers
+ * "who holds snapshot name X" and "which ports do branches hold by record" whatever the
+ * number of branches and snapshots (see src/domain/claims.ts).
+ */
+export const INDEX_PROPS = {
+  /** "1" once the index holds every claim of the pool (set by `init env` and repair). */
+  complete: "zvpg:index",
+  /** `zvpg:snapshot:<encoded name>` = the branch that holds the snapshot of that name. */
+  snapshotPrefix: "zvpg:snapshot:",
+  /** `zvpg:port:<dataset hash>` = `<port> <dataset>`: that branch dataset records the port. */
+  portPrefix: "zvpg:port:",
+} as const;
+
 /** The `zfs hold` tag on a protected branch's snapshots. */
 export const HOLD_TAG = "zvpg-protect";
 
@@ -214,6 +229,11 @@ export class Layout {
     if (!dataset.startsWith(prefix)) return undefined;
     const m = /^[A-Za-z0-9_-]+\.reset-(new|old)$/.exec(dataset.slice(prefix.length));
     return m ? { role: m[1] as "new" | "old" } : undefined;
+  }
+
+  /** The dataset that carries zvpg's claims index ({@link INDEX_PROPS}): the sockets one. */
+  get indexDataset(): string {
+    return this.socketsDataset;
   }
 
   /** Host address clients use to reach published ports. */

@@ -2,7 +2,8 @@
  * What `status health --repair` will do, planned from the drift before anything acts (pure,
  * so each decision is unit-tested): roll back interrupted creates, complete interrupted
  * deletes, remove orphan containers and stray runtime directories, restart branches
- * recorded running whose server is gone, dead or unusable.
+ * recorded running whose server is gone, dead or unusable, and (last) rebuild the claims
+ * index when it misses something.
  *
  * Invariants: a branch another zvpg process is working on, a branch under another engine
  * and a dataset zvpg did not make are never in the plan; an interrupted branch that others
@@ -23,6 +24,7 @@ export type RepairStep =
     | { do: "restart"; branch: BranchRecord; stopFirst: boolean }
     | { do: "remove-dir"; dir: string }
     | { do: "undo-reset" | "finish-reset"; name: string }
+    | { do: "rebuild-index" }
   );
 
 /** What the plan needs besides the drift. */
@@ -74,6 +76,15 @@ export function planRepairs(
       target: `directory ${d.dir}`,
       action: "remove",
       reason: "it belongs to no branch",
+    });
+  }
+  // last: it is rebuilt from the pool as the steps above left it
+  if (drift.some((d) => d.kind === "index")) {
+    steps.push({
+      do: "rebuild-index",
+      target: "the claims index",
+      action: "rebuild",
+      reason: "it misses snapshot names or ports of the pool",
     });
   }
   return steps;

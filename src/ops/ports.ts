@@ -5,21 +5,29 @@
  */
 import { PortUnavailableError } from "../errors.ts";
 import type { Context } from "../runtime/context.ts";
-import { type BranchRecord, containerPort, type Inventory } from "../domain/inventory.ts";
+import { type BranchRecord, containerPort } from "../domain/inventory.ts";
+
+/** What claims a port: a branch's container, or its record (see {@link claimedPort}). */
+export type PortHolder = Pick<BranchRecord, "name" | "container" | "state" | "lastPort">;
+
+/** The holders port allocation looks at (a full inventory, or a narrow read's). */
+export interface PortView {
+  branches: PortHolder[];
+}
 
 /**
  * The port a branch holds: the port of any container it has (an exited one may be
  * restarted by its engine), else its recorded port while it is recorded as running or
  * being created (its container may be on its way, or under another engine); else none.
  */
-export function claimedPort(b: BranchRecord): number | null {
+export function claimedPort(b: PortHolder): number | null {
   if (b.container) return containerPort(b.container);
   return b.state === "running" || b.state === "creating" ? b.lastPort : null;
 }
 
 /** Ports held by zvpg branches (see {@link claimedPort}), but `except`'s. */
 export function heldPorts(
-  inventory: Pick<Inventory, "branches">,
+  inventory: PortView,
   except?: string,
 ): Map<number, string> {
   const held = new Map<number, string>();
@@ -44,7 +52,7 @@ export function portIsFree(address: string, port: number): boolean {
 /** Checks a port the user asked for; throws {@link PortUnavailableError} when taken. */
 export function checkRequestedPort(
   ctx: Context,
-  inventory: Pick<Inventory, "branches">,
+  inventory: PortView,
   port: number,
   branch: string,
 ): void {
@@ -68,7 +76,7 @@ export function checkRequestedPort(
  */
 export function allocatePort(
   ctx: Context,
-  inventory: Pick<Inventory, "branches">,
+  inventory: PortView,
   branch: string,
   options: { preferred?: number | null; skip?: Set<number> } = {},
 ): number {

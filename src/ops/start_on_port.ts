@@ -12,7 +12,7 @@ import type { Context } from "../runtime/context.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import { record } from "./inventory_store.ts";
 import { markPort, markRunning } from "../domain/lifecycle.ts";
-import { allocatePort } from "./ports.ts";
+import { allocatePort, type PortView } from "./ports.ts";
 import { PROPS } from "../domain/layout.ts";
 
 /** How many other ports to try when the chosen one is taken at bind time. */
@@ -33,7 +33,7 @@ export interface StartOnPortOptions {
  */
 export async function startOnPort(
   ctx: Context,
-  inventory: Pick<Inventory, "branches">,
+  inventory: PortView,
   name: string,
   port: number,
   options: StartOnPortOptions = {},

@@ -34,6 +34,8 @@ export interface ExpectedCall {
 export class FakeRunner implements CommandRunner {
   readonly calls: string[][] = [];
   #expected: ExpectedCall[];
+  /** Calls that were not the expected one, even where the caller swallowed the error. */
+  #wrong: string[] = [];
 
   constructor(expected: ExpectedCall[] = []) {
     this.#expected = [...expected];
@@ -53,9 +55,11 @@ export class FakeRunner implements CommandRunner {
     this.calls.push(argv);
     const next = this.#expected.shift();
     if (!next) {
+      this.#wrong.push(`unexpected call: ${JSON.stringify(argv)}`);
       return Promise.reject(new Error(`unexpected call: ${JSON.stringify(argv)}`));
     }
     if (JSON.stringify(next.argv) !== JSON.stringify(argv)) {
+      this.#wrong.push(`expected ${JSON.stringify(next.argv)} but got ${JSON.stringify(argv)}`);
       return Promise.reject(
         new Error(`expected ${JSON.stringify(next.argv)} but got ${JSON.stringify(argv)}`),
       );
@@ -69,8 +73,14 @@ export class FakeRunner implements CommandRunner {
     return settle(program, args, result, options, signal, next.diedOf);
   }
 
+  /** Calls that were not the expected one (even where the caller swallowed the error). */
+  get wrongCalls(): readonly string[] {
+    return this.#wrong;
+  }
+
   /** Throws when some expected call was never made. */
   assertDone(): void {
+    if (this.#wrong.length > 0) throw new Error(`wrong calls: ${this.#wrong.join("; ")}`);
     if (this.#expected.length > 0) {
       throw new Error(
         `expected calls not made: ${JSON.stringify(this.#expected.map((c) => c.argv))}`,

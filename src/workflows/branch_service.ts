@@ -19,12 +19,16 @@ import {
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
-import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
+import {
+  claimPort,
+  loadInitializedInventory,
+  record,
+  releaseSnapshotNames,
+} from "../ops/inventory_store.ts";
 import {
   type BranchRecord,
   findBranch,
   foreignDatasetsIn,
-  type Inventory,
   type SnapshotRecord,
 } from "../domain/inventory.ts";
 import {
@@ -33,6 +37,7 @@ import {
   loadBranchScope,
   portView,
   scopeBranch,
+  snapshotNames,
 } from "../ops/inventory_store.ts";
 import { PROPS } from "../domain/layout.ts";
 import { branchProps } from "../domain/metadata_props.ts";
@@ -50,7 +55,7 @@ import {
   refuseLosses,
 } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
-import { allocatePort, checkRequestedPort } from "../ops/ports.ts";
+import { allocatePort, checkRequestedPort, type PortView } from "../ops/ports.ts";
 import { SnapshotService } from "./snapshot_service.ts";
 import { startOnPort, type StartOnPortOptions } from "../ops/start_on_port.ts";
 
@@ -126,8 +131,10 @@ export class BranchService {
         if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
         const dataset = ctx.layout.branchDataset(name);
         const t2 = performance.now();
-        // Record the intent first: a clone stopped by a signal may or may not have made it.
+        // Record the intent first: a clone stopped by a signal may or may not have made it;
+        // the port is claimed before the clone records it
         made.cloning = dataset;
+        await claimPort(ctx, dataset, port);
         await ctx.zfs.clone(origin.zfsName, dataset, {
           ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
           ...(options.expiry ? expiryProps(options.expiry) : {}),
@@ -176,7 +183,7 @@ export class BranchService {
       started = await withLock(ctx.layout, async () => {
         const scope = await loadBranchScope(ctx, "branch start", [name], {
           containers: "pool",
-          slots: true,
+          claims: true,
         });
         const branch = scopeBranch(scope, name);
         this.assertStartable(branch);
@@ -284,6 +291,7 @@ export class BranchService {
       await destroyBranch(ctx, branch);
       const origin = await destroyUnusedAutoSnapshot(ctx, inventory, branch, removed);
       if (origin) removedSnapshots.push(origin);
+      await releaseSnapshotNames(ctx, removedSnapshots);
       return {
         branch: name,
         removedBranches: removed,
@@ -311,7 +319,7 @@ export class BranchService {
     made: Made,
   ): Promise<SnapshotRecord> {
     if (options.from !== undefined) {
-      const snapshot = await findSnapshotNamed(this.ctx, options.from, scope.slots!);
+      const snapshot = await findSnapshotNamed(this.ctx, options.from, snapshotNames(scope));
       if (options.parent !== undefined && snapshot.branch !== options.parent) {
         throw new UsageError(
           `snapshot '${options.from}' belongs to branch '${snapshot.branch}', not '${options.parent}'`,
@@ -328,7 +336,7 @@ export class BranchService {
     // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
     made.autoSnapshot = `${parent.dataset}@${auto}`;
     const snapshot = await new SnapshotService(this.ctx).createLocked(
-      scope.slots!,
+      snapshotNames(scope),
       parent,
       auto,
       `automatic snapshot of '${parent.name}' for new branch '${name}'`,
@@ -339,14 +347,14 @@ export class BranchService {
 
   /**
    * What a create reads: the new branch (a leftover of an interrupted create), its parent
-   * when it comes from the parent's current state, every branch slot (ports and snapshot
+   * when it comes from the parent's current state, the claims index (ports and snapshot
    * names) and the pool's containers (ports; the parent's for its CHECKPOINT).
    */
   private createScope(name: string, options: CreateBranchOptions): Promise<BranchScope> {
     const parent = options.parent ??
       (options.from === undefined ? this.ctx.config.branchDefault : undefined);
     const names = parent === undefined ? [name] : [name, parent];
-    return loadBranchScope(this.ctx, "branch create", names, { containers: "pool", slots: true });
+    return loadBranchScope(this.ctx, "branch create", names, { containers: "pool", claims: true });
   }
 
   private assertStartable(branch: BranchRecord): void {
@@ -361,7 +369,7 @@ export class BranchService {
 
   /** Runs the container, moving to another port when the chosen one is taken at bind time. */
   private async runWithRetries(
-    ports: Pick<Inventory, "branches">,
+    ports: PortView,
     name: string,
     firstPort: number,
     portRequested: boolean,

@@ -58,7 +58,7 @@ import {
   CONTAINER_SOCKET_DIR,
   SOURCE_PROPS,
 } from "../domain/layout.ts";
-import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
+import { loadBranchScope, scopeBranch, snapshotNames } from "../ops/inventory_store.ts";
 import { SnapshotService } from "./snapshot_service.ts";
 import { ImportSecrets, LoaderServer, PgClient } from "../ops/pg_client.ts";
 import type { Context } from "../runtime/context.ts";
@@ -783,10 +783,13 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
   } else {
     await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
   }
-  const scope = await loadBranchScope(ctx, "import", [main], { containers: "branch", slots: true });
+  const scope = await loadBranchScope(ctx, "import", [main], {
+    containers: "branch",
+    claims: true,
+  });
   const name = importSnapshotName(ctx.now());
   await new SnapshotService(ctx).createLocked(
-    scope.slots!,
+    snapshotNames(scope),
     scopeBranch(scope, main),
     name,
     `imported from ${plan.description}`,

@@ -29,7 +29,7 @@ import { log } from "../runtime/log.ts";
 import { execSql } from "../ops/branch_container.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
 import type { Context } from "../runtime/context.ts";
-import { CONTAINER_PGDATA, PROPS } from "../domain/layout.ts";
+import { CONTAINER_PGDATA, INDEX_PROPS, PROPS } from "../domain/layout.ts";
 import { loadInventory } from "../ops/inventory_store.ts";
 
 import { ensureMounted } from "../ops/mounts.ts";
@@ -285,13 +285,20 @@ export class InitService {
       [layout.clonesDataset, layout.clonesMount, { atime: "off" }],
       [layout.socketsDataset, layout.socketsMount, { atime: "off" }],
     ];
+    let madeData = false;
     for (const [dataset, mountpoint, props] of wanted) {
       if (await zfs.exists(dataset)) {
         await ensureMounted(this.ctx, dataset, mountpoint);
         record("dataset", false, `${dataset}`);
         continue;
       }
-      await zfs.create(dataset, { mountpoint, ...props });
+      // made with the data dataset, the claims index is complete: there is nothing to claim
+      // yet (else 'status health --repair' builds it from what exists)
+      const index: Record<string, string> = dataset === layout.indexDataset && madeData
+        ? { [INDEX_PROPS.complete]: "1" }
+        : {};
+      if (dataset === layout.dataDataset) madeData = true;
+      await zfs.create(dataset, { mountpoint, ...props, ...index });
       record("dataset", true, `${dataset} at ${mountpoint}`);
     }
     // no other uid may reach a data directory, socket or config copy below these; runtime

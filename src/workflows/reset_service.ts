@@ -18,6 +18,7 @@ import {
   loadInitializedInventory,
   record,
   scopeBranch,
+  snapshotNamesOfInventory,
 } from "../ops/inventory_store.ts";
 import {
   type BranchRecord,
@@ -361,7 +362,7 @@ export class ResetService {
       }`;
       progress.autoSnapshot = `${parent.dataset}@${auto}`;
       return await new SnapshotService(this.ctx).createLocked(
-        inventory.branches,
+        await snapshotNamesOfInventory(this.ctx, inventory),
         parent,
         auto,
         `automatic snapshot of '${parent.name}' for reset of branch '${branch.name}'`,

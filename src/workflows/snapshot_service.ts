@@ -20,9 +20,13 @@ import {
 } from "../domain/inventory.ts";
 import {
   assertSnapshotNameFree,
+  claimSnapshotName,
   loadBranchScope,
   loadSnapshotOf,
+  releaseSnapshotNames,
   scopeBranch,
+  type SnapshotNames,
+  snapshotNames,
 } from "../ops/inventory_store.ts";
 import { snapshotProps } from "../domain/metadata_props.ts";
 import { HOLD_TAG } from "../domain/layout.ts";
@@ -59,31 +63,33 @@ export class SnapshotService {
     const branchName = options.branch ?? this.ctx.config.branchDefault;
     validateBranchName(branchName, this.ctx.config.branchNamingPattern);
     return await withLock(this.ctx.layout, async () => {
-      // only this branch (and its container) and the branch slots are read: the cost does
-      // not grow with the snapshots of the pool
+      // only this branch (and its container) and the claims index are read: the cost does
+      // not grow with the branches or snapshots of the pool
       const scope = await loadBranchScope(this.ctx, "snapshot create", [branchName], {
         containers: "branch",
-        slots: true,
+        claims: true,
       });
       const branch = scopeBranch(scope, branchName);
-      return await this.createLocked(scope.slots!, branch, name, message);
+      return await this.createLocked(snapshotNames(scope), branch, name, message);
     });
   }
 
   /**
-   * Takes a snapshot while the caller holds the lock. `slots` are every branch (for the
-   * name check); `branch` carries its container (a running one gets a CHECKPOINT).
+   * Takes a snapshot while the caller holds the lock. `names` checks and claims the name;
+   * `branch` carries its container (a running one gets a CHECKPOINT).
    */
   async createLocked(
-    slots: BranchRecord[],
+    names: SnapshotNames,
     branch: BranchRecord,
     name: string,
     message: string,
     options: { autoFor?: string } = {},
   ): Promise<SnapshotRecord> {
-    await assertSnapshotNameFree(this.ctx, name, slots);
+    await assertSnapshotNameFree(this.ctx, name, names);
     if (isInFlight(branch)) throw inFlightError(branch);
     if (branch.container?.state === "running") await this.checkpoint(branch);
+    // the name is claimed before the snapshot exists, so the index never misses it
+    await claimSnapshotName(this.ctx, names, name, branch.name);
     faultPoint("snapshot.before-zfs");
     const taken = this.ctx.now();
     await this.ctx.zfs.snapshot(
@@ -154,6 +160,7 @@ export class SnapshotService {
       const removed = await destroyBranches(this.ctx, dependents);
       faultPoint("snapshot.delete.before-destroy");
       await this.ctx.zfs.destroy(snapshot.zfsName);
+      await releaseSnapshotNames(this.ctx, [...removedSnapshots, name]);
       log.info(`snapshot '${name}' deleted`);
       return { snapshot: name, removedBranches: removed, removedSnapshots, removedDatasets };
     });

@@ -15,7 +15,8 @@ import { log } from "../runtime/log.ts";
 import type { Check } from "../domain/check.ts";
 import { describeDrift, findDrift, isWarning } from "../domain/drift.ts";
 import { check, environmentChecks } from "../ops/environment_checks.ts";
-import { loadInventory, record } from "../ops/inventory_store.ts";
+import { loadClaims, loadInventory, rebuildIndex, record } from "../ops/inventory_store.ts";
+import { type ClaimIndex, indexDrift } from "../domain/claims.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { planRepairs, type RepairStep } from "../domain/repair_plan.ts";
 import { finishReset, undoReset } from "../ops/reset_swap.ts";
@@ -64,6 +65,9 @@ export interface RepairAction {
   /** When it failed: the error. */
   detail?: string;
 }
+
+/** The index of a pool whose index dataset is missing: nothing claimed, not complete. */
+const EMPTY_INDEX: ClaimIndex = { complete: false, snapshots: new Map(), ports: new Map() };
 
 /** System status, health and repair. */
 export class StatusService {
@@ -143,10 +147,14 @@ export class StatusService {
         ),
       ];
     }
-    return [...env.checks, ...await this.branchChecks(await loadInventory(this.ctx))];
+    const [inventory, index] = await Promise.all([loadInventory(this.ctx), loadClaims(this.ctx)]);
+    return [...env.checks, ...await this.branchChecks(inventory, index)];
   }
 
-  private async branchChecks(inventory: Inventory): Promise<HealthCheck[]> {
+  private async branchChecks(
+    inventory: Inventory,
+    index: ClaimIndex | undefined,
+  ): Promise<HealthCheck[]> {
     const { ctx } = this;
     const stale = staleMountsOf(ctx, inventory);
     const running = inventory.branches.filter((b) => b.status === "running");
@@ -159,6 +167,7 @@ export class StatusService {
     const drift = findDrift(inventory, {
       alive: operationAlive,
       strayDirs: strayRuntimeDirs(ctx.layout, inventory),
+      index: indexDrift(inventory, index ?? EMPTY_INDEX),
     });
     const failures = drift.filter((d) => !isWarning(d));
     const shown = (failures.length > 0 ? failures : drift).map((d) =>
@@ -217,7 +226,7 @@ export class StatusService {
   async repair(): Promise<RepairAction[]> {
     const { ctx } = this;
     return await withLock(ctx.layout, async () => {
-      const inventory = await loadInventory(ctx);
+      const [inventory, index] = await Promise.all([loadInventory(ctx), loadClaims(ctx)]);
       const unusable = await this.unusableBranches(inventory);
       const actions: RepairAction[] = [];
       const attempt = async (
@@ -243,6 +252,7 @@ export class StatusService {
       const drift = findDrift(inventory, {
         alive: operationAlive,
         strayDirs: strayRuntimeDirs(ctx.layout, inventory),
+        index: indexDrift(inventory, index ?? EMPTY_INDEX),
       });
       for (const step of planRepairs(inventory, drift, { unusable, remounted })) {
         await attempt(step.target, step.action, step.reason, () => this.execute(step));
@@ -274,6 +284,15 @@ export class StatusService {
         return await undoReset(ctx, step.name);
       case "finish-reset":
         return await finishReset(ctx, step.name);
+      case "rebuild-index": {
+        // from the pool as the steps before left it
+        const [inventory, index] = await Promise.all([
+          loadInventory(ctx, { containers: false }),
+          loadClaims(ctx),
+        ]);
+        await rebuildIndex(ctx, inventory, index ?? EMPTY_INDEX);
+        return;
+      }
     }
   }
 

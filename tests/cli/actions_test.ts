@@ -10,12 +10,14 @@ import type { Context } from "../../src/runtime/context.ts";
 import type { MountTable } from "../../src/adapters/mount_table.ts";
 import {
   branchGetCall,
-  cloneCall,
+  claimAndClone,
   dockerPsCall,
   dockerPsLine,
   execSqlCall,
   type FixtureEntry,
   freePortRange,
+  indexCall,
+  portClaimCall,
   runArgv,
   slotsCall,
   snapshotNamedCall,
@@ -30,6 +32,7 @@ import {
   inventory,
   mainDataset,
   pool,
+  poolIndex,
   zfsOnly,
   ZPOOL_LIST,
 } from "./fixtures.ts";
@@ -77,6 +80,7 @@ function startCalls(
   return [
     { argv: [...runArgv(ctx, branch, port), ...extra], result: { stdout: "f00d\n" } },
     ...(recorded ? [] : [
+      portClaimCall(dataset, port),
       { argv: ["zfs", "set", `zvpg:port=${port}`, dataset] },
       { argv: ["zfs", "set", "zvpg:runtime=docker", dataset] },
     ]),
@@ -108,10 +112,11 @@ for (const [format, ext] of FORMATS) {
         const before = pool();
         return [
           branchGetCall(before, [dataset]),
-          slotsCall(before),
+          indexCall(),
           dockerPsCall(""),
+          slotsCall(before),
           snapshotNamedCall(before, "baseline"),
-          cloneCall(ctx, "feature/new", port, "tpool/data@baseline"),
+          ...claimAndClone(ctx, "feature/new", port, "tpool/data@baseline"),
           ...startCalls(ctx, "feature/new", dataset, port, [
             ...before,
             newBranch(ctx, port, "running"),
@@ -135,8 +140,9 @@ for (const [format, ext] of FORMATS) {
         const dataset = "tpool/clones/feature_snew";
         return [
           branchGetCall(before, [dataset]),
-          slotsCall(before),
+          indexCall(),
           dockerPsCall(""),
+          slotsCall(before),
           ...startCalls(ctx, "feature/new", dataset, port, [
             ...stopped,
             newBranch(ctx, port, "running"),
@@ -152,11 +158,12 @@ Deno.test("branch start: a running branch is exit 1, one line", async () => {
   const run = await runCli(["branch", "start", "feature/auth"], {
     calls: () => [
       branchGetCall(pool("running"), [FEATURE]),
-      slotsCall(pool("running")),
+      indexCall(),
       dockerPsCall(
         dockerPsLine({ branch: "feature/auth", port: 6002, name: "zvpg_feature_sauth_6002" }) +
           "\n",
       ),
+      slotsCall(pool("running")),
     ],
   });
   assertGolden("error_branch_start_running.txt", run);
@@ -202,7 +209,7 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        return [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
+        return [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata)];
       },
     });
     assertGolden(`status_health.${ext}`, run);
@@ -245,8 +252,8 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        const health = [...ENVIRONMENT, ...inventory(), usableQuery(pgdata)];
-        return [...inventory(), usableQuery(pgdata), ...health];
+        const health = [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata)];
+        return [...inventory(), poolIndex(), usableQuery(pgdata), ...health];
       },
     });
     assertGolden(`status_repair_nothing.${ext}`, run);

@@ -10,7 +10,9 @@ import {
   dockerPsCall,
   type FixtureEntry,
   NOW,
+  portReleaseCall,
   snapshotNamedCall,
+  snapshotReleaseCall,
   zfsGetMissingCall,
   zfsGetNamesCall,
 } from "../unit/helpers.ts";
@@ -153,6 +155,7 @@ for (const [format, ext] of FORMATS) {
         calls: () => [
           ...inventory([...pool(), V2]),
           { argv: ["zfs", "destroy", "tpool/clones/feature_sauth@v2"] },
+          snapshotReleaseCall("v2"),
         ],
       });
       assertGolden(`${noun}_${verb}.${ext}`, run);
@@ -165,6 +168,7 @@ for (const [format, ext] of FORMATS) {
       calls: () => [
         ...branchScope("feature/auth", FEATURE, { entries: pool("running"), ps: [FEATURE_PS] }),
         { argv: ["zfs", "set", "zvpg:state=stopped", "tpool/clones/feature_sauth"] },
+        portReleaseCall("tpool/clones/feature_sauth"),
         { argv: ["docker", "stop", "-t", "30", container] },
         { argv: ["docker", "rm", "-f", "-v", container] },
       ],
@@ -186,6 +190,7 @@ for (const [format, ext] of FORMATS) {
         ...inventory(),
         { argv: ["zfs", "set", "zvpg:state=deleting", dataset] },
         { argv: ["zfs", "set", `zvpg:pid=${PID}`, dataset] },
+        portReleaseCall(dataset),
         dockerPsCall("", "feature/auth"),
         { argv: ["zfs", "destroy", "-r", dataset] },
       ],

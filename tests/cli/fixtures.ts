@@ -7,11 +7,14 @@
  * @module
  */
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
+import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
 import {
   branchGetCall,
+  completeIndex,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
+  indexCall,
   slotsCall,
   zfsGetCall,
   zfsGetOutput,
@@ -100,6 +103,18 @@ export function inventory(entries = pool(), ps = [MAIN_PS]): ExpectedCall[] {
   return [zfsGetCall(zfsGetOutput(entries)), dockerPsCall(ps.map((l) => l + "\n").join(""))];
 }
 
+/**
+ * The claims index of {@link pool}, complete: main's port and the name `baseline`
+ * (`feature/auth` is stopped: it claims no port; automatic snapshots are claimed too).
+ */
+export function poolIndex(extra: Record<string, string> = {}): ExpectedCall {
+  return completeIndex({
+    [snapshotClaimKey("baseline")]: "main",
+    [portClaimKey("tpool/data")]: "6001 tpool/data",
+    ...extra,
+  });
+}
+
 /** `zpool list` of the test pool. */
 export const ZPOOL_LIST: ExpectedCall = {
   argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
@@ -138,7 +153,8 @@ export function branchScope(
   const entries = options.entries ?? pool();
   return [
     branchGetCall(entries, [dataset]),
-    ...(options.slots ? [slotsCall(entries)] : []),
+    ...(options.slots ? [indexCall()] : []),
     dockerPsCall((options.ps ?? []).map((l) => l + "\n").join(""), branch),
+    ...(options.slots ? [slotsCall(entries)] : []),
   ];
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { FixtureEntry } from "../unit/helpers.ts";
-import { dockerPsCall, zfsGetNamesCall } from "../unit/helpers.ts";
+import { dockerPsCall, portReleaseCall, zfsGetNamesCall } from "../unit/helpers.ts";
 import {
   BASELINE,
   branchScope,
@@ -48,6 +48,7 @@ for (const format of ["table", "json"] as const) {
         { argv: ["zfs", "destroy", "-r", oldDs] },
         { argv: ["zfs", "inherit", "zvpg:reset-of", FEATURE] },
         { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+        portReleaseCall(FEATURE),
         ...branchScope("feature/auth", FEATURE, { entries: after }),
       ],
     });
@@ -111,6 +112,7 @@ Deno.test("gc: an expired branch is deleted", async () => {
       ...inventory(poolWith(EXPIRED), [MAIN_PS]),
       { argv: ["zfs", "set", "zvpg:state=deleting", FEATURE] },
       { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+      portReleaseCall(FEATURE),
       dockerPsCall("", "feature/auth"),
       { argv: ["zfs", "destroy", "-r", FEATURE] },
     ],
@@ -188,6 +190,7 @@ for (const format of ["table", "json"] as const) {
           { argv: ["zfs", "destroy", `${FEATURE}@later`] },
           { argv: ["zfs", "rollback", `${FEATURE}@milestone`] },
           { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+          portReleaseCall(FEATURE),
           ...branchScope("feature/auth", FEATURE, {
             entries: [...poolWith({}), ownSnapshots()[0]],
           }),
@@ -230,6 +233,7 @@ Deno.test("branch reset: a failed clone puts the branch back as it was (stopped)
         read,
         dockerPsCall("", "feature/auth"),
         { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+        portReleaseCall(FEATURE),
       ];
     },
   });

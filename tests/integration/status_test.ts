@@ -170,3 +170,37 @@ itest("status listings make a constant number of external calls", async (env) =>
   assert.equal(system.zfs, 1);
   assert.ok(system.zpool <= 2);
 });
+
+itest(
+  "status health reports what the claims index misses; repair claims it, so the name is refused again",
+  async (env) => {
+    const index = `${env.pool}/sockets`;
+    // a snapshot made by hand is not claimed: health names it
+    assert.equal((await sh("zfs", ["snapshot", `${env.pool}/data@by-hand`])).code, 0);
+    let h = await health(env);
+    assert.equal(h.code, 1);
+    assert.match(failing(h.json.checks), /claims index misses snapshot 'by-hand' of branch 'main'/);
+    // found by name all the same (the look-up falls back to every branch)
+    await env.ok(["branch", "create", "from-hand", "--from", "by-hand"]);
+    // an index wiped by hand is reported as not built
+    assert.equal((await sh("zfs", ["inherit", "zvpg:index", index])).code, 0);
+    h = await health(env);
+    assert.match(failing(h.json.checks), /claims index .* is not built/);
+    const repaired = await env.zvpg(["status", "health", "--repair", "-f", "json"]);
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+    const repairs = (JSON.parse(repaired.stdout) as { repairs: { target: string; ok: boolean }[] })
+      .repairs;
+    assert.deepEqual(repairs.map((r) => [r.target, r.ok]), [["the claims index", true]]);
+    h = await health(env);
+    assert.equal(h.code, 0, failing(h.json.checks));
+    // claimed now: the name is unique across branches again
+    const again = await env.zvpg(["branch", "snapshot", "from-hand", "by-hand"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /snapshot 'by-hand' already exists \(on branch 'main'\)/);
+    // a stopped branch gives its port back; the claim of a running one is kept
+    await env.ok(["branch", "stop", "from-hand"]);
+    const props = (await sh("zfs", ["get", "-H", "-o", "property,value", "all", index])).stdout;
+    const ports = props.split("\n").filter((l) => l.startsWith("zvpg:port:"));
+    assert.deepEqual(ports.map((l) => l.split("\t")[1].split(" ")[1]), [`${env.pool}/data`]);
+  },
+);

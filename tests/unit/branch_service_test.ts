@@ -23,16 +23,20 @@ import { BranchService } from "../../src/workflows/branch_service.ts";
 import { type Context, createContext } from "../../src/runtime/context.ts";
 import {
   branchGetCall,
-  cloneCall,
+  claimAndClone,
   dockerPsCall,
   dockerPsLine,
   type FixtureEntry,
   freePortRange,
+  indexCall,
   inspectStateCall,
   NOW,
+  portClaimCall,
+  portReleaseCall,
   runArgv,
   slotsCall,
   snapshotNamedCall,
+  snapshotReleaseCall,
   testConfig,
   withTempDir,
   zfsGetCall,
@@ -93,8 +97,9 @@ function createReads(
 ): ExpectedCall[] {
   return [
     branchGetCall(entries, [dataset]),
-    slotsCall(entries),
+    indexCall(),
     dockerPsCall(ps),
+    slotsCall(entries),
     snapshotNamedCall(entries, from),
   ];
 }
@@ -147,7 +152,7 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
     ];
     fake.expect(
       ...createReads([mainDataset(), BASELINE], dataset),
-      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      ...claimAndClone(ctx, name, start, "tpool/data@baseline"),
       // the data directory is missing (not mounted): zvpg mounts the dataset; the rest is
       // expected once the "mount" made the directory, whose owner the container runs as
       {
@@ -196,7 +201,7 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
     mkdirSync(ctx.layout.pgdata(name), { recursive: true });
     fake.expect(
       ...createReads([mainDataset(), BASELINE], dataset),
-      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      ...claimAndClone(ctx, name, start, "tpool/data@baseline"),
       {
         argv: runArgv(ctx, name, start),
         result: {
@@ -207,6 +212,7 @@ Deno.test("branch create: a port taken at bind time moves to the next one", asyn
       },
       { argv: ["docker", "rm", "-f", "-v", `zvpg_dev_${start}`] },
       { argv: runArgv(ctx, name, start + 1), result: { stdout: "beef\n" } },
+      portClaimCall(dataset, start + 1),
       { argv: ["zfs", "set", `zvpg:port=${start + 1}`, dataset] },
       { argv: ["zfs", "set", "zvpg:state=running", dataset] },
       ...branchReads(
@@ -235,7 +241,7 @@ Deno.test("branch create: a container left behind under its name is replaced, on
     mkdirSync(ctx.layout.pgdata(name), { recursive: true });
     fake.expect(
       ...createReads([mainDataset(), BASELINE], dataset),
-      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      ...claimAndClone(ctx, name, start, "tpool/data@baseline"),
       {
         argv: runArgv(ctx, name, start),
         result: {
@@ -280,7 +286,7 @@ Deno.test("branch create: a failed container run removes what was made", async (
     mkdirSync(ctx.layout.pgdata(name), { recursive: true });
     fake.expect(
       ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
-      cloneCall(ctx, name, start, "tpool/data@baseline"),
+      ...claimAndClone(ctx, name, start, "tpool/data@baseline"),
       {
         argv: runArgv(ctx, name, start),
         result: {
@@ -312,7 +318,7 @@ Deno.test("branch create: a missing image is reported as such and rolled back", 
     mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
     fake.expect(
       ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
-      cloneCall(ctx, "dev", start, "tpool/data@baseline"),
+      ...claimAndClone(ctx, "dev", start, "tpool/data@baseline"),
       {
         argv: runArgv(ctx, "dev", start),
         result: { code: 125, stderr: "Unable to find image 'postgres:17' locally\n" },
@@ -340,7 +346,7 @@ Deno.test("branch create: PostgreSQL that dies at start-up is reported with its 
     mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
     fake.expect(
       ...createReads([mainDataset(), BASELINE], "tpool/clones/dev"),
-      cloneCall(ctx, "dev", start, "tpool/data@baseline"),
+      ...claimAndClone(ctx, "dev", start, "tpool/data@baseline"),
       { argv: runArgv(ctx, "dev", start), result: { stdout: "f00d\n" } },
       // restarting: the engine's restart policy will run it again, the code is this run's
       inspectStateCall(container, { stdout: "restarting 1\n" }),
@@ -386,8 +392,9 @@ Deno.test("branch create: refused for an existing name, a bad name, an unknown s
     fake.expect(
       // the new branch, its parent (the default branch), the slots and the containers
       branchGetCall(existing, ["tpool/clones/dev"]),
-      slotsCall(existing),
+      indexCall(),
       dockerPsCall(""),
+      slotsCall(existing),
       ...createReads(existing, "tpool/clones/x", "nope"),
     );
     const service = new BranchService(ctx);
@@ -418,9 +425,11 @@ Deno.test("branch start: a stopped branch restarts on its previous port", async 
     mkdirSync(ctx.layout.pgdata("dev"), { recursive: true });
     fake.expect(
       branchGetCall(entries("stopped"), ["tpool/clones/dev"]),
-      slotsCall(entries("stopped")),
+      indexCall(),
       dockerPsCall(""),
+      slotsCall(entries("stopped")),
       { argv: runArgv(ctx, "dev", port), result: { stdout: "f00d\n" } },
+      portClaimCall("tpool/clones/dev", port),
       { argv: ["zfs", "set", `zvpg:port=${port}`, "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:runtime=docker", "tpool/clones/dev"] },
       { argv: ["zfs", "set", "zvpg:state=running", "tpool/clones/dev"] },
@@ -443,8 +452,9 @@ Deno.test("branch start: a running branch is refused", async () => {
     const { ctx, fake } = setup(dir);
     fake.expect(
       branchGetCall([mainDataset("running")]),
-      slotsCall([mainDataset("running")]),
+      indexCall(),
       dockerPsCall(dockerPsLine({ branch: "main", port: 6001, name: "zvpg_main_6001" })),
+      slotsCall([mainDataset("running")]),
     );
     await assert.rejects(new BranchService(ctx).start("main"), (e: unknown) => {
       assert.ok(e instanceof StateError);
@@ -474,6 +484,7 @@ Deno.test("branch stop: records the intent, then stops and removes the container
         dockerPsLine({ branch: "feature/auth", port: 6002, name: container }),
       ),
       { argv: ["zfs", "set", "zvpg:state=stopped", "tpool/clones/feature_sauth"] },
+      portReleaseCall("tpool/clones/feature_sauth"),
       { argv: ["docker", "stop", "-t", "30", container] },
       { argv: ["docker", "rm", "-f", "-v", container] },
     );
@@ -569,9 +580,12 @@ Deno.test("branch delete: a snapshot someone named is refused; an automatic one 
       dockerPsCall(""),
       { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
       { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      portReleaseCall("tpool/clones/dev"),
       dockerPsCall("", "dev"),
       { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
       { argv: ["zfs", "destroy", "tpool/data@auto-1"] },
+      snapshotReleaseCall("milestone-1"),
+      snapshotReleaseCall("auto-1"),
     );
     assert.deepEqual(await new BranchService(ctx).delete("dev", { force: true }), {
       branch: "dev",
@@ -597,6 +611,7 @@ Deno.test("branch delete: marks, stops, destroys with snapshots", async () => {
       dockerPsCall(line),
       { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
       { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      portReleaseCall("tpool/clones/dev"),
       dockerPsCall(line, "dev"),
       { argv: ["docker", "stop", "-t", "30", container] },
       { argv: ["docker", "rm", "-f", "-v", container] },
@@ -641,6 +656,7 @@ Deno.test("branch delete: refused while a user's dataset is inside, unless force
       dockerPsCall(""),
       { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
       { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      portReleaseCall("tpool/clones/dev"),
       dockerPsCall("", "dev"),
       { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
     );

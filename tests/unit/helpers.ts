@@ -13,6 +13,7 @@ import { type BranchRecord, type Inventory, ZFS_PROPS } from "../../src/domain/i
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
+import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
 // whatever the environment the suite runs in.
@@ -410,4 +411,68 @@ export function inventoryOf(branches: BranchRecord[], extra: Partial<Inventory> 
     initialized: true,
     ...extra,
   };
+}
+
+/** The claims index's dataset in the test pool. */
+export const INDEX_DATASET = `${POOL}/sockets`;
+
+/**
+ * The read of the claims index: `zfs get ... all tpool/sockets`, answering `props` as its
+ * locally set user properties (no `zvpg:index`: a pool whose index is not complete, so
+ * the narrow reads fall back to every branch slot). `null`: the dataset is missing.
+ */
+export function indexCall(props: Record<string, string> | null = {}): ExpectedCall {
+  const argv = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "all", INDEX_DATASET];
+  if (props === null) {
+    return {
+      argv,
+      result: { code: 1, stderr: `cannot open '${INDEX_DATASET}': dataset does not exist\n` },
+    };
+  }
+  const lines = [
+    `${INDEX_DATASET}\ttype\tfilesystem\t-`,
+    `${INDEX_DATASET}\tatime\toff\tlocal`,
+    ...Object.entries(props).map(([k, v]) => `${INDEX_DATASET}\t${k}\t${v}\tlocal`),
+  ];
+  return { argv, result: { stdout: lines.join("\n") + "\n" } };
+}
+
+/** A complete claims index holding `claims` (see src/domain/claims.ts). */
+export function completeIndex(claims: Record<string, string> = {}): ExpectedCall {
+  return indexCall({ "zvpg:index": "1", ...claims });
+}
+
+/** The claim of `port` for `dataset`, written before the dataset records it. */
+export function portClaimCall(dataset: string, port: number): ExpectedCall {
+  return {
+    argv: ["zfs", "set", `${portClaimKey(dataset)}=${port} ${dataset}`, INDEX_DATASET],
+  };
+}
+
+/** The release of `dataset`'s port claim, after it is recorded stopped or deleting. */
+export function portReleaseCall(dataset: string): ExpectedCall {
+  return { argv: ["zfs", "inherit", portClaimKey(dataset), INDEX_DATASET] };
+}
+
+/** The claim of snapshot name `name` for `branch`. */
+export function snapshotClaimCall(name: string, branch: string): ExpectedCall {
+  return { argv: ["zfs", "set", `${snapshotClaimKey(name)}=${branch}`, INDEX_DATASET] };
+}
+
+/** The release of snapshot name `name`'s claim, after the snapshot is destroyed. */
+export function snapshotReleaseCall(name: string): ExpectedCall {
+  return { argv: ["zfs", "inherit", snapshotClaimKey(name), INDEX_DATASET] };
+}
+
+/** The port claim, then the clone of a new branch (see {@link cloneCall}). */
+export function claimAndClone(
+  ctx: Context,
+  branch: string,
+  port: number,
+  from: string,
+): ExpectedCall[] {
+  return [
+    portClaimCall(ctx.layout.branchDataset(branch), port),
+    cloneCall(ctx, branch, port, from),
+  ];
 }

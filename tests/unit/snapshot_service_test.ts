@@ -25,9 +25,12 @@ import {
   dockerPsLine,
   execSqlCall,
   type FixtureEntry,
+  indexCall,
   NOW,
+  portReleaseCall,
   slotsCall,
   snapshotNamedCall,
+  snapshotReleaseCall,
   testConfig,
   withTempDir,
   zfsGetCall,
@@ -121,8 +124,9 @@ function createReads(
   const dataset = branch === "main" ? "tpool/data" : `tpool/clones/${branch.replace("/", "_s")}`;
   return [
     branchGetCall(entries, [dataset]),
-    slotsCall(entries),
+    indexCall(),
     dockerPsCall(ps, branch),
+    slotsCall(entries),
     snapshotNamedCall(entries, name),
   ];
 }
@@ -272,7 +276,7 @@ Deno.test("snapshot create: an existing name is refused without any zfs snapshot
       return true;
     });
     fake.assertDone();
-    assert.equal(fake.calls.length, 4);
+    assert.equal(fake.calls.length, 5);
   });
 });
 
@@ -303,7 +307,7 @@ Deno.test("snapshot create: a branch being created or deleted is refused", async
 
 Deno.test("snapshot create: refused before init, for an unknown branch, for bad input", async () => {
   await withTempDir(async (dir) => {
-    const notInit = makeContext(dir, [branchGetCall([]), slotsCall([]), dockerPsCall("", "main"), {
+    const notInit = makeContext(dir, [branchGetCall([]), indexCall(), dockerPsCall("", "main"), {
       argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
       result: { code: 1, stderr: "cannot open 'tpool': no such pool\n" },
     }]);
@@ -312,8 +316,9 @@ Deno.test("snapshot create: refused before init, for an unknown branch, for bad 
 
     const unknown = makeContext(dir, [
       branchGetCall([mainDataset()], ["tpool/clones/nope"]),
-      slotsCall([mainDataset()]),
+      indexCall(),
       dockerPsCall("", "nope"),
+      slotsCall([mainDataset()]),
     ]);
     await assert.rejects(
       new SnapshotService(unknown.ctx).create("s", { branch: "nope" }),
@@ -412,6 +417,7 @@ Deno.test("snapshot delete: a snapshot without dependents is destroyed", async (
       zfsGetCall(zfsGetOutput(entries)),
       dockerPsCall(""),
       { argv: ["zfs", "destroy", "tpool/data@old"] },
+      snapshotReleaseCall("old"),
     ]);
     assert.deepEqual(await new SnapshotService(ctx).delete("old"), {
       snapshot: "old",
@@ -468,6 +474,7 @@ Deno.test("snapshot delete --force: dependents go first, deepest first, containe
     const removeBranch = (branch: string, dataset: string, ps: string): ExpectedCall[] => [
       { argv: ["zfs", "set", "zvpg:state=deleting", dataset] },
       { argv: ["zfs", "set", `zvpg:pid=${pid}`, dataset] },
+      portReleaseCall(dataset),
       dockerPsCall(ps, branch),
     ];
     const { ctx, fake } = makeContext(dir, [
@@ -482,6 +489,8 @@ Deno.test("snapshot delete --force: dependents go first, deepest first, containe
       ...removeBranch("other", "tpool/clones/other", ""),
       { argv: ["zfs", "destroy", "-r", "tpool/clones/other"] },
       { argv: ["zfs", "destroy", "tpool/data@baseline"] },
+      snapshotReleaseCall("mig"),
+      snapshotReleaseCall("baseline"),
     ]);
     // a runtime directory of a removed branch is cleaned up
     const runtimeDir = ctx.layout.runtimeDir("feature/auth");
