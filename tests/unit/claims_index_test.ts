@@ -36,11 +36,11 @@ import {
   runArgv,
   SLOT_PROPS,
   snapshotClaimCall,
+  snapshotRecord as snap,
   testConfig,
   withTempDir,
   zfsGetNamesCall,
 } from "./helpers.ts";
-import type { SnapshotRecord } from "../../src/domain/inventory.ts";
 
 function main(state = "stopped", port = "6001"): FixtureEntry {
   return {
@@ -221,21 +221,6 @@ Deno.test("branch start: with a complete index a verified claim holds its port, 
     assert.equal(record.port, start);
   });
 });
-
-function snap(name: string, owner: string): SnapshotRecord {
-  return {
-    name,
-    zfsName: `x@${name}`,
-    branch: owner,
-    created: new Date(0),
-    message: "",
-    used: 0,
-    referenced: 0,
-    dependents: [],
-    tool: null,
-    auto: false,
-  };
-}
 
 Deno.test("rebuildIndex: adds unclaimed names and ports, prunes stale claims, marks it complete", async () => {
   await withTempDir(async (dir) => {

@@ -10,23 +10,7 @@ import {
   snapshotClaimKey,
   snapshotOfKey,
 } from "../../src/domain/claims.ts";
-import { branchRecord, inventoryOf } from "./helpers.ts";
-import type { SnapshotRecord } from "../../src/domain/inventory.ts";
-
-function snap(name: string, branch: string): SnapshotRecord {
-  return {
-    name,
-    zfsName: `tpool/x@${name}`,
-    branch,
-    created: new Date(0),
-    message: "",
-    used: 0,
-    referenced: 0,
-    dependents: [],
-    tool: null,
-    auto: false,
-  };
-}
+import { branchRecord, inventoryOf, snapshotRecord as snap } from "./helpers.ts";
 
 Deno.test("snapshotClaimKey: injective, lower case, and read back by snapshotOfKey", () => {
   const names = ["a", "A", "_a", "__", "_", "Ab_C", "v1.2:x-y", "x".repeat(64), "X".repeat(64)];

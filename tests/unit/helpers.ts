@@ -9,7 +9,12 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { log } from "../../src/runtime/log.ts";
-import { type BranchRecord, type Inventory, ZFS_PROPS } from "../../src/domain/inventory.ts";
+import {
+  type BranchRecord,
+  type Inventory,
+  type SnapshotRecord,
+  ZFS_PROPS,
+} from "../../src/domain/inventory.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
@@ -372,6 +377,27 @@ export function execSqlCall(
       ...["-U", "postgres", "-d", "postgres", "-c", sql],
     ],
     result,
+  };
+}
+
+/** Snapshot `name` of branch `of` (`p/clones/<of>@<name>`), for the pure domain tests. */
+export function snapshotRecord(
+  name: string,
+  of: string,
+  extra: Partial<SnapshotRecord> = {},
+): SnapshotRecord {
+  return {
+    name,
+    zfsName: `p/clones/${of}@${name}`,
+    branch: of,
+    created: new Date(0),
+    message: "",
+    used: 0,
+    referenced: 0,
+    dependents: [],
+    tool: null,
+    auto: false,
+    ...extra,
   };
 }
 

@@ -7,7 +7,6 @@ import {
 } from "../../src/domain/duration.ts";
 import { findDrift, resetDirection } from "../../src/domain/drift.ts";
 import { planGc } from "../../src/domain/gc_plan.ts";
-import type { SnapshotRecord } from "../../src/domain/inventory.ts";
 import { buildInventory } from "../../src/domain/inventory.ts";
 import { Layout } from "../../src/domain/layout.ts";
 import {
@@ -17,23 +16,11 @@ import {
   markResetting,
 } from "../../src/domain/lifecycle.ts";
 import { planRepairs } from "../../src/domain/repair_plan.ts";
-import { branchRecord as branch, inventoryOf as inventory } from "./helpers.ts";
-
-function snapshot(name: string, of: string, extra: Partial<SnapshotRecord> = {}): SnapshotRecord {
-  return {
-    name,
-    zfsName: `p/clones/${of}@${name}`,
-    branch: of,
-    created: new Date(0),
-    message: "",
-    used: 0,
-    referenced: 0,
-    dependents: [],
-    tool: null,
-    auto: false,
-    ...extra,
-  };
-}
+import {
+  branchRecord as branch,
+  inventoryOf as inventory,
+  snapshotRecord as snapshot,
+} from "./helpers.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const PAST = new Date("2026-11-25T11:00:00Z");
