@@ -133,11 +133,7 @@ export class ResetService {
         const chosen = options.parent
           ? undefined
           : this.chosenTarget(inventory, branch, options, lost);
-        const resume = branch.status === "running" ? "running" : "stopped";
-        const port = branch.lastPort;
-        if (resume === "running" && port === null) {
-          throw new StateError(`branch '${name}' runs on no recorded port`);
-        }
+        const { resume, port } = howItRuns(branch);
         // The old server ends while the reset is marked and its clone made: nothing it
         // serves is kept, and an undo restarts it (clean-up knows how it ran, even should
         // the mark fail). Its container is known from the read above (the lock is held).
@@ -186,14 +182,7 @@ export class ResetService {
         if (origin) removedSnapshots.push(origin);
         timings.total = performance.now() - t0;
         log.info(`branch '${name}' reset to snapshot '${target.name}'`);
-        const scope = await loadBranchScope(ctx, "branch reset", [name], { containers: "branch" });
-        return {
-          branch: scopeBranch(scope, name),
-          snapshot: target.name,
-          removedBranches,
-          removedSnapshots,
-          timings,
-        };
+        return await this.outcome(name, target, removedBranches, removedSnapshots, timings);
       });
     } catch (error) {
       if (progress.marked || progress.ending) {
@@ -265,11 +254,7 @@ export class ResetService {
           `delete them first, or use --force to throw them away with its changes since '${target.name}'`,
       });
     }
-    const resume = branch.status === "running" ? "running" : "stopped";
-    const port = branch.lastPort;
-    if (resume === "running" && port === null) {
-      throw new StateError(`branch '${branch.name}' runs on no recorded port`);
-    }
+    const { resume, port } = howItRuns(branch);
     // intent first: a crash from here is undone by repair, which restarts the branch
     await record(ctx, branch.dataset, markResetting(resume));
     progress.marked = true;
@@ -297,17 +282,28 @@ export class ResetService {
     timings.ready = performance.now() - t2;
     if (branch.ttlSeconds) {
       await record(ctx, branch.dataset, {
-        [PROPS.expires]: expiryFromTtl(ctx.now(), branch.ttlSeconds).expiresAt.toISOString(),
+        [PROPS.expires]: restartedExpiry(ctx, branch.ttlSeconds),
       });
     }
     await record(ctx, branch.dataset, resume === "running" ? markRunning() : markStopped());
     timings.total = performance.now() - t0;
     log.info(`branch '${branch.name}' reset to its snapshot '${target.name}'`);
-    const scope = await loadBranchScope(ctx, "branch reset", [branch.name], {
+    return await this.outcome(branch.name, target, removedBranches, removedSnapshots, timings);
+  }
+
+  /** What a reset did, with the branch as it is now (read once, after the reset). */
+  private async outcome(
+    name: string,
+    target: SnapshotRecord,
+    removedBranches: string[],
+    removedSnapshots: string[],
+    timings: PhaseTimings,
+  ): Promise<BranchResetResult> {
+    const scope = await loadBranchScope(this.ctx, "branch reset", [name], {
       containers: "branch",
     });
     return {
-      branch: scopeBranch(scope, branch.name),
+      branch: scopeBranch(scope, name),
       snapshot: target.name,
       removedBranches,
       removedSnapshots,
@@ -383,8 +379,7 @@ export class ResetService {
     if (branch.runtime !== null) props[PROPS.runtime] = branch.runtime;
     if (branch.ttlSeconds) {
       props[PROPS.ttl] = String(branch.ttlSeconds);
-      props[PROPS.expires] = expiryFromTtl(this.ctx.now(), branch.ttlSeconds).expiresAt
-        .toISOString();
+      props[PROPS.expires] = restartedExpiry(this.ctx, branch.ttlSeconds);
     } else if (branch.expiresAt) {
       props[PROPS.expires] = branch.expiresAt.toISOString();
     }
@@ -430,4 +425,21 @@ export class ResetService {
       )
     );
   }
+}
+
+/** How the branch runs now, which a reset returns it to (a running one on its port). */
+function howItRuns(branch: BranchRecord): {
+  resume: "running" | "stopped";
+  port: number | null;
+} {
+  const resume = branch.status === "running" ? "running" : "stopped";
+  if (resume === "running" && branch.lastPort === null) {
+    throw new StateError(`branch '${branch.name}' runs on no recorded port`);
+  }
+  return { resume, port: branch.lastPort };
+}
+
+/** The expiry of a branch whose TTL restarts now (a reset restarts it). */
+function restartedExpiry(ctx: Context, ttlSeconds: number): string {
+  return expiryFromTtl(ctx.now(), ttlSeconds).expiresAt.toISOString();
 }
