@@ -16,9 +16,9 @@
  */
 import { join } from "node:path";
 import pg from "pg";
-import { extract } from "npm:@supabase/pg-delta@1.0.0-alpha.34/extract";
-import { plan } from "npm:@supabase/pg-delta@1.0.0-alpha.34/plan";
-import { renderPlanFiles } from "npm:@supabase/pg-delta@1.0.0-alpha.34/frontends";
+import { extract } from "@supabase/pg-delta/extract";
+import { plan } from "@supabase/pg-delta/plan";
+import { renderPlanFiles } from "@supabase/pg-delta/frontends";
 import { migraEngine, type PgEndpoint } from "../src/adapters/schema_diff.ts";
 import { SourceServer } from "../tests/support/source_server.ts";
 import { REPO } from "./bench_pool.ts";

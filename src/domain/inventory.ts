@@ -8,7 +8,7 @@ import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { ZfsEntry, ZfsFlavor } from "../adapters/zfs.ts";
 import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "../errors.ts";
 import type { Context } from "../runtime/context.ts";
-import { LABELS, PROPS } from "./layout.ts";
+import { isHiddenSnapshot, LABELS, PROPS } from "./layout.ts";
 
 /** Lifecycle state recorded on a branch dataset. */
 export type BranchState = "creating" | "running" | "stopped" | "deleting" | "resetting";
@@ -85,6 +85,11 @@ export interface BranchRecord {
   resetNew?: boolean;
   /** For a temporary branch of a `branch diff`/`merge`: the pid of its process, else null. */
   temporaryPid?: number | null;
+  /**
+   * Its birth snapshot (ZFS name: its data as its origin had it, see
+   * `Layout.birthSnapshot`), or null when it has none (made by an older zvpg).
+   */
+  birth?: string | null;
 }
 
 /** A dataset of an unfinished reset beside its branch (see `Layout.resetDataset`). */
@@ -157,8 +162,15 @@ export function buildInventory(
     else foreignDatasets.push(d.name);
   }
 
+  // zvpg's own hidden snapshots (a branch's birth) are no snapshot of the user's
+  const hidden = new Set(
+    entries.filter((e) => e.type === "snapshot" && isHiddenSnapshot(e.name.split("@")[1] ?? ""))
+      .map((e) => e.name),
+  );
   const snapshots: SnapshotRecord[] = entries
-    .filter((e) => e.type === "snapshot" && branchOfDataset.has(e.name.split("@")[0]))
+    .filter((e) =>
+      e.type === "snapshot" && !hidden.has(e.name) && branchOfDataset.has(e.name.split("@")[0])
+    )
     .map((e) => ({
       ...snapshotRecord(e, branchOfDataset.get(e.name.split("@")[0])!),
       txg: num(e.props.createtxg),
@@ -215,6 +227,7 @@ export function buildInventory(
       resume: resumeOf(d.props[PROPS.resume]),
       resetNew: d.props[PROPS.resetOf] !== undefined,
       temporaryPid: positive(d.props[PROPS.temporary]),
+      birth: hidden.has(layout.birthSnapshot(d.name)) ? layout.birthSnapshot(d.name) : null,
     });
   }
   branches.sort((a, b) =>

@@ -105,6 +105,14 @@ export const CONTAINER_SOCKET_DIR = "/var/run/postgresql";
 /** Where the PostgreSQL config files are mounted inside every branch container. */
 export const CONTAINER_CONF_DIR = "/etc/zvpg";
 
+/** The bare name of every branch's birth snapshot (see `Layout.birthSnapshot`). */
+export const BIRTH_SNAPSHOT = ".zvpg-origin";
+
+/** Whether a bare snapshot name is one zvpg keeps for itself and never lists (a dot first). */
+export function isHiddenSnapshot(name: string): boolean {
+  return name.startsWith(".");
+}
+
 /**
  * The `postgres` arguments of every server zvpg runs on a data directory: zvpg's own config
  * files, its private socket directory, and TCP on port 5432 of every interface of the
@@ -181,6 +189,16 @@ export class Layout {
    */
   resetDataset(branch: string, role: "new" | "old"): string {
     return `${this.clonesDataset}/${encodeBranchName(branch)}.reset-${role}`;
+  }
+
+  /**
+   * The snapshot a branch's dataset gets the moment it is cloned: its data exactly as its
+   * origin had it. A reset to the origin rolls back to it in place (same dataset, mount
+   * and container). Hidden: its name starts with a dot, which no snapshot name a user
+   * gives can (see `snapshotNameProblem`).
+   */
+  birthSnapshot(dataset: string): string {
+    return `${dataset}@${BIRTH_SNAPSHOT}`;
   }
 
   branchMount(branch: string): string {

@@ -32,6 +32,7 @@ import {
   LABELS,
   serverArgs,
 } from "../domain/layout.ts";
+import { SUPERVISOR_FILE, SUPERVISOR_SCRIPT } from "../domain/server_supervisor.ts";
 
 /** The PostgreSQL config files every container gets, and where they come from. */
 function configFiles(ctx: Context): [string, string][] {
@@ -59,7 +60,7 @@ export function dataOwner(ctx: Context, branch: string): { uid: number; gid: num
 /**
  * Prepares a branch to start: removes a stale postmaster.pid, recreates the runtime
  * directory (0700, root's) with the socket and config directories (0700, the data
- * directory's owner's) and copies the config files (0600). The mount directories on the
+ * directory's owner's), copies the config files and writes the server supervisor (0600). The mount directories on the
  * way are made private too, so no other uid reaches the socket, whatever the umask and
  * whatever an older version left.
  */
@@ -91,6 +92,9 @@ export function prepareBranchFiles(ctx: Context, branch: string): { uid: number;
     chmodSync(target, PRIVATE_FILE);
     chownSync(target, owner.uid, owner.gid);
   }
+  const supervisor = join(confDir, SUPERVISOR_FILE);
+  writePrivateFile(supervisor, SUPERVISOR_SCRIPT);
+  chownSync(supervisor, owner.uid, owner.gid);
   return owner;
 }
 
@@ -147,8 +151,11 @@ export function branchContainerSpec(
     stopSignal: "SIGINT",
     // back after an engine restart or a reboot; a stopped branch has no container at all
     restart: "unless-stopped",
-    entrypoint: "postgres",
+    // the supervisor runs the server (and can restart it in place: a reset's rollback)
+    entrypoint: "sh",
     args: [
+      `${CONTAINER_CONF_DIR}/${SUPERVISOR_FILE}`,
+      "postgres",
       ...serverArgs(true),
       ...settings,
     ],

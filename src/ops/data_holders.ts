@@ -25,6 +25,10 @@ export interface ProcessTable {
   /** Device and inode of the process's working directory, or undefined when unreadable. */
   cwd(pid: number): { dev: number; ino: number } | undefined;
   command(pid: number): string;
+  /** The parent's pid, or undefined when the process is gone. */
+  parent(pid: number): number | undefined;
+  /** The whole command line, arguments separated by spaces ("" when unreadable). */
+  commandLine(pid: number): string;
 }
 
 /** The real `/proc` (root sees every process, inside containers too). */
@@ -48,6 +52,23 @@ export const procTable: ProcessTable = {
       return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
     } catch {
       return "?";
+    }
+  },
+  parent: (pid) => {
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so from the last ')'
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  commandLine: (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+    } catch {
+      return "";
     }
   },
 };

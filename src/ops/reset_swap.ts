@@ -22,6 +22,7 @@ import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch_container.ts";
 import { record } from "./inventory_store.ts";
 import { startOnPort, type StartOnPortOptions } from "./start_on_port.ts";
+import { servesNothing } from "./server_control.ts";
 
 /** What exists of a reset: the branch's dataset (old or new data) and the two beside it. */
 interface ResetDatasets {
@@ -59,11 +60,6 @@ async function readResetDatasets(ctx: Context, name: string): Promise<ResetDatas
     oldExists: entry(layout.resetDataset(name, "old")) !== undefined,
     newExists: entry(layout.resetDataset(name, "new")) !== undefined,
   };
-}
-
-/** Stops (fast shutdown) and removes every container of the branch. */
-export async function stopBranch(ctx: Context, name: string): Promise<void> {
-  for (const c of await branchContainers(ctx, name)) await stopBranchContainer(ctx, c.name);
 }
 
 /**
@@ -152,9 +148,11 @@ export async function finishReset(ctx: Context, name: string): Promise<void> {
  */
 async function resume(ctx: Context, name: string, how: string, port: number | null) {
   const d = ctx.layout.branchDataset(name);
-  const running = (await branchContainers(ctx, name)).some((c) => c.state === "running");
-  if (how === "running" && running) return await record(ctx, d, markRunning());
-  if (running) await stopBranch(ctx, name);
+  const live = (await branchContainers(ctx, name)).filter((c) => c.state === "running");
+  // a container whose supervisor was left paused (its reset died) serves nothing
+  const serving = live.length > 0 && !servesNothing(ctx, name);
+  if (how === "running" && serving) return await record(ctx, d, markRunning());
+  for (const c of live) await stopBranchContainer(ctx, c.name);
   await record(ctx, d, markStopped());
   if (how !== "running" || port === null) return;
   await startRequested(ctx, name, port);

@@ -10,7 +10,7 @@
  * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
  * snapshot.delete.before-destroy, branch.reset.after-mark, branch.reset.after-clone,
  * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old,
- * branch.reset.after-rollback,
+ * branch.reset.before-rollback, branch.reset.after-rollback,
  * branch.diff.after-temporary, branch.merge.before-proof, branch.merge.before-apply,
  * import.after-adopt.
  *
@@ -35,6 +35,7 @@ export const FAULT_POINTS = [
   "branch.reset.mid-swap",
   "branch.reset.after-swap",
   "branch.reset.after-destroy-old",
+  "branch.reset.before-rollback",
   "branch.reset.after-rollback",
   "branch.diff.after-temporary",
   "branch.merge.before-proof",

@@ -144,6 +144,8 @@ export class BranchService {
           [PROPS.runtime]: ctx.runtime.flavor,
         });
         made.dataset = dataset;
+        // its data as its origin had it, before any server wrote: a reset rolls back to it
+        await ctx.zfs.snapshot(ctx.layout.birthSnapshot(dataset));
         this.timings.clone = performance.now() - t2;
         faultPoint("branch.create.after-clone");
         throwIfInterrupted();

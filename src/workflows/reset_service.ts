@@ -43,6 +43,8 @@ import { withLock } from "../runtime/lock.ts";
 import { settleAll } from "../runtime/settle_all.ts";
 import { SnapshotService } from "./snapshot_service.ts";
 import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
+import { type PausedServer, pauseServer, resumeServer } from "../ops/server_control.ts";
+import { waitBranchReady } from "../ops/branch_container.ts";
 import { markRunning, markStopped, refuseLosses } from "../domain/lifecycle.ts";
 import type { PhaseTimings } from "./branch_service.ts";
 
@@ -109,12 +111,48 @@ export class ResetService {
         const inventory = await loadInitializedInventory(ctx, "branch reset");
         const branch = findBranch(inventory, name);
         const to = options.to === undefined ? undefined : findSnapshot(inventory, options.to);
+        const own = inventory.snapshots.filter((s) => s.branch === name);
         if (to?.branch === name) {
           this.assertResettable(inventory, branch, { ownSnapshot: true });
-          return await this.rollBack(inventory, branch, to, options, progress, timings, t0);
+          const later = own.slice(own.findIndex((s) => s.zfsName === to.zfsName) + 1);
+          return await this.rollBack(
+            inventory,
+            branch,
+            {
+              rollTo: to.zfsName,
+              target: to,
+              later,
+              hint:
+                `delete them first, or use --force to throw them away with its changes since '${to.name}'`,
+            },
+            options,
+            progress,
+            timings,
+            t0,
+          );
         }
         this.assertResettable(inventory, branch);
-        const own = inventory.snapshots.filter((s) => s.branch === name);
+        const origin = originOf(inventory, branch);
+        if (
+          !options.parent && branch.birth && origin &&
+          (to === undefined || to.zfsName === origin.zfsName)
+        ) {
+          // back to its origin: its birth snapshot holds exactly that, roll back in place
+          return await this.rollBack(
+            inventory,
+            branch,
+            {
+              rollTo: branch.birth,
+              target: origin,
+              later: own,
+              hint: "delete or move them first, or use --force to throw them away with its changes",
+            },
+            options,
+            progress,
+            timings,
+            t0,
+          );
+        }
         const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
         const lost = new Set([name, ...dependents.map((b) => b.name)]);
         for (const b of dependents) {
@@ -158,6 +196,8 @@ export class ResetService {
           }),
           progress.ending,
         ]);
+        // its birth: the next reset to this origin rolls back in place
+        await ctx.zfs.snapshot(ctx.layout.birthSnapshot(ctx.layout.resetDataset(name, "new")));
         timings.clone = performance.now() - t2;
         faultPoint("branch.reset.after-clone");
         throwIfInterrupted();
@@ -178,8 +218,8 @@ export class ResetService {
         faultPoint("branch.reset.after-destroy-old");
         await ctx.zfs.inherit(branch.dataset, PROPS.resetOf);
         await record(ctx, branch.dataset, resume === "running" ? markRunning() : markStopped());
-        const origin = await this.dropOldOrigin(inventory, branch, target, lost);
-        if (origin) removedSnapshots.push(origin);
+        const dropped = await this.dropOldOrigin(inventory, branch, target, lost);
+        if (dropped) removedSnapshots.push(dropped);
         timings.total = performance.now() - t0;
         log.info(`branch '${name}' reset to snapshot '${target.name}'`);
         return await this.outcome(name, target, removedBranches, removedSnapshots, timings);
@@ -221,25 +261,25 @@ export class ResetService {
   }
 
   /**
-   * Reset to one of the branch's own snapshots (the default branch included: this is how a
-   * merge is undone with its `pre-merge-…` snapshot): the server ends, the dataset is rolled
-   * back to `target` in place, and the server starts again on its port. Its snapshots after
-   * `target` go with the changes (named ones and branches made from them only with
-   * `--force`, named as delete names them); those up to `target`, and the branches made
-   * from them, stay untouched.
+   * A reset in place: to one of the branch's own snapshots (the default branch included:
+   * this is how a merge is undone with its `pre-merge-…` snapshot), or to its origin
+   * through its birth snapshot. The server stops inside its container (or the container
+   * ends, when it cannot), the dataset is rolled back to `plan.rollTo`, and the server
+   * starts again on its port. The branch's snapshots after that point (`plan.later`) go
+   * with the changes: named ones and branches made from them only with `--force`, named
+   * as delete names them; those before it, and the branches made from them, stay.
    */
   private async rollBack(
     inventory: Inventory,
     branch: BranchRecord,
-    target: SnapshotRecord,
+    plan: RollbackPlan,
     options: ResetOptions,
     progress: Progress,
     timings: PhaseTimings,
     t0: number,
   ): Promise<BranchResetResult> {
     const { ctx } = this;
-    const own = inventory.snapshots.filter((s) => s.branch === branch.name);
-    const later = own.slice(own.findIndex((s) => s.zfsName === target.zfsName) + 1);
+    const { later } = plan;
     const dependents = orderDependents(inventory, later.map((s) => s.zfsName));
     for (const b of dependents) {
       assertNotProtected(b, "deleted (it depends on a snapshot the reset throws away)");
@@ -249,12 +289,16 @@ export class ResetService {
         named: later.filter((s) => !s.auto),
         dependents,
         foreign: dependents.flatMap((b) => foreignDatasetsIn(inventory, b)),
-      }, {
-        hint:
-          `delete them first, or use --force to throw them away with its changes since '${target.name}'`,
-      });
+      }, { hint: plan.hint });
     }
     const { resume, port } = howItRuns(branch);
+    const t1 = performance.now();
+    // the server ends while the reset is marked (clean-up knows how the branch ran, and
+    // replaces a container left serving nothing)
+    progress.before = { resume, port };
+    const ending = this.endServer(branch, resume);
+    progress.ending = ending.then(() => {});
+    progress.ending.catch(() => {}); // awaited below, and by clean-up
     // intent first: a crash from here is undone by repair, which restarts the branch
     await record(ctx, branch.dataset, markResetting(resume));
     progress.marked = true;
@@ -263,32 +307,55 @@ export class ResetService {
       ...snapshotNamesOf(inventory, dependents),
       ...later.map((s) => s.name),
     ];
-    const t1 = performance.now();
-    await settleAll([
-      branch.container ? ctx.runtime.remove(branch.container.name) : undefined,
-      (async () => {
-        for (const s of [...later].reverse()) await ctx.zfs.destroy(s.zfsName);
-      })(),
-    ]);
+    for (const s of [...later].reverse()) await ctx.zfs.destroy(s.zfsName);
+    const paused = await ending;
+    faultPoint("branch.reset.before-rollback");
     throwIfInterrupted();
-    await ctx.zfs.rollback(target.zfsName);
+    await ctx.zfs.rollback(plan.rollTo);
     // the point of no return: the changes are gone, clean-up restarts what is there
     timings.clone = performance.now() - t1;
     faultPoint("branch.reset.after-rollback");
     const t2 = performance.now();
-    if (resume === "running") {
+    if (resume === "running" && paused) {
+      resumeServer(ctx, branch.name, paused.server);
+      await waitBranchReady(ctx, branch.name, paused.container, port!);
+    } else if (resume === "running") {
       await startRequested(ctx, branch.name, port!, { port, runtime: branch.runtime });
     }
     timings.ready = performance.now() - t2;
-    if (branch.ttlSeconds) {
-      await record(ctx, branch.dataset, {
-        [PROPS.expires]: restartedExpiry(ctx, branch.ttlSeconds),
-      });
-    }
-    await record(ctx, branch.dataset, resume === "running" ? markRunning() : markStopped());
+    await record(ctx, branch.dataset, {
+      ...(resume === "running" ? markRunning() : markStopped()),
+      ...(branch.ttlSeconds ? { [PROPS.expires]: restartedExpiry(ctx, branch.ttlSeconds) } : {}),
+    });
     timings.total = performance.now() - t0;
-    log.info(`branch '${branch.name}' reset to its snapshot '${target.name}'`);
-    return await this.outcome(branch.name, target, removedBranches, removedSnapshots, timings);
+    log.info(`branch '${branch.name}' reset to snapshot '${plan.target.name}' in place`);
+    return await this.outcome(
+      branch.name,
+      plan.target,
+      removedBranches,
+      removedSnapshots,
+      timings,
+    );
+  }
+
+  /**
+   * Ends the branch's server before its data is rolled back: stopped inside its running
+   * container when the branch is to run again (no engine call; the container, port and
+   * mounts stay), else, or when that fails, its container removed. Resolves to the
+   * paused server, if that is how it ended.
+   */
+  private async endServer(
+    branch: BranchRecord,
+    resume: "running" | "stopped",
+  ): Promise<{ server: PausedServer; container: string } | undefined> {
+    const container = branch.container;
+    if (!container) return undefined;
+    if (resume === "running" && container.state === "running") {
+      const server = await pauseServer(this.ctx, branch.name);
+      if (server) return { server, container: container.name };
+    }
+    await this.ctx.runtime.remove(container.name);
+    return undefined;
   }
 
   /** What a reset did, with the branch as it is now (read once, after the reset). */
@@ -334,7 +401,7 @@ export class ResetService {
       }
       return snapshot;
     }
-    const origin = inventory.snapshots.find((s) => s.dependents.includes(branch.name));
+    const origin = originOf(inventory, branch);
     if (!origin) {
       throw new StateError(`branch '${branch.name}' has no origin snapshot to reset to`, {
         hint: "reset it --to a snapshot, or --parent",
@@ -396,7 +463,7 @@ export class ResetService {
     target: SnapshotRecord,
     lost: Set<string>,
   ): Promise<string | undefined> {
-    const old = inventory.snapshots.find((s) => s.dependents.includes(branch.name));
+    const old = originOf(inventory, branch);
     if (!old?.auto || old.zfsName === target.zfsName) return undefined;
     if (old.dependents.some((d) => !lost.has(d))) return undefined;
     await this.ctx.zfs.destroy(old.zfsName).catch((e) => log.warn(String(e.message)));
@@ -425,6 +492,23 @@ export class ResetService {
       )
     );
   }
+}
+
+/** The snapshot the branch was cloned from, if it is one of zvpg's. */
+function originOf(inventory: Inventory, branch: BranchRecord): SnapshotRecord | undefined {
+  return inventory.snapshots.find((s) => s.dependents.includes(branch.name));
+}
+
+/** A reset in place (see `ResetService.rollBack`). */
+interface RollbackPlan {
+  /** The ZFS snapshot the dataset is rolled back to. */
+  rollTo: string;
+  /** The snapshot the branch is then at, as the user knows it. */
+  target: SnapshotRecord;
+  /** The branch's own snapshots after `rollTo`: they go with the changes. */
+  later: SnapshotRecord[];
+  /** What to do when they hold named snapshots or dependents (without `--force`). */
+  hint: string;
 }
 
 /** How the branch runs now, which a reset returns it to (a running one on its port). */

@@ -25,6 +25,9 @@ itest(
     await env.ok(["snapshot", "create", "two"]);
     await env.ok(["branch", "create", "ci", "--from", "base", "--ttl", "1h"]);
     const before = await env.json<Branch>(["branch", "info", "ci"]);
+    const containerId = () =>
+      sh("docker", ["ps", "-q", "--no-trunc", "--filter", `publish=${before.port}`]);
+    const idBefore = (await containerId()).stdout.trim();
     await env.psql(before.port!, "insert into t values (99); create table junk (x int)");
     const reset = await env.json<Branch & { resetTo: string }>([
       "branch",
@@ -38,6 +41,14 @@ itest(
     assert.equal(reset.port, before.port);
     assert.equal(reset.uri, before.uri);
     assert.ok(reset.expiresAt! >= before.expiresAt!, "the TTL restarts");
+    // back to its origin in place: the same container served it throughout
+    assert.ok(idBefore !== "");
+    assert.equal((await containerId()).stdout.trim(), idBefore);
+    // the birth snapshot that made it possible is zvpg's own: never listed
+    assert.deepEqual(
+      (await env.json<{ name: string }[]>(["snapshot", "list"])).map((s) => s.name),
+      ["base", "two"],
+    );
     assert.equal(
       await env.psql(before.port!, "select string_agg(n::text, ',' order by n) from t"),
       "1",
@@ -166,10 +177,14 @@ itest(
     const main = await env.port("main");
     await env.psql(main, "create table t (n int); insert into t values (1)");
     await env.ok(["snapshot", "create", "base"]);
+    // the same data: a reset --to it swaps clones, a reset to the origin rolls back in place
+    await env.ok(["snapshot", "create", "base2"]);
     await env.ok(["branch", "create", "r", "--from", "base"]);
     const port = await env.port("r");
     for (
       const point of [
+        "branch.reset.before-rollback",
+        "branch.reset.after-rollback",
         "branch.reset.after-clone",
         "branch.reset.mid-swap",
         "branch.reset.after-swap",
@@ -177,7 +192,11 @@ itest(
       ]
     ) {
       await env.psql(port, "delete from t; insert into t values (5)");
-      const killed = await env.zvpg(["branch", "reset", "r"], { ZVPG_FAULT: point });
+      const inPlace = point.endsWith("-rollback");
+      const killed = await env.zvpg(
+        ["branch", "reset", "r", ...(inPlace ? [] : ["--to", "base2"])],
+        { ZVPG_FAULT: point },
+      );
       assert.notEqual(killed.code, 0, point);
       const health = await env.zvpg(["status", "health", "--repair"]);
       assert.match(health.stdout, /REPAIRED\s+branch 'r'/, `${point}: ${health.stdout}`);
@@ -185,29 +204,39 @@ itest(
       assert.equal(info.status, "running", point);
       assert.equal(info.port, port, point);
       const rows = await env.psql(port, "select string_agg(n::text, ',') from t");
-      // undone before the old data was destroyed, finished after
-      assert.equal(rows, point === "branch.reset.after-destroy-old" ? "1" : "5", point);
+      // undone before the old data was gone (rolled back or destroyed), finished after
+      const finished = point === "branch.reset.after-destroy-old" ||
+        point === "branch.reset.after-rollback";
+      assert.equal(rows, finished ? "1" : "5", point);
     }
-    // Ctrl-C after the swap, while the new data is in place: the branch comes back as it was
-    await env.psql(port, "delete from t; insert into t values (6)");
-    const from = logSize(env);
-    const reset = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", join(ROOT, "main.ts"), "branch", "reset", "r"],
-      env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_FAULT_DELAY: "branch.reset.after-swap:2000" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    await waitForLog(env, "fault point 'branch.reset.after-swap'", 120_000, from);
-    reset.kill("SIGINT");
-    const out = await reset.output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 130, stderr);
-    assert.match(stderr, /interrupted by SIGINT: removed what it had made/);
-    const info = await env.json<Branch>(["branch", "info", "r"]);
-    assert.equal(info.status, "running");
-    assert.equal(info.port, port);
-    assert.equal(await env.psql(port, "select string_agg(n::text, ',') from t"), "6");
-    await assertHealthy(env, "after an interrupted reset");
+    // Ctrl-C after the swap, while the new data is in place, and in place while the server
+    // is stopped inside its container: the branch comes back as it was
+    for (
+      const [point, args] of [
+        ["branch.reset.after-swap", ["--to", "base"]],
+        ["branch.reset.before-rollback", []],
+      ] as const
+    ) {
+      await env.psql(port, "delete from t; insert into t values (6)");
+      const from = logSize(env);
+      const reset = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", join(ROOT, "main.ts"), "branch", "reset", "r", ...args],
+        env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_FAULT_DELAY: `${point}:2000` },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      await waitForLog(env, `fault point '${point}'`, 120_000, from);
+      reset.kill("SIGINT");
+      const out = await reset.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 130, `${point}: ${stderr}`);
+      assert.match(stderr, /interrupted by SIGINT: removed what it had made/);
+      const info = await env.json<Branch>(["branch", "info", "r"]);
+      assert.equal(info.status, "running", point);
+      assert.equal(info.port, port, point);
+      assert.equal(await env.psql(port, "select string_agg(n::text, ',') from t"), "6", point);
+      await assertHealthy(env, `after a reset interrupted at ${point}`);
+    }
   },
 );

@@ -1,23 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { StateError } from "../../src/errors.ts";
-import { assertNoServer, processesIn, type ProcessTable } from "../../src/ops/data_holders.ts";
-import { withTempDir } from "./helpers.ts";
-
-/** A process table whose processes work in the given directories. */
-function table(cwds: Record<number, string | undefined>, comm = "postgres"): ProcessTable {
-  return {
-    pids: () => Object.keys(cwds).map(Number),
-    cwd: (pid) => {
-      const dir = cwds[pid];
-      if (dir === undefined) return undefined;
-      const info = statSync(dir);
-      return { dev: info.dev, ino: info.ino };
-    },
-    command: () => comm,
-  };
-}
+import { assertNoServer, processesIn } from "../../src/ops/data_holders.ts";
+import { table, withTempDir } from "./helpers.ts";
 
 Deno.test("processesIn() finds the processes working in a directory, not beside it", async () => {
   await withTempDir((dir) => {

@@ -19,6 +19,7 @@ import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
 import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
+import type { ProcessTable } from "../../src/ops/data_holders.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
 // whatever the environment the suite runs in.
@@ -316,8 +317,10 @@ export function runArgv(ctx: Context, branch: string, port: number): string[] {
     "--restart",
     "unless-stopped",
     "--entrypoint",
-    "postgres",
+    "sh",
     "postgres:17",
+    "/etc/zvpg/serve.sh",
+    "postgres",
     "-D",
     "/var/lib/postgresql/data",
     "-c",
@@ -490,7 +493,7 @@ export function snapshotReleaseCall(name: string): ExpectedCall {
   return { argv: ["zfs", "inherit", snapshotClaimKey(name), INDEX_DATASET] };
 }
 
-/** The port claim, then the clone of a new branch (see {@link cloneCall}). */
+/** The port claim, then the clone of a new branch and its birth snapshot. */
 export function claimAndClone(
   ctx: Context,
   branch: string,
@@ -500,5 +503,35 @@ export function claimAndClone(
   return [
     portClaimCall(ctx.layout.branchDataset(branch), port),
     cloneCall(ctx, branch, port, from),
+    birthCall(ctx.layout.branchDataset(branch)),
   ];
+}
+
+/** The birth snapshot a new clone gets at once (what a reset to its origin rolls back to). */
+export function birthCall(dataset: string): ExpectedCall {
+  return { argv: ["zfs", "snapshot", `${dataset}@.zvpg-origin`] };
+}
+
+/**
+ * A process table whose processes work in the given directories; `parents` and
+ * `cmdlines` give the parent pid and command line of any process (listed or not).
+ */
+export function table(
+  cwds: Record<number, string | undefined>,
+  comm = "postgres",
+  parents: Record<number, number> = {},
+  cmdlines: Record<number, string> = {},
+): ProcessTable {
+  return {
+    pids: () => [...new Set([...Object.keys(cwds), ...Object.keys(parents)].map(Number))],
+    cwd: (pid) => {
+      const dir = cwds[pid];
+      if (dir === undefined) return undefined;
+      const info = statSync(dir);
+      return { dev: info.dev, ino: info.ino };
+    },
+    command: () => comm,
+    parent: (pid) => parents[pid],
+    commandLine: (pid) => cmdlines[pid] ?? "",
+  };
 }

@@ -1,0 +1,57 @@
+/**
+ * The supervisor every branch container runs as its first process: a POSIX `sh` script
+ * (every PostgreSQL image has `sh`) that runs the server and can stop it and start it
+ * again inside the same container. A reset that rolls the data back in place then keeps
+ * the container, its port and its mounts, and pays no container engine call at all.
+ *
+ * Its protocol is two signals, sent by zvpg to the supervisor's host pid (found from
+ * `/proc`, see src/ops/server_control.ts):
+ * - `SIGUSR1`: stop the server at once (immediate shutdown) and wait; the container
+ *   stays up. The stop is over when no process works in the data directory.
+ * - `SIGUSR2`: start the server again.
+ *
+ * Invariants, as when the server ran as the first process itself: the container's stop
+ * signal (SIGINT or SIGTERM) reaches the server as a fast shutdown and ends the
+ * container; a server that exits on its own ends the container with its exit code (the
+ * engine's restart policy decides what follows). Never two servers: the script starts
+ * one only after the previous one has exited. An image without `sleep` runs the server
+ * as the first process, unsupervised (zvpg then restarts the container instead).
+ *
+ * @module
+ */
+
+/** The file name of the supervisor in the branch's config directory. */
+export const SUPERVISOR_FILE = "serve.sh";
+
+/** The supervisor script (see the module documentation). `"$@"` is the server command. */
+export const SUPERVISOR_SCRIPT =
+  `# zvpg's server supervisor: the first process of a branch's container.
+# It runs PostgreSQL ("$@"); SIGUSR1 stops it (immediate shutdown) and keeps the container
+# up, SIGUSR2 starts it again. SIGINT/SIGTERM: fast shutdown, and the container ends. A
+# server that exits on its own ends the container with its exit code.
+cd / || exit 1
+command -v sleep >/dev/null 2>&1 || exec "$@"
+pg='' nap='' term='' want=run
+trap 'term=1; [ -z "$pg" ] || kill -INT "$pg" 2>/dev/null; [ -z "$nap" ] || kill "$nap" 2>/dev/null' INT TERM
+trap 'want=stop; [ -z "$pg" ] || kill -QUIT "$pg" 2>/dev/null' USR1
+trap 'want=run; [ -z "$nap" ] || kill "$nap" 2>/dev/null' USR2
+while :; do
+  "$@" &
+  pg=$!
+  # a trapped signal interrupts wait: wait again until the server has really exited
+  while kill -0 "$pg" 2>/dev/null; do wait "$pg"; done
+  wait "$pg"
+  code=$?
+  pg=''
+  [ -z "$term" ] || exit "$code"
+  [ "$want" = stop ] || exit "$code"
+  while [ "$want" = stop ] && [ -z "$term" ]; do
+    sleep 86400 &
+    nap=$!
+    wait "$nap"
+    kill "$nap" 2>/dev/null
+    nap=''
+  done
+  [ -z "$term" ] || exit 0
+done
+`;
