@@ -374,8 +374,8 @@ export function renderMarkdown(r: BenchResults): string {
         "create → ready (CLI wall)",
         "reset → ready (CLI wall)",
         "reset ÷ create",
-        "clone ∥ old server ended",
-        "container run + ready wait",
+        "server stopped + data back",
+        "server start + ready wait",
         "zvpg total",
       ],
       r.sizes.filter((s) => (s.zvpgReset ?? []).length > 0).map((s) => {
@@ -397,7 +397,10 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     "Each round times a create of a fresh branch from the size's snapshot, then a reset of a " +
       "running branch (after a write it throws away) back to that snapshot, back to back. A reset " +
-      "ends the old server and swaps the datasets where a create has nothing to end.",
+      "to the origin stops the server inside its container (the supervisor), rolls the dataset " +
+      "back to its birth snapshot and starts the server again: no container engine call, where a " +
+      "create pays a `zfs clone` and a `docker run`. `server stopped + data back` is that stop " +
+      "(beside the reset's mark) and the `zfs rollback`.",
     "",
   );
 
