@@ -45,6 +45,7 @@ import { SnapshotService } from "./snapshot_service.ts";
 import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
 import { type PausedServer, pauseServer, resumeServer } from "../ops/server_control.ts";
 import { waitBranchReady } from "../ops/branch_container.ts";
+import { assertNoServer } from "../ops/data_holders.ts";
 import { markRunning, markStopped, refuseLosses } from "../domain/lifecycle.ts";
 import type { PhaseTimings } from "./branch_service.ts";
 
@@ -311,6 +312,8 @@ export class ResetService {
     const paused = await ending;
     faultPoint("branch.reset.before-rollback");
     throwIfInterrupted();
+    // never under a server: one may have come back meanwhile (an engine restarted)
+    assertNoServer(branch.name, ctx.layout.pgdata(branch.name));
     await ctx.zfs.rollback(plan.rollTo);
     // the point of no return: the changes are gone, clean-up restarts what is there
     timings.clone = performance.now() - t1;

@@ -41,6 +41,7 @@ for (const format of ["table", "json"] as const) {
         { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
         { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
         { argv: cloneArgv() },
+        { argv: ["zfs", "snapshot", `${newDs}@.zvpg-origin`] },
         { argv: ["zfs", "set", "mountpoint=none", FEATURE] },
         { argv: ["zfs", "rename", FEATURE, oldDs] },
         { argv: ["zfs", "rename", newDs, FEATURE] },
@@ -53,6 +54,29 @@ for (const format of ["table", "json"] as const) {
       ],
     });
     assertGolden(`branch_reset.${ext}`, run);
+  });
+
+  Deno.test(`branch reset: ${format} output, in place to the origin (birth snapshot)`, async () => {
+    // a branch made by this zvpg has its birth snapshot: a stopped one is rolled back only
+    const birth: FixtureEntry = {
+      name: `${FEATURE}@.zvpg-origin`,
+      props: { type: "snapshot", used: "0", referenced: "41897984", creation: "1795000201" },
+    };
+    const before = [...poolWith({}), birth];
+    const after = [...poolWith({ "zvpg:resume": "stopped" }), birth];
+    const run = await runCli(["branch", "reset", "feature/auth", "-f", format], {
+      calls: () => [
+        ...inventory(before),
+        { argv: ["zfs", "set", "zvpg:state=resetting", FEATURE] },
+        { argv: ["zfs", "set", `zvpg:pid=${PID}`, FEATURE] },
+        { argv: ["zfs", "set", "zvpg:resume=stopped", FEATURE] },
+        { argv: ["zfs", "rollback", `${FEATURE}@.zvpg-origin`] },
+        { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
+        portReleaseCall(FEATURE),
+        ...branchScope("feature/auth", FEATURE, { entries: after }),
+      ],
+    });
+    assertGolden(`branch_reset_in_place.${ext}`, run);
   });
 
   Deno.test(`branch expire: ${format} output`, async () => {
