@@ -168,3 +168,44 @@ itest(
     await assertHealthy(env, "after the interrupted starts");
   },
 );
+
+itest(
+  "Ctrl-C in a terminal during an in-place branch reset exits 130; the branch runs, as before or reset",
+  async (env) => {
+    await env.ok(["snapshot", "create", "base"]);
+    await env.ok(["branch", "create", "r", "--from", "base"]);
+    const port = await env.port("r");
+    const targets: Target[] = [
+      { after: /debug: run: zfs set zvpg:state=resetting/, label: "mark" },
+      { after: /debug: run: zfs rollback /, label: "zfs rollback" },
+      { after: /debug: run: zfs set zvpg:state=running/, label: "zfs set running" },
+      { randomMs: 0, label: "random" },
+    ];
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await env.psql(port, "create table if not exists changed (v int)");
+      const t = targets[i % targets.length];
+      const target: Target = "randomMs" in t ? { randomMs: 300 + i * 150, label: "random" } : t;
+      const r = await runAndInterrupt(env, ["branch", "reset", "r"], target);
+      const context = `try ${i} (${target.label}): exit ${r.code}\n${r.stderr}`;
+      outcomes.push(`${target.label}: ${r.code}`);
+      assert.equal(r.leftInGroup, "", `a zvpg child was left running: ${context}`);
+      if (r.code !== 0) {
+        assert.equal(r.code, 130, context);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, context);
+      }
+      // whatever the moment: running on its port, one server, nothing left to repair
+      const info = await env.json<{ status: string; port: number }>(["branch", "info", "r"]);
+      assert.equal(info.status, "running", context);
+      assert.equal(info.port, port, context);
+      const tables = await env.psql(
+        port,
+        "select count(*) from pg_tables where tablename = 'changed'",
+      );
+      assert.ok(tables === "0" || tables === "1", context);
+      if (r.code === 0) assert.equal(tables, "0", `a finished reset keeps no change: ${context}`);
+      await assertHealthy(env, context);
+    }
+    console.log(`signals: ${outcomes.join(", ")}`);
+  },
+);
