@@ -4,10 +4,10 @@ set title 'zvpg vs alternatives: time to a usable copy (median, bars min–max) 
 set logscale xy
 set xlabel 'database size (pg\_database\_size, log scale)'
 set ylabel 'seconds (log scale)'
-set xtics ('100MB' 112.2477, '1GB' 1024.4665)
+set xtics ('100MB' 112.2477, '1GB' 1024.4977)
 set grid xtics ytics mytics
 set key outside bottom center horizontal maxrows 3 noenhanced
-set xrange [62.3598:1844.0397]
+set xrange [62.3598:1844.0959]
 set format y '%g'
 plot 'bench/results/reset/time_vs_size.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'zvpg branch create → ready (CLI wall)', \
   'bench/results/reset/time_vs_size.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'zvpg snapshot create (running main, CHECKPOINT incl.)', \
