@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { encodeBranchName } from "../../../src/domain/names.ts";
+import { isHiddenSnapshot } from "../../../src/domain/layout.ts";
 import type { TestEnv } from "../itest.ts";
 import type { BranchJson, Model, SnapshotJson } from "./model.ts";
 import {
@@ -39,6 +40,8 @@ export const INVARIANTS = [
   "hang",
   "unasked",
   "observable",
+  "kept",
+  "expected",
 ] as const;
 export type Invariant = typeof INVARIANTS[number];
 
@@ -220,6 +223,9 @@ export async function checkOrphans(
   }
   const snaps = new Set(list.snapshots.map((s) => s.zfsName));
   for (const s of await zfsSnapshots(env.pool)) {
+    const [dataset, name] = s.split("@");
+    // a branch's hidden birth snapshot is never listed: it must be a listed branch's
+    if (isHiddenSnapshot(name ?? "") && listed.has(dataset)) continue;
     if (!snaps.has(s)) evidence.push(`ZFS snapshot ${s} is not in 'snapshot list'`);
   }
   const running = new Set(list.branches.filter((b) => b.status === "running").map((b) => b.name));
