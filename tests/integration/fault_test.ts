@@ -15,6 +15,7 @@ import {
   assertHealthy,
   assertKilled,
   assertPoolState,
+  branchDatasets,
   failing,
   health,
   logSize,
@@ -86,7 +87,7 @@ itest("a create killed at any step is rolled back by repair or by the next creat
     assert.equal(await env.psql(info.port, "select v from keep"), "42");
     await assertHealthy(env, `after re-creating over '${point}'`);
     await assertPoolState(env, {
-      datasets: [...before.datasets, `${env.pool}/clones/again`].sort(),
+      datasets: [...before.datasets, ...branchDatasets(env, "again")].sort(),
       containers: [...before.containers, info.container].sort(),
     });
     await env.ok(["branch", "delete", "again"]);
@@ -352,7 +353,7 @@ itest(
     assert.ok(list.every((b) => b.status === "running"), JSON.stringify(list));
     assert.equal(new Set(list.map((b) => b.port)).size, list.length, JSON.stringify(list));
     await assertPoolState(env, {
-      datasets: [...before.datasets, ...fresh.map((n) => `${env.pool}/clones/${n}`)].sort(),
+      datasets: [...before.datasets, ...fresh.flatMap((n) => branchDatasets(env, n))].sort(),
       containers: [...before.containers, ...created.map((c) => c.container)].sort(),
     });
     for (const c of created) assert.equal(await env.psql(c.port, "select 1"), "1");

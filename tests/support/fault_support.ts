@@ -150,3 +150,9 @@ export async function must(program: string, args: string[]): Promise<string> {
   }
   return r.stdout;
 }
+
+/** What a branch made by `branch create` adds to the pool: its dataset and its birth snapshot. */
+export function branchDatasets(env: TestEnv, name: string): string[] {
+  const dataset = `${env.pool}/clones/${name}`;
+  return [dataset, `${dataset}@.zvpg-origin`];
+}
