@@ -33,9 +33,31 @@ export function faultPointsOf(op: string): string[] {
     delete: ["branch.delete."],
     snapshot: ["snapshot.before", "snapshot.create."],
     "snapshot-delete": ["snapshot.delete."],
+    reset: ["branch.reset.", "container."],
   };
   const wanted = prefixes[op] ?? [];
   return FAULT_POINTS.filter((p) => wanted.some((w) => p.startsWith(w)));
+}
+
+/**
+ * The reset fault points past its point of no return: a reset killed there is finished
+ * (by `status health --repair`); killed at any other one it is undone (data as before).
+ */
+export const RESET_DONE_POINTS: readonly string[] = [
+  "branch.reset.after-rollback",
+  "branch.reset.after-destroy-old",
+];
+
+/**
+ * The fault points a reset passes on each of its paths: a rollback in place (to the
+ * origin or one of its own snapshots) and a clone swap (`--to` another snapshot,
+ * `--parent`), which starts a running branch's container again.
+ */
+export function resetFaultPoints(inPlace: boolean, running: boolean): string[] {
+  if (inPlace) return ["branch.reset.before-rollback", "branch.reset.after-rollback"];
+  return faultPointsOf("reset").filter((p) =>
+    p.startsWith("branch.reset.") ? !p.includes("rollback") : running
+  );
 }
 
 /** Whether a mountpoint is dead ("Transport endpoint is not connected"). */
