@@ -3,7 +3,9 @@
  * stop, delete, snapshot, snapshot delete, reset (to its origin, `--to` a snapshot,
  * `--parent`, sometimes `--force`) and writes run through the real CLI, with
  * random faults: SIGKILL at zvpg's fault points, a terminal's Ctrl-C (SIGINT to zvpg and
- * its children), a branch container killed or removed by hand, a runtime override
+ * its children), a branch container killed or removed by hand, a branch's server stopped
+ * inside its container by hand (its supervisor signalled, as a reset does; half the time
+ * the branch is then reset at once), a runtime override
  * (`ZVPG_CONTAINER_RUNTIME=podman` on a docker pool) and, with ZVPG_CHAOS_DISRUPTIVE=1,
  * dockerd and the zfs-fuse daemon restarted. After every step (and one
  * `status health --repair` after a fault) it checks: at most one server per dataset
@@ -33,7 +35,8 @@
  *                             rows, health, orphans, perms, login, lost, exit-code,
  *                             engine-down, restart-survival, hang, unasked, observable,
  *                             kept, expected.
- *                             Faults: kill, sigint, container-kill, container-rm, override,
+ *                             Faults: kill, sigint, container-kill, container-rm,
+ *                             supervisor-pause, override,
  *                             engine-restart, zfs-restart.
  * - `ZVPG_CHAOS_KEEP_GOING=1` DEV RUNS ONLY: record violations and go on, fail at the end
  * - `ZVPG_CHAOS_FOCUS=a,b`    DEV RUNS ONLY: these operations are chosen 4 times as often

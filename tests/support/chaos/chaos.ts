@@ -8,6 +8,7 @@
  * @module
  */
 import { chmodSync } from "node:fs";
+import { join } from "node:path";
 import type { TestEnv } from "../itest.ts";
 import { failing, type HealthCheck } from "../fault_support.ts";
 import {
@@ -31,6 +32,7 @@ import {
   type Fault,
   faultPointsOf,
   FAULTS,
+  pauseSupervisor,
   remountOthers,
   RESET_DONE_POINTS,
   resetFaultPoints,
@@ -324,6 +326,7 @@ export class ChaosRun {
     const weights: Partial<Record<Fault, number>> = {
       "container-kill": withContainer ? 2 : 0,
       "container-rm": withContainer ? 1.5 : 0,
+      "supervisor-pause": withContainer ? 1.5 : 0,
       override: running ? 1.5 : 0,
     };
     if (this.options.disruptive) {
@@ -626,13 +629,14 @@ export class ChaosRun {
    * sometimes. Computes what it throws away and whether it must be refused, from the
    * last listing.
    */
-  #planReset(): ResetPlan {
+  #planReset(chosen?: BranchJson, chosenMode?: ResetPlan["mode"]): ResetPlan {
     const { branches, snapshots } = this.last;
     const resettable = this.#resettable();
     const others = resettable.filter((b) => !b.default);
-    const branch = others.length > 0 && this.prng.chance(0.85)
-      ? this.prng.pick(others)
-      : this.prng.pick(resettable);
+    const branch = chosen ??
+      (others.length > 0 && this.prng.chance(0.85)
+        ? this.prng.pick(others)
+        : this.prng.pick(resettable));
     const own = snapshots.filter((s) => s.branch === branch.name);
     // a clone swap throws all of them away: their branches' snapshots are no target
     const swapLost = this.model.closure([], own.map((s) => s.name), branches);
@@ -640,12 +644,12 @@ export class ChaosRun {
       s.name === branch.origin ||
       (s.branch !== branch.name && !swapLost.branches.has(s.branch))
     );
-    const mode: ResetPlan["mode"] = branch.default ? "own" : this.prng.weighted({
+    const mode: ResetPlan["mode"] = chosenMode ?? (branch.default ? "own" : this.prng.weighted({
       origin: 4,
       own: own.length > 0 ? 1.5 : 0,
       to: toTargets.length > 0 ? 2 : 0,
       parent: 2,
-    });
+    }));
     const force = this.prng.chance(0.35);
     const args = [branch.name];
     let target: string | undefined;
@@ -785,6 +789,9 @@ export class ChaosRun {
         outcome = this.#outcome(`docker ${args.join(" ")} ('${b.name}') → exit ${r}`);
         break;
       }
+      case "supervisor-pause":
+        outcome = await this.#supervisorPause();
+        break;
       case "override":
         outcome = await this.#override();
         break;
@@ -799,6 +806,22 @@ export class ChaosRun {
     }
     outcome.faulty = true;
     return outcome;
+  }
+
+  /**
+   * A running branch's server stopped inside its container by hand (its supervisor waits,
+   * the container runs on, the branch is still recorded running): repair must serve it
+   * again. Half the time a plain reset of that branch follows at once, which must find no
+   * server to stop, and still leave the branch running on its port.
+   */
+  async #supervisorPause(): Promise<Outcome> {
+    const b = this.prng.pick(this.#running().filter((b) => b.container));
+    const paused = await pauseSupervisor(join(b.mountpoint, "pgdata"));
+    const line = `pause the supervisor of '${b.name}' (${paused})`;
+    if (b.default || !b.origin || !this.prng.chance(0.5)) return this.#outcome(line);
+    const reset = await this.#reset(this.#planReset(b, "origin"), {});
+    reset.line = `${line}, then ${reset.line}`;
+    return reset;
   }
 
   /** ZVPG_CONTAINER_RUNTIME=podman on this docker-made pool: must be refused. */
@@ -956,7 +979,7 @@ export class ChaosRun {
     const containers = await containersOf(this.env);
     const [servers, ports, stale, login] = await Promise.all([
       checkServers(this.env, containers),
-      checkPorts(this.env, this.model, list.branches),
+      checkPorts(this.env, this.model, list.branches, { unreachableOk: true }),
       checkStalePorts(this.env, list.branches, undefined),
       checkLogin(this.env, list.branches),
     ]);
