@@ -168,3 +168,21 @@ Deno.test("chaos: a reset is killed at the fault points of the path it takes", (
     assert.ok([...swap, "branch.reset.after-rollback"].includes(p));
   }
 });
+
+Deno.test("chaos: a reset in place leaves out the rows committed after its target", () => {
+  const model = new Model("main");
+  model.branches.get("main")!.marker = "main";
+  model.addRow("main", "r1");
+  model.addSnapshot("s1", "main");
+  model.addRow("main", "r2");
+  const before = model.statesOf("main");
+  model.setStates("main", [model.snapshotState("s1")!]);
+  model.resetInPlace("main", before, "s1");
+  assert.deepEqual([...model.branches.get("main")!.absent!], ["r2"]);
+  // a later state change forgets it; a snapshot taken in doubt is no ground for it
+  model.setStates("main", [...model.statesOf("main"), { rows: new Set(["r2"]), marker: "x" }]);
+  assert.equal(model.branches.get("main")!.absent, undefined);
+  model.addSnapshot("s2", "main");
+  model.resetInPlace("main", [{ rows: new Set(["r1", "r5"]), marker: "main" }], "s2");
+  assert.equal(model.branches.get("main")!.absent, undefined);
+});

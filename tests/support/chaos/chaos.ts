@@ -728,6 +728,7 @@ export class ChaosRun {
       this.#doom(outcome.mayVanish);
       const done = killed && RESET_DONE_POINTS.includes(point!);
       this.model.setStates(name, killed ? (done ? after : before) : [...before, ...after]);
+      if (done && plan.inPlace) this.model.resetInPlace(name, before, plan.target!);
       return outcome;
     }
     if (plan.refusal) {
@@ -751,6 +752,7 @@ export class ChaosRun {
     for (const b of result.removedBranches ?? []) this.model.removeBranch(b);
     for (const s of result.removedSnapshots ?? []) this.model.snapshots.delete(s);
     this.model.setStates(name, after);
+    if (plan.inPlace) this.model.resetInPlace(name, before, plan.target!);
     outcome.violations.push(...this.#keptBy(result));
     return outcome;
   }

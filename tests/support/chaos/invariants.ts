@@ -199,7 +199,10 @@ export async function checkStalePorts(
   return evidence;
 }
 
-/** 3. Rows committed before a snapshot (or in the branch) are in the branch. */
+/**
+ * 3. Rows committed before a snapshot (or in the branch) are in the branch; rows a reset
+ * in place threw away are not.
+ */
 export function checkRows(model: Model, probes: Map<string, Probe>): string[] {
   const evidence: string[] = [];
   for (const [name, p] of probes) {
@@ -208,6 +211,10 @@ export function checkRows(model: Model, probes: Map<string, Probe>): string[] {
     const missing = [...expected.rows].filter((r) => !p.rows!.has(r));
     if (missing.length > 0) {
       evidence.push(`'${name}' lacks committed rows ${missing.join(",")}`);
+    }
+    const kept = [...expected.absent ?? []].filter((r) => p.rows!.has(r));
+    if (kept.length > 0) {
+      evidence.push(`'${name}' still holds rows ${kept.join(",")} its reset threw away`);
     }
   }
   return evidence;

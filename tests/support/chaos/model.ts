@@ -33,6 +33,11 @@ export interface ModelBranch {
    * ({@link Model.resolve}).
    */
   candidates?: BranchState[];
+  /**
+   * Rows a reset in place threw away (committed in the branch after the snapshot it went
+   * back to): they must not be in its database any more.
+   */
+  absent?: Set<string>;
 }
 
 /** A snapshot the suite knows. */
@@ -43,6 +48,11 @@ export interface ModelSnapshot {
   rows: Set<string>;
   /** The marker its branch held when it was taken (what branches made from it inherit). */
   marker: string;
+  /**
+   * Taken while its branch was in several possible states: `rows` is what they all hold,
+   * it may hold more.
+   */
+  uncertain?: boolean;
 }
 
 /** A create or snapshot whose outcome is unknown (it was killed or interrupted). */
@@ -84,6 +94,7 @@ export class Model {
       branch,
       rows: new Set(source?.rows ?? []),
       marker: source?.marker ?? branch,
+      uncertain: source?.candidates !== undefined,
     });
   }
 
@@ -124,6 +135,7 @@ export class Model {
   setStates(name: string, states: BranchState[]): void {
     const b = this.branches.get(name);
     if (!b || states.length === 0) return;
+    b.absent = undefined;
     const distinct = states.filter((s, i) =>
       states.findIndex((t) => t.marker === s.marker && sameRows(t.rows, s.rows)) === i
     );
@@ -136,6 +148,18 @@ export class Model {
     b.rows = new Set([...distinct[0].rows].filter((r) => distinct.every((s) => s.rows.has(r))));
     b.marker = distinct.every((s) => s.marker === distinct[0].marker) ? distinct[0].marker : "";
     b.candidates = distinct.map((s) => ({ rows: new Set(s.rows), marker: s.marker }));
+  }
+
+  /**
+   * Records that branch `name` went back in place to snapshot `target` (its origin or one
+   * of its own), from its one known state `before`: the rows it committed since are gone.
+   * Not for a snapshot taken in an uncertain state (it may hold rows the model lacks).
+   */
+  resetInPlace(name: string, before: BranchState[], target: string): void {
+    const b = this.branches.get(name);
+    const snapshot = this.snapshots.get(target);
+    if (!b || !snapshot || snapshot.uncertain || before.length !== 1) return;
+    b.absent = new Set([...before[0].rows].filter((r) => !snapshot.rows.has(r)));
   }
 
   /** Records row `v` committed in branch `name` (in every state it may be in). */
