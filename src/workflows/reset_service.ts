@@ -182,7 +182,7 @@ export class ResetService {
           progress.ending.catch(() => {}); // awaited below, and by clean-up
         }
         // intent first: from here a crash leaves a branch repair can undo
-        await record(ctx, branch.dataset, markResetting(resume));
+        await record(ctx, branch.dataset, { ...markResetting(resume), ...livePort(branch, port) });
         progress.marked = true;
         faultPoint("branch.reset.after-mark");
         const t1 = performance.now();
@@ -192,7 +192,7 @@ export class ResetService {
         await settleAll([
           ctx.zfs.clone(target.zfsName, ctx.layout.resetDataset(name, "new"), {
             mountpoint: "none",
-            ...this.carriedProps(branch, target),
+            ...this.carriedProps(branch, target, port),
             ...markResetting(resume),
           }),
           progress.ending,
@@ -301,7 +301,7 @@ export class ResetService {
     progress.ending = ending.then(() => {});
     progress.ending.catch(() => {}); // awaited below, and by clean-up
     // intent first: a crash from here is undone by repair, which restarts the branch
-    await record(ctx, branch.dataset, markResetting(resume));
+    await record(ctx, branch.dataset, { ...markResetting(resume), ...livePort(branch, port) });
     progress.marked = true;
     const removedBranches = await destroyBranches(ctx, dependents);
     const removedSnapshots = [
@@ -438,14 +438,18 @@ export class ResetService {
   }
 
   /** The branch's own properties the new clone keeps (a TTL restarts). */
-  private carriedProps(branch: BranchRecord, target: SnapshotRecord): Record<string, string> {
+  private carriedProps(
+    branch: BranchRecord,
+    target: SnapshotRecord,
+    port: number | null,
+  ): Record<string, string> {
     const props: Record<string, string> = {
       [PROPS.branch]: branch.name,
       [PROPS.resetOf]: branch.name,
       [PROPS.parent]: target.branch,
       [PROPS.created]: branch.created.toISOString(),
     };
-    if (branch.lastPort !== null) props[PROPS.port] = String(branch.lastPort);
+    if (port !== null) props[PROPS.port] = String(port);
     if (branch.runtime !== null) props[PROPS.runtime] = branch.runtime;
     if (branch.ttlSeconds) {
       props[PROPS.ttl] = String(branch.ttlSeconds);
@@ -514,16 +518,29 @@ interface RollbackPlan {
   hint: string;
 }
 
-/** How the branch runs now, which a reset returns it to (a running one on its port). */
+/**
+ * How the branch runs now, which a reset returns it to: a running one on the port it
+ * serves (the one its URI names, also when a start killed before recording it left another
+ * port recorded), a stopped one with the port it last ran on.
+ */
 function howItRuns(branch: BranchRecord): {
   resume: "running" | "stopped";
   port: number | null;
 } {
   const resume = branch.status === "running" ? "running" : "stopped";
-  if (resume === "running" && branch.lastPort === null) {
+  const port = resume === "running" ? branch.port ?? branch.lastPort : branch.lastPort;
+  if (resume === "running" && port === null) {
     throw new StateError(`branch '${branch.name}' runs on no recorded port`);
   }
-  return { resume, port: branch.lastPort };
+  return { resume, port };
+}
+
+/**
+ * The port to record with the reset's mark when the branch serves on another one than it
+ * records (so that an undo, by this process or by repair, restarts it there); none else.
+ */
+function livePort(branch: BranchRecord, port: number | null): Record<string, string> {
+  return port !== null && port !== branch.lastPort ? { [PROPS.port]: String(port) } : {};
 }
 
 /** The expiry of a branch whose TTL restarts now (a reset restarts it). */
