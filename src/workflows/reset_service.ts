@@ -536,11 +536,16 @@ function howItRuns(branch: BranchRecord): {
 }
 
 /**
- * The port to record with the reset's mark when the branch serves on another one than it
- * records (so that an undo, by this process or by repair, restarts it there); none else.
+ * The port to record (and claim) with the reset's mark when the branch serves on another
+ * one than it records, or runs while recorded otherwise (a start killed before it recorded
+ * its port, a stop killed after its mark released the claim): an undo, by this process or
+ * by repair, restarts it there, and the claims index holds it. None else.
  */
 function livePort(branch: BranchRecord, port: number | null): Record<string, string> {
-  return port !== null && port !== branch.lastPort ? { [PROPS.port]: String(port) } : {};
+  if (port === null) return {};
+  const recorded = port === branch.lastPort &&
+    (branch.status !== "running" || branch.state === "running");
+  return recorded ? {} : { [PROPS.port]: String(port) };
 }
 
 /** The expiry of a branch whose TTL restarts now (a reset restarts it). */

@@ -29,6 +29,15 @@ itest(
         ZVPG_FAULT: "branch.reset.after-rollback",
       }],
     ];
+    // a stop killed after its mark leaves it running, recorded stopped (its port claim
+    // released): the reset records it running again and claims its port
+    const port = await env.port("r");
+    const stop = await env.zvpg(["branch", "stop", "r"], { ZVPG_FAULT: "branch.stop.after-mark" });
+    assert.notEqual(stop.code, 0);
+    assert.equal((await info("r")).status, "running");
+    await env.ok(["branch", "reset", "r"]);
+    assert.equal((await info("r")).port, port, "after a killed stop: the reset kept the port");
+    await assertHealthy(env, "after a reset of a branch a killed stop left running");
     for (const [what, args, fault] of cases) {
       const recorded = await env.port("r");
       await env.ok(["branch", "stop", "r"]);
