@@ -172,18 +172,14 @@ export class ResetService {
         const chosen = options.parent
           ? undefined
           : this.chosenTarget(inventory, branch, options, lost);
-        const { resume, port } = howItRuns(branch);
-        // The old server ends while the reset is marked and its clone made: nothing it
-        // serves is kept, and an undo restarts it (clean-up knows how it ran, even should
-        // the mark fail). Its container is known from the read above (the lock is held).
-        progress.before = { resume, port };
-        if (branch.container) {
-          progress.ending = ctx.runtime.remove(branch.container.name);
-          progress.ending.catch(() => {}); // awaited below, and by clean-up
-        }
-        // intent first: from here a crash leaves a branch repair can undo
-        await record(ctx, branch.dataset, { ...markResetting(resume), ...livePort(branch, port) });
-        progress.marked = true;
+        // the old server ends while the reset is marked and its clone made: nothing it
+        // serves is kept; its container is known from the read above (the lock is held)
+        const container = branch.container;
+        const { resume, port } = await this.markWhileEnding(
+          branch,
+          progress,
+          container ? () => ctx.runtime.remove(container.name) : undefined,
+        );
         faultPoint("branch.reset.after-mark");
         const t1 = performance.now();
         const target = chosen ?? await this.parentSnapshot(inventory, branch, progress);
@@ -292,17 +288,14 @@ export class ResetService {
         foreign: dependents.flatMap((b) => foreignDatasetsIn(inventory, b)),
       }, { hint: plan.hint });
     }
-    const { resume, port } = howItRuns(branch);
     const t1 = performance.now();
-    // the server ends while the reset is marked (clean-up knows how the branch ran, and
-    // replaces a container left serving nothing)
-    progress.before = { resume, port };
-    const ending = this.endServer(branch, resume);
-    progress.ending = ending.then(() => {});
-    progress.ending.catch(() => {}); // awaited below, and by clean-up
-    // intent first: a crash from here is undone by repair, which restarts the branch
-    await record(ctx, branch.dataset, { ...markResetting(resume), ...livePort(branch, port) });
-    progress.marked = true;
+    // the server ends while the reset is marked (clean-up replaces a container left
+    // serving nothing)
+    const { resume, port, ending } = await this.markWhileEnding(
+      branch,
+      progress,
+      (resume) => this.endServer(branch, resume),
+    );
     const removedBranches = await destroyBranches(ctx, dependents);
     const removedSnapshots = [
       ...snapshotNamesOf(inventory, dependents),
@@ -339,6 +332,32 @@ export class ResetService {
       removedSnapshots,
       timings,
     );
+  }
+
+  /**
+   * Starts ending the branch's server with `end` (given how it is to run again) and, beside
+   * it, records the reset's intent: from here a crash leaves a branch repair can undo or
+   * finish. How the branch runs now is kept for clean-up first, even should the mark fail;
+   * the end is awaited by the caller and by clean-up.
+   */
+  private async markWhileEnding<T>(
+    branch: BranchRecord,
+    progress: Progress,
+    end: ((resume: "running" | "stopped") => Promise<T>) | undefined,
+  ): Promise<{ resume: "running" | "stopped"; port: number | null; ending?: Promise<T> }> {
+    const { resume, port } = howItRuns(branch);
+    progress.before = { resume, port };
+    const ending = end?.(resume);
+    if (ending) {
+      progress.ending = ending.then(() => {});
+      progress.ending.catch(() => {});
+    }
+    await record(this.ctx, branch.dataset, {
+      ...markResetting(resume),
+      ...livePort(branch, port),
+    });
+    progress.marked = true;
+    return { resume, port, ending };
   }
 
   /**
