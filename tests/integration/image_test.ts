@@ -44,16 +44,15 @@ itest(
     await env.ok(["branch", "start", "dev"]);
     assert.equal(await env.psql(await env.port("dev"), "select count(*) from t"), "101");
     // its supervisor runs under that image and uid: the reset is in place, on its port
-    const devId = async () =>
-      (await sh("docker", [
-        ...["ps", "-q", "--no-trunc", "--filter", `label=zvpg.pool=${env.pool}`],
-        ...["--filter", "label=zvpg.branch=dev"],
-      ])).stdout.trim();
-    const before = await devId();
+    const before = await env.containerId("dev");
     const reset = await env.json<{ port: number; container: string }>(["branch", "reset", "dev"]);
     assert.equal(reset.port, await env.port("dev"));
     assert.notEqual(before, "");
-    assert.equal(await devId(), before, "the same container serves it after the reset");
+    assert.equal(
+      await env.containerId("dev"),
+      before,
+      "the same container serves it after the reset",
+    );
     assert.equal(await env.psql(reset.port, "select count(*) from t"), "100");
     const health = await env.zvpg(["status", "health", "-f", "json"]);
     assert.equal(health.code, 0, health.stdout + health.stderr);

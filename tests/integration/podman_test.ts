@@ -20,16 +20,11 @@ itest(
     assert.ok(names.every((n) => ps.stdout.includes(n)));
     assert.equal((await env.zvpg(["status", "health"])).code, 0);
     // a reset to the origin is done in place under podman too: the same container, its data
-    const id = async () =>
-      (await sh("podman", [
-        ...["ps", "-q", "--no-trunc", "--filter", `label=zvpg.pool=${env.pool}`],
-        ...["--filter", "label=zvpg.branch=feature/p"],
-      ])).stdout.trim();
-    const before = await id();
+    const before = await env.containerId("feature/p");
     assert.notEqual(before, "");
     await env.ok(["branch", "reset", "feature/p"]);
     assert.equal(await env.psql(port, "select count(*) from t"), "1");
-    assert.equal(await id(), before);
+    assert.equal(await env.containerId("feature/p"), before);
     await env.ok(["branch", "delete", "feature/p"]);
     assert.equal((await env.containers()).length, 1);
   },

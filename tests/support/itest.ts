@@ -244,6 +244,15 @@ export class TestEnv {
     return r.stdout.split("\n").filter((l) => l !== "").sort();
   }
 
+  /** The full id of the running container of `branch` ("" when none runs). */
+  async containerId(branch: string): Promise<string> {
+    const r = await sh(this.engine, [
+      ...["ps", "-q", "--no-trunc", "--filter", `label=zvpg.pool=${this.pool}`],
+      ...["--filter", `label=zvpg.branch=${branch}`],
+    ]);
+    return r.stdout.trim();
+  }
+
   /** Datasets and snapshots of this pool. */
   async datasets(): Promise<string[]> {
     const r = await sh("zfs", ["list", "-H", "-o", "name", "-r", this.pool]);
