@@ -297,15 +297,19 @@ export class StatusService {
   }
 
   /**
-   * Branches zvpg recorded as running, whose container runs, but on which a query fails
-   * (e.g. stuck after a full pool, or its data directory's mount is stale), with the
-   * reason. A branch being created or started by another process is not recorded as
-   * running yet, so it is never among them.
+   * Branches whose container runs but on which a query fails (e.g. stuck after a full
+   * pool, its data directory's mount is stale, or its server was left stopped inside the
+   * container), with the reason: the very branches the health check `connections` fails
+   * on. Not a branch that another live process is starting (recorded stopped, its
+   * container already up): a start killed after its container ran is recorded stopped
+   * too, and is repaired like any other.
    */
   private unusableBranches(inventory: Inventory): Promise<Map<string, string>> {
     return queryProblems(
       this.ctx,
-      inventory.branches.filter((b) => b.status === "running" && b.state === "running"),
+      inventory.branches.filter((b) =>
+        b.status === "running" && (b.state === "running" || !operationAlive(b.operationPid))
+      ),
     );
   }
 

@@ -1,7 +1,9 @@
 /**
  * Readiness during crash recovery: a server replaying a lot of WAL past
  * `readyTimeoutSeconds` is waited for while it makes progress, with progress lines on
- * stderr, instead of being killed (and starting recovery from scratch next time).
+ * stderr, instead of being killed (and starting recovery from scratch next time). And a
+ * server that stopped inside its container is brought back by repair, whatever zvpg
+ * recorded of the branch.
  *
  * @module
  */
@@ -9,7 +11,15 @@ import assert from "node:assert/strict";
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { itest, sh } from "../support/itest.ts";
-import { containerOf, must } from "../support/fault_support.ts";
+import {
+  assertHealthy,
+  containerOf,
+  failing,
+  health,
+  must,
+  repair,
+  sleep,
+} from "../support/fault_support.ts";
 
 itest(
   "a start that outlasts readyTimeoutSeconds in crash recovery waits for it, with progress",
@@ -48,5 +58,41 @@ itest(
     assert.ok(
       readFileSync(join(env.base, "log", "zvpg.log"), "utf8").includes("still in crash recovery"),
     );
+  },
+);
+
+itest(
+  "status health --repair restarts a server stopped inside its container, also on a branch a killed start left recorded stopped",
+  async (env) => {
+    await env.ok(["snapshot", "create", "base"]);
+    await env.ok(["branch", "create", "b", "--from", "base"]);
+    await env.ok(["branch", "stop", "b"]);
+    const killed = await env.zvpg(["branch", "start", "b"], { ZVPG_FAULT: "container.after-run" });
+    assert.notEqual(killed.code, 0, "the start was killed after its container ran");
+    const port = await env.port("b");
+    // the server stops inside the running container (its supervisor is told to pause)
+    const supervisor = await must("docker", [
+      "inspect",
+      "-f",
+      "{{.State.Pid}}",
+      await containerOf(env, "b"),
+    ]);
+    Deno.kill(Number(supervisor), "SIGUSR1");
+    for (let i = 0; i < 100; i++) {
+      if ((await health(env)).code !== 0) break;
+      await sleep(100);
+    }
+    const sick = await health(env);
+    assert.equal(sick.code, 1, "health fails on a branch whose server is gone");
+    assert.match(failing(sick.checks), /connections: not usable: 'b'/);
+    const fixed = await repair(env);
+    assert.equal(fixed.code, 0, `repair failed:\n${fixed.failed.join("\n")}`);
+    assert.ok(
+      fixed.repairs.some((r) => r.target === "branch 'b'" && r.action === "restart" && r.ok),
+      JSON.stringify(fixed.repairs),
+    );
+    await assertHealthy(env, "after the repair");
+    assert.equal(await env.port("b"), port, "on the port it served");
+    assert.equal(await env.psql(port, "SELECT 1"), "1");
   },
 );
