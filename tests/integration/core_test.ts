@@ -1,11 +1,13 @@
 /**
  * The core workflow on whatever ZFS this machine runs: the tier that also runs on OpenZFS
- * 2.x in a VM (scripts/test_openzfs.sh). One pool for the whole workflow, so that it stays
- * affordable under a software CPU. Assertions that depend on the ZFS flavor say so.
+ * 2.x in a VM (scripts/test_openzfs.sh), in the default CI run. One pool per workflow, so
+ * that it stays affordable under a software CPU. Assertions that depend on the ZFS flavor
+ * say so.
  */
 import assert from "node:assert/strict";
 import { hostZfsFlavor } from "../../src/adapters/zfs.ts";
 import { itest, sh } from "../support/itest.ts";
+import { branchHashes, sourceHashes, withSource } from "../support/source_server.ts";
 
 interface Branch {
   name: string;
@@ -90,4 +92,24 @@ itest(
     assert.deepEqual(await env.json(["snapshot", "list"]), []);
     assert.equal(await env.psql(mainPort, "SELECT count(*) FROM t"), "1001");
   },
+);
+
+itest(
+  "core: init env --from <uri> copies a server zvpg does not manage, snapshots it, and branches from the import",
+  async (env) => {
+    await withSource(async (src) => {
+      const r = await env.ok(["init", "env", "--from", src.uri(), "-f", "json"], {
+        PGPASSWORD: src.password,
+      });
+      assert.ok(JSON.parse(r.stdout).steps.some((s: { step: string }) => s.step === "import"));
+      const expected = await sourceHashes(src);
+      assert.deepEqual(await branchHashes(env, await env.port("main")), expected);
+      const [snap] = await env.json<{ name: string }[]>(["snapshot", "list"]);
+      assert.match(snap.name, /^import-\d{8}-\d{6}$/);
+      const dev = await env.json<Branch>(["branch", "create", "dev", "--from", snap.name]);
+      assert.deepEqual(await branchHashes(env, dev.port!), expected);
+      assert.equal((await env.zvpg(["status", "health"])).code, 0);
+    });
+  },
+  { init: false },
 );

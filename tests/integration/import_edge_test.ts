@@ -7,22 +7,9 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { itest, sh, TEST_IMAGE, type TestEnv } from "../support/itest.ts";
-import { SOURCE_TABLES, SourceServer, tableHashSql } from "../support/source_server.ts";
+import { freePort, SourceServer, tableHashes as hashes } from "../support/source_server.ts";
 
 const MAIN_TS = new URL("../../main.ts", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function hashes(query: (sql: string) => Promise<string>): Promise<string[]> {
-  const out = [];
-  for (const t of SOURCE_TABLES) out.push(await query(tableHashSql(t)));
-  return out;
-}
 
 async function zfsValue(prop: string, name: string): Promise<string> {
   const r = await sh("zfs", ["get", "-H", "-o", "value", prop, name]);

@@ -1,51 +1,8 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  assertCliError,
-  itest,
-  OTHER_IMAGE,
-  sh,
-  TEST_IMAGE,
-  type TestEnv,
-} from "../support/itest.ts";
-import { SOURCE_TABLES, SourceServer, tableHashSql } from "../support/source_server.ts";
-
-/** A port free now, outside every test's range (the kernel's ephemeral range). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** A source server on a port zvpg never allocates. */
-async function withSource(
-  _env: TestEnv,
-  body: (src: SourceServer) => Promise<void>,
-  image = TEST_IMAGE,
-  uid = 999,
-): Promise<void> {
-  const src = new SourceServer(freePort(), image, uid);
-  try {
-    await src.start();
-    await body(src);
-  } finally {
-    await src.remove();
-  }
-}
-
-async function sourceHashes(src: SourceServer): Promise<string[]> {
-  const out = [];
-  for (const t of SOURCE_TABLES) out.push(await src.psql("app", tableHashSql(t)));
-  return out;
-}
-
-async function mainHashes(env: TestEnv, port: number): Promise<string[]> {
-  const out = [];
-  for (const t of SOURCE_TABLES) out.push(await env.psql(port, tableHashSql(t), "app"));
-  return out;
-}
+import { assertCliError, itest, OTHER_IMAGE, sh, type TestEnv } from "../support/itest.ts";
+import { branchHashes, sourceHashes, withSource } from "../support/source_server.ts";
 
 /** Every file under `dir` whose bytes contain `secret` (as root: the data directories too). */
 function filesContaining(dir: string, secret: string): string[] {
@@ -86,7 +43,7 @@ async function assertNoSecret(env: TestEnv, secret: string, outputs: string[]) {
 itest(
   "init env --from <uri>: a logical copy of every database hashes like the source, is snapshotted, keeps no password",
   async (env) => {
-    await withSource(env, async (src) => {
+    await withSource(async (src) => {
       const r = await env.ok(["init", "env", "--from", src.uri(), "--jobs", "2", "-f", "json"], {
         PGPASSWORD: src.password,
       });
@@ -94,7 +51,7 @@ itest(
       assert.equal(json.changed, true);
       assert.ok(json.steps.some((s: { step: string }) => s.step === "import"));
       const port = await env.port("main");
-      assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+      assert.deepEqual(await branchHashes(env, port), await sourceHashes(src));
       // the objects came along: view, function, enum, sequence, extension, role and grant
       assert.equal(await env.psql(port, "SELECT count(*) FROM big_orders", "app"), "1920");
       assert.equal(await env.psql(port, "SELECT order_count(7)", "app"), "4");
@@ -122,7 +79,7 @@ itest(
       const again = await env.zvpg(["init", "env", "--from", src.uri()]);
       assertCliError(again, 1, /branch 'main' already holds data — run 'zvpg refresh --from/);
       await env.ok(["branch", "create", "dev", "--from", snaps[0].name]);
-      assert.deepEqual(await mainHashes(env, await env.port("dev")), await sourceHashes(src));
+      assert.deepEqual(await branchHashes(env, await env.port("dev")), await sourceHashes(src));
       await assertNoSecret(env, src.password, [r.stdout, r.stderr]);
     });
   },
@@ -132,7 +89,7 @@ itest(
 itest(
   "init env --from: a source newer than the image, or an extension the image lacks, is refused with nothing made",
   async (env) => {
-    await withSource(env, async (src) => {
+    await withSource(async (src) => {
       env.writeConfig({ pgBaseImage: OTHER_IMAGE });
       const newer = await env.zvpg(["init", "env", "--from", src.uri()], {
         PGPASSWORD: src.password,
@@ -213,7 +170,7 @@ itest(
 itest(
   "refresh: main gets the source's new rows on the same port while a branch made before keeps its data and runs",
   async (env) => {
-    await withSource(env, async (src) => {
+    await withSource(async (src) => {
       // a custom-format dump of the source, made by the image's pg_dump
       const dumps = join(src.dir, "dumps");
       await sh("mkdir", ["-p", dumps]);
@@ -221,10 +178,10 @@ itest(
       await src.dump("c", join(dumps, "app.dump"));
       await env.ok(["init", "env", "--from", join(dumps, "app.dump")]);
       const port = await env.port("main");
-      assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+      assert.deepEqual(await branchHashes(env, port), await sourceHashes(src));
       await env.ok(["branch", "create", "before"]);
       const branchPort = await env.port("before");
-      const before = await mainHashes(env, branchPort);
+      const before = await branchHashes(env, branchPort);
       await src.psql("app", "INSERT INTO shop.items VALUES ('new-1', 'neu ✓')");
       const r = await env.ok(["refresh", "--from", src.uri(), "--database", "app", "-f", "json"], {
         PGPASSWORD: src.password,
@@ -234,13 +191,13 @@ itest(
       assert.equal(json.source, src.uri());
       assert.match(json.snapshot, /^import-/);
       assert.equal(await env.port("main"), port);
-      assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+      assert.deepEqual(await branchHashes(env, port), await sourceHashes(src));
       assert.equal(
         await env.psql(port, "SELECT label FROM shop.items WHERE sku = 'new-1'", "app"),
         "neu ✓",
       );
       // the branch made before runs on the old copy
-      assert.deepEqual(await mainHashes(env, branchPort), before);
+      assert.deepEqual(await branchHashes(env, branchPort), before);
       await env.ok(["branch", "delete", "before"]);
       await assertNoSecret(env, src.password, [r.stdout, r.stderr]);
     });
@@ -253,7 +210,6 @@ itest(
   async (env) => {
     env.writeConfig({ pgBaseImage: OTHER_IMAGE });
     await withSource(
-      env,
       async (src) => {
         const expected = await sourceHashes(src);
         // a running cluster is refused; a cleanly stopped one is taken
@@ -262,7 +218,7 @@ itest(
         await src.stop();
         const r = await env.ok(["init", "env", "--from", src.pgdata]);
         const port = await env.port("main");
-        assert.deepEqual(await mainHashes(env, port), expected);
+        assert.deepEqual(await branchHashes(env, port), expected);
         await src.run();
         await src.psql("app", "INSERT INTO shop.items VALUES ('phys', 'physisch ✓')");
         const refreshed = await env.ok(
@@ -271,7 +227,7 @@ itest(
         );
         assert.equal(JSON.parse(refreshed.stdout).mode, "physical");
         assert.equal(await env.port("main"), port);
-        assert.deepEqual(await mainHashes(env, port), await sourceHashes(src));
+        assert.deepEqual(await branchHashes(env, port), await sourceHashes(src));
         const auto = readFileSync(
           join(env.mountDir, "data", "pgdata", "postgresql.auto.conf"),
           "utf8",
@@ -294,7 +250,7 @@ itest(
 itest(
   "init env --from <tar dump>, refresh --from <directory dump>, refresh --from <plain dump>: each hashes like the source",
   async (env) => {
-    await withSource(env, async (src) => {
+    await withSource(async (src) => {
       const expected = await sourceHashes(src);
       const dumps = join(src.dir, "dumps");
       for (const [format, file] of [["t", "app.tar"], ["d", "app.dir"], ["p", "app.sql"]]) {
@@ -303,7 +259,7 @@ itest(
       }
       await env.ok(["init", "env", "--from", join(dumps, "app.tar"), "--database", "app"]);
       const port = await env.port("main");
-      assert.deepEqual(await mainHashes(env, port), expected);
+      assert.deepEqual(await branchHashes(env, port), expected);
       for (const file of ["app.dir", "app.sql"]) {
         const r = await env.ok([
           "refresh",
@@ -315,7 +271,7 @@ itest(
           "json",
         ]);
         assert.equal(JSON.parse(r.stdout).port, port);
-        assert.deepEqual(await mainHashes(env, port), expected, file);
+        assert.deepEqual(await branchHashes(env, port), expected, file);
       }
     });
   },

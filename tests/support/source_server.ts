@@ -8,7 +8,7 @@
  */
 import { appendFileSync, chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { sh } from "./itest.ts";
+import { sh, TEST_IMAGE, type TestEnv } from "./itest.ts";
 
 /** The tables whose contents import tests compare. */
 export const SOURCE_TABLES = ["public.customers", "public.orders", "shop.items"];
@@ -217,4 +217,44 @@ export class SourceServer {
 /** A hash of each table's rows, for comparing a copy with its source. */
 export function tableHashSql(table: string): string {
   return `SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ${table} t`;
+}
+
+/** A port free now, outside every test's range (the kernel's ephemeral range). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Runs `body` with a started source server on a port zvpg never allocates; removes it after. */
+export async function withSource(
+  body: (src: SourceServer) => Promise<void>,
+  image = TEST_IMAGE,
+  uid = 999,
+): Promise<void> {
+  const src = new SourceServer(freePort(), image, uid);
+  try {
+    await src.start();
+    await body(src);
+  } finally {
+    await src.remove();
+  }
+}
+
+/** The hash of each of {@link SOURCE_TABLES}, read with `query`. */
+export async function tableHashes(query: (sql: string) => Promise<string>): Promise<string[]> {
+  const out = [];
+  for (const t of SOURCE_TABLES) out.push(await query(tableHashSql(t)));
+  return out;
+}
+
+/** The table hashes of the source's database `app`. */
+export function sourceHashes(src: SourceServer): Promise<string[]> {
+  return tableHashes((sql) => src.psql("app", sql));
+}
+
+/** The table hashes of database `app` on a branch's port. */
+export function branchHashes(env: TestEnv, port: number): Promise<string[]> {
+  return tableHashes((sql) => env.psql(port, sql, "app"));
 }
