@@ -5,6 +5,9 @@
 #   bash scripts/test_openzfs.sh                      # the core subset (CI)
 #   bash scripts/test_openzfs.sh tests/integration/   # everything (hardware KVM advised)
 #   ZVPG_OPENZFS_FULL=1 bash scripts/test_openzfs.sh  # the same
+#   bash scripts/test_openzfs.sh --save-images        # only `docker save` the images for the
+#                                                     # guest (scripts/test.sh, before its suite
+#                                                     # restarts dockerd)
 #   bash scripts/test_openzfs.sh --build-only         # only build the guest (scripts/test.sh
 #                                                     # does it niced, beside the main suite)
 #
@@ -25,8 +28,9 @@ IMAGES=("${ZVPG_TEST_IMAGE:-localhost/zvpg-postgres:17}" "${ZVPG_OTHER_IMAGE:-lo
 # the core on OpenZFS: init, snapshot with CHECKPOINT, branch create/start/stop/reset/
 # delete, status health and repair (tests/integration/core_test.ts)
 SUBSET=(tests/integration/core_test.ts)
-BUILD_ONLY=0
+BUILD_ONLY=0 SAVE_ONLY=0
 if [ "${1:-}" = --build-only ]; then BUILD_ONLY=1; shift; fi
+if [ "${1:-}" = --save-images ]; then SAVE_ONLY=1; shift; fi
 if [ $# -gt 0 ]; then FILES=("$@")
 elif [ "${ZVPG_OPENZFS_FULL:-0}" = 1 ]; then FILES=(tests/integration/)
 else FILES=("${SUBSET[@]}"); fi
@@ -43,12 +47,16 @@ tars=()
 for image in "${IMAGES[@]}"; do tars+=("$tar_dir/$(echo "$image" | tr '/:' '__').tar"); done
 if [ "$(cat "$OZ/stamps/5-images" 2>/dev/null)" != "${tars[*]}" ]; then
   for i in "${!IMAGES[@]}"; do
+    # a tarball --save-images just wrote is kept (dockerd may be restarting by now)
+    [ "$SAVE_ONLY" = 0 ] && [ -s "${tars[$i]}" ] && continue
     docker image inspect "${IMAGES[$i]}" >/dev/null 2>&1 \
       || fail "image ${IMAGES[$i]} missing: run scripts/setup_env.sh"
     say "saving ${IMAGES[$i]} for the guest"
-    docker save -o "${tars[$i]}" "${IMAGES[$i]}" || fail "docker save ${IMAGES[$i]} failed"
+    docker save -o "${tars[$i]}.part" "${IMAGES[$i]}" && mv "${tars[$i]}.part" "${tars[$i]}" \
+      || fail "docker save ${IMAGES[$i]} failed"
   done
 fi
+[ "$SAVE_ONLY" = 1 ] && exit 0
 say "building the guest (cached under $OZ; the first build takes about 8 min)"
 OZFS_DIR=$OZ OZFS_IMAGE_TARS="${tars[*]}" bash scripts/openzfs/build_guest.sh >&2 \
   || fail "the guest could not be built (see $OZ/build.log)"
