@@ -214,13 +214,15 @@ export type ContainerScope = "branch" | "pool";
  * lists only the one named branch's containers; `"pool"` lists all of the pool's, which
  * ports need. `claims: true` reads the claims index too, for snapshot names and (with the
  * pool's containers) ports; only on a pool whose index is not complete does it read every
- * branch slot. Throws {@link NotInitializedError} before `init env`, naming `what`.
+ * branch slot. `known`: the branch's containers as the caller knows them for certain (it
+ * made or kept them itself under the lock), instead of the engine's listing. Throws
+ * {@link NotInitializedError} before `init env`, naming `what`.
  */
 export async function loadBranchScope(
   ctx: Context,
   what: string,
   names: string[],
-  options: { containers: ContainerScope; claims?: boolean },
+  options: { containers: ContainerScope; claims?: boolean; known?: ContainerInfo[] },
 ): Promise<BranchScope> {
   const { layout } = ctx;
   const datasets = [...new Set([layout.dataDataset, ...names.map((n) => layout.branchDataset(n))])];
@@ -229,7 +231,7 @@ export async function loadBranchScope(
   const [entries, index, containers] = await Promise.all([
     ctx.zfs.get(datasets, inventoryProps(ctx.zfs.flavor)),
     options.claims ? loadClaims(ctx) : undefined,
-    ctx.runtime.list(labels),
+    options.known ?? ctx.runtime.list(labels),
   ]);
   const read = buildInventory(ctx, entries, containers);
   await requireInitialized(ctx, read.initialized, what);

@@ -10,6 +10,7 @@ import { StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
+import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
@@ -325,12 +326,20 @@ export class ResetService {
     });
     timings.total = performance.now() - t0;
     log.info(`branch '${branch.name}' reset to snapshot '${plan.target.name}' in place`);
+    // the same container serves on (a paused server), or none (a stopped branch): no
+    // engine listing is needed to say so
+    const known = resume === "running" && paused && branch.container
+      ? [branch.container]
+      : resume === "stopped"
+      ? []
+      : undefined;
     return await this.outcome(
       branch.name,
       plan.target,
       removedBranches,
       removedSnapshots,
       timings,
+      known,
     );
   }
 
@@ -387,9 +396,11 @@ export class ResetService {
     removedBranches: string[],
     removedSnapshots: string[],
     timings: PhaseTimings,
+    known?: ContainerInfo[],
   ): Promise<BranchResetResult> {
     const scope = await loadBranchScope(this.ctx, "branch reset", [name], {
       containers: "branch",
+      ...(known ? { known } : {}),
     });
     return {
       branch: scopeBranch(scope, name),

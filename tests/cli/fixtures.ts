@@ -148,13 +148,16 @@ export const FEATURE = "tpool/clones/feature_sauth";
 export function branchScope(
   branch = "feature/auth",
   dataset = FEATURE,
-  options: { entries?: FixtureEntry[]; ps?: string[]; slots?: boolean } = {},
+  options: { entries?: FixtureEntry[]; ps?: string[]; slots?: boolean; known?: boolean } = {},
 ): ExpectedCall[] {
   const entries = options.entries ?? pool();
   return [
     branchGetCall(entries, [dataset]),
     ...(options.slots ? [indexCall()] : []),
-    dockerPsCall((options.ps ?? []).map((l) => l + "\n").join(""), branch),
+    // `known`: the caller knows the branch's containers, the engine is not asked
+    ...(options.known
+      ? []
+      : [dockerPsCall((options.ps ?? []).map((l) => l + "\n").join(""), branch)]),
     ...(options.slots ? [slotsCall(entries)] : []),
   ];
 }

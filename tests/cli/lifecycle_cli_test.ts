@@ -73,7 +73,8 @@ for (const format of ["table", "json"] as const) {
         { argv: ["zfs", "rollback", `${FEATURE}@.zvpg-origin`] },
         { argv: ["zfs", "set", "zvpg:state=stopped", FEATURE] },
         portReleaseCall(FEATURE),
-        ...branchScope("feature/auth", FEATURE, { entries: after }),
+        // a stopped branch has no container: the engine is not asked again
+        ...branchScope("feature/auth", FEATURE, { entries: after, known: true }),
       ],
     });
     assertGolden(`branch_reset_in_place.${ext}`, run);
@@ -217,6 +218,7 @@ for (const format of ["table", "json"] as const) {
           portReleaseCall(FEATURE),
           ...branchScope("feature/auth", FEATURE, {
             entries: [...poolWith({}), ownSnapshots()[0]],
+            known: true,
           }),
         ],
       },
