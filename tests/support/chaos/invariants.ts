@@ -128,9 +128,16 @@ export async function probe(env: TestEnv, port: number): Promise<Probe> {
 
 /**
  * 2. Every port reported for a running branch is served by that branch (its marker), and
- * no two branches report one port. Returns the probes for the rows check.
+ * no two branches report one port. Returns the probes for the rows check. With
+ * `unreachableOk` (before a repair) a port that serves nothing is no finding, one that
+ * serves another branch's database still is.
  */
-export async function checkPorts(env: TestEnv, model: Model, branches: BranchJson[]) {
+export async function checkPorts(
+  env: TestEnv,
+  model: Model,
+  branches: BranchJson[],
+  { unreachableOk = false } = {},
+) {
   const evidence: string[] = [];
   const probes = new Map<string, Probe>();
   const running = branches.filter((b) => b.status === "running");
@@ -147,8 +154,9 @@ export async function checkPorts(env: TestEnv, model: Model, branches: BranchJso
     const p = await probe(env, b.port);
     probes.set(b.name, p);
     const expected = model.branches.get(b.name)?.marker;
-    if (p.error) evidence.push(`'${b.name}' reported running on ${b.port}: ${p.error}`);
-    else if (expected !== undefined && expected !== "" && p.marker !== expected) {
+    if (p.error) {
+      if (!unreachableOk) evidence.push(`'${b.name}' reported running on ${b.port}: ${p.error}`);
+    } else if (expected !== undefined && expected !== "" && p.marker !== expected) {
       evidence.push(
         `port ${b.port} of '${b.name}' is served by a database marked '${p.marker}' ` +
           `(expected '${expected}')`,
@@ -191,7 +199,10 @@ export async function checkStalePorts(
   return evidence;
 }
 
-/** 3. Rows committed before a snapshot (or in the branch) are in the branch. */
+/**
+ * 3. Rows committed before a snapshot (or in the branch) are in the branch; rows a reset
+ * in place threw away are not.
+ */
 export function checkRows(model: Model, probes: Map<string, Probe>): string[] {
   const evidence: string[] = [];
   for (const [name, p] of probes) {
@@ -200,6 +211,10 @@ export function checkRows(model: Model, probes: Map<string, Probe>): string[] {
     const missing = [...expected.rows].filter((r) => !p.rows!.has(r));
     if (missing.length > 0) {
       evidence.push(`'${name}' lacks committed rows ${missing.join(",")}`);
+    }
+    const kept = [...expected.absent ?? []].filter((r) => p.rows!.has(r));
+    if (kept.length > 0) {
+      evidence.push(`'${name}' still holds rows ${kept.join(",")} its reset threw away`);
     }
   }
   return evidence;
