@@ -123,6 +123,8 @@ interface Outcome {
   /** Branch and snapshot names that may legitimately be gone after this step. */
   mayVanish: { branches: Set<string>; snapshots: Set<string> };
   violations: Violation[];
+  /** Branches that ran before the step and must run again once it is checked (repaired). */
+  mustRun?: string[];
 }
 
 /** The operations a step runs. */
@@ -889,6 +891,7 @@ export class ChaosRun {
    * restart: dead mounts, remounting, restarting the servers.
    */
   async #zfsRestart(): Promise<Outcome> {
+    const wasRunning = this.#running().map((b) => b.name);
     await commitTxg(this.env.pool);
     try {
       await stopZfs();
@@ -896,7 +899,21 @@ export class ChaosRun {
       await startZfs();
       await remountOthers(this.env.base, this.env.pool);
     }
-    return this.#outcome("restart zfs-fuse");
+    const outcome = this.#outcome("restart zfs-fuse");
+    // what ran is served again after the repair (the engine brings back a dockerd
+    // restart's by itself; a stale mount needs the repair)
+    outcome.mustRun = wasRunning;
+    return outcome;
+  }
+
+  /** Evidence for each of `names` still listed but not running after the step's repair. */
+  #notBack(names: string[]): string[] {
+    return names.flatMap((name) => {
+      const b = this.last.branches.find((b) => b.name === name);
+      return !b || b.status === "running"
+        ? []
+        : [`'${name}' ran before and is ${b.status} after the repair`];
+    });
   }
 
   /**
@@ -916,6 +933,7 @@ export class ChaosRun {
     if (!health.list) return violations;
     this.last = health.list;
     add("lost", this.#resync(outcome));
+    add("restart-survival", this.#notBack(outcome.mustRun ?? []));
     if (this.#kept) {
       const name = this.#kept.name;
       for (const v of this.#keptBy(this.last.branches.find((b) => b.name === name))) {
