@@ -11,8 +11,9 @@
  * `status health --repair` after a fault) it checks: at most one server per dataset
  * across docker, podman and the host; every reported port is served by its branch;
  * committed rows are in every branch made after them; health passes with no orphan
- * dataset, snapshot, container or runtime dir; nothing of zvpg's is readable by other
- * uids and uid 65534 cannot log in anywhere. A reset keeps its branch's port and running
+ * dataset, snapshot, container or runtime dir; every branch that ran before a dockerd
+ * restart runs again by itself, before a zfs-fuse restart after the repair; nothing of
+ * zvpg's is readable by other uids and uid 65534 cannot log in anywhere. A reset keeps its branch's port and running
  * state, holds its target's rows afterwards, and is refused (exit 1, nothing changed)
  * when it would throw away named snapshots or branches made from them without --force;
  * killed, it is undone (or, past its point of no return, finished), interrupted, either.
