@@ -123,8 +123,11 @@ interface Outcome {
   /** Branch and snapshot names that may legitimately be gone after this step. */
   mayVanish: { branches: Set<string>; snapshots: Set<string> };
   violations: Violation[];
-  /** Branches that ran before the step and must run again once it is checked (repaired). */
-  mustRun?: string[];
+  /**
+   * Branches that ran before the step and must run again, on the same port, once it is
+   * checked (after its repair: it starts a branch again on the port it served on).
+   */
+  mustRun?: { name: string; port: number | null }[];
 }
 
 /** The operations a step runs. */
@@ -815,8 +818,8 @@ export class ChaosRun {
 
   /**
    * A running branch's server stopped inside its container by hand (its supervisor waits,
-   * the container runs on, the branch is still recorded running): repair must serve it
-   * again. Half the time a plain reset of that branch follows at once, which must find no
+   * the container runs on, the branch is recorded as it was: running, or stopped by a
+   * killed start): repair must serve it again on its port. Half the time a plain reset of that branch follows at once, which must find no
    * server to stop, and still leave the branch running on its port.
    */
   async #supervisorPause(): Promise<Outcome> {
@@ -826,7 +829,11 @@ export class ChaosRun {
     const recorded = await recordedState(b.dataset);
     const paused = await pauseSupervisor(join(b.mountpoint, "pgdata"));
     const line = `pause the supervisor of '${b.name}' (${paused}; recorded ${recorded})`;
-    if (b.default || !b.origin || !this.prng.chance(0.5)) return this.#outcome(line);
+    if (b.default || !b.origin || !this.prng.chance(0.5)) {
+      const outcome = this.#outcome(line);
+      outcome.mustRun = [{ name: b.name, port: b.port }];
+      return outcome;
+    }
     const reset = await this.#reset(this.#planReset(b, "origin"), {});
     reset.line = `${line}, then ${reset.line}`;
     return reset;
@@ -891,7 +898,7 @@ export class ChaosRun {
    * restart: dead mounts, remounting, restarting the servers.
    */
   async #zfsRestart(): Promise<Outcome> {
-    const wasRunning = this.#running().map((b) => b.name);
+    const wasRunning = this.#running().map((b) => ({ name: b.name, port: b.port }));
     await commitTxg(this.env.pool);
     try {
       await stopZfs();
@@ -906,13 +913,15 @@ export class ChaosRun {
     return outcome;
   }
 
-  /** Evidence for each of `names` still listed but not running after the step's repair. */
-  #notBack(names: string[]): string[] {
-    return names.flatMap((name) => {
+  /** Evidence for each of `ran` still listed but not running on its port after the repair. */
+  #notBack(ran: { name: string; port: number | null }[]): string[] {
+    return ran.flatMap(({ name, port }) => {
       const b = this.last.branches.find((b) => b.name === name);
-      return !b || b.status === "running"
-        ? []
-        : [`'${name}' ran before and is ${b.status} after the repair`];
+      if (!b || (b.status === "running" && b.port === port)) return [];
+      return [
+        `'${name}' ran on port ${port} before and is ${b.status}` +
+        `${b.port !== null ? ` on port ${b.port}` : ""} after the repair`,
+      ];
     });
   }
 
