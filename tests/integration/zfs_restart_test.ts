@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { itest, sh, type TestEnv } from "../support/itest.ts";
-import { commitTxg, killZfs, startZfs, zfsMounts } from "../support/engines.ts";
+import { commitTxg, killZfs, startZfs, stopZfs, zfsMounts } from "../support/engines.ts";
 
 type Check = { name: string; status: string; detail: string };
 
@@ -124,6 +124,42 @@ itest(
       assert.equal(await env.psql(served, "SELECT v FROM t ORDER BY v"), "b\nmain");
       const after = await health(env);
       assert.equal(after.code, 0, JSON.stringify(after.checks.filter((c) => c.status === "fail")));
+    } finally {
+      await remountEverything();
+    }
+  },
+  { disruptive: true },
+);
+
+itest(
+  "after a clean zfs-fuse restart (its datasets unmounted, none stale), a create mounts the clones and sockets datasets before it makes anything below them",
+  async (env) => {
+    // nothing busy: the daemon unmounts every dataset of the pool when it stops
+    await env.ok(["branch", "stop", "main"]);
+    const mounted = async () => {
+      const r = await sh("zfs", ["get", "-H", "-o", "name,value", "-r", "mounted", env.pool]);
+      return Object.fromEntries(r.stdout.split("\n").filter((l) => l).map((l) => l.split("\t")));
+    };
+    try {
+      await commitTxg(env.pool);
+      try {
+        await stopZfs();
+      } finally {
+        await startZfs();
+      }
+      const after = await mounted();
+      assert.equal(after[`${env.pool}/clones`], "no", "the restart left the pool unmounted");
+      await env.ok(["branch", "create", "b"]);
+      const now = await mounted();
+      for (const d of ["clones", "sockets", "clones/b"]) {
+        assert.equal(now[`${env.pool}/${d}`], "yes", `${d} is mounted after the create`);
+      }
+      assert.equal(await env.psql(await env.port("b"), "SELECT 1"), "1");
+      const repaired = await env.zvpg(["status", "health", "--repair"]);
+      assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+      assert.doesNotMatch(repaired.stdout, /FAILED/, "repair mounts what is left");
+      const h = await health(env);
+      assert.equal(h.code, 0, JSON.stringify(h.checks.filter((c) => c.status === "fail")));
     } finally {
       await remountEverything();
     }
