@@ -12,7 +12,8 @@
  * across docker, podman and the host; every reported port is served by its branch;
  * committed rows are in every branch made after them; health passes with no orphan
  * dataset, snapshot, container or runtime dir; every branch that ran before a dockerd
- * restart runs again by itself, before a zfs-fuse restart after the repair; nothing of
+ * restart runs again by itself, before a zfs-fuse restart after the repair; the clones
+ * and sockets datasets are mounted while any branch dataset is; nothing of
  * zvpg's is readable by other uids and uid 65534 cannot log in anywhere. A reset keeps its branch's port and running
  * state, holds its target's rows afterwards, and is refused (exit 1, nothing changed)
  * when it would throw away named snapshots or branches made from them without --force;
@@ -35,7 +36,7 @@
  *                             checked or injected. Invariants: servers, ports, stale-port,
  *                             rows, health, orphans, perms, login, lost, exit-code,
  *                             engine-down, restart-survival, hang, unasked, observable,
- *                             kept, expected.
+ *                             kept, expected, mounts.
  *                             Faults: kill, sigint, container-kill, container-rm,
  *                             supervisor-pause, override,
  *                             engine-restart, zfs-restart.

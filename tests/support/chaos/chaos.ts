@@ -20,6 +20,7 @@ import {
   checkRows,
   checkServers,
   checkStalePorts,
+  checkTreeMounted,
   containersOf,
   type Invariant,
   INVARIANTS,
@@ -962,13 +963,15 @@ export class ChaosRun {
       ? this.prng.pick(stopped).name
       : undefined;
     // independent read-only checks run side by side to keep steps short
-    const [servers, ports, stale, orphans, login] = await Promise.all([
+    const [servers, ports, stale, orphans, login, tree] = await Promise.all([
       checkServers(this.env, containers),
       checkPorts(this.env, this.model, this.last.branches),
       checkStalePorts(this.env, this.last.branches, textProbe),
       checkOrphans(this.env, this.last, containers),
       checkLogin(this.env, this.last.branches),
+      checkTreeMounted(this.env),
     ]);
+    add("mounts", tree);
     add("servers", servers);
     add("ports", ports.evidence);
     add("stale-port", stale);

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { encodeBranchName } from "../../../src/domain/names.ts";
 import { isHiddenSnapshot } from "../../../src/domain/layout.ts";
-import type { TestEnv } from "../itest.ts";
+import { sh, type TestEnv } from "../itest.ts";
 import type { BranchJson, Model, SnapshotJson } from "./model.ts";
 import {
   datasets,
@@ -42,6 +42,7 @@ export const INVARIANTS = [
   "observable",
   "kept",
   "expected",
+  "mounts",
 ] as const;
 export type Invariant = typeof INVARIANTS[number];
 
@@ -298,4 +299,25 @@ export async function checkLogin(env: TestEnv, branches: BranchJson[]) {
 /** Every container of the pool in docker and podman. */
 export function containersOf(env: TestEnv): Promise<LabelledContainer[]> {
   return poolContainers(env.pool);
+}
+
+/**
+ * 6. What lives below the clones and sockets datasets lives in them: while a branch dataset
+ * (below clones) is mounted, the clones and sockets datasets are too (else it was mounted,
+ * and its runtime dir written, into the plain directory under their mountpoint).
+ */
+export async function checkTreeMounted(env: TestEnv): Promise<string[]> {
+  // zfs-fuse's `zfs get` has no -t (snapshots answer "-")
+  const r = await sh("zfs", ["get", "-H", "-o", "name,value", "-r", "mounted", env.pool]);
+  if (r.code !== 0) return [`zfs get mounted failed: ${r.stderr.trim()}`];
+  const mounted = new Map(
+    r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t") as [string, string]),
+  );
+  const below = [...mounted].filter(([name, v]) =>
+    name.startsWith(`${env.pool}/clones/`) && v === "yes"
+  );
+  if (below.length === 0) return [];
+  return ["clones", "sockets"].filter((d) => mounted.get(`${env.pool}/${d}`) !== "yes").map((d) =>
+    `${env.pool}/${d} is not mounted while ${below.map(([n]) => n).join(", ")} is`
+  );
 }
