@@ -2,8 +2,9 @@
  * What `status health --repair` will do, planned from the drift before anything acts (pure,
  * so each decision is unit-tested): roll back interrupted creates, complete interrupted
  * deletes, remove orphan containers and stray runtime directories, restart branches
- * recorded running whose server is gone, dead or unusable, and (last) rebuild the claims
- * index when it misses something.
+ * recorded running whose server is gone, and every branch whose container is dead,
+ * unusable or was stopped to remount its data, and (last) rebuild the claims index when
+ * it misses something.
  *
  * Invariants: a branch another zvpg process is working on, a branch under another engine
  * and a dataset zvpg did not make are never in the plan; an interrupted branch that others
@@ -117,9 +118,10 @@ function branchStep(
     action: "restart",
     reason,
   });
-  if (facts.remounted.has(branch.name)) {
-    return branch.state === "running" ? restart("its mount was stale", false) : undefined;
-  }
+  // the remount stopped its container: it served (or was to serve, like an exited or
+  // unusable one, which are restarted whatever zvpg recorded: a start killed after its
+  // container ran leaves the branch recorded stopped)
+  if (facts.remounted.has(branch.name)) return restart("its mount was stale", false);
   if (mine?.kind === "missing") return restart("its container was gone", false);
   if (mine?.kind === "failed") {
     return restart(`its container was ${branch.container?.state}`, false);

@@ -22,7 +22,7 @@ import type { Context } from "../runtime/context.ts";
 import type { RunResult } from "../runtime/runner.ts";
 import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "../runtime/fault.ts";
-import { ensureMounted, recoverStaleMounts } from "./mounts.ts";
+import { ensureMounted, ensureTreeMounted } from "./mounts.ts";
 import { ioProgressSampler } from "./io_progress.ts";
 import { interrupted, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import {
@@ -203,7 +203,7 @@ export async function runBranchContainer(
   port: number,
 ): Promise<string> {
   // after the ZFS service restarted, mounts are stale or gone: make them usable first
-  await recoverStaleMounts(ctx, ctx.layout.socketsMount);
+  await ensureTreeMounted(ctx);
   await ensureMounted(ctx, ctx.layout.branchDataset(branch), ctx.layout.branchMount(branch), {
     evidence: ctx.layout.pgdata(branch),
   });

@@ -100,3 +100,17 @@ export async function ensureMounted(
   }
   return outcome;
 }
+
+/**
+ * Makes sure the datasets every branch lives in are mounted and answer: the clones dataset
+ * (branch datasets mount below it) and the sockets dataset (runtime directories). Called
+ * before a branch dataset is made or mounted, or a runtime directory written: a ZFS service
+ * stopped cleanly (`systemctl restart`, an upgrade) leaves its datasets unmounted, and
+ * anything made then lands in the plain directory below the mountpoint, on the host's file
+ * system, which ZFS then refuses to mount over ("directory is not empty").
+ */
+export async function ensureTreeMounted(ctx: Context): Promise<void> {
+  const { layout } = ctx;
+  await ensureMounted(ctx, layout.clonesDataset, layout.clonesMount);
+  await ensureMounted(ctx, layout.socketsDataset, layout.socketsMount);
+}

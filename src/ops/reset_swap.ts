@@ -23,6 +23,7 @@ import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch
 import { record } from "./inventory_store.ts";
 import { startOnPort, type StartOnPortOptions } from "./start_on_port.ts";
 import { servesNothing } from "./server_control.ts";
+import { ensureTreeMounted } from "./mounts.ts";
 
 /** What exists of a reset: the branch's dataset (old or new data) and the two beside it. */
 interface ResetDatasets {
@@ -80,6 +81,8 @@ export async function killBranch(ctx: Context, name: string): Promise<void> {
 export async function swapIn(ctx: Context, name: string): Promise<void> {
   const { layout } = ctx;
   const d = layout.branchDataset(name);
+  // the new data mounts below the clones dataset: never into the directory under it
+  await ensureTreeMounted(ctx);
   await ctx.zfs.set(d, { mountpoint: "none" });
   await ctx.zfs.rename(d, layout.resetDataset(name, "old"));
   faultPoint("branch.reset.mid-swap");

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ensureTreeMounted } from "../ops/mounts.ts";
 import { assertNotBusy, inFlightAlive } from "../ops/operation_alive.ts";
 import { rmSync } from "node:fs";
 import { BranchExistsError, StateError, UsageError } from "../errors.ts";
@@ -133,6 +134,8 @@ export class BranchService {
         const t2 = performance.now();
         // Record the intent first: a clone stopped by a signal may or may not have made it;
         // the port is claimed before the clone records it
+        // the clone mounts below the clones dataset: never into the directory under it
+        await ensureTreeMounted(ctx);
         made.cloning = dataset;
         await claimPort(ctx, dataset, port);
         await ctx.zfs.clone(origin.zfsName, dataset, {

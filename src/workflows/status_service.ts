@@ -24,7 +24,12 @@ import { VERSION } from "../version.ts";
 import { execSql, stopBranchContainer } from "../ops/branch_container.ts";
 import { destroyBranch } from "../ops/branch_removal.ts";
 import type { Context } from "../runtime/context.ts";
-import type { BranchRecord, Inventory, SnapshotRecord } from "../domain/inventory.ts";
+import {
+  type BranchRecord,
+  containerPort,
+  type Inventory,
+  type SnapshotRecord,
+} from "../domain/inventory.ts";
 import type { Layout } from "../domain/layout.ts";
 import { withLock } from "../runtime/lock.ts";
 import { claimedPort } from "../ops/ports.ts";
@@ -276,7 +281,7 @@ export class StatusService {
         if (step.stopFirst && step.branch.container) {
           await stopBranchContainer(ctx, step.branch.container.name);
         }
-        return await this.restart(step.branch.name);
+        return await this.restart(step.branch.name, servedPort(step.branch));
       case "remove-dir":
         rmSync(step.dir, { recursive: true, force: true });
         return;
@@ -368,10 +373,15 @@ export class StatusService {
     return stopped;
   }
 
-  /** Starts a branch again from a fresh inventory, on its previous port if free. */
-  private async restart(name: string): Promise<void> {
+  /**
+   * Starts a branch again from a fresh inventory, on `port` (the one it served on) if
+   * free: its container, which named it, may be gone by now (stopped first, or for a
+   * remount), and a start killed after its container ran recorded another one.
+   */
+  private async restart(name: string, port: number | null): Promise<void> {
     const fresh = await loadInventory(this.ctx);
-    await startAndWait(this.ctx, fresh, fresh.branches.find((x) => x.name === name)!);
+    const branch = fresh.branches.find((x) => x.name === name)!;
+    await startAndWait(this.ctx, fresh, { ...branch, lastPort: port ?? branch.lastPort });
   }
 
   private isReady(port: number): Promise<boolean> {
@@ -450,6 +460,14 @@ function claimedPorts(inventory: Inventory): Map<number, string[]> {
     if (port !== null) byPort.set(port, [...(byPort.get(port) ?? []), b.name]);
   }
   return byPort;
+}
+
+/**
+ * The port a branch served on when repair looked: its container's (what its URI names),
+ * else the one it records.
+ */
+function servedPort(branch: BranchRecord): number | null {
+  return (branch.container ? containerPort(branch.container) : null) ?? branch.lastPort;
 }
 
 /** zvpg's datasets and where they mount: clones and sockets first, then every branch. */

@@ -17,7 +17,7 @@ import type { MountTable } from "../../src/adapters/mount_table.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { type Context, createContext } from "../../src/runtime/context.ts";
 import { PostgresProbe } from "../../src/adapters/postgres.ts";
-import { NOW, testConfig, withTempDir } from "../unit/helpers.ts";
+import { NOW, testConfig, treeMounted, withTempDir } from "../unit/helpers.ts";
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), "golden");
 
@@ -36,7 +36,7 @@ export interface RunCliOptions {
   calls?: (ctx: Context) => ExpectedCall[];
   /** Changes to the test configuration. */
   config?: Partial<Config>;
-  /** The mount table the run sees (default: the host's). */
+  /** The mount table the run sees (default: the host's, with clones and sockets mounted). */
   mounts?: MountTable;
   /** Extra replacements that make the output deterministic (e.g. a port found free). */
   replace?: [string, string][];
@@ -52,7 +52,7 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     const fake = new FakeRunner();
     const ctx = createContext(testConfig(dir, options.config), fake);
     ctx.now = () => NOW;
-    if (options.mounts) ctx.mounts = options.mounts;
+    ctx.mounts = options.mounts ?? treeMounted(ctx.layout);
     ctx.pg = new PostgresProbe(() => Promise.resolve("ready"));
     fake.expect(...(options.calls?.(ctx) ?? []));
     const { code, stdout, stderr } = await captured(() => main(args, { context: () => ctx }));

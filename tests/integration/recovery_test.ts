@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { itest, sh } from "../support/itest.ts";
+import { itest, sh, type TestEnv } from "../support/itest.ts";
 import {
   assertHealthy,
   containerOf,
@@ -61,38 +61,56 @@ itest(
   },
 );
 
+/**
+ * A start of stopped branch `b` killed once its container ran (on `--port` when given),
+ * then its server stopped inside that container by hand: repair must serve it again on the
+ * port it served on.
+ */
+async function pausedAfterKilledStart(env: TestEnv, startPort?: number): Promise<void> {
+  await env.ok(["snapshot", "create", "base"]);
+  await env.ok(["branch", "create", "b", "--from", "base"]);
+  const recorded = await env.port("b");
+  assert.notEqual(startPort, recorded, "the start is to run it on another port than recorded");
+  await env.ok(["branch", "stop", "b"]);
+  const killed = await env.zvpg(
+    ["branch", "start", "b", ...(startPort ? ["--port", String(startPort)] : [])],
+    { ZVPG_FAULT: "container.after-run" },
+  );
+  assert.notEqual(killed.code, 0, "the start was killed after its container ran");
+  const port = await env.port("b");
+  if (startPort) assert.equal(port, startPort);
+  // the server stops inside the running container (its supervisor is told to pause)
+  const supervisor = await must("docker", [
+    "inspect",
+    "-f",
+    "{{.State.Pid}}",
+    await containerOf(env, "b"),
+  ]);
+  Deno.kill(Number(supervisor), "SIGUSR1");
+  for (let i = 0; i < 100; i++) {
+    if ((await health(env)).code !== 0) break;
+    await sleep(100);
+  }
+  const sick = await health(env);
+  assert.equal(sick.code, 1, "health fails on a branch whose server is gone");
+  assert.match(failing(sick.checks), /connections: not usable: 'b'/);
+  const fixed = await repair(env);
+  assert.equal(fixed.code, 0, `repair failed:\n${fixed.failed.join("\n")}`);
+  assert.ok(
+    fixed.repairs.some((r) => r.target === "branch 'b'" && r.action === "restart" && r.ok),
+    JSON.stringify(fixed.repairs),
+  );
+  await assertHealthy(env, "after the repair");
+  assert.equal(await env.port("b"), port, "on the port it served");
+  assert.equal(await env.psql(port, "SELECT 1"), "1");
+}
+
 itest(
   "status health --repair restarts a server stopped inside its container, also on a branch a killed start left recorded stopped",
-  async (env) => {
-    await env.ok(["snapshot", "create", "base"]);
-    await env.ok(["branch", "create", "b", "--from", "base"]);
-    await env.ok(["branch", "stop", "b"]);
-    const killed = await env.zvpg(["branch", "start", "b"], { ZVPG_FAULT: "container.after-run" });
-    assert.notEqual(killed.code, 0, "the start was killed after its container ran");
-    const port = await env.port("b");
-    // the server stops inside the running container (its supervisor is told to pause)
-    const supervisor = await must("docker", [
-      "inspect",
-      "-f",
-      "{{.State.Pid}}",
-      await containerOf(env, "b"),
-    ]);
-    Deno.kill(Number(supervisor), "SIGUSR1");
-    for (let i = 0; i < 100; i++) {
-      if ((await health(env)).code !== 0) break;
-      await sleep(100);
-    }
-    const sick = await health(env);
-    assert.equal(sick.code, 1, "health fails on a branch whose server is gone");
-    assert.match(failing(sick.checks), /connections: not usable: 'b'/);
-    const fixed = await repair(env);
-    assert.equal(fixed.code, 0, `repair failed:\n${fixed.failed.join("\n")}`);
-    assert.ok(
-      fixed.repairs.some((r) => r.target === "branch 'b'" && r.action === "restart" && r.ok),
-      JSON.stringify(fixed.repairs),
-    );
-    await assertHealthy(env, "after the repair");
-    assert.equal(await env.port("b"), port, "on the port it served");
-    assert.equal(await env.psql(port, "SELECT 1"), "1");
-  },
+  (env) => pausedAfterKilledStart(env),
+);
+
+itest(
+  "status health --repair restarts such a server on the port it served, not the one a start killed on another port left recorded",
+  (env) => pausedAfterKilledStart(env, env.portEnd),
 );

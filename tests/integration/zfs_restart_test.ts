@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { itest, sh, type TestEnv } from "../support/itest.ts";
-import { commitTxg, killZfs, startZfs, zfsMounts } from "../support/engines.ts";
+import { commitTxg, killZfs, startZfs, stopZfs, zfsMounts } from "../support/engines.ts";
 
 type Check = { name: string; status: string; detail: string };
 
@@ -75,6 +75,91 @@ itest(
       assert.equal(await env.psql(await env.port("b1"), "SELECT v FROM t ORDER BY v"), "b1\nmain");
       const after = await health(env);
       assert.equal(after.code, 0, JSON.stringify(after.checks.filter((c) => c.status === "fail")));
+    } finally {
+      await remountEverything();
+    }
+  },
+  { disruptive: true },
+);
+
+itest(
+  "after the zfs-fuse daemon restarts, repair brings back a branch a killed start left serving (recorded stopped), on the port it served",
+  async (env) => {
+    await env.psql(
+      await env.port("main"),
+      "CREATE TABLE t (v text); INSERT INTO t VALUES ('main')",
+    );
+    await env.ok(["snapshot", "create", "base"]);
+    await env.ok(["branch", "create", "b", "--from", "base"]);
+    const recorded = await env.port("b");
+    await env.ok(["branch", "stop", "b"]);
+    // the start is killed once its container runs on another port than the one recorded
+    const served = env.portEnd;
+    const killed = await env.zvpg(["branch", "start", "b", "--port", String(served)], {
+      ZVPG_FAULT: "container.after-run",
+    });
+    assert.notEqual(killed.code, 0, "the start was killed after its container ran");
+    assert.notEqual(served, recorded);
+    assert.equal(await env.port("b"), served, "it serves on the port it was started on");
+    let ready = "";
+    for (let i = 0; i < 100 && ready !== "1"; i++) {
+      ready = await env.psql(served, "SELECT 1").catch(() => "");
+      if (ready !== "1") await new Promise((r) => setTimeout(r, 100));
+    }
+    await env.psql(served, "INSERT INTO t VALUES ('b'); CHECKPOINT");
+    try {
+      await commitTxg(env.pool);
+      await killZfs("SIGKILL");
+      await startZfs();
+      const repaired = await env.zvpg(["status", "health", "--repair"]);
+      assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+      assert.match(repaired.stdout, /REPAIRED\s+branch 'b': restart/);
+      const info = await env.json<{ status: string; port: number | null }>([
+        "branch",
+        "info",
+        "b",
+      ]);
+      assert.equal(info.status, "running", "repair brings back the branch it stopped");
+      assert.equal(info.port, served, "on the port its URI names");
+      assert.equal(await env.psql(served, "SELECT v FROM t ORDER BY v"), "b\nmain");
+      const after = await health(env);
+      assert.equal(after.code, 0, JSON.stringify(after.checks.filter((c) => c.status === "fail")));
+    } finally {
+      await remountEverything();
+    }
+  },
+  { disruptive: true },
+);
+
+itest(
+  "after a clean zfs-fuse restart (its datasets unmounted, none stale), a create mounts the clones and sockets datasets before it makes anything below them",
+  async (env) => {
+    // nothing busy: the daemon unmounts every dataset of the pool when it stops
+    await env.ok(["branch", "stop", "main"]);
+    const mounted = async () => {
+      const r = await sh("zfs", ["get", "-H", "-o", "name,value", "-r", "mounted", env.pool]);
+      return Object.fromEntries(r.stdout.split("\n").filter((l) => l).map((l) => l.split("\t")));
+    };
+    try {
+      await commitTxg(env.pool);
+      try {
+        await stopZfs();
+      } finally {
+        await startZfs();
+      }
+      const after = await mounted();
+      assert.equal(after[`${env.pool}/clones`], "no", "the restart left the pool unmounted");
+      await env.ok(["branch", "create", "b"]);
+      const now = await mounted();
+      for (const d of ["clones", "sockets", "clones/b"]) {
+        assert.equal(now[`${env.pool}/${d}`], "yes", `${d} is mounted after the create`);
+      }
+      assert.equal(await env.psql(await env.port("b"), "SELECT 1"), "1");
+      const repaired = await env.zvpg(["status", "health", "--repair"]);
+      assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+      assert.doesNotMatch(repaired.stdout, /FAILED/, "repair mounts what is left");
+      const h = await health(env);
+      assert.equal(h.code, 0, JSON.stringify(h.checks.filter((c) => c.status === "fail")));
     } finally {
       await remountEverything();
     }

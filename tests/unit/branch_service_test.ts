@@ -38,6 +38,7 @@ import {
   snapshotNamedCall,
   snapshotReleaseCall,
   testConfig,
+  treeMounted,
   withTempDir,
   zfsGetCall,
   zfsGetOutput,
@@ -129,6 +130,7 @@ function setup(dir: string, ping: PingResult = "ready"): Setup {
     readyTimeoutSeconds: 2,
   });
   const ctx = createContext(config, fake);
+  ctx.mounts = treeMounted(ctx.layout);
   ctx.now = () => NOW;
   ctx.pg = new PostgresProbe(() => Promise.resolve(ping));
   return { ctx, fake, start };

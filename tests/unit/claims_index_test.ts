@@ -38,6 +38,7 @@ import {
   snapshotClaimCall,
   snapshotRecord as snap,
   testConfig,
+  treeMounted,
   withTempDir,
   zfsGetNamesCall,
 } from "./helpers.ts";
@@ -101,6 +102,7 @@ function makeContext(
 ): { ctx: Context; fake: FakeRunner } {
   const fake = new FakeRunner(calls);
   const ctx = createContext(testConfig(dir, config), fake);
+  ctx.mounts = treeMounted(ctx.layout);
   ctx.now = () => NOW;
   ctx.pg = new PostgresProbe(() => Promise.resolve("ready"));
   return { ctx, fake };

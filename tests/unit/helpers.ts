@@ -18,6 +18,7 @@ import {
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
+import { hostMountTable, type MountTable } from "../../src/adapters/mount_table.ts";
 import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
 import type { ProcessTable } from "../../src/ops/data_holders.ts";
 
@@ -533,5 +534,21 @@ export function table(
     command: () => comm,
     parent: (pid) => parents[pid],
     commandLine: (pid) => cmdlines[pid] ?? "",
+  };
+}
+
+/**
+ * The host's mount table, on which the datasets every branch lives in (clones and
+ * sockets) are mounted and answer: what a create or start checks first.
+ */
+export function treeMounted(layout: Context["layout"]): MountTable {
+  const tree = [
+    { source: layout.clonesDataset, target: layout.clonesMount, fstype: "fuse.zfs" },
+    { source: layout.socketsDataset, target: layout.socketsMount, fstype: "fuse.zfs" },
+  ];
+  return {
+    entries: () => [...hostMountTable.entries(), ...tree],
+    stat: (path) =>
+      tree.some((e) => e.target === path) ? { state: "ok" } : hostMountTable.stat(path),
   };
 }

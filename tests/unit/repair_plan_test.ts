@@ -85,6 +85,12 @@ Deno.test("planRepairs() restarts, rolls back, removes; never touches busy or fo
       container: container("c3", "stuck"),
     }),
     branch("remounted", { state: "running", status: "running" }),
+    // a start killed after its container ran: recorded stopped, serving until the remount
+    branch("remounted-started", {
+      state: "stopped",
+      status: "running",
+      container: container("c4", "remounted-started"),
+    }),
     branch("quiet", { state: "stopped", status: "stopped" }),
   ], {
     orphanContainers: [container("c9", "deleted")],
@@ -94,7 +100,7 @@ Deno.test("planRepairs() restarts, rolls back, removes; never touches busy or fo
   const drift = findDrift(inv, { alive: (pid) => pid === Deno.pid, strayDirs: ["/m/s/x"] });
   const plan = planRepairs(inv, drift, {
     unusable: new Map([["stuck", "could not open file"]]),
-    remounted: new Set(["remounted"]),
+    remounted: new Set(["remounted", "remounted-started"]),
   });
   assert.deepEqual(plan.map((s) => [s.target, s.do, s.action]), [
     ["container c9", "remove-container", "remove"],
@@ -106,6 +112,7 @@ Deno.test("planRepairs() restarts, rolls back, removes; never touches busy or fo
     ["branch 'holds'", "mark-stopped", "mark stopped"],
     ["branch 'stuck'", "restart", "restart"],
     ["branch 'remounted'", "restart", "restart"],
+    ["branch 'remounted-started'", "restart", "restart"],
     ["directory /m/s/x", "remove-dir", "remove"],
   ]);
   const reasons = Object.fromEntries(plan.map((s) => [s.target, s.reason]));

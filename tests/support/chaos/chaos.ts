@@ -8,7 +8,9 @@
  * @module
  */
 import { chmodSync } from "node:fs";
-import type { TestEnv } from "../itest.ts";
+import { join } from "node:path";
+import { sh, type TestEnv } from "../itest.ts";
+import { PROPS } from "../../../src/domain/layout.ts";
 import { failing, type HealthCheck } from "../fault_support.ts";
 import {
   checkLogin,
@@ -18,14 +20,25 @@ import {
   checkRows,
   checkServers,
   checkStalePorts,
+  checkTreeMounted,
   containersOf,
   type Invariant,
   INVARIANTS,
   type Listing,
   listing,
+  probe,
   type Violation,
 } from "./invariants.ts";
-import { DISRUPTIVE_FAULTS, type Fault, faultPointsOf, FAULTS, remountOthers } from "./faults.ts";
+import {
+  DISRUPTIVE_FAULTS,
+  type Fault,
+  faultPointsOf,
+  FAULTS,
+  pauseSupervisor,
+  remountOthers,
+  RESET_DONE_POINTS,
+  resetFaultPoints,
+} from "./faults.ts";
 import {
   commitTxg,
   dockerAnswers,
@@ -36,7 +49,8 @@ import {
   zfsAnswers,
 } from "../engines.ts";
 import type { BranchJson } from "./model.ts";
-import { Model } from "./model.ts";
+import { type BranchState, Model } from "./model.ts";
+import type { BranchResetJson } from "../../../src/cli/views.ts";
 import { Prng } from "./prng.ts";
 import { type ChaosResult, parseJson, type RunOptions, runZvpg } from "./runner.ts";
 
@@ -53,6 +67,8 @@ export interface ChaosOptions {
   skip: Set<string>;
   /** Record violations and go on, failing at the end (ZVPG_CHAOS_KEEP_GOING=1, dev runs). */
   keepGoing: boolean;
+  /** Operations chosen 4 times as often (ZVPG_CHAOS_FOCUS, dev runs only). */
+  focus: Set<string>;
 }
 
 /** Reads the run's settings; unknown names in ZVPG_CHAOS_SKIP are refused loudly. */
@@ -68,6 +84,15 @@ export function chaosOptions(seed: number): ChaosOptions {
         `(known: ${[...known].join(", ")})`,
     );
   }
+  const focus = new Set(
+    (Deno.env.get("ZVPG_CHAOS_FOCUS") ?? "").split(",").map((s) => s.trim()).filter((s) => s),
+  );
+  const unknownOps = [...focus].filter((o) => !(OPS as readonly string[]).includes(o));
+  if (unknownOps.length > 0) {
+    throw new Error(
+      `ZVPG_CHAOS_FOCUS names unknown operations: ${unknownOps.join(", ")} (known: ${OPS})`,
+    );
+  }
   const number = (name: string, fallback: number) => {
     const value = Number(Deno.env.get(name) ?? fallback);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
@@ -80,6 +105,7 @@ export function chaosOptions(seed: number): ChaosOptions {
     disruptive: Deno.env.get("ZVPG_CHAOS_DISRUPTIVE") === "1",
     skip,
     keepGoing: Deno.env.get("ZVPG_CHAOS_KEEP_GOING") === "1",
+    focus,
   };
 }
 
@@ -98,9 +124,56 @@ interface Outcome {
   /** Branch and snapshot names that may legitimately be gone after this step. */
   mayVanish: { branches: Set<string>; snapshots: Set<string> };
   violations: Violation[];
+  /**
+   * Branches that ran before the step and must run again, on the same port, once it is
+   * checked (after its repair: it starts a branch again on the port it served on).
+   */
+  mustRun?: { name: string; port: number | null }[];
 }
 
-type Op = "create" | "start" | "stop" | "delete" | "snapshot" | "snapshot-delete" | "write";
+/** The operations a step runs. */
+const OPS = [
+  "create",
+  "start",
+  "stop",
+  "delete",
+  "snapshot",
+  "snapshot-delete",
+  "reset",
+  "write",
+] as const;
+type Op = typeof OPS[number];
+
+/** Operations run by {@link ChaosRun.#cli} (a write and a reset have their own). */
+type CliOp = Exclude<Op, "write" | "reset">;
+
+/**
+ * A `branch reset` the suite chose, and what it must do: which path it takes (a rollback
+ * in place to the origin or one of the branch's own snapshots, else a clone swap), what
+ * it throws away and whether it must be refused.
+ */
+interface ResetPlan {
+  branch: BranchJson;
+  /** `reset <name> [--to S | --parent] [--force]`. */
+  args: string[];
+  mode: "origin" | "own" | "to" | "parent";
+  /** The snapshot it resets to (none for `--parent`: a new one of the parent). */
+  target?: string;
+  inPlace: boolean;
+  force: boolean;
+  /** The branch's snapshots it throws away and the branches made from them. */
+  lost: { branches: Set<string>; snapshots: Set<string> };
+  /** Why zvpg must refuse it (exit 1, nothing changed), if it must. */
+  refusal?: string;
+}
+
+/** How a reset must leave its branch: running on the same port, or stopped. */
+interface KeptExpectation {
+  name: string;
+  running: boolean;
+  port: number | null;
+  after: string;
+}
 
 /** One chaos run against a fresh, initialised {@link TestEnv}. */
 export class ChaosRun {
@@ -111,6 +184,8 @@ export class ChaosRun {
   readonly used = new Map<string, number>();
   last: Listing = { branches: [], snapshots: [] };
   #dirty = false;
+  /** Checked after this step: how a reset left its branch (see {@link KeptExpectation}). */
+  #kept: KeptExpectation | undefined;
 
   constructor(readonly env: TestEnv, readonly options: ChaosOptions) {
     this.prng = new Prng(options.seed);
@@ -122,6 +197,7 @@ export class ChaosRun {
     return `ZVPG_CHAOS_SEED=${o.seed} ZVPG_CHAOS_SECONDS=${o.seconds}` +
       (o.disruptive ? " ZVPG_CHAOS_DISRUPTIVE=1" : "") +
       (o.skip.size > 0 ? ` ZVPG_CHAOS_SKIP=${[...o.skip].join(",")}` : "") +
+      (o.focus.size > 0 ? ` ZVPG_CHAOS_FOCUS=${[...o.focus].join(",")}` : "") +
       " deno test -A tests/integration/chaos_test.ts";
   }
 
@@ -236,15 +312,18 @@ export class ChaosRun {
     const others = this.last.branches.filter((b) => !b.default).length;
     const notRunning = this.last.branches.filter((b) => b.status !== "running").length;
     const snaps = this.model.snapshots.size;
-    return {
+    const weights: Partial<Record<Op, number>> = {
       create: others < MAX_BRANCHES ? 3 : 0,
       start: notRunning > 0 ? 2 : 0,
       stop: this.#running().length > 0 ? 2 : 0,
       delete: others > 0 ? 2 : 0,
       snapshot: snaps < MANY_SNAPSHOTS ? 2.5 : 0.5,
       "snapshot-delete": snaps > 0 ? 1.5 : 0,
+      reset: this.#resettable().length > 0 ? 2 : 0,
       write: this.#running().length > 0 ? 1.5 : 0,
     };
+    for (const op of this.options.focus) weights[op as Op] = (weights[op as Op] ?? 0) * 4;
+    return weights;
   }
 
   /** Applicable standalone faults; those not used yet weigh more after 30 % of the run. */
@@ -254,6 +333,7 @@ export class ChaosRun {
     const weights: Partial<Record<Fault, number>> = {
       "container-kill": withContainer ? 2 : 0,
       "container-rm": withContainer ? 1.5 : 0,
+      "supervisor-pause": withContainer ? 1.5 : 0,
       override: running ? 1.5 : 0,
     };
     if (this.options.disruptive) {
@@ -270,7 +350,10 @@ export class ChaosRun {
   /** Runs a CLI operation, perhaps killed at a fault point or interrupted by SIGINT. */
   async #op(op: Op): Promise<Outcome> {
     if (op === "write") return await this.#write();
-    const points = faultPointsOf(op);
+    const plan = op === "reset" ? this.#planReset() : undefined;
+    const points = plan
+      ? resetFaultPoints(plan.inPlace, plan.branch.status === "running")
+      : faultPointsOf(op);
     const run: RunOptions = {};
     let fault = "";
     const roll = this.prng.next();
@@ -284,7 +367,7 @@ export class ChaosRun {
       fault = ` [SIGINT after ${run.sigintAfterMs} ms]`;
       this.#use("sigint");
     }
-    const outcome = await this.#cli(op, run);
+    const outcome = plan ? await this.#reset(plan, run) : await this.#cli(op as CliOp, run);
     outcome.line = outcome.line.replace(/^(\S+ .*?)( →)/, `$1${fault}$2`);
     outcome.faulty = fault !== "";
     if (run.sigintAfterMs !== undefined) outcome.violations.push(...this.#sigintExit(outcome));
@@ -303,7 +386,7 @@ export class ChaosRun {
   }
 
   async #cli(
-    op: Exclude<Op, "write">,
+    op: CliOp,
     run: RunOptions,
   ): Promise<Outcome & { result?: ChaosResult }> {
     switch (op) {
@@ -435,7 +518,7 @@ export class ChaosRun {
           `(select 1 from chaos_marker where branch = '${b.marker}') returning v`,
       );
       if (out.split("\n")[0] === v) {
-        b.rows.add(v);
+        this.model.addRow(branch.name, v);
         return { note: `row ${v}`, violations: [] };
       }
       return {
@@ -539,6 +622,168 @@ export class ChaosRun {
     return outcome;
   }
 
+  /** Branches a reset may be asked for: every other one, the default one with snapshots. */
+  #resettable(): BranchJson[] {
+    return this.last.branches.filter((b) =>
+      !b.default || this.last.snapshots.some((s) => s.branch === b.name)
+    );
+  }
+
+  /**
+   * Chooses a reset: mostly of a branch other than the default one, back to its origin
+   * (plain), `--to` its origin or a snapshot of another branch, `--to` one of its own
+   * snapshots (the only reset of the default branch), or `--parent`; with `--force`
+   * sometimes. Computes what it throws away and whether it must be refused, from the
+   * last listing.
+   */
+  #planReset(chosen?: BranchJson, chosenMode?: ResetPlan["mode"]): ResetPlan {
+    const { branches, snapshots } = this.last;
+    const resettable = this.#resettable();
+    const others = resettable.filter((b) => !b.default);
+    const branch = chosen ??
+      (others.length > 0 && this.prng.chance(0.85)
+        ? this.prng.pick(others)
+        : this.prng.pick(resettable));
+    const own = snapshots.filter((s) => s.branch === branch.name);
+    // a clone swap throws all of them away: their branches' snapshots are no target
+    const swapLost = this.model.closure([], own.map((s) => s.name), branches);
+    const toTargets = snapshots.filter((s) =>
+      s.name === branch.origin ||
+      (s.branch !== branch.name && !swapLost.branches.has(s.branch))
+    );
+    const mode: ResetPlan["mode"] = chosenMode ?? (branch.default ? "own" : this.prng.weighted({
+      origin: 4,
+      own: own.length > 0 ? 1.5 : 0,
+      to: toTargets.length > 0 ? 2 : 0,
+      parent: 2,
+    }));
+    const force = this.prng.chance(0.35);
+    const args = [branch.name];
+    let target: string | undefined;
+    let later = own;
+    let refusal: string | undefined;
+    if (mode === "own") {
+      const i = this.prng.int(0, own.length - 1);
+      target = own[i].name;
+      later = own.slice(i + 1);
+      args.push("--to", target);
+    } else if (mode === "to") {
+      target = this.prng.pick(toTargets).name;
+      args.push("--to", target);
+    } else if (mode === "parent") {
+      args.push("--parent");
+    } else {
+      target = branch.origin ?? undefined;
+      if (!target || !snapshots.some((s) => s.name === target)) {
+        refusal = "it has no origin snapshot";
+      }
+    }
+    const inPlace = mode === "own" || (mode !== "parent" && target === branch.origin);
+    const lost = this.model.closure([], later.map((s) => s.name), branches);
+    const named = later.filter((s) => !s.auto).map((s) => s.name);
+    if (!force && !refusal && (named.length > 0 || lost.branches.size > 0)) {
+      refusal = `it holds named snapshots [${named}] or branches made from its snapshots ` +
+        `[${[...lost.branches]}] and --force was not given`;
+    }
+    if (force) args.push("--force");
+    return { branch, args, mode, target, inPlace, force, lost, refusal };
+  }
+
+  /** The states the branch is in once the reset is done (its target's). */
+  #resetTarget(plan: ResetPlan): BranchState[] {
+    if (plan.mode === "parent") return this.model.statesOf(plan.branch.parent ?? "main");
+    const state = plan.target ? this.model.snapshotState(plan.target) : undefined;
+    return [state ?? { rows: new Set(), marker: "" }];
+  }
+
+  /**
+   * Runs a reset and updates the model: done, the branch holds its target's rows and
+   * marker, and what it threw away is gone; refused, nothing changed; killed at a fault
+   * point, it is as before or (past the point of no return) reset; interrupted, either.
+   */
+  async #reset(plan: ResetPlan, run: RunOptions) {
+    const name = plan.branch.name;
+    const { r, line } = await this.#exec(["branch", "reset", ...plan.args], run);
+    const outcome = this.#outcome(line + (plan.refusal ? " (must refuse)" : ""), r);
+    const before = this.model.statesOf(name);
+    const after = this.#resetTarget(plan);
+    const point = run.env?.ZVPG_FAULT;
+    const killed = point !== undefined && r.stderr.includes(`fault point '${point}' reached`);
+    const faulted = killed || r.interrupted || r.timedOut;
+    const expected = (evidence: string) =>
+      outcome.violations.push({ invariant: "expected", evidence: [`${line}: ${evidence}`] });
+    if (plan.refusal && r.code !== 0) {
+      // refused (or interrupted before it could be): nothing changed
+      if (r.code !== 1 && !faulted) expected(`must be refused with exit 1 (${plan.refusal})`);
+      return outcome;
+    }
+    outcome.mayVanish = {
+      branches: new Set(plan.lost.branches),
+      snapshots: new Set(plan.lost.snapshots),
+    };
+    // a swap drops the automatic snapshot the branch was made from, when nothing else uses it
+    const origin = this.last.snapshots.find((s) => s.name === plan.branch.origin);
+    if (!plan.inPlace && origin?.auto) outcome.mayVanish.snapshots.add(origin.name);
+    this.#kept = {
+      name,
+      running: plan.branch.status === "running",
+      port: plan.branch.port,
+      after: line,
+    };
+    if (r.code !== 0) {
+      if (!faulted) expected("failed without a fault (it must succeed)");
+      this.#doom(outcome.mayVanish);
+      const done = killed && RESET_DONE_POINTS.includes(point!);
+      this.model.setStates(name, killed ? (done ? after : before) : [...before, ...after]);
+      if (done && plan.inPlace) this.model.resetInPlace(name, before, plan.target!);
+      return outcome;
+    }
+    if (plan.refusal) {
+      outcome.violations.push({
+        invariant: "unasked",
+        evidence: [`${line}: done although it must be refused (${plan.refusal})`],
+      });
+    }
+    const result = parseJson<BranchResetJson>(r);
+    if (!result) {
+      expected("printed no JSON");
+      this.model.setStates(name, [...before, ...after]);
+      return outcome;
+    }
+    if (plan.target !== undefined && result.resetTo !== plan.target) {
+      expected(`reset to '${result.resetTo}', asked for '${plan.target}'`);
+    }
+    if (plan.mode === "parent" && !this.model.snapshots.has(result.resetTo)) {
+      this.model.addSnapshot(result.resetTo, plan.branch.parent ?? "main");
+    }
+    for (const b of result.removedBranches ?? []) this.model.removeBranch(b);
+    for (const s of result.removedSnapshots ?? []) this.model.snapshots.delete(s);
+    this.model.setStates(name, after);
+    if (plan.inPlace) this.model.resetInPlace(name, before, plan.target!);
+    outcome.violations.push(...this.#keptBy(result));
+    return outcome;
+  }
+
+  /** A reset keeps its branch's name and port, and leaves it running if it ran. */
+  #keptBy(b: BranchJson | undefined): Violation[] {
+    const kept = this.#kept;
+    this.#kept = undefined;
+    if (!kept) return [];
+    const how = (x: { running: boolean; port: number | null }) =>
+      x.running ? `running on port ${x.port}` : "not running";
+    const now = b ? { running: b.status === "running", port: b.port } : undefined;
+    if (now && now.running === kept.running && (!kept.running || now.port === kept.port)) {
+      return [];
+    }
+    return [{
+      invariant: "kept",
+      evidence: [
+        `after '${kept.after}': '${kept.name}' was ${how(kept)}, now ` +
+        (b ? `${b.status}${b.port !== null ? ` on port ${b.port}` : ""}` : "gone"),
+      ],
+    }];
+  }
+
   /** Injects a fault from outside zvpg. */
   async #standalone(fault: Fault): Promise<Outcome> {
     let outcome: Outcome;
@@ -553,6 +798,9 @@ export class ChaosRun {
         outcome = this.#outcome(`docker ${args.join(" ")} ('${b.name}') → exit ${r}`);
         break;
       }
+      case "supervisor-pause":
+        outcome = await this.#supervisorPause();
+        break;
       case "override":
         outcome = await this.#override();
         break;
@@ -567,6 +815,29 @@ export class ChaosRun {
     }
     outcome.faulty = true;
     return outcome;
+  }
+
+  /**
+   * A running branch's server stopped inside its container by hand (its supervisor waits,
+   * the container runs on, the branch is recorded as it was: running, or stopped by a
+   * killed start): repair must serve it again on its port. Half the time a plain reset of that branch follows at once, which must find no
+   * server to stop, and still leave the branch running on its port.
+   */
+  async #supervisorPause(): Promise<Outcome> {
+    const b = this.prng.pick(this.#running().filter((b) => b.container));
+    // also on a branch a killed start left recorded stopped (its container runs): the
+    // repair restarts it all the same (seeds 11 and 14 of the first reset runs)
+    const recorded = await recordedState(b.dataset);
+    const paused = await pauseSupervisor(join(b.mountpoint, "pgdata"));
+    const line = `pause the supervisor of '${b.name}' (${paused}; recorded ${recorded})`;
+    if (b.default || !b.origin || !this.prng.chance(0.5)) {
+      const outcome = this.#outcome(line);
+      outcome.mustRun = [{ name: b.name, port: b.port }];
+      return outcome;
+    }
+    const reset = await this.#reset(this.#planReset(b, "origin"), {});
+    reset.line = `${line}, then ${reset.line}`;
+    return reset;
   }
 
   /** ZVPG_CONTAINER_RUNTIME=podman on this docker-made pool: must be refused. */
@@ -628,6 +899,7 @@ export class ChaosRun {
    * restart: dead mounts, remounting, restarting the servers.
    */
   async #zfsRestart(): Promise<Outcome> {
+    const wasRunning = this.#running().map((b) => ({ name: b.name, port: b.port }));
     await commitTxg(this.env.pool);
     try {
       await stopZfs();
@@ -635,7 +907,23 @@ export class ChaosRun {
       await startZfs();
       await remountOthers(this.env.base, this.env.pool);
     }
-    return this.#outcome("restart zfs-fuse");
+    const outcome = this.#outcome("restart zfs-fuse");
+    // what ran is served again after the repair (the engine brings back a dockerd
+    // restart's by itself; a stale mount needs the repair)
+    outcome.mustRun = wasRunning;
+    return outcome;
+  }
+
+  /** Evidence for each of `ran` still listed but not running on its port after the repair. */
+  #notBack(ran: { name: string; port: number | null }[]): string[] {
+    return ran.flatMap(({ name, port }) => {
+      const b = this.last.branches.find((b) => b.name === name);
+      if (!b || (b.status === "running" && b.port === port)) return [];
+      return [
+        `'${name}' ran on port ${port} before and is ${b.status}` +
+        `${b.port !== null ? ` on port ${b.port}` : ""} after the repair`,
+      ];
+    });
   }
 
   /**
@@ -650,10 +938,19 @@ export class ChaosRun {
       }
     };
     const health = await this.#health(outcome);
+    for (const v of health.interrupted) add(v.invariant, v.evidence);
     add("health", health.evidence);
     if (!health.list) return violations;
     this.last = health.list;
     add("lost", this.#resync(outcome));
+    add("restart-survival", this.#notBack(outcome.mustRun ?? []));
+    if (this.#kept) {
+      const name = this.#kept.name;
+      for (const v of this.#keptBy(this.last.branches.find((b) => b.name === name))) {
+        add(v.invariant, v.evidence);
+      }
+    }
+    add("rows", await this.#resolveResets());
     for (const b of this.last.branches) {
       if (b.status === "running" && b.port !== null) {
         for (const v of await this.#mark(b.name, b.port)) add(v.invariant, v.evidence);
@@ -666,13 +963,15 @@ export class ChaosRun {
       ? this.prng.pick(stopped).name
       : undefined;
     // independent read-only checks run side by side to keep steps short
-    const [servers, ports, stale, orphans, login] = await Promise.all([
+    const [servers, ports, stale, orphans, login, tree] = await Promise.all([
       checkServers(this.env, containers),
       checkPorts(this.env, this.model, this.last.branches),
       checkStalePorts(this.env, this.last.branches, textProbe),
       checkOrphans(this.env, this.last, containers),
       checkLogin(this.env, this.last.branches),
+      checkTreeMounted(this.env),
     ]);
+    add("mounts", tree);
     add("servers", servers);
     add("ports", ports.evidence);
     add("stale-port", stale);
@@ -684,12 +983,70 @@ export class ChaosRun {
   }
 
   /**
-   * `status health` passes, after one `--repair` when the step was a fault; returns the
-   * evidence and zvpg's listings (read alongside health, again after a repair).
+   * For a branch an interrupted reset left as it was or reset (the model holds both),
+   * reads its database once it runs and keeps the state it shows; evidence when it shows
+   * neither.
    */
-  async #health(outcome: Outcome): Promise<{ evidence: string[]; list?: Listing }> {
+  async #resolveResets(): Promise<string[]> {
+    const evidence: string[] = [];
+    for (const b of this.last.branches) {
+      const candidates = this.model.branches.get(b.name)?.candidates;
+      if (!candidates || b.status !== "running" || b.port === null) continue;
+      const seen = await probe(this.env, b.port);
+      if (seen.error || seen.marker === undefined || !seen.rows) continue;
+      if (this.model.resolve(b.name, { marker: seen.marker, rows: seen.rows })) continue;
+      const show = (s: BranchState) => `marker '${s.marker}' rows [${[...s.rows].sort()}]`;
+      evidence.push(
+        `'${b.name}' holds ${show({ marker: seen.marker, rows: seen.rows })}: neither as ` +
+          `before its interrupted reset nor reset (${candidates.map(show).join(" / ")})`,
+      );
+    }
+    return evidence;
+  }
+
+  /**
+   * What holds even while an interrupted operation waits for its repair (a reset killed
+   * with its branch's server stopped inside the container, its supervisor waiting): at
+   * most one server per data directory, every port reported for a running branch served
+   * by it with its rows, no port for any other, nothing open to other uids, no login
+   * for uid 65534.
+   */
+  async #checkInterrupted(list: Listing): Promise<Violation[]> {
+    const containers = await containersOf(this.env);
+    const [servers, ports, stale, login] = await Promise.all([
+      checkServers(this.env, containers),
+      checkPorts(this.env, this.model, list.branches, { unreachableOk: true }),
+      checkStalePorts(this.env, list.branches, undefined),
+      checkLogin(this.env, list.branches),
+    ]);
+    const found: Violation[] = [];
+    const add = (invariant: Invariant, evidence: string[]) => {
+      if (evidence.length > 0) {
+        found.push({ invariant, evidence: evidence.map((e) => `before the repair: ${e}`) });
+      }
+    };
+    add("servers", servers);
+    add("ports", ports.evidence);
+    add("stale-port", stale);
+    add("rows", checkRows(this.model, ports.probes));
+    add("perms", checkPerms(this.env, { staleOk: true }));
+    add("login", login);
+    return found;
+  }
+
+  /**
+   * `status health` passes, after one `--repair` when the step was a fault; returns the
+   * evidence and zvpg's listings (read alongside health, again after a repair), and what
+   * {@link #checkInterrupted} found before the repair.
+   */
+  async #health(
+    outcome: Outcome,
+  ): Promise<{ evidence: string[]; list?: Listing; interrupted: Violation[] }> {
     const [first, list] = await Promise.all([healthOf(this.env), tryListing(this.env)]);
-    if (first.ok) return { evidence: list.error ? [list.error] : [], list: list.list };
+    // after a fault, drift health only warns of is repaired too (then no orphan may stay)
+    if (first.ok && !(outcome.faulty && first.driftWarning)) {
+      return { evidence: list.error ? [list.error] : [], list: list.list, interrupted: [] };
+    }
     if (!outcome.faulty && !this.#dirty) {
       return {
         evidence: [
@@ -698,8 +1055,10 @@ export class ChaosRun {
           ...(list.error ? [list.error] : []),
         ],
         list: list.list,
+        interrupted: [],
       };
     }
+    const interrupted = list.list ? await this.#checkInterrupted(list.list) : [];
     const r = await runZvpg(this.env, ["status", "health", "--repair", "-f", "json"], {
       timeoutMs: 300_000,
     });
@@ -718,10 +1077,10 @@ export class ChaosRun {
         r.timedOut ? ", timed out" : ""
       }):`,
       ...h.detail,
-      `before the repair: ${first.detail.join(" / ")}`,
+      `before the repair: ${[...first.detail, first.driftWarning ?? ""].join(" / ")}`,
     ];
     if (again.error) evidence.push(again.error);
-    return { evidence, list: again.list };
+    return { evidence, list: again.list, interrupted };
   }
 
   /** Brings the model up to date; returns evidence of branches or snapshots lost. */
@@ -758,15 +1117,25 @@ export class ChaosRun {
   }
 }
 
-/** `status health -f json`: whether it passes, and the failing checks. */
-async function healthOf(env: TestEnv): Promise<{ ok: boolean; detail: string[] }> {
+/**
+ * `status health -f json`: whether it passes, the failing checks, and the drift it only
+ * warns of (a runtime directory a killed delete left: `--repair` removes it).
+ */
+async function healthOf(
+  env: TestEnv,
+): Promise<{ ok: boolean; detail: string[]; driftWarning?: string }> {
   const r = await runZvpg(env, ["status", "health", "-f", "json"], { timeoutMs: 120_000 });
   const parsed = parseJson<{ ok: boolean; checks: HealthCheck[] }>(r);
   if (!parsed) {
     return { ok: false, detail: [`no JSON (exit ${r.code}): ${firstError(r.stderr)}`] };
   }
   const ok = r.code === 0 && parsed.ok;
-  return { ok, detail: ok ? [] : failing(parsed.checks).split("\n") };
+  const drift = parsed.checks.find((c) => c.name === "drift" && c.status === "warn");
+  return {
+    ok,
+    detail: ok ? [] : failing(parsed.checks).split("\n"),
+    driftWarning: drift?.detail,
+  };
 }
 
 /** zvpg's listings, or why they could not be read (a finding in itself). */
@@ -782,6 +1151,12 @@ async function tryListing(env: TestEnv): Promise<{ list?: Listing; error?: strin
 function firstError(stderr: string): string {
   const lines = stderr.trim().split("\n").filter((l) => l.trim() !== "");
   return (lines.find((l) => l.startsWith("error:")) ?? lines.at(-1) ?? "").slice(0, 300);
+}
+
+/** The lifecycle state zvpg recorded on a branch's dataset (`zvpg:state`). */
+async function recordedState(dataset: string): Promise<string> {
+  const r = await sh("zfs", ["get", "-H", "-o", "value", PROPS.state, dataset]);
+  return r.code === 0 ? r.stdout.trim() : `unreadable (${r.stderr.trim()})`;
 }
 
 async function runDocker(args: string[]): Promise<number> {

@@ -8,6 +8,8 @@
 import { FAULT_POINTS } from "../../../src/runtime/fault.ts";
 import { sh, type TestEnv } from "../itest.ts";
 import { zfsMounts } from "../engines.ts";
+import { findSupervisor } from "../../../src/ops/server_control.ts";
+import { processesIn } from "../../../src/ops/data_holders.ts";
 
 /** Names of the faults (for ZVPG_CHAOS_SKIP and reports). */
 export const FAULTS = [
@@ -15,6 +17,7 @@ export const FAULTS = [
   "sigint",
   "container-kill",
   "container-rm",
+  "supervisor-pause",
   "override",
   "engine-restart",
   "zfs-restart",
@@ -33,9 +36,48 @@ export function faultPointsOf(op: string): string[] {
     delete: ["branch.delete."],
     snapshot: ["snapshot.before", "snapshot.create."],
     "snapshot-delete": ["snapshot.delete."],
+    reset: ["branch.reset.", "container."],
   };
   const wanted = prefixes[op] ?? [];
   return FAULT_POINTS.filter((p) => wanted.some((w) => p.startsWith(w)));
+}
+
+/**
+ * The reset fault points past its point of no return: a reset killed there is finished
+ * (by `status health --repair`); killed at any other one it is undone (data as before).
+ */
+export const RESET_DONE_POINTS: readonly string[] = [
+  "branch.reset.after-rollback",
+  "branch.reset.after-destroy-old",
+];
+
+/**
+ * The fault points a reset passes on each of its paths: a rollback in place (to the
+ * origin or one of its own snapshots) and a clone swap (`--to` another snapshot,
+ * `--parent`), which starts a running branch's container again.
+ */
+export function resetFaultPoints(inPlace: boolean, running: boolean): string[] {
+  if (inPlace) return ["branch.reset.before-rollback", "branch.reset.after-rollback"];
+  return faultPointsOf("reset").filter((p) =>
+    p.startsWith("branch.reset.") ? !p.includes("rollback") : running
+  );
+}
+
+/**
+ * Stops a branch's server inside its running container the way a reset does, by hand:
+ * SIGUSR1 to its supervisor, which then waits (the container runs on, serving nothing).
+ * Returns what happened, for the step's line.
+ */
+export async function pauseSupervisor(pgdata: string): Promise<string> {
+  const supervisor = findSupervisor(pgdata);
+  if (supervisor === undefined) return "no supervisor found";
+  Deno.kill(supervisor, "SIGUSR1");
+  const deadline = Date.now() + 10_000;
+  while (processesIn(pgdata).length > 0) {
+    if (Date.now() > deadline) return `supervisor ${supervisor} signalled, server still up`;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return `supervisor ${supervisor} paused`;
 }
 
 /** Whether a mountpoint is dead ("Transport endpoint is not connected"). */

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { encodeBranchName } from "../../../src/domain/names.ts";
 import { isHiddenSnapshot } from "../../../src/domain/layout.ts";
-import type { TestEnv } from "../itest.ts";
+import { sh, type TestEnv } from "../itest.ts";
 import type { BranchJson, Model, SnapshotJson } from "./model.ts";
 import {
   datasets,
@@ -42,6 +42,7 @@ export const INVARIANTS = [
   "observable",
   "kept",
   "expected",
+  "mounts",
 ] as const;
 export type Invariant = typeof INVARIANTS[number];
 
@@ -128,9 +129,16 @@ export async function probe(env: TestEnv, port: number): Promise<Probe> {
 
 /**
  * 2. Every port reported for a running branch is served by that branch (its marker), and
- * no two branches report one port. Returns the probes for the rows check.
+ * no two branches report one port. Returns the probes for the rows check. With
+ * `unreachableOk` (before a repair) a port that serves nothing is no finding, one that
+ * serves another branch's database still is.
  */
-export async function checkPorts(env: TestEnv, model: Model, branches: BranchJson[]) {
+export async function checkPorts(
+  env: TestEnv,
+  model: Model,
+  branches: BranchJson[],
+  { unreachableOk = false } = {},
+) {
   const evidence: string[] = [];
   const probes = new Map<string, Probe>();
   const running = branches.filter((b) => b.status === "running");
@@ -147,8 +155,9 @@ export async function checkPorts(env: TestEnv, model: Model, branches: BranchJso
     const p = await probe(env, b.port);
     probes.set(b.name, p);
     const expected = model.branches.get(b.name)?.marker;
-    if (p.error) evidence.push(`'${b.name}' reported running on ${b.port}: ${p.error}`);
-    else if (expected !== undefined && expected !== "" && p.marker !== expected) {
+    if (p.error) {
+      if (!unreachableOk) evidence.push(`'${b.name}' reported running on ${b.port}: ${p.error}`);
+    } else if (expected !== undefined && expected !== "" && p.marker !== expected) {
       evidence.push(
         `port ${b.port} of '${b.name}' is served by a database marked '${p.marker}' ` +
           `(expected '${expected}')`,
@@ -191,7 +200,10 @@ export async function checkStalePorts(
   return evidence;
 }
 
-/** 3. Rows committed before a snapshot (or in the branch) are in the branch. */
+/**
+ * 3. Rows committed before a snapshot (or in the branch) are in the branch; rows a reset
+ * in place threw away are not.
+ */
 export function checkRows(model: Model, probes: Map<string, Probe>): string[] {
   const evidence: string[] = [];
   for (const [name, p] of probes) {
@@ -200,6 +212,10 @@ export function checkRows(model: Model, probes: Map<string, Probe>): string[] {
     const missing = [...expected.rows].filter((r) => !p.rows!.has(r));
     if (missing.length > 0) {
       evidence.push(`'${name}' lacks committed rows ${missing.join(",")}`);
+    }
+    const kept = [...expected.absent ?? []].filter((r) => p.rows!.has(r));
+    if (kept.length > 0) {
+      evidence.push(`'${name}' still holds rows ${kept.join(",")} its reset threw away`);
     }
   }
   return evidence;
@@ -251,11 +267,13 @@ export async function checkOrphans(
 
 /**
  * 5a. Nothing under mountDir (outside pgdata), the config dir or the log dir can be read
- * or written by another uid.
+ * or written by another uid. With `staleOk` (before a repair) a dead FUSE mount under
+ * mountDir (zfs-fuse restarted) is no finding: it answers nobody; the repair remounts it
+ * and the check after it admits no such entry.
  */
-export function checkPerms(env: TestEnv): string[] {
+export function checkPerms(env: TestEnv, { staleOk = false } = {}): string[] {
   return [
-    ...exposedBelow(env.mountDir),
+    ...exposedBelow(env.mountDir, { staleOk }),
     ...exposedBelow(env.configDir, { rootIsHarness: true }),
     ...exposedBelow(join(env.base, "log")),
   ];
@@ -281,4 +299,25 @@ export async function checkLogin(env: TestEnv, branches: BranchJson[]) {
 /** Every container of the pool in docker and podman. */
 export function containersOf(env: TestEnv): Promise<LabelledContainer[]> {
   return poolContainers(env.pool);
+}
+
+/**
+ * 6. What lives below the clones and sockets datasets lives in them: while a branch dataset
+ * (below clones) is mounted, the clones and sockets datasets are too (else it was mounted,
+ * and its runtime dir written, into the plain directory under their mountpoint).
+ */
+export async function checkTreeMounted(env: TestEnv): Promise<string[]> {
+  // zfs-fuse's `zfs get` has no -t (snapshots answer "-")
+  const r = await sh("zfs", ["get", "-H", "-o", "name,value", "-r", "mounted", env.pool]);
+  if (r.code !== 0) return [`zfs get mounted failed: ${r.stderr.trim()}`];
+  const mounted = new Map(
+    r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t") as [string, string]),
+  );
+  const below = [...mounted].filter(([name, v]) =>
+    name.startsWith(`${env.pool}/clones/`) && v === "yes"
+  );
+  if (below.length === 0) return [];
+  return ["clones", "sockets"].filter((d) => mounted.get(`${env.pool}/${d}`) !== "yes").map((d) =>
+    `${env.pool}/${d} is not mounted while ${below.map(([n]) => n).join(", ")} is`
+  );
 }

@@ -10,6 +10,12 @@ import type { BranchJson, SnapshotJson } from "../../../src/cli/views.ts";
 /** Branches and snapshots as `branch list` and `snapshot list -f json` print them. */
 export type { BranchJson, SnapshotJson };
 
+/** What a branch's database holds: the rows the suite committed and its marker. */
+export interface BranchState {
+  rows: Set<string>;
+  marker: string;
+}
+
 /** A branch the suite knows. */
 export interface ModelBranch {
   name: string;
@@ -20,6 +26,18 @@ export interface ModelBranch {
    * suite marked it, before that the marker it inherited from its snapshot.
    */
   marker: string;
+  /**
+   * Set when an interrupted reset left the branch either as it was or reset (at least two
+   * states): `rows` is then what all of them hold and `marker` their common marker, or ""
+   * (unknown). The first look at its database picks the one it holds
+   * ({@link Model.resolve}).
+   */
+  candidates?: BranchState[];
+  /**
+   * Rows a reset in place threw away (committed in the branch after the snapshot it went
+   * back to): they must not be in its database any more.
+   */
+  absent?: Set<string>;
 }
 
 /** A snapshot the suite knows. */
@@ -30,6 +48,11 @@ export interface ModelSnapshot {
   rows: Set<string>;
   /** The marker its branch held when it was taken (what branches made from it inherit). */
   marker: string;
+  /**
+   * Taken while its branch was in several possible states: `rows` is what they all hold,
+   * it may hold more.
+   */
+  uncertain?: boolean;
 }
 
 /** A create or snapshot whose outcome is unknown (it was killed or interrupted). */
@@ -71,6 +94,7 @@ export class Model {
       branch,
       rows: new Set(source?.rows ?? []),
       marker: source?.marker ?? branch,
+      uncertain: source?.candidates !== undefined,
     });
   }
 
@@ -88,6 +112,77 @@ export class Model {
     };
     this.branches.set(name, branch);
     return branch;
+  }
+
+  /** The states branch `name` may be in: its candidates, or its one known state. */
+  statesOf(name: string): BranchState[] {
+    const b = this.branches.get(name);
+    if (!b) return [];
+    return b.candidates ?? [{ rows: new Set(b.rows), marker: b.marker }];
+  }
+
+  /** The state of snapshot `name` (what a branch reset to it holds), if known. */
+  snapshotState(name: string): BranchState | undefined {
+    const s = this.snapshots.get(name);
+    return s ? { rows: new Set(s.rows), marker: s.marker } : undefined;
+  }
+
+  /**
+   * Records that branch `name` is in one of `states` (one: known). With several, its
+   * `rows` and `marker` become what every one of them has (so that every check on them
+   * holds whichever it is) until {@link resolve} picks one.
+   */
+  setStates(name: string, states: BranchState[]): void {
+    const b = this.branches.get(name);
+    if (!b || states.length === 0) return;
+    b.absent = undefined;
+    const distinct = states.filter((s, i) =>
+      states.findIndex((t) => t.marker === s.marker && sameRows(t.rows, s.rows)) === i
+    );
+    if (distinct.length === 1) {
+      b.rows = new Set(distinct[0].rows);
+      b.marker = distinct[0].marker;
+      b.candidates = undefined;
+      return;
+    }
+    b.rows = new Set([...distinct[0].rows].filter((r) => distinct.every((s) => s.rows.has(r))));
+    b.marker = distinct.every((s) => s.marker === distinct[0].marker) ? distinct[0].marker : "";
+    b.candidates = distinct.map((s) => ({ rows: new Set(s.rows), marker: s.marker }));
+  }
+
+  /**
+   * Records that branch `name` went back in place to snapshot `target` (its origin or one
+   * of its own), from its one known state `before`: the rows it committed since are gone.
+   * Not for a snapshot taken in an uncertain state (it may hold rows the model lacks).
+   */
+  resetInPlace(name: string, before: BranchState[], target: string): void {
+    const b = this.branches.get(name);
+    const snapshot = this.snapshots.get(target);
+    if (!b || !snapshot || snapshot.uncertain || before.length !== 1) return;
+    b.absent = new Set([...before[0].rows].filter((r) => !snapshot.rows.has(r)));
+  }
+
+  /** Records row `v` committed in branch `name` (in every state it may be in). */
+  addRow(name: string, v: string): void {
+    const b = this.branches.get(name);
+    if (!b) return;
+    b.rows.add(v);
+    for (const s of b.candidates ?? []) s.rows.add(v);
+  }
+
+  /**
+   * Picks, for a branch in several possible states, the first one its database shows
+   * (`marker` and `rows` as read from it): that one is then known. Returns false when
+   * none matches (the branch is left as it was: a finding).
+   */
+  resolve(name: string, seen: { marker: string; rows: Set<string> }): boolean {
+    const b = this.branches.get(name);
+    if (!b?.candidates) return true;
+    const match = b.candidates.find((s) =>
+      (s.marker === "" || s.marker === seen.marker) && [...s.rows].every((r) => seen.rows.has(r))
+    );
+    if (match) this.setStates(name, [match]);
+    return match !== undefined;
   }
 
   /** Forgets a branch and the snapshots taken of it. */
@@ -122,4 +217,8 @@ export class Model {
     }
     return { branches: b, snapshots: s };
   }
+}
+
+function sameRows(a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every((r) => b.has(r));
 }

@@ -172,16 +172,25 @@ function reachableByOthers(path: string): boolean {
  * Files and directories below `root` that a uid with no relation to them (other bits,
  * like uid 65534 with no groups) can read or write, and reach. PostgreSQL's own data
  * directories (`pgdata`) are not entered; sockets are skipped (the login check covers
- * them). Entries that cannot be stat'ed (a dead FUSE mount) are listed as such.
+ * them). Entries that cannot be stat'ed (a dead FUSE mount) are listed as such, unless
+ * `staleOk` (before the repair of a zfs-fuse restart): a mount whose daemon is gone
+ * answers nobody (ENOTCONN), so it exposes nothing; any other error is still listed.
  */
-export function exposedBelow(root: string, options: { rootIsHarness?: boolean } = {}): string[] {
+export function exposedBelow(
+  root: string,
+  options: { rootIsHarness?: boolean; staleOk?: boolean } = {},
+): string[] {
   const exposed: string[] = [];
+  const unreadable = (path: string, what: string, e: unknown) => {
+    if (options.staleOk && isDeadMount(e)) return;
+    exposed.push(`${path}: cannot ${what} (${(e as Error).message.split("\n")[0]})`);
+  };
   const visit = (path: string) => {
     let info;
     try {
       info = lstatSync(path);
     } catch (e) {
-      exposed.push(`${path}: cannot stat (${(e as Error).message.split("\n")[0]})`);
+      unreadable(path, "stat", e);
       return;
     }
     if (info.isSymbolicLink() || info.isSocket()) return;
@@ -196,13 +205,19 @@ export function exposedBelow(root: string, options: { rootIsHarness?: boolean } 
     try {
       entries = readdirSync(path);
     } catch (e) {
-      exposed.push(`${path}: cannot list (${(e as Error).message.split("\n")[0]})`);
+      unreadable(path, "list", e);
       return;
     }
     for (const entry of entries) visit(join(path, entry));
   };
   if (existsSync(root)) visit(root);
   return exposed;
+}
+
+/** Whether an fs error is a dead FUSE mount's ("Transport endpoint is not connected"). */
+function isDeadMount(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === "ENOTCONN" || /^ENOTCONN\b/.test((e as Error).message ?? "");
 }
 
 /** Socket directories under `<mountDir>/sockets` that hold a PostgreSQL socket. */
