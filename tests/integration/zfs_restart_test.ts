@@ -31,6 +31,29 @@ async function health(env: TestEnv): Promise<{ code: number; checks: Check[] }> 
   return { code: r.code, checks: (JSON.parse(r.stdout) as { checks: Check[] }).checks };
 }
 
+/**
+ * Kills the zfs-fuse daemon under the test's pool and starts it again, runs `after`, then
+ * asserts that health passes; every pool is mounted again whatever happens. zfs-fuse
+ * zero-fills fsync'd writes not yet in a committed transaction group when its daemon dies
+ * (not zvpg's to repair): the pool's txg is committed first, to test what zvpg owns.
+ */
+async function afterZfsRestart(env: TestEnv, after: () => Promise<void>): Promise<void> {
+  try {
+    await commitTxg(env.pool);
+    await killZfs("SIGKILL");
+    await startZfs();
+    await after();
+    const healthy = await health(env);
+    assert.equal(
+      healthy.code,
+      0,
+      JSON.stringify(healthy.checks.filter((c) => c.status === "fail")),
+    );
+  } finally {
+    await remountEverything();
+  }
+}
+
 itest(
   "after the zfs-fuse daemon restarts, health fails, repair and start bring the branches back",
   async (env) => {
@@ -44,13 +67,7 @@ itest(
     await env.psql(await env.port("b2"), "INSERT INTO t VALUES ('b2')");
     for (const b of ["main", "b1"]) await env.psql(await env.port(b), "CHECKPOINT");
     await env.ok(["branch", "stop", "b2"]);
-    try {
-      // zfs-fuse zero-fills fsync'd writes not yet in a committed transaction group when
-      // its daemon dies (not zvpg's to repair): commit first, test what zvpg owns
-      await commitTxg(env.pool);
-      await killZfs("SIGKILL");
-      await startZfs();
-
+    await afterZfsRestart(env, async () => {
       // health means usable: the running branches answer no query, their mounts are dead
       const broken = await health(env);
       assert.equal(broken.code, 1);
@@ -73,11 +90,7 @@ itest(
       assert.match(repaired.stdout, /REPAIRED\s+branch 'b1': restart/);
       assert.equal(await env.psql(await env.port("main"), "SELECT v FROM t"), "main");
       assert.equal(await env.psql(await env.port("b1"), "SELECT v FROM t ORDER BY v"), "b1\nmain");
-      const after = await health(env);
-      assert.equal(after.code, 0, JSON.stringify(after.checks.filter((c) => c.status === "fail")));
-    } finally {
-      await remountEverything();
-    }
+    });
   },
   { disruptive: true },
 );
@@ -107,10 +120,7 @@ itest(
       if (ready !== "1") await new Promise((r) => setTimeout(r, 100));
     }
     await env.psql(served, "INSERT INTO t VALUES ('b'); CHECKPOINT");
-    try {
-      await commitTxg(env.pool);
-      await killZfs("SIGKILL");
-      await startZfs();
+    await afterZfsRestart(env, async () => {
       const repaired = await env.zvpg(["status", "health", "--repair"]);
       assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
       assert.match(repaired.stdout, /REPAIRED\s+branch 'b': restart/);
@@ -122,11 +132,7 @@ itest(
       assert.equal(info.status, "running", "repair brings back the branch it stopped");
       assert.equal(info.port, served, "on the port its URI names");
       assert.equal(await env.psql(served, "SELECT v FROM t ORDER BY v"), "b\nmain");
-      const after = await health(env);
-      assert.equal(after.code, 0, JSON.stringify(after.checks.filter((c) => c.status === "fail")));
-    } finally {
-      await remountEverything();
-    }
+    });
   },
   { disruptive: true },
 );
