@@ -281,6 +281,15 @@ export function containerPort(container: ContainerInfo): number | null {
   return positive(container.labels[LABELS.port]);
 }
 
+/**
+ * The port a branch serves (or, its container exited, last served) on: its container's,
+ * which its URI names, else the one it records. A start killed after its container ran
+ * leaves another port recorded; this one tells the truth.
+ */
+export function servedPort(branch: Pick<BranchRecord, "container" | "lastPort">): number | null {
+  return (branch.container ? containerPort(branch.container) : null) ?? branch.lastPort;
+}
+
 function positive(value: string | undefined): number | null {
   const n = Number(value);
   return value !== undefined && Number.isInteger(n) && n > 0 ? n : null;

@@ -27,6 +27,7 @@ import {
   findSnapshot,
   foreignDatasetsIn,
   type Inventory,
+  servedPort,
   type SnapshotRecord,
 } from "../domain/inventory.ts";
 import { PROPS } from "../domain/layout.ts";
@@ -328,11 +329,8 @@ export class ResetService {
     log.info(`branch '${branch.name}' reset to snapshot '${plan.target.name}' in place`);
     // the same container serves on (a paused server), or none (a stopped branch): no
     // engine listing is needed to say so
-    const known = resume === "running" && paused && branch.container
-      ? [branch.container]
-      : resume === "stopped"
-      ? []
-      : undefined;
+    const kept = paused && branch.container;
+    const known = kept ? [kept] : resume === "stopped" ? [] : undefined;
     return await this.outcome(
       branch.name,
       plan.target,
@@ -400,7 +398,7 @@ export class ResetService {
   ): Promise<BranchResetResult> {
     const scope = await loadBranchScope(this.ctx, "branch reset", [name], {
       containers: "branch",
-      ...(known ? { known } : {}),
+      known,
     });
     return {
       branch: scopeBranch(scope, name),
@@ -558,7 +556,7 @@ function howItRuns(branch: BranchRecord): {
   port: number | null;
 } {
   const resume = branch.status === "running" ? "running" : "stopped";
-  const port = resume === "running" ? branch.port ?? branch.lastPort : branch.lastPort;
+  const port = resume === "running" ? servedPort(branch) : branch.lastPort;
   if (resume === "running" && port === null) {
     throw new StateError(`branch '${branch.name}' runs on no recorded port`);
   }

@@ -26,8 +26,8 @@ import { destroyBranch } from "../ops/branch_removal.ts";
 import type { Context } from "../runtime/context.ts";
 import {
   type BranchRecord,
-  containerPort,
   type Inventory,
+  servedPort,
   type SnapshotRecord,
 } from "../domain/inventory.ts";
 import type { Layout } from "../domain/layout.ts";
@@ -460,14 +460,6 @@ function claimedPorts(inventory: Inventory): Map<number, string[]> {
     if (port !== null) byPort.set(port, [...(byPort.get(port) ?? []), b.name]);
   }
   return byPort;
-}
-
-/**
- * The port a branch served on when repair looked: its container's (what its URI names),
- * else the one it records.
- */
-function servedPort(branch: BranchRecord): number | null {
-  return (branch.container ? containerPort(branch.container) : null) ?? branch.lastPort;
 }
 
 /** zvpg's datasets and where they mount: clones and sockets first, then every branch. */
