@@ -33,6 +33,8 @@ declare -A PKG_FOR=(
   [psql]=postgresql-client [pg_isready]=postgresql-client [jq]=jq
   # bookworm ships pgbench in the server package; see createcluster.d below
   [pgbench]=postgresql [gnuplot]=gnuplot-nox
+  # busybox: its sh (Alpine images') runs the server supervisor in its unit test
+  [busybox]=busybox
 )
 # OpenZFS (the kernel module and its userland, which answers `zfs version`) is used as it
 # is: zfs-fuse is installed only where no ZFS is, and never beside OpenZFS

@@ -8,7 +8,10 @@
  * `/proc`, see src/ops/server_control.ts):
  * - `SIGUSR1`: stop the server at once (immediate shutdown) and wait; the container
  *   stays up. The stop is over when no process works in the data directory.
- * - `SIGUSR2`: start the server again.
+ * - `SIGUSR2`: start the server again. It may come at any moment after the `SIGUSR1`,
+ *   also before the server has left or before the script is back to waiting: each signal
+ *   sets a flag that the script reads once the server has exited, never lost in between
+ *   (the race that used to end the container instead: tests/unit/server_supervisor_test.ts).
  *
  * Invariants, as when the server ran as the first process itself: the container's stop
  * signal (SIGINT or SIGTERM) reaches the server as a fast shutdown and ends the
@@ -29,12 +32,15 @@ export const SUPERVISOR_SCRIPT =
 # It runs PostgreSQL ("$@"); SIGUSR1 stops it (immediate shutdown) and keeps the container
 # up, SIGUSR2 starts it again. SIGINT/SIGTERM: fast shutdown, and the container ends. A
 # server that exits on its own ends the container with its exit code.
+# A request is a flag, read only once the server has exited: a SIGUSR2 may come at any
+# moment after the SIGUSR1 (even before the server has left); traps run between commands,
+# so the flag is read again after the nap's pid is known, and no request is lost.
 cd / || exit 1
 command -v sleep >/dev/null 2>&1 || exec "$@"
-pg='' nap='' term='' want=run
+pg='' nap='' term='' stop='' go=''
 trap 'term=1; [ -z "$pg" ] || kill -INT "$pg" 2>/dev/null; [ -z "$nap" ] || kill "$nap" 2>/dev/null' INT TERM
-trap 'want=stop; [ -z "$pg" ] || kill -QUIT "$pg" 2>/dev/null' USR1
-trap 'want=run; [ -z "$nap" ] || kill "$nap" 2>/dev/null' USR2
+trap 'stop=1 go=; [ -z "$pg" ] || kill -QUIT "$pg" 2>/dev/null' USR1
+trap 'go=1; [ -z "$nap" ] || kill "$nap" 2>/dev/null' USR2
 while :; do
   "$@" &
   pg=$!
@@ -44,14 +50,15 @@ while :; do
   code=$?
   pg=''
   [ -z "$term" ] || exit "$code"
-  [ "$want" = stop ] || exit "$code"
-  while [ "$want" = stop ] && [ -z "$term" ]; do
+  [ -n "$stop" ] || exit "$code"
+  while [ -z "$go" ] && [ -z "$term" ]; do
     sleep 86400 &
     nap=$!
-    wait "$nap"
+    [ -n "$go" ] || [ -n "$term" ] || wait "$nap"
     kill "$nap" 2>/dev/null
     nap=''
   done
   [ -z "$term" ] || exit 0
+  stop='' go=''
 done
 `;
