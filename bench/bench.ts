@@ -27,6 +27,7 @@ import { benchPgdataCopy, COPY_PORT, copyDataset } from "./methods/pgdata_copy.t
 import { dropSizeData, loadSizeData } from "./methods/size_data.ts";
 import { benchSpaceAndMemory } from "./methods/space_and_memory.ts";
 import { benchZvpgReset } from "./methods/zvpg_reset.ts";
+import { benchFloor, benchFloorOnce } from "./methods/floor.ts";
 import { benchZvpgCreate } from "./methods/zvpg_create.ts";
 import { benchZvpgSnapshot } from "./methods/zvpg_snapshot.ts";
 import type { BranchJson } from "./methods/branch_json.ts";
@@ -181,6 +182,7 @@ async function benchSize(run: SizeRun): Promise<void> {
   await loadSizeData(run);
   await step(run, "zvpg branch create", benchZvpgCreate);
   await step(run, "zvpg branch reset", benchZvpgReset);
+  await step(run, "physical floor", benchFloor);
   await step(run, "zvpg snapshot create", benchZvpgSnapshot);
   await step(run, "space and memory", benchSpaceAndMemory);
   await step(run, "CREATE DATABASE TEMPLATE", benchTemplate);
@@ -234,6 +236,12 @@ async function setUp(pool: BenchPool, results: BenchResults): Promise<string> {
 /** Every size, then the listing; failures are recorded, never thrown. */
 async function measureAll(pool: BenchPool, opts: Options, results: BenchResults) {
   const main = await setUp(pool, results);
+  try {
+    results.floorOnce = await benchFloorOnce(pool, opts.runs);
+  } catch (e) {
+    results.errors.push(`start-up and engine floor: ${message(e)}`);
+    progress(`start-up and engine floor: FAILED: ${message(e)}`);
+  }
   for (const mib of opts.sizes) {
     const result = newSizeResult(mib);
     results.sizes.push(result);

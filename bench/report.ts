@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { DenoCommandRunner } from "../src/runtime/runner.ts";
 import { summarize, type Summary } from "./summarize.ts";
 import { formatMs as fmtMs, formatSize as fmtBytes } from "./units.ts";
+import type { FloorOnce, FloorRound } from "./methods/floor.ts";
 
 /** One `branch create --timings` run. */
 export interface CreateSample {
@@ -40,6 +41,8 @@ export interface SizeResult {
     timings?: Record<string, number>;
     pairedCreateMs?: number;
   }[];
+  /** The physical work of a reset and of a clone, without the CLI (issue 17). */
+  floor?: FloorRound[];
   zvpgSnapshot: { run: number; wallMs: number }[];
   snapshotDeleteMs: number[];
   branchStopMs: number;
@@ -104,6 +107,8 @@ export interface BenchResults {
   }[];
   manySnapshots: number[];
   idleMemory: { container: string; text: string; bytes: number }[];
+  /** Start-up and container engine costs (issue 17's floor). */
+  floorOnce?: FloorOnce;
   errors: string[];
   cleanup: string[];
   summary?: Record<string, unknown>;
@@ -290,6 +295,88 @@ function targets(r: BenchResults): [string, string, boolean | null][] {
   return out;
 }
 
+/** A reset's physical work: stop in the container, rollback, start until ready (medians). */
+function resetFloor(s: SizeResult): number {
+  const f = s.floor ?? [];
+  return med(f.map((x) => x.stopMs)) + med(f.map((x) => x.rollbackMs)) +
+    med(f.map((x) => x.startReadyMs));
+}
+
+/** A create's physical work: clone and birth snapshot, a server start until ready. */
+function createFloor(s: SizeResult): number {
+  const f = s.floor ?? [];
+  return med(f.map((x) => x.cloneMs)) + med(f.map((x) => x.startReadyMs));
+}
+
+/** The floor under issue 17's 200 ms: physical work and start-up beside the CLI's wall. */
+function floorSection(r: BenchResults): string[] {
+  const sized = r.sizes.filter((s) => (s.floor ?? []).length > 0);
+  const once = r.floorOnce;
+  if (sized.length === 0 && !once) return [];
+  const deno = med(once?.denoEmptyMs ?? []);
+  const startUp = med(once?.zvpgVersionMs ?? []);
+  const out = ["### The floor under 200 ms (issue 17; medians)", ""];
+  out.push(
+    table(
+      [
+        "Size",
+        "stop (supervisor)",
+        "zfs rollback",
+        "start → ready",
+        "reset floor",
+        "zfs clone + birth",
+        "create floor",
+        "+ bare Deno start: reset / create",
+        "+ zvpg start-up: reset / create",
+        "CLI wall: reset / create",
+      ],
+      sized.map((s) => {
+        const f = s.floor!;
+        const p = (k: keyof FloorRound) => med(f.map((x) => x[k]));
+        const wallReset = med((s.zvpgReset ?? []).map((x) => x.wallMs));
+        const wallCreate = med(s.zvpgCreate.map((x) => x.wallMs));
+        return [
+          s.label,
+          fmtMs(p("stopMs")),
+          fmtMs(p("rollbackMs")),
+          fmtMs(p("startReadyMs")),
+          fmtMs(resetFloor(s)),
+          fmtMs(p("cloneMs")),
+          fmtMs(createFloor(s)),
+          `${fmtMs(resetFloor(s) + deno)} / ${fmtMs(createFloor(s) + deno)}`,
+          `${fmtMs(resetFloor(s) + startUp)} / ${fmtMs(createFloor(s) + startUp)}`,
+          `${fmtMs(wallReset)} / ${fmtMs(wallCreate)}`,
+        ];
+      }),
+    ),
+    "",
+  );
+  if (once) {
+    out.push(
+      `- Start-up: \`deno run\` of an empty script ${fmtMs(deno)}; \`zvpg --version\` ${
+        fmtMs(med(once.zvpgVersionMs))
+      } (module loading).`,
+      `- Engine: \`docker run -d\` of a sleeping container publishing a port, as zvpg does, ${
+        fmtMs(med(once.runPublishMs))
+      }; with \`--network host\` ${fmtMs(med(once.runHostMs))}.`,
+    );
+  }
+  out.push(
+    "",
+    "The floor is the physical work alone, done by the benchmark itself through zvpg's " +
+      "adapters: no CLI process, inventory, records, lock or container engine. A reset's is " +
+      "the supervisor's stop, the `zfs rollback` and the server's start on the rolled-back " +
+      "data, polled every 2 ms; a create's is the `zfs clone` with its birth snapshot and the " +
+      "same start, as if a container had been started ahead of time (zvpg has none). Any " +
+      "Deno CLI then adds at least Deno's own start (bare), zvpg's adds its module loading " +
+      "(`zvpg --version`), and neither column counts the lock, the inventory read or the " +
+      "records a safe create or reset makes. Where floor plus bare start is over 200 ms, no " +
+      "design of the CLI reaches 200 ms on this machine.",
+    "",
+  );
+  return out;
+}
+
 function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
@@ -420,6 +507,8 @@ export function renderMarkdown(r: BenchResults): string {
       "(beside the reset's mark) and the `zfs rollback`.",
     "",
   );
+
+  out.push(...floorSection(r));
 
   out.push("### Other phases (medians)", "");
   out.push(

@@ -314,17 +314,24 @@ export class ResetService {
     timings.clone = performance.now() - t1;
     faultPoint("branch.reset.after-rollback");
     const t2 = performance.now();
+    const done = () =>
+      record(ctx, branch.dataset, {
+        ...(resume === "running" ? markRunning() : markStopped()),
+        ...(branch.ttlSeconds ? { [PROPS.expires]: restartedExpiry(ctx, branch.ttlSeconds) } : {}),
+      });
     if (resume === "running" && paused) {
       resumeServer(ctx, branch.name, paused.server);
-      await waitBranchReady(ctx, branch.name, paused.container, port!);
-    } else if (resume === "running") {
-      await startRequested(ctx, branch.name, port!, { port, runtime: branch.runtime });
+      // the data is final and its server started in its container: the record that says
+      // so is made while the server starts (a failure to answer still goes to clean-up)
+      await settleAll([waitBranchReady(ctx, branch.name, paused.container, port!), done()]);
+      timings.ready = performance.now() - t2;
+    } else {
+      if (resume === "running") {
+        await startRequested(ctx, branch.name, port!, { port, runtime: branch.runtime });
+      }
+      timings.ready = performance.now() - t2;
+      await done();
     }
-    timings.ready = performance.now() - t2;
-    await record(ctx, branch.dataset, {
-      ...(resume === "running" ? markRunning() : markStopped()),
-      ...(branch.ttlSeconds ? { [PROPS.expires]: restartedExpiry(ctx, branch.ttlSeconds) } : {}),
-    });
     timings.total = performance.now() - t0;
     log.info(`branch '${branch.name}' reset to snapshot '${plan.target.name}' in place`);
     // the same container serves on (a paused server), or none (a stopped branch): no
