@@ -29,6 +29,11 @@ export interface ProcessTable {
   parent(pid: number): number | undefined;
   /** The whole command line, arguments separated by spaces ("" when unreadable). */
   commandLine(pid: number): string;
+  /**
+   * When the process started (clock ticks since boot), or undefined when it is gone: with
+   * the pid, it names one process, never another that got its pid later.
+   */
+  startTime(pid: number): number | undefined;
 }
 
 /** The real `/proc` (root sees every process, inside containers too). */
@@ -55,15 +60,10 @@ export const procTable: ProcessTable = {
     }
   },
   parent: (pid) => {
-    try {
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so from the last ')'
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
-    } catch {
-      return undefined;
-    }
+    const ppid = statField(pid, 4);
+    return ppid !== undefined && ppid > 0 ? ppid : undefined;
   },
+  startTime: (pid) => statField(pid, 22),
   commandLine: (pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
@@ -72,6 +72,21 @@ export const procTable: ProcessTable = {
     }
   },
 };
+
+/**
+ * Numeric field `n` (1-based, as proc(5) numbers them) of `/proc/<pid>/stat`, or undefined
+ * when the process is gone. "pid (comm) state ppid …": comm may hold spaces and
+ * parentheses, so fields are counted from the last ')' (field 3 is the first after it).
+ */
+function statField(pid: number, n: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const value = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[n - 3]);
+    return Number.isInteger(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The processes whose working directory is `dir`; none when `dir` cannot be read. */
 export function processesIn(dir: string, table: ProcessTable = procTable): DataHolder[] {

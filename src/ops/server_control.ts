@@ -13,6 +13,7 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import type { Context } from "../runtime/context.ts";
 import { CONTAINER_CONF_DIR } from "../domain/layout.ts";
@@ -29,6 +30,8 @@ const PAUSE_TIMEOUT_MS = 10_000;
 export interface PausedServer {
   /** The supervisor's pid on this host. */
   supervisor: number;
+  /** When it started: a pid taken again by another process is never signalled. */
+  startTime: number;
 }
 
 /**
@@ -65,6 +68,8 @@ export async function pauseServer(
   const pgdata = ctx.layout.pgdata(branch);
   const supervisor = findSupervisor(pgdata, table);
   if (supervisor === undefined) return undefined;
+  const startTime = table.startTime(supervisor);
+  if (startTime === undefined) return undefined;
   try {
     Deno.kill(supervisor, "SIGUSR1");
   } catch (error) {
@@ -79,12 +84,14 @@ export async function pauseServer(
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return { supervisor };
+  return { supervisor, startTime };
 }
 
 /**
  * Starts the paused server again (the caller waits for it to accept connections). The
- * stale `postmaster.pid` goes first, once no server can be using it.
+ * stale `postmaster.pid` goes first, once no server can be using it. Throws when the
+ * supervisor is no longer the process that was paused (its container ended or was
+ * restarted meanwhile): a signal never reaches a process that took its pid since.
  */
 export function resumeServer(
   ctx: Context,
@@ -93,6 +100,14 @@ export function resumeServer(
   table: ProcessTable = procTable,
 ): void {
   const pgdata = ctx.layout.pgdata(branch);
+  const same = table.startTime(paused.supervisor) === paused.startTime &&
+    table.commandLine(paused.supervisor).includes(SUPERVISOR_PATH);
+  if (!same) {
+    throw new ZvpgError(
+      `the server supervisor of branch '${branch}' is gone (its container ended or was restarted)`,
+      { hint: "its data is reset and zvpg starts it again; check it with 'zvpg status health'" },
+    );
+  }
   assertNoServer(branch, pgdata, table);
   rmSync(join(pgdata, "postmaster.pid"), { force: true });
   Deno.kill(paused.supervisor, "SIGUSR2");

@@ -77,7 +77,7 @@ export interface BranchResetResult {
 interface Progress {
   /** The branch was marked resetting: clean-up must undo or finish. */
   marked?: boolean;
-  /** The old data is destroyed: clean-up finishes instead of undoing. */
+  /** The old data is destroyed (or rolled back in place): clean-up finishes, never undoes. */
   oldGone?: boolean;
   /** The automatic snapshot a `--parent` reset set out to take. */
   autoSnapshot?: string;
@@ -310,7 +310,8 @@ export class ResetService {
     // never under a server: one may have come back meanwhile (an engine restarted)
     assertNoServer(branch.name, ctx.layout.pgdata(branch.name));
     await ctx.zfs.rollback(plan.rollTo);
-    // the point of no return: the changes are gone, clean-up restarts what is there
+    // the point of no return: the changes are gone, clean-up finishes (restarts what is there)
+    progress.oldGone = true;
     timings.clone = performance.now() - t1;
     faultPoint("branch.reset.after-rollback");
     const t2 = performance.now();
@@ -518,7 +519,7 @@ export class ResetService {
     await progress.ending?.catch(() => {});
     await withLock(ctx.layout, async () => {
       if (progress.oldGone) {
-        log.warn(`branch reset failed after its old data was destroyed: finishing '${name}'`);
+        log.warn(`branch reset failed after its old data was thrown away: finishing '${name}'`);
         await finishReset(ctx, name);
         return;
       }

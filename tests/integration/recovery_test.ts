@@ -16,9 +16,11 @@ import {
   containerOf,
   failing,
   health,
+  logSize,
   must,
   repair,
   sleep,
+  waitForLog,
 } from "../support/fault_support.ts";
 
 itest(
@@ -114,3 +116,38 @@ itest(
   "status health --repair restarts such a server on the port it served, not the one a start killed on another port left recorded",
   (env) => pausedAfterKilledStart(env, env.portEnd),
 );
+
+for (const how of ["kill", "rm"] as const) {
+  itest(
+    `a container ended by 'docker ${how}' while its reset in place is paused: the reset says so (exit 1), the branch runs reset on its port`,
+    async (env) => {
+      await env.ok(["branch", "create", "b"]);
+      const port = await env.port("b");
+      await env.psql(port, "CREATE TABLE thrown_away (x int)");
+      const container = await containerOf(env, "b");
+      const from = logSize(env);
+      const resetting = env.zvpg(["branch", "reset", "b"], {
+        ZVPG_FAULT_DELAY: "branch.reset.after-rollback:4000",
+      });
+      // the data is rolled back and the server paused: its container goes (the engine
+      // restarts a killed one by its restart policy; a removed one is gone)
+      await waitForLog(env, "fault point 'branch.reset.after-rollback'", 30_000, from);
+      await must("docker", how === "kill" ? ["kill", container] : ["rm", "-f", container]);
+      const r = await resetting;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /server supervisor of branch 'b' is gone/);
+      assert.doesNotMatch(
+        r.stderr,
+        /putting 'b' back as it was/,
+        "a rolled-back reset is finished",
+      );
+      assert.equal(await env.port("b"), port, "the same port");
+      assert.equal(
+        await env.psql(port, "SELECT count(*) FROM pg_tables WHERE tablename = 'thrown_away'"),
+        "0",
+        "the branch is reset",
+      );
+      await assertHealthy(env, "after the reset");
+    },
+  );
+}

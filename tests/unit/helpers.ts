@@ -534,6 +534,7 @@ export function table(
     command: () => comm,
     parent: (pid) => parents[pid],
     commandLine: (pid) => cmdlines[pid] ?? "",
+    startTime: (pid) => pid in cwds || pid in parents || pid in cmdlines ? 1000 + pid : undefined,
   };
 }
 
