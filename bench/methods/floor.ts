@@ -20,7 +20,6 @@
  */
 import { join } from "node:path";
 import { pauseServer, resumeServer } from "../../src/ops/server_control.ts";
-import { pingPostgres } from "../../src/adapters/postgres.ts";
 import type { BenchPool } from "../bench_pool.ts";
 import { BENCH_LABEL, IMAGE } from "../bench_pool.ts";
 import type { BranchJson } from "./branch_json.ts";
@@ -96,22 +95,18 @@ export async function benchFloor(run: SizeRun): Promise<void> {
   }
 }
 
-/** Polls the server every {@link POLL_MS} until it accepts connections (30 s at most). */
+/** zvpg's own readiness wait, polling every {@link POLL_MS} (30 s at most). */
 async function untilReady(pool: BenchPool, port: number): Promise<void> {
   const { ctx } = pool;
-  const deadline = Date.now() + 30_000;
-  while (
-    await pingPostgres(
-      ctx.layout.connectHost,
-      port,
-      ctx.config.postgresUser,
-      ctx.config.postgresDb,
-      1_000,
-    ) !== "ready"
-  ) {
-    if (Date.now() > deadline) throw new Error(`the server on port ${port} did not come back`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  const { layout, config } = ctx;
+  const outcome = await ctx.pg.waitReady(
+    layout.connectHost,
+    port,
+    config.postgresUser,
+    config.postgresDb,
+    { timeoutMs: 30_000, intervalMs: POLL_MS },
+  );
+  if (outcome !== "ready") throw new Error(`the server on port ${port} did not come back`);
 }
 
 /** Start-up and engine costs, `runs` of each, interleaved so both see the same load. */

@@ -132,10 +132,10 @@ export class BranchService {
         if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
         const dataset = ctx.layout.branchDataset(name);
         const t2 = performance.now();
-        // Record the intent first: a clone stopped by a signal may or may not have made it;
-        // the port is claimed before the clone records it
         // the clone mounts below the clones dataset: never into the directory under it
         await ensureTreeMounted(ctx);
+        // Record the intent first: a clone stopped by a signal may or may not have made it;
+        // the port is claimed before the clone records it
         made.cloning = dataset;
         await claimPort(ctx, dataset, port);
         await ctx.zfs.clone(origin.zfsName, dataset, {
