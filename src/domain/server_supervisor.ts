@@ -12,6 +12,12 @@
  *   also before the server has left or before the script is back to waiting: each signal
  *   sets a flag that the script reads once the server has exited, never lost in between
  *   (the race that used to end the container instead: tests/unit/server_supervisor_test.ts).
+ * - A stop (or the container's stop) is sent again each second until the server has
+ *   gone. A server discards these signals until it has its own handlers (a shell starts
+ *   a background job with SIGINT and SIGQUIT ignored), and a request may come before the
+ *   script knows the server's pid (a trap runs between two commands): once sent, the
+ *   request was lost there, the server ran on and the stop waited for ever (found by CI
+ *   under load). The tests inject each signal at every command boundary of the loop.
  *
  * Invariants, as when the server ran as the first process itself: the container's stop
  * signal (SIGINT or SIGTERM) reaches the server as a fast shutdown and ends the
@@ -37,18 +43,32 @@ export const SUPERVISOR_SCRIPT =
 # so the flag is read again after the nap's pid is known, and no request is lost.
 cd / || exit 1
 command -v sleep >/dev/null 2>&1 || exec "$@"
-pg='' nap='' term='' stop='' go=''
-trap 'term=1; [ -z "$pg" ] || kill -INT "$pg" 2>/dev/null; [ -z "$nap" ] || kill "$nap" 2>/dev/null' INT TERM
-trap 'stop=1 go=; [ -z "$pg" ] || kill -QUIT "$pg" 2>/dev/null' USR1
+pg='' nap='' term='' stop='' go='' timer=''
+# ask: send the server the pending stop, and again each second (SIGALRM) until it has
+# gone: a server discards SIGINT and SIGQUIT until it has its handlers (a background job
+# starts with them ignored), and a request may come before its pid is known.
+ask() {
+  [ -n "$pg" ] || return 0
+  if [ -n "$term" ]; then kill -INT "$pg" 2>/dev/null
+  elif [ -n "$stop" ]; then kill -QUIT "$pg" 2>/dev/null
+  else return 0; fi
+  [ -n "$timer" ] || { (sleep 1 && kill -ALRM $$ 2>/dev/null) & timer=$!; }
+}
+trap 'term=1; ask; [ -z "$nap" ] || kill "$nap" 2>/dev/null' INT TERM
+trap 'stop=1 go=; ask' USR1
 trap 'go=1; [ -z "$nap" ] || kill "$nap" 2>/dev/null' USR2
+trap 'timer=; ask' ALRM
 while :; do
   "$@" &
   pg=$!
+  ask
   # a trapped signal interrupts wait: wait again until the server has really exited
   while kill -0 "$pg" 2>/dev/null; do wait "$pg"; done
   wait "$pg"
   code=$?
   pg=''
+  [ -z "$timer" ] || kill "$timer" 2>/dev/null
+  timer=''
   [ -z "$term" ] || exit "$code"
   [ -n "$stop" ] || exit "$code"
   while [ -z "$go" ] && [ -z "$term" ]; do

@@ -17,7 +17,12 @@ import { join } from "node:path";
 import type { ContainerInfo, ContainerSpec } from "../adapters/container_runtime.ts";
 import { CommandFailedError, PostgresStartError, ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
-import { ensurePrivateDir, PRIVATE_FILE, writePrivateFile } from "../runtime/private_fs.ts";
+import {
+  ensurePrivateDir,
+  PRIVATE_FILE,
+  replacePrivateFile,
+  writePrivateFile,
+} from "../runtime/private_fs.ts";
 import type { Context } from "../runtime/context.ts";
 import type { RunResult } from "../runtime/runner.ts";
 import { assertNoServer } from "./data_holders.ts";
@@ -93,7 +98,9 @@ export function prepareBranchFiles(ctx: Context, branch: string): { uid: number;
     chownSync(target, owner.uid, owner.gid);
   }
   const supervisor = join(confDir, SUPERVISOR_FILE);
-  writePrivateFile(supervisor, SUPERVISOR_SCRIPT);
+  // replaced, never rewritten in place: a shell reads its script as it goes, and a
+  // supervisor still running from this file must not read another one
+  replacePrivateFile(supervisor, SUPERVISOR_SCRIPT);
   chownSync(supervisor, owner.uid, owner.gid);
   return owner;
 }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SUPERVISOR_SCRIPT } from "../../src/domain/server_supervisor.ts";
+import { procTable } from "../../src/ops/data_holders.ts";
 import { withTempDir } from "./helpers.ts";
 
 const SERVER = [
@@ -28,15 +29,18 @@ const SHELLS = [["sh"], ["busybox", "sh"]];
 /** A supervisor running the stand-in server, and what it has started. */
 class Supervised {
   readonly child: Deno.ChildProcess;
-  constructor(readonly shell: string[], readonly dir: string) {
+  constructor(readonly shell: string[], readonly dir: string, text = SUPERVISOR_SCRIPT) {
     const script = join(dir, "serve.sh");
-    Deno.writeTextFileSync(script, SUPERVISOR_SCRIPT);
+    Deno.writeTextFileSync(script, text);
     this.child = new Deno.Command(shell[0], {
       args: [...shell.slice(1), script, ...SERVER, this.log],
       stdout: "null",
       stderr: "null",
     }).spawn();
+    this.child.status.then(() => this.ended = true);
   }
+  /** Set once the supervisor has exited. */
+  ended = false;
   get log(): string {
     return join(this.dir, "starts");
   }
@@ -66,6 +70,50 @@ class Supervised {
   signal(signal: Deno.Signal): void {
     this.child.kill(signal);
   }
+  /** The supervisor's live children, by command name. */
+  children(): string[] {
+    return procTable.pids()
+      .filter((pid) => procTable.parent(pid) === this.child.pid && this.alive(pid))
+      .map((pid) => procTable.command(pid))
+      .sort();
+  }
+  /** Paused: the server has left and the supervisor naps, waiting for a start. */
+  paused(): boolean {
+    const children = this.children();
+    return children.length === 1 && children[0] === "sleep";
+  }
+}
+
+/**
+ * The supervisor with `signal` sent to itself once, at the first pass of the command
+ * boundary after line `at`: exactly as if zvpg's signal had arrived there (a trap runs
+ * between two commands). `$?` is kept across the injection for the line after it.
+ */
+function injected(at: number, signal: "USR1" | "USR2" | "TERM"): string {
+  const lines = SUPERVISOR_SCRIPT.split("\n");
+  const inject =
+    `inj_rc=$?; [ -n "\${inj:-}" ] || { inj=1; kill -${signal} $$; }; (exit "$inj_rc")`;
+  return [...lines.slice(0, at + 1), inject, ...lines.slice(at + 1)].join("\n");
+}
+
+/** The line numbers of the supervisor's main loop, and where its phases begin. */
+function loopBoundaries(): { run: number[]; stopped: number[]; all: number[] } {
+  const lines = SUPERVISOR_SCRIPT.split("\n");
+  const start = lines.indexOf("while :; do");
+  const end = lines.lastIndexOf("done");
+  const serverLeft = lines.findIndex((l) => l.trim().startsWith("while kill -0"));
+  const napWait = lines.findIndex((l) => l.includes('wait "$nap"')) - 1;
+  assert.ok(start >= 0 && serverLeft > start && napWait > serverLeft && end > napWait);
+  const all: number[] = [];
+  for (let i = start; i < end; i++) if (!lines[i].trim().startsWith("#")) all.push(i);
+  return {
+    all,
+    // passed while the first server runs, before the supervisor waits for it to leave
+    run: all.filter((i) => i < serverLeft),
+    // passed only once a stopped server has left, while no start has been asked for
+    // (the nap's wait and what follows it are passed only once something woke it)
+    stopped: all.filter((i) => i >= serverLeft && i <= napWait),
+  };
 }
 
 for (const shell of SHELLS) {
@@ -136,5 +184,82 @@ for (const shell of SHELLS) {
         await s.child.status;
       }
     });
+  });
+}
+
+/**
+ * Fault injection: each of zvpg's signals delivered at every command boundary of the
+ * supervisor's loop, for the shells a container may have. A signal between the server's
+ * start and `pg=$!` used to reach no server: a stop waited for ever (found by CI under
+ * load, as "timed out waiting for server to stop").
+ */
+for (const shell of SHELLS) {
+  const name = shell.join(" ");
+  const { all, run, stopped } = loopBoundaries();
+
+  Deno.test(`supervisor (${name}): a stop at any point while the server runs stops it, and only a start restarts it`, async () => {
+    for (const at of run) {
+      await withTempDir(async (dir) => {
+        const s = new Supervised(shell, dir, injected(at, "USR1"));
+        try {
+          await s.until(`a pause for a stop after line ${at}`, () => s.paused());
+          await new Promise((r) => setTimeout(r, 100));
+          assert.ok(s.paused(), `no start without SIGUSR2 (stop after line ${at})`);
+          s.signal("SIGUSR2");
+          await s.until(`a start after line ${at}`, () => s.children().includes("perl"));
+        } finally {
+          s.signal("SIGTERM");
+          await s.child.status;
+        }
+      });
+    }
+  });
+
+  Deno.test(`supervisor (${name}): a start at any point after a stop restarts the server`, async () => {
+    for (const at of stopped) {
+      await withTempDir(async (dir) => {
+        const s = new Supervised(shell, dir, injected(at, "USR2"));
+        try {
+          await s.until("the first start", () => s.starts().length === 1);
+          await s.until("its pid known", () => s.children().includes("perl"));
+          s.signal("SIGUSR1");
+          await s.until(
+            `a restart for a start after line ${at}`,
+            () => s.starts().length === 2 && s.alive(s.starts()[1]),
+          );
+        } finally {
+          s.signal("SIGTERM");
+          await s.child.status;
+        }
+      });
+    }
+  });
+
+  Deno.test(`supervisor (${name}): a container stop at any point ends it, with no server left`, async () => {
+    for (const at of all) {
+      await withTempDir(async (dir) => {
+        const s = new Supervised(shell, dir, injected(at, "TERM"));
+        try {
+          // one whole cycle passes every boundary once: start, stop, pause, start again
+          const steps: [string, () => boolean, Deno.Signal | null][] = [
+            ["running", () => s.children().includes("perl"), "SIGUSR1"],
+            ["paused", () => s.paused(), "SIGUSR2"],
+            ["running again", () => s.children().includes("perl"), null],
+          ];
+          for (const [state, reached, next] of steps) {
+            await s.until(`${state} or ended (TERM after line ${at})`, () => s.ended || reached());
+            if (s.ended) break;
+            if (next) s.signal(next);
+          }
+          await s.until(`the end for a TERM after line ${at}`, () => s.ended);
+          for (const pid of s.starts()) assert.ok(!s.alive(pid), `server ${pid} left running`);
+        } finally {
+          try {
+            s.signal("SIGKILL");
+          } catch { /* already gone */ }
+          await s.child.status;
+        }
+      });
+    }
   });
 }
