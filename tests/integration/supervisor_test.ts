@@ -9,18 +9,22 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { procTable } from "../../src/ops/data_holders.ts";
 import { itest, sh } from "../support/itest.ts";
 import { assertHealthy } from "../support/fault_support.ts";
 
-/** The live children of `pid`, by command name. */
+/**
+ * The live children of `pid`, by command name, from the kernel's own list (one read, fast
+ * enough to catch a postmaster before its handlers; Debian's kernels have it).
+ */
 function children(pid: number): string[] {
-  let list: string;
-  try {
-    list = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`);
-  } catch {
-    return [];
+  const file = `/proc/${pid}/task/${pid}/children`;
+  if (!existsSync(`/proc/${pid}`)) throw new Error(`the supervisor (pid ${pid}) has exited`);
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: this test needs a kernel with CONFIG_PROC_CHILDREN`);
   }
+  const list = Deno.readTextFileSync(file);
   return list.trim().split(/\s+/).filter(Boolean).map(Number)
     .filter((child) => {
       try {
