@@ -279,26 +279,9 @@ function targets(r: BenchResults): [string, string, boolean | null][] {
   } else out.push(["largest size create within 20 % of smallest", "needs 2 sizes", null]);
   // issue 17 names 1GB for its TEMPLATE ratio; earlier targets name the largest size
   const oneGiB = valid.find((s) => s.requestedMiB === 1024);
-  if (oneGiB && oneGiB !== valid.at(-1)) {
-    const x = med(oneGiB.template.map((t) => t.ms)) / med(oneGiB.zvpgCreate.map((c) => c.wallMs));
-    out.push([
-      `≥ 40× faster than TEMPLATE at ${oneGiB.label}`,
-      `${ratio(x)} (TEMPLATE ${fmtMs(med(oneGiB.template.map((t) => t.ms)))})`,
-      Number.isFinite(x) ? x >= 40 : null,
-    ]);
-  }
+  if (oneGiB && oneGiB !== valid.at(-1)) out.push(templateTarget(oneGiB, 40));
   const largest = valid.at(-1);
-  if (largest) {
-    const x = med(largest.template.map((t) => t.ms)) /
-      med(largest.zvpgCreate.map((c) => c.wallMs));
-    for (const times of [20, 40]) {
-      out.push([
-        `≥ ${times}× faster than TEMPLATE at ${largest.label}`,
-        `${ratio(x)} (TEMPLATE ${fmtMs(med(largest.template.map((t) => t.ms)))})`,
-        Number.isFinite(x) ? x >= times : null,
-      ]);
-    }
-  }
+  if (largest) out.push(templateTarget(largest, 20), templateTarget(largest, 40));
   const spaced = r.sizes.filter((s) => s.space);
   out.push([
     "fresh branch ≤ 1 MB (zfs used, every size)",
@@ -315,6 +298,17 @@ function targets(r: BenchResults): [string, string, boolean | null][] {
     ]);
   } else out.push(["branch list with many branches ≤ 0.3 s", "not measured", null]);
   return out;
+}
+
+/** "≥ `times`× faster than TEMPLATE" at one size: the median TEMPLATE over the median create. */
+function templateTarget(s: SizeResult, times: number): [string, string, boolean | null] {
+  const template = med(s.template.map((t) => t.ms));
+  const x = template / med(s.zvpgCreate.map((c) => c.wallMs));
+  return [
+    `≥ ${times}× faster than TEMPLATE at ${s.label}`,
+    `${ratio(x)} (TEMPLATE ${fmtMs(template)})`,
+    Number.isFinite(x) ? x >= times : null,
+  ];
 }
 
 /** A reset's physical work per round: stop in the container, rollback, start until ready. */
@@ -375,7 +369,7 @@ function floorSection(r: BenchResults): string[] {
   if (once) {
     out.push(
       `- Start-up: \`deno run\` of an empty script ${fmtMs(deno)}; \`zvpg --version\` ${
-        fmtMs(med(once.zvpgVersionMs))
+        fmtMs(startUp)
       } (module loading).`,
       `- Engine: \`docker run -d\` of a sleeping container publishing a port, as zvpg does, ${
         fmtMs(med(once.runPublishMs))
