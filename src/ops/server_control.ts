@@ -51,7 +51,12 @@ export function findSupervisor(
   }
   if (parents.size !== 1) return undefined;
   const [supervisor] = parents;
-  return table.commandLine(supervisor).includes(SUPERVISOR_PATH) ? supervisor : undefined;
+  return runsSupervisor(supervisor, table) ? supervisor : undefined;
+}
+
+/** Whether `pid` runs zvpg's supervisor script (a container made by an older zvpg does not). */
+function runsSupervisor(pid: number, table: ProcessTable): boolean {
+  return table.commandLine(pid).includes(SUPERVISOR_PATH);
 }
 
 /**
@@ -101,7 +106,7 @@ export function resumeServer(
 ): void {
   const pgdata = ctx.layout.pgdata(branch);
   const same = table.startTime(paused.supervisor) === paused.startTime &&
-    table.commandLine(paused.supervisor).includes(SUPERVISOR_PATH);
+    runsSupervisor(paused.supervisor, table);
   if (!same) {
     throw new ZvpgError(
       `the server supervisor of branch '${branch}' is gone (its container ended or was restarted)`,
