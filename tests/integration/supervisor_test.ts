@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { procTable } from "../../src/ops/data_holders.ts";
 import { itest, sh } from "../support/itest.ts";
+import { isLive, until } from "../support/processes.ts";
 import { assertHealthy } from "../support/fault_support.ts";
 
 /**
@@ -26,23 +27,12 @@ function children(pid: number): string[] {
   }
   const list = Deno.readTextFileSync(file);
   return list.trim().split(/\s+/).filter(Boolean).map(Number)
-    .filter((child) => {
-      try {
-        return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${child}/status`));
-      } catch {
-        return false;
-      }
-    })
+    .filter(isLive)
     .map((child) => procTable.command(child));
 }
 
-async function until(what: string, test: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
+/** How long one step (a start, a stop) may take. */
+const STEP_MS = 10_000;
 
 itest(
   "supervisor: a stop that reaches PostgreSQL as it starts is carried out; the branch then starts, resets and serves",
@@ -59,13 +49,17 @@ itest(
       return list.length === 1 && list[0] === "sleep";
     };
     Deno.kill(supervisor, "SIGUSR1");
-    await until("the first stop", paused);
+    await until("the first stop", paused, STEP_MS);
     for (let round = 1; round <= 5; round++) {
       Deno.kill(supervisor, "SIGUSR2");
       // the stop goes out the moment the new postmaster exists, before its handlers
-      await until(`a new server (round ${round})`, () => children(supervisor).includes("postgres"));
+      await until(
+        `a new server (round ${round})`,
+        () => children(supervisor).includes("postgres"),
+        STEP_MS,
+      );
       Deno.kill(supervisor, "SIGUSR1");
-      await until(`the stop of a starting server (round ${round})`, paused);
+      await until(`the stop of a starting server (round ${round})`, paused, STEP_MS);
       assert.equal(await inspect("{{.State.Running}}"), "true", "the container stays up");
     }
     Deno.kill(supervisor, "SIGUSR2");

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SUPERVISOR_SCRIPT } from "../../src/domain/server_supervisor.ts";
 import { procTable } from "../../src/ops/data_holders.ts";
+import { isLive, until } from "../support/processes.ts";
 import { withTempDir } from "./helpers.ts";
 
 const SERVER = [
@@ -53,19 +54,10 @@ class Supervised {
     }
   }
   alive(pid: number): boolean {
-    try {
-      // a zombie (exited, not yet reaped by the supervisor) no longer works
-      return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
-    } catch {
-      return false;
-    }
+    return isLive(pid);
   }
-  async until(what: string, test: () => boolean, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!test()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 1));
-    }
+  until(what: string, test: () => boolean): Promise<void> {
+    return until(what, test, 5_000);
   }
   signal(signal: Deno.Signal): void {
     this.child.kill(signal);
