@@ -170,10 +170,12 @@ export function throwIfInterrupted(): void {
 }
 
 /**
- * The error to report once an operation removed what it made after an interrupt: the
- * interrupt's message saying so, in place of its hint. Other errors are returned as they are.
+ * The error to report once an operation's clean-up ran after an interrupt: the interrupt's
+ * message saying what the clean-up did (by default, it removed what the operation made; an
+ * operation past its point of no return says it finished instead), in place of its hint.
+ * Other errors are returned as they are.
  */
-export function rolledBack(error: unknown): unknown {
+export function rolledBack(error: unknown, done = "removed what it had made"): unknown {
   if (!(error instanceof InterruptedError)) return error;
-  return new InterruptedError(`${error.message}: removed what it had made`);
+  return new InterruptedError(`${error.message}: ${done}`);
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { StateError, UsageError } from "../errors.ts";
+import { InterruptedError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
@@ -227,7 +227,8 @@ export class ResetService {
       if (progress.marked || progress.ending) {
         await shielded(() => this.cleanUp(name, progress));
       }
-      throw rolledBack(error);
+      // past the point of no return the clean-up finished the reset: never say it undid it
+      throw rolledBack(error, progress.oldGone ? "finished it (its old data was gone)" : undefined);
     }
   }
 
@@ -309,9 +310,10 @@ export class ResetService {
     throwIfInterrupted();
     // never under a server: one may have come back meanwhile (an engine restarted)
     assertNoServer(branch.name, ctx.layout.pgdata(branch.name));
-    await ctx.zfs.rollback(plan.rollTo);
+    await rollBackOnce(ctx, plan.rollTo);
     // the point of no return: the changes are gone, clean-up finishes (restarts what is there)
     progress.oldGone = true;
+    throwIfInterrupted();
     timings.clone = performance.now() - t1;
     faultPoint("branch.reset.after-rollback");
     const t2 = performance.now();
@@ -536,6 +538,40 @@ export class ResetService {
     );
   }
 }
+
+/**
+ * `zfs rollback` to `snapshot`, done when it returns. A rollback is atomic, but a Ctrl-C
+ * stops the `zfs` program (the terminal signals it too) without saying whether the
+ * rollback happened: an interrupted one is run again, shielded (rolling back to the same
+ * snapshot twice changes nothing), and the caller's interrupt check then finishes the
+ * reset. Clean-up never undoes a reset whose data may be gone (it used to say "as it was"
+ * of data already reset).
+ */
+async function rollBackOnce(ctx: Context, snapshot: string): Promise<void> {
+  // the last check before the point of no return: a signal the process has received is
+  // seen only once the event loop turns, so it turns once first
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  throwIfInterrupted();
+  try {
+    await ctx.zfs.rollback(snapshot);
+  } catch (error) {
+    if (!(error instanceof InterruptedError)) throw error;
+    // zfs-fuse goes on with a rollback whose program was stopped, and refuses another one
+    // meanwhile ("dataset already exists"): tried again until it is through
+    const deadline = Date.now() + ROLLBACK_RETRY_MS;
+    for (;;) {
+      try {
+        return await shielded(() => ctx.zfs.rollback(snapshot));
+      } catch (again) {
+        if (Date.now() > deadline) throw again;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+}
+
+/** How long an interrupted rollback is tried again (see {@link rollBackOnce}). */
+const ROLLBACK_RETRY_MS = 5_000;
 
 /** The snapshot the branch was cloned from, if it is one of zvpg's. */
 function originOf(inventory: Inventory, branch: BranchRecord): SnapshotRecord | undefined {

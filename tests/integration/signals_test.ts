@@ -204,6 +204,17 @@ itest(
       );
       assert.ok(tables === "0" || tables === "1", context);
       if (r.code === 0) assert.equal(tables, "0", `a finished reset keeps no change: ${context}`);
+      // a rollback under way is always finished: a stopped `zfs rollback` may have happened
+      if (target.label === "zfs rollback") {
+        assert.equal(tables, "0", `a Ctrl-C during the rollback finishes it: ${context}`);
+      }
+      // the last line says what happened: undone (the change kept) or finished (reset)
+      if (r.code === 130) {
+        const said = tables === "0"
+          ? /: finished it \(its old data was gone\)$/m
+          : /: removed what it had made$/m;
+        assert.match(r.stderr, said, context);
+      }
       await assertHealthy(env, context);
     }
     console.log(`signals: ${outcomes.join(", ")}`);

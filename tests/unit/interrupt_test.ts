@@ -165,3 +165,21 @@ test("interrupt: a second signal kills the programs and quits at once", async ()
     assert.equal(left.code, 1, `${marker} left running`);
   }
 });
+
+Deno.test("interrupt: rolledBack says what the clean-up did, and leaves other errors alone", () => {
+  const error = new InterruptedError("branch reset 'b' interrupted by SIGINT", {
+    hint: "run 'zvpg status health'",
+  });
+  const undone = rolledBack(error) as InterruptedError;
+  assert.equal(undone.message, "branch reset 'b' interrupted by SIGINT: removed what it had made");
+  assert.equal(undone.hint, undefined);
+  assert.equal(undone.exitCode, 130);
+  // past its point of no return an operation finishes: it never says it undid anything
+  const finished = rolledBack(error, "finished it (its old data was gone)") as InterruptedError;
+  assert.equal(
+    finished.message,
+    "branch reset 'b' interrupted by SIGINT: finished it (its old data was gone)",
+  );
+  const other = new Error("zfs failed");
+  assert.equal(rolledBack(other, "finished it"), other);
+});
