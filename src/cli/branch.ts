@@ -18,7 +18,7 @@ import {
 } from "./options.ts";
 import { ResetService } from "../workflows/reset_service.ts";
 import { LifecycleService } from "../workflows/lifecycle_service.ts";
-import { type Expiry, expiryFromTtl } from "../domain/duration.ts";
+import { type Expiry, expiryAt, expiryFromTtl } from "../domain/duration.ts";
 import { UsageError } from "../errors.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
@@ -67,7 +67,8 @@ export function branchCommand(session: Session) {
       "expire after this long (30m, 8h, 7d): 'zvpg gc' deletes it",
       parseTtl,
     )
-    .option("--expires-at <time>", "expire at this RFC 3339 time", parseExpiresAt)
+    .option("--expires-at <time>", "expire at this RFC 3339 time (in the future)", parseExpiresAt)
+    .option("--force", "with --expires-at: accept a time already past (gc deletes the branch)")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -83,7 +84,7 @@ export function branchCommand(session: Session) {
     .action(session.action(async (ctx, name, options) => {
       const service = new BranchService(ctx);
       const { from, parent, port } = options;
-      const expiry = createExpiry(ctx.now(), options.ttl, options.expiresAt);
+      const expiry = createExpiry(ctx.now(), options);
       const { branch, created } = options.ifNotExists
         ? await ensureBranch(ctx, service, name, { from, parent, port, expiry })
         : { branch: await service.create(name, { from, parent, port, expiry }), created: true };
@@ -205,9 +206,10 @@ export function branchCommand(session: Session) {
     .argument("<name>", "branch name")
     .argument(
       "<when>",
-      "a duration from now (30m, 8h, 7d), an RFC 3339 time, or never",
+      "a duration from now (30m, 8h, 7d), an RFC 3339 time in the future, or never",
       parseExpiryOperand,
     )
+    .option("--force", "accept a time already past (the branch expires now: gc deletes it)")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -218,7 +220,7 @@ export function branchCommand(session: Session) {
         ? null
         : "ttlSeconds" in when
         ? expiryFromTtl(ctx.now(), when.ttlSeconds)
-        : { expiresAt: when.at, ttlSeconds: null };
+        : expiryAt(when.at, ctx.now(), options.force);
       const branch = await new LifecycleService(ctx).expire(name, expiry);
       return render(branch, branchExpireView(ctx), options.format);
     }));
@@ -332,14 +334,17 @@ export function branchCommand(session: Session) {
   return cmd;
 }
 
-/** The expiry of `branch create --ttl | --expires-at` (not both). */
-function createExpiry(now: Date, ttl?: number, at?: Date): Expiry | undefined {
+/** The expiry of `branch create --ttl | --expires-at [--force]` (not both). */
+function createExpiry(
+  now: Date,
+  { ttl, expiresAt: at, force }: { ttl?: number; expiresAt?: Date; force?: true },
+): Expiry | undefined {
   if (ttl !== undefined && at !== undefined) {
     throw new UsageError("--ttl and --expires-at cannot be used together", {
-      hint: "give a duration (--ttl 8h) or a time (--expires-at 2026-12-01T18:00:00Z)",
+      hint: "give a duration (--ttl 8h) or a time (--expires-at 2027-06-01T18:00:00Z)",
     });
   }
   if (ttl !== undefined) return expiryFromTtl(now, ttl);
-  if (at !== undefined) return { expiresAt: at, ttlSeconds: null };
+  if (at !== undefined) return expiryAt(at, now, force);
   return undefined;
 }

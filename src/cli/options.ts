@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { parseDuration, parseRfc3339 } from "../domain/duration.ts";
+import { parseDuration, readRfc3339 } from "../domain/duration.ts";
 
 /** Output formats of `-f/--format`. */
 export const FORMATS = ["table", "json"] as const;
@@ -50,13 +50,21 @@ export function parseTtl(value: string): number {
   return seconds;
 }
 
-/** Parses an RFC 3339 time with a zone, e.g. 2026-12-01T18:00:00Z. */
+/**
+ * Parses an RFC 3339 time with a zone, e.g. 2027-06-01T18:00:00Z; one that names no
+ * calendar instant (2027-02-30, 24:00) is refused, saying why.
+ */
 export function parseExpiresAt(value: string): Date {
-  const date = parseRfc3339(value);
-  if (date === undefined) {
-    throw new InvalidArgumentError("use an RFC 3339 time with a zone, e.g. 2026-12-01T18:00:00Z.");
+  const read = readRfc3339(value);
+  if (read === undefined) {
+    throw new InvalidArgumentError("use an RFC 3339 time with a zone, e.g. 2027-06-01T18:00:00Z.");
   }
-  return date;
+  if ("problem" in read) {
+    throw new InvalidArgumentError(
+      `${read.problem}: use a date and time that exist, e.g. 2027-06-01T18:00:00Z.`,
+    );
+  }
+  return read.date;
 }
 
 /** `branch expire`'s operand: a duration, an RFC 3339 time, or `never` (null). */
@@ -64,8 +72,7 @@ export function parseExpiryOperand(value: string): { ttlSeconds: number } | { at
   if (value === "never") return null;
   const seconds = parseDuration(value);
   if (seconds !== undefined) return { ttlSeconds: seconds };
-  const date = parseRfc3339(value);
-  if (date !== undefined) return { at: date };
+  if (readRfc3339(value) !== undefined) return { at: parseExpiresAt(value) };
   throw new InvalidArgumentError(
     "use a duration such as 30m, 8h or 7d, an RFC 3339 time, or 'never'.",
   );

@@ -48,7 +48,8 @@ export class LifecycleService {
           hint: "set an expiry on the branches made from it instead",
         });
       }
-      if (expiry) assertNotProtected(branch, "given an expiry");
+      // a protected branch's expiry does not change, to 'never' neither
+      assertNotProtected(branch, expiry ? "given an expiry" : "set to never expire");
       assertNotBusy(branch);
       if (expiry === null) {
         await ctx.zfs.inherit(branch.dataset, PROPS.expires);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import type { FixtureEntry } from "../unit/helpers.ts";
 import { dockerPsCall, portReleaseCall, zfsGetNamesCall } from "../unit/helpers.ts";
 import {
@@ -167,6 +168,52 @@ Deno.test("branch delete: a protected branch is refused", async () => {
 Deno.test("branch expire: a bad duration is a usage error", async () => {
   const run = await runCli(["branch", "expire", "feature/auth", "7 days"]);
   assertGolden("usage_bad_expiry.txt", run);
+});
+
+Deno.test("branch expire: a date the calendar does not have is a usage error before any call", async () => {
+  const run = await runCli(["branch", "expire", "feature/auth", "2027-02-30T00:00:00Z"]);
+  assertGolden("usage_expire_no_such_date.txt", run);
+});
+
+Deno.test("branch create: an --expires-at the calendar does not have is a usage error", async () => {
+  for (const bad of ["2027-02-29T00:00:00Z", "2027-04-31T12:00:00Z", "2027-01-01T24:00:00Z"]) {
+    const run = await runCli(["branch", "create", "x", "--expires-at", bad]);
+    assert.equal(run.code, 2, bad);
+    assert.match(run.stderr, new RegExp(`'${bad}' is invalid`), bad);
+  }
+  const run = await runCli(["branch", "create", "x", "--expires-at", "2027-02-30T00:00:00Z"]);
+  assertGolden("usage_expires_at_no_such_date.txt", run);
+});
+
+Deno.test("branch create: a past --expires-at is a usage error before any call", async () => {
+  const run = await runCli(["branch", "create", "x", "--expires-at", "2026-01-01T00:00:00Z"]);
+  assertGolden("usage_expires_at_past.txt", run);
+});
+
+Deno.test("branch expire: a past time is a usage error before any call", async () => {
+  const run = await runCli(["branch", "expire", "feature/auth", "2026-01-01T00:00:00Z"]);
+  assertGolden("usage_expire_past.txt", run);
+});
+
+Deno.test("branch expire --force: a past time is set (gc deletes the branch)", async () => {
+  const past = "2026-01-01T00:00:00.000Z";
+  const run = await runCli(["branch", "expire", "feature/auth", past, "--force", "-f", "json"], {
+    calls: () => [
+      ...inventory(),
+      { argv: ["zfs", "inherit", "zvpg:ttl", FEATURE] },
+      { argv: ["zfs", "set", `zvpg:expires=${past}`, FEATURE] },
+      ...inventory(poolWith({ "zvpg:expires": past })),
+    ],
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(JSON.parse(run.stdout).expiresAt, past);
+});
+
+Deno.test("branch expire never: a protected branch is refused, naming the protection", async () => {
+  const run = await runCli(["branch", "expire", "feature/auth", "never"], {
+    calls: () => inventory(poolWith({ "zvpg:protected": "on" })),
+  });
+  assertGolden("error_expire_never_protected.txt", run);
 });
 
 Deno.test("branch create: a bad --ttl is a usage error", async () => {

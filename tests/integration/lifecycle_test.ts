@@ -123,7 +123,7 @@ itest(
   "gc: removes an expired branch; protected, default and depended-on ones survive; holds stop zfs destroy",
   async (env) => {
     await env.ok(["snapshot", "create", "base"]);
-    const past = ["--expires-at", "2000-01-01T00:00:00Z"];
+    const past = ["--expires-at", "2000-01-01T00:00:00Z", "--force"];
     await env.ok(["branch", "create", "old", "--from", "base", ...past]);
     await env.ok(["branch", "create", "kept", "--from", "base", ...past]);
     await env.ok(["branch", "protect", "kept"]);
@@ -146,6 +146,7 @@ itest(
     // protection: refused by zvpg, and a hand-typed zfs destroy of its origin fails
     assertCliError(await env.zvpg(["branch", "delete", "kept"]), 1, /protected/);
     assertCliError(await env.zvpg(["branch", "reset", "kept"]), 1, /protected/);
+    assertCliError(await env.zvpg(["branch", "expire", "kept", "never"]), 1, /protected/);
     await env.ok(["branch", "snapshot", "kept", "ks"]);
     const ds = `${env.pool}/clones/kept@ks`;
     const destroy = await sh("zfs", ["destroy", ds]);

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  expiryAt,
   expiryFromTtl,
   isExpired,
   parseDuration,
   parseRfc3339,
+  readRfc3339,
 } from "../../src/domain/duration.ts";
+import { UsageError } from "../../src/errors.ts";
 import { findDrift, resetDirection } from "../../src/domain/drift.ts";
 import { planGc } from "../../src/domain/gc_plan.ts";
 import { buildInventory } from "../../src/domain/inventory.ts";
@@ -46,6 +49,58 @@ Deno.test("parseRfc3339(): needs a zone; invalid dates are undefined", () => {
   );
   for (const bad of ["2026-12-01", "2026-12-01T18:00:00", "tomorrow", "2026-13-45T99:00:00Z"]) {
     assert.equal(parseRfc3339(bad), undefined, bad);
+  }
+});
+
+Deno.test("parseRfc3339(): a date or time the calendar does not have is refused, never rolled over", () => {
+  const bad = [
+    "2027-02-30T00:00:00Z", // was March 2
+    "2026-04-31T00:00:00Z",
+    "2027-02-29T00:00:00Z", // 2027 is not a leap year
+    "1900-02-29T00:00:00Z", // nor is 1900
+    "2026-13-01T00:00:00Z",
+    "2026-00-10T00:00:00Z",
+    "2026-12-00T00:00:00Z",
+    "2026-12-32T00:00:00Z",
+    "2026-12-01T24:00:00Z",
+    "2026-12-01T25:00:00Z",
+    "2026-12-01T18:60:00Z",
+    "2026-12-01T18:00:60Z",
+    "2026-12-01T18:00:00+24:00",
+    "2026-12-01T18:00:00+01:60",
+  ];
+  for (const text of bad) assert.equal(parseRfc3339(text), undefined, text);
+  const good: [string, string][] = [
+    ["2028-02-29T00:00:00Z", "2028-02-29T00:00:00.000Z"],
+    ["2000-02-29T23:59:59Z", "2000-02-29T23:59:59.000Z"],
+    ["2026-04-30t10:00:00z", "2026-04-30T10:00:00.000Z"],
+    ["2026-12-31 23:30:00-01:00", "2027-01-01T00:30:00.000Z"],
+    ["2026-12-01T18:00:00.123456+05:45", "2026-12-01T12:15:00.123Z"],
+    ["2026-12-01T18:00:00-00:00", "2026-12-01T18:00:00.000Z"],
+  ];
+  for (const [text, iso] of good) assert.equal(parseRfc3339(text)?.toISOString(), iso, text);
+});
+
+Deno.test("readRfc3339(): says which field is wrong; undefined when it is not the form", () => {
+  assert.deepEqual(readRfc3339("2027-02-30T00:00:00Z"), { problem: "2027-02 has no day 30" });
+  assert.deepEqual(readRfc3339("2026-12-01T24:00:00Z"), {
+    problem: "there is no hour 24 (00 to 23)",
+  });
+  assert.equal(readRfc3339("2026-12-01T18:00:00"), undefined);
+  assert.equal(readRfc3339("tomorrow"), undefined);
+});
+
+Deno.test("expiryAt(): a time not after now is a usage error unless forced", () => {
+  assert.deepEqual(expiryAt(FUTURE, NOW), { expiresAt: FUTURE, ttlSeconds: null });
+  for (const at of [PAST, NOW]) {
+    assert.throws(() => expiryAt(at, NOW), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, new RegExp(`^expiry time ${at.toISOString()} is not in the future`));
+      assert.match(e.hint ?? "", /--force/);
+      return true;
+    });
+    assert.deepEqual(expiryAt(at, NOW, true), { expiresAt: at, ttlSeconds: null });
   }
 });
 
