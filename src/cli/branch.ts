@@ -311,6 +311,10 @@ export function branchCommand(session: Session) {
     .option("--dry-run", "print the SQL and change nothing")
     .option("--output <file>", "also write the SQL as a migration file")
     .option("--allow-data-loss", "allow statements that lose data (drops, narrowing types)")
+    .option(
+      "--allow-difference",
+      "merge even where the proof finds the result unlike the branch (each named in a warning)",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -327,6 +331,7 @@ export function branchCommand(session: Session) {
         dryRun: options.dryRun,
         output: options.output,
         allowDataLoss: options.allowDataLoss,
+        allowDifference: options.allowDifference,
       });
       return render(result, branchMergeView, options.format);
     }));

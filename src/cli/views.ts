@@ -609,6 +609,11 @@ export interface BranchDiffJson {
   objects: ObjectChangeJson[];
   statements: string[];
   data: TableDataChange[] | null;
+  /**
+   * The objects `pg_dump --schema-only` sees changed (its names: `TABLE public.users`),
+   * whatever the engine models; `hasChanges` is true when this is not empty.
+   */
+  dumpChanges: string[];
 }
 
 function objectDiffLines(c: ObjectChange): string[] {
@@ -650,14 +655,25 @@ export const branchDiffView: View<{ diff: DiffResult; exitCode?: boolean }> = {
     objects: d.objects.map(objectChangeJson),
     statements: d.statements,
     data: d.data,
+    dumpChanges: d.dumpChanges,
   }),
   text: ({ diff: d }) => {
     const from = d.base.snapshot === null
       ? `branch '${d.base.branch}'`
       : `snapshot '${d.base.snapshot}' (origin of '${d.compare.branch}')`;
     const lines = [`Schema of database '${d.database}': ${from} → branch '${d.compare.branch}'`];
-    if (d.objects.length === 0 && d.statements.length === 0) lines.push("No schema differences.");
+    if (d.objects.length === 0 && d.statements.length === 0 && d.dumpChanges.length === 0) {
+      lines.push("No schema differences.");
+    }
     for (const c of d.objects) lines.push("", ...objectDiffLines(c));
+    if (d.objects.length === 0 && d.dumpChanges.length > 0) {
+      lines.push(
+        "",
+        `pg_dump sees changes the engine does not model (a merge refuses them): ${
+          d.dumpChanges.join(", ")
+        }`,
+      );
+    }
     if (d.data) lines.push("", ...dataLines(d.data));
     return lines.join("\n");
   },
@@ -678,6 +694,15 @@ export interface BranchMergeJson {
   applied: boolean;
   preMergeSnapshot: string | null;
   output: string | null;
+  /**
+   * The proof, by pg_dump, that the script gives the three-way merge: `proven` is false only
+   * when `--allow-difference` accepted the `differences` it lists.
+   */
+  proof: {
+    proven: boolean;
+    objectsChecked: number;
+    differences: { object: string; expected: string; problem: string; detail: string }[];
+  };
 }
 
 /** `branch merge`: the SQL with --dry-run, else what was merged and how to undo it. */
@@ -695,6 +720,11 @@ export const branchMergeView: View<MergeResult> = {
     applied: r.applied,
     preMergeSnapshot: r.preMergeSnapshot,
     output: r.output,
+    proof: {
+      proven: r.proof.differences.length === 0,
+      objectsChecked: r.proof.objectsChecked,
+      differences: r.proof.differences,
+    },
   }),
   text: (r) => {
     if (r.statements.length === 0) {
@@ -703,6 +733,7 @@ export const branchMergeView: View<MergeResult> = {
     if (r.dryRun) return migrationFile(r).trimEnd();
     const lines = [
       `Merged ${r.objects.length} schema change(s) of '${r.branch}' into '${r.into}' (${r.statements.length} statement(s)).`,
+      proofLine(r),
       `Undo: 'zvpg branch reset ${r.into} --to ${r.preMergeSnapshot}' puts '${r.into}' back as it was.`,
     ];
     if (r.output) lines.push(`Migration written to ${r.output}.`);
@@ -710,6 +741,14 @@ export const branchMergeView: View<MergeResult> = {
   },
   note: (r) => r.statements.length > 0 ? "Rows are not merged: only the schema." : undefined,
 };
+
+/** What the proof of a merge found, in one line. */
+export function proofLine(r: MergeResult): string {
+  const n = r.proof.differences.length;
+  return n === 0
+    ? `Proven: pg_dump of '${r.into}' with the script matches the three-way merge (${r.proof.objectsChecked} objects compared).`
+    : `Not proven: ${n} object(s) unlike the three-way merge, accepted with --allow-difference.`;
+}
 
 // ---------------------------------------------------------------------------------------
 // connection helpers

@@ -22,9 +22,17 @@ import {
   objectChanges,
 } from "../domain/schema_merge.ts";
 import type { BranchRecord } from "../domain/inventory.ts";
+import {
+  changedSince,
+  describeDifferences,
+  type ProofResult,
+  proveMerge,
+  type SchemaDump,
+} from "../domain/schema_proof.ts";
 import { PROPS, TEMPORARY_PROP } from "../domain/layout.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { operationAlive } from "../ops/operation_alive.ts";
+import { dumpSchema } from "../ops/schema_dump.ts";
 import {
   BranchNotFoundError,
   DataLossError,
@@ -75,6 +83,8 @@ export interface DiffResult {
   /** The SQL that turns base into compare. */
   statements: string[];
   data: TableDataChange[] | null;
+  /** The objects pg_dump sees changed, independently of the engine. */
+  dumpChanges: string[];
 }
 
 /** Options of `branch merge`. */
@@ -83,6 +93,8 @@ export interface MergeOptions {
   dryRun?: boolean;
   output?: string;
   allowDataLoss?: boolean;
+  /** Merge even where the proof finds the result unlike the branch (named in a warning). */
+  allowDifference?: boolean;
   database?: string;
 }
 
@@ -102,11 +114,16 @@ export interface MergeResult {
   /** The snapshot of the target taken before the merge (undoes it), if applied. */
   preMergeSnapshot: string | null;
   output: string | null;
+  /** What the proof compared on a throwaway clone of the target with the script applied. */
+  proof: ProofResult;
 }
 
 /** A database zvpg opened for a comparison, and how to let it go. */
 interface OpenSide {
   endpoint: PgEndpoint;
+  /** The branch and container serving it. */
+  branch: string;
+  container: string;
   close(): Promise<void>;
 }
 
@@ -168,6 +185,7 @@ export class DiffMergeService {
       const compare = await this.inspect(compareSide.endpoint);
       const objects = objectChanges(base.objects, compare.objects);
       const statements = await this.engine.plan(base, compare);
+      const dumpChanges = changedSince(await this.dump(baseSide), await this.dump(compareSide));
       const data = options.data || options.exact
         ? await tableDataChanges(baseSide.endpoint, compareSide.endpoint, {
           exact: options.exact ?? false,
@@ -179,11 +197,12 @@ export class DiffMergeService {
         compare: { branch: options.other ?? branch.name },
         database,
         engine: this.engine.name,
-        hasChanges: objects.length > 0 || statements.length > 0 ||
+        hasChanges: objects.length > 0 || statements.length > 0 || dumpChanges.length > 0 ||
           (data?.some((t) => t.changed) ?? false),
         objects,
         statements,
         data,
+        dumpChanges,
       };
     } finally {
       await shielded(() => this.closeAll(sides));
@@ -209,17 +228,21 @@ export class DiffMergeService {
     }
     const target = await this.branch(into);
     await this.loadEngine();
-    const branchEp = this.openRunning(branch, database).endpoint;
-    const targetEp = this.openRunning(target, database).endpoint;
+    const ourSide = this.openRunning(branch, database);
+    const theirSide = this.openRunning(target, database);
+    const targetEp = theirSide.endpoint;
     await this.sweep();
     const sides: OpenSide[] = [];
     try {
       const baseSide = await this.openSnapshot(origin, database);
       sides.push(baseSide);
       const base = await this.inspect(baseSide.endpoint);
-      const ours = await this.inspect(branchEp);
-      const theirs = await this.inspect(targetEp);
+      const baseDump = await this.dump(baseSide);
       await shielded(() => this.closeAll(sides.splice(0)));
+      const ours = await this.inspect(ourSide.endpoint);
+      const theirs = await this.inspect(targetEp);
+      const branchDump = await this.dump(ourSide);
+      const targetDump = await this.dump(theirSide);
       const branchChanges = objectChanges(base.objects, ours.objects);
       const targetChanges = objectChanges(base.objects, theirs.objects);
       const conflicts = findConflicts(branchChanges, targetChanges);
@@ -228,9 +251,13 @@ export class DiffMergeService {
       const desired = this.engine.overlay(await this.inspect(targetEp), ours, ids);
       const statements = await this.engine.plan(theirs, desired);
       const dataLoss = classifyDataLoss(statements, theirs.facts);
-      if (dataLoss.length > 0 && !options.allowDataLoss) {
+      if (dataLoss.length > 0 && !options.allowDataLoss && !options.dryRun) {
         throw dataLossError(branch.name, into, dataLoss);
       }
+      const merged = statements.length === 0
+        ? targetDump
+        : await this.prove(target, statements, database);
+      const proof = proveMerge({ base: baseDump, branch: branchDump, target: targetDump, merged });
       const result: MergeResult = {
         branch: branch.name,
         into,
@@ -244,19 +271,23 @@ export class DiffMergeService {
         applied: false,
         preMergeSnapshot: null,
         output: null,
+        proof,
       };
+      if (proof.differences.length > 0) {
+        if (!options.allowDifference) throw proofError(branch.name, into, statements, proof);
+        log.warn(
+          `merging knowingly, unlike '${branch.name}': ${describeDifferences(proof.differences)}`,
+        );
+      }
       if (statements.length === 0) return result;
       if (options.dryRun) return this.writeOutput(result, options.output);
-      await this.prove(target, statements, database);
       this.writeOutput(result, options.output);
       throwIfInterrupted();
-      // the plan was made for the target as it was read: refuse if it changed since
-      const drift = objectChanges(theirs.objects, (await this.inspect(targetEp)).objects);
+      // the plan was made and proven for the target as it was read: refuse if it changed since
+      const drift = changedSince(targetDump, await this.dump(theirSide));
       if (drift.length > 0) {
         throw new StateError(
-          `branch '${into}' changed during the merge (${
-            drift.map((c) => `${c.kind} ${c.name}`).join(", ")
-          }); nothing was applied`,
+          `branch '${into}' changed during the merge (${drift.join(", ")}); nothing was applied`,
           { hint: "run the merge again" },
         );
       }
@@ -281,12 +312,20 @@ export class DiffMergeService {
     }
   }
 
-  /** Runs the script on a throwaway clone of the target's current state. */
-  private async prove(target: BranchRecord, statements: string[], database: string) {
+  /**
+   * Runs the script on a throwaway clone of the target's current state and returns the
+   * clone's schema as pg_dump sees it.
+   */
+  private async prove(
+    target: BranchRecord,
+    statements: string[],
+    database: string,
+  ): Promise<SchemaDump> {
     const side = await this.openTemporary({ parent: target.name }, database);
     try {
       faultPoint("branch.merge.before-proof");
       await (await adapter()).applyInTransaction(side.endpoint, statements);
+      return await this.dump(side);
     } catch (error) {
       if (error instanceof ZvpgError) throw error;
       throw new MergeProofError(
@@ -294,7 +333,8 @@ export class DiffMergeService {
           engineMessage(error, side.endpoint.password)
         }`,
         {
-          hint: `nothing was changed; see it with --dry-run, merge by hand, or adjust the branch`,
+          hint:
+            `nothing was changed; 'zvpg branch diff' shows the changes to make in '${target.name}' by hand`,
         },
       );
     } finally {
@@ -363,7 +403,12 @@ export class DiffMergeService {
         hint: `start it with 'zvpg branch start ${branch.name}'`,
       });
     }
-    return { endpoint: this.endpoint(branch.port, database), close: async () => {} };
+    return {
+      endpoint: this.endpoint(branch.port, database),
+      branch: branch.name,
+      container: branch.container.name,
+      close: async () => {},
+    };
   }
 
   private openSnapshot(snapshot: string, database: string): Promise<OpenSide> {
@@ -387,8 +432,20 @@ export class DiffMergeService {
     throwIfInterrupted();
     return {
       endpoint: this.endpoint(made.port!, database),
+      branch: name,
+      container: made.container!.name,
       close: () => this.removeTemporary(name),
     };
+  }
+
+  /** The schema of a side's database, as its own pg_dump writes it. */
+  private dump(side: OpenSide): Promise<SchemaDump> {
+    throwIfInterrupted();
+    return dumpSchema(this.ctx, {
+      branch: side.branch,
+      container: side.container,
+      database: side.endpoint.database,
+    });
   }
 
   private async removeTemporary(name: string): Promise<void> {
@@ -449,6 +506,24 @@ function conflictError(branch: string, into: string, conflicts: Conflict[]): Mer
   );
 }
 
+function proofError(
+  branch: string,
+  into: string,
+  statements: string[],
+  proof: ProofResult,
+): MergeProofError {
+  const what = statements.length === 0
+    ? `the engine writes no statement for what '${branch}' changed`
+    : `the merge script, run on a throwaway clone of '${into}', leaves a schema unlike the three-way merge`;
+  return new MergeProofError(
+    `cannot merge '${branch}' into '${into}': ${what}: ${describeDifferences(proof.differences)}`,
+    {
+      hint:
+        `nothing was changed; make these changes in '${into}' by hand, or rerun with --allow-difference to accept them`,
+    },
+  );
+}
+
 function dataLossError(branch: string, into: string, losses: DataLoss[]): DataLossError {
   return new DataLossError(
     `merging '${branch}' into '${into}' would lose data: ${losses.map((l) => l.reason).join("; ")}`,
@@ -461,6 +536,11 @@ export function migrationFile(r: MergeResult): string {
   return [
     `-- zvpg: schema changes of branch '${r.branch}' since snapshot '${r.base}', for '${r.into}'`,
     `-- engine: ${r.engine}; rows are not included`,
+    r.proof.differences.length === 0
+      ? `-- proven: run on a throwaway clone of '${r.into}', pg_dump matches the three-way merge (${r.proof.objectsChecked} objects)`
+      : `-- NOT PROVEN (accepted with --allow-difference): ${
+        describeDifferences(r.proof.differences)
+      }`,
     ...r.dataLoss.map((l) => `-- DATA LOSS: ${l.reason}`),
     "begin;",
     ...r.statements.map((s) => s.endsWith(";") ? s : `${s};`),

@@ -59,6 +59,7 @@ const DIFF: DiffResult = {
       method: "estimate",
     },
   ],
+  dumpChanges: ["FUNCTION public.answer()", "TABLE public.users"],
 };
 
 const MERGE: MergeResult = {
@@ -80,6 +81,7 @@ const MERGE: MergeResult = {
   applied: true,
   preMergeSnapshot: "pre-merge-feature-auth-20240115T103000000Z",
   output: null,
+  proof: { objectsChecked: 14, differences: [] },
 };
 
 function rendered(fn: () => number): CliRun {
@@ -113,7 +115,14 @@ Deno.test("branch diff: --exit-code exits 1 on differences, 0 without", () => {
     "branch_diff_exit_code.txt",
     rendered(() => render({ diff: DIFF, exitCode: true }, branchDiffView, "json")),
   );
-  const none = { ...DIFF, hasChanges: false, objects: [], statements: [], data: null };
+  const none = {
+    ...DIFF,
+    hasChanges: false,
+    objects: [],
+    statements: [],
+    data: null,
+    dumpChanges: [],
+  };
   assertGolden(
     "branch_diff_none.txt",
     rendered(() => render({ diff: none, exitCode: true }, branchDiffView, "table")),
@@ -123,6 +132,46 @@ Deno.test("branch diff: --exit-code exits 1 on differences, 0 without", () => {
 Deno.test("branch merge --dry-run: prints the migration SQL", () => {
   const dry = { ...MERGE, dryRun: true, applied: false, preMergeSnapshot: null };
   assertGolden("branch_merge_dry_run.txt", rendered(() => render(dry, branchMergeView, "table")));
+});
+
+Deno.test("branch diff: changes only pg_dump sees are named, and are changes", () => {
+  const unmodeled = {
+    ...DIFF,
+    objects: [],
+    statements: [],
+    data: null,
+    dumpChanges: ["COMMENT ON TABLE public.users"],
+  };
+  assertGolden(
+    "branch_diff_unmodeled.txt",
+    rendered(() => render({ diff: unmodeled, exitCode: true }, branchDiffView, "table")),
+  );
+});
+
+Deno.test("branch merge --allow-difference: the accepted differences are in the SQL and JSON", () => {
+  const accepted: MergeResult = {
+    ...MERGE,
+    dryRun: true,
+    applied: false,
+    preMergeSnapshot: null,
+    proof: {
+      objectsChecked: 14,
+      differences: [{
+        object: "TABLE public.users",
+        expected: "branch",
+        problem: "column order",
+        detail: "-id integer NOT NULL, +email text,",
+      }],
+    },
+  };
+  assertGolden(
+    "branch_merge_not_proven.txt",
+    rendered(() => render(accepted, branchMergeView, "table")),
+  );
+  assertGolden(
+    "branch_merge_not_proven.json",
+    rendered(() => render(accepted, branchMergeView, "json")),
+  );
 });
 
 Deno.test("branch diff: a stopped branch is refused before anything is cloned", async () => {

@@ -235,6 +235,101 @@ itest(
   },
 );
 
+itest(
+  "branch merge: an enum value, sequence and identity options and OWNED BY merge as on the branch",
+  async (env) => {
+    const main = await env.port("main");
+    await env.psql(
+      main,
+      `create type mood as enum ('a', 'b');
+     create table users (id int primary key, m mood);
+     create table inv (id int primary key);
+     insert into inv select generate_series(1, 999);
+     create table o (id serial primary key);
+     create sequence counter as integer`,
+    );
+    await env.ok(["branch", "create", "feat"]);
+    await env.psql(
+      await env.port("feat"),
+      `alter type mood add value 'meh';
+     create sequence inv_no start 5000 increment 10;
+     alter table inv alter column id add generated always as identity (start with 1000);
+     create sequence o_ids;
+     alter table o alter column id set default nextval('o_ids');
+     alter sequence o_id_seq owned by none;
+     alter sequence o_ids owned by o.id;
+     alter sequence counter increment 5 maxvalue 1000`,
+    );
+    // every change is a difference, to the engine and to pg_dump
+    const diff = await env.json<DiffJson & { dumpChanges: string[] }>(["branch", "diff", "feat"]);
+    for (const o of ["SEQUENCE public.inv_no", "SEQUENCE public.counter", "TYPE public.mood"]) {
+      assert.ok(diff.dumpChanges.includes(o), `${o} in ${diff.dumpChanges}`);
+    }
+    const changed = diff.objects.map((o) => `${o.kind} ${o.name}`);
+    for (const o of ["sequence public.counter", "sequence public.o_id_seq", "table public.inv"]) {
+      assert.ok(changed.includes(o), `${o} in ${changed}`);
+    }
+
+    const merged = await env.json<MergeJson & { proof: { proven: boolean } }>([
+      "branch",
+      "merge",
+      "feat",
+    ]);
+    assert.equal(merged.applied, true);
+    assert.equal(merged.proof.proven, true);
+    // checked independently of zvpg's proof: the whole schema is the branch's
+    assert.equal(await env.schemaDump("main"), await env.schemaDump("feat"));
+    assert.equal(
+      await env.psql(main, "with r as (insert into inv default values returning id) table r"),
+      "1000",
+    );
+    assert.equal(await env.psql(main, "select nextval('inv_no')"), "5000");
+    assert.equal(
+      await env.psql(main, "with r as (insert into users values (1, 'meh') returning m) table r"),
+      "meh",
+    );
+    assert.equal(await env.psql(main, "select pg_get_serial_sequence('o', 'id')"), "public.o_ids");
+    assert.equal((await env.zvpg(["branch", "diff", "main", "feat", "--exit-code"])).code, 0);
+  },
+);
+
+itest(
+  "branch merge: what the engine misses is refused by the proof; --dry-run shows a lossy merge",
+  async (env) => {
+    const main = await env.port("main");
+    await env.psql(main, "create table t (id int primary key, legacy text)");
+    for (const b of ["noted", "lossy"]) await env.ok(["branch", "create", b]);
+    await env.psql(await env.port("noted"), "comment on table t is 'the ledger'");
+    await env.psql(await env.port("lossy"), "alter table t drop column legacy");
+    const before = await env.schemaDump("main");
+
+    // a change no statement carries: refused, naming the object, nothing changed
+    assertCliError(
+      await env.zvpg(["branch", "merge", "noted"]),
+      1,
+      /cannot merge 'noted' into 'main': the engine writes no statement .*COMMENT ON TABLE public\.t missing .*--allow-difference/,
+    );
+    assertCliError(
+      await env.zvpg(["branch", "merge", "noted", "--dry-run"]),
+      1,
+      /COMMENT ON TABLE public\.t missing/,
+    );
+    assert.equal(await env.schemaDump("main"), before);
+    assert.ok(!(await snapshotNames(env)).some((s) => s.startsWith("pre-merge-")));
+    const diff = await env.zvpg(["branch", "diff", "noted", "--exit-code"]);
+    assert.equal(diff.code, 1, "pg_dump's changes count with --exit-code");
+    assert.match(diff.stdout, /engine does not model .*COMMENT ON TABLE public\.t/);
+
+    // --dry-run of a lossy merge shows the loss (its refusal's hint sends the user there)
+    assertCliError(await env.zvpg(["branch", "merge", "lossy"]), 1, /review it with --dry-run/);
+    const dry = await env.zvpg(["branch", "merge", "lossy", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^-- DATA LOSS: drops column public\.t\.legacy/m);
+    assert.match(dry.stdout, /^-- proven: /m);
+    assert.equal(await env.schemaDump("main"), before);
+  },
+);
+
 /** Runs zvpg in its own process group and sends SIGINT to it once it pauses at `step`. */
 async function interruptAt(
   env: TestEnv,

@@ -220,6 +220,29 @@ export class TestEnv {
     return r.stdout.trim();
   }
 
+  /**
+   * A branch's schema as the server's own `pg_dump --schema-only` writes it (run in its
+   * container), without the random `\restrict` key of recent pg_dump versions: two
+   * databases with the same schema give the same text.
+   */
+  async schemaDump(branch: string, database = "postgres"): Promise<string> {
+    const { container } = await this.json<{ container: string }>(["branch", "info", branch]);
+    const r = await sh(this.engine, [
+      "exec",
+      container,
+      "pg_dump",
+      "--schema-only",
+      "-h",
+      "/var/run/postgresql",
+      "-U",
+      "postgres",
+      "-d",
+      database,
+    ]);
+    if (r.code !== 0) throw new Error(`pg_dump of ${branch}/${database} failed: ${r.stderr}`);
+    return r.stdout.split("\n").filter((l) => !/^\\(un)?restrict /.test(l)).join("\n");
+  }
+
   /** The port of a branch (from `branch info -f json`). */
   async port(branch: string): Promise<number> {
     const info = await this.json<{ port: number }>(["branch", "info", branch]);
