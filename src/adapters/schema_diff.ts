@@ -85,14 +85,98 @@ export function objectId(category: string, key: string): string {
   return `${category}:${key}`;
 }
 
-function definitionOf(category: string, obj: Inspection): string {
+/**
+ * The options of one sequence, which migra neither inspects nor writes (its sequences are a
+ * bare `create sequence`): read from `pg_sequence` by zvpg and kept beside the inspection.
+ */
+export interface SequenceOptions {
+  /** `"schema"."name"`, as migra keys sequences. */
+  key: string;
+  /** The `"schema"."table"` of the identity column it serves, or null for a plain sequence. */
+  identityOf: string | null;
+  /** `as integer increment by 10 minvalue 1 maxvalue … start with 5000 cache 1 no cycle`. */
+  options: string;
+}
+
+/** Where zvpg keeps its sequence options in an inspection (beside migra's dicts). */
+const SEQUENCE_OPTIONS = Symbol("zvpg.sequenceOptions");
+
+const SEQUENCE_SQL = `select
+  '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"' as key,
+  (select '"' || replace(tn.nspname, '"', '""') || '"."' || replace(t.relname, '"', '""') || '"'
+     from pg_depend d join pg_class t on t.oid = d.refobjid
+     join pg_namespace tn on tn.oid = t.relnamespace
+     where d.classid = 'pg_class'::regclass and d.objid = c.oid
+       and d.refclassid = 'pg_class'::regclass and d.deptype = 'i') as identity_of,
+  format_type(s.seqtypid, null) as type, s.seqincrement::text as increment,
+  s.seqmin::text as min, s.seqmax::text as max, s.seqstart::text as start,
+  s.seqcache::text as cache, s.seqcycle as cycle
+  from pg_sequence s join pg_class c on c.oid = s.seqrelid
+  join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname not in ('pg_catalog', 'information_schema')
+    and not exists (select 1 from pg_depend e where e.classid = 'pg_class'::regclass
+      and e.objid = c.oid and e.refclassid = 'pg_extension'::regclass)
+  order by 2`;
+
+interface SequenceRow {
+  key: string;
+  identity_of: string | null;
+  type: string;
+  increment: string;
+  min: string;
+  max: string;
+  start: string;
+  cache: string;
+  cycle: boolean;
+}
+
+/** The options clause of `alter sequence` for one row (an identity's type is its column's). */
+export function sequenceOptionsOf(row: SequenceRow): SequenceOptions {
+  const options = [
+    ...(row.identity_of ? [] : [`as ${row.type}`]),
+    `increment by ${row.increment}`,
+    `minvalue ${row.min}`,
+    `maxvalue ${row.max}`,
+    `start with ${row.start}`,
+    `cache ${row.cache}`,
+    row.cycle ? "cycle" : "no cycle",
+  ].join(" ");
+  return { key: row.key, identityOf: row.identity_of, options };
+}
+
+function sequenceOptions(inspection: Inspection): Map<string, SequenceOptions> {
+  return inspection[SEQUENCE_OPTIONS] ?? new Map();
+}
+
+/** `alter sequence` setting every option of `seq` (and its first value, when it is new). */
+function alterSequenceStatement(seq: SequenceOptions, restart: boolean): string {
+  return `alter sequence ${seq.key} ${seq.options}${restart ? " restart" : ""};`;
+}
+
+function definitionOf(
+  category: string,
+  key: string,
+  obj: Inspection,
+  seqs: Map<string, SequenceOptions>,
+) {
   let sql = String(obj.create_statement ?? "").trim();
   if (category === "tables" && obj.rowsecurity) sql += `\n${obj.alter_rls_statement ?? ""}`;
+  if (category === "sequences") {
+    const seq = seqs.get(key);
+    if (seq) sql += `\n${alterSequenceStatement(seq, false)}`;
+    if (obj.quoted_table_and_column_name) sql += `\n${obj.alter_ownership_statement}`;
+  }
+  if (category === "tables") {
+    for (const seq of seqs.values()) {
+      if (seq.identityOf === key) sql += `\n${alterSequenceStatement(seq, false)}`;
+    }
+  }
   return sql;
 }
 
 function objectsOf(inspection: Inspection): SchemaObject[] {
   const objects: SchemaObject[] = [];
+  const seqs = sequenceOptions(inspection);
   for (const [category, kind] of CATEGORIES) {
     const dict = inspection[category] ?? {};
     for (const key of Object.keys(dict).sort()) {
@@ -100,11 +184,40 @@ function objectsOf(inspection: Inspection): SchemaObject[] {
         id: objectId(category, key),
         kind,
         name: key.replaceAll('"', ""),
-        definition: definitionOf(category, dict[key]),
+        definition: definitionOf(category, key, dict[key], seqs),
       });
     }
   }
   return objects;
+}
+
+/**
+ * The `alter sequence` statements that give `to`'s sequences their options where `from`'s
+ * differ; a sequence new in `to` also restarts at its first value.
+ */
+function sequenceStatements(from: Inspection, to: Inspection): string[] {
+  const before = sequenceOptions(from);
+  const statements: string[] = [];
+  for (const [key, seq] of sequenceOptions(to)) {
+    const old = before.get(key);
+    if (old?.options !== seq.options) statements.push(alterSequenceStatement(seq, !old));
+  }
+  return statements;
+}
+
+/**
+ * Points the enum columns of `t`'s relations at `t`'s own enums: a relation kept from the
+ * target while its enum was replaced by the source's must see the new enum, or migra
+ * renames the old type and drops it with the columns still using it.
+ */
+function rebindEnumColumns(t: Inspection): void {
+  for (const relation of Object.values(t.relations ?? {}) as Inspection[]) {
+    for (const column of Object.values(relation.columns ?? {}) as Inspection[]) {
+      if (!column.is_enum || !column.enum) continue;
+      const current = t.enums?.[column.enum.quoted_full_name];
+      if (current) column.enum = current;
+    }
+  }
 }
 
 function factsOf(inspection: Inspection): ColumnFacts {
@@ -135,7 +248,9 @@ export const migraEngine: SchemaDiffEngine = {
   async inspect(endpoint) {
     const client = createClient(urlOf(endpoint));
     try {
-      const inspection = await PostgreSQL.create(client);
+      const inspection: Inspection = await PostgreSQL.create(client);
+      const rows = await queryRows<SequenceRow>(endpoint, SEQUENCE_SQL);
+      inspection[SEQUENCE_OPTIONS] = new Map(rows.map((r) => [r.key, sequenceOptionsOf(r)]));
       return { objects: objectsOf(inspection), facts: factsOf(inspection), handle: inspection };
     } finally {
       await client.end().catch(() => {});
@@ -144,7 +259,7 @@ export const migraEngine: SchemaDiffEngine = {
   async plan(from, to) {
     // given two inspections, migra makes no connection of its own
     const m = await Migration.create(from.handle as PostgreSQL, to.handle as PostgreSQL, {});
-    return planStatements(m);
+    return [...planStatements(m), ...sequenceStatements(from.handle, to.handle)];
   },
   overlay(target, source, ids) {
     const t = target.handle as Inspection;
@@ -161,9 +276,24 @@ export const migraEngine: SchemaDiffEngine = {
         }
       }
     }
+    rebindEnumColumns(t);
+    t[SEQUENCE_OPTIONS] = overlaySequences(sequenceOptions(t), sequenceOptions(s), ids);
     return { objects: objectsOf(t), facts: target.facts, handle: t };
   },
 };
+
+/** `target`'s sequence options, with those of the sequences and tables in `ids` from `source`. */
+function overlaySequences(
+  target: Map<string, SequenceOptions>,
+  source: Map<string, SequenceOptions>,
+  ids: Set<string>,
+): Map<string, SequenceOptions> {
+  const taken = (seq: SequenceOptions) =>
+    ids.has(seq.identityOf ? objectId("tables", seq.identityOf) : objectId("sequences", seq.key));
+  const out = new Map([...target].filter(([, seq]) => !taken(seq)));
+  for (const [key, seq] of source) if (taken(seq)) out.set(key, seq);
+  return out;
+}
 
 function planStatements(m: Inspection): string[] {
   m.set_safety(false);
