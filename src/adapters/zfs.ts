@@ -196,9 +196,12 @@ export class Zfs {
     });
   }
 
-  /** Rolls a dataset back to its most recent snapshot `snapshot`. */
-  async rollback(snapshot: string): Promise<void> {
-    await this.runner.run(this.zfs, ["rollback", snapshot]);
+  /**
+   * Rolls a dataset back to its most recent snapshot `snapshot`; with `later`, to an older
+   * one, destroying the snapshots taken after it (`rollback -r`).
+   */
+  async rollback(snapshot: string, options: { later?: boolean } = {}): Promise<void> {
+    await this.runner.run(this.zfs, ["rollback", ...(options.later ? ["-r"] : []), snapshot]);
   }
 
   /** Promotes a clone so that it no longer depends on its origin. */

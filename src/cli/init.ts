@@ -50,6 +50,8 @@ export function initCommand(session: Session) {
       "parallel jobs of pg_dump and pg_restore (default: cores, at most 4)",
       parseJobs,
     )
+    .option("--no-owner", "restore every object as postgresUser's, not its owner's (pg_restore)")
+    .option("--no-privileges", "restore no GRANT or REVOKE (pg_restore)")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -70,11 +72,18 @@ export function initCommand(session: Session) {
           hint: "add --from <source>, or drop them",
         });
       }
+      if (options.from === undefined && (!options.owner || !options.privileges)) {
+        throw new UsageError("--no-owner and --no-privileges need --from", {
+          hint: "add --from <source>, or drop them",
+        });
+      }
       const from = options.from === undefined ? undefined : {
         from: options.from,
         mode: options.mode,
         databases: options.database,
         jobs: options.jobs,
+        noOwner: !options.owner,
+        noPrivileges: !options.privileges,
       };
       return render(await new InitService(ctx).env({ from }), initEnvView, options.format);
     }));

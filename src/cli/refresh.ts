@@ -24,6 +24,8 @@ export function refreshCommand(session: Session) {
       collectDatabase,
     )
     .option("--jobs <n>", "parallel jobs of pg_dump and pg_restore", parseJobs)
+    .option("--no-owner", "restore every object as postgresUser's, not its owner's (pg_restore)")
+    .option("--no-privileges", "restore no GRANT or REVOKE (pg_restore)")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -38,6 +40,8 @@ export function refreshCommand(session: Session) {
         mode: options.mode,
         databases: options.database,
         jobs: options.jobs,
+        noOwner: !options.owner,
+        noPrivileges: !options.privileges,
       });
       return render(result, refreshView, options.format);
     }));

@@ -138,14 +138,34 @@ function pgpassField(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll(":", "\\:");
 }
 
-/** A pgpass line matching any server, database and user, with `password`. */
-export function pgpassLine(password: string): string {
+/**
+ * The pgpass lines that give `password` to the source's server only: one per host of the
+ * connection (libpq takes `host=a,b port=1,2` lists), each naming that host (else its
+ * `hostaddr`, else `localhost`, as libpq matches them) and its port (default 5432); any
+ * database and user. A socket path is matched as itself and as `localhost` (libpq's name
+ * for its default socket directory). `:` and `\` are escaped as libpq reads them.
+ */
+export function sourcePgpass(source: ServerSource, password: string): string {
   if (/[\r\n]/.test(password)) {
     throw new UsageError("the source password contains a line break", {
       hint: "libpq cannot use such a password from a passfile; change it",
     });
   }
-  return `*:*:*:*:${pgpassField(password)}\n`;
+  const list = (value: string | undefined) => value === undefined ? [] : value.split(",");
+  const hosts = list(source.params.host);
+  const addrs = list(source.params.hostaddr);
+  const ports = list(source.params.port);
+  const count = Math.max(hosts.length, addrs.length, 1);
+  const lines = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const host = (hosts[i] ?? "").trim() || (addrs[i] ?? "").trim() || "localhost";
+    const port = ((ports.length === 1 ? ports[0] : ports[i]) ?? "").trim() || "5432";
+    const names = host.startsWith("/") ? [host, "localhost"] : [host];
+    for (const name of names) {
+      lines.add(`${pgpassField(name)}:${pgpassField(port)}:*:*:${pgpassField(password)}\n`);
+    }
+  }
+  return [...lines].join("");
 }
 
 /** Splits a pgpass line into its five fields (unescaping `\:` and `\\`). */

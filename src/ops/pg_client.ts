@@ -5,7 +5,7 @@
  *
  * Secrets: the source password reaches a client only as a 0600 pgpass file, owned by the
  * client's uid, in a private temporary directory mounted read-only (`PGPASSFILE` names
- * its path). It is never in argv, in the container's environment or labels, and the
+ * its path), inside a parent directory only zvpg's uid may enter (see {@link ImportSecrets}). It is never in argv, in the container's environment or labels, and the
  * directory is removed when the import ends, however it ends.
  *
  * Network: clients run with `--network host`, so a source the host reaches (localhost, a
@@ -13,13 +13,22 @@
  *
  * @module
  */
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Mount } from "../adapters/container_runtime.ts";
 import { ZvpgError } from "../errors.ts";
 import type { RunResult } from "../runtime/runner.ts";
 import type { Context } from "../runtime/context.ts";
 import { shielded } from "../runtime/interrupt.ts";
+import { PRIVATE_DIR } from "../runtime/private_fs.ts";
 import {
   CONTAINER_CONF_DIR,
   CONTAINER_PGDATA,
@@ -33,14 +42,33 @@ export const SECRET_DIR = "/run/zvpg-secret";
 /** How long one client program may run (a large dump or restore takes hours). */
 const CLIENT_TIMEOUT_MS = 24 * 3600 * 1000;
 
-/** A private scratch directory for one import: the pgpass file and the loader's config. */
+/**
+ * A private scratch directory for one import: the pgpass file and the loader's config.
+ *
+ * The client's uid (the image's postgres uid: 999, 100, 70…) may belong to another account
+ * of the host, so the directory it owns is never reachable on its own: it is made inside a
+ * parent only zvpg's uid may enter (0700, made first, with `mkdtemp`, which creates it
+ * 0700 at once), so at no moment can another uid, the client's included, traverse to it.
+ * The engine resolves bind-mount sources as root, so the client container still mounts it.
+ */
 export class ImportSecrets {
+  /** The parent only zvpg's uid may enter (removed with everything in it). */
+  readonly parent: string;
+  /** The client's directory inside {@link parent}: what containers mount. */
   readonly dir: string;
 
   constructor(readonly owner: { uid: number; gid: number }) {
-    this.dir = mkdtempSync(join(Deno.env.get("TMPDIR") ?? "/tmp", "zvpg-import-"));
-    chmodSync(this.dir, 0o700);
-    chownSync(this.dir, owner.uid, owner.gid);
+    this.parent = mkdtempSync(join(Deno.env.get("TMPDIR") ?? "/tmp", "zvpg-import-"));
+    try {
+      chmodSync(this.parent, PRIVATE_DIR);
+      this.dir = join(this.parent, "client");
+      mkdirSync(this.dir, { mode: PRIVATE_DIR });
+      chmodSync(this.dir, PRIVATE_DIR);
+      chownSync(this.dir, owner.uid, owner.gid);
+    } catch (error) {
+      rmSync(this.parent, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /** Writes a file only the client's uid can read. */
@@ -61,7 +89,7 @@ export class ImportSecrets {
   }
 
   remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.parent, { recursive: true, force: true });
   }
 }
 

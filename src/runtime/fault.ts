@@ -12,7 +12,9 @@
  * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old,
  * branch.reset.before-rollback, branch.reset.after-rollback,
  * branch.diff.after-temporary, branch.merge.before-proof, branch.merge.before-apply,
- * import.after-adopt.
+ * import.after-preflight, import.adopt.after-snapshot, import.adopt.after-rename,
+ * import.adopt.after-set, import.adopt.after-mount, import.adopt.after-move,
+ * import.after-adopt, import.after-load, import.after-start, import.after-snapshot.
  *
  * @module
  */
@@ -40,7 +42,16 @@ export const FAULT_POINTS = [
   "branch.diff.after-temporary",
   "branch.merge.before-proof",
   "branch.merge.before-apply",
+  "import.after-preflight",
+  "import.adopt.after-snapshot",
+  "import.adopt.after-rename",
+  "import.adopt.after-set",
+  "import.adopt.after-mount",
+  "import.adopt.after-move",
   "import.after-adopt",
+  "import.after-load",
+  "import.after-start",
+  "import.after-snapshot",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

@@ -35,9 +35,9 @@ import {
   parseConnectionString,
   passwordFromPgpass,
   type PathFacts,
-  pgpassLine,
   redactConnectionString,
   type ServerSource,
+  sourcePgpass,
   stripSourceSettings,
 } from "../domain/import_source.ts";
 import {
@@ -52,6 +52,7 @@ import {
   type SourceFacts,
 } from "../domain/import_preflight.ts";
 import { scramVerifier } from "../domain/scram.ts";
+import { dumpRoles } from "../domain/dump_roles.ts";
 import {
   CONTAINER_CONF_DIR,
   CONTAINER_PGDATA,
@@ -60,9 +61,16 @@ import {
 } from "../domain/layout.ts";
 import { loadBranchScope, scopeBranch, snapshotNames } from "../ops/inventory_store.ts";
 import { SnapshotService } from "./snapshot_service.ts";
-import { ImportSecrets, LoaderServer, PgClient } from "../ops/pg_client.ts";
+import {
+  type ClientRun,
+  firstError,
+  ImportSecrets,
+  LoaderServer,
+  PgClient,
+} from "../ops/pg_client.ts";
 import type { Context } from "../runtime/context.ts";
 import { log } from "../runtime/log.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import { readPassword } from "./init_service.ts";
 import { ensurePrivateDir } from "../runtime/private_fs.ts";
 import { ImportProgress } from "../ops/import_progress.ts";
@@ -80,6 +88,10 @@ export interface ImportRequest {
   databases?: string[];
   /** Parallel jobs of pg_dump and pg_restore. */
   jobs?: number;
+  /** Objects go to zvpg's superuser, not to their owners (pg_restore --no-owner). */
+  noOwner?: boolean;
+  /** No GRANT or REVOKE is restored (pg_restore --no-privileges). */
+  noPrivileges?: boolean;
 }
 
 /** A resolved, preflighted import. */
@@ -94,6 +106,9 @@ export interface ImportPlan {
   recorded: string;
   /** The databases named with --database (recorded for refresh; empty: all of them). */
   requested: string[];
+  /** pg_restore's `--no-owner` and `--no-privileges` (see {@link ImportRequest}). */
+  noOwner: boolean;
+  noPrivileges: boolean;
 }
 
 /** Where the client is mounted in containers. */
@@ -144,7 +159,7 @@ export function sourcePassword(source: ServerSource, env: Env): string | undefin
   );
 }
 
-/** One import: resolve and preflight with {@link open}, then {@link load}, then {@link close}. */
+/** One import, under {@link ImportSession.run}: resolved and preflighted, then {@link load}. */
 export class ImportSession {
   private constructor(
     private readonly ctx: Context,
@@ -165,10 +180,32 @@ export class ImportSession {
   }
 
   /**
-   * Resolves the source and runs the preflight; throws a one-line error before anything
-   * is made. The caller must {@link close} the session (it holds a private temp dir).
+   * Opens a session ({@link open}: the source resolved, the preflight passed) and runs
+   * `body` with it; the session's private directory (the pgpass copy) is removed when
+   * `body` ends, however it ends: every step after the session opens runs inside that
+   * clean-up, so no Ctrl-C or failure between two steps can leave the directory behind.
    */
-  static async open(
+  static async run<T>(
+    ctx: Context,
+    request: ImportRequest,
+    owner: { uid: number; gid: number },
+    body: (session: ImportSession) => Promise<T>,
+    env: Env = Deno.env.toObject(),
+  ): Promise<T> {
+    const session = await ImportSession.open(ctx, request, owner, env);
+    try {
+      faultPoint("import.after-preflight");
+      return await body(session);
+    } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * Resolves the source and runs the preflight; throws a one-line error before anything
+   * is made. Only {@link run} calls it: the session holds a private temp dir until closed.
+   */
+  private static async open(
     ctx: Context,
     request: ImportRequest,
     owner: { uid: number; gid: number },
@@ -181,11 +218,27 @@ export class ImportSession {
         hint: "drop --mode, or pass the server's URI",
       });
     }
+    const noOwner = request.noOwner === true;
+    const noPrivileges = request.noPrivileges === true;
+    const restored = source.kind === "server" ? mode === "logical" : source.kind === "dump" &&
+      source.format !== "plain";
+    if ((noOwner || noPrivileges) && !restored) {
+      throw new UsageError(
+        "--no-owner and --no-privileges need a pg_dump archive or a logical copy of a server",
+        {
+          hint:
+            "drop them: a plain SQL dump runs as written (make it with pg_dump --no-owner --no-privileges), a data directory or physical copy is taken whole",
+        },
+      );
+    }
     const jobs = request.jobs ?? Math.max(1, Math.min(4, navigator.hardwareConcurrency ?? 2));
     const secrets = new ImportSecrets(owner);
     try {
       const password = source.kind === "server" ? sourcePassword(source, env) : undefined;
-      secrets.write("pgpass", password === undefined ? "" : pgpassLine(password));
+      secrets.write(
+        "pgpass",
+        password === undefined || source.kind !== "server" ? "" : sourcePgpass(source, password),
+      );
       const client = new PgClient(ctx, secrets);
       const plan: ImportPlan = {
         source,
@@ -195,6 +248,8 @@ export class ImportSession {
         description: describeSource(source, request.databases),
         recorded: source.kind === "server" ? describeSource(source) : source.path,
         requested: request.databases ?? [],
+        noOwner,
+        noPrivileges,
       };
       const session = new ImportSession(ctx, plan, secrets, client, new ImportProgress());
       await session.preflight();
@@ -211,7 +266,7 @@ export class ImportSession {
   }
 
   /** Removes the private temp dir (the pgpass copy). */
-  close(): void {
+  private close(): void {
     this.secrets.remove();
   }
 
@@ -530,6 +585,7 @@ export class ImportSession {
         program: "pg_restore",
         args: [
           "--exit-on-error",
+          ...this.keepOptions(),
           ...this.verbose(),
           "-j",
           String(plan.jobs),
@@ -548,6 +604,71 @@ export class ImportSession {
       }, "nothing was kept; fix the source object named, or import with --database");
       rmSync(join(dumps.scratch, String(i)), { recursive: true, force: true });
     }
+  }
+
+  /** pg_restore's options for what the user asked not to keep (owners, privileges). */
+  private keepOptions(): string[] {
+    return [
+      ...(this.plan.noOwner ? ["--no-owner"] : []),
+      ...(this.plan.noPrivileges ? ["--no-privileges"] : []),
+    ];
+  }
+
+  /**
+   * Creates the roles the dump names (owners, grantees, policies) that the loader lacks, as
+   * NOLOGIN roles without password: a one-database dump holds grants and owners but not
+   * the roles (see src/domain/dump_roles.ts). Roles the user asked to drop are not made.
+   */
+  private async createDumpRoles(loader: LoaderServer): Promise<void> {
+    const { ctx, plan } = this;
+    const source = plan.source;
+    if (source.kind !== "dump") return;
+    const script = source.format === "plain"
+      // only the lines that can name a role: a plain dump may be gigabytes of rows
+      ? await this.grepDump({
+        program: "grep",
+        args: [
+          "-E",
+          "^(ALTER |GRANT |REVOKE |SET SESSION AUTHORIZATION |CREATE POLICY |CREATE USER MAPPING |COPY |\\\\\\.$)",
+          this.dumpPath(),
+        ],
+        mounts: this.dumpMounts(),
+        user: "0:0",
+      })
+      : await this.client.check("reading the dump's owners and grants", {
+        program: "pg_restore",
+        args: ["--schema-only", ...this.keepOptions(), "-f", "-", this.dumpPath()],
+        mounts: this.dumpMounts(),
+        user: "0:0",
+      }, "check that the file is a complete pg_dump archive");
+    const named = dumpRoles(script);
+    const roles = [
+      ...(plan.noOwner ? [] : named.owners),
+      ...(plan.noPrivileges ? [] : named.privileges),
+      ...named.other,
+    ];
+    if (roles.length === 0) return;
+    const user = ctx.config.postgresUser;
+    const existing = new Set(
+      (await loader.sql(user, "postgres", "SELECT rolname FROM pg_roles")).split("\n")
+        .filter((l) => l !== ""),
+    );
+    const create = nologinRolesScript(roles, existing);
+    if (create === "") return;
+    this.progress.phase("creating the roles the dump names");
+    this.secrets.write("dump-roles.sql", create);
+    await loader.sqlFile(user, "postgres", `${CONTAINER_CONF_DIR}/dump-roles.sql`);
+  }
+
+  /** The lines grep finds in the dump (none is not a failure; an unreadable file is). */
+  private async grepDump(call: ClientRun): Promise<string> {
+    const result = await this.client.run(call);
+    if (result.code > 1) {
+      throw new ZvpgError(`reading the dump's owners and grants failed: ${firstError(result)}`, {
+        hint: "check that the file is readable",
+      });
+    }
+    return result.stdout;
   }
 
   /** `--verbose` when progress is shown (its lines are what is counted). */
@@ -572,6 +693,7 @@ export class ImportSession {
       await loader.sql(user, "postgres", `CREATE DATABASE ${ident(db)}`);
     }
     this.progress.phase(`restoring the ${source.format} dump into '${db}'`);
+    await this.createDumpRoles(loader);
     const mounts = [...this.dumpMounts(), this.loaderMount(socketDir)];
     const hint =
       "nothing was kept; fix the statement named in the dump, or restore into another --database";
@@ -603,9 +725,8 @@ export class ImportSession {
       program: "pg_restore",
       args: [
         "--exit-on-error",
-        // a one-database dump carries no roles: objects go to zvpg's superuser
-        "--no-owner",
-        "--no-acl",
+        // owners and grants are kept: the roles they name were made above
+        ...this.keepOptions(),
         ...this.verbose(),
         ...jobs,
         "-h",
@@ -763,6 +884,12 @@ export function rolesScript(dump: string, existing: Set<string>): string {
     const name = m[1].startsWith('"') ? m[1].slice(1, -1).replaceAll('""', '"') : m[1];
     return !existing.has(name);
   }).join("\n");
+}
+
+/** The script that creates `roles` missing from `existing` as NOLOGIN roles without password. */
+export function nologinRolesScript(roles: string[], existing: Set<string>): string {
+  return [...new Set(roles)].filter((r) => !existing.has(r))
+    .map((r) => `CREATE ROLE ${ident(r)} NOLOGIN;\n`).join("");
 }
 
 /**

@@ -35,7 +35,7 @@ import { loadInventory } from "../ops/inventory_store.ts";
 import { ensureMounted } from "../ops/mounts.ts";
 import { withLock } from "../runtime/lock.ts";
 import { StateError } from "../errors.ts";
-import { rolledBack, shielded } from "../runtime/interrupt.ts";
+import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { branchContainers } from "../ops/branch_container.ts";
 import { LABELS } from "../domain/layout.ts";
 import { record } from "../ops/inventory_store.ts";
@@ -121,47 +121,59 @@ export class InitService {
     };
     refuseExisting();
     const owner = await this.imagePostgresUser();
-    const session = await ImportSession.open(this.ctx, request, owner);
-    const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
-    let adopted: AdoptedDataset | undefined;
-    try {
-      session.phase("pool, datasets and config files");
-      await this.ensurePool(record);
-      ensurePrivateDir(config.mountDir);
-      await withLock(layout, async () => {
-        adopted = await this.takeOver(session, poolExisted, owner, (a) => adopted = a);
-        if (adopted) {
-          faultPoint("import.after-adopt");
-          record("adopt", true, `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`);
-          session.loadInPlace();
-        }
-        await this.ensureDatasets(record);
-        this.ensureConfigFiles(record);
-        if (!adopted) refuseExisting();
-        this.emptyDataDirectory(pgdata, owner);
-        await session.load(
-          pgdata,
-          layout.dataMount,
-          () => this.initdb(pgdata, owner, { sync: false }),
+    return await ImportSession.run(this.ctx, request, owner, async (session) => {
+      const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
+      let adopted: AdoptedDataset | undefined;
+      try {
+        session.phase("pool, datasets and config files");
+        await this.ensurePool(record);
+        ensurePrivateDir(config.mountDir);
+        await withLock(layout, async () => {
+          adopted = await this.takeOver(session, poolExisted, owner, (a) => adopted = a);
+          if (adopted) {
+            faultPoint("import.after-adopt");
+            record(
+              "adopt",
+              true,
+              `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`,
+            );
+            session.loadInPlace();
+          }
+          await this.ensureDatasets(record);
+          this.ensureConfigFiles(record);
+          if (!adopted) refuseExisting();
+          this.emptyDataDirectory(pgdata, owner);
+          await session.load(
+            pgdata,
+            layout.dataMount,
+            () => this.initdb(pgdata, owner, { sync: false }),
+          );
+          faultPoint("import.after-load");
+          record("import", true, `loaded ${session.plan.description}`);
+          session.phase("starting main");
+          await this.ensureDefaultRunning(record, false);
+          faultPoint("import.after-start");
+          session.phase("snapshot");
+          const snapshot = await snapshotImport(this.ctx, session.plan);
+          faultPoint("import.after-snapshot");
+          record("snapshot", true, `${snapshot} of ${session.plan.description}`);
+          if (adopted) {
+            // the last check before the point of no return (a signal received is seen once
+            // the event loop turns): the snapshot's end is not stopped half-way
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            throwIfInterrupted();
+            await shielded(() => finishAdoption(this.ctx));
+          }
+          session.phase("done");
+        });
+        return steps;
+      } catch (error) {
+        await shielded(() => this.undoImport(steps, poolExisted, adopted)).catch((undo) =>
+          log.warn(`could not remove everything the import made: ${(undo as Error).message}`)
         );
-        record("import", true, `loaded ${session.plan.description}`);
-        session.phase("starting main");
-        await this.ensureDefaultRunning(record, false);
-        session.phase("snapshot");
-        const snapshot = await snapshotImport(this.ctx, session.plan);
-        record("snapshot", true, `${snapshot} of ${session.plan.description}`);
-        if (adopted) await finishAdoption(this.ctx);
-        session.phase("done");
-      });
-      return steps;
-    } catch (error) {
-      await shielded(() => this.undoImport(steps, poolExisted, adopted)).catch((undo) =>
-        log.warn(`could not remove everything the import made: ${(undo as Error).message}`)
-      );
-      throw rolledBack(error);
-    } finally {
-      session.close();
-    }
+        throw rolledBack(error);
+      }
+    });
   }
 
   /**

@@ -55,31 +55,35 @@ export class RefreshService {
     }
     const init = new InitService(ctx);
     const owner = await init.imagePostgresUser();
-    const session = await ImportSession.open(ctx, {
-      from,
-      mode: request.mode ?? (request.from ? undefined : recorded.mode),
-      databases: request.databases ?? (request.from ? undefined : recorded.databases),
-      jobs: request.jobs,
-    }, owner);
     const dirs = refreshDirs(ctx);
-    try {
-      // what a crashed refresh left is zvpg's own by its name
-      for (const dir of [dirs.next, dirs.old]) rmSync(dir, { recursive: true, force: true });
-      try {
-        init.emptyDataDirectory(dirs.next, owner);
-        await session.load(
-          dirs.next,
-          layout.dataMount,
-          () => init.initdb(dirs.next, owner, { sync: false }),
-        );
-      } catch (error) {
-        rmSync(dirs.next, { recursive: true, force: true });
-        throw error;
-      }
-      return await withLock(layout, () => this.switchTo(session, started));
-    } finally {
-      session.close();
-    }
+    return await ImportSession.run(
+      ctx,
+      {
+        from,
+        mode: request.mode ?? (request.from ? undefined : recorded.mode),
+        databases: request.databases ?? (request.from ? undefined : recorded.databases),
+        jobs: request.jobs,
+        noOwner: request.noOwner,
+        noPrivileges: request.noPrivileges,
+      },
+      owner,
+      async (session) => {
+        // what a crashed refresh left is zvpg's own by its name
+        for (const dir of [dirs.next, dirs.old]) rmSync(dir, { recursive: true, force: true });
+        try {
+          init.emptyDataDirectory(dirs.next, owner);
+          await session.load(
+            dirs.next,
+            layout.dataMount,
+            () => init.initdb(dirs.next, owner, { sync: false }),
+          );
+        } catch (error) {
+          rmSync(dirs.next, { recursive: true, force: true });
+          throw error;
+        }
+        return await withLock(layout, () => this.switchTo(session, started));
+      },
+    );
   }
 
   /** The source recorded on main by the last import, if any. */

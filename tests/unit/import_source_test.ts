@@ -9,8 +9,9 @@ import {
   isConnectionString,
   parseConnectionString,
   passwordFromPgpass,
-  pgpassLine,
   redactConnectionString,
+  type ServerSource,
+  sourcePgpass,
   stripSourceSettings,
 } from "../../src/domain/import_source.ts";
 import { rolesScript } from "../../src/workflows/import_service.ts";
@@ -82,8 +83,37 @@ Deno.test("passwordFromPgpass() follows libpq's first-match rule with escapes", 
   const t = { host: "127.0.0.1", port: "5433", dbname: "app", user: "app" };
   assert.equal(passwordFromPgpass(text, t), "a:b\\c");
   assert.equal(passwordFromPgpass(text, { ...t, port: "1" }), "fallback");
-  assert.equal(pgpassLine("a:b\\c"), "*:*:*:*:a\\:b\\\\c\n");
-  assert.throws(() => pgpassLine("a\nb"), /line break/);
+});
+
+Deno.test("sourcePgpass() names the source's host and port (never '*'), escaping ':' and '\\'", () => {
+  const server = (from: string) => parseConnectionString(from) as ServerSource;
+  assert.equal(
+    sourcePgpass(server("postgresql://app@db.example:6543/app"), "a:b\\c"),
+    "db.example:6543:*:*:a\\:b\\\\c\n",
+  );
+  // the defaults libpq matches: localhost and 5432
+  assert.equal(sourcePgpass(server("dbname=app"), "pw"), "localhost:5432:*:*:pw\n");
+  // an IPv6 host has its ':' escaped; hostaddr stands for a missing host
+  assert.equal(
+    sourcePgpass(server("postgresql://app@[::1]:5433/app"), "pw"),
+    "\\:\\:1:5433:*:*:pw\n",
+  );
+  assert.equal(sourcePgpass(server("hostaddr=10.0.0.7 port=7"), "pw"), "10.0.0.7:7:*:*:pw\n");
+  // one line per host of a list; one port for all, or one each
+  assert.equal(
+    sourcePgpass(server("host=a,b port=1,2 dbname=x"), "pw"),
+    "a:1:*:*:pw\nb:2:*:*:pw\n",
+  );
+  assert.equal(sourcePgpass(server("host=a,b port=9"), "pw"), "a:9:*:*:pw\nb:9:*:*:pw\n");
+  // a socket directory is matched as itself and as localhost
+  assert.equal(
+    sourcePgpass(server("host=/var/run/postgresql"), "pw"),
+    "/var/run/postgresql:5432:*:*:pw\nlocalhost:5432:*:*:pw\n",
+  );
+  for (const line of sourcePgpass(server("host=a,b"), "x:y").trim().split("\n")) {
+    assert.ok(!line.startsWith("*"), line);
+  }
+  assert.throws(() => sourcePgpass(server("host=a"), "a\nb"), /line break/);
 });
 
 Deno.test("stripSourceSettings() drops primary_conninfo and restore settings", () => {
