@@ -12,6 +12,7 @@
  */
 import { writeFileSync } from "node:fs";
 import type { InspectedSchema, PgEndpoint, SchemaDiffEngine } from "../adapters/schema_diff.ts";
+import type { FactBase } from "../adapters/pg_delta_engine.ts";
 import {
   classifyDataLoss,
   type Conflict,
@@ -25,6 +26,7 @@ import type { BranchRecord } from "../domain/inventory.ts";
 import {
   changedSince,
   describeDifferences,
+  type ProofDumps,
   type ProofResult,
   proveMerge,
   type SchemaDump,
@@ -116,6 +118,52 @@ export interface MergeResult {
   output: string | null;
   /** What the proof compared on a throwaway clone of the target with the script applied. */
   proof: ProofResult;
+}
+
+/** One engine's script for a merge, and what its proof found (or why it failed). */
+interface Candidate {
+  engine: string;
+  statements: string[];
+  dataLoss: DataLoss[];
+  outcome: { proof: ProofResult } | { failure: MergeProofError };
+}
+
+/** Whether a candidate's script ran on the clone and gave the three-way merge. */
+function proven(c: Candidate): boolean {
+  return "proof" in c.outcome && c.outcome.proof.differences.length === 0;
+}
+
+/**
+ * Of two candidates, the one nearer the three-way merge: proven, else one whose script ran
+ * with the fewest differences (each nameable, and acceptable with --allow-difference), else
+ * the first.
+ */
+function closer(first: Candidate, second: Candidate): Candidate {
+  const score = (c: Candidate) =>
+    "proof" in c.outcome ? c.outcome.proof.differences.length : Number.POSITIVE_INFINITY;
+  return score(second) < score(first) ? second : first;
+}
+
+/** The second engine, loaded only when the first one's script is not proven. */
+function pgDelta() {
+  return import("../adapters/pg_delta_engine.ts");
+}
+
+/**
+ * The fork's base as the second engine reads it, taken while the base's temporary clone
+ * runs; undefined when that engine cannot read it (the merge then relies on the first).
+ */
+async function alternativeFacts(base: PgEndpoint): Promise<FactBase | undefined> {
+  try {
+    return await (await pgDelta()).extractFacts(base);
+  } catch (error) {
+    log.debug(`pg-delta could not read the fork's base: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+function firstLine(sql: string): string {
+  return sql.split("\n")[0].slice(0, 120);
 }
 
 /** A database zvpg opened for a comparison, and how to let it go. */
@@ -238,11 +286,15 @@ export class DiffMergeService {
       sides.push(baseSide);
       const base = await this.inspect(baseSide.endpoint);
       const baseDump = await this.dump(baseSide);
+      const baseFacts = await alternativeFacts(baseSide.endpoint);
       await shielded(() => this.closeAll(sides.splice(0)));
       const ours = await this.inspect(ourSide.endpoint);
       const theirs = await this.inspect(targetEp);
-      const branchDump = await this.dump(ourSide);
-      const targetDump = await this.dump(theirSide);
+      const dumps = {
+        base: baseDump,
+        branch: await this.dump(ourSide),
+        target: await this.dump(theirSide),
+      };
       const branchChanges = objectChanges(base.objects, ours.objects);
       const targetChanges = objectChanges(base.objects, theirs.objects);
       const conflicts = findConflicts(branchChanges, targetChanges);
@@ -254,61 +306,141 @@ export class DiffMergeService {
       if (dataLoss.length > 0 && !options.allowDataLoss && !options.dryRun) {
         throw dataLossError(branch.name, into, dataLoss);
       }
-      const merged = statements.length === 0
-        ? targetDump
-        : await this.prove(target, statements, database);
-      const proof = proveMerge({ base: baseDump, branch: branchDump, target: targetDump, merged });
+      let chosen = await this.tryScript(target, database, dumps, {
+        engine: this.engine.name,
+        statements,
+        dataLoss,
+      });
+      if (!proven(chosen) && baseFacts) {
+        const other = await this.alternativePlan(baseFacts, ourSide, theirSide, theirs);
+        const tried = other && await this.tryScript(target, database, dumps, other);
+        if (tried) chosen = closer(chosen, tried);
+      }
+      if ("failure" in chosen.outcome) throw chosen.outcome.failure;
+      const { proof } = chosen.outcome;
+      if (proof.differences.length > 0) {
+        if (!options.allowDifference) {
+          throw proofError(branch.name, into, chosen.statements, proof);
+        }
+        log.warn(
+          `merging knowingly, unlike '${branch.name}': ${describeDifferences(proof.differences)}`,
+        );
+      }
+      if (chosen.dataLoss.length > 0 && !options.allowDataLoss && !options.dryRun) {
+        throw dataLossError(branch.name, into, chosen.dataLoss);
+      }
       const result: MergeResult = {
         branch: branch.name,
         into,
         base: origin,
         database,
-        engine: this.engine.name,
+        engine: chosen.engine,
         objects: branchChanges.filter((c) => ids.has(c.id)),
-        statements,
-        dataLoss,
+        statements: chosen.statements,
+        dataLoss: chosen.dataLoss,
         dryRun: options.dryRun ?? false,
         applied: false,
         preMergeSnapshot: null,
         output: null,
         proof,
       };
-      if (proof.differences.length > 0) {
-        if (!options.allowDifference) throw proofError(branch.name, into, statements, proof);
-        log.warn(
-          `merging knowingly, unlike '${branch.name}': ${describeDifferences(proof.differences)}`,
-        );
-      }
-      if (statements.length === 0) return result;
+      if (result.statements.length === 0) return result;
       if (options.dryRun) return this.writeOutput(result, options.output);
       this.writeOutput(result, options.output);
-      throwIfInterrupted();
-      // the plan was made and proven for the target as it was read: refuse if it changed since
-      const drift = changedSince(targetDump, await this.dump(theirSide));
-      if (drift.length > 0) {
-        throw new StateError(
-          `branch '${into}' changed during the merge (${drift.join(", ")}); nothing was applied`,
-          { hint: "run the merge again" },
-        );
-      }
-      result.preMergeSnapshot = await this.preMergeSnapshot(branch.name, into);
-      faultPoint("branch.merge.before-apply");
-      throwIfInterrupted();
-      try {
-        await (await adapter()).applyInTransaction(targetEp, statements);
-      } catch (error) {
-        throw new ZvpgError(
-          `the merge script failed on branch '${into}' and was rolled back: ${
-            engineMessage(error, targetEp.password)
-          }`,
-          { hint: `'${into}' is unchanged; snapshot '${result.preMergeSnapshot}' can be deleted` },
-        );
-      }
-      result.applied = true;
-      log.info(`merged ${statements.length} statement(s) from '${branch.name}' into '${into}'`);
+      await this.apply(result, theirSide, dumps.target);
       return result;
     } finally {
       await shielded(() => this.closeAll(sides));
+    }
+  }
+
+  /**
+   * Applies a proven script to the target, after snapshotting it; refuses if the target
+   * changed since it was read (the script was made and proven for that state).
+   */
+  private async apply(result: MergeResult, target: OpenSide, targetDump: SchemaDump) {
+    const { branch, into, statements } = result;
+    throwIfInterrupted();
+    const drift = changedSince(targetDump, await this.dump(target));
+    if (drift.length > 0) {
+      throw new StateError(
+        `branch '${into}' changed during the merge (${drift.join(", ")}); nothing was applied`,
+        { hint: "run the merge again" },
+      );
+    }
+    result.preMergeSnapshot = await this.preMergeSnapshot(branch, into);
+    faultPoint("branch.merge.before-apply");
+    throwIfInterrupted();
+    try {
+      await (await adapter()).applyInTransaction(target.endpoint, statements);
+    } catch (error) {
+      throw new ZvpgError(
+        `the merge script failed on branch '${into}' and was rolled back: ${
+          engineMessage(error, target.endpoint.password)
+        }`,
+        { hint: `'${into}' is unchanged; snapshot '${result.preMergeSnapshot}' can be deleted` },
+      );
+    }
+    result.applied = true;
+    log.info(`merged ${statements.length} statement(s) from '${branch}' into '${into}'`);
+  }
+
+  /**
+   * Runs a candidate script on a throwaway clone of the target (none when it is empty) and
+   * proves the clone's schema against the three-way merge.
+   */
+  private async tryScript(
+    target: BranchRecord,
+    database: string,
+    dumps: Omit<ProofDumps, "merged">,
+    script: Omit<Candidate, "outcome">,
+  ): Promise<Candidate> {
+    if (script.statements.length === 0) {
+      return { ...script, outcome: { proof: proveMerge({ ...dumps, merged: dumps.target }) } };
+    }
+    try {
+      const merged = await this.prove(target, script.statements, database);
+      return { ...script, outcome: { proof: proveMerge({ ...dumps, merged }) } };
+    } catch (error) {
+      if (!(error instanceof MergeProofError)) throw error;
+      return { ...script, outcome: { failure: error } };
+    }
+  }
+
+  /**
+   * The second engine's script (`@supabase/pg-delta`), tried when the first one's is not
+   * proven; undefined when it finds a conflict or cannot read a side.
+   */
+  private async alternativePlan(
+    baseFacts: FactBase,
+    branch: OpenSide,
+    target: OpenSide,
+    theirs: InspectedSchema,
+  ): Promise<Omit<Candidate, "outcome"> | undefined> {
+    const delta = await pgDelta();
+    log.info(`${this.engine.name}'s script is not proven: trying ${delta.pgDeltaThreeWay.name}…`);
+    try {
+      const plan = delta.threeWayFromFacts(
+        baseFacts,
+        await delta.extractFacts(branch.endpoint),
+        await delta.extractFacts(target.endpoint),
+      );
+      if (plan.conflicts.length > 0) return undefined;
+      const dataLoss = classifyDataLoss(plan.statements, theirs.facts);
+      for (const statement of plan.destructive) {
+        if (!dataLoss.some((l) => l.statement === statement)) {
+          dataLoss.push({
+            statement,
+            reason: `${firstLine(statement)} (destructive, says pg-delta)`,
+          });
+        }
+      }
+      return { engine: delta.pgDeltaThreeWay.name, statements: plan.statements, dataLoss };
+    } catch (error) {
+      log.debug(
+        `${delta.pgDeltaThreeWay.name} could not plan the merge: ${(error as Error).message}`,
+      );
+      return undefined;
     }
   }
 

@@ -294,31 +294,30 @@ itest(
 );
 
 itest(
-  "branch merge: what the engine misses is refused by the proof; --dry-run shows a lossy merge",
+  "branch merge: pg-delta takes over where migra is not proven; what neither can do is refused",
   async (env) => {
     const main = await env.port("main");
-    await env.psql(main, "create table t (id int primary key, legacy text)");
-    for (const b of ["noted", "lossy"]) await env.ok(["branch", "create", b]);
+    await env.psql(
+      main,
+      "create table t (id int primary key, legacy text); create table u (a int, b int)",
+    );
+    for (const b of ["noted", "moved", "lossy"]) await env.ok(["branch", "create", b]);
     await env.psql(await env.port("noted"), "comment on table t is 'the ledger'");
+    await env.psql(
+      await env.port("moved"),
+      "alter table u drop column a; alter table u add column a int",
+    );
     await env.psql(await env.port("lossy"), "alter table t drop column legacy");
     const before = await env.schemaDump("main");
 
-    // a change no statement carries: refused, naming the object, nothing changed
-    assertCliError(
-      await env.zvpg(["branch", "merge", "noted"]),
-      1,
-      /cannot merge 'noted' into 'main': the engine writes no statement .*COMMENT ON TABLE public\.t missing .*--allow-difference/,
-    );
-    assertCliError(
-      await env.zvpg(["branch", "merge", "noted", "--dry-run"]),
-      1,
-      /COMMENT ON TABLE public\.t missing/,
-    );
+    // a column order no statement can give: refused by merge and --dry-run, naming it
+    const order =
+      /cannot merge 'moved' into 'main': .*TABLE public\.u its columns in another order .*--allow-difference/;
+    assertCliError(await env.zvpg(["branch", "merge", "moved"]), 1, order);
+    assertCliError(await env.zvpg(["branch", "merge", "moved", "--dry-run"]), 1, order);
     assert.equal(await env.schemaDump("main"), before);
     assert.ok(!(await snapshotNames(env)).some((s) => s.startsWith("pre-merge-")));
-    const diff = await env.zvpg(["branch", "diff", "noted", "--exit-code"]);
-    assert.equal(diff.code, 1, "pg_dump's changes count with --exit-code");
-    assert.match(diff.stdout, /engine does not model .*COMMENT ON TABLE public\.t/);
+    assert.equal((await env.zvpg(["branch", "diff", "moved", "--exit-code"])).code, 1);
 
     // --dry-run of a lossy merge shows the loss (its refusal's hint sends the user there)
     assertCliError(await env.zvpg(["branch", "merge", "lossy"]), 1, /review it with --dry-run/);
@@ -327,6 +326,29 @@ itest(
     assert.match(dry.stdout, /^-- DATA LOSS: drops column public\.t\.legacy/m);
     assert.match(dry.stdout, /^-- proven: /m);
     assert.equal(await env.schemaDump("main"), before);
+
+    // a comment, which migra does not model: its script is not proven, pg-delta's is
+    const noted = await env.json<MergeJson & { engine: string; proof: { proven: boolean } }>([
+      "branch",
+      "merge",
+      "noted",
+    ]);
+    assert.deepEqual([noted.applied, noted.engine, noted.proof.proven], [true, "pg-delta", true]);
+    assert.equal(await env.psql(main, "select obj_description('t'::regclass)"), "the ledger");
+
+    // accepted knowingly: merged, each difference in a warning and in the JSON
+    const knowingly = await env.zvpg([
+      "branch",
+      "merge",
+      "moved",
+      "--allow-difference",
+      "-f",
+      "json",
+    ]);
+    assert.equal(knowingly.code, 0, knowingly.stderr);
+    assert.match(knowingly.stderr, /merging knowingly, unlike 'moved': TABLE public\.u/);
+    const json = JSON.parse(knowingly.stdout) as { proof: { proven: boolean } };
+    assert.equal(json.proof.proven, false);
   },
 );
 
