@@ -206,6 +206,30 @@ function sequenceStatements(from: Inspection, to: Inspection): string[] {
 }
 
 /**
+ * Makes an inheritance child's `create table` declare only its own columns: migra lists the
+ * inherited ones too, which makes them local on the target (`attislocal`), unlike the branch.
+ */
+function declareOwnColumnsOnly(inspection: Inspection): void {
+  for (const table of Object.values(inspection.tables ?? {}) as Inspection[]) {
+    if (!table.is_inheritance_child_table) continue;
+    let proto = Object.getPrototypeOf(table);
+    while (proto && !Object.getOwnPropertyDescriptor(proto, "create_statement")) {
+      proto = Object.getPrototypeOf(proto);
+    }
+    const create = proto && Object.getOwnPropertyDescriptor(proto, "create_statement")?.get;
+    if (!create) continue;
+    const own = Object.fromEntries(
+      Object.entries(table.columns ?? {}).filter(([, c]) => !(c as Inspection).is_inherited),
+    );
+    Object.defineProperty(table, "create_statement", {
+      get() {
+        return create.call(Object.create(this, { columns: { value: own } }));
+      },
+    });
+  }
+}
+
+/**
  * Points the enum columns of `t`'s relations at `t`'s own enums: a relation kept from the
  * target while its enum was replaced by the source's must see the new enum, or migra
  * renames the old type and drops it with the columns still using it.
@@ -249,6 +273,7 @@ export const migraEngine: SchemaDiffEngine = {
     const client = createClient(urlOf(endpoint));
     try {
       const inspection: Inspection = await PostgreSQL.create(client);
+      declareOwnColumnsOnly(inspection);
       const rows = await queryRows<SequenceRow>(endpoint, SEQUENCE_SQL);
       inspection[SEQUENCE_OPTIONS] = new Map(rows.map((r) => [r.key, sequenceOptionsOf(r)]));
       return { objects: objectsOf(inspection), facts: factsOf(inspection), handle: inspection };
