@@ -10,6 +10,7 @@ import type { BranchRecord, Inventory } from "./inventory.ts";
 import { LABELS } from "./layout.ts";
 import { isInFlight } from "./lifecycle.ts";
 import { describeIndexDrift, type IndexDrift, indexMisses } from "./claims.ts";
+import type { TakeOver } from "./datadir_adoption.ts";
 
 /** One disagreement. Warnings need no repair (or none zvpg may do). */
 export type Drift =
@@ -35,7 +36,14 @@ export type Drift =
   /** A temporary branch of a `branch diff`/`merge` whose process died (repair deletes it). */
   | { kind: "stale-temporary"; branch: BranchRecord }
   /** The claims index misses snapshot names or ports of the pool (repair rebuilds it). */
-  | { kind: "index"; index: IndexDrift };
+  | { kind: "index"; index: IndexDrift }
+  /**
+   * A take-over of a user's dataset (`init env --from`) whose zvpg process died before its
+   * point of no return: repair gives the dataset back as it was.
+   */
+  | { kind: "interrupted-take-over"; takeOver: TakeOver }
+  /** A take-over another zvpg process is doing now (warning). */
+  | { kind: "take-over-in-flight"; takeOver: TakeOver };
 
 /** What findDrift needs besides the inventory. */
 export interface DriftFacts {
@@ -45,14 +53,24 @@ export interface DriftFacts {
   strayDirs: string[];
   /** How the claims index differs from the pool (see src/domain/claims.ts), when read. */
   index?: IndexDrift;
+  /** The take-overs recorded in the pool (see src/domain/datadir_adoption.ts). */
+  takeOvers?: TakeOver[];
 }
 
-/** Every disagreement in `inventory` (pure). */
+/**
+ * Every disagreement in `inventory` (pure). An interrupted take-over is then the only one:
+ * everything else zvpg has in the pool is its import's, which the give-back removes.
+ */
 export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
-  const drift: Drift[] = inventory.orphanContainers.map((container) => ({
-    kind: "orphan-container",
-    container,
-  }));
+  const takeOvers = takeOverDrift(facts.takeOvers ?? [], facts.alive);
+  if (takeOvers.some((d) => d.kind === "interrupted-take-over")) return takeOvers;
+  const drift: Drift[] = [
+    ...takeOvers,
+    ...inventory.orphanContainers.map((container): Drift => ({
+      kind: "orphan-container",
+      container,
+    })),
+  ];
   const parts = inventory.resetParts ?? [];
   const resets = new Set([
     ...parts.map((p) => p.branch),
@@ -90,6 +108,23 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
 }
 
 /**
+ * The drift of recorded take-overs: interrupted when their zvpg process is dead, in flight
+ * while it lives (pure; also what `status health` reports before zvpg's datasets exist).
+ */
+export function takeOverDrift(takeOvers: TakeOver[], alive: (pid: number | null) => boolean) {
+  return takeOvers.map((takeOver): Drift =>
+    alive(takeOver.pid)
+      ? { kind: "take-over-in-flight", takeOver }
+      : { kind: "interrupted-take-over", takeOver }
+  );
+}
+
+/** The user's dataset a take-over is of (the snapshot's dataset when its record is unreadable). */
+export function takenOverDataset(t: TakeOver): string {
+  return t.adopted?.dataset ?? t.snapshot.split("@")[0];
+}
+
+/**
  * How an interrupted reset is repaired: undone while the old data exists (renamed out, or
  * still the branch's own dataset), finished once it is destroyed (pure).
  */
@@ -107,7 +142,8 @@ function isStaleTemporary(branch: BranchRecord, facts: DriftFacts): boolean {
 
 /** Whether a drift is only worth a warning. */
 export function isWarning(d: Drift): boolean {
-  return d.kind === "in-flight" || d.kind === "other-runtime" || d.kind === "stray-dir";
+  return d.kind === "in-flight" || d.kind === "other-runtime" || d.kind === "stray-dir" ||
+    d.kind === "take-over-in-flight";
 }
 
 /** One line for `status health`. `engine` is the configured engine's flavor. */
@@ -141,5 +177,15 @@ export function describeDrift(d: Drift, engine: string): string {
       return `branch '${d.branch.name}' is a temporary clone of a diff or merge whose zvpg process is gone`;
     case "index":
       return describeIndexDrift(d.index);
+    case "interrupted-take-over":
+      return d.takeOver.adopted
+        ? `dataset ${
+          takenOverDataset(d.takeOver)
+        }: a take-over by 'init env --from' was interrupted (its zvpg process is gone); repair will give it back as it was`
+        : `${d.takeOver.snapshot} records a take-over whose zvpg process is gone, in a form zvpg cannot read: give the dataset back by hand`;
+    case "take-over-in-flight":
+      return `dataset ${
+        takenOverDataset(d.takeOver)
+      } is being taken over now (zvpg pid ${d.takeOver.pid})`;
   }
 }

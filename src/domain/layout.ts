@@ -24,7 +24,10 @@ export const PROPS = {
   parent: "zvpg:parent",
   /** On branch datasets: creating | running | stopped | deleting | resetting. */
   state: "zvpg:state",
-  /** On branch datasets: pid of the zvpg process creating or deleting it. */
+  /**
+   * On branch datasets: pid of the zvpg process creating or deleting it. On a take-over's
+   * `@zvpg-adopt` snapshot: pid of the zvpg taking the dataset over.
+   */
   pid: "zvpg:pid",
   /** On branch datasets: the port it was last started on. */
   port: "zvpg:port",
@@ -95,6 +98,19 @@ export const SOURCE_PROPS = {
   sourceDatabases: "zvpg:source-databases",
 } as const;
 
+/**
+ * ZFS user property of the `@zvpg-adopt` snapshot a take-over of a user's dataset starts
+ * from (src/ops/datadir_adoption.ts): everything giving the dataset back needs (see
+ * `TakeOverRecord` in src/domain/datadir_adoption.ts), set with the snapshot in one
+ * `zfs snapshot -o`, beside {@link PROPS}.pid. Never a password: the dataset's name,
+ * mountpoint and own properties (which `zfs get` shows anyway) and what the import makes.
+ * Not part of the inventory's reads: only `status health` and `init env --from` read it.
+ */
+export const ADOPT_PROPS = {
+  /** The take-over's record: base64 of its JSON. */
+  record: "zvpg:adopt",
+} as const;
+
 /** {@link PROPS}.temporary (a `branch diff`/`merge` clone's process). */
 export const TEMPORARY_PROP = PROPS.temporary;
 
@@ -104,6 +120,12 @@ export const CONTAINER_PGDATA = "/var/lib/postgresql/data";
 export const CONTAINER_SOCKET_DIR = "/var/run/postgresql";
 /** Where the PostgreSQL config files are mounted inside every branch container. */
 export const CONTAINER_CONF_DIR = "/etc/zvpg";
+
+/**
+ * The bare name of the snapshot a take-over of a user's dataset starts from (see
+ * src/ops/datadir_adoption.ts): it carries the take-over's record ({@link ADOPT_PROPS}).
+ */
+export const ADOPT_SNAPSHOT = "zvpg-adopt";
 
 /** The bare name of every branch's birth snapshot (see `Layout.birthSnapshot`). */
 export const BIRTH_SNAPSHOT = ".zvpg-origin";

@@ -1,6 +1,8 @@
 /**
  * What `status health --repair` will do, planned from the drift before anything acts (pure,
- * so each decision is unit-tested): roll back interrupted creates, complete interrupted
+ * so each decision is unit-tested): give back a user's dataset an interrupted take-over
+ * left (that alone: everything else is its import's, which goes with it), roll back
+ * interrupted creates, complete interrupted
  * deletes, remove orphan containers and stray runtime directories, restart branches
  * recorded running whose server is gone, and every branch whose container is dead,
  * unusable or was stopped to remount its data, and (last) rebuild the claims index when
@@ -12,6 +14,7 @@
  *
  * @module
  */
+import type { AdoptedDataset } from "./datadir_adoption.ts";
 import type { Drift } from "./drift.ts";
 import { type BranchRecord, foreignDatasetsIn, type Inventory } from "./inventory.ts";
 
@@ -26,6 +29,7 @@ export type RepairStep =
     | { do: "remove-dir"; dir: string }
     | { do: "undo-reset" | "finish-reset"; name: string }
     | { do: "rebuild-index" }
+    | { do: "give-back"; adopted: AdoptedDataset }
   );
 
 /** What the plan needs besides the drift. */
@@ -43,6 +47,23 @@ export function planRepairs(
   facts: RepairFacts,
 ): RepairStep[] {
   const steps: RepairStep[] = [];
+  const takeOvers = drift.flatMap((d) => d.kind === "interrupted-take-over" ? [d.takeOver] : []);
+  if (takeOvers.length > 0) {
+    // a record zvpg cannot read is reported and left to the user
+    return takeOvers.flatMap(({ snapshot, adopted }) => {
+      if (!adopted) return [];
+      const at = snapshot.split("@")[0];
+      return [{
+        do: "give-back",
+        adopted,
+        target: `dataset ${adopted.dataset}`,
+        action: "give back",
+        reason: at === adopted.dataset
+          ? `an interrupted take-over left ${snapshot} on it`
+          : `an interrupted take-over left it renamed ${at}`,
+      }];
+    });
+  }
   for (const d of drift) {
     if (d.kind !== "orphan-container") continue;
     steps.push({

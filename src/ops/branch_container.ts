@@ -343,6 +343,17 @@ export function branchContainers(ctx: Context, branch: string): Promise<Containe
   return ctx.runtime.list({ [LABELS.pool]: ctx.layout.pool, [LABELS.branch]: branch });
 }
 
+/**
+ * The containers an import of main's data runs: main's own, and the private loader server
+ * (see src/ops/pg_client.ts) while it loads.
+ */
+export async function importContainers(ctx: Context): Promise<ContainerInfo[]> {
+  return [
+    ...await branchContainers(ctx, ctx.config.branchDefault),
+    ...await ctx.runtime.list({ [LABELS.pool]: ctx.layout.pool, "zvpg.role": "import" }),
+  ];
+}
+
 /** Stops (fast shutdown) and removes a branch's container. */
 export async function stopBranchContainer(ctx: Context, container: string): Promise<void> {
   log.debug(`stopping container ${container}`);

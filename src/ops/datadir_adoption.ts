@@ -1,29 +1,42 @@
 /**
  * Taking a data directory's dataset over as main's data dataset, without copying (see
- * src/domain/datadir_adoption.ts), and giving it back when the import fails.
+ * src/domain/datadir_adoption.ts), and giving it back when the import fails or its zvpg
+ * was killed.
  *
  * Invariant: before anything changes, every property set on the dataset is read and the
- * dataset snapshotted as `@zvpg-adopt`; a failed or interrupted import gives it back as it
- * was on every path ({@link giveBack}): its data rolled back to that snapshot (the later
+ * dataset snapshotted as `@zvpg-adopt`, the snapshot carrying in the same `zfs snapshot`
+ * the take-over's record (its name, mountpoint, properties, what the import will make) and
+ * the pid of the zvpg doing it. A failed or interrupted import, or `status health --repair`
+ * once that zvpg is dead, gives it back as it was on every path ({@link undoTakeOver}):
+ * what the import made removed, its data rolled back to that snapshot (the later
  * snapshots, all zvpg's, go with it), its old name, exactly the properties it had (every
- * one zvpg set or changed, `zvpg:*` included, removed or put back) and mounted at its
- * mountpoint again. A successful import destroys that snapshot (it holds the source's role
- * passwords, which the import removes).
+ * one zvpg set or changed, `zvpg:*` included, removed or put back), mounted at its
+ * mountpoint again, and the snapshot (the record) destroyed last. A successful import
+ * destroys that snapshot (it holds the source's role passwords, which the import removes):
+ * the point of no return, after which nothing is left to give back.
  *
  * @module
  */
-import { mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Adoption } from "../domain/datadir_adoption.ts";
-import { PROPS } from "../domain/layout.ts";
+import {
+  type AdoptedDataset,
+  type Adoption,
+  encodeTakeOver,
+  TAKE_OVER_RECORD_MAX,
+  type TakeOver,
+  takeOversIn,
+} from "../domain/datadir_adoption.ts";
+import type { Inventory } from "../domain/inventory.ts";
+import { ADOPT_PROPS, ADOPT_SNAPSHOT, PROPS } from "../domain/layout.ts";
 import { ZvpgError } from "../errors.ts";
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { log } from "../runtime/log.ts";
+import { importContainers } from "./branch_container.ts";
 import { ensureMounted } from "./mounts.ts";
 
-/** The snapshot a take-over starts from. */
-export const ADOPT_SNAPSHOT = "zvpg-adopt";
+export type { AdoptedDataset } from "../domain/datadir_adoption.ts";
 
 /**
  * How long a give-back keeps retrying a step ZFS refuses as busy: zfs-fuse answers "dataset
@@ -31,23 +44,20 @@ export const ADOPT_SNAPSHOT = "zvpg-adopt";
  */
 const GIVE_BACK_BUSY_MS = 30_000;
 
-/** A dataset taken over, and what is needed to give it back. */
-export interface AdoptedDataset extends Adoption {
-  /** Every property set locally on the dataset before the take-over (native and user). */
-  original: Record<string, string>;
-}
-
 /**
  * Renames `adoption.dataset` to main's data dataset and moves the data directory to
  * `pgdata` at its root (renames inside the file system); undefined, with nothing changed,
  * when it cannot be taken over (it has child datasets or snapshots of its own, it is not
  * mounted by ZFS at a path of its own (a `legacy` mountpoint), or main's data dataset
- * exists already): the caller copies then.
+ * exists already, or its record would not fit in a property): the caller copies then.
+ * `made` is what the import goes on to make that does not exist yet (recorded, to be
+ * removed by a give-back).
  */
 export async function adoptDataset(
   ctx: Context,
   adoption: Adoption,
   owner: { uid: number; gid: number },
+  made: AdoptedDataset["made"],
   /**
    * Told what to give back as soon as the starting snapshot exists, before anything moves:
    * the caller's rollback must then give the dataset back (never delete `pgdata`), even
@@ -73,9 +83,18 @@ export async function adoptDataset(
   const original = Object.fromEntries(
     Object.entries(settings).filter(([, p]) => p.local).map(([prop, p]) => [prop, p.value]),
   );
-  const adopted: AdoptedDataset = { ...adoption, original };
+  const adopted: AdoptedDataset = { ...adoption, original, made };
+  const record = encodeTakeOver(adopted);
+  if (record.length > TAKE_OVER_RECORD_MAX) {
+    log.info(`${adoption.dataset} has too many properties to record: copying instead`);
+    return undefined;
+  }
   started(adopted);
-  await zfs.snapshot(`${adoption.dataset}@${ADOPT_SNAPSHOT}`);
+  // the intent, recorded with the snapshot: 'status health --repair' gives it back from it
+  await zfs.snapshot(`${adoption.dataset}@${ADOPT_SNAPSHOT}`, {
+    [ADOPT_PROPS.record]: record,
+    [PROPS.pid]: String(Deno.pid),
+  });
   faultPoint("import.adopt.after-snapshot");
   await zfs.rename(adoption.dataset, layout.dataDataset);
   faultPoint("import.adopt.after-rename");
@@ -122,9 +141,10 @@ function movePgdataToRoot(root: string, subdir: string | null): void {
  * Gives a taken-over dataset back as it was, whichever step the take-over or the import
  * reached: rolled back to `@zvpg-adopt` (with the snapshots zvpg took since), under its old
  * name, with exactly the properties it had before (what zvpg set is removed, what it
- * changed is put back), the snapshot destroyed, and mounted at its mountpoint. Each step
- * is tried whatever the others did (a step ZFS refuses as busy is retried); throws, naming
- * what is left to do, when one failed.
+ * changed is put back), mounted at its mountpoint, and the snapshot (the record of the
+ * take-over) destroyed last. Each step is tried whatever the others did (a step ZFS
+ * refuses as busy is retried); throws, naming what is left to do, when one failed: the
+ * snapshot is then kept, for `status health --repair` to finish from.
  */
 export async function giveBack(ctx: Context, adopted: AdoptedDataset): Promise<void> {
   const { zfs, layout } = ctx;
@@ -137,9 +157,16 @@ export async function giveBack(ctx: Context, adopted: AdoptedDataset): Promise<v
       log.warn(`giving ${adopted.dataset} back: ${what} failed: ${(error as Error).message}`);
     }
   };
-  const name = (await zfs.exists(layout.dataDataset)) ? layout.dataDataset : adopted.dataset;
-  // interrupted before its snapshot was taken: nothing else was changed either
-  const snapshotted = await zfs.exists(`${name}@${ADOPT_SNAPSHOT}`);
+  // where its snapshot is says how far it got (under main's name once renamed); with none,
+  // it was interrupted before the snapshot was taken (nothing else was changed either)
+  const snapshotAt = (await zfs.exists(`${adopted.dataset}@${ADOPT_SNAPSHOT}`))
+    ? adopted.dataset
+    : (await zfs.exists(`${layout.dataDataset}@${ADOPT_SNAPSHOT}`))
+    ? layout.dataDataset
+    : undefined;
+  const snapshotted = snapshotAt !== undefined;
+  const name = snapshotAt ??
+    ((await zfs.exists(adopted.dataset)) ? adopted.dataset : layout.dataDataset);
   if (name === layout.dataDataset && !snapshotted) {
     // renamed after its snapshot was taken, so the take-over had finished (snapshot destroyed)
     throw new ZvpgError(`${adopted.dataset} was taken over for good as ${name}`, {
@@ -152,18 +179,73 @@ export async function giveBack(ctx: Context, adopted: AdoptedDataset): Promise<v
   }
   if (name !== adopted.dataset) {
     await step("rename", () => zfs.rename(layout.dataDataset, adopted.dataset, 0));
+    faultPoint("import.give-back.after-rename");
   }
   await step("properties", () => restoreProperties(ctx, adopted));
-  if (snapshotted) {
-    await step("destroy the snapshot", () => zfs.destroy(`${adopted.dataset}@${ADOPT_SNAPSHOT}`));
-  }
   await step("mount", () => ensureMounted(ctx, adopted.dataset, adopted.mountpoint));
   if (failed.length > 0) {
     throw new ZvpgError(`${adopted.dataset} was not given back whole (${failed[0]})`, {
-      hint:
-        `check 'zfs get all ${adopted.dataset}' and 'zfs mount'; its data is at @${ADOPT_SNAPSHOT} if that snapshot is left`,
+      hint: snapshotted
+        ? `its data is at @${ADOPT_SNAPSHOT}: run 'zvpg status health --repair' to finish`
+        : `check 'zfs get all ${adopted.dataset}' and 'zfs mount'`,
     });
   }
+  // last: the record goes once everything it records is back
+  if (snapshotted) {
+    await zfs.retryBusy(
+      () => zfs.destroy(`${adopted.dataset}@${ADOPT_SNAPSHOT}`),
+      GIVE_BACK_BUSY_MS,
+    );
+  }
+}
+
+/**
+ * Undoes a take-over and the import that followed it: removes main's and the loader's
+ * containers and what the import made ({@link AdoptedDataset}.made: zvpg's other datasets,
+ * never with anything below them, and its config files), then gives the dataset back
+ * ({@link giveBack}). The one undo of both a failed or interrupted import and of
+ * `status health --repair` after its zvpg was killed. Each part is tried whatever the
+ * others did; throws the first failure.
+ */
+export async function undoTakeOver(ctx: Context, adopted: AdoptedDataset): Promise<void> {
+  const { zfs } = ctx;
+  const failed: unknown[] = [];
+  const attempt = async (action: () => Promise<unknown>) => {
+    try {
+      await action();
+    } catch (error) {
+      failed.push(error);
+    }
+  };
+  await attempt(async () => {
+    for (const c of await importContainers(ctx)) await ctx.runtime.remove(c.name);
+  });
+  for (const dataset of [...adopted.made.datasets].reverse()) {
+    await attempt(async () => {
+      if (await zfs.exists(dataset)) await zfs.destroy(dataset);
+    });
+  }
+  for (const file of adopted.made.files) rmSync(file, { force: true });
+  await attempt(() => giveBack(ctx, adopted));
+  if (failed.length > 0) throw failed[0];
+}
+
+/**
+ * Every take-over recorded in the pool ({@link takeOversIn}). Given the inventory of an
+ * initialised pool, only main's data dataset can hold one, and the inventory lists its
+ * snapshots: read only when `@zvpg-adopt` is among them. Otherwise (no main yet, or not
+ * zvpg's: a take-over before its properties were set, or a give-back past its rename) the
+ * whole pool is read, in one call.
+ */
+export async function findTakeOvers(ctx: Context, inventory?: Inventory): Promise<TakeOver[]> {
+  const { zfs, layout } = ctx;
+  const props = [ADOPT_PROPS.record, PROPS.pid];
+  if (inventory?.initialized) {
+    const snapshot = `${layout.dataDataset}@${ADOPT_SNAPSHOT}`;
+    if (!inventory.snapshots.some((s) => s.zfsName === snapshot)) return [];
+    return takeOversIn(await zfs.get([snapshot], props));
+  }
+  return takeOversIn(await zfs.getTree([layout.pool], props));
 }
 
 /**

@@ -14,7 +14,8 @@
  * branch.diff.after-temporary, branch.merge.before-proof, branch.merge.before-apply,
  * import.after-preflight, import.adopt.after-snapshot, import.adopt.after-rename,
  * import.adopt.after-set, import.adopt.after-mount, import.adopt.after-move,
- * import.after-adopt, import.after-load, import.after-start, import.after-snapshot.
+ * import.after-adopt, import.after-load, import.after-start, import.after-snapshot,
+ * import.give-back.after-rename.
  *
  * @module
  */
@@ -52,6 +53,7 @@ export const FAULT_POINTS = [
   "import.after-load",
   "import.after-start",
   "import.after-snapshot",
+  "import.give-back.after-rename",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

@@ -36,8 +36,8 @@ import { ensureMounted } from "../ops/mounts.ts";
 import { withLock } from "../runtime/lock.ts";
 import { StateError } from "../errors.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
-import { branchContainers } from "../ops/branch_container.ts";
-import { LABELS } from "../domain/layout.ts";
+import { importContainers } from "../ops/branch_container.ts";
+import { operationAlive } from "../ops/operation_alive.ts";
 import { record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
@@ -46,8 +46,9 @@ import { faultPoint } from "../runtime/fault.ts";
 import {
   adoptDataset,
   type AdoptedDataset,
+  findTakeOvers,
   finishAdoption,
-  giveBack,
+  undoTakeOver,
 } from "../ops/datadir_adoption.ts";
 
 /** One thing `init env` did or found done. */
@@ -85,6 +86,7 @@ export class InitService {
       log.info(`${changed ? "✔ created" : "· exists "} ${step}: ${detail}`);
     };
     await this.ensureZfs();
+    await this.refuseInterruptedTakeOver();
     await this.ensureImage(record);
     if (options.from) return await this.envFrom(options.from, steps, record);
     await this.ensurePool(record);
@@ -195,7 +197,35 @@ export class InitService {
       this.ctx.mounts.entries(),
       (d) => layout.inTree(d) || d === layout.clonesDataset || d === layout.socketsDataset,
     );
-    return found ? await adoptDataset(this.ctx, found, owner, started) : undefined;
+    if (!found) return undefined;
+    // what the import goes on to make: a give-back removes it (the data dataset is the one)
+    const made = {
+      datasets: [] as string[],
+      files: this.configFiles().map(([path]) => path).filter((path) => !existsSync(path)),
+    };
+    for (const [dataset] of this.zvpgDatasets().slice(1)) {
+      if (!(await this.ctx.zfs.exists(dataset))) made.datasets.push(dataset);
+    }
+    return await adoptDataset(this.ctx, found, owner, made, started);
+  }
+
+  /**
+   * Refuses to set up while a take-over of a user's dataset is recorded in the pool (see
+   * src/ops/datadir_adoption.ts): its zvpg was killed, and `status health --repair` gives
+   * the dataset back first (or that zvpg is at it still).
+   */
+  private async refuseInterruptedTakeOver(): Promise<void> {
+    const [found] = await findTakeOvers(this.ctx);
+    if (!found) return;
+    const dataset = found.adopted?.dataset ?? found.snapshot.split("@")[0];
+    if (operationAlive(found.pid)) {
+      throw new StateError(`zvpg (pid ${found.pid}) is taking ${dataset} over now`, {
+        hint: "wait for it to end",
+      });
+    }
+    throw new StateError(`an interrupted take-over of ${dataset} was never given back`, {
+      hint: "run 'zvpg status health --repair' to give it back as it was, then run this again",
+    });
   }
 
   /** Removes what a failed `init env --from` made. */
@@ -206,22 +236,15 @@ export class InitService {
   ): Promise<void> {
     const { layout, config, zfs, runtime } = this.ctx;
     const main = config.branchDefault;
-    for (const c of await branchContainers(this.ctx, main).catch(() => [])) {
-      await runtime.remove(c.name);
-    }
-    for (const c of await runtime.list({ [LABELS.pool]: layout.pool, "zvpg.role": "import" })) {
+    // the user's dataset: given back as it was, with what the import made, never deleted
+    if (adopted) return await undoTakeOver(this.ctx, adopted);
+    for (const c of await importContainers(this.ctx).catch(() => [])) {
       await runtime.remove(c.name);
     }
     const made = (kind: string) => steps.filter((s) => s.step === kind && s.changed);
     if (!poolExisted && made("pool").length > 0) {
       await zfs.destroyPool(layout.pool);
       if (!config.zfsPoolDevice) rmSync(layout.poolImage, { force: true });
-    } else if (adopted) {
-      // the user's dataset: given back as it was, never deleted
-      await giveBack(this.ctx, adopted);
-      for (const s of made("dataset").reverse()) {
-        await zfs.destroy(s.detail.split(" ")[0], { recursive: true });
-      }
     } else {
       const pgdata = layout.pgdata(main);
       if (existsSync(pgdata)) rmSync(pgdata, { recursive: true, force: true });
@@ -285,9 +308,10 @@ export class InitService {
     }
   }
 
-  private async ensureDatasets(record: (s: string, c: boolean, d: string) => void): Promise<void> {
-    const { zfs, layout, config } = this.ctx;
-    const wanted: [string, string, Record<string, string>][] = [
+  /** zvpg's datasets, their mountpoints and the properties they are made with: data first. */
+  private zvpgDatasets(): [string, string, Record<string, string>][] {
+    const { layout, config } = this.ctx;
+    return [
       [layout.dataDataset, layout.dataMount, {
         atime: "off",
         [PROPS.branch]: config.branchDefault,
@@ -297,6 +321,11 @@ export class InitService {
       [layout.clonesDataset, layout.clonesMount, { atime: "off" }],
       [layout.socketsDataset, layout.socketsMount, { atime: "off" }],
     ];
+  }
+
+  private async ensureDatasets(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+    const { zfs, layout, config } = this.ctx;
+    const wanted = this.zvpgDatasets();
     let madeData = false;
     for (const [dataset, mountpoint, props] of wanted) {
       if (await zfs.exists(dataset)) {
@@ -336,15 +365,21 @@ export class InitService {
     }
   }
 
-  private ensureConfigFiles(record: (s: string, c: boolean, d: string) => void): void {
+  /** zvpg's config files and the default content of each. */
+  private configFiles(): [string, () => string][] {
     const c = this.ctx.config;
-    const files: [string, () => string][] = [
+    return [
       [c.configFile, () => readTemplate("config.json")],
       [c.pgConfPath, () => readTemplate("postgresql.conf")],
       [c.pgHbaPath, () => readTemplate("pg_hba.conf")],
       [c.pgIdentPath, () => readTemplate("pg_ident.conf")],
       [this.ctx.layout.passFile, () => `*:*:*:${c.postgresUser}:${generatePassword()}\n`],
     ];
+  }
+
+  private ensureConfigFiles(record: (s: string, c: boolean, d: string) => void): void {
+    const c = this.ctx.config;
+    const files = this.configFiles();
     // zvpg's own config directory is private; a directory given with -c may be shared
     ensurePrivateDir(c.configDir, { fixExisting: c.configDirIsOwn });
     for (const [path, content] of files) {

@@ -13,7 +13,7 @@ import type { PoolStatus } from "../adapters/zfs.ts";
 import { ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import type { Check } from "../domain/check.ts";
-import { describeDrift, findDrift, isWarning } from "../domain/drift.ts";
+import { describeDrift, type Drift, findDrift, isWarning, takeOverDrift } from "../domain/drift.ts";
 import { check, environmentChecks } from "../ops/environment_checks.ts";
 import { loadClaims, loadInventory, rebuildIndex, record } from "../ops/inventory_store.ts";
 import { type ClaimIndex, indexDrift } from "../domain/claims.ts";
@@ -31,10 +31,12 @@ import {
   type SnapshotRecord,
 } from "../domain/inventory.ts";
 import type { Layout } from "../domain/layout.ts";
+import type { TakeOver } from "../domain/datadir_adoption.ts";
 import { withLock } from "../runtime/lock.ts";
 import { claimedPort } from "../ops/ports.ts";
 import { ensureMounted, type MountOutcome } from "../ops/mounts.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
+import { findTakeOvers, undoTakeOver } from "../ops/datadir_adoption.ts";
 
 /** `status system`. */
 export interface SystemStatus {
@@ -142,8 +144,13 @@ export class StatusService {
   async health(): Promise<HealthCheck[]> {
     const env = await environmentChecks(this.ctx);
     if (!env.datasetsOk || !env.runtimeOk) {
+      // a take-over killed before (or while) it made zvpg's datasets is found all the same
+      const takeOvers = env.pool
+        ? takeOverDrift(await findTakeOvers(this.ctx), operationAlive)
+        : [];
       return [
         ...env.checks,
+        ...(takeOvers.length > 0 ? [driftCheck(takeOvers, this.ctx.runtime.flavor)] : []),
         check(
           "branches",
           "fail",
@@ -153,12 +160,14 @@ export class StatusService {
       ];
     }
     const [inventory, index] = await Promise.all([loadInventory(this.ctx), loadClaims(this.ctx)]);
-    return [...env.checks, ...await this.branchChecks(inventory, index)];
+    const takeOvers = await findTakeOvers(this.ctx, inventory);
+    return [...env.checks, ...await this.branchChecks(inventory, index, takeOvers)];
   }
 
   private async branchChecks(
     inventory: Inventory,
     index: ClaimIndex | undefined,
+    takeOvers: TakeOver[],
   ): Promise<HealthCheck[]> {
     const { ctx } = this;
     const stale = staleMountsOf(ctx, inventory);
@@ -173,11 +182,8 @@ export class StatusService {
       alive: operationAlive,
       strayDirs: strayRuntimeDirs(ctx.layout, inventory),
       index: indexDrift(inventory, index ?? EMPTY_INDEX),
+      takeOvers,
     });
-    const failures = drift.filter((d) => !isWarning(d));
-    const shown = (failures.length > 0 ? failures : drift).map((d) =>
-      describeDrift(d, ctx.runtime.flavor)
-    );
     const foreign = inventory.foreignDatasets;
     return [
       check(
@@ -204,12 +210,7 @@ export class StatusService {
           : conflicts.map(([p, n]) => `port ${p} claimed by ${n.join(", ")}`).join("; "),
         "stop one of the branches and start it on another port",
       ),
-      check(
-        "drift",
-        failures.length > 0 ? "fail" : drift.length > 0 ? "warn" : "pass",
-        drift.length > 0 ? shown.join("; ") : "ZFS and the container engine agree",
-        "run 'zvpg status health --repair'",
-      ),
+      driftCheck(drift, ctx.runtime.flavor),
       check(
         "ownership",
         foreign.length === 0 ? "pass" : "warn",
@@ -222,7 +223,8 @@ export class StatusService {
   }
 
   /**
-   * Fixes drift: rolls back interrupted creates, completes interrupted deletes, removes
+   * Fixes drift: gives back a user's dataset whose take-over was interrupted (and then does
+   * nothing else: all else zvpg has in the pool is that import's), rolls back interrupted creates, completes interrupted deletes, removes
    * containers whose dataset is gone, mounts again datasets whose mount is stale (after
    * the ZFS service restarted: the servers on them are stopped first), restarts branches
    * recorded running whose container died, vanished or does not answer queries.
@@ -232,7 +234,16 @@ export class StatusService {
     const { ctx } = this;
     return await withLock(ctx.layout, async () => {
       const [inventory, index] = await Promise.all([loadInventory(ctx), loadClaims(ctx)]);
-      const unusable = await this.unusableBranches(inventory);
+      const drift = findDrift(inventory, {
+        alive: operationAlive,
+        strayDirs: strayRuntimeDirs(ctx.layout, inventory),
+        index: indexDrift(inventory, index ?? EMPTY_INDEX),
+        takeOvers: await findTakeOvers(ctx, inventory),
+      });
+      // a dataset an interrupted take-over left is given back, and nothing else is done:
+      // all else zvpg has in the pool is its import's (see planRepairs)
+      const givingBack = drift.some((d) => d.kind === "interrupted-take-over");
+      const unusable = givingBack ? new Map() : await this.unusableBranches(inventory);
       const actions: RepairAction[] = [];
       const attempt = async (
         target: string,
@@ -253,12 +264,9 @@ export class StatusService {
           log.error(`could not repair ${target}: ${action} failed: ${detail}`);
         }
       };
-      const remounted = await this.remountStale(inventory, attempt);
-      const drift = findDrift(inventory, {
-        alive: operationAlive,
-        strayDirs: strayRuntimeDirs(ctx.layout, inventory),
-        index: indexDrift(inventory, index ?? EMPTY_INDEX),
-      });
+      const remounted = givingBack
+        ? new Set<string>()
+        : await this.remountStale(inventory, attempt);
       for (const step of planRepairs(inventory, drift, { unusable, remounted })) {
         await attempt(step.target, step.action, step.reason, () => this.execute(step));
       }
@@ -285,6 +293,8 @@ export class StatusService {
       case "remove-dir":
         rmSync(step.dir, { recursive: true, force: true });
         return;
+      case "give-back":
+        return await undoTakeOver(ctx, step.adopted);
       case "undo-reset":
         return await undoReset(ctx, step.name);
       case "finish-reset":
@@ -393,6 +403,18 @@ export class StatusService {
       ctx.config.postgresDb,
     );
   }
+}
+
+/** The `drift` check of `status health`: failed by any drift but warnings. */
+function driftCheck(drift: Drift[], engine: string): HealthCheck {
+  const failures = drift.filter((d) => !isWarning(d));
+  const shown = (failures.length > 0 ? failures : drift).map((d) => describeDrift(d, engine));
+  return check(
+    "drift",
+    failures.length > 0 ? "fail" : drift.length > 0 ? "warn" : "pass",
+    drift.length > 0 ? shown.join("; ") : "ZFS and the container engine agree",
+    "run 'zvpg status health --repair'",
+  );
 }
 
 /**

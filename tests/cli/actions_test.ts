@@ -31,6 +31,7 @@ import {
   IMAGE_INSPECT,
   inventory,
   mainDataset,
+  NO_TAKE_OVERS,
   pool,
   poolIndex,
   zfsOnly,
@@ -272,6 +273,7 @@ for (const [format, ext] of FORMATS) {
         const [available, zpoolList, ...datasets] = ENVIRONMENT.slice(0, 5);
         return [
           available!,
+          NO_TAKE_OVERS,
           DOCKER_VERSION,
           IMAGE_INSPECT,
           zpoolList!,

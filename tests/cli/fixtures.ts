@@ -16,6 +16,7 @@ import {
   type FixtureEntry,
   indexCall,
   slotsCall,
+  takeOversCall,
   zfsGetCall,
   zfsGetOutput,
 } from "../unit/helpers.ts";
@@ -120,6 +121,9 @@ export const ZPOOL_LIST: ExpectedCall = {
   argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
   result: { stdout: "tpool\tONLINE\t10737418240\t43306189\t10694112051\n" },
 };
+
+/** The read of the take-overs recorded in the pool: none (see `findTakeOvers`). */
+export const NO_TAKE_OVERS: ExpectedCall = takeOversCall(pool());
 
 /** `docker version`. */
 export const DOCKER_VERSION: ExpectedCall = {

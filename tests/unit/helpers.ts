@@ -20,6 +20,7 @@ import type { RunResult } from "../../src/runtime/runner.ts";
 import type { Context } from "../../src/runtime/context.ts";
 import { hostMountTable, type MountTable } from "../../src/adapters/mount_table.ts";
 import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
+import { ADOPT_PROPS, PROPS } from "../../src/domain/layout.ts";
 import type { ProcessTable } from "../../src/ops/data_holders.ts";
 
 // Unit tests keep stderr quiet: only errors are printed, and fault points are off
@@ -111,6 +112,21 @@ export function zfsGetCall(stdout: string, pool = POOL): ExpectedCall {
     check: (options) => {
       if (options.tolerate === undefined) throw new Error("zfs get must tolerate missing roots");
     },
+  };
+}
+
+/**
+ * The read of every take-over recorded in the pool (`findTakeOvers` of a pool whose main is
+ * not known yet): the whole pool, `entries` answering.
+ */
+export function takeOversCall(entries: FixtureEntry[], pool = POOL): ExpectedCall {
+  const props = ["type", ADOPT_PROPS.record, PROPS.pid];
+  return {
+    argv: [
+      ...["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value,source"],
+      ...[props.join(","), pool],
+    ],
+    result: { stdout: entries.length > 0 ? zfsGetOutput(entries, props) : "" },
   };
 }
 

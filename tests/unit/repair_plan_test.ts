@@ -3,6 +3,7 @@ import type { ContainerInfo } from "../../src/adapters/container_runtime.ts";
 import { describeDrift, findDrift, isWarning } from "../../src/domain/drift.ts";
 import type { SnapshotRecord } from "../../src/domain/inventory.ts";
 import { planRepairs } from "../../src/domain/repair_plan.ts";
+import type { TakeOver } from "../../src/domain/datadir_adoption.ts";
 import { branchRecord as branch, inventoryOf as inventory } from "./helpers.ts";
 
 function container(name: string, branch: string, state = "running"): ContainerInfo {
@@ -164,4 +165,87 @@ Deno.test("a diff/merge clone whose process died is drift that repair deletes; a
   assert.deepEqual(steps.map((s) => [s.do, s.target, s.action]), [
     ["destroy", "branch 'zvpg-tmp-1-a'", "delete"],
   ]);
+});
+
+/** A take-over of `p/legacy` recorded on `snapshot` by zvpg `pid`. */
+function takeOver(snapshot: string, pid: number, readable = true): TakeOver {
+  return {
+    snapshot,
+    pid,
+    adopted: readable
+      ? {
+        dataset: "p/legacy",
+        mountpoint: "/srv/pg",
+        subdir: null,
+        original: { mountpoint: "/srv/pg", atime: "on" },
+        made: { datasets: ["p/clones", "p/sockets"], files: ["/etc/zvpg/pgpass"] },
+      }
+      : undefined,
+  };
+}
+
+Deno.test("findDrift()/planRepairs(): a take-over whose zvpg died is given back, alone", () => {
+  // main, half-imported on the user's dataset, and what its import left
+  const inv = inventory([
+    branch("main", { isDefault: true, state: "running", status: "missing" }),
+  ], { orphanContainers: [container("zvpg-import-x", "main", "exited")] });
+  const alive = (pid: number | null) => pid === Deno.pid;
+  for (const at of ["p/data@zvpg-adopt", "p/legacy@zvpg-adopt"]) {
+    const drift = findDrift(inv, {
+      alive,
+      strayDirs: ["/m/s/x"],
+      takeOvers: [takeOver(at, 4194304)],
+    });
+    assert.deepEqual(drift.map((d) => d.kind), ["interrupted-take-over"], "nothing else");
+    assert.equal(isWarning(drift[0]), false);
+    assert.equal(
+      describeDrift(drift[0], "docker"),
+      "dataset p/legacy: a take-over by 'init env --from' was interrupted (its zvpg process is gone); repair will give it back as it was",
+    );
+    const plan = planRepairs(inv, drift, {
+      unusable: new Map([["main", "down"]]),
+      remounted: new Set(["main"]),
+    });
+    assert.deepEqual(plan.map((s) => [s.do, s.target, s.action]), [
+      ["give-back", "dataset p/legacy", "give back"],
+    ]);
+    assert.equal(
+      plan[0].reason,
+      at === "p/data@zvpg-adopt"
+        ? "an interrupted take-over left it renamed p/data"
+        : "an interrupted take-over left p/legacy@zvpg-adopt on it",
+    );
+    assert.ok(plan[0].do === "give-back" && plan[0].adopted.original.atime === "on");
+  }
+});
+
+Deno.test("findDrift()/planRepairs(): a live take-over is a warning; an unreadable record is left to the user", () => {
+  const inv = inventory([branch("quiet")]);
+  const alive = (pid: number | null) => pid === Deno.pid;
+  const live = findDrift(inv, {
+    alive,
+    strayDirs: ["/m/s/x"],
+    takeOvers: [takeOver("p/data@zvpg-adopt", Deno.pid)],
+  });
+  assert.deepEqual(live.map((d) => d.kind), ["take-over-in-flight", "stray-dir"]);
+  assert.ok(isWarning(live[0]));
+  assert.equal(
+    describeDrift(live[0], "docker"),
+    `dataset p/legacy is being taken over now (zvpg pid ${Deno.pid})`,
+  );
+  assert.deepEqual(
+    planRepairs(inv, live, { unusable: new Map(), remounted: new Set() }).map((s) => s.do),
+    ["remove-dir"],
+  );
+  const unreadable = findDrift(inv, {
+    alive,
+    strayDirs: [],
+    takeOvers: [takeOver("p/data@zvpg-adopt", 4194304, false)],
+  });
+  assert.deepEqual(unreadable.map((d) => d.kind), ["interrupted-take-over"]);
+  assert.match(describeDrift(unreadable[0], "docker"), /^p\/data@zvpg-adopt records .* by hand$/);
+  assert.deepEqual(
+    planRepairs(inv, unreadable, { unusable: new Map(), remounted: new Set() }),
+    [],
+  );
 });
