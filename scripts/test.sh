@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a Debian machine, doing all set-up first (as root):
+# Runs the whole test suite on a Debian machine as root (no sudo needed), set-up first:
 # Deno, zfs-fuse, the container engines, the PostgreSQL image. Unit tests drive the
 # services through a strict fake runner; integration tests run the real CLI against
 # real ZFS pools (one sparse file per test), real containers and real PostgreSQL.
 # The last line is "N passed, N failed".
 #
-#   sudo bash scripts/test.sh                   # everything, the OpenZFS tier included
-#   sudo ZVPG_OPENZFS=0 bash scripts/test.sh    # without the OpenZFS tier (said in the output)
-#   sudo bash scripts/test.sh tests/unit        # a subset (no OpenZFS tier)
+#   bash scripts/test.sh                        # everything, the OpenZFS tier included
+#   ZVPG_OPENZFS=0 bash scripts/test.sh         # without the OpenZFS tier (said in the output)
+#   bash scripts/test.sh tests/unit             # a subset (no OpenZFS tier)
 #
 # The OpenZFS tier (scripts/test_openzfs.sh) runs the core integration tests again on
 # OpenZFS 2.x in a VM guest; its counts are added to the closing line. The guest is built
