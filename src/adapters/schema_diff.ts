@@ -246,16 +246,18 @@ function rebindEnumColumns(t: Inspection): void {
 
 function factsOf(inspection: Inspection): ColumnFacts {
   const columns: Record<string, string> = {};
+  const generated: string[] = [];
   for (const [key, table] of Object.entries(inspection.tables ?? {}) as [string, Inspection][]) {
     for (const [name, column] of Object.entries(table.columns ?? {}) as [string, Inspection][]) {
       columns[`${key}."${name}"`] = String(column.dbtypestr ?? column.dbtype ?? "");
+      if (column.is_generated) generated.push(`${key}."${name}"`);
     }
   }
   const enums: Record<string, string[]> = {};
   for (const [key, e] of Object.entries(inspection.enums ?? {}) as [string, Inspection][]) {
     enums[key] = [...(e.elements ?? [])];
   }
-  return { columns, enums };
+  return { columns, enums, generated };
 }
 
 /** A connection URL (kept in this process only). */

@@ -34,6 +34,8 @@ export interface ObjectChange {
 export interface ColumnFacts {
   columns: Record<string, string>;
   enums: Record<string, string[]>;
+  /** The generated (stored) columns: their values are computed, so dropping one loses none. */
+  generated?: string[];
 }
 
 /** The objects that differ between `base` and `compare`, ordered by kind then name. */
@@ -110,6 +112,11 @@ export interface DataLoss {
 const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
 const QNAME = String.raw`(${IDENT}(?:\.${IDENT})*)`;
 
+const DROP_COLUMN = new RegExp(
+  `^alter\\s+table\\s+(?:only\\s+)?${QNAME}\\s+drop\\s+column\\s+(?:if\\s+exists\\s+)?(${IDENT})`,
+  "i",
+);
+
 /** Casts that keep every value (from → to), by the types' base names. */
 const WIDENINGS: Record<string, string[]> = {
   smallint: ["integer", "bigint", "numeric", "real", "double precision", "text"],
@@ -165,13 +172,11 @@ function lossOf(statement: string, all: string[], facts: ColumnFacts): string | 
     ),
   );
   if (m) return `drops ${m[1].toLowerCase().replace(/\s+/, " ")} ${unquote(m[2])}`;
-  m = s.match(
-    new RegExp(
-      `^alter\\s+table\\s+(?:only\\s+)?${QNAME}\\s+drop\\s+column\\s+(?:if\\s+exists\\s+)?(${IDENT})`,
-      "i",
-    ),
-  );
-  if (m) return `drops column ${unquote(m[1])}.${unquote(m[2])} and its values`;
+  m = s.match(DROP_COLUMN);
+  if (m) {
+    if (dropsGeneratedColumn(s, facts)) return undefined;
+    return `drops column ${unquote(m[1])}.${unquote(m[2])} and its values`;
+  }
   // migra quotes identifiers only where needed: compare in the quoted form
   m = s.match(
     new RegExp(
@@ -201,6 +206,15 @@ function lossOf(statement: string, all: string[], facts: ColumnFacts): string | 
     }
   }
   return undefined;
+}
+
+/**
+ * Whether `statement` drops a generated (stored) column: its values are computed from the
+ * row's other columns, so dropping it (to add it back with another expression) loses none.
+ */
+export function dropsGeneratedColumn(statement: string, facts: ColumnFacts): boolean {
+  const m = statement.trim().match(DROP_COLUMN);
+  return !!m && (facts.generated ?? []).includes(`${quoteAll(m[1])}.${quoteAll(m[2])}`);
 }
 
 /** The values of enum `name` (quoted key) that its recreation in `all` leaves out. */

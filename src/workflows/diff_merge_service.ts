@@ -17,6 +17,7 @@ import {
   classifyDataLoss,
   type Conflict,
   type DataLoss,
+  dropsGeneratedColumn,
   findConflicts,
   idsToMerge,
   type ObjectChange,
@@ -428,6 +429,7 @@ export class DiffMergeService {
       if (plan.conflicts.length > 0) return undefined;
       const dataLoss = classifyDataLoss(plan.statements, theirs.facts);
       for (const statement of plan.destructive) {
+        if (dropsGeneratedColumn(statement, theirs.facts)) continue;
         if (!dataLoss.some((l) => l.statement === statement)) {
           dataLoss.push({
             statement,

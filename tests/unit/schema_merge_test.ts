@@ -94,6 +94,15 @@ Deno.test("classifyDataLoss() names drops of tables, columns, schemas and sequen
   ]);
 });
 
+Deno.test("classifyDataLoss() lets a generated column go: its values are computed again", () => {
+  const withGenerated = { ...facts, generated: ['"public"."t"."area"'] };
+  const losses = classifyDataLoss([
+    "alter table public.t drop column area;",
+    'alter table "public"."t" drop column "n";',
+  ], withGenerated);
+  assert.deepEqual(losses.map((l) => l.reason), ["drops column public.t.n and its values"]);
+});
+
 Deno.test("classifyDataLoss() refuses narrowing type changes and accepts widenings", () => {
   const losses = classifyDataLoss([
     'alter table "public"."t" alter column "n" set data type bigint using "n"::bigint;',
