@@ -18,21 +18,15 @@ import {
   waitForLog,
 } from "../support/fault_support.ts";
 import { freePort, SourceServer, tableHashes as hashes } from "../support/source_server.ts";
+import { FAULT_POINTS } from "../../src/runtime/fault.ts";
 
 const MAIN_TS = new URL("../../main.ts", import.meta.url).pathname;
 
-/** The take-over's fault points, in the order an import passes them. */
-const TAKE_OVER_POINTS = [
-  "import.adopt.after-snapshot",
-  "import.adopt.after-rename",
-  "import.adopt.after-set",
-  "import.adopt.after-mount",
-  "import.adopt.after-move",
-  "import.after-adopt",
-  "import.after-load",
-  "import.after-start",
-  "import.after-snapshot",
-];
+/** The take-over's fault points: those of FAULT_POINTS from its snapshot to main's. */
+const TAKE_OVER_POINTS = FAULT_POINTS.slice(
+  FAULT_POINTS.indexOf("import.adopt.after-snapshot"),
+  FAULT_POINTS.indexOf("import.after-snapshot") + 1,
+);
 
 /** The properties set locally on `dataset` (`property=value`, sorted). */
 async function localProps(dataset: string): Promise<string[]> {
