@@ -16,7 +16,7 @@ import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
 import { runPsql } from "../ops/branch_psql.ts";
 import type { Context } from "../runtime/context.ts";
 import { ensurePrivateDir, replacePrivateFile } from "../runtime/private_fs.ts";
-import { readPassword } from "./init_service.ts";
+import { readPassword } from "../ops/credentials.ts";
 
 /** A running branch's connection, and its password when asked for. */
 export interface BranchConnection {

@@ -50,7 +50,7 @@ import { faultPoint } from "../runtime/fault.ts";
 import { shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
 import { BranchService } from "./branch_service.ts";
-import { readPassword } from "./init_service.ts";
+import { readPassword } from "../ops/credentials.ts";
 import { SnapshotService } from "./snapshot_service.ts";
 
 /** Options of `branch diff`. */

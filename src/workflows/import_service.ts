@@ -71,7 +71,7 @@ import {
 import type { Context } from "../runtime/context.ts";
 import { log } from "../runtime/log.ts";
 import { faultPoint } from "../runtime/fault.ts";
-import { readPassword } from "./init_service.ts";
+import { readPassword } from "../ops/credentials.ts";
 import { ensurePrivateDir } from "../runtime/private_fs.ts";
 import { ImportProgress } from "../ops/import_progress.ts";
 import {

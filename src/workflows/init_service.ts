@@ -3,17 +3,7 @@
  *
  * @module
  */
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseSize } from "../config/schema.ts";
 import { ZvpgError } from "../errors.ts";
@@ -29,7 +19,7 @@ import { log } from "../runtime/log.ts";
 import { execSql } from "../ops/branch_container.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
 import type { Context } from "../runtime/context.ts";
-import { CONTAINER_PGDATA, INDEX_PROPS, PROPS } from "../domain/layout.ts";
+import { INDEX_PROPS, PROPS } from "../domain/layout.ts";
 import { loadInventory } from "../ops/inventory_store.ts";
 
 import { ensureMounted } from "../ops/mounts.ts";
@@ -41,6 +31,8 @@ import { operationAlive } from "../ops/operation_alive.ts";
 import { record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
+import { generatePassword } from "../ops/credentials.ts";
+import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
 import { findAdoption } from "../domain/datadir_adoption.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import {
@@ -63,12 +55,6 @@ const TEMPLATE_DIR = new URL("../../templates/", import.meta.url);
 /** Reads a bundled template file. */
 export function readTemplate(name: string): string {
   return readFileSync(new URL(name, TEMPLATE_DIR), "utf8");
-}
-
-/** The uid and gid of `id <user>` output (`uid=999(postgres) gid=999(postgres) …`). */
-export function parseIdOutput(text: string): { uid: number; gid: number } | undefined {
-  const m = /uid=(\d+)\S* gid=(\d+)/.exec(text);
-  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
 }
 
 /** Environment set-up and checks. */
@@ -122,7 +108,7 @@ export class InitService {
       }
     };
     refuseExisting();
-    const owner = await this.imagePostgresUser();
+    const owner = await imagePostgresUser(this.ctx);
     return await ImportSession.run(this.ctx, request, owner, async (session) => {
       const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
       let adopted: AdoptedDataset | undefined;
@@ -144,11 +130,11 @@ export class InitService {
           await this.ensureDatasets(record);
           this.ensureConfigFiles(record);
           if (!adopted) refuseExisting();
-          this.emptyDataDirectory(pgdata, owner);
+          emptyDataDirectory(pgdata, owner);
           await session.load(
             pgdata,
             layout.dataMount,
-            () => this.initdb(pgdata, owner, { sync: false }),
+            () => initdb(this.ctx, pgdata, owner, { sync: false }),
           );
           faultPoint("import.after-load");
           record("import", true, `loaded ${session.plan.description}`);
@@ -448,93 +434,10 @@ export class InitService {
         hint: "move its contents away; zvpg never overwrites data",
       });
     }
-    const owner = await this.imagePostgresUser();
-    await this.initdb(pgdata, owner);
+    const owner = await imagePostgresUser(this.ctx);
+    await initdb(this.ctx, pgdata, owner);
     record("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
     return true;
-  }
-
-  /** Makes `pgdata` (0700, owned by the image's postgres user), empty. */
-  emptyDataDirectory(pgdata: string, owner: { uid: number; gid: number }): void {
-    mkdirSync(pgdata, { recursive: true });
-    chownSync(pgdata, owner.uid, owner.gid);
-    chmodSync(pgdata, 0o700);
-  }
-
-  /**
-   * Runs initdb in the image on the empty `pgdata`, with zvpg's user and password. An
-   * import passes `sync: false` (`initdb --no-sync`): its loader ends with a CHECKPOINT and
-   * the dataset is snapshotted, which commits every block to disk anyway.
-   */
-  async initdb(
-    pgdata: string,
-    owner: { uid: number; gid: number },
-    options: { sync?: boolean } = {},
-  ): Promise<void> {
-    const { layout, config, runtime } = this.ctx;
-    this.emptyDataDirectory(pgdata, owner);
-    const secretDir = mkdtempSync(join(layout.runtimeDir(config.branchDefault) + "-init-"));
-    try {
-      chmodSync(secretDir, 0o700);
-      chownSync(secretDir, owner.uid, owner.gid);
-      const pwfile = join(secretDir, "pwfile");
-      writeFileSync(pwfile, readPassword(layout.passFile) + "\n", { mode: 0o600 });
-      chownSync(pwfile, owner.uid, owner.gid);
-      log.info(`running initdb in ${config.pgBaseImage} as uid ${owner.uid}…`);
-      const result = await runtime.runToCompletion({
-        image: config.pgBaseImage,
-        user: `${owner.uid}:${owner.gid}`,
-        mounts: [
-          { source: pgdata, target: CONTAINER_PGDATA },
-          { source: secretDir, target: "/run/zvpg-init", readonly: true },
-        ],
-        entrypoint: "initdb",
-        args: [
-          "-D",
-          CONTAINER_PGDATA,
-          "-U",
-          config.postgresUser,
-          "--pwfile=/run/zvpg-init/pwfile",
-          "--auth-local=trust",
-          "--auth-host=scram-sha-256",
-          "--encoding=UTF8",
-          "--locale=C",
-          "--data-checksums",
-          ...(options.sync === false ? ["--no-sync"] : []),
-        ],
-      }, 300_000);
-      if (result.code !== 0) {
-        for (const entry of readdirSync(pgdata)) {
-          rmSync(join(pgdata, entry), { recursive: true, force: true });
-        }
-        const lines = (result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ");
-        throw new ZvpgError(`initdb failed in image ${config.pgBaseImage}: ${lines}`, {
-          hint: "check that the image is a PostgreSQL image with initdb on PATH",
-        });
-      }
-    } finally {
-      rmSync(secretDir, { recursive: true, force: true });
-    }
-  }
-
-  /** uid and gid of the image's `postgres` user (one container: `id postgres`). */
-  async imagePostgresUser(): Promise<{ uid: number; gid: number }> {
-    const r = await this.ctx.runtime.runToCompletion({
-      image: this.ctx.config.pgBaseImage,
-      user: "0:0",
-      entrypoint: "id",
-      args: ["postgres"],
-    }, 120_000);
-    const ids = r.code === 0 ? parseIdOutput(r.stdout) : undefined;
-    if (!ids) {
-      throw new ZvpgError(
-        `image '${this.ctx.config.pgBaseImage}' has no 'postgres' user: ${
-          (r.stderr || r.stdout).trim()
-        }`,
-        { hint: "use a PostgreSQL image whose server runs as user 'postgres'" },
-      );
-    }
-    return ids;
   }
 
   /** Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not `postgres`. */
@@ -583,24 +486,4 @@ export async function createSparseFile(path: string, size: string): Promise<void
   } finally {
     file.close();
   }
-}
-
-/** A random password of 32 URL-safe characters. */
-export function generatePassword(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
-}
-
-/** The password stored in a pgpass file written by zvpg. */
-export function readPassword(passFile: string): string {
-  const line = readFileSync(passFile, "utf8").split("\n").find((l) =>
-    l.trim() !== "" && !l.startsWith("#")
-  );
-  const password = line?.split(":").slice(4).join(":");
-  if (!password) {
-    throw new ZvpgError(`no password in ${passFile}`, {
-      hint: "delete the file and run 'zvpg init env'",
-    });
-  }
-  return password;
 }

@@ -22,7 +22,7 @@ import type { Context } from "../runtime/context.ts";
 import { shielded } from "../runtime/interrupt.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
-import { InitService } from "./init_service.ts";
+import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
 
 /** What `refresh` did (`refresh -f json`). */
@@ -53,8 +53,7 @@ export class RefreshService {
         hint: "pass --from <postgresql:// URI, dump or data directory>",
       });
     }
-    const init = new InitService(ctx);
-    const owner = await init.imagePostgresUser();
+    const owner = await imagePostgresUser(ctx);
     const dirs = refreshDirs(ctx);
     return await ImportSession.run(
       ctx,
@@ -71,11 +70,11 @@ export class RefreshService {
         // what a crashed refresh left is zvpg's own by its name
         for (const dir of [dirs.next, dirs.old]) rmSync(dir, { recursive: true, force: true });
         try {
-          init.emptyDataDirectory(dirs.next, owner);
+          emptyDataDirectory(dirs.next, owner);
           await session.load(
             dirs.next,
             layout.dataMount,
-            () => init.initdb(dirs.next, owner, { sync: false }),
+            () => initdb(ctx, dirs.next, owner, { sync: false }),
           );
         } catch (error) {
           rmSync(dirs.next, { recursive: true, force: true });

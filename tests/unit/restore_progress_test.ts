@@ -5,7 +5,7 @@ import {
   tocEntryCount,
 } from "../../src/domain/restore_progress.ts";
 import { ImportProgress } from "../../src/ops/import_progress.ts";
-import { parseIdOutput } from "../../src/workflows/init_service.ts";
+import { parseIdOutput } from "../../src/ops/cluster_init.ts";
 import { firstError } from "../../src/ops/pg_client.ts";
 import { treeBytes } from "../../src/workflows/import_service.ts";
 
