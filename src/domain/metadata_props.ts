@@ -39,3 +39,11 @@ export function branchProps(
     [PROPS.created]: created.toISOString(),
   };
 }
+
+/**
+ * The name of an automatic snapshot taken at `now` (`auto-<time>-<4 hex>`): the parent
+ * snapshot of a new branch or of a `reset --parent`.
+ */
+export function autoSnapshotName(now: Date): string {
+  return `auto-${now.toISOString().replace(/[-:.]/g, "")}-${crypto.randomUUID().slice(0, 4)}`;
+}

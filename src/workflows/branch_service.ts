@@ -57,7 +57,7 @@ import {
 } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { allocatePort, checkRequestedPort, type PortView } from "../ops/ports.ts";
-import { SnapshotService } from "./snapshot_service.ts";
+import { snapshotBranch, takeAutoSnapshot } from "../ops/take_snapshot.ts";
 import { startOnPort, type StartOnPortOptions } from "../ops/start_on_port.ts";
 
 /** Options of `branch create`. */
@@ -309,7 +309,7 @@ export class BranchService {
   /** Snapshots a branch (`branch snapshot <branch> <snapshot>`). */
   snapshot(branch: string, snapshot: string, message?: string): Promise<SnapshotRecord> {
     validateBranchName(branch, this.ctx.config.branchNamingPattern);
-    return new SnapshotService(this.ctx).create(snapshot, { branch, message });
+    return snapshotBranch(this.ctx, snapshot, { branch, message });
   }
 
   /**
@@ -335,19 +335,12 @@ export class BranchService {
     }
     const parent = scopeBranch(scope, options.parent ?? this.ctx.config.branchDefault);
     assertNotBusy(parent);
-    const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "")}-${
-      crypto.randomUUID().slice(0, 4)
-    }`;
-    // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
-    made.autoSnapshot = `${parent.dataset}@${auto}`;
-    const snapshot = await new SnapshotService(this.ctx).createLocked(
-      snapshotNames(scope),
-      parent,
-      auto,
-      `automatic snapshot of '${parent.name}' for new branch '${name}'`,
-      { autoFor: name },
-    );
-    return snapshot;
+    return await takeAutoSnapshot(this.ctx, snapshotNames(scope), parent, {
+      forBranch: name,
+      purpose: `new branch '${name}'`,
+      // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
+      intent: (zfsName) => made.autoSnapshot = zfsName,
+    });
   }
 
   /**

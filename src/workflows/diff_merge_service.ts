@@ -51,7 +51,7 @@ import { shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
 import { BranchService } from "./branch_service.ts";
 import { readPassword } from "../ops/credentials.ts";
-import { SnapshotService } from "./snapshot_service.ts";
+import { snapshotBranch } from "../ops/take_snapshot.ts";
 
 /** Options of `branch diff`. */
 export interface DiffOptions {
@@ -496,7 +496,7 @@ export class DiffMergeService {
     const stamp = this.ctx.now().toISOString().replace(/[-:.]/g, "");
     const safe = branch.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 32);
     const name = `pre-merge-${safe}-${stamp}`;
-    await new SnapshotService(this.ctx).create(name, {
+    await snapshotBranch(this.ctx, name, {
       branch: into,
       message: `before merging '${branch}' into '${into}'`,
     });

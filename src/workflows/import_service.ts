@@ -60,7 +60,7 @@ import {
   SOURCE_PROPS,
 } from "../domain/layout.ts";
 import { loadBranchScope, scopeBranch, snapshotNames } from "../ops/inventory_store.ts";
-import { SnapshotService } from "./snapshot_service.ts";
+import { takeSnapshot } from "../ops/take_snapshot.ts";
 import {
   type ClientRun,
   firstError,
@@ -915,7 +915,8 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
     claims: true,
   });
   const name = importSnapshotName(ctx.now());
-  await new SnapshotService(ctx).createLocked(
+  await takeSnapshot(
+    ctx,
     snapshotNames(scope),
     scopeBranch(scope, main),
     name,

@@ -43,7 +43,7 @@ import { operationAlive } from "../ops/operation_alive.ts";
 import { expiryFromTtl } from "../domain/duration.ts";
 import { withLock } from "../runtime/lock.ts";
 import { settleAll } from "../runtime/settle_all.ts";
-import { SnapshotService } from "./snapshot_service.ts";
+import { takeAutoSnapshot } from "../ops/take_snapshot.ts";
 import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
 import { type PausedServer, pauseServer, resumeServer } from "../ops/server_control.ts";
 import { waitBranchReady } from "../ops/branch_container.ts";
@@ -460,19 +460,16 @@ export class ResetService {
     if (branch.parent === null) throw new StateError(`branch '${branch.name}' has no parent`);
     const parent = findBranch(inventory, branch.parent);
     if (isInFlight(parent)) throw inFlightError(parent);
-    {
-      const auto = `auto-${this.ctx.now().toISOString().replace(/[-:.]/g, "")}-${
-        crypto.randomUUID().slice(0, 4)
-      }`;
-      progress.autoSnapshot = `${parent.dataset}@${auto}`;
-      return await new SnapshotService(this.ctx).createLocked(
-        await snapshotNamesOfInventory(this.ctx, inventory),
-        parent,
-        auto,
-        `automatic snapshot of '${parent.name}' for reset of branch '${branch.name}'`,
-        { autoFor: branch.name },
-      );
-    }
+    return await takeAutoSnapshot(
+      this.ctx,
+      await snapshotNamesOfInventory(this.ctx, inventory),
+      parent,
+      {
+        forBranch: branch.name,
+        purpose: `reset of branch '${branch.name}'`,
+        intent: (zfsName) => progress.autoSnapshot = zfsName,
+      },
+    );
   }
 
   /** The branch's own properties the new clone keeps (a TTL restarts). */

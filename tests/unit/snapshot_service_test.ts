@@ -17,7 +17,8 @@ import {
 } from "../../src/errors.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { type Context, createContext } from "../../src/runtime/context.ts";
-import { MAX_MESSAGE_BYTES, SnapshotService } from "../../src/workflows/snapshot_service.ts";
+import { SnapshotService } from "../../src/workflows/snapshot_service.ts";
+import { MAX_MESSAGE_BYTES } from "../../src/ops/take_snapshot.ts";
 import { VERSION } from "../../src/version.ts";
 import {
   branchGetCall,
