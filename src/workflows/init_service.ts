@@ -30,7 +30,7 @@ import { importContainers } from "../ops/branch_container.ts";
 import { operationAlive } from "../ops/operation_alive.ts";
 import { record } from "../ops/inventory_store.ts";
 import { markStopped } from "../domain/lifecycle.ts";
-import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
+import { type ImportRequest, ImportSession, snapshotImport } from "../ops/import_session.ts";
 import { generatePassword } from "../ops/credentials.ts";
 import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
 import { findAdoption } from "../domain/datadir_adoption.ts";

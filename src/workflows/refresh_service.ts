@@ -23,7 +23,7 @@ import { shielded } from "../runtime/interrupt.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
 import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
-import { type ImportRequest, ImportSession, snapshotImport } from "./import_service.ts";
+import { type ImportRequest, ImportSession, snapshotImport } from "../ops/import_session.ts";
 
 /** What `refresh` did (`refresh -f json`). */
 export interface RefreshResult {

@@ -14,7 +14,7 @@ import {
   sourcePgpass,
   stripSourceSettings,
 } from "../../src/domain/import_source.ts";
-import { rolesScript } from "../../src/workflows/import_service.ts";
+import { rolesScript } from "../../src/ops/import_session.ts";
 import { scramVerifier } from "../../src/domain/scram.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);

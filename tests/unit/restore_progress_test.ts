@@ -7,7 +7,7 @@ import {
 import { ImportProgress } from "../../src/ops/import_progress.ts";
 import { parseIdOutput } from "../../src/ops/cluster_init.ts";
 import { firstError } from "../../src/ops/pg_client.ts";
-import { treeBytes } from "../../src/workflows/import_service.ts";
+import { treeBytes } from "../../src/ops/import_session.ts";
 
 Deno.test("RestoreObjectCounter: a serial restore counts one object per creating/processing/executing line", () => {
   const c = new RestoreObjectCounter();

@@ -59,21 +59,15 @@ import {
   CONTAINER_SOCKET_DIR,
   SOURCE_PROPS,
 } from "../domain/layout.ts";
-import { loadBranchScope, scopeBranch, snapshotNames } from "../ops/inventory_store.ts";
-import { takeSnapshot } from "../ops/take_snapshot.ts";
-import {
-  type ClientRun,
-  firstError,
-  ImportSecrets,
-  LoaderServer,
-  PgClient,
-} from "../ops/pg_client.ts";
+import { loadBranchScope, scopeBranch, snapshotNames } from "./inventory_store.ts";
+import { takeSnapshot } from "./take_snapshot.ts";
+import { type ClientRun, firstError, ImportSecrets, LoaderServer, PgClient } from "./pg_client.ts";
 import type { Context } from "../runtime/context.ts";
 import { log } from "../runtime/log.ts";
 import { faultPoint } from "../runtime/fault.ts";
-import { readPassword } from "../ops/credentials.ts";
+import { readPassword } from "./credentials.ts";
 import { ensurePrivateDir } from "../runtime/private_fs.ts";
-import { ImportProgress } from "../ops/import_progress.ts";
+import { ImportProgress } from "./import_progress.ts";
 import {
   baseBackupProgress,
   RestoreObjectCounter,
