@@ -1,11 +1,13 @@
 /**
- * The ZFS user properties a new snapshot or a new branch dataset is made with: the one
- * schema the services write and the benchmarks reuse to build crowded pools.
+ * The ZFS user properties a new snapshot or a new branch dataset is made with, and a
+ * branch's expiry: the one schema the services write and the benchmarks reuse to build
+ * crowded pools.
  *
  * @module
  */
 import { VERSION } from "../version.ts";
 import { encodeMessage } from "./inventory.ts";
+import type { Expiry } from "./duration.ts";
 import { type Layout, PROPS } from "./layout.ts";
 
 /** The properties of a snapshot zvpg takes (`autoFor`: taken for that branch's create). */
@@ -46,4 +48,12 @@ export function branchProps(
  */
 export function autoSnapshotName(now: Date): string {
   return `auto-${now.toISOString().replace(/[-:.]/g, "")}-${crypto.randomUUID().slice(0, 4)}`;
+}
+
+/** The expiry properties to write for `expiry` (null: never expires). */
+export function expiryProps(expiry: Expiry): Record<string, string> {
+  return {
+    [PROPS.expires]: expiry.expiresAt.toISOString(),
+    ...(expiry.ttlSeconds === null ? {} : { [PROPS.ttl]: String(expiry.ttlSeconds) }),
+  };
 }

@@ -41,9 +41,8 @@ import {
   snapshotNames,
 } from "../ops/inventory_store.ts";
 import { PROPS } from "../domain/layout.ts";
-import { branchProps } from "../domain/metadata_props.ts";
+import { branchProps, expiryProps } from "../domain/metadata_props.ts";
 import type { Expiry } from "../domain/duration.ts";
-import { expiryProps } from "./lifecycle_service.ts";
 import {
   assertNotProtected,
   assertNoUnfinishedReset,

@@ -14,6 +14,7 @@ import { HOLD_TAG, PROPS } from "../domain/layout.ts";
 import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import type { Expiry } from "../domain/duration.ts";
 import { type GcSkip, planGc } from "../domain/gc_plan.ts";
+import { expiryProps } from "../domain/metadata_props.ts";
 import { destroyBranch, snapshotNamesOf } from "../ops/branch_removal.ts";
 import { assertNotBusy } from "../ops/operation_alive.ts";
 
@@ -23,14 +24,6 @@ export interface GcResult {
   removedBranches: string[];
   removedSnapshots: string[];
   skipped: GcSkip[];
-}
-
-/** The expiry properties to write for `expiry` (null: never expires). */
-export function expiryProps(expiry: Expiry): Record<string, string> {
-  return {
-    [PROPS.expires]: expiry.expiresAt.toISOString(),
-    ...(expiry.ttlSeconds === null ? {} : { [PROPS.ttl]: String(expiry.ttlSeconds) }),
-  };
 }
 
 /** Expiry, protection and gc workflows. */
