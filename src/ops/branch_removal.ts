@@ -11,43 +11,9 @@ import { branchContainers, stopBranchContainer } from "./branch_container.ts";
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
+import type { LossPlan } from "../domain/losses.ts";
 import { record } from "./inventory_store.ts";
 import { markDeleting } from "../domain/lifecycle.ts";
-
-/**
- * Branches cloned from any of `snapshotZfsNames`, and recursively from their snapshots,
- * deepest first (so each can be destroyed in turn).
- */
-export function orderDependents(inventory: Inventory, snapshotZfsNames: string[]): BranchRecord[] {
-  const ordered: BranchRecord[] = [];
-  const seen = new Set<string>();
-  const visit = (zfsNames: string[]) => {
-    for (const zfsName of zfsNames) {
-      const snapshot = inventory.snapshots.find((s) => s.zfsName === zfsName);
-      for (const dependent of snapshot?.dependents ?? []) {
-        if (seen.has(dependent)) continue;
-        seen.add(dependent);
-        const branch = inventory.branches.find((b) => b.name === dependent);
-        if (!branch) continue;
-        visit(snapshotsOf(inventory, branch));
-        ordered.push(branch);
-      }
-    }
-  };
-  visit(snapshotZfsNames);
-  return ordered;
-}
-
-/** The names of the snapshots of `branches`: a recursive destroy of them takes these too. */
-export function snapshotNamesOf(inventory: Inventory, branches: BranchRecord[]): string[] {
-  const names = new Set(branches.map((b) => b.name));
-  return inventory.snapshots.filter((s) => names.has(s.branch)).map((s) => s.name);
-}
-
-/** The ZFS names of a branch's snapshots. */
-export function snapshotsOf(inventory: Inventory, branch: BranchRecord): string[] {
-  return inventory.snapshots.filter((s) => s.branch === branch.name).map((s) => s.zfsName);
-}
 
 /**
  * Destroys branches in order: marks each `deleting`, stops and removes its containers,
@@ -61,6 +27,14 @@ export async function destroyBranches(ctx: Context, branches: BranchRecord[]): P
     removed.push(branch.name);
   }
   return removed;
+}
+
+/**
+ * Destroys what a {@link LossPlan} allowed beyond the operation's own data: the branches
+ * made from its snapshots, deepest first. Returns their names. The caller holds the lock.
+ */
+export function destroyLosses(ctx: Context, plan: Pick<LossPlan, "dependents">): Promise<string[]> {
+  return destroyBranches(ctx, plan.dependents);
 }
 
 /** Destroys one branch (see {@link destroyBranches}). */

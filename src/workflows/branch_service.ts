@@ -10,13 +10,8 @@ import { BranchExistsError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts";
-import {
-  destroyBranch,
-  destroyBranches,
-  destroyUnusedAutoSnapshot,
-  orderDependents,
-  snapshotNamesOf,
-} from "../ops/branch_removal.ts";
+import { destroyBranch, destroyLosses, destroyUnusedAutoSnapshot } from "../ops/branch_removal.ts";
+import { planLosses } from "../domain/losses.ts";
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
@@ -26,12 +21,7 @@ import {
   record,
   releaseSnapshotNames,
 } from "../ops/inventory_store.ts";
-import {
-  type BranchRecord,
-  findBranch,
-  foreignDatasetsIn,
-  type SnapshotRecord,
-} from "../domain/inventory.ts";
+import { type BranchRecord, findBranch, type SnapshotRecord } from "../domain/inventory.ts";
 import {
   type BranchScope,
   findSnapshotNamed,
@@ -52,7 +42,6 @@ import {
   markCreating,
   markRunning,
   markStopped,
-  refuseLosses,
 } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { allocatePort, checkRequestedPort, type PortView } from "../ops/ports.ts";
@@ -276,22 +265,20 @@ export class BranchService {
       assertOwnEngine(ctx.runtime.flavor, branch);
       assertNotProtected(branch, "deleted");
       const own = inventory.snapshots.filter((s) => s.branch === name);
-      const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
-      for (const b of dependents) assertNotProtected(b, `deleted with '${name}'`);
-      // a recursive destroy would take datasets the user made inside these branches
-      const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
-      if (!options.force) {
-        refuseLosses(name, "deleted", { named: own.filter((s) => !s.auto), dependents, foreign }, {
+      const losses = planLosses(inventory, {
+        snapshots: own,
+        branch,
+        dependentsGo: `deleted with '${name}'`,
+        refuse: options.force ? undefined : {
+          branch: name,
+          verb: "deleted",
           hint:
             "delete or move them first ('zvpg snapshot delete', 'zvpg branch delete'), or use --force to delete them with it",
-        });
-      }
+        },
+      });
       // in the order they go: the dependents' first, then the branch's own
-      const removedSnapshots = [
-        ...snapshotNamesOf(inventory, dependents),
-        ...snapshotNamesOf(inventory, [branch]),
-      ];
-      const removed = await destroyBranches(ctx, dependents);
+      const removedSnapshots = [...losses.removedSnapshots, ...own.map((s) => s.name)];
+      const removed = await destroyLosses(ctx, losses);
       await destroyBranch(ctx, branch);
       const origin = await destroyUnusedAutoSnapshot(ctx, inventory, branch, removed);
       if (origin) removedSnapshots.push(origin);
@@ -300,7 +287,7 @@ export class BranchService {
         branch: name,
         removedBranches: removed,
         removedSnapshots,
-        removedDatasets: foreign,
+        removedDatasets: losses.foreign,
       };
     });
   }

@@ -15,7 +15,8 @@ import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecyc
 import type { Expiry } from "../domain/duration.ts";
 import { type GcSkip, planGc } from "../domain/gc_plan.ts";
 import { expiryProps } from "../domain/metadata_props.ts";
-import { destroyBranch, snapshotNamesOf } from "../ops/branch_removal.ts";
+import { destroyBranch } from "../ops/branch_removal.ts";
+import { snapshotNamesOf } from "../domain/losses.ts";
 import { assertNotBusy } from "../ops/operation_alive.ts";
 
 /** What `gc` removed (or would remove, with `dryRun`) and what it left. */

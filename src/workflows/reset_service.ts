@@ -9,7 +9,8 @@
 import { InterruptedError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
-import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
+import { destroyLosses } from "../ops/branch_removal.ts";
+import { planLosses, snapshotNamesOf } from "../domain/losses.ts";
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -25,7 +26,6 @@ import {
   type BranchRecord,
   findBranch,
   findSnapshot,
-  foreignDatasetsIn,
   type Inventory,
   servedPort,
   type SnapshotRecord,
@@ -48,7 +48,7 @@ import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swa
 import { type PausedServer, pauseServer, resumeServer } from "../ops/server_control.ts";
 import { waitBranchReady } from "../ops/branch_container.ts";
 import { assertNoServer } from "../ops/data_holders.ts";
-import { markRunning, markStopped, refuseLosses } from "../domain/lifecycle.ts";
+import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import type { PhaseTimings } from "./branch_service.ts";
 
 /** Options of `branch reset`. */
@@ -156,21 +156,18 @@ export class ResetService {
             t0,
           );
         }
-        const dependents = orderDependents(inventory, own.map((s) => s.zfsName));
-        const lost = new Set([name, ...dependents.map((b) => b.name)]);
-        for (const b of dependents) {
-          assertNotProtected(b, "deleted (it depends on a snapshot of the branch being reset)");
-        }
-        if (!options.force) {
-          const foreign = [...dependents, branch].flatMap((b) => foreignDatasetsIn(inventory, b));
-          refuseLosses(branch.name, "reset", {
-            named: own.filter((s) => !s.auto),
-            dependents,
-            foreign,
-          }, {
+        const losses = planLosses(inventory, {
+          snapshots: own,
+          branch,
+          dependentsGo: "deleted (it depends on a snapshot of the branch being reset)",
+          refuse: options.force ? undefined : {
+            branch: branch.name,
+            verb: "reset",
             hint: "delete or move them first, or use --force to throw them away with its changes",
-          });
-        }
+          },
+        });
+        const { dependents } = losses;
+        const lost = new Set([name, ...dependents.map((b) => b.name)]);
         const chosen = options.parent
           ? undefined
           : this.chosenTarget(inventory, branch, options, lost);
@@ -200,7 +197,7 @@ export class ResetService {
         timings.clone = performance.now() - t2;
         faultPoint("branch.reset.after-clone");
         throwIfInterrupted();
-        const removedBranches = await destroyBranches(ctx, dependents);
+        const removedBranches = await destroyLosses(ctx, losses);
         const removedSnapshots = snapshotNamesOf(inventory, [...dependents, branch]);
         await swapIn(ctx, name);
         faultPoint("branch.reset.after-swap");
@@ -280,17 +277,11 @@ export class ResetService {
   ): Promise<BranchResetResult> {
     const { ctx } = this;
     const { later } = plan;
-    const dependents = orderDependents(inventory, later.map((s) => s.zfsName));
-    for (const b of dependents) {
-      assertNotProtected(b, "deleted (it depends on a snapshot the reset throws away)");
-    }
-    if (!options.force) {
-      refuseLosses(branch.name, "reset", {
-        named: later.filter((s) => !s.auto),
-        dependents,
-        foreign: dependents.flatMap((b) => foreignDatasetsIn(inventory, b)),
-      }, { hint: plan.hint });
-    }
+    const losses = planLosses(inventory, {
+      snapshots: later,
+      dependentsGo: "deleted (it depends on a snapshot the reset throws away)",
+      refuse: options.force ? undefined : { branch: branch.name, verb: "reset", hint: plan.hint },
+    });
     const t1 = performance.now();
     // the server ends while the reset is marked (clean-up replaces a container left
     // serving nothing)
@@ -299,11 +290,8 @@ export class ResetService {
       progress,
       (resume) => this.endServer(branch, resume),
     );
-    const removedBranches = await destroyBranches(ctx, dependents);
-    const removedSnapshots = [
-      ...snapshotNamesOf(inventory, dependents),
-      ...later.map((s) => s.name),
-    ];
+    const removedBranches = await destroyLosses(ctx, losses);
+    const removedSnapshots = [...losses.removedSnapshots, ...later.map((s) => s.name)];
     for (const s of [...later].reverse()) await ctx.zfs.destroy(s.zfsName);
     const paused = await ending;
     faultPoint("branch.reset.before-rollback");

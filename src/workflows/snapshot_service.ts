@@ -6,18 +6,13 @@
 import { DependencyError, StateError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
-import { destroyBranches, orderDependents, snapshotNamesOf } from "../ops/branch_removal.ts";
+import { destroyLosses } from "../ops/branch_removal.ts";
+import { planLosses } from "../domain/losses.ts";
 import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
-import {
-  findBranch,
-  findSnapshot,
-  foreignDatasetsIn,
-  type SnapshotRecord,
-} from "../domain/inventory.ts";
+import { findBranch, findSnapshot, type SnapshotRecord } from "../domain/inventory.ts";
 import { releaseSnapshotNames } from "../ops/inventory_store.ts";
 import { snapshotBranch } from "../ops/take_snapshot.ts";
-import { assertNotProtected } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
 
@@ -77,7 +72,6 @@ export class SnapshotService {
     return await withLock(this.ctx.layout, async () => {
       const inventory = await loadInitializedInventory(this.ctx, "snapshot delete");
       const snapshot = findSnapshot(inventory, name);
-      const dependents = orderDependents(inventory, [snapshot.zfsName]);
       // a protected branch's snapshots (and origin) are held: refuse by name, not by EBUSY
       const owner = inventory.branches.find((b) => b.name === snapshot.branch);
       if (owner?.protected) {
@@ -86,7 +80,11 @@ export class SnapshotService {
           { hint: `run 'zvpg branch unprotect ${owner.name}' first if you mean it` },
         );
       }
-      for (const b of dependents) assertNotProtected(b, `deleted with snapshot '${name}'`);
+      const losses = planLosses(inventory, {
+        snapshots: [snapshot],
+        dependentsGo: `deleted with snapshot '${name}'`,
+      });
+      const { dependents } = losses;
       if (dependents.length > 0 && !options.force) {
         throw new DependencyError(
           `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,
@@ -95,9 +93,8 @@ export class SnapshotService {
         );
       }
       // everything the recursive destroys take is listed: nothing goes unnamed
-      const removedSnapshots = snapshotNamesOf(inventory, dependents);
-      const removedDatasets = dependents.flatMap((b) => foreignDatasetsIn(inventory, b));
-      const removed = await destroyBranches(this.ctx, dependents);
+      const { removedSnapshots, foreign: removedDatasets } = losses;
+      const removed = await destroyLosses(this.ctx, losses);
       faultPoint("snapshot.delete.before-destroy");
       await this.ctx.zfs.destroy(snapshot.zfsName);
       await releaseSnapshotNames(this.ctx, [...removedSnapshots, name]);
