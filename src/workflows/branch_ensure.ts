@@ -15,12 +15,18 @@ import { inFlightAlive } from "../ops/operation_alive.ts";
 import type { Context } from "../runtime/context.ts";
 import { throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
-import type { BranchService, CreateBranchOptions } from "./branch_service.ts";
+import type { CreateBranchOptions } from "../ops/create_branch.ts";
 
 /** The branch, and whether this call made it. */
 export interface BranchEnsured {
   branch: BranchRecord;
   created: boolean;
+}
+
+/** What {@link ensureBranch} needs of the branch workflow (`BranchService`). */
+export interface BranchMaker {
+  create(name: string, options: CreateBranchOptions): Promise<BranchRecord>;
+  start(name: string, options: { port?: number }): Promise<BranchRecord>;
 }
 
 /** How often a branch another zvpg process is creating is looked at again. */
@@ -32,7 +38,7 @@ const POLL_MS = 100;
  */
 export async function ensureBranch(
   ctx: Context,
-  service: BranchService,
+  service: BranchMaker,
   name: string,
   options: CreateBranchOptions = {},
 ): Promise<BranchEnsured> {

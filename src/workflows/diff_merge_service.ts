@@ -49,7 +49,9 @@ import type { Context } from "../runtime/context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
-import { BranchService } from "./branch_service.ts";
+import { createBranch } from "../ops/create_branch.ts";
+import { deleteBranch } from "../ops/delete_branch.ts";
+import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
 import { readPassword } from "../ops/credentials.ts";
 import { snapshotBranch } from "../ops/take_snapshot.ts";
 
@@ -505,7 +507,8 @@ export class DiffMergeService {
 
   private async branch(name: string): Promise<BranchRecord> {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
-    return await new BranchService(this.ctx).info(name);
+    const scope = await loadBranchScope(this.ctx, "branch info", [name], { containers: "branch" });
+    return scopeBranch(scope, name);
   }
 
   private originOf(branch: BranchRecord): string {
@@ -557,7 +560,7 @@ export class DiffMergeService {
     const name = `zvpg-tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
     this.temporaries.push(name);
     log.info(`starting a temporary clone '${name}'…`);
-    const made = await new BranchService(this.ctx).create(name, {
+    const made = await createBranch(this.ctx, name, {
       ...source,
       props: { [TEMPORARY_PROP]: String(Deno.pid) },
     });
@@ -585,7 +588,7 @@ export class DiffMergeService {
   private async removeTemporary(name: string): Promise<void> {
     const i = this.temporaries.indexOf(name);
     if (i >= 0) this.temporaries.splice(i, 1);
-    await new BranchService(this.ctx).delete(name, { force: true }).catch((e) => {
+    await deleteBranch(this.ctx, name, { force: true }).catch((e) => {
       // a create stopped by Ctrl-C has rolled itself back already
       if (e instanceof BranchNotFoundError) return;
       log.error(`could not remove temporary branch '${name}': ${e.message}`);
@@ -602,7 +605,7 @@ export class DiffMergeService {
   private async sweep(): Promise<void> {
     for (const name of await staleTemporaryBranches(this.ctx)) {
       log.warn(`removing temporary branch '${name}' left by a dead zvpg process`);
-      await new BranchService(this.ctx).delete(name, { force: true });
+      await deleteBranch(this.ctx, name, { force: true });
     }
   }
 

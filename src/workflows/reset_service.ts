@@ -49,7 +49,7 @@ import { type PausedServer, pauseServer, resumeServer } from "../ops/server_cont
 import { waitBranchReady } from "../ops/branch_container.ts";
 import { assertNoServer } from "../ops/data_holders.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
-import type { PhaseTimings } from "./branch_service.ts";
+import type { PhaseTimings } from "../ops/create_branch.ts";
 
 /** Options of `branch reset`. */
 export interface ResetOptions {

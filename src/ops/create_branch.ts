@@ -1,0 +1,262 @@
+/**
+ * Creating a branch: a ZFS clone of a snapshot (of `--from`, or a new one of the parent's
+ * current state), served by its own PostgreSQL container. `branch create` and the
+ * temporary branches of diff and merge make theirs with it. On failure or Ctrl-C it
+ * removes what it made, going by the intent it recorded before each step.
+ *
+ * @module
+ */
+import { ensureTreeMounted } from "./mounts.ts";
+import { assertNotBusy, inFlightAlive } from "./operation_alive.ts";
+import { rmSync } from "node:fs";
+import { BranchExistsError, UsageError } from "../errors.ts";
+import { log } from "../runtime/log.ts";
+import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
+import { branchContainers, waitBranchReady } from "./branch_container.ts";
+import { destroyBranch } from "./branch_removal.ts";
+import type { Context } from "../runtime/context.ts";
+import { faultPoint } from "../runtime/fault.ts";
+import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
+import {
+  type BranchScope,
+  claimPort,
+  findSnapshotNamed,
+  loadBranchScope,
+  portView,
+  record,
+  scopeBranch,
+  snapshotNames,
+} from "./inventory_store.ts";
+import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
+import { PROPS } from "../domain/layout.ts";
+import { branchProps, expiryProps } from "../domain/metadata_props.ts";
+import type { Expiry } from "../domain/duration.ts";
+import { markCreating, markRunning } from "../domain/lifecycle.ts";
+import { withLock } from "../runtime/lock.ts";
+import { allocatePort, checkRequestedPort, type PortView } from "./ports.ts";
+import { takeAutoSnapshot } from "./take_snapshot.ts";
+import { startOnPort, type StartOnPortOptions } from "./start_on_port.ts";
+
+/** Options of `branch create`. */
+export interface CreateBranchOptions {
+  from?: string;
+  parent?: string;
+  port?: number;
+  /** Extra ZFS properties set on the clone when it is made (e.g. {@link TEMPORARY_PROP}). */
+  props?: Record<string, string>;
+  /** When it expires (`--ttl`, `--expires-at`): `zvpg gc` deletes it after that. */
+  expiry?: Expiry;
+}
+
+/** Time spent in each phase of a create or start, in milliseconds. */
+export type PhaseTimings = Record<string, number>;
+
+/**
+ * Creates a branch from a snapshot and starts its PostgreSQL. On Ctrl-C it stops the
+ * step under way and removes what it made (see src/runtime/interrupt.ts). Its phase times
+ * go to `timings`.
+ */
+export async function createBranch(
+  ctx: Context,
+  name: string,
+  options: CreateBranchOptions = {},
+  timings: PhaseTimings = {},
+): Promise<BranchRecord> {
+  validateBranchName(name, ctx.config.branchNamingPattern);
+  if (options.from !== undefined) validateSnapshotName(options.from);
+  if (options.parent !== undefined) {
+    validateBranchName(options.parent, ctx.config.branchNamingPattern);
+  }
+  const made: Made = {};
+  let started: { container: string; port: number };
+  const t0 = performance.now();
+  try {
+    started = await withLock(ctx.layout, async () => {
+      let scope = await createScope(ctx, name, options);
+      const leftover = scope.branches.find((b) => b.name === name);
+      if (leftover?.state === "creating" && !inFlightAlive(leftover)) {
+        log.warn(`rolling back an interrupted create of branch '${name}'`);
+        await destroyBranch(ctx, leftover);
+        scope = await createScope(ctx, name, options);
+      }
+      if (scope.branches.some((b) => b.name === name)) {
+        throw new BranchExistsError(`branch '${name}' already exists`, {
+          hint:
+            "pick another name, delete it first with 'zvpg branch delete', or use --if-not-exists",
+        });
+      }
+      const t1 = performance.now();
+      const origin = await resolveOrigin(ctx, scope, name, options, made);
+      timings.snapshot = performance.now() - t1;
+      const ports = portView(scope);
+      const port = options.port ?? allocatePort(ctx, ports, name);
+      if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
+      const dataset = ctx.layout.branchDataset(name);
+      const t2 = performance.now();
+      // the clone mounts below the clones dataset: never into the directory under it
+      await ensureTreeMounted(ctx);
+      // Record the intent first: a clone stopped by a signal may or may not have made it;
+      // the port is claimed before the clone records it
+      made.cloning = dataset;
+      await claimPort(ctx, dataset, port);
+      await ctx.zfs.clone(origin.zfsName, dataset, {
+        ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
+        ...(options.expiry ? expiryProps(options.expiry) : {}),
+        ...options.props,
+        ...markCreating(port),
+        // the engine that will serve it: a start on this port records nothing more
+        [PROPS.runtime]: ctx.runtime.flavor,
+      });
+      made.dataset = dataset;
+      // its data as its origin had it, before any server wrote: a reset rolls back to it
+      await ctx.zfs.snapshot(ctx.layout.birthSnapshot(dataset));
+      timings.clone = performance.now() - t2;
+      faultPoint("branch.create.after-clone");
+      throwIfInterrupted();
+      log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
+      return await startWithRetries(ctx, timings, ports, name, port, options.port !== undefined, {
+        port,
+        runtime: ctx.runtime.flavor,
+      });
+    });
+    const t3 = performance.now();
+    await waitBranchReady(ctx, name, started.container, started.port);
+    timings.ready = performance.now() - t3;
+    faultPoint("branch.create.before-mark-running");
+    throwIfInterrupted();
+    await record(ctx, made.dataset!, markRunning());
+    timings.total = performance.now() - t0;
+    log.info(`branch '${name}' is ready on port ${started.port}`);
+    // inside: a create interrupted before it returns leaves nothing, whatever the step
+    return await readBranch(ctx, name);
+  } catch (error) {
+    await shielded(() => rollbackCreate(ctx, name, made));
+    throw rolledBack(error);
+  }
+}
+
+/**
+ * The snapshot a new branch is cloned from: `--from`, or else a new snapshot of the
+ * parent's current state (after a CHECKPOINT when it runs), as `git branch` starts from
+ * HEAD. zvpg marks that snapshot as its own; it goes with the last branch made from it.
+ */
+async function resolveOrigin(
+  ctx: Context,
+  scope: BranchScope,
+  name: string,
+  options: CreateBranchOptions,
+  made: Made,
+): Promise<SnapshotRecord> {
+  if (options.from !== undefined) {
+    const snapshot = await findSnapshotNamed(ctx, options.from, snapshotNames(scope));
+    if (options.parent !== undefined && snapshot.branch !== options.parent) {
+      throw new UsageError(
+        `snapshot '${options.from}' belongs to branch '${snapshot.branch}', not '${options.parent}'`,
+        { hint: "drop --parent, or pick a snapshot of that branch" },
+      );
+    }
+    return snapshot;
+  }
+  const parent = scopeBranch(scope, options.parent ?? ctx.config.branchDefault);
+  assertNotBusy(parent);
+  return await takeAutoSnapshot(ctx, snapshotNames(scope), parent, {
+    forBranch: name,
+    purpose: `new branch '${name}'`,
+    // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
+    intent: (zfsName) => made.autoSnapshot = zfsName,
+  });
+}
+
+/**
+ * What a create reads: the new branch (a leftover of an interrupted create), its parent
+ * when it comes from the parent's current state, the claims index (ports and snapshot
+ * names) and the pool's containers (ports; the parent's for its CHECKPOINT).
+ */
+function createScope(
+  ctx: Context,
+  name: string,
+  options: CreateBranchOptions,
+): Promise<BranchScope> {
+  const parent = options.parent ??
+    (options.from === undefined ? ctx.config.branchDefault : undefined);
+  const names = parent === undefined ? [name] : [name, parent];
+  return loadBranchScope(ctx, "branch create", names, { containers: "pool", claims: true });
+}
+
+/**
+ * Runs a branch's container, moving to another port when the chosen one is taken at bind
+ * time (its time goes to `timings.container`).
+ */
+export async function startWithRetries(
+  ctx: Context,
+  timings: PhaseTimings,
+  ports: PortView,
+  name: string,
+  firstPort: number,
+  portRequested: boolean,
+  recorded?: StartOnPortOptions["recorded"],
+): Promise<{ container: string; port: number }> {
+  const t = performance.now();
+  const started = await startOnPort(ctx, ports, name, firstPort, {
+    requested: portRequested,
+    recorded,
+  });
+  timings.container = performance.now() - t;
+  return started;
+}
+
+/**
+ * Removes whatever a failed create made: container, dataset, auto snapshot. It goes by
+ * the recorded intent, not by which steps returned: a step stopped by a signal may or
+ * may not have made its part, so what may exist is looked up.
+ */
+async function rollbackCreate(ctx: Context, name: string, made: Made) {
+  if (!made.cloning && !made.autoSnapshot) return;
+  log.warn(`branch create failed: removing what it made for '${name}'`);
+  await withLock(ctx.layout, async () => {
+    await removeBranchContainers(ctx, name);
+    const dataset = made.dataset ?? (made.cloning && await clonedByUs(ctx, made.cloning));
+    if (dataset) {
+      await ctx.zfs.destroy(dataset, { recursive: true }).catch((e) =>
+        log.error(String(e.message))
+      );
+    }
+    if (made.autoSnapshot && await ctx.zfs.exists(made.autoSnapshot).catch(() => false)) {
+      await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
+    }
+    rmSync(ctx.layout.runtimeDir(name), { recursive: true, force: true });
+  });
+}
+
+/** Removes every container of a branch (the caller holds the lock). */
+export async function removeBranchContainers(ctx: Context, name: string): Promise<void> {
+  const containers = await branchContainers(ctx, name).catch(() => []);
+  for (const c of containers) await ctx.runtime.remove(c.name).catch(() => {});
+}
+
+/** `dataset` when it exists and is marked as being created by this process. */
+async function clonedByUs(ctx: Context, dataset: string): Promise<string | undefined> {
+  const entries = await ctx.zfs.getTree([dataset], [PROPS.state, PROPS.pid]).catch(
+    () => [],
+  );
+  const entry = entries.find((e) => e.name === dataset);
+  const ours = entry?.props[PROPS.state] === "creating" &&
+    entry.props[PROPS.pid] === String(Deno.pid);
+  return ours ? dataset : undefined;
+}
+
+/** One branch, as `branch info` reads it. */
+async function readBranch(ctx: Context, name: string): Promise<BranchRecord> {
+  const scope = await loadBranchScope(ctx, "branch info", [name], { containers: "branch" });
+  return scopeBranch(scope, name);
+}
+
+/** What a create made, or set out to make (the intent is recorded before each step). */
+interface Made {
+  /** The dataset a `zfs clone` was started for. */
+  cloning?: string;
+  /** The dataset the clone made. */
+  dataset?: string;
+  /** The automatic snapshot a `zfs snapshot` was started for. */
+  autoSnapshot?: string;
+}
