@@ -13,7 +13,8 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config/config.ts";
-import { type Context, createContext } from "../src/runtime/context.ts";
+import type { Context } from "../src/context.ts";
+import { createContext } from "../src/cli/session.ts";
 import { type CommandRunner, DenoCommandRunner, type RunResult } from "../src/runtime/runner.ts";
 import { LABELS } from "../src/domain/layout.ts";
 import { benchAbort, timed } from "./timed.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Context } from "../src/runtime/context.ts";
+import type { Context } from "../src/context.ts";
 import { IMAGE, REPO } from "./bench_pool.ts";
 import { formatSize } from "./units.ts";
 

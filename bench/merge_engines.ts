@@ -28,7 +28,7 @@
  */
 import { join } from "node:path";
 import { loadConfig } from "../src/config/config.ts";
-import { createContext } from "../src/runtime/context.ts";
+import { createContext } from "../src/cli/session.ts";
 import { type CommandRunner, DenoCommandRunner } from "../src/runtime/runner.ts";
 import { applyInTransaction, migraEngine, type PgEndpoint } from "../src/adapters/schema_diff.ts";
 import { pgDeltaThreeWay } from "../src/adapters/pg_delta_engine.ts";

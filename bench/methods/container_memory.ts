@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Context } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
 
 /** `stats --no-stream` MemUsage of `container`, as printed and in bytes. */
 export async function containerMemory(

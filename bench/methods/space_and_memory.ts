@@ -6,7 +6,7 @@
  * @module
  */
 import { execSql } from "../../src/ops/branch_container.ts";
-import type { Context } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
 import type { SizeResult } from "../report.ts";
 import type { BranchJson } from "./branch_json.ts";
 import { sizeProgress, type SizeRun } from "../size_run.ts";

@@ -6,7 +6,7 @@
  */
 import type { Check } from "../domain/check.ts";
 import { allPassed } from "../domain/check.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import type { InitStep } from "../workflows/init_service.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import type { PhaseTimings } from "../ops/create_branch.ts";

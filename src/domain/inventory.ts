@@ -7,7 +7,7 @@
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { ZfsEntry, ZfsFlavor } from "../adapters/zfs.ts";
 import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "../errors.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { isHiddenSnapshot, LABELS, PROPS } from "./layout.ts";
 
 /** Lifecycle state recorded on a branch dataset. */

@@ -23,7 +23,7 @@ import {
   replacePrivateFile,
   writePrivateFile,
 } from "../runtime/private_fs.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import type { RunResult } from "../runtime/runner.ts";
 import { assertNoServer } from "./data_holders.ts";
 import { faultPoint } from "../runtime/fault.ts";

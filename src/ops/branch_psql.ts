@@ -9,7 +9,7 @@
 import type { BranchRecord } from "../domain/inventory.ts";
 import type { Connection } from "../domain/connection.ts";
 import { CONTAINER_SOCKET_DIR } from "../domain/layout.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { withSignalsToChild } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
 import { findOnPath } from "../runtime/runner.ts";

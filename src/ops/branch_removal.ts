@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import { CommandFailedError, DatasetBusyError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { branchContainers, stopBranchContainer } from "./branch_container.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import type { LossPlan } from "../domain/losses.ts";

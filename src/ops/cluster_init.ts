@@ -17,7 +17,7 @@ import {
 import { join } from "node:path";
 import { ZvpgError } from "../errors.ts";
 import { CONTAINER_PGDATA } from "../domain/layout.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { log } from "../runtime/log.ts";
 import { readPassword } from "./credentials.ts";
 

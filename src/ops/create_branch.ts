@@ -14,7 +14,7 @@ import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { branchContainers, waitBranchReady } from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import {

@@ -30,7 +30,7 @@ import {
 import type { Inventory } from "../domain/inventory.ts";
 import { ADOPT_PROPS, ADOPT_SNAPSHOT, PROPS } from "../domain/layout.ts";
 import { ZvpgError } from "../errors.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { log } from "../runtime/log.ts";
 import { importContainers } from "./branch_container.ts";

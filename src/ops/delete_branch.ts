@@ -8,7 +8,7 @@ import { StateError } from "../errors.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { destroyBranch, destroyLosses, destroyUnusedAutoSnapshot } from "./branch_removal.ts";
 import { planLosses } from "../domain/losses.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { loadInitializedInventory, releaseSnapshotNames } from "./inventory_store.ts";
 import { findBranch } from "../domain/inventory.ts";
 import {

@@ -8,7 +8,7 @@
 import { existsSync, statSync } from "node:fs";
 import type { PoolStatus } from "../adapters/zfs.ts";
 import type { Check } from "../domain/check.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import type { Inventory } from "../domain/inventory.ts";
 
 /** A check; the hint is kept only when it did not pass. */

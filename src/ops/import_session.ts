@@ -62,7 +62,7 @@ import {
 import { loadBranchScope, scopeBranch, snapshotNames } from "./inventory_store.ts";
 import { takeSnapshot } from "./take_snapshot.ts";
 import { type ClientRun, firstError, ImportSecrets, LoaderServer, PgClient } from "./pg_client.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { log } from "../runtime/log.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { readPassword } from "./credentials.ts";

@@ -27,7 +27,7 @@ import {
   NotInitializedError,
   PoolNotImportedError,
 } from "../errors.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { commandName } from "../runtime/interrupt.ts";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";

@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { isZfsMount, type MountEntry, type PathState } from "../adapters/mount_table.ts";
 import { ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 
 /** Whether `path` is `ancestor` or lies below it. */
 function within(path: string, ancestor: string): boolean {

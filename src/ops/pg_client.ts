@@ -26,7 +26,7 @@ import { join } from "node:path";
 import type { Mount } from "../adapters/container_runtime.ts";
 import { ZvpgError } from "../errors.ts";
 import type { RunResult } from "../runtime/runner.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { shielded } from "../runtime/interrupt.ts";
 import { PRIVATE_DIR } from "../runtime/private_fs.ts";
 import {

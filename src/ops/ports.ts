@@ -4,7 +4,7 @@
  * @module
  */
 import { PortUnavailableError } from "../errors.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { type BranchRecord, containerPort } from "../domain/inventory.ts";
 
 /** What claims a port: a branch's container, or its record (see {@link claimedPort}). */

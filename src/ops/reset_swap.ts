@@ -16,7 +16,7 @@
  */
 import { log } from "../runtime/log.ts";
 import { faultPoint } from "../runtime/fault.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { PROPS } from "../domain/layout.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch_container.ts";

@@ -7,7 +7,7 @@
  */
 import { parseSchemaDump, type SchemaDump } from "../domain/schema_proof.ts";
 import { CommandFailedError, ZvpgError } from "../errors.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { execInBranch, localClientArgs } from "./branch_container.ts";
 
 /** A branch whose container runs, and the database to read. */

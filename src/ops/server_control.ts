@@ -15,7 +15,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { CONTAINER_CONF_DIR } from "../domain/layout.ts";
 import { SUPERVISOR_FILE } from "../domain/server_supervisor.ts";
 import { assertNoServer, processesIn, type ProcessTable, procTable } from "./data_holders.ts";

@@ -8,7 +8,7 @@
 import { PortUnavailableError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { isPortConflict, runBranchContainer, waitBranchReady } from "./branch_container.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import { record } from "./inventory_store.ts";
 import { markPort, markRunning } from "../domain/lifecycle.ts";

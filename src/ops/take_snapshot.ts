@@ -10,7 +10,7 @@ import { SnapshotNotFoundError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { execSql } from "./branch_container.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { type BranchRecord, encodeMessage, type SnapshotRecord } from "../domain/inventory.ts";
 import {

@@ -11,10 +11,15 @@ import { dirname } from "node:path";
 import { log } from "./log.ts";
 import { ensurePrivateDir, PRIVATE_FILE } from "./private_fs.ts";
 import { operationSignal } from "./operation_signal.ts";
-import type { Layout } from "../domain/layout.ts";
 
-/** Runs `action` while holding the pool's lock. */
-export async function withLock<T>(layout: Layout, action: () => Promise<T>): Promise<T> {
+/**
+ * Runs `action` while holding the pool's lock, the file `layout.lockFile` (the pool's
+ * `Layout` is passed as it is).
+ */
+export async function withLock<T>(
+  layout: { readonly lockFile: string },
+  action: () => Promise<T>,
+): Promise<T> {
   // the mount directory is zvpg's alone: every socket and data directory is below it
   ensurePrivateDir(dirname(layout.lockFile));
   const file = await Deno.open(layout.lockFile, { create: true, write: true, mode: PRIVATE_FILE });

@@ -12,7 +12,7 @@ import { inFlightError } from "../domain/lifecycle.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { loadBranchScope } from "../ops/inventory_store.ts";
 import { inFlightAlive } from "../ops/operation_alive.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
 import type { CreateBranchOptions } from "../ops/create_branch.ts";

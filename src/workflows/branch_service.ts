@@ -7,7 +7,7 @@ import { StateError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded } from "../runtime/interrupt.ts";
 import {

@@ -14,7 +14,7 @@ import type { BranchRecord } from "../domain/inventory.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
 import { runPsql } from "../ops/branch_psql.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { ensurePrivateDir, replacePrivateFile } from "../runtime/private_fs.ts";
 import { readPassword } from "../ops/credentials.ts";
 

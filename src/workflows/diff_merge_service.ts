@@ -45,7 +45,7 @@ import {
   UsageError,
   ZvpgError,
 } from "../errors.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";

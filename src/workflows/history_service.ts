@@ -7,7 +7,7 @@
 import { buildHistory, type HistoryNode } from "../domain/history.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 
 /** The history of the pool, or of one branch (its head and what it came from). */
 export interface History {

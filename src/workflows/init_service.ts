@@ -18,7 +18,7 @@ import { check, defaultBranchCheck, environmentChecks } from "../ops/environment
 import { log } from "../runtime/log.ts";
 import { execSql } from "../ops/branch_container.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { INDEX_PROPS, PROPS } from "../domain/layout.ts";
 import { loadInventory } from "../ops/inventory_store.ts";
 

@@ -6,7 +6,7 @@
 import { StateError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName } from "../domain/names.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
 import { type BranchRecord, findBranch, type Inventory } from "../domain/inventory.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { loadInitializedInventory } from "../ops/inventory_store.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 
 /** The names of every branch, or of every snapshot. */
 export async function listNames(ctx: Context, kind: "branches" | "snapshots"): Promise<string[]> {

@@ -18,7 +18,7 @@ import type { ImportMode } from "../domain/import_source.ts";
 import { loadInitializedInventory, record } from "../ops/inventory_store.ts";
 import { stopBranchContainer } from "../ops/branch_container.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { shielded } from "../runtime/interrupt.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";

@@ -12,7 +12,7 @@ import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyLosses } from "../ops/branch_removal.ts";
 import { planLosses, snapshotNamesOf } from "../domain/losses.ts";
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import {

@@ -8,7 +8,7 @@ import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyLosses } from "../ops/branch_removal.ts";
 import { planLosses } from "../domain/losses.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { findBranch, findSnapshot, type SnapshotRecord } from "../domain/inventory.ts";
 import { releaseSnapshotNames } from "../ops/inventory_store.ts";

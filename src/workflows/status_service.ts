@@ -23,7 +23,7 @@ import { finishReset, undoReset } from "../ops/reset_swap.ts";
 import { VERSION } from "../version.ts";
 import { execSql, stopBranchContainer } from "../ops/branch_container.ts";
 import { destroyBranch } from "../ops/branch_removal.ts";
-import type { Context } from "../runtime/context.ts";
+import type { Context } from "../context.ts";
 import {
   type BranchRecord,
   type Inventory,

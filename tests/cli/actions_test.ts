@@ -6,7 +6,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { USABLE_QUERY } from "../../src/workflows/status_service.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
-import type { Context } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
 import type { MountTable } from "../../src/adapters/mount_table.ts";
 import {
   branchGetCall,

@@ -3,7 +3,7 @@
  * `log`, `completions` and `__complete`, compared with golden files.
  */
 import assert from "node:assert/strict";
-import type { Context } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
 import { writePrivateFile } from "../../src/runtime/private_fs.ts";
 import type { FixtureEntry } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";

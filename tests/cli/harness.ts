@@ -15,7 +15,8 @@ import { terminal } from "../../src/cli/render.ts";
 import type { Config } from "../../src/config/config.ts";
 import type { MountTable } from "../../src/adapters/mount_table.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { type Context, createContext } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { PostgresProbe } from "../../src/adapters/postgres.ts";
 import { NOW, testConfig, treeMounted, withTempDir } from "../unit/helpers.ts";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { StateError } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { BranchService } from "../../src/workflows/branch_service.ts";
 import { ensureBranch } from "../../src/workflows/branch_ensure.ts";
 import {

@@ -20,7 +20,8 @@ import {
 } from "../../src/errors.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { BranchService } from "../../src/workflows/branch_service.ts";
-import { type Context, createContext } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import {
   branchGetCall,
   claimAndClone,

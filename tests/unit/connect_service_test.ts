@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { StateError } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { findOnPath } from "../../src/runtime/runner.ts";
 import { runPsql } from "../../src/ops/branch_psql.ts";
 import { ConnectService } from "../../src/workflows/connect_service.ts";

@@ -10,7 +10,7 @@ import {
 import type { MountEntry } from "../../src/adapters/mount_table.ts";
 import type { ZfsEntry } from "../../src/adapters/zfs.ts";
 import { StateError } from "../../src/errors.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { InitService } from "../../src/workflows/init_service.ts";
 import { type FixtureEntry, takeOversCall, testConfig, withTempDir } from "./helpers.ts";

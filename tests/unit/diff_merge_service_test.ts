@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { staleTemporaryBranches } from "../../src/workflows/diff_merge_service.ts";
 import { type FixtureEntry, testConfig, withTempDir, zfsGetOutput } from "./helpers.ts";

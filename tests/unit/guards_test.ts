@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NotInitializedError, PoolNotImportedError } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { loadInitializedInventory } from "../../src/ops/inventory_store.ts";
 import {
   assertOneLine,

@@ -17,7 +17,7 @@ import {
 } from "../../src/domain/inventory.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { RunResult } from "../../src/runtime/runner.ts";
-import type { Context } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
 import { hostMountTable, type MountTable } from "../../src/adapters/mount_table.ts";
 import { portClaimKey, snapshotClaimKey } from "../../src/domain/claims.ts";
 import { ADOPT_PROPS, PROPS } from "../../src/domain/layout.ts";

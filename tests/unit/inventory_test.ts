@@ -11,7 +11,7 @@ import {
   SnapshotNotFoundError,
 } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { loadInventory } from "../../src/ops/inventory_store.ts";
 import {
   buildInventory,

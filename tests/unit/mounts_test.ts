@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ZvpgError } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { ensureMounted, staleMountsOn } from "../../src/ops/mounts.ts";
 import {
   type MountEntry,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ZvpgError } from "../../src/errors.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { findSupervisor, resumeServer } from "../../src/ops/server_control.ts";
 import { table, testConfig, withTempDir } from "./helpers.ts";

@@ -16,7 +16,8 @@ import {
   UsageError,
 } from "../../src/errors.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { type Context, createContext } from "../../src/runtime/context.ts";
+import type { Context } from "../../src/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { SnapshotService } from "../../src/workflows/snapshot_service.ts";
 import { MAX_MESSAGE_BYTES } from "../../src/ops/take_snapshot.ts";
 import { VERSION } from "../../src/version.ts";

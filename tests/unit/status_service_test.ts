@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { PostgresProbe } from "../../src/adapters/postgres.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
-import { createContext } from "../../src/runtime/context.ts";
+import { createContext } from "../../src/cli/session.ts";
 import { StatusService } from "../../src/workflows/status_service.ts";
 import { VERSION } from "../../src/version.ts";
 import {
