@@ -170,6 +170,18 @@ export function throwIfInterrupted(): void {
 }
 
 /**
+ * {@link throwIfInterrupted} after the signals the process has already received are
+ * delivered: a listener runs only once Deno polls its signal op, which one timer turn does
+ * not ensure (a signal that arrived during synchronous work was seen after the next
+ * program had started); two turns put a poll of every ready op in between. The check
+ * before a point of no return.
+ */
+export async function throwIfInterruptedNow(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+  throwIfInterrupted();
+}
+
+/**
  * The error to report once an operation's clean-up ran after an interrupt: the interrupt's
  * message saying what the clean-up did (by default, it removed what the operation made; an
  * operation past its point of no return says it finished instead), in place of its hint.

@@ -14,7 +14,12 @@ import { planLosses, snapshotNamesOf } from "../domain/losses.ts";
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
-import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
+import {
+  rolledBack,
+  shielded,
+  throwIfInterrupted,
+  throwIfInterruptedNow,
+} from "../runtime/interrupt.ts";
 import {
   loadBranchScope,
   loadInitializedInventory,
@@ -533,10 +538,8 @@ export class ResetService {
  * of data already reset).
  */
 async function rollBackOnce(ctx: Context, snapshot: string): Promise<void> {
-  // the last check before the point of no return: a signal the process has received is
-  // seen only once the event loop turns, so it turns once first
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  throwIfInterrupted();
+  // the last check before the point of no return, once received signals are delivered
+  await throwIfInterruptedNow();
   try {
     await ctx.zfs.rollback(snapshot);
   } catch (error) {
