@@ -149,6 +149,33 @@ function referenceDatabase(c: CorpusCase, database: string): string {
   return c.target === undefined ? database : `${database}_ref`;
 }
 
+/** A case's report before anything is known of it: not ok, for `reason`. */
+function newReport(
+  c: CorpusCase,
+  database: string,
+  outcome: CaseReport["outcome"],
+  reason: string,
+): CaseReport {
+  return {
+    name: c.name,
+    kind: c.kind,
+    database,
+    expect: expectLabel(c.expect),
+    note: c.note ?? null,
+    outcome,
+    ok: false,
+    diffHasChanges: null,
+    statements: null,
+    script: null,
+    schemaMatches: null,
+    error: null,
+    reason,
+    seconds: 0,
+    diffSeconds: 0,
+    mergeSeconds: 0,
+  };
+}
+
 /** Runs one case's diff and merge and checks the outcome against its expectation. */
 async function runCase(
   env: TestEnv,
@@ -158,24 +185,7 @@ async function runCase(
   database: string,
 ): Promise<CaseReport> {
   const started = Date.now();
-  const report: CaseReport = {
-    name: c.name,
-    kind: c.kind,
-    database,
-    expect: expectLabel(c.expect),
-    note: c.note ?? null,
-    outcome: "failed",
-    ok: false,
-    diffHasChanges: null,
-    statements: null,
-    script: null,
-    schemaMatches: null,
-    error: null,
-    reason: "",
-    seconds: 0,
-    diffSeconds: 0,
-    mergeSeconds: 0,
-  };
+  const report = newReport(c, database, "failed", "");
   const reasons: string[] = [];
   const diff = await env.zvpg(["branch", "diff", "feat", "--database", database, "-f", "json"]);
   report.diffSeconds = secondsSince(started);
@@ -243,24 +253,9 @@ itest(
     const broken = new Set<string>();
     const setupFailed = (c: CorpusCase, database: string, error: unknown) => {
       broken.add(c.name);
-      reports.push({
-        name: c.name,
-        kind: c.kind,
-        database,
-        expect: expectLabel(c.expect),
-        note: c.note ?? null,
-        outcome: "setup-failed",
-        ok: false,
-        diffHasChanges: null,
-        statements: null,
-        script: null,
-        schemaMatches: null,
-        error: null,
-        reason: `setup failed: ${(error as Error).message}`,
-        seconds: 0,
-        diffSeconds: 0,
-        mergeSeconds: 0,
-      });
+      reports.push(
+        newReport(c, database, "setup-failed", `setup failed: ${(error as Error).message}`),
+      );
     };
 
     // the base: one database per case, then the fork
