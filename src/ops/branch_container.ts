@@ -63,6 +63,21 @@ export function dataOwner(ctx: Context, branch: string): { uid: number; gid: num
 }
 
 /**
+ * Makes sure the sockets dataset, where runtime directories live, is mounted and answers.
+ * Unmounted (the ZFS service restarted), its mountpoint is a plain empty directory: a
+ * runtime directory removed there would come back with the next mount as a stray.
+ */
+export async function ensureRuntimeDirsMounted(ctx: Context): Promise<void> {
+  await ensureMounted(ctx, ctx.layout.socketsDataset, ctx.layout.socketsMount);
+}
+
+/** Removes a branch's runtime directory, from the mounted sockets dataset. */
+export async function removeRuntimeDir(ctx: Context, branch: string): Promise<void> {
+  await ensureRuntimeDirsMounted(ctx);
+  rmSync(ctx.layout.runtimeDir(branch), { recursive: true, force: true });
+}
+
+/**
  * Prepares a branch to start: removes a stale postmaster.pid, recreates the runtime
  * directory (0700, root's) with the socket and config directories (0700, the data
  * directory's owner's), copies the config files and writes the server supervisor (0600). The mount directories on the

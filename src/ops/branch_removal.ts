@@ -7,7 +7,12 @@
 import { rmSync } from "node:fs";
 import { CommandFailedError, DatasetBusyError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
-import { branchContainers, stopBranchContainer } from "./branch_container.ts";
+import {
+  branchContainers,
+  ensureRuntimeDirsMounted,
+  removeRuntimeDir,
+  stopBranchContainer,
+} from "./branch_container.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
@@ -40,6 +45,8 @@ export function destroyLosses(ctx: Context, plan: Pick<LossPlan, "dependents">):
 /** Destroys one branch (see {@link destroyBranches}). */
 export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise<void> {
   log.info(`deleting branch '${branch.name}'`);
+  // mounted before anything changes: a mount that fails leaves the branch as it was
+  await ensureRuntimeDirsMounted(ctx);
   await record(ctx, branch.dataset, markDeleting());
   faultPoint("branch.delete.after-mark");
   for (const container of await branchContainers(ctx, branch.name)) {
@@ -61,7 +68,7 @@ export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise
     throw error;
   }
   faultPoint("branch.delete.after-destroy");
-  rmSync(ctx.layout.runtimeDir(branch.name), { recursive: true, force: true });
+  await removeRuntimeDir(ctx, branch.name);
   // the copy of the password 'branch url|env|psql' wrote for it goes with it
   rmSync(ctx.layout.branchPassFile(branch.name), { force: true });
 }

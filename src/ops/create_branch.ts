@@ -8,11 +8,10 @@
  */
 import { ensureTreeMounted } from "./mounts.ts";
 import { assertNotBusy, inFlightAlive } from "./operation_alive.ts";
-import { rmSync } from "node:fs";
 import { BranchExistsError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
-import { branchContainers, waitBranchReady } from "./branch_container.ts";
+import { branchContainers, removeRuntimeDir, waitBranchReady } from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -224,7 +223,7 @@ async function rollbackCreate(ctx: Context, name: string, made: Made) {
     if (made.autoSnapshot && await ctx.zfs.exists(made.autoSnapshot).catch(() => false)) {
       await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
     }
-    rmSync(ctx.layout.runtimeDir(name), { recursive: true, force: true });
+    await removeRuntimeDir(ctx, name).catch((e) => log.error(String(e.message)));
   });
 }
 

@@ -630,6 +630,44 @@ Deno.test("branch delete: marks, stops, destroys with snapshots", async () => {
   });
 });
 
+Deno.test("branch delete: mounts the sockets dataset before anything changes, and removes the runtime dir from it", async () => {
+  await withTempDir(async (dir) => {
+    const { ctx, fake } = setup(dir);
+    const mounted = treeMounted(ctx.layout);
+    // unmounted (the ZFS service restarted): the mountpoint is a plain empty directory
+    let socketsMounted = false;
+    ctx.mounts = {
+      entries: () =>
+        mounted.entries().filter((e) => socketsMounted || e.source !== ctx.layout.socketsDataset),
+      stat: mounted.stat,
+    };
+    const runtimeDir = ctx.layout.runtimeDir("dev");
+    fake.expect(
+      zfsGetCall(zfsGetOutput([
+        mainDataset(),
+        BASELINE,
+        branchDataset("dev", "dev", { "zvpg:state": "stopped", "zvpg:port": "6002" }),
+      ])),
+      dockerPsCall(""),
+      {
+        argv: ["zfs", "mount", "tpool/sockets"],
+        during: () => {
+          socketsMounted = true;
+          mkdirSync(join(runtimeDir, "sock"), { recursive: true });
+        },
+      },
+      { argv: ["zfs", "set", "zvpg:state=deleting", "tpool/clones/dev"] },
+      { argv: ["zfs", "set", `zvpg:pid=${PID}`, "tpool/clones/dev"] },
+      portReleaseCall("tpool/clones/dev"),
+      dockerPsCall("", "dev"),
+      { argv: ["zfs", "destroy", "-r", "tpool/clones/dev"] },
+    );
+    await new BranchService(ctx).delete("dev");
+    fake.assertDone();
+    assert.equal(existsSync(runtimeDir), false, "the runtime dir on the dataset is gone");
+  });
+});
+
 Deno.test("branch delete: refused while a user's dataset is inside, unless forced", async () => {
   await withTempDir(async (dir) => {
     const { ctx, fake } = setup(dir);

@@ -34,6 +34,7 @@ import {
   snapshotNamedCall,
   snapshotReleaseCall,
   testConfig,
+  treeMounted,
   withTempDir,
   zfsGetCall,
   zfsGetNamesCall,
@@ -110,6 +111,7 @@ function makeContext(dir: string, calls: ExpectedCall[]): { ctx: Context; fake: 
   const fake = new FakeRunner(calls);
   const ctx = createContext(testConfig(dir), fake);
   ctx.now = () => NOW;
+  ctx.mounts = treeMounted(ctx.layout);
   return { ctx, fake };
 }
 
