@@ -35,6 +35,8 @@ declare -A PKG_FOR=(
   [pgbench]=postgresql [gnuplot]=gnuplot-nox
   # busybox: its sh (Alpine images') runs the server supervisor in its unit test
   [busybox]=busybox
+  # the second hosts of the remote tests: a network namespace running its own sshd
+  [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client [ip]=iproute2
 )
 # OpenZFS (the kernel module and its userland, which answers `zfs version`) is used as it
 # is: zfs-fuse is installed only where no ZFS is, and never beside OpenZFS
