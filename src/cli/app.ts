@@ -16,6 +16,7 @@ import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
 import { gcCommand } from "./gc.ts";
+import { serveCommand } from "./serve.ts";
 
 /** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
 const OUTPUT = {
@@ -66,6 +67,7 @@ Environment:
   program.addCommand(completeCommand(session, program), { hidden: true });
   program.addCommand(gcCommand(session));
   program.addCommand(refreshCommand(session));
+  program.addCommand(serveCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
     const { what, mutating, command } = describeOperation(action);

@@ -255,6 +255,7 @@ for (
     ["import_mode_without_from", ["init", "env", "--mode", "physical"]],
     ["import_bad_mode", ["init", "env", "--from", "/x", "--mode", "copy"]],
     ["import_bad_jobs", ["refresh", "--jobs", "0"]],
+    ["serve_without_stdio", ["serve"]],
   ] as const
 ) {
   Deno.test(`usage error (${name}): exit 2, nothing on stdout, no runner call`, async () => {
