@@ -26,7 +26,7 @@
 import { join } from "node:path";
 import { markPort, markStopped } from "../src/domain/lifecycle.ts";
 import { branchProps, snapshotProps } from "../src/domain/metadata_props.ts";
-import { claimSnapshotName, loadClaims } from "../src/ops/inventory_store.ts";
+import { claimSnapshotName, loadClaims } from "../src/ops/store/claims_index.ts";
 import { BenchPool, REPO } from "./bench_pool.ts";
 import { median } from "./summarize.ts";
 import { cleanupOnSignal, progress } from "./timed.ts";
@@ -110,7 +110,7 @@ async function populate(p: ScalePool): Promise<void> {
   const index = await loadClaims(ctx);
   if (!index?.complete) throw new Error(`${p.bench.pool}: init env made no complete claims index`);
   for (let i = 0; i < p.snapshots; i++) {
-    await claimSnapshotName(ctx, { index }, `crowd${i}`, config.branchDefault);
+    await claimSnapshotName(ctx, `crowd${i}`, config.branchDefault);
     await zfs.snapshot(`${layout.dataDataset}@crowd${i}`, snapshotProps(`crowd ${i}`, now));
   }
   for (let i = 0; i < p.branches; i++) {

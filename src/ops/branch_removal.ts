@@ -17,7 +17,7 @@ import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import type { LossPlan } from "../domain/losses.ts";
-import { record } from "./inventory_store.ts";
+import { record } from "./store/record.ts";
 import { markDeleting } from "../domain/lifecycle.ts";
 
 /**

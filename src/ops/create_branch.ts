@@ -8,7 +8,7 @@
  */
 import { ensureTreeMounted } from "./mounts.ts";
 import { assertNotBusy, inFlightAlive } from "./operation_alive.ts";
-import { BranchExistsError, UsageError } from "../errors.ts";
+import { BranchExistsError, BranchNotFoundError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { branchContainers, removeRuntimeDir, waitBranchReady } from "./branch_container.ts";
@@ -16,16 +16,9 @@ import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
-import {
-  type BranchScope,
-  claimPort,
-  findSnapshotNamed,
-  loadBranchScope,
-  portView,
-  record,
-  scopeBranch,
-  snapshotNames,
-} from "./inventory_store.ts";
+import { claimPort } from "./store/claims_index.ts";
+import { type CreateScope, loadBranch, loadForCreate } from "./store/load_branch.ts";
+import { record } from "./store/record.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import { PROPS } from "../domain/layout.ts";
 import { branchProps, expiryProps } from "../domain/metadata_props.ts";
@@ -72,13 +65,13 @@ export async function createBranch(
   try {
     started = await withLock(ctx.layout, async () => {
       let scope = await createScope(ctx, name, options);
-      const leftover = scope.branches.find((b) => b.name === name);
+      const leftover = scope.branch;
       if (leftover?.state === "creating" && !inFlightAlive(leftover)) {
         log.warn(`rolling back an interrupted create of branch '${name}'`);
         await destroyBranch(ctx, leftover);
         scope = await createScope(ctx, name, options);
       }
-      if (scope.branches.some((b) => b.name === name)) {
+      if (scope.branch) {
         throw new BranchExistsError(`branch '${name}' already exists`, {
           hint:
             "pick another name, delete it first with 'zvpg branch delete', or use --if-not-exists",
@@ -87,7 +80,7 @@ export async function createBranch(
       const t1 = performance.now();
       const origin = await resolveOrigin(ctx, scope, name, options, made);
       timings.snapshot = performance.now() - t1;
-      const ports = portView(scope);
+      const { ports } = scope;
       const port = options.port ?? allocatePort(ctx, ports, name);
       if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
       const dataset = ctx.layout.branchDataset(name);
@@ -127,7 +120,7 @@ export async function createBranch(
     timings.total = performance.now() - t0;
     log.info(`branch '${name}' is ready on port ${started.port}`);
     // inside: a create interrupted before it returns leaves nothing, whatever the step
-    return await readBranch(ctx, name);
+    return await loadBranch(ctx, "branch info", name);
   } catch (error) {
     await shielded(() => rollbackCreate(ctx, name, made));
     throw rolledBack(error);
@@ -141,13 +134,13 @@ export async function createBranch(
  */
 async function resolveOrigin(
   ctx: Context,
-  scope: BranchScope,
+  scope: CreateScope,
   name: string,
   options: CreateBranchOptions,
   made: Made,
 ): Promise<SnapshotRecord> {
   if (options.from !== undefined) {
-    const snapshot = await findSnapshotNamed(ctx, options.from, snapshotNames(scope));
+    const snapshot = await scope.names.find(options.from);
     if (options.parent !== undefined && snapshot.branch !== options.parent) {
       throw new UsageError(
         `snapshot '${options.from}' belongs to branch '${snapshot.branch}', not '${options.parent}'`,
@@ -156,9 +149,10 @@ async function resolveOrigin(
     }
     return snapshot;
   }
-  const parent = scopeBranch(scope, options.parent ?? ctx.config.branchDefault);
+  const parent = scope.parent;
+  if (!parent) throw new BranchNotFoundError(options.parent ?? ctx.config.branchDefault);
   assertNotBusy(parent);
-  return await takeAutoSnapshot(ctx, snapshotNames(scope), parent, {
+  return await takeAutoSnapshot(ctx, scope.names, parent, {
     forBranch: name,
     purpose: `new branch '${name}'`,
     // recorded before it is taken: a `zfs snapshot` stopped by a signal may have made it
@@ -166,20 +160,15 @@ async function resolveOrigin(
   });
 }
 
-/**
- * What a create reads: the new branch (a leftover of an interrupted create), its parent
- * when it comes from the parent's current state, the claims index (ports and snapshot
- * names) and the pool's containers (ports; the parent's for its CHECKPOINT).
- */
+/** What a create reads: the parent is read when asked for or snapshotted (no `--from`). */
 function createScope(
   ctx: Context,
   name: string,
   options: CreateBranchOptions,
-): Promise<BranchScope> {
+): Promise<CreateScope> {
   const parent = options.parent ??
     (options.from === undefined ? ctx.config.branchDefault : undefined);
-  const names = parent === undefined ? [name] : [name, parent];
-  return loadBranchScope(ctx, "branch create", names, { containers: "pool", claims: true });
+  return loadForCreate(ctx, name, parent);
 }
 
 /**
@@ -242,12 +231,6 @@ async function clonedByUs(ctx: Context, dataset: string): Promise<string | undef
   const ours = entry?.props[PROPS.state] === "creating" &&
     entry.props[PROPS.pid] === String(Deno.pid);
   return ours ? dataset : undefined;
-}
-
-/** One branch, as `branch info` reads it. */
-async function readBranch(ctx: Context, name: string): Promise<BranchRecord> {
-  const scope = await loadBranchScope(ctx, "branch info", [name], { containers: "branch" });
-  return scopeBranch(scope, name);
 }
 
 /** What a create made, or set out to make (the intent is recorded before each step). */

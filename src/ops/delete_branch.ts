@@ -9,7 +9,8 @@ import { validateBranchName } from "../domain/names.ts";
 import { destroyBranch, destroyLosses, destroyUnusedAutoSnapshot } from "./branch_removal.ts";
 import { planLosses } from "../domain/losses.ts";
 import type { Context } from "../context.ts";
-import { loadInitializedInventory, releaseSnapshotNames } from "./inventory_store.ts";
+import { releaseSnapshotNames } from "./store/claims_index.ts";
+import { loadInitializedInventory } from "./store/load_inventory.ts";
 import { findBranch } from "../domain/inventory.ts";
 import {
   assertNotProtected,

@@ -59,7 +59,7 @@ import {
   CONTAINER_SOCKET_DIR,
   SOURCE_PROPS,
 } from "../domain/layout.ts";
-import { loadBranchScope, scopeBranch, snapshotNames } from "./inventory_store.ts";
+import { loadForSnapshot } from "./store/load_branch.ts";
 import { takeSnapshot } from "./take_snapshot.ts";
 import { type ClientRun, firstError, ImportSecrets, LoaderServer, PgClient } from "./pg_client.ts";
 import type { Context } from "../context.ts";
@@ -904,15 +904,12 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
   } else {
     await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
   }
-  const scope = await loadBranchScope(ctx, "import", [main], {
-    containers: "branch",
-    claims: true,
-  });
+  const { branch, names } = await loadForSnapshot(ctx, "import", main);
   const name = importSnapshotName(ctx.now());
   await takeSnapshot(
     ctx,
-    snapshotNames(scope),
-    scopeBranch(scope, main),
+    names,
+    branch,
     name,
     `imported from ${plan.description}`,
   );

@@ -20,7 +20,7 @@ import type { Context } from "../context.ts";
 import { PROPS } from "../domain/layout.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import { branchContainers, stopBranchContainer, waitBranchReady } from "./branch_container.ts";
-import { record } from "./inventory_store.ts";
+import { record } from "./store/record.ts";
 import { startOnPort, type StartOnPortOptions } from "./start_on_port.ts";
 import { servesNothing } from "./server_control.ts";
 import { ensureTreeMounted } from "./mounts.ts";

@@ -10,7 +10,7 @@ import { log } from "../runtime/log.ts";
 import { isPortConflict, runBranchContainer, waitBranchReady } from "./branch_container.ts";
 import type { Context } from "../context.ts";
 import type { BranchRecord, Inventory } from "../domain/inventory.ts";
-import { record } from "./inventory_store.ts";
+import { record } from "./store/record.ts";
 import { markPort, markRunning } from "../domain/lifecycle.ts";
 import { allocatePort, type PortView } from "./ports.ts";
 import { PROPS } from "../domain/layout.ts";

@@ -13,15 +13,8 @@ import { execSql } from "./branch_container.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { type BranchRecord, encodeMessage, type SnapshotRecord } from "../domain/inventory.ts";
-import {
-  assertSnapshotNameFree,
-  claimSnapshotName,
-  loadBranchScope,
-  loadSnapshotOf,
-  scopeBranch,
-  type SnapshotNames,
-  snapshotNames,
-} from "./inventory_store.ts";
+import { loadForSnapshot } from "./store/load_branch.ts";
+import { loadSnapshotOf, type NameClaims } from "./store/name_claims.ts";
 import { autoSnapshotName, snapshotProps } from "../domain/metadata_props.ts";
 import { HOLD_TAG } from "../domain/layout.ts";
 import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
@@ -47,12 +40,8 @@ export async function snapshotBranch(
   return await withLock(ctx.layout, async () => {
     // only this branch (and its container) and the claims index are read: the cost does
     // not grow with the branches or snapshots of the pool
-    const scope = await loadBranchScope(ctx, "snapshot create", [branchName], {
-      containers: "branch",
-      claims: true,
-    });
-    const branch = scopeBranch(scope, branchName);
-    return await takeSnapshot(ctx, snapshotNames(scope), branch, name, message);
+    const { branch, names } = await loadForSnapshot(ctx, "snapshot create", branchName);
+    return await takeSnapshot(ctx, names, branch, name, message);
   });
 }
 
@@ -62,17 +51,17 @@ export async function snapshotBranch(
  */
 export async function takeSnapshot(
   ctx: Context,
-  names: SnapshotNames,
+  names: NameClaims,
   branch: BranchRecord,
   name: string,
   message: string,
   options: { autoFor?: string } = {},
 ): Promise<SnapshotRecord> {
-  await assertSnapshotNameFree(ctx, name, names);
+  await names.assertFree(name);
   if (isInFlight(branch)) throw inFlightError(branch);
   if (branch.container?.state === "running") await checkpoint(ctx, branch);
   // the name is claimed before the snapshot exists, so the index never misses it
-  await claimSnapshotName(ctx, names, name, branch.name);
+  await names.claim(name, branch.name);
   faultPoint("snapshot.before-zfs");
   const taken = ctx.now();
   await ctx.zfs.snapshot(
@@ -96,7 +85,7 @@ export async function takeSnapshot(
  */
 export async function takeAutoSnapshot(
   ctx: Context,
-  names: SnapshotNames,
+  names: NameClaims,
   parent: BranchRecord,
   { forBranch, purpose, intent }: {
     forBranch: string;

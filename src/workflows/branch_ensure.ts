@@ -10,7 +10,7 @@ import { BranchExistsError, StateError } from "../errors.ts";
 import type { BranchRecord } from "../domain/inventory.ts";
 import { inFlightError } from "../domain/lifecycle.ts";
 import { validateBranchName } from "../domain/names.ts";
-import { loadBranchScope } from "../ops/inventory_store.ts";
+import { loadBranchIfExists } from "../ops/store/load_branch.ts";
 import { inFlightAlive } from "../ops/operation_alive.ts";
 import type { Context } from "../context.ts";
 import { throwIfInterrupted } from "../runtime/interrupt.ts";
@@ -77,9 +77,8 @@ export async function ensureBranch(
 }
 
 /** The branch of exactly this name, or undefined (a narrow read, no lock). */
-async function findBranch(ctx: Context, name: string): Promise<BranchRecord | undefined> {
-  const scope = await loadBranchScope(ctx, "branch create", [name], { containers: "branch" });
-  return scope.branches.find((b) => b.name === name);
+function findBranch(ctx: Context, name: string): Promise<BranchRecord | undefined> {
+  return loadBranchIfExists(ctx, "branch create", name);
 }
 
 /** Says so on stderr when the existing branch does not come from what was asked. */

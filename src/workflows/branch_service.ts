@@ -10,13 +10,9 @@ import { stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { rolledBack, shielded } from "../runtime/interrupt.ts";
-import {
-  loadBranchScope,
-  loadInitializedInventory,
-  portView,
-  record,
-  scopeBranch,
-} from "../ops/inventory_store.ts";
+import { loadBranch, loadForStart } from "../ops/store/load_branch.ts";
+import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
+import { record } from "../ops/store/record.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import {
   assertOwnEngine,
@@ -64,14 +60,9 @@ export class BranchService {
     let started: { container: string; port: number };
     try {
       started = await withLock(ctx.layout, async () => {
-        const scope = await loadBranchScope(ctx, "branch start", [name], {
-          containers: "pool",
-          claims: true,
-        });
-        const branch = scopeBranch(scope, name);
+        const { branch, ports } = await loadForStart(ctx, name);
         this.assertStartable(branch);
         if (branch.container) await ctx.runtime.remove(branch.container.name);
-        const ports = portView(scope);
         if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
         const port = options.port ??
           allocatePort(ctx, ports, name, { preferred: branch.lastPort });
@@ -112,8 +103,7 @@ export class BranchService {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     return await withLock(ctx.layout, async () => {
-      const scope = await loadBranchScope(ctx, "branch stop", [name], { containers: "branch" });
-      const branch = scopeBranch(scope, name);
+      const branch = await loadBranch(ctx, "branch stop", name);
       if (isInFlight(branch)) throw inFlightError(branch);
       assertOwnEngine(ctx.runtime.flavor, branch);
       const wasRunning = branch.container?.state === "running";
@@ -136,8 +126,7 @@ export class BranchService {
   /** One branch. */
   async info(name: string): Promise<BranchRecord> {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
-    const scope = await loadBranchScope(this.ctx, "branch info", [name], { containers: "branch" });
-    return scopeBranch(scope, name);
+    return await loadBranch(this.ctx, "branch info", name);
   }
 
   /**

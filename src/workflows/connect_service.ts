@@ -12,7 +12,7 @@ import { ConfigError, StateError } from "../errors.ts";
 import { type Connection, pgpassLine } from "../domain/connection.ts";
 import type { BranchRecord } from "../domain/inventory.ts";
 import { validateBranchName } from "../domain/names.ts";
-import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
+import { loadBranch } from "../ops/store/load_branch.ts";
 import { runPsql } from "../ops/branch_psql.ts";
 import type { Context } from "../context.ts";
 import { ensurePrivateDir, replacePrivateFile } from "../runtime/private_fs.ts";
@@ -48,10 +48,7 @@ export class ConnectService {
   /** The branch, refused unless it serves on a port now. */
   private async runningBranch(name: string): Promise<BranchRecord> {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
-    const scope = await loadBranchScope(this.ctx, "branch connect", [name], {
-      containers: "branch",
-    });
-    const branch = scopeBranch(scope, name);
+    const branch = await loadBranch(this.ctx, "branch connect", name);
     if (branch.status !== "running" || branch.port === null || !branch.container) {
       throw new StateError(`branch '${name}' is not running (status: ${branch.status})`, {
         hint: `start it with 'zvpg branch start ${name}'`,

@@ -51,7 +51,7 @@ import { shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
 import { createBranch } from "../ops/create_branch.ts";
 import { deleteBranch } from "../ops/delete_branch.ts";
-import { loadBranchScope, scopeBranch } from "../ops/inventory_store.ts";
+import { loadBranch } from "../ops/store/load_branch.ts";
 import { readPassword } from "../ops/credentials.ts";
 import { snapshotBranch } from "../ops/take_snapshot.ts";
 
@@ -507,8 +507,7 @@ export class DiffMergeService {
 
   private async branch(name: string): Promise<BranchRecord> {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
-    const scope = await loadBranchScope(this.ctx, "branch info", [name], { containers: "branch" });
-    return scopeBranch(scope, name);
+    return await loadBranch(this.ctx, "branch info", name);
   }
 
   private originOf(branch: BranchRecord): string {

@@ -6,7 +6,7 @@
  */
 import { buildHistory, type HistoryNode } from "../domain/history.ts";
 import { validateBranchName } from "../domain/names.ts";
-import { loadInitializedInventory } from "../ops/inventory_store.ts";
+import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 import type { Context } from "../context.ts";
 
 /** The history of the pool, or of one branch (its head and what it came from). */

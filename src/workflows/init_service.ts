@@ -20,7 +20,7 @@ import { execSql } from "../ops/branch_container.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
 import type { Context } from "../context.ts";
 import { INDEX_PROPS, PROPS } from "../domain/layout.ts";
-import { loadInventory } from "../ops/inventory_store.ts";
+import { loadInventory } from "../ops/store/load_inventory.ts";
 
 import { ensureMounted } from "../ops/mounts.ts";
 import { withLock } from "../runtime/lock.ts";
@@ -28,7 +28,7 @@ import { StateError } from "../errors.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
 import { importContainers } from "../ops/branch_container.ts";
 import { operationAlive } from "../ops/operation_alive.ts";
-import { record } from "../ops/inventory_store.ts";
+import { record } from "../ops/store/record.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "../ops/import_session.ts";
 import { generatePassword } from "../ops/credentials.ts";

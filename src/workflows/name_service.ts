@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { loadInitializedInventory } from "../ops/inventory_store.ts";
+import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 import type { Context } from "../context.ts";
 
 /** The names of every branch, or of every snapshot. */

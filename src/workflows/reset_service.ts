@@ -20,13 +20,10 @@ import {
   throwIfInterrupted,
   throwIfInterruptedNow,
 } from "../runtime/interrupt.ts";
-import {
-  loadBranchScope,
-  loadInitializedInventory,
-  record,
-  scopeBranch,
-  snapshotNamesOfInventory,
-} from "../ops/inventory_store.ts";
+import { loadBranch } from "../ops/store/load_branch.ts";
+import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
+import { loadNameClaims } from "../ops/store/name_claims.ts";
+import { record } from "../ops/store/record.ts";
 import {
   type BranchRecord,
   findBranch,
@@ -399,12 +396,8 @@ export class ResetService {
     timings: PhaseTimings,
     known?: ContainerInfo[],
   ): Promise<BranchResetResult> {
-    const scope = await loadBranchScope(this.ctx, "branch reset", [name], {
-      containers: "branch",
-      known,
-    });
     return {
-      branch: scopeBranch(scope, name),
+      branch: await loadBranch(this.ctx, "branch reset", name, { known }),
       snapshot: target.name,
       removedBranches,
       removedSnapshots,
@@ -455,7 +448,7 @@ export class ResetService {
     if (isInFlight(parent)) throw inFlightError(parent);
     return await takeAutoSnapshot(
       this.ctx,
-      await snapshotNamesOfInventory(this.ctx, inventory),
+      await loadNameClaims(this.ctx, inventory),
       parent,
       {
         forBranch: branch.name,

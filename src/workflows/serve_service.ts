@@ -13,7 +13,7 @@ import {
   type Request,
   zfsCapabilities,
 } from "../domain/remote_protocol.ts";
-import { loadInitializedInventory } from "../ops/inventory_store.ts";
+import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 import { VERSION } from "../version.ts";
 
 /** Answers protocol requests from this host's pool. */

@@ -11,10 +11,10 @@ import { planLosses } from "../domain/losses.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { findBranch, findSnapshot, type SnapshotRecord } from "../domain/inventory.ts";
-import { releaseSnapshotNames } from "../ops/inventory_store.ts";
+import { releaseSnapshotNames } from "../ops/store/claims_index.ts";
 import { snapshotBranch } from "../ops/take_snapshot.ts";
 import { withLock } from "../runtime/lock.ts";
-import { loadInitializedInventory } from "../ops/inventory_store.ts";
+import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 
 /** What a snapshot delete removed. */
 export interface SnapshotDeleteResult {

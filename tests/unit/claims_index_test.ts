@@ -13,7 +13,7 @@ import type { Context } from "../../src/context.ts";
 import { createContext } from "../../src/cli/session.ts";
 import { BranchService } from "../../src/workflows/branch_service.ts";
 import { SnapshotService } from "../../src/workflows/snapshot_service.ts";
-import { rebuildIndex } from "../../src/ops/inventory_store.ts";
+import { rebuildIndex } from "../../src/ops/store/claims_index.ts";
 import {
   parseClaims,
   portClaimKey,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { NotInitializedError, PoolNotImportedError } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { createContext } from "../../src/cli/session.ts";
-import { loadInitializedInventory } from "../../src/ops/inventory_store.ts";
+import { loadInitializedInventory } from "../../src/ops/store/load_inventory.ts";
 import {
   assertOneLine,
   dockerPsCall,

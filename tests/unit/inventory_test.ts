@@ -12,7 +12,7 @@ import {
 } from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { createContext } from "../../src/cli/session.ts";
-import { loadInventory } from "../../src/ops/inventory_store.ts";
+import { loadInventory } from "../../src/ops/store/load_inventory.ts";
 import {
   buildInventory,
   decodeMessage,
