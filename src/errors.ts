@@ -28,8 +28,20 @@ export class UsageError extends ZvpgError {
 /** The configuration file or an environment override is invalid. */
 export class ConfigError extends ZvpgError {}
 
-/** A branch or snapshot name breaks the naming rules. */
+/** A branch, snapshot or remote name breaks the naming rules. */
 export class InvalidNameError extends UsageError {}
+
+/** A remote URL is not one zvpg takes (`ssh://…` or `file:///…`). */
+export class InvalidRemoteUrlError extends UsageError {}
+
+/** A remote does not exist. */
+export class RemoteNotFoundError extends ZvpgError {
+  constructor(readonly remote: string) {
+    super(`remote '${remote}' does not exist`, {
+      hint: "run 'zvpg remote list' to see the remotes",
+    });
+  }
+}
 
 /** A branch does not exist. */
 export class BranchNotFoundError extends ZvpgError {
@@ -54,6 +66,9 @@ export class AlreadyExistsError extends ZvpgError {}
 
 /** A branch with this name exists already (`branch create --if-not-exists` takes it). */
 export class BranchExistsError extends AlreadyExistsError {}
+
+/** A remote with this name exists already. */
+export class RemoteExistsError extends AlreadyExistsError {}
 
 /** The operation would break something that depends on its target. */
 export class DependencyError extends ZvpgError {

@@ -11,6 +11,7 @@ import { initCommand } from "./init.ts";
 import { logCommand } from "./log.ts";
 import { completeCommand, completionsCommand, CONTEXT_FREE } from "./completions.ts";
 import { refreshCommand } from "./refresh.ts";
+import { remoteCommand } from "./remote.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
@@ -67,6 +68,7 @@ Environment:
   program.addCommand(completeCommand(session, program), { hidden: true });
   program.addCommand(gcCommand(session));
   program.addCommand(refreshCommand(session));
+  program.addCommand(remoteCommand(session));
   program.addCommand(serveCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
@@ -96,6 +98,8 @@ const MUTATING = new Set([
   "commit create",
   "commit remove",
   "init env",
+  "remote add",
+  "remote remove",
 ]);
 
 /** The operation a command runs, for the messages of an interrupt ("branch create 'x'"). */

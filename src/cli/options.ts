@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { parseDuration, readRfc3339 } from "../domain/duration.ts";
+import { validateRemoteName } from "../domain/names.ts";
 
 /** Output formats of `-f/--format`. */
 export const FORMATS = ["table", "json"] as const;
@@ -101,4 +102,10 @@ export function modeOption() {
     "--mode <mode>",
     "server sources: logical (pg_dump/pg_restore, default) or physical (pg_basebackup)",
   ).choices(["logical", "physical"] as const);
+}
+
+/** A remote name operand, checked: one that breaks the rules is a usage error (exit 2). */
+export function parseRemoteName(value: string): string {
+  validateRemoteName(value);
+  return value;
 }

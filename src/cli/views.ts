@@ -25,6 +25,7 @@ import {
 } from "../domain/connection.ts";
 import type { HistoryNode } from "../domain/history.ts";
 import type { History } from "../workflows/history_service.ts";
+import type { Remote } from "../domain/remote.ts";
 import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
@@ -898,4 +899,60 @@ export const refreshView: View<RefreshResult> = {
   }),
   text: (r) =>
     `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
+};
+
+// ---------------------------------------------------------------------------------------
+// remotes
+
+/** `remote add|list|remove -f json`: one remote. */
+export interface RemoteJson {
+  name: string;
+  /** The URL as given. */
+  url: string;
+  kind: "ssh" | "file";
+  /** ssh only; null: ssh's default user. */
+  user: string | null;
+  /** ssh only. */
+  host: string | null;
+  /** ssh only; null: ssh's default port. */
+  port: number | null;
+  /** The directory (file) or the path after the host (ssh, null when none). */
+  path: string | null;
+}
+
+/** The JSON form of a remote. */
+export function remoteJson(r: Remote): RemoteJson {
+  const { url } = r;
+  const ssh = url.kind === "ssh" ? url : undefined;
+  return {
+    name: r.name,
+    url: url.href,
+    kind: url.kind,
+    user: ssh?.user ?? null,
+    host: ssh?.host ?? null,
+    port: ssh?.port ?? null,
+    path: url.path,
+  };
+}
+
+/** `remote add`: the remote added. */
+export const remoteAddedView: View<Remote> = {
+  json: remoteJson,
+  text: (r) => `Added remote '${r.name}': ${r.url.href}`,
+};
+
+/** `remote remove`: the remote removed. */
+export const remoteRemovedView: View<Remote> = {
+  json: remoteJson,
+  text: (r) => `Removed remote '${r.name}' (${r.url.href})`,
+};
+
+/** `remote list`: a table, or "no remotes" on stderr. */
+export const remoteListView: View<Remote[]> = {
+  json: (remotes) => remotes.map(remoteJson),
+  text: (remotes) =>
+    remotes.length === 0
+      ? ""
+      : table(["NAME", "KIND", "URL"], remotes.map((r) => [r.name, r.url.kind, r.url.href])),
+  note: (remotes) => remotes.length === 0 ? "no remotes" : undefined,
 };

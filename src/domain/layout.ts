@@ -186,6 +186,19 @@ export class Layout {
     return join(this.config.configDir, "pgpass");
   }
 
+  /** The remotes file: each remote's name and URL (no secret), mode 0600. */
+  get remotesFile(): string {
+    return join(this.config.configDir, "remotes.json");
+  }
+
+  /**
+   * The lock `remote add|remove` take to change the remotes file: in a 0700 directory of
+   * its own, since the config directory given with `-c` may be shared and keeps its mode.
+   */
+  get remotesLockFile(): string {
+    return join(this.config.configDir, "locks", "remotes.lock");
+  }
+
   /**
    * The pgpass file `branch url|env|psql` write for one branch (0600, in a 0700
    * directory): the password for exactly that branch's host and port.

@@ -50,6 +50,29 @@ export function branchNameProblem(name: string, pattern: string): string | undef
   return undefined;
 }
 
+/** Longest remote name accepted, in characters. */
+export const MAX_REMOTE_NAME = 32;
+
+/**
+ * Checks a remote name: a branch name's git rules, without `/` (a remote's snapshots are
+ * named `<remote>/<snapshot>`). Throws {@link InvalidNameError} (a usage error).
+ */
+export function validateRemoteName(name: string): void {
+  const reason = remoteNameProblem(name);
+  if (reason) {
+    throw new InvalidNameError(`invalid remote name '${printable(name)}': ${reason}`, {
+      hint: "use letters, digits, '-', '_' and '.' (e.g. origin or backup-2)",
+    });
+  }
+}
+
+/** Why `name` is not a valid remote name, or undefined when it is. */
+export function remoteNameProblem(name: string): string | undefined {
+  if ([...name].length > MAX_REMOTE_NAME) return `it is longer than ${MAX_REMOTE_NAME} characters`;
+  if (name.includes("/")) return "it contains '/' (its snapshots are named <remote>/<snapshot>)";
+  return branchNameProblem(name, ".*");
+}
+
 /**
  * Checks a snapshot name. Snapshot names are flat (no `/` or `@`), so a ZFS path such as
  * `pool/fs@snap` is never taken for one.

@@ -41,6 +41,10 @@ export interface RunCliOptions {
   mounts?: MountTable;
   /** Extra replacements that make the output deterministic (e.g. a port found free). */
   replace?: [string, string][];
+  /** Prepares files of the run's directories before it (e.g. the remotes file). */
+  setUp?: (ctx: Context) => void;
+  /** Looks at the run's directories after it, before they are removed. */
+  after?: (ctx: Context) => void;
 }
 
 /**
@@ -56,7 +60,9 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     ctx.mounts = options.mounts ?? treeMounted(ctx.layout);
     ctx.pg = new PostgresProbe(() => Promise.resolve("ready"));
     fake.expect(...(options.calls?.(ctx) ?? []));
+    options.setUp?.(ctx);
     const { code, stdout, stderr } = await captured(() => main(args, { context: () => ctx }));
+    options.after?.(ctx);
     try {
       fake.assertDone();
     } catch (e) {
