@@ -217,6 +217,36 @@ export class Zfs {
   }
 
   /**
+   * Writes the send stream of `snapshot` into `file`, a new file (0600): the whole
+   * snapshot, or with `from` only what changed since that earlier snapshot of its lineage
+   * (`-i`; a clone's origin counts, named in full). Plain `send [-i FROM] SNAP`, which
+   * zfs-fuse and OpenZFS both take (no `-c`, `-L`, `-e` or `-w`: zfs-fuse has none). A
+   * failed or stopped send leaves no file.
+   */
+  async sendToFile(snapshot: string, file: string, options: { from?: string } = {}): Promise<void> {
+    const from = options.from === undefined ? [] : ["-i", options.from];
+    await this.runner.run(this.zfs, ["send", ...from, snapshot], { stdoutFile: file });
+  }
+
+  /**
+   * Receives the stream in `file` into `dataset`, unmounted (`receive -u`): a whole stream
+   * creates it, an increment needs its base as the newest snapshot of `dataset`. The
+   * snapshot keeps its GUID. zfs-fuse and OpenZFS both take this form.
+   */
+  async receiveFromFile(dataset: string, file: string): Promise<void> {
+    await this.runner.run(this.zfs, ["receive", "-u", dataset], { stdinFile: file });
+  }
+
+  /**
+   * The GUID of a dataset or snapshot: its identity, which `send` and `receive` keep
+   * whatever the names (undefined when it does not exist).
+   */
+  async guid(name: string): Promise<string | undefined> {
+    const [entry] = await this.get([name], ["guid"]);
+    return entry?.props.guid;
+  }
+
+  /**
    * Reads `props` of `roots` and everything below them (snapshots included) in one call:
    * `zfs get -H -p -r -o name,property,value,source PROPS ROOTS...`. Missing roots are
    * skipped. User properties (`module:name`) are kept only where they are set locally:

@@ -68,6 +68,13 @@ export class FakeRunner implements CommandRunner {
     next.during?.();
     const result: RunResult = { code: 0, stdout: "", stderr: "", ...next.result };
     if (result.stderr !== "") options.onStderr?.(result.stderr);
+    if (options.stdoutFile !== undefined) {
+      // like the real runner: the output goes to a new 0600 file, kept only on success
+      if (result.code === 0) {
+        Deno.writeTextFileSync(options.stdoutFile, result.stdout, { createNew: true, mode: 0o600 });
+      }
+      result.stdout = "";
+    }
     // like the real runner: an interactive program's exit code is its answer
     if (options.interactive && !signal?.aborted) return Promise.resolve(result);
     return settle(program, args, result, options, signal, next.diedOf);

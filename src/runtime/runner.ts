@@ -48,6 +48,14 @@ export interface RunOptions {
    * reports; the result's `stderr` still holds all of it.
    */
   onStderr?: (text: string) => void;
+  /**
+   * Streams the program's stdout into this file instead of memory (the result's `stdout`
+   * is empty): a new file (an existing one is never written over), mode 0600. A call that
+   * fails, times out or is stopped removes it, so it never leaves a partial file.
+   */
+  stdoutFile?: string;
+  /** Streams this file to the program's stdin (instead of {@link RunOptions.stdin}). */
+  stdinFile?: string;
 }
 
 /** The outcome of a finished program. */
@@ -107,10 +115,27 @@ export class DenoCommandRunner implements CommandRunner {
     log.debug(`run: ${program} ${args.map(quoteForLog).join(" ")}`);
     const signal = options.signal ?? operationSignal();
     if (signal?.aborted) throw abortError(signal, program, args);
+    if (options.stdinFile === undefined && options.stdoutFile === undefined) {
+      return await this.#run(program, args, options, signal, {});
+    }
+    return await withFiles(options, (files) => this.#run(program, args, options, signal, files));
+  }
+
+  async #run(
+    program: string,
+    args: readonly string[],
+    options: RunOptions,
+    signal: AbortSignal | undefined,
+    { input, sink }: Files,
+  ): Promise<RunResult> {
     const started = performance.now();
     const command = new Deno.Command(program, {
       args: [...args],
-      stdin: options.interactive ? "inherit" : options.stdin === undefined ? "null" : "piped",
+      stdin: options.interactive
+        ? "inherit"
+        : options.stdin !== undefined || input
+        ? "piped"
+        : "null",
       stdout: options.interactive ? "inherit" : "piped",
       stderr: options.interactive ? "inherit" : "piped",
       env: options.env,
@@ -142,11 +167,12 @@ export class DenoCommandRunner implements CommandRunner {
     let output: Pick<Deno.CommandOutput, "code" | "signal" | "stdout" | "stderr">;
     // stdin is written while stdout and stderr are drained: a program that echoes a large
     // input would otherwise block on a full pipe while we block writing to it
+    const feed = input ? pipeStdin(child, input) : writeStdin(child, options.stdin);
     const exited = options.interactive
       ? child.status.then((status) => [{ ...status, stdout: EMPTY, stderr: EMPTY }] as const)
-      : options.onStderr
-      ? Promise.all([streamedOutput(child, options.onStderr), writeStdin(child, options.stdin)])
-      : Promise.all([child.output(), writeStdin(child, options.stdin)]);
+      : options.onStderr || sink
+      ? Promise.all([streamedOutput(child, options.onStderr, sink), feed])
+      : Promise.all([child.output(), feed]);
     running.add(exited);
     try {
       [output] = await exited;
@@ -231,10 +257,14 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
   }
 }
 
-/** The child's output, its stderr also handed to `onStderr` chunk by chunk as it comes. */
+/**
+ * The child's output, its stderr also handed to `onStderr` chunk by chunk as it comes, its
+ * stdout written to `sink` when there is one (and then empty in the output).
+ */
 async function streamedOutput(
   child: Deno.ChildProcess,
-  onStderr: (text: string) => void,
+  onStderr: ((text: string) => void) | undefined,
+  sink: Deno.FsFile | undefined,
 ): Promise<Pick<Deno.CommandOutput, "code" | "signal" | "stdout" | "stderr">> {
   const collect = async (stream: ReadableStream<Uint8Array>, each?: (text: string) => void) => {
     const chunks: Uint8Array[] = [];
@@ -257,8 +287,14 @@ async function streamedOutput(
     }
     return all;
   };
+  const toSink = async (stream: ReadableStream<Uint8Array>, file: Deno.FsFile) => {
+    for await (const chunk of stream) {
+      for (let at = 0; at < chunk.length;) at += await file.write(chunk.subarray(at));
+    }
+    return EMPTY;
+  };
   const [stdout, stderr, status] = await Promise.all([
-    collect(child.stdout),
+    sink ? toSink(child.stdout, sink) : collect(child.stdout),
     collect(child.stderr, onStderr),
     child.status,
   ]);
@@ -275,6 +311,56 @@ async function writeStdin(
   const bytes = typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
   await writer.write(bytes).catch(() => {});
   await writer.close().catch(() => {});
+}
+
+/** The files a call streams from and to. */
+interface Files {
+  input?: Deno.FsFile;
+  sink?: Deno.FsFile;
+}
+
+/**
+ * Opens the call's {@link RunOptions.stdinFile} and a new {@link RunOptions.stdoutFile},
+ * runs `call` with them and closes them; removes the output file unless the call
+ * succeeded, so a failed, timed-out or stopped call never leaves a partial file.
+ */
+async function withFiles(
+  options: RunOptions,
+  call: (files: Files) => Promise<RunResult>,
+): Promise<RunResult> {
+  const files: Files = {};
+  let succeeded = false;
+  try {
+    if (options.stdinFile !== undefined) files.input = await Deno.open(options.stdinFile);
+    if (options.stdoutFile !== undefined) files.sink = await newPrivateFile(options.stdoutFile);
+    const result = await call(files);
+    succeeded = result.code === 0;
+    return result;
+  } finally {
+    closeQuietly(files.input);
+    closeQuietly(files.sink);
+    if (files.sink && !succeeded) await Deno.remove(options.stdoutFile!).catch(() => {});
+  }
+}
+
+/** Streams `file` to the child's stdin and closes it; a child that exits early is fine. */
+async function pipeStdin(child: Deno.ChildProcess, file: Deno.FsFile): Promise<void> {
+  await file.readable.pipeTo(child.stdin).catch(() => {});
+}
+
+/** Creates `path` for writing: a new file only (never one already there), mode 0600. */
+async function newPrivateFile(path: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  return file;
+}
+
+function closeQuietly(file: Deno.FsFile | undefined): void {
+  try {
+    file?.close();
+  } catch {
+    // already closed (a stream that finished closes its file)
+  }
 }
 
 function basename(path: string): string {

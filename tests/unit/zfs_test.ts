@@ -637,3 +637,40 @@ Deno.test("Zfs.set on OpenZFS: every property in one atomic call; none at all fo
   await zfs.set("p/c/x", {});
   fake.assertDone();
 });
+
+Deno.test("zfs: sendToFile, receiveFromFile and guid say exactly this to zfs", async () => {
+  const seen: { stdoutFile?: string; stdinFile?: string }[] = [];
+  const check = (o: { stdoutFile?: string; stdinFile?: string }) =>
+    seen.push({ stdoutFile: o.stdoutFile, stdinFile: o.stdinFile });
+  const dir = await Deno.makeTempDir({ prefix: "zvpg-unit-" });
+  try {
+    const fake = new FakeRunner([
+      { argv: ["zfs", "send", "p/data@s1"], result: { stdout: "full" }, check },
+      { argv: ["zfs", "send", "-i", "p/data@s1", "p/data@s2"], result: { stdout: "inc" }, check },
+      { argv: ["zfs", "receive", "-u", "p/remotes/origin/main"], check },
+      {
+        argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,guid", "p/x@s"],
+        result: { stdout: "p/x@s\ttype\tsnapshot\t-\np/x@s\tguid\t1234567890123\t-\n" },
+      },
+      {
+        argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,guid", "p/y@s"],
+        result: { code: 1, stderr: "cannot open 'p/y@s': dataset does not exist" },
+      },
+    ]);
+    const zfs = new Zfs(fake);
+    await zfs.sendToFile("p/data@s1", `${dir}/full`);
+    await zfs.sendToFile("p/data@s2", `${dir}/inc`, { from: "p/data@s1" });
+    await zfs.receiveFromFile("p/remotes/origin/main", `${dir}/full`);
+    assert.equal(await zfs.guid("p/x@s"), "1234567890123");
+    assert.equal(await zfs.guid("p/y@s"), undefined);
+    fake.assertDone();
+    assert.deepEqual(seen, [
+      { stdoutFile: `${dir}/full`, stdinFile: undefined },
+      { stdoutFile: `${dir}/inc`, stdinFile: undefined },
+      { stdoutFile: undefined, stdinFile: `${dir}/full` },
+    ]);
+    assert.equal(await Deno.readTextFile(`${dir}/inc`), "inc");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
