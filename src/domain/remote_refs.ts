@@ -1,0 +1,200 @@
+/**
+ * The refs of a file remote and the plans of push and pull over them. Pure: the index's
+ * text, and which stream to send or receive, decided by GUID, never by name.
+ *
+ * - A remote directory holds one `zfs send` stream file per snapshot pushed, and an index
+ *   of refs: for each snapshot its name, ZFS GUID, message, time, branch, the GUID of the
+ *   snapshot its stream is an increment from (`base`, null for a whole stream) and its
+ *   stream file.
+ * - The index is read as untrusted input: a stream file name is a GUID and `.zstream`,
+ *   never a path; every `base` is a ref of the index; a chain of bases never loops.
+ * - push sends an increment from the newest snapshot of the lineage the remote already
+ *   holds (matched by GUID, so a renamed snapshot still counts), else the whole snapshot.
+ * - pull receives, oldest first, the streams from the newest snapshot the local copy
+ *   holds to the one asked for; a local copy whose newest snapshot is not on that chain
+ *   cannot take an increment and is refused.
+ *
+ * @module
+ */
+import { printable, snapshotNameProblem } from "./names.ts";
+
+/** One snapshot a remote holds. */
+export interface RemoteRef {
+  /** The snapshot's name. */
+  name: string;
+  /** Its ZFS GUID (decimal digits): its identity, kept by send and receive. */
+  guid: string;
+  message: string;
+  /** When it was taken (RFC 3339). */
+  time: string;
+  /** The branch it was taken on. */
+  branch: string;
+  /** The GUID of the snapshot its stream is an increment from; null for a whole stream. */
+  base: string | null;
+  /** Its stream file, in the remote directory. */
+  stream: string;
+}
+
+/** The index file of a file remote. */
+export interface RefsIndex {
+  version: 1;
+  refs: RemoteRef[];
+}
+
+/** A snapshot on this side: its name and GUID. */
+export interface LocalSnapshot {
+  name: string;
+  guid: string;
+}
+
+/** The stream file of the snapshot with `guid`: a plain name, never a path. */
+export function streamFileName(guid: string): string {
+  return `${guid}.zstream`;
+}
+
+/** The text of the index holding `refs`. */
+export function refsIndexText(refs: readonly RemoteRef[]): string {
+  const index: RefsIndex = { version: 1, refs: [...refs] };
+  return JSON.stringify(index, null, 2) + "\n";
+}
+
+const GUID = /^[0-9]{1,20}$/;
+
+/** Reads the index text: every ref, or the first problem found (naming the ref). */
+export function readRefsIndex(text: string): RemoteRef[] | { problem: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    return { problem: `it is not valid JSON: ${(error as Error).message.replace(/\s+/g, " ")}` };
+  }
+  const index = doc as Partial<RefsIndex> | null;
+  if (typeof index !== "object" || index === null || !Array.isArray(index.refs)) {
+    return { problem: `it is not an object with a "refs" list` };
+  }
+  if (index.version !== 1) return { problem: `its version ${index.version} is not 1` };
+  const refs: RemoteRef[] = [];
+  for (const [i, entry] of index.refs.entries()) {
+    const ref = readRef(entry);
+    if (typeof ref === "string") return { problem: `ref #${i + 1}: ${ref}` };
+    if (refs.some((r) => r.name === ref.name)) {
+      return { problem: `ref '${ref.name}' is there twice` };
+    }
+    if (refs.some((r) => r.guid === ref.guid)) {
+      return { problem: `GUID ${ref.guid} is there twice` };
+    }
+    refs.push(ref);
+  }
+  for (const ref of refs) {
+    if (ref.base !== null && !refs.some((r) => r.guid === ref.base)) {
+      return { problem: `ref '${ref.name}' is an increment from GUID ${ref.base}, not a ref` };
+    }
+    if (chainOf(refs, ref) === undefined) {
+      return { problem: `ref '${ref.name}': its chain of bases loops` };
+    }
+  }
+  return refs;
+}
+
+/** One ref, or why it is not one. */
+function readRef(entry: unknown): RemoteRef | string {
+  if (typeof entry !== "object" || entry === null) return "it is not an object";
+  const e = entry as Record<string, unknown>;
+  for (const key of ["name", "guid", "message", "time", "branch", "stream"]) {
+    if (typeof e[key] !== "string") return `it has no "${key}" string`;
+  }
+  const ref = e as unknown as RemoteRef;
+  const nameProblem = snapshotNameProblem(ref.name);
+  if (nameProblem) return `name '${printable(ref.name)}': ${nameProblem}`;
+  if (!GUID.test(ref.guid)) return `'${ref.name}' has GUID '${printable(ref.guid)}'`;
+  if (ref.base !== null && (typeof ref.base !== "string" || !GUID.test(ref.base))) {
+    return `'${ref.name}' has base '${printable(String(ref.base))}' (a GUID or null)`;
+  }
+  if (ref.stream !== streamFileName(ref.guid)) {
+    return `'${ref.name}' names stream '${printable(ref.stream)}', not ${streamFileName(ref.guid)}`;
+  }
+  if (Number.isNaN(Date.parse(ref.time))) return `'${ref.name}' has time '${ref.time}'`;
+  return {
+    name: ref.name,
+    guid: ref.guid,
+    message: ref.message,
+    time: ref.time,
+    branch: ref.branch,
+    base: ref.base ?? null,
+    stream: ref.stream,
+  };
+}
+
+/**
+ * The refs whose streams rebuild `ref`, oldest (a whole stream) first; undefined when the
+ * bases loop or leave the index.
+ */
+export function chainOf(refs: readonly RemoteRef[], ref: RemoteRef): RemoteRef[] | undefined {
+  const chain = [ref];
+  const seen = new Set([ref.guid]);
+  for (let at = ref; at.base !== null;) {
+    const base = refs.find((r) => r.guid === at.base);
+    if (!base || seen.has(base.guid)) return undefined;
+    seen.add(base.guid);
+    chain.unshift(base);
+    at = base;
+  }
+  return chain;
+}
+
+/** What push does with one snapshot. */
+export type PushPlan =
+  /** The remote has this snapshot already (same GUID), under the name `ref.name`. */
+  | { kind: "present"; ref: RemoteRef }
+  /** The remote has another snapshot of this name: pushing would replace it. */
+  | { kind: "conflict"; ref: RemoteRef }
+  /** Send it: an increment from `base`, or whole when `base` is null. */
+  | { kind: "send"; base: LocalSnapshot | null };
+
+/**
+ * What push does to put `lineage`'s last snapshot on a remote holding `refs`: `lineage`
+ * is the snapshot pushed and the earlier snapshots of its dataset, oldest first.
+ */
+export function planPush(lineage: readonly LocalSnapshot[], refs: readonly RemoteRef[]): PushPlan {
+  const snapshot = lineage.at(-1);
+  if (!snapshot) throw new Error("planPush: an empty lineage");
+  const same = refs.find((r) => r.guid === snapshot.guid);
+  if (same) return { kind: "present", ref: same };
+  const named = refs.find((r) => r.name === snapshot.name);
+  if (named) return { kind: "conflict", ref: named };
+  const held = new Set(refs.map((r) => r.guid));
+  const base = lineage.slice(0, -1).findLast((s) => held.has(s.guid)) ?? null;
+  return { kind: "send", base };
+}
+
+/** What pull does for one ref. */
+export type PullPlan =
+  /** No ref of this name. */
+  | { kind: "missing" }
+  /** The local copy holds it already. */
+  | { kind: "present"; ref: RemoteRef }
+  /** The local copy's newest snapshot (GUID `newest`) is not on the ref's chain. */
+  | { kind: "diverged"; ref: RemoteRef; newest: string }
+  /** Receive these refs' streams, oldest first. */
+  | { kind: "receive"; ref: RemoteRef; streams: RemoteRef[] };
+
+/**
+ * What pull receives to get ref `name` from `refs` into a local copy whose snapshots
+ * have the GUIDs `local`, oldest first (none: no local copy yet).
+ */
+export function planPull(
+  refs: readonly RemoteRef[],
+  name: string,
+  local: readonly string[],
+): PullPlan {
+  const ref = refs.find((r) => r.name === name);
+  if (!ref) return { kind: "missing" };
+  if (local.includes(ref.guid)) return { kind: "present", ref };
+  const chain = chainOf(refs, ref);
+  if (!chain) throw new Error(`planPull: ref '${name}' has no chain (a checked index has one)`);
+  const newest = local.at(-1);
+  if (newest === undefined) return { kind: "receive", ref, streams: chain };
+  const at = chain.findIndex((r) => r.guid === newest);
+  if (at < 0) return { kind: "diverged", ref, newest };
+  return { kind: "receive", ref, streams: chain.slice(at + 1) };
+}

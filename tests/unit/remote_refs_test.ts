@@ -1,0 +1,120 @@
+/**
+ * The refs of a file remote: the index read as untrusted input, and the push and pull
+ * plans, decided by GUID.
+ */
+import assert from "node:assert/strict";
+import {
+  chainOf,
+  planPull,
+  planPush,
+  readRefsIndex,
+  refsIndexText,
+  type RemoteRef,
+  streamFileName,
+} from "../../src/domain/remote_refs.ts";
+import { assertOneLine } from "./helpers.ts";
+
+function ref(name: string, guid: string, base: string | null, branch = "main"): RemoteRef {
+  return {
+    name,
+    guid,
+    message: `${name} message`,
+    time: "2026-11-24T11:33:23.150Z",
+    branch,
+    base,
+    stream: streamFileName(guid),
+  };
+}
+
+// s1 whole, s2 and s3 increments on main; f1 whole on feature/auth
+const REFS = [ref("s1", "11", null), ref("s2", "22", "11"), ref("s3", "33", "22")];
+const ALL = [...REFS, ref("f1", "44", null, "feature/auth")];
+
+Deno.test("refsIndexText and readRefsIndex: a round trip", () => {
+  const text = refsIndexText(ALL);
+  assert.deepEqual(JSON.parse(text).version, 1);
+  assert.deepEqual(readRefsIndex(text), ALL);
+  assert.deepEqual(readRefsIndex('{"version": 1, "refs": []}'), []);
+  assert.equal(streamFileName("123"), "123.zstream");
+});
+
+Deno.test("readRefsIndex: an index it cannot trust is a problem naming the ref", () => {
+  const doc = (refs: unknown[], version: unknown = 1) => JSON.stringify({ version, refs });
+  const cases: [string, RegExp][] = [
+    ["{", /not valid JSON/],
+    ["[]", /an object with a "refs" list/],
+    [doc([], 2), /version 2 is not 1/],
+    [doc([{ ...ref("s1", "11", null), guid: 11 }]), /ref #1: it has no "guid" string/],
+    [doc([ref("a/b", "11", null)]), /name 'a\/b'/],
+    [doc([ref("s1", "0x1", null)]), /GUID '0x1'/],
+    [doc([{ ...ref("s1", "11", null), base: "x" }]), /base 'x'/],
+    [doc([{ ...ref("s1", "11", null), stream: "../../etc/passwd" }]), /names stream '\.\.\//],
+    [doc([{ ...ref("s1", "11", null), stream: "/tmp/11.zstream" }]), /not 11\.zstream/],
+    [doc([{ ...ref("s1", "11", null), time: "yesterday" }]), /time 'yesterday'/],
+    [doc([ref("s1", "11", null), ref("s1", "22", "11")]), /ref 's1' is there twice/],
+    [doc([ref("s1", "11", null), ref("s2", "11", null)]), /GUID 11 is there twice/],
+    [doc([ref("s2", "22", "99")]), /'s2' is an increment from GUID 99, not a ref/],
+    [doc([ref("a", "1", "2"), ref("b", "2", "1")]), /chain of bases loops/],
+  ];
+  for (const [text, problem] of cases) {
+    const read = readRefsIndex(text);
+    assert.ok("problem" in read, text);
+    assertOneLine(read.problem);
+    assert.match(read.problem, problem, text);
+  }
+});
+
+Deno.test("chainOf: the refs from the whole stream to the ref, oldest first", () => {
+  assert.deepEqual(chainOf(ALL, ALL[2])?.map((r) => r.name), ["s1", "s2", "s3"]);
+  assert.deepEqual(chainOf(ALL, ALL[3])?.map((r) => r.name), ["f1"]);
+  assert.equal(chainOf([ref("a", "1", "2"), ref("b", "2", "1")], ref("a", "1", "2")), undefined);
+});
+
+Deno.test("planPush: an increment from the newest snapshot both sides hold, by GUID", () => {
+  const lineage = [
+    { name: "s1", guid: "11" },
+    { name: "s2", guid: "22" },
+    { name: "wip", guid: "55" },
+    { name: "s4", guid: "66" },
+  ];
+  assert.deepEqual(planPush(lineage, REFS.slice(0, 2)), {
+    kind: "send",
+    base: { name: "s2", guid: "22" },
+  });
+  // the remote holds s2 under another name: its GUID still makes it the base
+  assert.deepEqual(planPush(lineage, [ref("s1", "11", null), ref("renamed", "22", "11")]), {
+    kind: "send",
+    base: { name: "s2", guid: "22" },
+  });
+  assert.deepEqual(planPush(lineage, []), { kind: "send", base: null });
+  assert.deepEqual(planPush(lineage, [ref("other", "77", null)]), { kind: "send", base: null });
+});
+
+Deno.test("planPush: present by GUID, a conflict by name", () => {
+  const lineage = [{ name: "s1", guid: "11" }, { name: "s2", guid: "22" }];
+  assert.deepEqual(planPush(lineage, REFS), { kind: "present", ref: REFS[1] });
+  const taken = ref("s2", "99", null);
+  assert.deepEqual(planPush(lineage, [REFS[0], taken]), { kind: "conflict", ref: taken });
+});
+
+Deno.test("planPull: the streams from the local copy's newest snapshot, oldest first", () => {
+  const names = (plan: ReturnType<typeof planPull>) =>
+    plan.kind === "receive" ? plan.streams.map((r) => r.name) : plan.kind;
+  assert.deepEqual(names(planPull(ALL, "s3", [])), ["s1", "s2", "s3"]);
+  assert.deepEqual(names(planPull(ALL, "s3", ["11"])), ["s2", "s3"]);
+  assert.deepEqual(names(planPull(ALL, "s3", ["11", "22"])), ["s3"]);
+  assert.deepEqual(names(planPull(ALL, "s2", [])), ["s1", "s2"]);
+  assert.deepEqual(names(planPull(ALL, "f1", [])), ["f1"]);
+  assert.deepEqual(planPull(ALL, "nope", []), { kind: "missing" });
+  assert.deepEqual(planPull(ALL, "s2", ["11", "22", "33"]), { kind: "present", ref: ALL[1] });
+});
+
+Deno.test("planPull: a local copy whose newest snapshot is off the chain is refused", () => {
+  // the local copy went on from s1 with a snapshot (88) the remote does not have
+  assert.deepEqual(planPull(ALL, "s3", ["11", "88"]), {
+    kind: "diverged",
+    ref: ALL[2],
+    newest: "88",
+  });
+  assert.equal(planPull(ALL, "f1", ["11"]).kind, "diverged");
+});
