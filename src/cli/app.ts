@@ -12,6 +12,7 @@ import { logCommand } from "./log.ts";
 import { completeCommand, completionsCommand, CONTEXT_FREE } from "./completions.ts";
 import { refreshCommand } from "./refresh.ts";
 import { remoteCommand } from "./remote.ts";
+import { pushCommand } from "./push.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
 import { Session } from "./session.ts";
@@ -69,6 +70,7 @@ Environment:
   program.addCommand(gcCommand(session));
   program.addCommand(refreshCommand(session));
   program.addCommand(remoteCommand(session));
+  program.addCommand(pushCommand(session));
   program.addCommand(serveCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
@@ -100,6 +102,7 @@ const MUTATING = new Set([
   "init env",
   "remote add",
   "remote remove",
+  "push",
 ]);
 
 /** The operation a command runs, for the messages of an interrupt ("branch create 'x'"). */

@@ -26,6 +26,7 @@ import {
 import type { HistoryNode } from "../domain/history.ts";
 import type { History } from "../workflows/history_service.ts";
 import type { Remote } from "../domain/remote.ts";
+import type { PushResult } from "../workflows/push_service.ts";
 import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
@@ -955,4 +956,34 @@ export const remoteListView: View<Remote[]> = {
       ? ""
       : table(["NAME", "KIND", "URL"], remotes.map((r) => [r.name, r.url.kind, r.url.href])),
   note: (remotes) => remotes.length === 0 ? "no remotes" : undefined,
+};
+
+/** `push -f json`. */
+export interface PushJson {
+  remote: string;
+  snapshot: string;
+  branch: string;
+  guid: string;
+  pushed: boolean;
+  base: string | null;
+  bytes: number;
+}
+
+/** `push`: what was sent, or that the remote had it. */
+export const pushView: View<PushResult> = {
+  json: (r): PushJson => ({
+    remote: r.remote,
+    snapshot: r.snapshot,
+    branch: r.branch,
+    guid: r.guid,
+    pushed: r.pushed,
+    base: r.base,
+    bytes: r.bytes,
+  }),
+  text: (r) =>
+    !r.pushed
+      ? `Remote '${r.remote}' holds snapshot '${r.snapshot}' already`
+      : `Pushed snapshot '${r.snapshot}' to '${r.remote}' ${
+        r.base === null ? "whole" : `as an increment from '${r.base}'`
+      } (${formatBytes(r.bytes)})`,
 };

@@ -1,14 +1,16 @@
 /**
- * The streams remotes will move, on real ZFS: a snapshot sent whole and then as an
- * increment into stream files, received into `<pool>/remotes/<remote>/…` unmounted, keeps
- * its GUIDs and every byte of its data directory; a send that fails leaves no file.
+ * `zvpg push` to a file remote on real ZFS: a snapshot sent whole, the next as an
+ * increment, the same again not at all; its streams, received into
+ * `<pool>/remotes/<remote>/…` unmounted, keep the GUIDs and every byte of the data
+ * directory; a send that fails leaves no file.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { hostZfsFlavor, Zfs } from "../../src/adapters/zfs.ts";
 import { DenoCommandRunner } from "../../src/runtime/runner.ts";
+import type { PushJson } from "../../src/cli/views.ts";
 import { itest } from "../support/itest.ts";
 
 /** Every file under `root` with the SHA-256 of its bytes (symlinks by their target). */
@@ -27,7 +29,7 @@ function tree(root: string): Record<string, string> {
   return out;
 }
 
-itest("zfs send to a file and receive from it keep the GUIDs and every byte", async (env) => {
+itest("push to a file remote, then receive: the same GUIDs and every byte", async (env) => {
   const zfs = new Zfs(new DenoCommandRunner(), hostZfsFlavor());
   const main = await env.port("main");
   await env.psql(
@@ -40,27 +42,54 @@ itest("zfs send to a file and receive from it keep the GUIDs and every byte", as
   const s1 = (await env.json<{ zfsName: string }>(["snapshot", "info", "s1"])).zfsName;
   const s2 = (await env.json<{ zfsName: string }>(["snapshot", "info", "s2"])).zfsName;
 
-  // the remote directory: each stream written under a temporary name, then renamed
+  // zvpg push to a file remote: s1 whole, s2 as an increment from s1, s2 again nothing
   const dir = join(env.base, "remote");
-  mkdirSync(dir);
-  await zfs.sendToFile(s1, join(dir, "1.tmp"));
-  renameSync(join(dir, "1.tmp"), join(dir, "1.zstream"));
-  await zfs.sendToFile(s2, join(dir, "2.tmp"), { from: s1 });
-  renameSync(join(dir, "2.tmp"), join(dir, "2.zstream"));
-  const full = statSync(join(dir, "1.zstream"));
-  const increment = statSync(join(dir, "2.zstream"));
-  assert.equal((full.mode & 0o777).toString(8), "600");
-  assert.ok(increment.size < full.size / 2, `increment ${increment.size} of ${full.size} bytes`);
+  await env.ok(["remote", "add", "usb", `file://${dir}`]);
+  const first = await env.json<PushJson>(["push", "usb", "s1"]);
+  const second = await env.json<PushJson>(["push", "usb", "s2"]);
+  const again = await env.json<PushJson>(["push", "usb", "s2"]);
+  assert.deepEqual([first.pushed, first.base], [true, null]);
+  assert.deepEqual([second.pushed, second.base], [true, "s1"]);
+  assert.deepEqual([again.pushed, again.bytes], [false, 0]);
+  assert.equal(first.guid, await zfs.guid(s1));
+  assert.equal(second.guid, await zfs.guid(s2));
+  assert.ok(second.bytes < first.bytes / 2, `increment ${second.bytes} of ${first.bytes} bytes`);
+  const refs = JSON.parse(readFileSync(join(dir, "refs.json"), "utf8")).refs;
+  assert.deepEqual(
+    refs.map((
+      r: { name: string; base: string | null; branch: string },
+    ) => [r.name, r.base, r.branch]),
+    [["s1", null, "main"], ["s2", first.guid, "main"]],
+  );
+  assert.equal((statSync(dir).mode & 0o777).toString(8), "700");
+  for (const r of refs) {
+    assert.equal((statSync(join(dir, r.stream)).mode & 0o777).toString(8), "600");
+    assert.equal(statSync(join(dir, r.stream)).size, r.name === "s1" ? first.bytes : second.bytes);
+  }
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    [".lock", ...refs.map((r: { stream: string }) => r.stream), "refs.json"].sort(),
+  );
+
+  // killed between the stream and the index: no ref names it, and the push is done again
+  await env.ok(["snapshot", "create", "s3", "-m", "after s2"]);
+  const killed = await env.zvpg(["push", "usb", "s3"], { ZVPG_FAULT: "push.after-stream" });
+  assert.notEqual(killed.code, 0, "killed at push.after-stream");
+  const before = JSON.parse(readFileSync(join(dir, "refs.json"), "utf8")).refs;
+  assert.deepEqual(before.map((r: { name: string }) => r.name), ["s1", "s2"]);
+  const redone = await env.json<PushJson>(["push", "usb", "s3"]);
+  assert.deepEqual([redone.pushed, redone.base], [true, "s2"]);
+  const after = JSON.parse(readFileSync(join(dir, "refs.json"), "utf8")).refs;
+  assert.deepEqual(after.map((r: { name: string }) => r.name), ["s1", "s2", "s3"]);
 
   // a send that fails leaves no file behind
-  await assert.rejects(() => zfs.sendToFile(`${s2}-missing`, join(dir, "3.tmp")));
-  assert.equal(existsSync(join(dir, "3.tmp")), false);
+  await assert.rejects(() => zfs.sendToFile(`${s2}-missing`, join(env.base, "3.tmp")));
+  assert.equal(existsSync(join(env.base, "3.tmp")), false);
 
   const target = `${env.pool}/remotes/origin/main`;
   await zfs.create(`${env.pool}/remotes`, { mountpoint: "none" });
   await zfs.create(`${env.pool}/remotes/origin`);
-  await zfs.receiveFromFile(target, join(dir, "1.zstream"));
-  await zfs.receiveFromFile(target, join(dir, "2.zstream"));
+  for (const r of refs) await zfs.receiveFromFile(target, join(dir, r.stream));
   await zfs.set(target, { readonly: "on" });
   const snapName = (full: string) => full.slice(full.indexOf("@"));
   for (const source of [s1, s2]) {

@@ -1,0 +1,30 @@
+/**
+ * `zvpg push <remote> <snapshot>`: puts a snapshot on a remote (file:// for now).
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { PushService } from "../workflows/push_service.ts";
+import { examples, formatOption, parseRemoteName } from "./options.ts";
+import { render } from "./render.ts";
+import type { Session } from "./session.ts";
+import { pushView } from "./views.ts";
+
+/** Builds `push`. */
+export function pushCommand(session: Session) {
+  return new Command("push")
+    .description(
+      "Put a snapshot on a file:// remote: an increment from the newest one it holds, else whole",
+    )
+    .argument("<remote>", "remote name (see 'zvpg remote list')", parseRemoteName)
+    .argument("<snapshot>", "snapshot name")
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples("zvpg push usb baseline", "zvpg push usb v2 -f json"),
+    )
+    .action(session.action(async (ctx, remote, snapshot, options) => {
+      const result = await new PushService(ctx).push(remote, snapshot);
+      return render(result, pushView, options.format);
+    }));
+}

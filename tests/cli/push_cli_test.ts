@@ -1,0 +1,191 @@
+/**
+ * `zvpg push <remote> <snapshot>` run in process on the strict fake runner: the stream
+ * sent whole or as an increment from the newest snapshot the file remote holds (by GUID),
+ * nothing when it holds it already, and the refusals.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
+import type { Context } from "../../src/context.ts";
+import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
+import type { FixtureEntry } from "../unit/helpers.ts";
+import { assertGolden, runCli } from "./harness.ts";
+import { BASELINE, pool, zfsOnly } from "./fixtures.ts";
+
+const FORMATS = [["table", "txt"], ["json", "json"]] as const;
+
+/** `tpool/data@v2`: main's snapshot after baseline. */
+const V2: FixtureEntry = {
+  name: "tpool/data@v2",
+  props: {
+    ...BASELINE.props,
+    creation: "1795000200",
+    createtxg: "40",
+    "zvpg:message": "Second",
+    "zvpg:taken": "2026-11-24T11:00:00.000Z",
+  },
+};
+
+const BASELINE_REF: RemoteRef = {
+  name: "baseline",
+  guid: "111",
+  message: "Initial state",
+  time: "2026-11-24T10:00:00.000Z",
+  branch: "main",
+  base: null,
+  stream: "111.zstream",
+};
+
+/** The remote directory of a run. */
+const remoteDir = (ctx: Context) => join(ctx.config.configDir, "remote");
+
+/** Adds the remotes `usb` (file, holding `refs`) and `origin` (ssh). */
+function remotes(refs: RemoteRef[] = []) {
+  return (ctx: Context) => {
+    writeFileSync(
+      ctx.layout.remotesFile,
+      JSON.stringify({
+        remotes: [
+          { name: "usb", url: `file://${remoteDir(ctx)}` },
+          { name: "origin", url: "ssh://db2/tank" },
+        ],
+      }),
+    );
+    if (refs.length === 0) return;
+    mkdirSync(remoteDir(ctx));
+    writeFileSync(join(remoteDir(ctx), "refs.json"), refsIndexText(refs));
+    for (const r of refs) writeFileSync(join(remoteDir(ctx), r.stream), "old stream");
+  };
+}
+
+/** `zfs get guid` of `names`, answering `guids`. */
+function guidCall(names: string[], guids: string[]): ExpectedCall {
+  return {
+    argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,guid", ...names],
+    result: {
+      stdout: names.map((n, i) => `${n}\ttype\tsnapshot\t-\n${n}\tguid\t${guids[i]}\t-\n`)
+        .join(""),
+    },
+  };
+}
+
+/** The refs and files a run left in the remote directory. */
+function remoteAfter(seen: { refs?: RemoteRef[]; files?: string[]; streams?: string[] }) {
+  return (ctx: Context) => {
+    const dir = remoteDir(ctx);
+    seen.refs = JSON.parse(readFileSync(join(dir, "refs.json"), "utf8")).refs;
+    seen.files = readdirSync(dir).sort();
+    seen.streams = seen.refs!.map((r) => readFileSync(join(dir, r.stream), "utf8"));
+  };
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`push: ${format} output of a whole stream`, async () => {
+    const seen: { refs?: RemoteRef[]; files?: string[]; streams?: string[] } = {};
+    const run = await runCli(["push", "usb", "baseline", "-f", format], {
+      setUp: remotes(),
+      calls: () => [
+        ...zfsOnly(),
+        guidCall(["tpool/data@baseline"], ["111"]),
+        { argv: ["zfs", "send", "tpool/data@baseline"], result: { stdout: "whole stream" } },
+      ],
+      after: remoteAfter(seen),
+    });
+    assertGolden(`push.${ext}`, run);
+    assert.deepEqual(seen.refs, [BASELINE_REF]);
+    assert.deepEqual(seen.files, [".lock", "111.zstream", "refs.json"]);
+    assert.deepEqual(seen.streams, ["whole stream"]);
+  });
+
+  Deno.test(`push: ${format} output of an increment from the snapshot the remote holds`, async () => {
+    const seen: { refs?: RemoteRef[]; files?: string[]; streams?: string[] } = {};
+    const run = await runCli(["push", "usb", "v2", "-f", format], {
+      setUp: remotes([BASELINE_REF]),
+      calls: () => [
+        ...zfsOnly([...pool(), V2]),
+        guidCall(["tpool/data@baseline", "tpool/data@v2"], ["111", "222"]),
+        {
+          argv: ["zfs", "send", "-i", "tpool/data@baseline", "tpool/data@v2"],
+          result: { stdout: "increment" },
+        },
+      ],
+      after: remoteAfter(seen),
+    });
+    assertGolden(`push_increment.${ext}`, run);
+    assert.deepEqual(seen.refs?.map((r) => [r.name, r.guid, r.base, r.message]), [
+      ["baseline", "111", null, "Initial state"],
+      ["v2", "222", "111", "Second"],
+    ]);
+    assert.deepEqual(seen.streams, ["old stream", "increment"]);
+  });
+}
+
+Deno.test("push: a snapshot the remote holds (same GUID) sends nothing", async () => {
+  const run = await runCli(["push", "usb", "baseline", "-f", "json"], {
+    setUp: remotes([{ ...BASELINE_REF, name: "renamed" }]),
+    calls: () => [...zfsOnly(), guidCall(["tpool/data@baseline"], ["111"])],
+  });
+  assertGolden("push_present.json", run);
+});
+
+Deno.test("push: a failed send leaves no stream and no ref", async () => {
+  const seen: { files?: string[] } = {};
+  const run = await runCli(["push", "usb", "baseline"], {
+    setUp: remotes(),
+    calls: () => [
+      ...zfsOnly(),
+      guidCall(["tpool/data@baseline"], ["111"]),
+      {
+        argv: ["zfs", "send", "tpool/data@baseline"],
+        result: { code: 1, stdout: "partial", stderr: "cannot send: I/O error" },
+      },
+    ],
+    after: (ctx) => seen.files = readdirSync(remoteDir(ctx)),
+  });
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /^error: 'zfs send tpool\/data@baseline' failed \(exit 1\)/);
+  assert.deepEqual(seen.files, [".lock"]);
+});
+
+Deno.test("push: another snapshot of the same name on the remote is refused", async () => {
+  const run = await runCli(["push", "usb", "baseline"], {
+    setUp: remotes([{ ...BASELINE_REF, guid: "999", stream: "999.zstream" }]),
+    calls: () => [...zfsOnly(), guidCall(["tpool/data@baseline"], ["111"])],
+  });
+  assertGolden("error_push_conflict.txt", run);
+});
+
+Deno.test("push: an ssh remote is refused before anything is read", async () => {
+  const run = await runCli(["push", "origin", "baseline"], { setUp: remotes() });
+  assertGolden("error_push_ssh.txt", run);
+});
+
+Deno.test("push: an unknown remote is exit 1, an unknown snapshot too", async () => {
+  const unknownRemote = await runCli(["push", "nope", "baseline"], { setUp: remotes() });
+  assertGolden("error_push_remote_not_found.txt", unknownRemote);
+  let made = true;
+  const unknownSnapshot = await runCli(["push", "usb", "nope"], {
+    setUp: remotes(),
+    calls: () => zfsOnly(),
+    after: (ctx) => made = existsSync(remoteDir(ctx)),
+  });
+  assertGolden("error_push_snapshot_not_found.txt", unknownSnapshot);
+  assert.equal(made, false, "no remote directory made");
+});
+
+Deno.test("push: a remote index it cannot trust is exit 1 naming it, nothing sent", async () => {
+  const run = await runCli(["push", "usb", "baseline"], {
+    setUp: (ctx) => {
+      remotes([BASELINE_REF])(ctx);
+      const bad = { ...BASELINE_REF, stream: "../../etc/passwd" };
+      writeFileSync(join(remoteDir(ctx), "refs.json"), JSON.stringify({ version: 1, refs: [bad] }));
+    },
+    calls: () => [...zfsOnly(), guidCall(["tpool/data@baseline"], ["111"])],
+  });
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^error: remote index \$TMP\/remote\/refs\.json: ref #1: 'baseline' names stream '\.\.\/\.\.\/etc\/passwd'/,
+  );
+});
