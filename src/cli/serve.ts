@@ -1,6 +1,6 @@
 /**
  * `zvpg serve --stdio`: answers one request of another zvpg on stdin and stdout, the
- * command a remote's `authorized_keys` forces (see docs/remotes.md).
+ * command a remote's `authorized_keys` forces (see docs/commands/remote.md).
  *
  * @module
  */

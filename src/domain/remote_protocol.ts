@@ -32,7 +32,7 @@ export const RequestSchema = z.discriminatedUnion("op", [
 /** A parsed, valid request. */
 export type Request = z.infer<typeof RequestSchema>;
 
-/** What a ZFS implementation can do in a transfer (see docs/remotes.md). */
+/** What a ZFS implementation can do in a transfer (see docs/commands/remote.md). */
 export interface ZfsCapabilities {
   flavor: ZfsFlavor;
   /** `receive -s` and `send -t`: an interrupted transfer resumes. */
