@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseSize } from "../config/schema.ts";
-import { ZvpgError } from "../errors.ts";
+import { StateError, ZvpgError } from "../errors.ts";
 import {
   ensurePrivateDir,
   ensurePrivateFile,
@@ -16,19 +16,16 @@ import {
 import type { Check } from "../domain/check.ts";
 import { check, defaultBranchCheck, environmentChecks } from "../ops/environment_checks.ts";
 import { log } from "../runtime/log.ts";
-import { execSql } from "../ops/branch_container.ts";
+import { execSql, importContainers } from "../ops/branch_container.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
 import type { Context } from "../context.ts";
 import { INDEX_PROPS, PROPS } from "../domain/layout.ts";
 import { loadInventory } from "../ops/store/load_inventory.ts";
-
+import { record } from "../ops/store/record.ts";
 import { ensureMounted } from "../ops/mounts.ts";
 import { withLock } from "../runtime/lock.ts";
-import { StateError } from "../errors.ts";
 import { rolledBack, shielded, throwIfInterrupted } from "../runtime/interrupt.ts";
-import { importContainers } from "../ops/branch_container.ts";
 import { operationAlive } from "../ops/operation_alive.ts";
-import { record } from "../ops/store/record.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { type ImportRequest, ImportSession, snapshotImport } from "../ops/import_session.ts";
 import { generatePassword } from "../ops/credentials.ts";
@@ -50,6 +47,33 @@ export interface InitStep {
   detail: string;
 }
 
+/**
+ * What one `init env` made, recorded as each thing is made: what a failed `--from` removes,
+ * never anything that was there before it.
+ */
+interface Made {
+  /** The pool it created or imported. */
+  pool?: string;
+  /** The datasets it created, in the order it created them. */
+  datasets: string[];
+  /** The config files it wrote. */
+  files: string[];
+  /** The user's dataset it took over: given back as it was, never deleted. */
+  adopted?: AdoptedDataset;
+}
+
+/** One `init env`: its steps, told as they happen, and the journal of what it made. */
+class InitRun {
+  readonly steps: InitStep[] = [];
+  readonly made: Made = { datasets: [], files: [] };
+
+  /** Tells one step: whether it changed anything, and what it did or found. */
+  step(step: string, changed: boolean, detail: string): void {
+    this.steps.push({ step, changed, detail });
+    log.info(`${changed ? "✔ created" : "· exists "} ${step}: ${detail}`);
+  }
+}
+
 const TEMPLATE_DIR = new URL("../../templates/", import.meta.url);
 
 /** Reads a bundled template file. */
@@ -66,23 +90,19 @@ export class InitService {
    * `from`, main's data is imported from that source (see {@link envFrom}).
    */
   async env(options: { from?: ImportRequest } = {}): Promise<InitStep[]> {
-    const steps: InitStep[] = [];
-    const record = (step: string, changed: boolean, detail: string) => {
-      steps.push({ step, changed, detail });
-      log.info(`${changed ? "✔ created" : "· exists "} ${step}: ${detail}`);
-    };
+    const run = new InitRun();
     await this.ensureZfs();
     await this.refuseInterruptedTakeOver();
-    await this.ensureImage(record);
-    if (options.from) return await this.envFrom(options.from, steps, record);
-    await this.ensurePool(record);
+    await this.ensureImage(run);
+    if (options.from) return await this.envFrom(options.from, run);
+    await this.ensurePool(run);
     ensurePrivateDir(this.ctx.config.mountDir);
     return await withLock(this.ctx.layout, async () => {
-      await this.ensureDatasets(record);
-      this.ensureConfigFiles(record);
-      const initialised = await this.ensureDataDirectory(record);
-      await this.ensureDefaultRunning(record, initialised);
-      return steps;
+      await this.ensureDatasets(run);
+      this.ensureConfigFiles(run);
+      const initialised = await this.ensureDataDirectory(run);
+      await this.ensureDefaultRunning(run, initialised);
+      return run.steps;
     });
   }
 
@@ -92,11 +112,7 @@ export class InitService {
    * started and snapshotted as `import-<time>`. A failure removes everything this run made
    * (the pool and files it created, or main's data, datasets and container).
    */
-  private async envFrom(
-    request: ImportRequest,
-    steps: InitStep[],
-    record: (s: string, c: boolean, d: string) => void,
-  ): Promise<InitStep[]> {
+  private async envFrom(request: ImportRequest, run: InitRun): Promise<InitStep[]> {
     const { layout, config, zfs } = this.ctx;
     const main = config.branchDefault;
     const pgdata = layout.pgdata(main);
@@ -111,25 +127,25 @@ export class InitService {
     const owner = await imagePostgresUser(this.ctx);
     return await ImportSession.run(this.ctx, request, owner, async (session) => {
       const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
-      let adopted: AdoptedDataset | undefined;
+      const { made } = run;
       try {
         session.phase("pool, datasets and config files");
-        await this.ensurePool(record);
+        await this.ensurePool(run);
         ensurePrivateDir(config.mountDir);
         await withLock(layout, async () => {
-          adopted = await this.takeOver(session, poolExisted, owner, (a) => adopted = a);
-          if (adopted) {
+          made.adopted = await this.takeOver(session, poolExisted, owner, (a) => made.adopted = a);
+          if (made.adopted) {
             faultPoint("import.after-adopt");
-            record(
+            run.step(
               "adopt",
               true,
-              `${adopted.dataset} taken over as ${layout.dataDataset} (no copy)`,
+              `${made.adopted.dataset} taken over as ${layout.dataDataset} (no copy)`,
             );
             session.loadInPlace();
           }
-          await this.ensureDatasets(record);
-          this.ensureConfigFiles(record);
-          if (!adopted) refuseExisting();
+          await this.ensureDatasets(run);
+          this.ensureConfigFiles(run);
+          if (!made.adopted) refuseExisting();
           emptyDataDirectory(pgdata, owner);
           await session.load(
             pgdata,
@@ -137,15 +153,15 @@ export class InitService {
             () => initdb(this.ctx, pgdata, owner, { sync: false }),
           );
           faultPoint("import.after-load");
-          record("import", true, `loaded ${session.plan.description}`);
+          run.step("import", true, `loaded ${session.plan.description}`);
           session.phase("starting main");
-          await this.ensureDefaultRunning(record, false);
+          await this.ensureDefaultRunning(run, false);
           faultPoint("import.after-start");
           session.phase("snapshot");
           const snapshot = await snapshotImport(this.ctx, session.plan);
           faultPoint("import.after-snapshot");
-          record("snapshot", true, `${snapshot} of ${session.plan.description}`);
-          if (adopted) {
+          run.step("snapshot", true, `${snapshot} of ${session.plan.description}`);
+          if (made.adopted) {
             // the last check before the point of no return (a signal received is seen once
             // the event loop turns): the snapshot's end is not stopped half-way
             await new Promise((resolve) => setTimeout(resolve, 0));
@@ -154,9 +170,9 @@ export class InitService {
           }
           session.phase("done");
         });
-        return steps;
+        return run.steps;
       } catch (error) {
-        await shielded(() => this.undoImport(steps, poolExisted, adopted)).catch((undo) =>
+        await shielded(() => this.undoImport(made, poolExisted)).catch((undo) =>
           log.warn(`could not remove everything the import made: ${(undo as Error).message}`)
         );
         throw rolledBack(error);
@@ -214,21 +230,16 @@ export class InitService {
     });
   }
 
-  /** Removes what a failed `init env --from` made. */
-  private async undoImport(
-    steps: InitStep[],
-    poolExisted: boolean,
-    adopted?: AdoptedDataset,
-  ): Promise<void> {
+  /** Removes what a failed `init env --from` made, as its journal `made` lists it. */
+  private async undoImport(made: Made, poolExisted: boolean): Promise<void> {
     const { layout, config, zfs, runtime } = this.ctx;
     const main = config.branchDefault;
     // the user's dataset: given back as it was, with what the import made, never deleted
-    if (adopted) return await undoTakeOver(this.ctx, adopted);
+    if (made.adopted) return await undoTakeOver(this.ctx, made.adopted);
     for (const c of await importContainers(this.ctx).catch(() => [])) {
       await runtime.remove(c.name);
     }
-    const made = (kind: string) => steps.filter((s) => s.step === kind && s.changed);
-    if (!poolExisted && made("pool").length > 0) {
+    if (!poolExisted && made.pool !== undefined) {
       await zfs.destroyPool(layout.pool);
       if (!config.zfsPoolDevice) rmSync(layout.poolImage, { force: true });
     } else {
@@ -237,12 +248,12 @@ export class InitService {
       for (const name of ["import-scratch", "import-sock"]) {
         rmSync(join(layout.dataMount, name), { recursive: true, force: true });
       }
-      for (const s of made("dataset").reverse()) {
-        await zfs.destroy(s.detail.split(" ")[0], { recursive: true });
+      for (const dataset of [...made.datasets].reverse()) {
+        await zfs.destroy(dataset, { recursive: true });
       }
-      if (made("dataset").length === 0) await record(this.ctx, layout.dataDataset, markStopped());
+      if (made.datasets.length === 0) await record(this.ctx, layout.dataDataset, markStopped());
     }
-    for (const s of made("file")) rmSync(s.detail, { force: true });
+    for (const file of made.files) rmSync(file, { force: true });
   }
 
   private async ensureZfs(): Promise<void> {
@@ -254,7 +265,7 @@ export class InitService {
     }
   }
 
-  private async ensurePool(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+  private async ensurePool(run: InitRun): Promise<void> {
     const { zfs, layout, config } = this.ctx;
     const pool = layout.pool;
     let status = await zfs.poolStatus(pool);
@@ -262,10 +273,12 @@ export class InitService {
       const image = layout.poolImage;
       const searchDir = config.zfsPoolDevice ? dirname(config.zfsPoolDevice) : dirname(image);
       if ((config.zfsPoolDevice || existsSync(image)) && await zfs.importPool(pool, searchDir)) {
-        record("pool", true, `imported ${pool} from ${searchDir}`);
+        run.made.pool = pool;
+        run.step("pool", true, `imported ${pool} from ${searchDir}`);
       } else if (config.zfsPoolDevice) {
         await zfs.createPool(pool, [config.zfsPoolDevice]);
-        record("pool", true, `created ${pool} on ${config.zfsPoolDevice}`);
+        run.made.pool = pool;
+        run.step("pool", true, `created ${pool} on ${config.zfsPoolDevice}`);
       } else {
         if (existsSync(image)) {
           throw new ZvpgError(
@@ -281,11 +294,12 @@ export class InitService {
           rmSync(image, { force: true });
           throw error;
         }
-        record("pool", true, `created ${pool} on sparse file ${image} (${config.zfsPoolSize})`);
+        run.made.pool = pool;
+        run.step("pool", true, `created ${pool} on sparse file ${image} (${config.zfsPoolSize})`);
       }
       status = await zfs.poolStatus(pool);
     } else {
-      record("pool", false, `${pool} is ${status.health}`);
+      run.step("pool", false, `${pool} is ${status.health}`);
     }
     if (!status || status.health !== "ONLINE") {
       throw new ZvpgError(`pool '${pool}' is ${status?.health ?? "missing"}`, {
@@ -309,14 +323,14 @@ export class InitService {
     ];
   }
 
-  private async ensureDatasets(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+  private async ensureDatasets(run: InitRun): Promise<void> {
     const { zfs, layout, config } = this.ctx;
     const wanted = this.zvpgDatasets();
     let madeData = false;
     for (const [dataset, mountpoint, props] of wanted) {
       if (await zfs.exists(dataset)) {
         await ensureMounted(this.ctx, dataset, mountpoint);
-        record("dataset", false, `${dataset}`);
+        run.step("dataset", false, `${dataset}`);
         continue;
       }
       // made with the data dataset, the claims index is complete: there is nothing to claim
@@ -326,7 +340,8 @@ export class InitService {
         : {};
       if (dataset === layout.dataDataset) madeData = true;
       await zfs.create(dataset, { mountpoint, ...props, ...index });
-      record("dataset", true, `${dataset} at ${mountpoint}`);
+      run.made.datasets.push(dataset);
+      run.step("dataset", true, `${dataset} at ${mountpoint}`);
     }
     // no other uid may reach a data directory, socket or config copy below these; runtime
     // directories an older version left open are closed too (a start recreates them)
@@ -363,7 +378,7 @@ export class InitService {
     ];
   }
 
-  private ensureConfigFiles(record: (s: string, c: boolean, d: string) => void): void {
+  private ensureConfigFiles(run: InitRun): void {
     const c = this.ctx.config;
     const files = this.configFiles();
     // zvpg's own config directory is private; a directory given with -c may be shared
@@ -372,16 +387,17 @@ export class InitService {
       const ours = c.configDirIsOwn && dirname(path) === c.configDir;
       if (existsSync(path)) {
         if (ours || path === this.ctx.layout.passFile) ensurePrivateFile(path);
-        record("file", false, path);
+        run.step("file", false, path);
         continue;
       }
       ensurePrivateDir(dirname(path), { fixExisting: false });
       writePrivateFile(path, content());
-      record("file", true, path);
+      run.made.files.push(path);
+      run.step("file", true, path);
     }
   }
 
-  private async ensureImage(record: (s: string, c: boolean, d: string) => void): Promise<void> {
+  private async ensureImage(run: InitRun): Promise<void> {
     const { runtime, config } = this.ctx;
     try {
       await runtime.version();
@@ -397,7 +413,7 @@ export class InitService {
       );
     }
     if (await runtime.imageExists(config.pgBaseImage)) {
-      record("image", false, config.pgBaseImage);
+      run.step("image", false, config.pgBaseImage);
       return;
     }
     log.info(`pulling image ${config.pgBaseImage}…`);
@@ -413,20 +429,18 @@ export class InitService {
         },
       );
     }
-    record("image", true, `pulled ${config.pgBaseImage}`);
+    run.step("image", true, `pulled ${config.pgBaseImage}`);
   }
 
   /**
    * Initialises the default branch's data directory with initdb inside the image.
    * Returns whether it did.
    */
-  private async ensureDataDirectory(
-    record: (s: string, c: boolean, d: string) => void,
-  ): Promise<boolean> {
+  private async ensureDataDirectory(run: InitRun): Promise<boolean> {
     const { layout, config } = this.ctx;
     const pgdata = layout.pgdata(config.branchDefault);
     if (existsSync(join(pgdata, "PG_VERSION"))) {
-      record("pgdata", false, pgdata);
+      run.step("pgdata", false, pgdata);
       return false;
     }
     if (existsSync(pgdata) && readdirSync(pgdata).length > 0) {
@@ -436,20 +450,17 @@ export class InitService {
     }
     const owner = await imagePostgresUser(this.ctx);
     await initdb(this.ctx, pgdata, owner);
-    record("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
+    run.step("pgdata", true, `initialised ${pgdata} (owner uid ${owner.uid})`);
     return true;
   }
 
   /** Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not `postgres`. */
-  private async ensureDefaultRunning(
-    record: (s: string, c: boolean, d: string) => void,
-    freshlyInitialised: boolean,
-  ) {
+  private async ensureDefaultRunning(run: InitRun, freshlyInitialised: boolean) {
     const { config } = this.ctx;
     const inventory = await loadInventory(this.ctx);
     const main = inventory.branches.find((b) => b.isDefault)!;
     if (main.container?.state === "running") {
-      record("container", false, `${main.container.name} running on port ${main.port}`);
+      run.step("container", false, `${main.container.name} running on port ${main.port}`);
       return;
     }
     const { container, port } = await startAndWait(this.ctx, inventory, main);
@@ -461,7 +472,7 @@ export class InitService {
         `CREATE DATABASE "${config.postgresDb}"`,
       );
     }
-    record("container", true, `${container} running on port ${port}`);
+    run.step("container", true, `${container} running on port ${port}`);
   }
 
   /** Every check of `init check`: the environment, then the default branch. */
