@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { sh, TEST_IMAGE, TestEnv } from "../tests/support/itest.ts";
 import { SourceServer } from "../tests/support/source_server.ts";
-import { PHASE_MARK } from "../src/ops/import_progress.ts";
+import { PHASE_MARK } from "../src/ops/import/progress.ts";
 import { cleanupOnSignal, progress } from "./timed.ts";
 import { formatMs, formatSize, parseSizeMiB, sizeLabel } from "./units.ts";
 import { loadAverage } from "./machine_info.ts";

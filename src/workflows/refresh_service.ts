@@ -24,7 +24,9 @@ import { shielded } from "../runtime/interrupt.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
 import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
-import { type ImportRequest, ImportSession, snapshotImport } from "../ops/import_session.ts";
+import type { ImportRequest } from "../ops/import/plan.ts";
+import { ImportSession } from "../ops/import/session.ts";
+import { snapshotImport } from "../ops/import/snapshot_import.ts";
 
 /** What `refresh` did (`refresh -f json`). */
 export interface RefreshResult {

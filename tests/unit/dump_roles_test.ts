@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dumpRoles } from "../../src/domain/dump_roles.ts";
-import { nologinRolesScript } from "../../src/ops/import_session.ts";
+import { nologinRolesScript } from "../../src/ops/import/sql.ts";
 
 /** What pg_dump 17 writes for a database owned by `app` with grants to `reader`. */
 const SCRIPT = `--

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resolveSource, sourcePassword } from "../../src/ops/import_session.ts";
+import { resolveSource, sourcePassword } from "../../src/ops/import/source.ts";
 import { parseConnectionString } from "../../src/domain/import_source.ts";
 
 Deno.test("resolveSource() detects a dump by its content whatever its name, and a data directory", () => {

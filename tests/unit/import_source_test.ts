@@ -14,7 +14,7 @@ import {
   sourcePgpass,
   stripSourceSettings,
 } from "../../src/domain/import_source.ts";
-import { rolesScript } from "../../src/ops/import_session.ts";
+import { rolesScript } from "../../src/ops/import/sql.ts";
 import { scramVerifier } from "../../src/domain/scram.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);

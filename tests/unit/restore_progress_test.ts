@@ -4,10 +4,10 @@ import {
   RestoreObjectCounter,
   tocEntryCount,
 } from "../../src/domain/restore_progress.ts";
-import { ImportProgress } from "../../src/ops/import_progress.ts";
+import { ImportProgress } from "../../src/ops/import/progress.ts";
 import { parseIdOutput } from "../../src/ops/cluster_init.ts";
 import { firstError } from "../../src/ops/pg_client.ts";
-import { treeBytes } from "../../src/ops/import_session.ts";
+import { treeBytes } from "../../src/ops/import/load_datadir.ts";
 
 Deno.test("RestoreObjectCounter: a serial restore counts one object per creating/processing/executing line", () => {
   const c = new RestoreObjectCounter();

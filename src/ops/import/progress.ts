@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { log } from "../runtime/log.ts";
+import { log } from "../../runtime/log.ts";
 
 /** The prefix of the DEBUG line that starts a phase (bench/import_bench.ts parses it). */
 export const PHASE_MARK = "import phase: ";

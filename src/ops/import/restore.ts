@@ -1,0 +1,61 @@
+/**
+ * The steps shared by the loaders that restore into an empty cluster (a logical copy of a
+ * server, a dump): the loader's socket mount, pg_restore's options, progress counting.
+ *
+ * @module
+ */
+import { RestoreObjectCounter } from "../../domain/restore_progress.ts";
+import { CONTAINER_SOCKET_DIR } from "../../domain/layout.ts";
+import type { LoaderServer } from "../pg_client.ts";
+import type { ImportPlan } from "./plan.ts";
+import type { ImportProgress } from "./progress.ts";
+import { literal } from "./sql.ts";
+
+/** Every client reaching the loader runs with its socket mounted, no network. */
+export function loaderMount(socketDir: string) {
+  return { source: socketDir, target: CONTAINER_SOCKET_DIR };
+}
+
+/** Whether the loader has database `db`. */
+export async function databaseExists(
+  loader: LoaderServer,
+  user: string,
+  db: string,
+): Promise<boolean> {
+  return (await loader.sql(
+    user,
+    "postgres",
+    `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`,
+  )).trim() !== "";
+}
+
+/** The roles the loader has. */
+export async function existingRoles(loader: LoaderServer, user: string): Promise<Set<string>> {
+  return new Set(
+    (await loader.sql(user, "postgres", "SELECT rolname FROM pg_roles")).split("\n")
+      .filter((l) => l !== ""),
+  );
+}
+
+/** pg_restore's options for what the user asked not to keep (owners, privileges). */
+export function keepOptions(plan: ImportPlan): string[] {
+  return [
+    ...(plan.noOwner ? ["--no-owner"] : []),
+    ...(plan.noPrivileges ? ["--no-privileges"] : []),
+  ];
+}
+
+/** `--verbose` when progress is shown (its lines are what is counted). */
+export function verbose(progress: ImportProgress): string[] {
+  return progress.terminal ? ["--verbose"] : [];
+}
+
+/** A stderr reader reporting pg_restore's objects done (on a terminal only). */
+export function objectCounter(
+  progress: ImportProgress,
+  total?: number,
+): ((text: string) => void) | undefined {
+  if (!progress.terminal) return undefined;
+  const counter = new RestoreObjectCounter();
+  return (text) => progress.objects(counter.feed(text), total);
+}
