@@ -20,6 +20,7 @@ import { ResetService } from "../workflows/reset_service.ts";
 import { LifecycleService } from "../workflows/lifecycle_service.ts";
 import { type Expiry, expiryAt, expiryFromTtl } from "../domain/duration.ts";
 import { UsageError } from "../errors.ts";
+import { Phases } from "../runtime/phases.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
 import {
@@ -83,12 +84,16 @@ export function branchCommand(session: Session) {
     )
     .action(session.action(async (ctx, name, options) => {
       const service = new BranchService(ctx);
+      const phases = new Phases();
       const { from, parent, port } = options;
       const expiry = createExpiry(ctx.now(), options);
       const { branch, created } = options.ifNotExists
-        ? await ensureBranch(ctx, service, name, { from, parent, port, expiry })
-        : { branch: await service.create(name, { from, parent, port, expiry }), created: true };
-      const timings = options.timings ? service.timings : undefined;
+        ? await ensureBranch(ctx, service, name, { from, parent, port, expiry }, phases)
+        : {
+          branch: await service.create(name, { from, parent, port, expiry }, phases),
+          created: true,
+        };
+      const timings = options.timings ? phases.done() : undefined;
       return render({ branch, created, timings }, branchCreatedView(ctx), options.format);
     }));
 

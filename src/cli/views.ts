@@ -9,7 +9,7 @@ import { allPassed } from "../domain/check.ts";
 import type { Context } from "../context.ts";
 import type { InitStep } from "../workflows/init_service.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
-import type { PhaseTimings } from "../ops/create_branch.ts";
+import type { PhaseTimings } from "../runtime/phases.ts";
 import type { BranchDeleteResult } from "../ops/delete_branch.ts";
 import type { SnapshotDeleteResult } from "../workflows/snapshot_service.ts";
 import type { BranchResetResult } from "../workflows/reset_service.ts";

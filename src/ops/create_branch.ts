@@ -28,6 +28,7 @@ import { withLock } from "../runtime/lock.ts";
 import { allocatePort, checkRequestedPort, type PortView } from "./ports.ts";
 import { takeAutoSnapshot } from "./take_snapshot.ts";
 import { startOnPort, type StartOnPortOptions } from "./start_on_port.ts";
+import { Phases } from "../runtime/phases.ts";
 
 /** Options of `branch create`. */
 export interface CreateBranchOptions {
@@ -40,19 +41,16 @@ export interface CreateBranchOptions {
   expiry?: Expiry;
 }
 
-/** Time spent in each phase of a create or start, in milliseconds. */
-export type PhaseTimings = Record<string, number>;
-
 /**
  * Creates a branch from a snapshot and starts its PostgreSQL. On Ctrl-C it stops the
- * step under way and removes what it made (see src/runtime/interrupt.ts). Its phase times
- * go to `timings`.
+ * step under way and removes what it made (see src/runtime/interrupt.ts). Its phases
+ * (snapshot, clone, container, ready, total) go to `phases`.
  */
 export async function createBranch(
   ctx: Context,
   name: string,
   options: CreateBranchOptions = {},
-  timings: PhaseTimings = {},
+  phases: Phases = new Phases(),
 ): Promise<BranchRecord> {
   validateBranchName(name, ctx.config.branchNamingPattern);
   if (options.from !== undefined) validateSnapshotName(options.from);
@@ -60,64 +58,19 @@ export async function createBranch(
     validateBranchName(options.parent, ctx.config.branchNamingPattern);
   }
   const made: Made = {};
-  let started: { container: string; port: number };
-  const t0 = performance.now();
   try {
-    started = await withLock(ctx.layout, async () => {
-      let scope = await createScope(ctx, name, options);
-      const leftover = scope.branch;
-      if (leftover?.state === "creating" && !inFlightAlive(leftover)) {
-        log.warn(`rolling back an interrupted create of branch '${name}'`);
-        await destroyBranch(ctx, leftover);
-        scope = await createScope(ctx, name, options);
-      }
-      if (scope.branch) {
-        throw new BranchExistsError(`branch '${name}' already exists`, {
-          hint:
-            "pick another name, delete it first with 'zvpg branch delete', or use --if-not-exists",
-        });
-      }
-      const t1 = performance.now();
-      const origin = await resolveOrigin(ctx, scope, name, options, made);
-      timings.snapshot = performance.now() - t1;
-      const { ports } = scope;
-      const port = options.port ?? allocatePort(ctx, ports, name);
-      if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
-      const dataset = ctx.layout.branchDataset(name);
-      const t2 = performance.now();
-      // the clone mounts below the clones dataset: never into the directory under it
-      await ensureTreeMounted(ctx);
-      // Record the intent first: a clone stopped by a signal may or may not have made it;
-      // the port is claimed before the clone records it
-      made.cloning = dataset;
-      await claimPort(ctx, dataset, port);
-      await ctx.zfs.clone(origin.zfsName, dataset, {
-        ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
-        ...(options.expiry ? expiryProps(options.expiry) : {}),
-        ...options.props,
-        ...markCreating(port),
-        // the engine that will serve it: a start on this port records nothing more
-        [PROPS.runtime]: ctx.runtime.flavor,
-      });
-      made.dataset = dataset;
-      // its data as its origin had it, before any server wrote: a reset rolls back to it
-      await ctx.zfs.snapshot(ctx.layout.birthSnapshot(dataset));
-      timings.clone = performance.now() - t2;
-      faultPoint("branch.create.after-clone");
+    // total: up to the record that says the branch runs, before it is read back
+    const started = await phases.time("total", async () => {
+      const started = await withLock(
+        ctx.layout,
+        () => cloneAndStart(ctx, name, options, phases, made),
+      );
+      await phases.time("ready", () => waitBranchReady(ctx, name, started.container, started.port));
+      faultPoint("branch.create.before-mark-running");
       throwIfInterrupted();
-      log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
-      return await startWithRetries(ctx, timings, ports, name, port, options.port !== undefined, {
-        port,
-        runtime: ctx.runtime.flavor,
-      });
+      await record(ctx, made.dataset!, markRunning());
+      return started;
     });
-    const t3 = performance.now();
-    await waitBranchReady(ctx, name, started.container, started.port);
-    timings.ready = performance.now() - t3;
-    faultPoint("branch.create.before-mark-running");
-    throwIfInterrupted();
-    await record(ctx, made.dataset!, markRunning());
-    timings.total = performance.now() - t0;
     log.info(`branch '${name}' is ready on port ${started.port}`);
     // inside: a create interrupted before it returns leaves nothing, whatever the step
     return await loadBranch(ctx, "branch info", name);
@@ -125,6 +78,78 @@ export async function createBranch(
     await shielded(() => rollbackCreate(ctx, name, made));
     throw rolledBack(error);
   }
+}
+
+/**
+ * Under the lock: clones the branch's origin and runs its container (its server may not
+ * answer yet). What it sets out to make goes to `made` first.
+ */
+async function cloneAndStart(
+  ctx: Context,
+  name: string,
+  options: CreateBranchOptions,
+  phases: Phases,
+  made: Made,
+): Promise<{ container: string; port: number }> {
+  const scope = await freeScope(ctx, name, options);
+  const origin = await phases.time(
+    "snapshot",
+    () => resolveOrigin(ctx, scope, name, options, made),
+  );
+  const { ports } = scope;
+  const port = options.port ?? allocatePort(ctx, ports, name);
+  if (options.port !== undefined) checkRequestedPort(ctx, ports, options.port, name);
+  const dataset = ctx.layout.branchDataset(name);
+  await phases.time("clone", async () => {
+    // the clone mounts below the clones dataset: never into the directory under it
+    await ensureTreeMounted(ctx);
+    // Record the intent first: a clone stopped by a signal may or may not have made it;
+    // the port is claimed before the clone records it
+    made.cloning = dataset;
+    await claimPort(ctx, dataset, port);
+    await ctx.zfs.clone(origin.zfsName, dataset, {
+      ...branchProps(ctx.layout, name, origin.branch, ctx.now()),
+      ...(options.expiry ? expiryProps(options.expiry) : {}),
+      ...options.props,
+      ...markCreating(port),
+      // the engine that will serve it: a start on this port records nothing more
+      [PROPS.runtime]: ctx.runtime.flavor,
+    });
+    made.dataset = dataset;
+    // its data as its origin had it, before any server wrote: a reset rolls back to it
+    await ctx.zfs.snapshot(ctx.layout.birthSnapshot(dataset));
+  });
+  faultPoint("branch.create.after-clone");
+  throwIfInterrupted();
+  log.info(`branch '${name}' cloned from snapshot '${origin.name}'`);
+  return await startWithRetries(ctx, phases, ports, name, port, options.port !== undefined, {
+    port,
+    runtime: ctx.runtime.flavor,
+  });
+}
+
+/**
+ * What a create reads ({@link createScope}) once the name is free: the leftover of an
+ * interrupted create is rolled back first; a branch of that name is refused.
+ */
+async function freeScope(
+  ctx: Context,
+  name: string,
+  options: CreateBranchOptions,
+): Promise<CreateScope> {
+  let scope = await createScope(ctx, name, options);
+  const leftover = scope.branch;
+  if (leftover?.state === "creating" && !inFlightAlive(leftover)) {
+    log.warn(`rolling back an interrupted create of branch '${name}'`);
+    await destroyBranch(ctx, leftover);
+    scope = await createScope(ctx, name, options);
+  }
+  if (scope.branch) {
+    throw new BranchExistsError(`branch '${name}' already exists`, {
+      hint: "pick another name, delete it first with 'zvpg branch delete', or use --if-not-exists",
+    });
+  }
+  return scope;
 }
 
 /**
@@ -173,24 +198,22 @@ function createScope(
 
 /**
  * Runs a branch's container, moving to another port when the chosen one is taken at bind
- * time (its time goes to `timings.container`).
+ * time (its time is the `container` phase).
  */
-export async function startWithRetries(
+export function startWithRetries(
   ctx: Context,
-  timings: PhaseTimings,
+  phases: Phases,
   ports: PortView,
   name: string,
   firstPort: number,
   portRequested: boolean,
   recorded?: StartOnPortOptions["recorded"],
 ): Promise<{ container: string; port: number }> {
-  const t = performance.now();
-  const started = await startOnPort(ctx, ports, name, firstPort, {
-    requested: portRequested,
-    recorded,
-  });
-  timings.container = performance.now() - t;
-  return started;
+  return phases.time("container", () =>
+    startOnPort(ctx, ports, name, firstPort, {
+      requested: portRequested,
+      recorded,
+    }));
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Context } from "../context.ts";
 import { throwIfInterrupted } from "../runtime/interrupt.ts";
 import { log } from "../runtime/log.ts";
 import type { CreateBranchOptions } from "../ops/create_branch.ts";
+import { Phases } from "../runtime/phases.ts";
 
 /** The branch, and whether this call made it. */
 export interface BranchEnsured {
@@ -25,8 +26,8 @@ export interface BranchEnsured {
 
 /** What {@link ensureBranch} needs of the branch workflow (`BranchService`). */
 export interface BranchMaker {
-  create(name: string, options: CreateBranchOptions): Promise<BranchRecord>;
-  start(name: string, options: { port?: number }): Promise<BranchRecord>;
+  create(name: string, options: CreateBranchOptions, phases: Phases): Promise<BranchRecord>;
+  start(name: string, options: { port?: number }, phases: Phases): Promise<BranchRecord>;
 }
 
 /** How often a branch another zvpg process is creating is looked at again. */
@@ -35,12 +36,14 @@ const POLL_MS = 100;
 /**
  * The branch `name`: created as `branch create` would when it does not exist, started when
  * it exists but does not run, returned as it is when it runs. Matches the exact name only.
+ * The phases of a create or start go to `phases`.
  */
 export async function ensureBranch(
   ctx: Context,
   service: BranchMaker,
   name: string,
   options: CreateBranchOptions = {},
+  phases: Phases = new Phases(),
 ): Promise<BranchEnsured> {
   validateBranchName(name, ctx.config.branchNamingPattern);
   // the other process's create includes its ready wait: give it that and some more
@@ -51,7 +54,7 @@ export async function ensureBranch(
     if (existing === undefined || (existing.state === "creating" && !inFlightAlive(existing))) {
       // missing, or the leftover of a dead create, which create rolls back first
       try {
-        return { branch: await service.create(name, options), created: true };
+        return { branch: await service.create(name, options, phases), created: true };
       } catch (error) {
         if (error instanceof BranchExistsError) continue; // another process made it first
         throw error;
@@ -67,7 +70,7 @@ export async function ensureBranch(
     if (existing.status === "running") return { branch: existing, created: false };
     log.info(`branch '${name}' exists but is ${existing.status}: starting it`);
     try {
-      return { branch: await service.start(name, { port: options.port }), created: false };
+      return { branch: await service.start(name, { port: options.port }, phases), created: false };
     } catch (error) {
       // another process started it between the read and the start
       if (error instanceof StateError && /already running/.test(error.message)) continue;

@@ -27,32 +27,39 @@ import { snapshotBranch } from "../ops/take_snapshot.ts";
 import {
   createBranch,
   type CreateBranchOptions,
-  type PhaseTimings,
   removeBranchContainers,
   startWithRetries,
 } from "../ops/create_branch.ts";
 import { type BranchDeleteResult, deleteBranch } from "../ops/delete_branch.ts";
+import { Phases } from "../runtime/phases.ts";
 
 /** Branch workflows. */
 export class BranchService {
-  /** Phase timings of the last create/start. */
-  readonly timings: PhaseTimings = {};
-
   constructor(private readonly ctx: Context) {}
 
   /**
    * Creates a branch from a snapshot and starts its PostgreSQL (see {@link createBranch}).
-   * On Ctrl-C it stops the step under way and removes what it made.
+   * On Ctrl-C it stops the step under way and removes what it made. Its phases go to
+   * `phases`.
    */
-  create(name: string, options: CreateBranchOptions = {}): Promise<BranchRecord> {
-    return createBranch(this.ctx, name, options, this.timings);
+  create(
+    name: string,
+    options: CreateBranchOptions = {},
+    phases: Phases = new Phases(),
+  ): Promise<BranchRecord> {
+    return createBranch(this.ctx, name, options, phases);
   }
 
   /**
    * Starts the PostgreSQL container of a stopped branch. On Ctrl-C it removes the
-   * container it started; the branch stays stopped.
+   * container it started; the branch stays stopped. Its phases (container, ready) go to
+   * `phases`.
    */
-  async start(name: string, options: { port?: number } = {}): Promise<BranchRecord> {
+  async start(
+    name: string,
+    options: { port?: number } = {},
+    phases: Phases = new Phases(),
+  ): Promise<BranchRecord> {
     const { ctx } = this;
     validateBranchName(name, ctx.config.branchNamingPattern);
     let running = false;
@@ -68,18 +75,9 @@ export class BranchService {
           allocatePort(ctx, ports, name, { preferred: branch.lastPort });
         // from here on, any container of this branch is the one this start runs
         running = true;
-        return await startWithRetries(
-          ctx,
-          this.timings,
-          ports,
-          name,
-          port,
-          options.port !== undefined,
-        );
+        return await startWithRetries(ctx, phases, ports, name, port, options.port !== undefined);
       });
-      const t = performance.now();
-      await waitBranchReady(ctx, name, started.container, started.port);
-      this.timings.ready = performance.now() - t;
+      await phases.time("ready", () => waitBranchReady(ctx, name, started.container, started.port));
       marked = true;
       await record(ctx, ctx.layout.branchDataset(name), markRunning());
       log.info(`branch '${name}' is ready on port ${started.port}`);

@@ -51,7 +51,7 @@ import { type PausedServer, pauseServer, resumeServer } from "../ops/server_cont
 import { waitBranchReady } from "../ops/branch_container.ts";
 import { assertNoServer } from "../ops/data_holders.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
-import type { PhaseTimings } from "../ops/create_branch.ts";
+import type { PhaseTimings } from "../runtime/phases.ts";
 
 /** Options of `branch reset`. */
 export interface ResetOptions {

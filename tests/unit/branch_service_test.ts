@@ -20,6 +20,7 @@ import {
 } from "../../src/errors.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { BranchService } from "../../src/workflows/branch_service.ts";
+import { Phases } from "../../src/runtime/phases.ts";
 import type { Context } from "../../src/context.ts";
 import { createContext } from "../../src/cli/session.ts";
 import {
@@ -176,7 +177,8 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
       },
     );
     const service = new BranchService(ctx);
-    const record = await service.create(name, { from: "baseline" });
+    const phases = new Phases();
+    const record = await service.create(name, { from: "baseline" }, phases);
     fake.assertDone();
     assert.equal(record.name, name);
     assert.equal(record.status, "running");
@@ -190,9 +192,10 @@ Deno.test("branch create: clone, mount, container, port, ready, running", async 
       assert.equal(statSync(join(conf, f)).mode & 0o777, 0o600);
     }
     assert.ok(existsSync(join(ctx.layout.runtimeDir(name), "sock")));
-    for (const phase of ["snapshot", "clone", "container", "ready", "total"]) {
-      assert.equal(typeof service.timings[phase], "number", phase);
-    }
+    // in the order they end: the JSON of --timings lists them so
+    const timings = phases.done();
+    assert.deepEqual(Object.keys(timings), ["snapshot", "clone", "container", "ready", "total"]);
+    for (const ms of Object.values(timings)) assert.equal(typeof ms, "number");
   });
 });
 
