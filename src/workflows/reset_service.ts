@@ -4,13 +4,18 @@
  * connection URI. A clone swap (see src/ops/reset_swap.ts): nothing of the old data is
  * destroyed before the new data is in place (and running, when the branch ran).
  *
+ * - A swap goes plan → mark → make → swap → finish; a reset in place (`rollBack`) plans,
+ *   then marks, rolls back and restarts.
+ * - The run's `Progress` says how far it got: clean-up undoes a reset until its point of no
+ *   return, and finishes it after.
+ *
  * @module
  */
 import { InterruptedError, StateError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { destroyLosses } from "../ops/branch_removal.ts";
-import { planLosses, snapshotNamesOf } from "../domain/losses.ts";
+import { type LossPlan, planLosses, snapshotNamesOf } from "../domain/losses.ts";
 import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -51,7 +56,7 @@ import { type PausedServer, pauseServer, resumeServer } from "../ops/server_cont
 import { waitBranchReady } from "../ops/branch_container.ts";
 import { assertNoServer } from "../ops/data_holders.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
-import type { PhaseTimings } from "../runtime/phases.ts";
+import { Phases, type PhaseTimings } from "../runtime/phases.ts";
 
 /** Options of `branch reset`. */
 export interface ResetOptions {
@@ -84,7 +89,7 @@ interface Progress {
   /** The automatic snapshot a `--parent` reset set out to take. */
   autoSnapshot?: string;
   /** How the branch ran before (an undo returns it there, marked or not). */
-  before?: { resume: "running" | "stopped"; port: number | null };
+  before?: HowItRuns;
   /** The end of the old server, under way from before the mark. */
   ending?: Promise<void>;
 }
@@ -100,135 +105,188 @@ export class ResetService {
    * branches depend on. On failure or Ctrl-C the branch is put back as it was.
    */
   async reset(name: string, options: ResetOptions = {}): Promise<BranchResetResult> {
-    const { ctx } = this;
-    validateBranchName(name, ctx.config.branchNamingPattern);
+    this.validate(name, options);
+    const run: ResetRun = { name, options, progress: {}, phases: new Phases() };
+    try {
+      return await withLock(this.ctx.layout, async () => {
+        const plan = await this.plan(run);
+        if (plan.kind === "rollback") return await this.rollBack(run, plan);
+        const how = await this.mark(run, plan);
+        const made = await this.make(run, plan, how);
+        const removed = await this.swap(run, plan, made);
+        return await this.finish(run, plan, made, removed);
+      });
+    } catch (error) {
+      const { progress } = run;
+      if (progress.marked || progress.ending) await shielded(() => this.cleanUp(run));
+      // past the point of no return the clean-up finished the reset: never say it undid it
+      throw rolledBack(error, progress.oldGone ? "finished it (its old data was gone)" : undefined);
+    }
+  }
+
+  private validate(name: string, options: ResetOptions): void {
+    validateBranchName(name, this.ctx.config.branchNamingPattern);
     if (options.to !== undefined) validateSnapshotName(options.to);
     if (options.to !== undefined && options.parent) {
       throw new UsageError("--to and --parent cannot be used together", {
         hint: "pick one: a snapshot (--to) or the parent's current state (--parent)",
       });
     }
-    const progress: Progress = {};
-    const timings: PhaseTimings = {};
-    const t0 = performance.now();
-    try {
-      return await withLock(ctx.layout, async () => {
-        const inventory = await loadInitializedInventory(ctx, "branch reset");
-        const branch = findBranch(inventory, name);
-        const to = options.to === undefined ? undefined : findSnapshot(inventory, options.to);
-        const own = inventory.snapshots.filter((s) => s.branch === name);
-        if (to?.branch === name) {
-          this.assertResettable(inventory, branch, { ownSnapshot: true });
-          const later = own.slice(own.findIndex((s) => s.zfsName === to.zfsName) + 1);
-          return await this.rollBack(
-            inventory,
-            branch,
-            {
-              rollTo: to.zfsName,
-              target: to,
-              later,
-              hint:
-                `delete them first, or use --force to throw them away with its changes since '${to.name}'`,
-            },
-            options,
-            progress,
-            timings,
-            t0,
-          );
-        }
-        this.assertResettable(inventory, branch);
-        const origin = originOf(inventory, branch);
-        if (
-          !options.parent && branch.birth && origin &&
-          (to === undefined || to.zfsName === origin.zfsName)
-        ) {
-          // back to its origin: its birth snapshot holds exactly that, roll back in place
-          return await this.rollBack(
-            inventory,
-            branch,
-            {
-              rollTo: branch.birth,
-              target: origin,
-              later: own,
-              hint: "delete or move them first, or use --force to throw them away with its changes",
-            },
-            options,
-            progress,
-            timings,
-            t0,
-          );
-        }
-        const losses = planLosses(inventory, {
-          snapshots: own,
-          branch,
-          dependentsGo: "deleted (it depends on a snapshot of the branch being reset)",
-          refuse: options.force ? undefined : {
-            branch: branch.name,
-            verb: "reset",
-            hint: "delete or move them first, or use --force to throw them away with its changes",
-          },
-        });
-        const { dependents } = losses;
-        const lost = new Set([name, ...dependents.map((b) => b.name)]);
-        const chosen = options.parent
-          ? undefined
-          : this.chosenTarget(inventory, branch, options, lost);
-        // the old server ends while the reset is marked and its clone made: nothing it
-        // serves is kept; its container is known from the read above (the lock is held)
-        const container = branch.container;
-        const { resume, port } = await this.markWhileEnding(
-          branch,
-          progress,
-          container ? () => ctx.runtime.remove(container.name) : undefined,
-        );
-        faultPoint("branch.reset.after-mark");
-        const t1 = performance.now();
-        const target = chosen ?? await this.parentSnapshot(inventory, branch, progress);
-        timings.snapshot = performance.now() - t1;
-        const t2 = performance.now();
-        await settleAll([
-          ctx.zfs.clone(target.zfsName, ctx.layout.resetDataset(name, "new"), {
-            mountpoint: "none",
-            ...this.carriedProps(branch, target, port),
-            ...markResetting(resume),
-          }),
-          progress.ending,
-        ]);
-        // its birth: the next reset to this origin rolls back in place
-        await ctx.zfs.snapshot(ctx.layout.birthSnapshot(ctx.layout.resetDataset(name, "new")));
-        timings.clone = performance.now() - t2;
-        faultPoint("branch.reset.after-clone");
-        throwIfInterrupted();
-        const removedBranches = await destroyLosses(ctx, losses);
-        const removedSnapshots = snapshotNamesOf(inventory, [...dependents, branch]);
-        await swapIn(ctx, name);
-        faultPoint("branch.reset.after-swap");
-        throwIfInterrupted();
-        const t4 = performance.now();
-        if (resume === "running") {
-          await startRequested(ctx, name, port!, { port, runtime: branch.runtime });
-        }
-        timings.ready = performance.now() - t4;
-        throwIfInterrupted();
-        // the point of no return: from here clean-up finishes the reset
-        progress.oldGone = true;
-        await ctx.zfs.destroy(ctx.layout.resetDataset(name, "old"), { recursive: true });
-        faultPoint("branch.reset.after-destroy-old");
-        await ctx.zfs.inherit(branch.dataset, PROPS.resetOf);
-        await record(ctx, branch.dataset, resume === "running" ? markRunning() : markStopped());
-        const dropped = await this.dropOldOrigin(inventory, branch, target, lost);
-        if (dropped) removedSnapshots.push(dropped);
-        timings.total = performance.now() - t0;
-        log.info(`branch '${name}' reset to snapshot '${target.name}'`);
-        return await this.outcome(name, target, removedBranches, removedSnapshots, timings);
+  }
+
+  /**
+   * Reads the inventory and decides how the branch is reset: in place (to one of its own
+   * snapshots, or to its origin through its birth snapshot) or by a clone swap. The
+   * branch's state, protection, losses and target are refused here, before anything changes.
+   */
+  private async plan({ name, options }: ResetRun): Promise<ResetPlan> {
+    const inventory = await loadInitializedInventory(this.ctx, "branch reset");
+    const branch = findBranch(inventory, name);
+    const to = options.to === undefined ? undefined : findSnapshot(inventory, options.to);
+    const own = inventory.snapshots.filter((s) => s.branch === name);
+    if (to?.branch === name) {
+      this.assertResettable(inventory, branch, { ownSnapshot: true });
+      const later = own.slice(own.findIndex((s) => s.zfsName === to.zfsName) + 1);
+      return planInPlace(inventory, branch, options, {
+        rollTo: to.zfsName,
+        target: to,
+        later,
+        hint:
+          `delete them first, or use --force to throw them away with its changes since '${to.name}'`,
       });
-    } catch (error) {
-      if (progress.marked || progress.ending) {
-        await shielded(() => this.cleanUp(name, progress));
-      }
-      // past the point of no return the clean-up finished the reset: never say it undid it
-      throw rolledBack(error, progress.oldGone ? "finished it (its old data was gone)" : undefined);
     }
+    this.assertResettable(inventory, branch);
+    const origin = originOf(inventory, branch);
+    if (
+      !options.parent && branch.birth && origin &&
+      (to === undefined || to.zfsName === origin.zfsName)
+    ) {
+      // back to its origin: its birth snapshot holds exactly that, roll back in place
+      return planInPlace(inventory, branch, options, {
+        rollTo: branch.birth,
+        target: origin,
+        later: own,
+        hint: "delete or move them first, or use --force to throw them away with its changes",
+      });
+    }
+    return this.planSwap(inventory, branch, own, options);
+  }
+
+  /** A clone swap: what it loses with the branch's data, and its target (unless `--parent`). */
+  private planSwap(
+    inventory: Inventory,
+    branch: BranchRecord,
+    own: SnapshotRecord[],
+    options: ResetOptions,
+  ): SwapPlan {
+    const losses = planLosses(inventory, {
+      snapshots: own,
+      branch,
+      dependentsGo: "deleted (it depends on a snapshot of the branch being reset)",
+      refuse: options.force ? undefined : {
+        branch: branch.name,
+        verb: "reset",
+        hint: "delete or move them first, or use --force to throw them away with its changes",
+      },
+    });
+    const lost = new Set([branch.name, ...losses.dependents.map((b) => b.name)]);
+    const chosen = options.parent ? undefined : this.chosenTarget(inventory, branch, options, lost);
+    return { kind: "swap", inventory, branch, losses, lost, chosen };
+  }
+
+  /**
+   * Marks the branch resetting while its old server ends (its container removed; `make`
+   * awaits the end with its clone): nothing it serves is kept. Its container is the one the
+   * plan read (the lock is held).
+   */
+  private async mark(run: ResetRun, { branch }: SwapPlan): Promise<HowItRuns> {
+    const container = branch.container;
+    const { resume, port } = await this.markWhileEnding(
+      branch,
+      run.progress,
+      container ? () => this.ctx.runtime.remove(container.name) : undefined,
+    );
+    faultPoint("branch.reset.after-mark");
+    return { resume, port };
+  }
+
+  /**
+   * Makes the new data beside the branch: a clone of the target (for `--parent`, a new
+   * snapshot of the parent, taken now) and its birth snapshot, once the old server ended.
+   */
+  private async make(run: ResetRun, plan: SwapPlan, how: HowItRuns): Promise<Made> {
+    const { ctx } = this;
+    const { inventory, branch } = plan;
+    const dataset = ctx.layout.resetDataset(run.name, "new");
+    const target = await run.phases.time(
+      "snapshot",
+      async () => plan.chosen ?? await this.parentSnapshot(inventory, branch, run.progress),
+    );
+    await run.phases.time("clone", async () => {
+      await settleAll([
+        ctx.zfs.clone(target.zfsName, dataset, {
+          mountpoint: "none",
+          ...this.carriedProps(branch, target, how.port),
+          ...markResetting(how.resume),
+        }),
+        run.progress.ending,
+      ]);
+      // its birth: the next reset to this origin rolls back in place
+      await ctx.zfs.snapshot(ctx.layout.birthSnapshot(dataset));
+    });
+    faultPoint("branch.reset.after-clone");
+    throwIfInterrupted();
+    return { ...how, target };
+  }
+
+  /**
+   * Destroys what goes with the old data (branches made from its snapshots), swaps the new
+   * clone in (the old one kept aside, see src/ops/reset_swap.ts) and starts the branch's
+   * server on it when it ran.
+   */
+  private async swap(run: ResetRun, plan: SwapPlan, made: Made): Promise<Removed> {
+    const { ctx } = this;
+    const { inventory, branch, losses } = plan;
+    const branches = await destroyLosses(ctx, losses);
+    const snapshots = snapshotNamesOf(inventory, [...losses.dependents, branch]);
+    await swapIn(ctx, run.name);
+    faultPoint("branch.reset.after-swap");
+    throwIfInterrupted();
+    await run.phases.time("ready", async () => {
+      if (made.resume === "running") {
+        await startRequested(ctx, run.name, made.port!, {
+          port: made.port,
+          runtime: branch.runtime,
+        });
+      }
+    });
+    throwIfInterrupted();
+    return { branches, snapshots };
+  }
+
+  /**
+   * Past the point of no return: destroys the old data, records how the branch runs on the
+   * new one, drops an old origin nothing needs any more, and says what the reset did.
+   */
+  private async finish(
+    run: ResetRun,
+    plan: SwapPlan,
+    made: Made,
+    removed: Removed,
+  ): Promise<BranchResetResult> {
+    const { ctx } = this;
+    const { branch } = plan;
+    // the point of no return: from here clean-up finishes the reset
+    run.progress.oldGone = true;
+    await ctx.zfs.destroy(ctx.layout.resetDataset(run.name, "old"), { recursive: true });
+    faultPoint("branch.reset.after-destroy-old");
+    await ctx.zfs.inherit(branch.dataset, PROPS.resetOf);
+    await record(ctx, branch.dataset, made.resume === "running" ? markRunning() : markStopped());
+    const dropped = await this.dropOldOrigin(plan.inventory, branch, made.target, plan.lost);
+    if (dropped) removed.snapshots.push(dropped);
+    run.phases.total();
+    log.info(`branch '${run.name}' reset to snapshot '${made.target.name}'`);
+    return await this.outcome(run, made.target, removed);
   }
 
   private assertResettable(
@@ -268,32 +326,36 @@ export class ResetService {
    * with the changes: named ones and branches made from them only with `--force`, named
    * as delete names them; those before it, and the branches made from them, stay.
    */
-  private async rollBack(
-    inventory: Inventory,
-    branch: BranchRecord,
-    plan: RollbackPlan,
-    options: ResetOptions,
-    progress: Progress,
-    timings: PhaseTimings,
-    t0: number,
-  ): Promise<BranchResetResult> {
+  private async rollBack(run: ResetRun, plan: RollbackPlan): Promise<BranchResetResult> {
+    const { branch } = plan;
+    const rolled = await run.phases.time("clone", () => this.rollBackData(run, plan));
+    faultPoint("branch.reset.after-rollback");
+    await this.restartInPlace(run, branch, rolled);
+    run.phases.total();
+    log.info(`branch '${branch.name}' reset to snapshot '${plan.target.name}' in place`);
+    // the same container serves on (a paused server), or none (a stopped branch): no
+    // engine listing is needed to say so
+    const kept = rolled.paused && branch.container;
+    const known = kept ? [kept] : rolled.resume === "stopped" ? [] : undefined;
+    return await this.outcome(run, plan.target, rolled.removed, known);
+  }
+
+  /**
+   * Marks the reset while the server ends, destroys the snapshots after `plan.rollTo` and
+   * what goes with them, and rolls the dataset back: the point of no return.
+   */
+  private async rollBackData(run: ResetRun, plan: RollbackPlan): Promise<RolledBack> {
     const { ctx } = this;
-    const { later } = plan;
-    const losses = planLosses(inventory, {
-      snapshots: later,
-      dependentsGo: "deleted (it depends on a snapshot the reset throws away)",
-      refuse: options.force ? undefined : { branch: branch.name, verb: "reset", hint: plan.hint },
-    });
-    const t1 = performance.now();
+    const { branch, later, losses } = plan;
     // the server ends while the reset is marked (clean-up replaces a container left
     // serving nothing)
     const { resume, port, ending } = await this.markWhileEnding(
       branch,
-      progress,
+      run.progress,
       (resume) => this.endServer(branch, resume),
     );
-    const removedBranches = await destroyLosses(ctx, losses);
-    const removedSnapshots = [...losses.removedSnapshots, ...later.map((s) => s.name)];
+    const branches = await destroyLosses(ctx, losses);
+    const snapshots = [...losses.removedSnapshots, ...later.map((s) => s.name)];
     for (const s of [...later].reverse()) await ctx.zfs.destroy(s.zfsName);
     const paused = await ending;
     faultPoint("branch.reset.before-rollback");
@@ -302,43 +364,41 @@ export class ResetService {
     assertNoServer(branch.name, ctx.layout.pgdata(branch.name));
     await rollBackOnce(ctx, plan.rollTo);
     // the point of no return: the changes are gone, clean-up finishes (restarts what is there)
-    progress.oldGone = true;
+    run.progress.oldGone = true;
     throwIfInterrupted();
-    timings.clone = performance.now() - t1;
-    faultPoint("branch.reset.after-rollback");
-    const t2 = performance.now();
+    return { resume, port, paused, removed: { branches, snapshots } };
+  }
+
+  /**
+   * Runs the branch again as it ran, on its rolled-back data (a paused server resumes in
+   * its container; else a container starts, when it ran), and records it so.
+   */
+  private async restartInPlace(
+    run: ResetRun,
+    branch: BranchRecord,
+    { resume, port, paused }: RolledBack,
+  ): Promise<void> {
+    const { ctx } = this;
     const done = () =>
       record(ctx, branch.dataset, {
         ...(resume === "running" ? markRunning() : markStopped()),
         ...(branch.ttlSeconds ? { [PROPS.expires]: restartedExpiry(ctx, branch.ttlSeconds) } : {}),
       });
     if (resume === "running" && paused) {
-      resumeServer(ctx, branch.name, paused.server);
-      // the data is final and its server started in its container: the record that says
-      // so is made while the server starts (a failure to answer still goes to clean-up)
-      await settleAll([waitBranchReady(ctx, branch.name, paused.container, port!), done()]);
-      timings.ready = performance.now() - t2;
-    } else {
+      await run.phases.time("ready", () => {
+        resumeServer(ctx, branch.name, paused.server);
+        // the data is final and its server started in its container: the record that says
+        // so is made while the server starts (a failure to answer still goes to clean-up)
+        return settleAll([waitBranchReady(ctx, branch.name, paused.container, port!), done()]);
+      });
+      return;
+    }
+    await run.phases.time("ready", async () => {
       if (resume === "running") {
         await startRequested(ctx, branch.name, port!, { port, runtime: branch.runtime });
       }
-      timings.ready = performance.now() - t2;
-      await done();
-    }
-    timings.total = performance.now() - t0;
-    log.info(`branch '${branch.name}' reset to snapshot '${plan.target.name}' in place`);
-    // the same container serves on (a paused server), or none (a stopped branch): no
-    // engine listing is needed to say so
-    const kept = paused && branch.container;
-    const known = kept ? [kept] : resume === "stopped" ? [] : undefined;
-    return await this.outcome(
-      branch.name,
-      plan.target,
-      removedBranches,
-      removedSnapshots,
-      timings,
-      known,
-    );
+    });
+    await done();
   }
 
   /**
@@ -350,8 +410,8 @@ export class ResetService {
   private async markWhileEnding<T>(
     branch: BranchRecord,
     progress: Progress,
-    end: ((resume: "running" | "stopped") => Promise<T>) | undefined,
-  ): Promise<{ resume: "running" | "stopped"; port: number | null; ending?: Promise<T> }> {
+    end: ((resume: Resume) => Promise<T>) | undefined,
+  ): Promise<HowItRuns & { ending?: Promise<T> }> {
     const { resume, port } = howItRuns(branch);
     progress.before = { resume, port };
     const ending = end?.(resume);
@@ -373,10 +433,7 @@ export class ResetService {
    * mounts stay), else, or when that fails, its container removed. Resolves to the
    * paused server, if that is how it ended.
    */
-  private async endServer(
-    branch: BranchRecord,
-    resume: "running" | "stopped",
-  ): Promise<{ server: PausedServer; container: string } | undefined> {
+  private async endServer(branch: BranchRecord, resume: Resume): Promise<Paused | undefined> {
     const container = branch.container;
     if (!container) return undefined;
     if (resume === "running" && container.state === "running") {
@@ -389,19 +446,17 @@ export class ResetService {
 
   /** What a reset did, with the branch as it is now (read once, after the reset). */
   private async outcome(
-    name: string,
+    run: ResetRun,
     target: SnapshotRecord,
-    removedBranches: string[],
-    removedSnapshots: string[],
-    timings: PhaseTimings,
+    removed: Removed,
     known?: ContainerInfo[],
   ): Promise<BranchResetResult> {
     return {
-      branch: await loadBranch(this.ctx, "branch reset", name, { known }),
+      branch: await loadBranch(this.ctx, "branch reset", run.name, { known }),
       snapshot: target.name,
-      removedBranches,
-      removedSnapshots,
-      timings,
+      removedBranches: removed.branches,
+      removedSnapshots: removed.snapshots,
+      timings: run.phases.done(),
     };
   }
 
@@ -499,7 +554,7 @@ export class ResetService {
   }
 
   /** Undoes the reset (or finishes it past the point of no return) after a failure. */
-  private async cleanUp(name: string, progress: Progress): Promise<void> {
+  private async cleanUp({ name, progress }: ResetRun): Promise<void> {
     const { ctx } = this;
     await progress.ending?.catch(() => {});
     await withLock(ctx.layout, async () => {
@@ -527,8 +582,7 @@ export class ResetService {
  * stops the `zfs` program (the terminal signals it too) without saying whether the
  * rollback happened: an interrupted one is run again, shielded (rolling back to the same
  * snapshot twice changes nothing), and the caller's interrupt check then finishes the
- * reset. Clean-up never undoes a reset whose data may be gone (it used to say "as it was"
- * of data already reset).
+ * reset. Clean-up never undoes a reset whose data may be gone.
  */
 async function rollBackOnce(ctx: Context, snapshot: string): Promise<void> {
   // the last check before the point of no return, once received signals are delivered
@@ -559,16 +613,95 @@ function originOf(inventory: Inventory, branch: BranchRecord): SnapshotRecord | 
   return inventory.snapshots.find((s) => s.dependents.includes(branch.name));
 }
 
+/** One reset under way: what was asked, how far it got (for its clean-up), its timings. */
+interface ResetRun {
+  readonly name: string;
+  readonly options: ResetOptions;
+  readonly progress: Progress;
+  readonly phases: Phases;
+}
+
+/** How a reset goes, decided under the lock before anything changes. */
+type ResetPlan = RollbackPlan | SwapPlan;
+
 /** A reset in place (see `ResetService.rollBack`). */
 interface RollbackPlan {
+  kind: "rollback";
+  branch: BranchRecord;
   /** The ZFS snapshot the dataset is rolled back to. */
   rollTo: string;
   /** The snapshot the branch is then at, as the user knows it. */
   target: SnapshotRecord;
   /** The branch's own snapshots after `rollTo`: they go with the changes. */
   later: SnapshotRecord[];
-  /** What to do when they hold named snapshots or dependents (without `--force`). */
-  hint: string;
+  /** What goes with `later` (allowed: refused without `--force` when named or depended on). */
+  losses: LossPlan;
+}
+
+/** A clone swap: the branch's data replaced by a new clone of the target. */
+interface SwapPlan {
+  kind: "swap";
+  inventory: Inventory;
+  branch: BranchRecord;
+  /** What goes with the branch's data (allowed, as for a rollback). */
+  losses: LossPlan;
+  /** The branches the reset throws away: this one and its dependents. */
+  lost: Set<string>;
+  /** The snapshot to reset to; none for `--parent`, whose snapshot is taken once marked. */
+  chosen?: SnapshotRecord;
+}
+
+/** Whether the branch is to run after the reset. */
+type Resume = "running" | "stopped";
+
+/** How the branch runs, which a reset returns it to. */
+interface HowItRuns {
+  resume: Resume;
+  port: number | null;
+}
+
+/** The new data of a clone swap, and how the branch is to run on it. */
+interface Made extends HowItRuns {
+  target: SnapshotRecord;
+}
+
+/** What a reset destroyed beyond the branch's own data. */
+interface Removed {
+  /** Branches made from its snapshots. */
+  branches: string[];
+  /** Its snapshots (and theirs); an unused old origin too. */
+  snapshots: string[];
+}
+
+/** A server stopped inside its container, to start again there. */
+interface Paused {
+  server: PausedServer;
+  container: string;
+}
+
+/** Where an in-place reset left the branch: its data rolled back, its server ended. */
+interface RolledBack extends HowItRuns {
+  paused: Paused | undefined;
+  removed: Removed;
+}
+
+/**
+ * A reset in place to `at.rollTo`, with what goes with the snapshots it throws away
+ * (refused without `--force`, saying `at.hint`).
+ */
+function planInPlace(
+  inventory: Inventory,
+  branch: BranchRecord,
+  options: ResetOptions,
+  at: { rollTo: string; target: SnapshotRecord; later: SnapshotRecord[]; hint: string },
+): RollbackPlan {
+  const losses = planLosses(inventory, {
+    snapshots: at.later,
+    dependentsGo: "deleted (it depends on a snapshot the reset throws away)",
+    refuse: options.force ? undefined : { branch: branch.name, verb: "reset", hint: at.hint },
+  });
+  const { rollTo, target, later } = at;
+  return { kind: "rollback", branch, rollTo, target, later, losses };
 }
 
 /**
@@ -576,10 +709,7 @@ interface RollbackPlan {
  * serves (the one its URI names, also when a start killed before recording it left another
  * port recorded), a stopped one with the port it last ran on.
  */
-function howItRuns(branch: BranchRecord): {
-  resume: "running" | "stopped";
-  port: number | null;
-} {
+function howItRuns(branch: BranchRecord): HowItRuns {
   const resume = branch.status === "running" ? "running" : "stopped";
   const port = resume === "running" ? servedPort(branch) : branch.lastPort;
   if (resume === "running" && port === null) {
