@@ -12,6 +12,7 @@ import { logCommand } from "./log.ts";
 import { completeCommand, completionsCommand, CONTEXT_FREE } from "./completions.ts";
 import { refreshCommand } from "./refresh.ts";
 import { remoteCommand } from "./remote.ts";
+import { pullCommand } from "./pull.ts";
 import { pushCommand } from "./push.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { terminal } from "./render.ts";
@@ -71,6 +72,7 @@ Environment:
   program.addCommand(refreshCommand(session));
   program.addCommand(remoteCommand(session));
   program.addCommand(pushCommand(session));
+  program.addCommand(pullCommand(session));
   program.addCommand(serveCommand(session));
   for (const command of allCommands(program)) command.exitOverride().configureOutput(OUTPUT);
   program.hook("preAction", (_program, action) => {
@@ -103,6 +105,7 @@ const MUTATING = new Set([
   "remote add",
   "remote remove",
   "push",
+  "pull",
 ]);
 
 /** The operation a command runs, for the messages of an interrupt ("branch create 'x'"). */

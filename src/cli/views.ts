@@ -26,6 +26,7 @@ import {
 import type { HistoryNode } from "../domain/history.ts";
 import type { History } from "../workflows/history_service.ts";
 import type { Remote } from "../domain/remote.ts";
+import type { PullResult } from "../workflows/pull_service.ts";
 import type { PushResult } from "../workflows/push_service.ts";
 import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
@@ -986,4 +987,36 @@ export const pushView: View<PushResult> = {
       : `Pushed snapshot '${r.snapshot}' to '${r.remote}' ${
         r.base === null ? "whole" : `as an increment from '${r.base}'`
       } (${formatBytes(r.bytes)})`,
+};
+
+/** `pull -f json`. */
+export interface PullJson {
+  remote: string;
+  snapshot: string;
+  branch: string;
+  guid: string;
+  pulled: boolean;
+  streams: number;
+  bytes: number;
+  zfsName: string;
+}
+
+/** `pull`: what was received, or that this host had it. */
+export const pullView: View<PullResult> = {
+  json: (r): PullJson => ({
+    remote: r.remote,
+    snapshot: r.snapshot,
+    branch: r.branch,
+    guid: r.guid,
+    pulled: r.pulled,
+    streams: r.streams,
+    bytes: r.bytes,
+    zfsName: r.zfsName,
+  }),
+  text: (r) =>
+    !r.pulled
+      ? `Snapshot '${r.snapshot}' of '${r.remote}' is here already (${r.zfsName})`
+      : `Pulled snapshot '${r.snapshot}' from '${r.remote}' into ${r.zfsName} (${r.streams} ${
+        r.streams === 1 ? "stream" : "streams"
+      }, ${formatBytes(r.bytes)})`,
 };

@@ -18,7 +18,10 @@ export const LABELS = {
 
 /** ZFS user properties zvpg keeps its metadata in. */
 export const PROPS = {
-  /** On branch datasets: the branch's real name. */
+  /**
+   * On branch datasets: the branch's real name. On snapshots pulled from a remote: the
+   * branch they were taken on.
+   */
   branch: "zvpg:branch",
   /** On branch datasets: the branch it was made from. */
   parent: "zvpg:parent",
@@ -282,6 +285,27 @@ export class Layout {
     if (!dataset.startsWith(prefix)) return undefined;
     const m = /^[A-Za-z0-9_-]+\.reset-(new|old)$/.exec(dataset.slice(prefix.length));
     return m ? { role: m[1] as "new" | "old" } : undefined;
+  }
+
+  /**
+   * The parent of every remote-tracking dataset (`<pool>/remotes`, made with
+   * `mountpoint=none`): what `pull` receives is mounted nowhere and is never a branch.
+   */
+  get remotesDataset(): string {
+    return `${this.pool}/remotes`;
+  }
+
+  /**
+   * The remote-tracking dataset a branch's snapshots pulled from `remote` are received
+   * into (`<pool>/remotes/<remote>/<encoded branch>`, read-only, no container).
+   */
+  remoteBranchDataset(remote: string, branch: string): string {
+    return `${this.remoteDataset(remote)}/${encodeBranchName(branch)}`;
+  }
+
+  /** The dataset holding the remote-tracking datasets of `remote`. */
+  remoteDataset(remote: string): string {
+    return `${this.remotesDataset}/${remote}`;
   }
 
   /** The dataset that carries zvpg's claims index ({@link INDEX_PROPS}): the sockets one. */

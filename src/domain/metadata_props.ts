@@ -25,6 +25,20 @@ export function snapshotProps(
 }
 
 /**
+ * The properties of a snapshot received from a remote: its message, time and branch as the
+ * remote's index records them ({@link PROPS}.branch names the branch it was taken on).
+ */
+export function receivedSnapshotProps(
+  ref: { message: string; time: string; branch: string },
+): Record<string, string> {
+  return {
+    [PROPS.message]: encodeMessage(ref.message),
+    [PROPS.taken]: new Date(ref.time).toISOString(),
+    [PROPS.branch]: ref.branch,
+  };
+}
+
+/**
  * The properties of a branch's clone: its mount point, name, parent and creation time.
  * The caller adds its lifecycle state (`markCreating` while it starts the branch).
  */

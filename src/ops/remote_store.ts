@@ -15,7 +15,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, RemoteNotFoundError, ZvpgError } from "../errors.ts";
 import { readRemotesFile, type Remote, remotesFileText } from "../domain/remote.ts";
 import { withLock } from "../runtime/lock.ts";
 import { ensurePrivateDir, replacePrivateFile } from "../runtime/private_fs.ts";
@@ -59,4 +59,26 @@ export async function updateRemotes<T>(
     replacePrivateFile(file, remotesFileText(remotes));
     return Promise.resolve(result);
   });
+}
+
+/** The remote `name`, or {@link RemoteNotFoundError}. */
+export function findRemote(ctx: Context, name: string): Remote {
+  const remote = loadRemotes(ctx).find((r) => r.name === name);
+  if (!remote) throw new RemoteNotFoundError(name);
+  return remote;
+}
+
+/** The directory of a file remote; `command` (push, pull) takes no ssh remote yet. */
+export function fileRemoteDir(remote: Remote, command: "push" | "pull"): string {
+  if (remote.url.kind !== "file") {
+    throw new ZvpgError(
+      `remote '${remote.name}' is an ssh remote, which ${command} does not take yet`,
+      {
+        hint: `${command} ${
+          command === "push" ? "to" : "from"
+        } a file:// remote (a directory on this host)`,
+      },
+    );
+  }
+  return remote.url.path;
 }

@@ -15,7 +15,7 @@
  * import.after-preflight, import.adopt.after-snapshot, import.adopt.after-rename,
  * import.adopt.after-set, import.adopt.after-mount, import.adopt.after-move,
  * import.after-adopt, import.after-load, import.after-start, import.after-snapshot,
- * import.give-back.after-rename, push.after-stream.
+ * import.give-back.after-rename, push.after-stream, pull.after-receive.
  *
  * @module
  */
@@ -55,6 +55,7 @@ export const FAULT_POINTS = [
   "import.after-snapshot",
   "import.give-back.after-rename",
   "push.after-stream",
+  "pull.after-receive",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

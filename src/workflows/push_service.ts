@@ -8,14 +8,13 @@
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { RemoteNotFoundError, StateError, ZvpgError } from "../errors.ts";
+import { StateError, ZvpgError } from "../errors.ts";
 import { findSnapshot, type SnapshotRecord } from "../domain/inventory.ts";
 import { validateRemoteName, validateSnapshotName } from "../domain/names.ts";
-import type { Remote } from "../domain/remote.ts";
 import { type LocalSnapshot, planPush, streamFileName } from "../domain/remote_refs.ts";
 import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 import { addRef, loadRefs, withRemoteDir } from "../ops/remote_dir.ts";
-import { loadRemotes } from "../ops/remote_store.ts";
+import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
 import type { Context } from "../context.ts";
 
 /** What a push did. */
@@ -41,7 +40,7 @@ export class PushService {
   async push(remoteName: string, name: string): Promise<PushResult> {
     validateRemoteName(remoteName);
     validateSnapshotName(name);
-    const dir = fileRemoteDir(findRemote(this.ctx, remoteName));
+    const dir = fileRemoteDir(findRemote(this.ctx, remoteName), "push");
     const inventory = await loadInitializedInventory(this.ctx, "push", { containers: false });
     const snapshot = findSnapshot(inventory, name);
     const lineage = await this.lineage(inventory.snapshots, snapshot);
@@ -96,23 +95,6 @@ export class PushService {
       return guid === undefined ? [] : [{ name: s.name, guid }];
     });
   }
-}
-
-/** The remote `name`, or {@link RemoteNotFoundError}. */
-function findRemote(ctx: Context, name: string): Remote {
-  const remote = loadRemotes(ctx).find((r) => r.name === name);
-  if (!remote) throw new RemoteNotFoundError(name);
-  return remote;
-}
-
-/** The directory of a file remote; an ssh remote cannot be pushed to yet. */
-function fileRemoteDir(remote: Remote): string {
-  if (remote.url.kind !== "file") {
-    throw new ZvpgError(`remote '${remote.name}' is an ssh remote, which push does not take yet`, {
-      hint: "push to a file:// remote (a directory on this host)",
-    });
-  }
-  return remote.url.path;
 }
 
 function datasetOf(snapshot: SnapshotRecord): string {

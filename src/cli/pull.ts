@@ -1,0 +1,30 @@
+/**
+ * `zvpg pull <remote> <snapshot>`: receives a snapshot from a remote (file:// for now).
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { PullService } from "../workflows/pull_service.ts";
+import { examples, formatOption, parseRemoteName } from "./options.ts";
+import { render } from "./render.ts";
+import type { Session } from "./session.ts";
+import { pullView } from "./views.ts";
+
+/** Builds `pull`. */
+export function pullCommand(session: Session) {
+  return new Command("pull")
+    .description(
+      "Receive a snapshot from a file:// remote into <pool>/remotes/<remote>/<branch>, only the streams missing here",
+    )
+    .argument("<remote>", "remote name (see 'zvpg remote list')", parseRemoteName)
+    .argument("<snapshot>", "snapshot name")
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples("zvpg pull usb baseline", "zvpg pull usb v2 -f json"),
+    )
+    .action(session.action(async (ctx, remote, snapshot, options) => {
+      const result = await new PullService(ctx).pull(remote, snapshot);
+      return render(result, pullView, options.format);
+    }));
+}

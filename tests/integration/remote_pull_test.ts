@@ -1,0 +1,102 @@
+/**
+ * `zvpg pull` from a file remote on real ZFS, into a second installation (its own pool,
+ * config and ports): s1 pushed whole and s2 as an increment arrive in
+ * `<pool>/remotes/origin/main` read-only and mounted nowhere, with their GUIDs and zvpg
+ * metadata; a pull killed at its fault point, and one whose stream is cut short, leave
+ * nothing the next pull trips on.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, readFileSync, truncateSync } from "node:fs";
+import { join } from "node:path";
+import { hostZfsFlavor, Zfs } from "../../src/adapters/zfs.ts";
+import { DenoCommandRunner } from "../../src/runtime/runner.ts";
+import type { PullJson, PushJson } from "../../src/cli/views.ts";
+import { itest, TestEnv } from "../support/itest.ts";
+
+/** A second installation on this host, initialised; cleaned up by the caller. */
+async function secondEnv(): Promise<TestEnv> {
+  const other = new TestEnv();
+  await other.ok(["init", "env"]);
+  return other;
+}
+
+itest("pull from a file remote into a second pool: increments by GUID, killed pulls", async (a) => {
+  const zfs = new Zfs(new DenoCommandRunner(), hostZfsFlavor());
+  const mainA = await a.port("main");
+  await a.psql(
+    mainA,
+    "create table t as select g as id, md5(g::text) as v from generate_series(1, 5000) g",
+  );
+  await a.ok(["snapshot", "create", "s1", "-m", "5000 rows"]);
+  await a.psql(mainA, "insert into t select g, md5(g::text) from generate_series(5001, 6000) g");
+  await a.ok(["snapshot", "create", "s2", "-m", "6000 rows"]);
+  const dir = join(a.base, "remote");
+  const url = `file://${dir}`;
+  await a.ok(["remote", "add", "origin", url]);
+  const p1 = await a.json<PushJson>(["push", "origin", "s1"]);
+  const p2 = await a.json<PushJson>(["push", "origin", "s2"]);
+  assert.deepEqual([p1.base, p2.base], [null, "s1"]);
+
+  const b = await secondEnv();
+  try {
+    await b.ok(["remote", "add", "origin", url]);
+    const tracking = `${b.pool}/remotes/origin/main`;
+
+    // killed after the first stream was received, before its metadata: the next pull
+    // describes it and goes on with the increment only
+    const killed = await b.zvpg(["pull", "origin", "s2"], { ZVPG_FAULT: "pull.after-receive" });
+    assert.notEqual(killed.code, 0, "killed at pull.after-receive");
+    assert.equal(await zfs.guid(`${tracking}@s1`), p1.guid);
+    assert.equal(await zfs.exists(`${tracking}@s2`), false);
+    const pulled = await b.json<PullJson>(["pull", "origin", "s2"]);
+    assert.deepEqual(
+      [pulled.pulled, pulled.streams, pulled.bytes, pulled.guid, pulled.zfsName],
+      [true, 1, p2.bytes, p2.guid, `${tracking}@s2`],
+    );
+    for (
+      const [name, guid, message] of [["s1", p1.guid, "5000 rows"], ["s2", p2.guid, "6000 rows"]]
+    ) {
+      const snap = `${tracking}@${name}`;
+      assert.equal(await zfs.guid(snap), guid, snap);
+      const props = await zfs.userProps(snap);
+      assert.equal(props?.["zvpg:message"], message, snap);
+      assert.equal(props?.["zvpg:branch"], "main", snap);
+      assert.ok(props?.["zvpg:taken"], snap);
+    }
+    const props = await zfs.localProps(tracking, ["readonly", "mounted", "mountpoint"]);
+    assert.deepEqual(
+      [props.readonly.value, props.mounted.value, props.mountpoint.value],
+      ["on", "no", "none"],
+    );
+    // the pool's own branches and snapshots are untouched: no remote snapshot listed
+    const list = await b.json<{ name: string }[]>(["snapshot", "list"]);
+    assert.equal(list.some((s) => s.name === "s1" || s.name === "s2"), false);
+
+    // the same again: nothing pulled
+    const again = await b.json<PullJson>(["pull", "origin", "s2"]);
+    assert.deepEqual([again.pulled, again.streams, again.bytes], [false, 0, 0]);
+  } finally {
+    await b.cleanup();
+  }
+
+  // a stream cut short: the receive fails, nothing half-received is left, and the next
+  // pull (with the whole stream back) receives it
+  const c = await secondEnv();
+  try {
+    await c.ok(["remote", "add", "origin", url]);
+    const stream = join(dir, `${p1.guid}.zstream`);
+    const saved = join(a.base, "s1.saved");
+    copyFileSync(stream, saved);
+    truncateSync(stream, Math.floor(readFileSync(stream).length / 2));
+    const cut = await c.zvpg(["pull", "origin", "s1"]);
+    assert.equal(cut.code, 1, cut.stderr);
+    assert.match(cut.stderr, /^error: cannot receive snapshot 's1' of remote 'origin' from .* — /m);
+    const left = (await c.datasets()).filter((d) => d.includes("/remotes/origin/"));
+    assert.deepEqual(left, [], "nothing half-received");
+    copyFileSync(saved, stream);
+    const whole = await c.json<PullJson>(["pull", "origin", "s2"]);
+    assert.deepEqual([whole.pulled, whole.streams], [true, 2]);
+  } finally {
+    await c.cleanup();
+  }
+});
