@@ -50,7 +50,7 @@ export function branchCommand(session: Session) {
     .argument("<name>", "branch name (git rules: e.g. feature/login)")
     .option(
       "--from <snapshot>",
-      "snapshot to branch from (default: a new snapshot of the parent's current state)",
+      "snapshot to branch from, or <remote>/<snapshot> received with 'zvpg pull' (default: a new snapshot of the parent's current state)",
     )
     .option("--parent <parent>", "parent branch (default: the default branch)")
     .option(

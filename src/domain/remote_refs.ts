@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { printable, snapshotNameProblem } from "./names.ts";
+import { printable, remoteNameProblem, snapshotNameProblem } from "./names.ts";
 
 /** One snapshot a remote holds. */
 export interface RemoteRef {
@@ -45,6 +45,19 @@ export interface RefsIndex {
 export interface LocalSnapshot {
   name: string;
   guid: string;
+}
+
+/**
+ * The remote and snapshot of a pulled snapshot's name, `<remote>/<snapshot>` (as
+ * `branch create --from` takes it); undefined for any other name (a local snapshot's
+ * name never contains `/`).
+ */
+export function parsePulledName(name: string): { remote: string; snapshot: string } | undefined {
+  const parts = name.split("/");
+  if (parts.length !== 2) return undefined;
+  const [remote, snapshot] = parts;
+  if (remoteNameProblem(remote) || snapshotNameProblem(snapshot)) return undefined;
+  return { remote, snapshot };
 }
 
 /** The stream file of the snapshot with `guid`: a plain name, never a path. */

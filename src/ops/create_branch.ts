@@ -8,10 +8,20 @@
  */
 import { ensureTreeMounted } from "./mounts.ts";
 import { assertNotBusy, inFlightAlive } from "./operation_alive.ts";
-import { BranchExistsError, BranchNotFoundError, UsageError } from "../errors.ts";
+import { BranchExistsError, BranchNotFoundError, UsageError, ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
-import { branchContainers, removeRuntimeDir, waitBranchReady } from "./branch_container.ts";
+import { parsePulledName } from "../domain/remote_refs.ts";
+import { scramVerifier } from "../domain/scram.ts";
+import { readPassword } from "./credentials.ts";
+import { ident, literal } from "./import/sql.ts";
+import { findPulledSnapshot } from "./store/load_pulled.ts";
+import {
+  branchContainers,
+  execSql,
+  removeRuntimeDir,
+  waitBranchReady,
+} from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -53,7 +63,9 @@ export async function createBranch(
   phases: Phases = new Phases(),
 ): Promise<BranchRecord> {
   validateBranchName(name, ctx.config.branchNamingPattern);
-  if (options.from !== undefined) validateSnapshotName(options.from);
+  // `<remote>/<snapshot>` names a pulled snapshot; any other name a snapshot of this pool
+  const pulled = options.from === undefined ? undefined : parsePulledName(options.from);
+  if (options.from !== undefined && !pulled) validateSnapshotName(options.from);
   if (options.parent !== undefined) {
     validateBranchName(options.parent, ctx.config.branchNamingPattern);
   }
@@ -65,7 +77,11 @@ export async function createBranch(
         ctx.layout,
         () => cloneAndStart(ctx, name, options, phases, made),
       );
-      await phases.time("ready", () => waitBranchReady(ctx, name, started.container, started.port));
+      await phases.time("ready", async () => {
+        await waitBranchReady(ctx, name, started.container, started.port);
+        // a pulled data directory has the sender's password for zvpg's user: this pool's goes on
+        if (pulled) await setPoolPassword(ctx, name, started.container, options.from!);
+      });
       faultPoint("branch.create.before-mark-running");
       throwIfInterrupted();
       await record(ctx, made.dataset!, markRunning());
@@ -165,7 +181,10 @@ async function resolveOrigin(
   made: Made,
 ): Promise<SnapshotRecord> {
   if (options.from !== undefined) {
-    const snapshot = await scope.names.find(options.from);
+    const pulled = parsePulledName(options.from);
+    const snapshot = pulled
+      ? await findPulledSnapshot(ctx, pulled.remote, pulled.snapshot)
+      : await scope.names.find(options.from);
     if (options.parent !== undefined && snapshot.branch !== options.parent) {
       throw new UsageError(
         `snapshot '${options.from}' belongs to branch '${snapshot.branch}', not '${options.parent}'`,
@@ -264,4 +283,35 @@ interface Made {
   dataset?: string;
   /** The automatic snapshot a `zfs snapshot` was started for. */
   autoSnapshot?: string;
+}
+
+/**
+ * Sets this pool's password (a SCRAM verifier, never in clear) on zvpg's user of a branch
+ * made from a pulled snapshot, over the container's socket (trusted locally): its data
+ * directory holds the sender's. The sender's other roles keep theirs.
+ */
+async function setPoolPassword(
+  ctx: Context,
+  branch: string,
+  container: string,
+  from: string,
+): Promise<void> {
+  const user = ctx.config.postgresUser;
+  const verifier = await scramVerifier(readPassword(ctx.layout.passFile));
+  try {
+    await execSql(
+      ctx,
+      branch,
+      container,
+      `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`,
+      { database: "postgres" },
+    );
+  } catch (error) {
+    throw new ZvpgError(
+      `cannot set this pool's password on '${user}' in snapshot '${from}': ${
+        (error as Error).message
+      }`,
+      { hint: "set postgresUser in config.json to the sender's superuser, then create it again" },
+    );
+  }
 }

@@ -3,7 +3,8 @@
  * config and ports): s1 pushed whole and s2 as an increment arrive in
  * `<pool>/remotes/origin/main` read-only and mounted nowhere, with their GUIDs and zvpg
  * metadata; a pull killed at its fault point, and one whose stream is cut short, leave
- * nothing the next pull trips on.
+ * nothing the next pull trips on; `branch create --from origin/s2` there serves the
+ * sender's rows with this pool's password.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, truncateSync } from "node:fs";
@@ -75,6 +76,30 @@ itest("pull from a file remote into a second pool: increments by GUID, killed pu
     // the same again: nothing pulled
     const again = await b.json<PullJson>(["pull", "origin", "s2"]);
     assert.deepEqual([again.pulled, again.streams, again.bytes], [false, 0, 0]);
+
+    // a branch from the pulled snapshot: a clone of it with its own container and port,
+    // reached with this pool's password (b's pgpass), the same rows as the sender's s2
+    const missing = await b.zvpg(["branch", "create", "y", "--from", "origin/s9"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /snapshot 's9' of remote 'origin' is not here — pull it first/);
+    const x = await b.json<{ dataset: string; port: number; parent: string }>(
+      ["branch", "create", "x", "--from", "origin/s2"],
+    );
+    assert.equal(x.parent, "origin/main");
+    const origin = await zfs.localProps(x.dataset, ["origin"]);
+    assert.equal(origin.origin.value, `${tracking}@s2`);
+    const digest = "select count(*) || ' ' || md5(string_agg(v, ',' order by id)) from t";
+    await a.psql(mainA, "insert into t values (6001, 'after s2')");
+    await a.ok(["branch", "create", "s2-here", "--from", "s2"]);
+    const sent = await a.psql(await a.port("s2-here"), digest);
+    assert.match(sent, /^6000 /);
+    assert.equal(await b.psql(x.port, digest), sent);
+    // only this pool's password opens it: the sender's is not b's
+    assert.notEqual(readFileSync(a.passFile, "utf8"), readFileSync(b.passFile, "utf8"));
+    const health = await b.zvpg(["status", "health"]);
+    assert.equal(health.code, 0, health.stdout + health.stderr);
+    await b.ok(["branch", "delete", "x", "--force"]);
+    assert.equal(await zfs.exists(`${tracking}@s2`), true, "the pulled snapshot stays");
   } finally {
     await b.cleanup();
   }

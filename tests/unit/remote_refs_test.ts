@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   chainOf,
+  parsePulledName,
   planPull,
   planPush,
   readRefsIndex,
@@ -117,4 +118,11 @@ Deno.test("planPull: a local copy whose newest snapshot is off the chain is refu
     newest: "88",
   });
   assert.equal(planPull(ALL, "f1", ["11"]).kind, "diverged");
+});
+
+Deno.test("parsePulledName: <remote>/<snapshot> only, any other name is a local one", () => {
+  assert.deepEqual(parsePulledName("origin/s2"), { remote: "origin", snapshot: "s2" });
+  for (const name of ["s2", "a/b/c", "/s2", "origin/", "-x/s2", "origin/-s2", "o@x/s2", "o/s@2"]) {
+    assert.equal(parsePulledName(name), undefined, name);
+  }
 });
