@@ -56,6 +56,16 @@ export interface ContainerSpec {
   network?: string;
 }
 
+/** How {@link ContainerRuntime.exec} runs its program. */
+export interface ExecRunOptions {
+  /** Failures that are an answer, not an error (see {@link RunOptions.tolerate}). */
+  tolerate?: RunOptions["tolerate"];
+  /** Kill the program after this many milliseconds (default 2 minutes). */
+  timeoutMs?: number;
+  /** Written to the program's standard input (`exec -i`), then closed. */
+  stdin?: string;
+}
+
 /** The one interface services use for containers. */
 export interface ContainerRuntime {
   readonly program: string;
@@ -88,14 +98,15 @@ export interface ContainerRuntime {
   logs(name: string, tailLines: number): Promise<string>;
   /**
    * Runs `argv` in a running container; throws when it fails (unless `tolerate` says so)
-   * or outlives `timeoutMs` (default 2 minutes).
+   * or outlives `timeoutMs` (default 2 minutes). `stdin` is written to the program's
+   * standard input: what must not be seen in a process list (SQL naming a password
+   * verifier) goes there, never into `argv`.
    */
   exec(
     name: string,
     user: string | undefined,
     argv: string[],
-    tolerate?: RunOptions["tolerate"],
-    timeoutMs?: number,
+    options?: ExecRunOptions,
   ): Promise<RunResult>;
   /**
    * Runs `argv` in a running container attached to zvpg's stdin, stdout and stderr (a
@@ -252,13 +263,19 @@ export class CliContainerRuntime implements ContainerRuntime {
     name: string,
     user: string | undefined,
     argv: string[],
-    tolerate?: RunOptions["tolerate"],
-    timeoutMs = 120_000,
+    options: ExecRunOptions = {},
   ): Promise<RunResult> {
+    const { tolerate, timeoutMs = 120_000, stdin } = options;
     return this.runner.run(
       this.program,
-      ["exec", ...(user ? ["--user", user] : []), name, ...argv],
-      { tolerate, timeoutMs },
+      [
+        "exec",
+        ...(stdin === undefined ? [] : ["-i"]),
+        ...(user ? ["--user", user] : []),
+        name,
+        ...argv,
+      ],
+      { tolerate, timeoutMs, ...(stdin === undefined ? {} : { stdin }) },
     );
   }
 

@@ -380,6 +380,8 @@ export async function stopBranchContainer(ctx: Context, container: string): Prom
 export interface ExecOptions {
   /** Kill the client after this many milliseconds (default: the runtime's 2 minutes). */
   timeoutMs?: number;
+  /** Written to the client's standard input. */
+  stdin?: string;
 }
 
 /**
@@ -394,13 +396,10 @@ export async function execInBranch(
   options: ExecOptions = {},
 ): Promise<RunResult> {
   const owner = dataOwner(ctx, branch);
-  return await ctx.runtime.exec(
-    container,
-    `${owner.uid}:${owner.gid}`,
-    argv,
-    undefined,
-    options.timeoutMs,
-  );
+  return await ctx.runtime.exec(container, `${owner.uid}:${owner.gid}`, argv, {
+    timeoutMs: options.timeoutMs,
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+  });
 }
 
 /** The arguments that connect a client in a branch's container: its socket, zvpg's user. */
@@ -411,6 +410,8 @@ export function localClientArgs(ctx: Context): string[] {
 /**
  * Runs one SQL command with psql in a branch's container (in `database`, default zvpg's)
  * and returns its unaligned, tuples-only output; `timing` adds psql's `Time: … ms` line.
+ * The SQL goes on psql's standard input, never in its arguments: no process list shows
+ * it, whatever it names.
  */
 export async function execSql(
   ctx: Context,
@@ -430,9 +431,6 @@ export async function execSql(
     ...localClientArgs(ctx),
     "-d",
     options.database ?? ctx.config.postgresDb,
-    ...(options.timing ? ["-c", "\\timing on"] : []),
-    "-c",
-    sql,
-  ], options);
+  ], { ...options, stdin: `${options.timing ? "\\timing on\n" : ""}${sql}\n` });
   return result.stdout;
 }

@@ -256,7 +256,7 @@ export class LoaderServer {
         this.name,
         `${this.secrets.owner.uid}:${this.secrets.owner.gid}`,
         ["pg_isready", "-q", "-h", CONTAINER_SOCKET_DIR],
-        () => true,
+        { tolerate: () => true },
       );
       if (r.code === 0) return;
       await new Promise((res) => setTimeout(res, 200));
@@ -269,9 +269,12 @@ export class LoaderServer {
     });
   }
 
-  /** Runs SQL on the loader as `user` over the socket; returns stdout (`-At`). */
+  /**
+   * Runs SQL on the loader as `user` over the socket; returns stdout (`-At`). The SQL goes
+   * on psql's standard input: no process list shows it (a password verifier, say).
+   */
   sql(user: string, database: string, sql: string): Promise<string> {
-    return this.psql(user, database, ["-c", sql]);
+    return this.psql(user, database, [], `${sql}\n`);
   }
 
   /** Runs a script of the private directory (`/etc/zvpg/<name>` inside) in one transaction. */
@@ -279,7 +282,12 @@ export class LoaderServer {
     return this.psql(user, database, ["--single-transaction", "-f", path]);
   }
 
-  private async psql(user: string, database: string, input: string[]): Promise<string> {
+  private async psql(
+    user: string,
+    database: string,
+    input: string[],
+    stdin?: string,
+  ): Promise<string> {
     const r = await this.ctx.runtime.exec(
       this.name,
       `${this.secrets.owner.uid}:${this.secrets.owner.gid}`,
@@ -297,7 +305,7 @@ export class LoaderServer {
         database,
         ...input,
       ],
-      () => true,
+      { tolerate: () => true, ...(stdin === undefined ? {} : { stdin }) },
     );
     if (r.code !== 0) {
       throw new ZvpgError(`SQL on the imported copy failed: ${firstError(r)}`, {

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertCliError, itest, OTHER_IMAGE, sh, type TestEnv } from "../support/itest.ts";
 import { branchHashes, sourceHashes, withSource } from "../support/source_server.ts";
+import { watchProcesses } from "../support/process_watch.ts";
 
 /** Every file under `dir` whose bytes contain `secret` (as root: the data directories too). */
 function filesContaining(dir: string, secret: string): string[] {
@@ -216,15 +217,25 @@ itest(
         const running = await env.zvpg(["init", "env", "--from", src.pgdata]);
         assertCliError(running, 1, /has a postmaster.pid: its server may run/);
         await src.stop();
-        const r = await env.ok(["init", "env", "--from", src.pgdata]);
+        // zvpg's password goes on the copy as a SCRAM verifier, which no process list shows
+        const verifier = /SCRAM-SHA-256\$/;
+        const taken = await watchProcesses(
+          verifier,
+          () => env.ok(["init", "env", "--from", src.pgdata]),
+        );
+        assert.deepEqual(taken.seen, [], "a verifier in an argv or environment");
+        const r = taken.result;
         const port = await env.port("main");
         assert.deepEqual(await branchHashes(env, port), expected);
         await src.run();
         await src.psql("app", "INSERT INTO shop.items VALUES ('phys', 'physisch ✓')");
-        const refreshed = await env.ok(
-          ["refresh", "--from", src.uri("repl", "postgres"), "--mode", "physical", "-f", "json"],
-          { PGPASSWORD: src.password },
-        );
+        const watched = await watchProcesses(verifier, () =>
+          env.ok(
+            ["refresh", "--from", src.uri("repl", "postgres"), "--mode", "physical", "-f", "json"],
+            { PGPASSWORD: src.password },
+          ));
+        assert.deepEqual(watched.seen, [], "a verifier in an argv or environment");
+        const refreshed = watched.result;
         assert.equal(JSON.parse(refreshed.stdout).mode, "physical");
         assert.equal(await env.port("main"), port);
         assert.deepEqual(await branchHashes(env, port), await sourceHashes(src));

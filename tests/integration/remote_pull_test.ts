@@ -13,6 +13,7 @@ import { hostZfsFlavor, Zfs } from "../../src/adapters/zfs.ts";
 import { DenoCommandRunner } from "../../src/runtime/runner.ts";
 import type { PullJson, PushJson } from "../../src/cli/views.ts";
 import { itest, TestEnv } from "../support/itest.ts";
+import { watchProcesses } from "../support/process_watch.ts";
 
 /** A second installation on this host, initialised; cleaned up by the caller. */
 async function secondEnv(): Promise<TestEnv> {
@@ -82,9 +83,18 @@ itest("pull from a file remote into a second pool: increments by GUID, killed pu
     const missing = await b.zvpg(["branch", "create", "y", "--from", "origin/s9"]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /snapshot 's9' of remote 'origin' is not here — pull it first/);
-    const x = await b.json<{ dataset: string; port: number; parent: string }>(
-      ["branch", "create", "x", "--from", "origin/s2"],
+    // this pool's password goes on as a SCRAM verifier, which no process list ever shows
+    const password = readFileSync(b.passFile, "utf8").trim().split(":").slice(4).join(":");
+    const watched = await watchProcesses(
+      new RegExp(`SCRAM-SHA-256\\$|${password.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+      () =>
+        b.json<{ dataset: string; port: number; parent: string }>(
+          ["branch", "create", "x", "--from", "origin/s2"],
+        ),
     );
+    assert.deepEqual(watched.seen, [], "a verifier or the password in an argv or environment");
+    assert.ok(watched.polls > 10, `the process list was read ${watched.polls} times`);
+    const x = watched.result;
     assert.equal(x.parent, "origin/main");
     const origin = await zfs.localProps(x.dataset, ["origin"]);
     assert.equal(origin.origin.value, `${tracking}@s2`);

@@ -279,6 +279,10 @@ Deno.test("runtime: other commands build exact argv", async () => {
       check: (o) => assert.equal(o.allowFailure, undefined),
     },
     { argv: ["docker", "exec", "c1", "true"] },
+    {
+      argv: ["docker", "exec", "-i", "--user", "999:999", "c1", "psql"],
+      check: (o) => assert.equal(o.stdin, "SELECT 'secret';\n"),
+    },
   ]);
   const rt = createRuntime(fake, "docker", "docker");
   assert.equal(await rt.version(), "20.10.24+dfsg1");
@@ -305,6 +309,8 @@ Deno.test("runtime: other commands build exact argv", async () => {
   assert.equal(await rt.logs("c1", 15), "out line\nFATAL: bad setting");
   assert.equal((await rt.exec("c1", "999:999", ["psql", "-c", "SELECT 1; -- $x"])).stdout, "1\n");
   await rt.exec("c1", undefined, ["true"]);
+  // what goes on stdin is never in the argv (`exec -i` keeps stdin open)
+  await rt.exec("c1", "999:999", ["psql"], { stdin: "SELECT 'secret';\n" });
   fake.assertDone();
 });
 

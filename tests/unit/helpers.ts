@@ -5,6 +5,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config/config.ts";
@@ -392,10 +393,12 @@ export function execSqlCall(
 ): ExpectedCall {
   return {
     argv: [
-      ...["docker", "exec", "--user", user, container],
+      ...["docker", "exec", "-i", "--user", user, container],
       ...["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql"],
-      ...["-U", "postgres", "-d", "postgres", "-c", sql],
+      ...["-U", "postgres", "-d", "postgres"],
     ],
+    // the SQL is on psql's stdin, never in a process list
+    check: (o) => assert.equal(o.stdin, `${sql}\n`),
     result,
   };
 }
