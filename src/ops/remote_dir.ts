@@ -2,8 +2,10 @@
  * A file remote's directory: its index of refs (`refs.json`) and one `zfs send` stream
  * file per snapshot (`<guid>.zstream`). Every read and write of it.
  *
- * - The directory holds whole databases (password hashes included): zvpg makes it 0700
- *   and every file 0600.
+ * - The directory holds whole databases (password hashes included): every file is 0600,
+ *   and a directory zvpg makes is 0700. One that exists keeps its mode (it may be `/tmp`
+ *   or a disk's root), and is refused when another uid owns it or can write to it: its
+ *   index and streams would be theirs to replace, and a pull receives what they name.
  * - Nothing half-written is ever visible: a stream goes to a temporary name and is renamed
  *   once `zfs send` succeeded (a failed send leaves no file), and the index is replaced
  *   atomically after the stream is in place, so a ref never names a missing stream.
@@ -16,11 +18,11 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, ZvpgError } from "../errors.ts";
 import { readRefsIndex, refsIndexText, type RemoteRef } from "../domain/remote_refs.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { withLock } from "../runtime/lock.ts";
-import { replacePrivateFile } from "../runtime/private_fs.ts";
+import { ensurePrivateDir, replacePrivateFile } from "../runtime/private_fs.ts";
 
 /** The index file of the remote directory `dir`. */
 export function refsFile(dir: string): string {
@@ -46,9 +48,57 @@ export function loadRefs(dir: string): RemoteRef[] {
   return refs;
 }
 
-/** Runs `action` under the lock of the remote directory `dir`, made (0700) if missing. */
-export async function withRemoteDir<T>(dir: string, action: () => Promise<T>): Promise<T> {
-  return await withLock({ lockFile: join(dir, ".lock") }, action);
+/**
+ * Checks the remote directory `dir` before a push or pull reads or writes it (see the
+ * module's rules): a push makes it 0700 when missing; a pull needs it there.
+ */
+export function checkRemoteDir(dir: string, command: "push" | "pull"): void {
+  let stat: Deno.FileInfo;
+  try {
+    stat = Deno.statSync(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new ZvpgError(`cannot read the remote directory ${dir}: ${(error as Error).message}`, {
+        hint: "check its permissions, or that the disk it is on is mounted",
+      });
+    }
+    if (command === "pull") {
+      throw new ZvpgError(`the remote directory ${dir} does not exist`, {
+        hint: "mount the disk it is on, or push to it first",
+      });
+    }
+    ensurePrivateDir(dir);
+    return;
+  }
+  if (!stat.isDirectory) {
+    throw new ZvpgError(`the remote path ${dir} is not a directory`, {
+      hint: "point the remote at a directory: 'zvpg remote remove', then 'zvpg remote add'",
+    });
+  }
+  const uid = Deno.uid();
+  if (stat.uid !== uid) {
+    throw new ZvpgError(
+      `the remote directory ${dir} belongs to uid ${stat.uid}, not to this user (uid ${uid})`,
+      { hint: `use a directory of your own, e.g. 'mkdir -m 700 ${join(dir, "zvpg")}'` },
+    );
+  }
+  const mode = (stat.mode ?? 0) & 0o777;
+  if ((mode & 0o022) !== 0) {
+    throw new ZvpgError(
+      `the remote directory ${dir} can be written by other users (mode ${mode.toString(8)})`,
+      { hint: `make it yours alone ('chmod go-w ${dir}'), or use a directory only you can write` },
+    );
+  }
+}
+
+/** Runs `action` under the lock of the remote directory `dir` (checked first). */
+export async function withRemoteDir<T>(
+  dir: string,
+  command: "push" | "pull",
+  action: () => Promise<T>,
+): Promise<T> {
+  checkRemoteDir(dir, command);
+  return await withLock({ lockFile: join(dir, ".lock"), lockDir: "as-is" }, action);
 }
 
 /**

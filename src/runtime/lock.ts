@@ -13,15 +13,16 @@ import { ensurePrivateDir, PRIVATE_FILE } from "./private_fs.ts";
 import { operationSignal } from "./operation_signal.ts";
 
 /**
- * Runs `action` while holding the pool's lock, the file `layout.lockFile` (the pool's
- * `Layout` is passed as it is).
+ * Runs `action` while holding the lock `layout.lockFile` (the pool's `Layout` is passed as
+ * it is). Its directory is made 0700 unless `lockDir` is `"as-is"`: a directory zvpg does
+ * not own alone (a file remote's) keeps its mode.
  */
 export async function withLock<T>(
-  layout: { readonly lockFile: string },
+  layout: { readonly lockFile: string; readonly lockDir?: "private" | "as-is" },
   action: () => Promise<T>,
 ): Promise<T> {
   // the mount directory is zvpg's alone: every socket and data directory is below it
-  ensurePrivateDir(dirname(layout.lockFile));
+  if (layout.lockDir !== "as-is") ensurePrivateDir(dirname(layout.lockFile));
   const file = await Deno.open(layout.lockFile, { create: true, write: true, mode: PRIVATE_FILE });
   chmodSync(layout.lockFile, PRIVATE_FILE);
   let locked = false;

@@ -29,7 +29,7 @@ import {
   validateSnapshotName,
 } from "../domain/names.ts";
 import { planPull, type RemoteRef } from "../domain/remote_refs.ts";
-import { loadRefs, refsFile } from "../ops/remote_dir.ts";
+import { checkRemoteDir, loadRefs, refsFile } from "../ops/remote_dir.ts";
 import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
 import { requireInitialized } from "../ops/store/load_inventory.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -72,6 +72,7 @@ export class PullService {
     validateRemoteName(remoteName);
     validateSnapshotName(name);
     const dir = fileRemoteDir(findRemote(this.ctx, remoteName), "pull");
+    checkRemoteDir(dir, "pull");
     return await withLock(this.ctx.layout, async () => {
       const { ctx } = this;
       await requireInitialized(ctx, await ctx.zfs.exists(ctx.layout.dataDataset), "pull");

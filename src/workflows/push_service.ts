@@ -51,7 +51,7 @@ export class PushService {
       });
     }
     const result = { remote: remoteName, snapshot: name, branch: snapshot.branch, guid };
-    return await withRemoteDir(dir, async () => {
+    return await withRemoteDir(dir, "push", async () => {
       const plan = planPush(lineage, loadRefs(dir));
       if (plan.kind === "present") return { ...result, pushed: false, base: null, bytes: 0 };
       if (plan.kind === "conflict") {
