@@ -20,6 +20,7 @@ import { Session } from "./session.ts";
 import { statusCommand } from "./status.ts";
 import { gcCommand } from "./gc.ts";
 import { serveCommand } from "./serve.ts";
+import { fetchCommand } from "./fetch.ts";
 
 /** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
 const OUTPUT = {
@@ -71,6 +72,7 @@ Environment:
   program.addCommand(gcCommand(session));
   program.addCommand(refreshCommand(session));
   program.addCommand(remoteCommand(session));
+  program.addCommand(fetchCommand(session));
   program.addCommand(pushCommand(session));
   program.addCommand(pullCommand(session));
   program.addCommand(serveCommand(session));

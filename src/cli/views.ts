@@ -28,6 +28,7 @@ import type { History } from "../workflows/history_service.ts";
 import type { Remote } from "../domain/remote.ts";
 import type { PullResult } from "../workflows/pull_service.ts";
 import type { PushResult } from "../workflows/push_service.ts";
+import type { FetchResult } from "../workflows/fetch_service.ts";
 import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
@@ -1020,3 +1021,82 @@ export const pullView: View<PullResult> = {
         r.streams === 1 ? "stream" : "streams"
       }, ${formatBytes(r.bytes)})`,
 };
+
+/** `fetch -f json`. */
+export interface FetchJson {
+  remote: string;
+  url: string;
+  kind: "ssh" | "file";
+  server: {
+    version: string;
+    zfs: {
+      flavor: string;
+      resume: boolean;
+      sizeEstimate: boolean;
+      bookmarks: boolean;
+      compressed: boolean;
+    };
+  } | null;
+  refs: {
+    name: string;
+    guid: string;
+    branch: string;
+    created: string;
+    message: string;
+    here: string | null;
+  }[];
+  missing: number;
+}
+
+/** `fetch`: what a remote holds, and which of it is here. */
+export const fetchView: View<FetchResult> = {
+  json: (r): FetchJson => ({
+    remote: r.remote,
+    url: r.url,
+    kind: r.kind,
+    server: r.server === null ? null : {
+      version: r.server.version,
+      zfs: {
+        flavor: r.server.zfs.flavor,
+        resume: r.server.zfs.resume,
+        sizeEstimate: r.server.zfs.sizeEstimate,
+        bookmarks: r.server.zfs.bookmarks,
+        compressed: r.server.zfs.compressed,
+      },
+    },
+    refs: r.refs.map((ref) => ({
+      name: ref.name,
+      guid: ref.guid,
+      branch: ref.branch,
+      created: ref.created,
+      message: ref.message,
+      here: ref.here,
+    })),
+    missing: r.refs.filter((ref) => ref.here === null).length,
+  }),
+  text: (r) =>
+    r.refs.length === 0 ? "" : table(
+      ["NAME", "BRANCH", "CREATED", "HERE", "MESSAGE"],
+      r.refs.map((ref) => [
+        ref.name,
+        ref.branch,
+        shownTime(ref.created),
+        ref.here === null ? "no" : "yes",
+        ref.message,
+      ]),
+    ),
+  note: (r) => {
+    const server = r.server === null ? "" : ` (zvpg ${r.server.version} on ${r.server.zfs.flavor})`;
+    const missing = r.refs.filter((ref) => ref.here === null).length;
+    if (r.refs.length === 0) return `remote '${r.remote}'${server} holds no snapshots`;
+    return missing === 0
+      ? `remote '${r.remote}'${server}: every snapshot is here`
+      : `remote '${r.remote}'${server}: ${missing} of ${r.refs.length} snapshot(s) not here — 'zvpg pull ${r.remote} <snapshot>'`;
+  },
+};
+
+/** An RFC 3339 time another host sent, as zvpg shows times (as sent when it is none). */
+function shownTime(text: string): string {
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? text : formatTime(date);
+}

@@ -38,6 +38,8 @@ export interface Config {
   stopTimeoutSeconds: number;
   logLevel: LogLevel;
   logDir: string;
+  /** Arguments every ssh to a remote gets before the host (a key, a known_hosts file). */
+  sshOptions: string[];
   /** The config file this was read from (it may not exist yet). */
   configFile: string;
   /** The directory of zvpg's own files (config, password). */

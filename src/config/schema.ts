@@ -227,6 +227,10 @@ export const configSchema = z.strictObject({
     z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }),
   ).default("INFO"),
   logDir: path.default("/var/log/zvpg"),
+  sshOptions: z.array(
+    z.string().refine((o) => !o.includes("\0"), "must not contain a NUL character"),
+    { error: 'must be a list of ssh arguments such as ["-i", "/root/.ssh/ci_key"]' },
+  ).default([]),
 }).superRefine((c, ctx) => {
   // issues about several keys have an empty path: the message names the keys and values
   if (c.branchPortStart > c.branchPortEnd) {

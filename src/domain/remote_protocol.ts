@@ -12,6 +12,8 @@
  */
 import { z } from "zod";
 import type { ZfsFlavor } from "../adapters/zfs.ts";
+import { branchNameProblem, snapshotNameProblem } from "./names.ts";
+import { GIT_BRANCH_PATTERN } from "../config/schema.ts";
 
 /** The protocol version this zvpg speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -95,6 +97,58 @@ export interface ErrorAnswer {
 
 /** Any answer. */
 export type Answer = HelloAnswer | ListAnswer | ErrorAnswer;
+
+/** An RFC 3339 time as zvpg writes them (`Date.toISOString`, or with an offset). */
+const rfc3339 = z.string().refine(
+  (t) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(t) &&
+    !Number.isNaN(Date.parse(t)),
+  "must be an RFC 3339 time",
+);
+
+const capabilities = z.strictObject({
+  flavor: z.enum(["openzfs", "zfs-fuse"]),
+  resume: z.boolean(),
+  sizeEstimate: z.boolean(),
+  bookmarks: z.boolean(),
+  compressed: z.boolean(),
+});
+
+/** A text shown on a terminal: no control character but tab and newline. */
+const shown = z.string().max(4096).refine(
+  // deno-lint-ignore no-control-regex
+  (t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t),
+  "must hold no control characters",
+);
+
+const ref = z.strictObject({
+  name: z.string().refine((n) => snapshotNameProblem(n) === undefined, "must be a snapshot name"),
+  guid: z.string().regex(/^[0-9]{1,20}$/, "must be a ZFS GUID (decimal digits)"),
+  branch: z.string().refine(
+    (b) => branchNameProblem(b, GIT_BRANCH_PATTERN) === undefined,
+    "must be a branch name",
+  ),
+  created: rfc3339,
+  message: shown,
+  referenced: z.number().int().min(0),
+});
+
+/** The answers a client accepts, by request: anything else is no zvpg answer. */
+export const AnswerSchemas = {
+  hello: z.strictObject({
+    ok: z.literal(true),
+    zvpg: z.number().int(),
+    version: shown.pipe(z.string().max(64)),
+    zfs: capabilities,
+  }),
+  list: z.strictObject({ ok: z.literal(true), zvpg: z.number().int(), refs: z.array(ref) }),
+  error: z.object({
+    ok: z.literal(false),
+    zvpg: z.number().int(),
+    error: shown,
+    hint: shown.optional(),
+  }),
+} as const;
 
 /** A request that is not one this server answers. */
 export class ProtocolError extends Error {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import { itest, sh, type TestEnv } from "../support/itest.ts";
+import { itest, sh, TestEnv } from "../support/itest.ts";
 import { type RemoteHost, startRemoteHost } from "../support/remote_host.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -120,6 +120,88 @@ itest(
         assert.match(answer.error, pattern);
         assert.match(r.stderr, pattern, "the refusal is on stderr too, in one line");
       }
+    } finally {
+      await host.close();
+    }
+  },
+);
+
+itest(
+  "fetch over ssh: another host lists what this one holds, and which of it it has, by GUID",
+  async (env) => {
+    await env.ok(["snapshot", "create", "s1", "-m", "first"]);
+    await env.ok(["snapshot", "create", "s2", "-m", "second"]);
+    const host = await serving(env);
+    // the other host: its own pool, config and ports, reaching this one with the test's key
+    const other = new TestEnv({ sshOptions: host.sshOptions() });
+    try {
+      await other.ok(["init", "env"]);
+      await other.ok(["remote", "add", "origin", `ssh://root@${host.address}`]);
+      const fetched = await other.json<{
+        kind: string;
+        server: { version: string; zfs: { flavor: string } };
+        refs: { name: string; guid: string; message: string; here: string | null }[];
+        missing: number;
+      }>(["fetch", "origin"]);
+      assert.equal(fetched.kind, "ssh");
+      assert.match(fetched.server.zfs.flavor, /^(zfs-fuse|openzfs)$/);
+      assert.deepEqual(fetched.refs.map((r) => [r.name, r.message, r.here]), [
+        ["s1", "first", null],
+        ["s2", "second", null],
+      ]);
+      assert.equal(fetched.missing, 2);
+      const guid = await sh("zfs", [
+        "get",
+        "-H",
+        "-p",
+        "-o",
+        "value",
+        "guid",
+        `${env.pool}/data@s2`,
+      ]);
+      assert.equal(fetched.refs[1].guid, guid.stdout.trim());
+      const text = await other.ok(["fetch", "origin"]);
+      assert.match(text.stdout, /^NAME\s+BRANCH\s+CREATED\s+HERE\s+MESSAGE\n/);
+      assert.match(text.stderr, /2 of 2 snapshot\(s\) not here — 'zvpg pull origin <snapshot>'/);
+
+      // a host whose key is not the known one: nothing runs, one line says what to check
+      const knownHosts = host.knownHosts;
+      const good = Deno.readTextFileSync(knownHosts);
+      Deno.writeTextFileSync(
+        knownHosts,
+        good.replace(
+          /ssh-ed25519 \S+/,
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake1",
+        ),
+      );
+      const unknown = await other.zvpg(["fetch", "origin"]);
+      assert.equal(unknown.code, 1, unknown.stderr);
+      assert.equal(unknown.stdout, "");
+      assert.match(
+        unknown.stderr,
+        /^error: cannot reach remote 'origin' over ssh: .*— check that 'ssh root@/m,
+      );
+      Deno.writeTextFileSync(knownHosts, good);
+    } finally {
+      await other.cleanup();
+      await host.close();
+    }
+  },
+);
+
+itest(
+  "fetch over ssh: a host whose key runs something else than zvpg is named, not misread",
+  async (env) => {
+    const host = await startRemoteHost({ forcedCommand: "echo hello from a shell" });
+    try {
+      env.writeConfig({ sshOptions: host.sshOptions() });
+      await env.ok(["remote", "add", "box", `ssh://root@${host.address}`]);
+      const r = await env.zvpg(["fetch", "box"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^error: remote 'box' did not answer as zvpg \(exit 0\): hello from a shell — install zvpg/m,
+      );
     } finally {
       await host.close();
     }

@@ -68,6 +68,7 @@ Deno.test("config: every key takes its default when no file exists", async () =>
       stopTimeoutSeconds: 30,
       logLevel: "INFO",
       logDir: "/var/log/zvpg",
+      sshOptions: [],
       configFile: join(configDir, "config.json"),
       configDir,
       configFileExists: false,
@@ -575,5 +576,14 @@ Deno.test("config: a bad environment variable is what the hint says to fix", asy
     // the file's own value is still the file's to fix
     const file = expectError(dir, `{"logLevel": "bogus"}`, ["logLevel"]);
     assert.match(file.hint ?? "", /^fix .*config\.json/);
+  });
+});
+
+Deno.test("config: sshOptions is a list of ssh arguments", async () => {
+  await withTempDir((dir) => {
+    const c = loadText(dir, JSON.stringify({ sshOptions: ["-i", "/root/.ssh/ci_key"] }));
+    assert.deepEqual(c.sshOptions, ["-i", "/root/.ssh/ci_key"]);
+    expectError(dir, `{"sshOptions": "-i /root/key"}`, ["sshOptions", "list of ssh arguments"]);
+    expectError(dir, `{"sshOptions": ["-i", 3]}`, ["sshOptions"]);
   });
 });

@@ -54,6 +54,8 @@ export const GOLDEN_COMMANDS: Record<string, string> = {
   "log_branch.json": "zvpg log feature/auth -f json",
   "pull.json": "zvpg pull usb v2 -f json",
   "pull_increment.json": "zvpg pull usb v2 -f json",
+  "fetch_file.json": "zvpg fetch usb -f json",
+  "fetch_ssh.json": "zvpg fetch origin -f json",
   "pull_present.json": "zvpg pull usb v2 -f json",
   "push.json": "zvpg push usb baseline -f json",
   "push_increment.json": "zvpg push usb v2 -f json",
@@ -124,8 +126,8 @@ export function fieldPaths(value: unknown, prefix = ""): string[] {
 type Presence = "yes" | "vacuous" | "no";
 
 /**
- * Whether `path` exists in `value`. Through an empty array it is "vacuous": the golden file
- * neither holds nor contradicts it.
+ * Whether `path` exists in `value`. Through an empty array or a null it is "vacuous": the
+ * golden file neither holds nor contradicts it.
  */
 export function presence(value: unknown, path: string): Presence {
   const tokens = path.split(/\.|(?=\[\])|(?<=\[\])/).filter((t) => t !== "");
@@ -138,7 +140,9 @@ export function presence(value: unknown, path: string): Presence {
       const found = v.map((e) => walk(e, tail));
       return found.includes("yes") ? "yes" : found.includes("vacuous") ? "vacuous" : "no";
     }
-    if (v === null || typeof v !== "object" || Array.isArray(v) || !(token in v)) return "no";
+    // a nullable object that is null here: another golden file must hold its fields
+    if (v === null) return "vacuous";
+    if (typeof v !== "object" || Array.isArray(v) || !(token in v)) return "no";
     return walk((v as Record<string, unknown>)[token], tail);
   };
   return walk(value, tokens);
@@ -233,6 +237,8 @@ Deno.test("docs: fieldPaths and presence walk objects and lists", () => {
   assert.equal(presence({ b: [] }, "b[].c"), "vacuous");
   assert.equal(presence({ b: [{}] }, "b[].c"), "no");
   assert.equal(presence([{ c: 1 }], "[].c"), "yes");
+  assert.equal(presence({ s: null }, "s.v"), "vacuous");
+  assert.equal(presence({ s: { v: 1 } }, "s.v"), "yes");
 });
 
 /** Every command of `--help`, as its words: ["branch", "merge"]. Hidden ones are left out. */
