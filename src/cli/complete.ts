@@ -13,6 +13,7 @@ export type Completion =
   | { kind: "words"; words: string[] }
   | { kind: "branches" }
   | { kind: "snapshots" }
+  | { kind: "remotes" }
   | { kind: "none" };
 
 /** Commands whose name arguments are new names: existing ones are not offered. */
@@ -120,6 +121,11 @@ function argumentValue(cmd: CommandUnknownOpts, index: number): Completion {
   const path = pathOf(cmd);
   const group = path.split(" ")[0];
   const name = arg.name();
+  if (name === "remote" || (path === "remote remove" && name === "name")) {
+    return { kind: "remotes" };
+  }
+  // a pulled snapshot is the remote's: none of this pool's names is one
+  if (path === "pull") return { kind: "none" };
   if (name === "branch" || name === "parent") return { kind: "branches" };
   if (NEW_NAMES.has(path) || (path === "branch snapshot" && name === "snapshot")) {
     return { kind: "none" };

@@ -3,6 +3,7 @@
  * `log`, `completions` and `__complete`, compared with golden files.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import type { Context } from "../../src/context.ts";
 import { writePrivateFile } from "../../src/runtime/private_fs.ts";
 import type { FixtureEntry } from "../unit/helpers.ts";
@@ -188,6 +189,19 @@ Deno.test("__complete: snapshot names after --from", async () => {
     calls: () => zfsOnly(HISTORY),
   });
   assert.equal(run.stdout, "baseline\nv1\nwip\n");
+});
+
+Deno.test("__complete: remote names from the remotes file, no pool read", async () => {
+  const run = await runCli(["__complete", "--", "fetch", "o"], {
+    setUp: (ctx) =>
+      writeFileSync(
+        ctx.layout.remotesFile,
+        JSON.stringify({
+          remotes: [{ name: "origin", url: "ssh://db2" }, { name: "usb", url: "file:///m" }],
+        }),
+      ),
+  });
+  assert.equal(run.stdout, "origin\n");
 });
 
 Deno.test("__complete: a failing zfs prints nothing and exits 0", async () => {

@@ -69,3 +69,12 @@ Deno.test("completionScript: each shell's script calls 'zvpg __complete --'", ()
   }
   assert.match(completionScript("bash"), /complete -o default -F _zvpg_complete zvpg/);
 });
+
+Deno.test("complete: remote names where a remote is named; a pulled snapshot is not offered", () => {
+  for (const line of ["fetch ", "push ", "pull ", "remote remove ", "remote rm "]) {
+    assert.deepEqual(complete(program, words(line)), { kind: "remotes" }, line);
+  }
+  assert.deepEqual(complete(program, words("push usb ")), { kind: "snapshots" });
+  assert.deepEqual(complete(program, words("pull usb ")), { kind: "none" });
+  assert.deepEqual(complete(program, words("remote add ")), { kind: "none" });
+});
