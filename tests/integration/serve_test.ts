@@ -18,6 +18,11 @@ function serving(env: TestEnv): Promise<RemoteHost> {
   });
 }
 
+/** The ZFS GUID of snapshot `name` (`zfs get guid`). */
+async function guidOf(name: string): Promise<string> {
+  return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
+}
+
 /** Runs ssh to `host` with `input` on its stdin; `command` is what the client asks for. */
 async function ssh(host: RemoteHost, input: string, command: string[] = []) {
   const child = new Deno.Command("ssh", {
@@ -71,16 +76,8 @@ itest(
       ) {
         const ref = byName.get(name);
         assert.ok(ref, `${name} is offered`);
-        const guid = await sh("zfs", [
-          "get",
-          "-H",
-          "-p",
-          "-o",
-          "value",
-          "guid",
-          `${dataset}@${name}`,
-        ]);
-        assert.equal(ref.guid, guid.stdout.trim(), `${name}'s GUID is the pool's`);
+        const guid = await guidOf(`${dataset}@${name}`);
+        assert.equal(ref.guid, guid, `${name}'s GUID is the pool's`);
         assert.equal(ref.branch, branch);
         assert.equal(ref.message, message);
         assert.ok(!Number.isNaN(Date.parse(ref.created)));
@@ -150,16 +147,8 @@ itest(
         ["s2", "second", null],
       ]);
       assert.equal(fetched.missing, 2);
-      const guid = await sh("zfs", [
-        "get",
-        "-H",
-        "-p",
-        "-o",
-        "value",
-        "guid",
-        `${env.pool}/data@s2`,
-      ]);
-      assert.equal(fetched.refs[1].guid, guid.stdout.trim());
+      const guid = await guidOf(`${env.pool}/data@s2`);
+      assert.equal(fetched.refs[1].guid, guid);
       const text = await other.ok(["fetch", "origin"]);
       assert.match(text.stdout, /^NAME\s+BRANCH\s+CREATED\s+HERE\s+MESSAGE\n/);
       assert.match(text.stderr, /2 of 2 snapshot\(s\) not here — 'zvpg pull origin <snapshot>'/);
