@@ -143,9 +143,15 @@ itest("every snapshot-name rule is enforced by every command taking one", async 
     cases.push([["commit", "create", "--", name], 2, why]);
     cases.push([["commit", "show", "--", name], 2, why]);
     cases.push([["commit", "remove", "--", name], 2, why]);
-    cases.push([["branch", "create", "x", `--from=${name}`], 2, why]);
+    // `<remote>/<snapshot>` names a pulled snapshot: valid, and not here
+    if (name !== "a/b") cases.push([["branch", "create", "x", `--from=${name}`], 2, why]);
     cases.push([["branch", "snapshot", "--", "main", name], 2, why]);
   }
+  cases.push([
+    ["branch", "create", "x", "--from=a/b"],
+    1,
+    /snapshot 'b' of remote 'a' is not here — pull it first/,
+  ]);
   await expectErrors(env, cases);
 });
 
