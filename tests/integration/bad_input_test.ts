@@ -275,9 +275,13 @@ itest("bad option values, unknown commands and options are usage errors", async 
 });
 
 /** Wrong-typed values for a config key whose valid values are of `kind`. */
-function wrongValues(kind: "string" | "number"): unknown[] {
+function wrongValues(kind: "string" | "number" | "list"): unknown[] {
+  if (kind === "list") return ["-i /root/key", 7, {}, true, [7]];
   return kind === "number" ? ["7", {}, [], true] : [7, {}, ["docker"], true];
 }
+
+/** Keys whose value is a list of strings. */
+const LIST_KEYS = ["sshOptions"];
 
 const NUMBER_KEYS = [
   "branchPortStart",
@@ -300,7 +304,12 @@ itest(
       runs.push({ label, file, pattern });
     };
     for (const key of keys) {
-      for (const value of wrongValues(NUMBER_KEYS.includes(key) ? "number" : "string")) {
+      const kind = NUMBER_KEYS.includes(key)
+        ? "number"
+        : LIST_KEYS.includes(key)
+        ? "list"
+        : "string";
+      for (const value of wrongValues(kind)) {
         write(
           `${key}=${JSON.stringify(value)}`,
           JSON.stringify(env.configJson({ [key]: value })),
