@@ -12,9 +12,7 @@ import { BranchExistsError, BranchNotFoundError, UsageError, ZvpgError } from ".
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { parsePulledName } from "../domain/remote_refs.ts";
-import { scramVerifier } from "../domain/scram.ts";
-import { readPassword } from "./credentials.ts";
-import { ident, literal } from "./import/sql.ts";
+import { adoptPasswordSql } from "./credentials.ts";
 import { findPulledSnapshot } from "./store/load_pulled.ts";
 import {
   branchContainers,
@@ -297,15 +295,9 @@ async function setPoolPassword(
   from: string,
 ): Promise<void> {
   const user = ctx.config.postgresUser;
-  const verifier = await scramVerifier(readPassword(ctx.layout.passFile));
+  const sql = await adoptPasswordSql(ctx.layout.passFile, user);
   try {
-    await execSql(
-      ctx,
-      branch,
-      container,
-      `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`,
-      { database: "postgres" },
-    );
+    await execSql(ctx, branch, container, sql, { database: "postgres" });
   } catch (error) {
     throw new ZvpgError(
       `cannot set this pool's password on '${user}' in snapshot '${from}': ${

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { ZvpgError } from "../errors.ts";
+import { scramVerifier } from "../domain/scram.ts";
+import { ident, literal } from "./import/sql.ts";
 
 /** A random password of 32 URL-safe characters. */
 export function generatePassword(): string {
@@ -25,4 +27,18 @@ export function readPassword(passFile: string): string {
     });
   }
   return password;
+}
+
+/**
+ * The SQL that makes zvpg's user (`postgresUser`) a superuser that logs in with the
+ * pool's password, given as a SCRAM verifier (never in clear): what a data directory made
+ * elsewhere (an imported copy, a pulled snapshot) needs before zvpg connects to it. It
+ * names a verifier: send it on a client's stdin, never in an argv.
+ */
+export async function adoptPasswordSql(
+  passFile: string,
+  user: string,
+): Promise<string> {
+  const verifier = await scramVerifier(readPassword(passFile));
+  return `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`;
 }

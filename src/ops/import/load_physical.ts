@@ -10,13 +10,12 @@ import { join } from "node:path";
 import { ZvpgError } from "../../errors.ts";
 import { conninfo, type ServerSource, stripSourceSettings } from "../../domain/import_source.ts";
 import { baseBackupProgress } from "../../domain/restore_progress.ts";
-import { scramVerifier } from "../../domain/scram.ts";
 import { CONTAINER_PGDATA } from "../../domain/layout.ts";
 import type { Context } from "../../context.ts";
-import { readPassword } from "../credentials.ts";
+import { adoptPasswordSql } from "../credentials.ts";
 import type { LoaderServer } from "../pg_client.ts";
 import type { ImportRun, SourceLoader } from "./source_loader.ts";
-import { ident, literal } from "./sql.ts";
+import { literal } from "./sql.ts";
 
 /** Loads `source` by a physical copy of its whole cluster. */
 export function loadPhysical(run: ImportRun, source: ServerSource): SourceLoader {
@@ -64,13 +63,9 @@ export function scrubCopy(pgdata: string): void {
 /** Sets zvpg's password on the copy's superuser (as a SCRAM verifier: never in clear). */
 export async function adoptSuperuser(ctx: Context, loader: LoaderServer): Promise<void> {
   const user = ctx.config.postgresUser;
-  const verifier = await scramVerifier(readPassword(ctx.layout.passFile));
+  const adopt = await adoptPasswordSql(ctx.layout.passFile, user);
   try {
-    await loader.sql(
-      user,
-      "postgres",
-      `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`,
-    );
+    await loader.sql(user, "postgres", adopt);
     // a physical copy carries the source's role passwords (as verifiers): none is kept
     await loader.sql(
       user,
