@@ -174,9 +174,12 @@ export function decodeBranchName(encoded: string): string | undefined {
   return encodeBranchName(out) === encoded ? out : undefined;
 }
 
-/** Shows a name in an error message without letting control characters through. */
+/**
+ * Shows a name (or another host's text) in an error message without letting control
+ * characters through, C1 ones (a terminal's 8-bit escapes) included.
+ */
 export function printable(name: string, max = 80): string {
   // deno-lint-ignore no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
   return clean.length > max ? clean.slice(0, max) + "…" : clean;
 }

@@ -9,6 +9,7 @@
 import type { Context } from "../context.ts";
 import { ZvpgError } from "../errors.ts";
 import type { Remote, RemoteUrl } from "../domain/remote.ts";
+import { printable } from "../domain/names.ts";
 import type { z } from "zod";
 import {
   AnswerSchemas,
@@ -79,7 +80,7 @@ export async function askRemote<S extends z.ZodType>(
   } catch {
     throw new ZvpgError(
       `remote '${remote.name}' did not answer as zvpg (exit ${result.code}): ${
-        printable(lastError || line.slice(0, 120) || "no output")
+        printable(lastError || line || "no output", 120)
       }`,
       {
         hint:
@@ -97,8 +98,8 @@ export async function askRemote<S extends z.ZodType>(
   const refusal = AnswerSchemas.error.safeParse(value);
   if (refusal.success) {
     throw new ZvpgError(
-      `remote '${remote.name}' refused ${op}: ${printable(refusal.data.error)}`,
-      { hint: printable(refusal.data.hint ?? "see the remote host's zvpg log") },
+      `remote '${remote.name}' refused ${op}: ${printable(refusal.data.error, 300)}`,
+      { hint: printable(refusal.data.hint ?? "see the remote host's zvpg log", 300) },
     );
   }
   const answer = schema.safeParse(value);
@@ -112,9 +113,4 @@ export async function askRemote<S extends z.ZodType>(
     );
   }
   return answer.data;
-}
-
-/** A remote's text with control characters shown as `?`: it goes to the user's terminal. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?").slice(0, 300);
 }
