@@ -246,6 +246,15 @@ export class Zfs {
     return entry?.props.guid;
   }
 
+  /** The GUID of every snapshot below `roots` (missing roots skipped), by ZFS name. */
+  async snapshotGuids(roots: string[]): Promise<Map<string, string>> {
+    const guids = new Map<string, string>();
+    for (const e of await this.getTree(roots, ["guid"])) {
+      if (e.name.includes("@") && e.props.guid !== undefined) guids.set(e.name, e.props.guid);
+    }
+    return guids;
+  }
+
   /**
    * Reads `props` of `roots` and everything below them (snapshots included) in one call:
    * `zfs get -H -p -r -o name,property,value,source PROPS ROOTS...`. Missing roots are

@@ -96,15 +96,11 @@ export class FetchService {
   /** Every snapshot GUID of this pool (its own and the pulled ones) → its ZFS name. */
   private async localGuids(): Promise<Map<string, string>> {
     const { layout } = this.ctx;
-    const entries = await this.ctx.zfs.getTree(
+    const byName = await this.ctx.zfs.snapshotGuids(
       [layout.dataDataset, layout.clonesDataset, layout.remotesDataset],
-      ["guid"],
     );
-    const guids = new Map<string, string>();
-    for (const e of entries) {
-      const guid = e.props.guid;
-      if (e.name.includes("@") && guid !== undefined && !guids.has(guid)) guids.set(guid, e.name);
-    }
-    return guids;
+    const byGuid = new Map<string, string>();
+    for (const [name, guid] of byName) if (!byGuid.has(guid)) byGuid.set(guid, name);
+    return byGuid;
   }
 }

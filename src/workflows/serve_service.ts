@@ -39,11 +39,7 @@ export class ServeService {
   async refs(): Promise<RemoteRef[]> {
     const { layout } = this.ctx;
     const inventory = await loadInitializedInventory(this.ctx, "serve", { containers: false });
-    const entries = await this.ctx.zfs.getTree(
-      [layout.dataDataset, layout.clonesDataset],
-      ["guid"],
-    );
-    const guids = new Map(entries.map((e) => [e.name, e.props.guid]));
+    const guids = await this.ctx.zfs.snapshotGuids([layout.dataDataset, layout.clonesDataset]);
     return inventory.snapshots.flatMap((s) => {
       const guid = guids.get(s.zfsName);
       // a snapshot destroyed between the two reads is not offered
