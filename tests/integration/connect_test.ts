@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { assertCliError, itest, sh, type TestEnv } from "../support/itest.ts";
+import { processTexts } from "../support/process_watch.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -44,21 +45,6 @@ function binDir(env: TestEnv, programs: string[]): string {
     }
   }
   return dir;
-}
-
-/** Every argv and environment of the host's processes, as text. */
-function processTexts(): string {
-  const texts: string[] = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    for (const file of ["cmdline", "environ"]) {
-      try {
-        texts.push(readFileSync(`/proc/${pid}/${file}`, "latin1"));
-      } catch {
-        // gone, or a kernel thread
-      }
-    }
-  }
-  return texts.join("\n");
 }
 
 /** Whether a host psql process runs with `text` in its argv. */
@@ -194,7 +180,10 @@ itest(
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(hostPsqlRunning("pg_sleep(5)"), "psql was seen running");
-    assert.ok(!processTexts().includes(secret), "the password shows in some process");
+    assert.ok(
+      !processTexts().some((p) => p.argv.includes(secret) || p.environ.includes(secret)),
+      "the password shows in some process",
+    );
     // a SIGINT that reaches zvpg is psql's business (a terminal sends it to psql too): ignored
     running.kill("SIGINT");
     const finished = await running.output();
