@@ -238,6 +238,70 @@ export class Zfs {
   }
 
   /**
+   * Writes the send stream of `snapshot` into `out` (see {@link sendToFile} for `from`),
+   * or, with `token`, the rest of the partial receive that resume token names
+   * (`send -t`, OpenZFS; check the token with {@link resumeTokenTarget} first).
+   */
+  async sendStream(
+    snapshot: string,
+    out: WritableStream<Uint8Array>,
+    options: { from?: string; token?: string; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const args = options.token !== undefined
+      ? ["send", "-t", options.token]
+      : ["send", ...(options.from === undefined ? [] : ["-i", options.from]), snapshot];
+    await this.runner.run(this.zfs, args, { stdoutStream: out, signal: options.signal });
+  }
+
+  /**
+   * Receives the stream read from `input` into `dataset`, unmounted (see
+   * {@link receiveFromFile}); `resumable` (OpenZFS): a stream cut short leaves a partial
+   * receive whose `receive_resume_token` a later send resumes (`receive -s`).
+   */
+  async receiveStream(
+    dataset: string,
+    input: ReadableStream<Uint8Array>,
+    options: { resumable?: boolean; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const args = ["receive", "-u", ...(options.resumable ? ["-s"] : []), dataset];
+    await this.runner.run(this.zfs, args, { stdinStream: input, signal: options.signal });
+  }
+
+  /**
+   * The resume token of a partial receive into `dataset` (OpenZFS's
+   * `receive_resume_token`); null when there is none, or on a ZFS without resume.
+   */
+  async resumeToken(dataset: string): Promise<string | null> {
+    if (this.flavor !== "openzfs") return null;
+    const [entry] = await this.get([dataset], ["receive_resume_token"]);
+    const token = entry?.props.receive_resume_token;
+    return token === undefined || token === "" || token === "-" ? null : token;
+  }
+
+  /**
+   * What resume token `token` would send: the snapshot it names (`toname`) and its GUID,
+   * read with `send -nvP -t` (nothing is sent); undefined when ZFS cannot read it.
+   */
+  async resumeTokenTarget(token: string): Promise<{ toname: string; toguid: string } | undefined> {
+    const result = await this.runner.run(this.zfs, ["send", "-nvP", "-t", token], {
+      tolerate: () => true,
+    });
+    if (result.code !== 0) return undefined;
+    const text = `${result.stdout}\n${result.stderr}`;
+    const toname = /^\s*toname = (\S+)$/m.exec(text)?.[1];
+    const toguid = /^\s*toguid = (0x[0-9a-f]+|\d+)$/m.exec(text)?.[1];
+    if (toname === undefined || toguid === undefined) return undefined;
+    return { toname, toguid: BigInt(toguid).toString() };
+  }
+
+  /** Discards the partial receive into `dataset` (`receive -A`, OpenZFS); none is fine. */
+  async abortReceive(dataset: string): Promise<void> {
+    await this.runner.run(this.zfs, ["receive", "-A", dataset], {
+      tolerate: (r) => /does not have any resumable receive state/i.test(r.stderr),
+    });
+  }
+
+  /**
    * The GUID of a dataset or snapshot: its identity, which `send` and `receive` keep
    * whatever the names (undefined when it does not exist).
    */

@@ -1,5 +1,5 @@
 /**
- * `zvpg pull <remote> <snapshot>`: receives a snapshot from a remote (file:// for now).
+ * `zvpg pull <remote> <snapshot>`: receives a snapshot from a remote.
  *
  * @module
  */
@@ -14,14 +14,14 @@ import { pullView } from "./views.ts";
 export function pullCommand(session: Session) {
   return new Command("pull")
     .description(
-      "Receive a snapshot from a file:// remote into <pool>/remotes/<remote>/<branch>, only the streams missing here",
+      "Receive a snapshot from a remote into <pool>/remotes/<remote>/<branch>, only what is missing here",
     )
     .argument("<remote>", "remote name (see 'zvpg remote list')", parseRemoteName)
     .argument("<snapshot>", "snapshot name")
     .addOption(formatOption())
     .addHelpText(
       "after",
-      examples("zvpg pull usb baseline", "zvpg pull usb v2 -f json"),
+      examples("zvpg pull usb baseline", "zvpg pull staging v2 -f json"),
     )
     .action(session.action(async (ctx, remote, snapshot, options) => {
       const result = await new PullService(ctx).pull(remote, snapshot);

@@ -1,5 +1,5 @@
 /**
- * `zvpg push <remote> <snapshot>`: puts a snapshot on a remote (file:// for now).
+ * `zvpg push <remote> <snapshot>`: puts a snapshot on a remote.
  *
  * @module
  */
@@ -14,14 +14,14 @@ import { pushView } from "./views.ts";
 export function pushCommand(session: Session) {
   return new Command("push")
     .description(
-      "Put a snapshot on a file:// remote: an increment from the newest one it holds, else whole",
+      "Put a snapshot on a remote: an increment from the newest one it holds, else whole",
     )
     .argument("<remote>", "remote name (see 'zvpg remote list')", parseRemoteName)
     .argument("<snapshot>", "snapshot name")
     .addOption(formatOption())
     .addHelpText(
       "after",
-      examples("zvpg push usb baseline", "zvpg push usb v2 -f json"),
+      examples("zvpg push usb baseline", "zvpg push staging v2 -f json"),
     )
     .action(session.action(async (ctx, remote, snapshot, options) => {
       const result = await new PushService(ctx).push(remote, snapshot);

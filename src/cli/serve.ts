@@ -15,6 +15,8 @@ import {
   ProtocolError,
 } from "../domain/remote_protocol.ts";
 import { ServeService } from "../workflows/serve_service.ts";
+import { validateRemoteName } from "../domain/names.ts";
+import { splitFirstLine } from "../runtime/pipe.ts";
 import { examples } from "./options.ts";
 import { terminal } from "./render.ts";
 import type { Session } from "./session.ts";
@@ -26,11 +28,15 @@ export function serveCommand(session: Session) {
       "Answer another zvpg over stdin and stdout (the command a remote's ssh key is bound to)",
     )
     .option("--stdio", "speak the zvpg protocol on stdin and stdout (required)")
+    .option(
+      "--as <name>",
+      "file every push under this name (<name>/<snapshot>), whatever the client calls itself",
+    )
     .addHelpText(
       "after",
       `
 In ~/.ssh/authorized_keys of the remote host, bind the key to this command:
-  command="zvpg serve --stdio",restrict ssh-ed25519 AAAA... laptop
+  command="zvpg serve --stdio --as laptop",restrict ssh-ed25519 AAAA... laptop
 ` + examples(`printf '{"zvpg":${PROTOCOL_VERSION},"op":"hello"}\\n' | zvpg serve --stdio`),
     )
     .action(session.action(async (ctx, options) => {
@@ -39,16 +45,59 @@ In ~/.ssh/authorized_keys of the remote host, bind the key to this command:
           hint: "run 'zvpg serve --stdio' (it reads one request on stdin)",
         });
       }
-      const answer = await answerOf(new ServeService(ctx), await readRequestLine());
+      if (options.as !== undefined) validateRemoteName(options.as);
+      const service = new ServeService(ctx, options.as);
+      const { line, rest } = await splitFirstLine(Deno.stdin.readable, MAX_REQUEST_BYTES);
+      const answer = await answerOf(() => serve(service, line ?? "", rest));
+      if (answer === "streamed") return 0;
+      if (answer === "cut") return 1;
       terminal.out(encodeAnswer(answer));
       return answer.ok ? 0 : 1;
     }));
 }
 
-/** The answer to one request line; a refused request is an answer too. */
-async function answerOf(service: ServeService, line: string): Promise<Answer> {
+/**
+ * Serves one request line, `rest` the stream after it: the answer to print; or, once a
+ * stream went out after its answer line, "streamed" (whole) or "cut" (it failed: the
+ * client's receive sees a cut stream, and nothing more is written to it).
+ */
+async function serve(
+  service: ServeService,
+  line: string,
+  rest: ReadableStream<Uint8Array>,
+): Promise<Answer | "streamed" | "cut"> {
+  const request = parseRequest(line);
+  switch (request.op) {
+    case "receive":
+      return await service.receive(request, rest);
+    case "send": {
+      await rest.cancel().catch(() => {});
+      const sending = await service.send(request);
+      await writeAll(encodeAnswer(sending.answer));
+      try {
+        await sending.stream(Deno.stdout.writable);
+        return "streamed";
+      } catch (error) {
+        terminal.err(`zvpg serve: the stream stopped: ${(error as Error).message}\n`);
+        return "cut";
+      }
+    }
+    default:
+      await rest.cancel().catch(() => {});
+      return await service.answer(request);
+  }
+}
+
+/** Writes `text` to stdout, all of it, before a stream follows. */
+async function writeAll(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
+}
+
+/** The answer of `serving`; a refused request is an answer too. */
+async function answerOf<T>(serving: () => Promise<Answer | T>): Promise<Answer | T> {
   try {
-    return await service.answer(parseRequest(line));
+    return await serving();
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof ZvpgError) {
       terminal.err(`zvpg serve: ${error.message}\n`);
@@ -61,27 +110,4 @@ async function answerOf(service: ServeService, line: string): Promise<Answer> {
     }
     throw error;
   }
-}
-
-/** Reads stdin up to its first newline (or its end), at most one byte past the limit. */
-async function readRequestLine(): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const buffer = new Uint8Array(4096);
-  while (size <= MAX_REQUEST_BYTES) {
-    const n = await Deno.stdin.read(buffer);
-    if (n === null) break;
-    const chunk = buffer.subarray(0, n);
-    const newline = chunk.indexOf(0x0a);
-    chunks.push(chunk.slice(0, newline === -1 ? n : newline));
-    size += newline === -1 ? n : newline;
-    if (newline !== -1) break;
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(bytes);
 }

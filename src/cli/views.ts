@@ -969,6 +969,9 @@ export interface PushJson {
   pushed: boolean;
   base: string | null;
   bytes: number;
+  remoteName: string;
+  resumed: boolean;
+  durationMs: number;
 }
 
 /** `push`: what was sent, or that the remote had it. */
@@ -981,12 +984,23 @@ export const pushView: View<PushResult> = {
     pushed: r.pushed,
     base: r.base,
     bytes: r.bytes,
+    remoteName: r.remoteName,
+    resumed: r.resumed,
+    durationMs: r.durationMs,
   }),
   text: (r) =>
     !r.pushed
-      ? `Remote '${r.remote}' holds snapshot '${r.snapshot}' already`
-      : `Pushed snapshot '${r.snapshot}' to '${r.remote}' ${
-        r.base === null ? "whole" : `as an increment from '${r.base}'`
+      ? `Remote '${r.remote}' holds snapshot '${r.snapshot}' already${
+        r.remoteName === r.snapshot ? "" : ` (as ${r.remoteName})`
+      }`
+      : `Pushed snapshot '${r.snapshot}' to '${r.remote}'${
+        r.remoteName === r.snapshot ? "" : ` (there: ${r.remoteName})`
+      } ${
+        r.resumed
+          ? "resuming its partial receive"
+          : r.base === null
+          ? "whole"
+          : `as an increment from '${r.base}'`
       } (${formatBytes(r.bytes)})`,
 };
 
@@ -999,7 +1013,10 @@ export interface PullJson {
   pulled: boolean;
   streams: number;
   bytes: number;
+  base: string | null;
+  resumed: boolean;
   zfsName: string;
+  durationMs: number;
 }
 
 /** `pull`: what was received, or that this host had it. */
@@ -1012,7 +1029,10 @@ export const pullView: View<PullResult> = {
     pulled: r.pulled,
     streams: r.streams,
     bytes: r.bytes,
+    base: r.base,
+    resumed: r.resumed,
     zfsName: r.zfsName,
+    durationMs: r.durationMs,
   }),
   text: (r) =>
     !r.pulled

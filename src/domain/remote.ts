@@ -12,7 +12,7 @@
  * @module
  */
 import { InvalidRemoteUrlError } from "../errors.ts";
-import { printable, remoteNameProblem } from "./names.ts";
+import { MAX_REMOTE_NAME, printable, remoteNameProblem } from "./names.ts";
 
 /** Where a remote is, parsed from its URL. */
 export type RemoteUrl =
@@ -303,4 +303,15 @@ export function readRemotesFile(text: string): Remote[] | { problem: string } {
     remotes.push({ name, url: parsed });
   }
   return remotes;
+}
+
+/**
+ * The name this host goes by on the hosts it pushes to (its pushes land there under
+ * `<name>/`): its host name's first label, lower-cased, every character a remote name
+ * cannot hold made `-`; `host` when nothing is left. A server's `serve --as` overrides it.
+ */
+export function identityOf(hostname: string): string {
+  const label = hostname.split(".")[0].toLowerCase().replace(/[^a-z0-9_-]+/g, "-");
+  const name = label.replace(/^[-_]+/, "").slice(0, MAX_REMOTE_NAME).replace(/-+$/, "");
+  return name === "" || remoteNameProblem(name) !== undefined ? "host" : name;
 }

@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import type { ZfsFlavor } from "../adapters/zfs.ts";
-import { branchNameProblem, snapshotNameProblem } from "./names.ts";
+import { branchNameProblem, remoteNameProblem, snapshotNameProblem } from "./names.ts";
 import { GIT_BRANCH_PATTERN } from "../config/schema.ts";
 
 /** The protocol version this zvpg speaks. */
@@ -23,12 +23,93 @@ export const MAX_REQUEST_BYTES = 64 * 1024;
 
 const versioned = { zvpg: z.number().int() };
 
+/** A ZFS GUID as text (decimal digits: it exceeds 2^53). */
+const guid = z.string().regex(/^[0-9]{1,20}$/, "must be a ZFS GUID (decimal digits)");
+
+/** The name a pushing host goes by on the server: its pushes land under it. */
+const source = z.string().refine(
+  (n) => remoteNameProblem(n) === undefined,
+  "must be a remote name",
+);
+
+const snapshotName = z.string().refine(
+  (n) => snapshotNameProblem(n) === undefined,
+  "must be a snapshot name",
+);
+
+const branchName = z.string().refine(
+  (b) => branchNameProblem(b, GIT_BRANCH_PATTERN) === undefined,
+  "must be a branch name",
+);
+
+/** An RFC 3339 time as zvpg writes them (`Date.toISOString`, or with an offset). */
+const rfc3339 = z.string().refine(
+  (t) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(t) &&
+    !Number.isNaN(Date.parse(t)),
+  "must be an RFC 3339 time",
+);
+
+/** A text shown on a terminal: no control character but tab and newline. */
+const shown = z.string().max(4096).refine(
+  // deno-lint-ignore no-control-regex
+  (t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t),
+  "must hold no control characters",
+);
+
+/** A resume token (`receive_resume_token`): opaque, checked by the sender. */
+const resumeToken = z.string().regex(/^[0-9a-zA-Z-]{1,4096}$/, "must be a ZFS resume token");
+
+const ref = z.strictObject({
+  name: snapshotName,
+  guid,
+  branch: branchName,
+  created: rfc3339,
+  message: shown,
+  referenced: z.number().int().min(0),
+});
+
+/** The operations a server answers. */
+export const OPERATIONS = ["hello", "list", "tracked", "receive", "send"] as const;
+
 /** A request, by operation. */
 export const RequestSchema = z.discriminatedUnion("op", [
   /** What the server runs: zvpg and protocol versions, the ZFS and what it can do. */
   z.strictObject({ ...versioned, op: z.literal("hello") }),
   /** The server's snapshots, with the GUIDs that identify them across hosts. */
   z.strictObject({ ...versioned, op: z.literal("list") }),
+  /**
+   * What the server holds of `source`'s branch `branch` (pushed there before): the base a
+   * push can be an increment from, and a partial receive to resume.
+   */
+  z.strictObject({ ...versioned, op: z.literal("tracked"), source, branch: branchName }),
+  /**
+   * Receive `ref` from `source`: a `zfs send` stream follows the request line on stdin,
+   * an increment from the snapshot with GUID `base` (the newest the server holds of that
+   * branch), or whole; `resume`: the stream resumes the partial receive `tracked` named.
+   */
+  z.strictObject({
+    ...versioned,
+    op: z.literal("receive"),
+    source,
+    ref,
+    base: guid.nullable(),
+    resume: z.boolean(),
+  }),
+  /**
+   * Send snapshot `name` (which must have GUID `guid`): the answer line is followed by its
+   * `zfs send` stream, an increment from the snapshot with GUID `base` of its lineage, or
+   * whole; or the rest of the partial receive `resumeToken` names (checked: it must name
+   * that snapshot).
+   */
+  z.strictObject({
+    ...versioned,
+    op: z.literal("send"),
+    name: snapshotName,
+    guid,
+    base: guid.nullable(),
+    resumeToken: resumeToken.nullable(),
+  }),
 ]);
 
 /** A parsed, valid request. */
@@ -95,16 +176,48 @@ export interface ErrorAnswer {
   hint?: string;
 }
 
-/** Any answer. */
-export type Answer = HelloAnswer | ListAnswer | ErrorAnswer;
+/** The answer to `tracked`. */
+export interface TrackedAnswer {
+  ok: true;
+  zvpg: number;
+  /** The name the server files this client's pushes under (its `serve --as`, if set). */
+  source: string;
+  /** The snapshots the server holds of that branch, oldest first. */
+  snapshots: { name: string; guid: string }[];
+  /** A partial receive the next push can resume (OpenZFS), else null. */
+  resumeToken: string | null;
+}
 
-/** An RFC 3339 time as zvpg writes them (`Date.toISOString`, or with an offset). */
-const rfc3339 = z.string().refine(
-  (t) =>
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(t) &&
-    !Number.isNaN(Date.parse(t)),
-  "must be an RFC 3339 time",
-);
+/** The answer to `receive`, once the stream is received. */
+export interface ReceiveAnswer {
+  ok: true;
+  zvpg: number;
+  source: string;
+  /** The snapshot as the server names it, `<source>/<name>`. */
+  snapshot: string;
+}
+
+/** The answer to `send`, before its stream. */
+export interface SendAnswer {
+  ok: true;
+  zvpg: number;
+  ref: RemoteRef;
+  /** The GUID the stream is an increment from; null for a whole stream. */
+  base: string | null;
+  /** Whether the stream resumes a partial receive. */
+  resumed: boolean;
+  /** The stream's size in bytes, when the server's ZFS can tell (OpenZFS); else null. */
+  size: number | null;
+}
+
+/** Any answer. */
+export type Answer =
+  | HelloAnswer
+  | ListAnswer
+  | TrackedAnswer
+  | ReceiveAnswer
+  | SendAnswer
+  | ErrorAnswer;
 
 const capabilities = z.strictObject({
   flavor: z.enum(["openzfs", "zfs-fuse"]),
@@ -112,25 +225,6 @@ const capabilities = z.strictObject({
   sizeEstimate: z.boolean(),
   bookmarks: z.boolean(),
   compressed: z.boolean(),
-});
-
-/** A text shown on a terminal: no control character but tab and newline. */
-const shown = z.string().max(4096).refine(
-  // deno-lint-ignore no-control-regex
-  (t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t),
-  "must hold no control characters",
-);
-
-const ref = z.strictObject({
-  name: z.string().refine((n) => snapshotNameProblem(n) === undefined, "must be a snapshot name"),
-  guid: z.string().regex(/^[0-9]{1,20}$/, "must be a ZFS GUID (decimal digits)"),
-  branch: z.string().refine(
-    (b) => branchNameProblem(b, GIT_BRANCH_PATTERN) === undefined,
-    "must be a branch name",
-  ),
-  created: rfc3339,
-  message: shown,
-  referenced: z.number().int().min(0),
 });
 
 /** The answers a client accepts, by request: anything else is no zvpg answer. */
@@ -142,6 +236,27 @@ export const AnswerSchemas = {
     zfs: capabilities,
   }),
   list: z.strictObject({ ok: z.literal(true), zvpg: z.number().int(), refs: z.array(ref) }),
+  tracked: z.strictObject({
+    ok: z.literal(true),
+    zvpg: z.number().int(),
+    source,
+    snapshots: z.array(z.strictObject({ name: snapshotName, guid })),
+    resumeToken: resumeToken.nullable(),
+  }),
+  receive: z.strictObject({
+    ok: z.literal(true),
+    zvpg: z.number().int(),
+    source,
+    snapshot: shown.pipe(z.string().max(200)),
+  }),
+  send: z.strictObject({
+    ok: z.literal(true),
+    zvpg: z.number().int(),
+    ref,
+    base: guid.nullable(),
+    resumed: z.boolean(),
+    size: z.number().int().min(0).nullable(),
+  }),
   error: z.object({
     ok: z.literal(false),
     zvpg: z.number().int(),
@@ -189,13 +304,20 @@ export function parseRequest(line: string): Request {
   if (!parsed.success) {
     const op = (value as { op?: unknown } | null)?.op;
     throw new ProtocolError(
-      typeof op === "string" && !["hello", "list"].includes(op)
+      typeof op === "string" && !(OPERATIONS as readonly string[]).includes(op)
         ? `unknown operation '${op.slice(0, 40)}'`
-        : `malformed request: ${parsed.error.issues[0]?.message ?? "invalid"}`,
-      `this server answers: hello, list (protocol ${PROTOCOL_VERSION})`,
+        : `malformed request: ${describeIssue(parsed.error.issues[0])}`,
+      `this server answers: ${OPERATIONS.join(", ")} (protocol ${PROTOCOL_VERSION})`,
     );
   }
   return parsed.data;
+}
+
+/** One zod issue as a message: where, and what is wrong. */
+function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (!issue) return "invalid";
+  const at = issue.path.join(".");
+  return at === "" ? issue.message : `${at}: ${issue.message}`;
 }
 
 /** One answer line (no newline inside: JSON escapes it). */

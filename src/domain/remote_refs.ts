@@ -155,12 +155,15 @@ export function chainOf(refs: readonly RemoteRef[], ref: RemoteRef): RemoteRef[]
   return chain;
 }
 
+/** A snapshot a remote holds, as push plans over it. */
+export type HeldRef = Pick<RemoteRef, "name" | "guid" | "branch">;
+
 /** What push does with one snapshot. */
-export type PushPlan =
+export type PushPlan<R extends HeldRef = RemoteRef> =
   /** The remote has this snapshot already (same GUID), under the name `ref.name`. */
-  | { kind: "present"; ref: RemoteRef }
+  | { kind: "present"; ref: R }
   /** The remote has another snapshot of this name: pushing would replace it. */
-  | { kind: "conflict"; ref: RemoteRef }
+  | { kind: "conflict"; ref: R }
   /** Send it: an increment from `base`, or whole when `base` is null. */
   | { kind: "send"; base: LocalSnapshot | null };
 
@@ -168,7 +171,10 @@ export type PushPlan =
  * What push does to put `lineage`'s last snapshot on a remote holding `refs`: `lineage`
  * is the snapshot pushed and the earlier snapshots of its dataset, oldest first.
  */
-export function planPush(lineage: readonly LocalSnapshot[], refs: readonly RemoteRef[]): PushPlan {
+export function planPush<R extends HeldRef>(
+  lineage: readonly LocalSnapshot[],
+  refs: readonly R[],
+): PushPlan<R> {
   const snapshot = lineage.at(-1);
   if (!snapshot) throw new Error("planPush: an empty lineage");
   const same = refs.find((r) => r.guid === snapshot.guid);

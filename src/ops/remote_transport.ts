@@ -14,9 +14,11 @@ import type { z } from "zod";
 import {
   AnswerSchemas,
   encodeRequest,
+  MAX_REQUEST_BYTES,
   PROTOCOL_VERSION,
   type Request,
 } from "../domain/remote_protocol.ts";
+import { pipe, pipeFailure, type PipeOptions, prefixed, splitFirstLine } from "../runtime/pipe.ts";
 
 /** What ssh runs on the remote host (a forced command there runs in its place). */
 export const SERVE_COMMAND = ["zvpg", "serve", "--stdio"] as const;
@@ -48,23 +50,145 @@ function sshLogin(url: Extract<RemoteUrl, { kind: "ssh" }>): string {
   return `ssh ${port}${user}${url.host}`;
 }
 
+/** An ssh remote. */
+export type SshRemote = Remote & { url: Extract<RemoteUrl, { kind: "ssh" }> };
+
+/** The remote `remote` when it is an ssh one, else undefined. */
+export function sshRemote(remote: Remote): SshRemote | undefined {
+  return remote.url.kind === "ssh" ? { ...remote, url: remote.url } : undefined;
+}
+
+/** How long a request without a stream may take. */
+const ASK_TIMEOUT_MS = 120_000;
+
 /**
- * Sends request `op` to an ssh remote's `zvpg serve --stdio` and returns its answer, as
+ * Sends `request` to an ssh remote's `zvpg serve --stdio` and returns its answer, as
  * `schema` (one of {@link AnswerSchemas}) reads it. Throws, naming the remote, when ssh
  * cannot reach it, when it does not answer as zvpg (or as this protocol version), and
  * when it refuses (with its hint).
  */
 export async function askRemote<S extends z.ZodType>(
   ctx: Context,
-  remote: Remote & { url: Extract<RemoteUrl, { kind: "ssh" }> },
-  op: Request["op"],
+  remote: SshRemote,
+  request: Request,
   schema: S,
 ): Promise<z.infer<S>> {
   const result = await ctx.runner.run("ssh", sshArgv(remote.url, ctx.config.sshOptions), {
-    stdin: encodeRequest({ zvpg: PROTOCOL_VERSION, op }),
+    stdin: encodeRequest(request),
     tolerate: () => true,
-    timeoutMs: 120_000,
+    timeoutMs: ASK_TIMEOUT_MS,
   });
+  return readAnswer(remote, request.op, result, result.stdout.split("\n")[0] ?? "", schema);
+}
+
+/**
+ * Sends `request` followed by the stream `produce` writes to an ssh remote (a push: the
+ * server receives it), and returns the server's answer once it has received all of it.
+ */
+export async function streamToRemote<S extends z.ZodType>(
+  ctx: Context,
+  remote: SshRemote,
+  request: Request,
+  produce: (out: WritableStream<Uint8Array>, signal: AbortSignal) => Promise<void>,
+  schema: S,
+  options: PipeOptions = {},
+): Promise<{ answer: z.infer<S>; bytes: number }> {
+  const line = new TextEncoder().encode(encodeRequest(request));
+  const outcome = await pipe(
+    produce,
+    (input, signal) =>
+      ctx.runner.run("ssh", sshArgv(remote.url, ctx.config.sshOptions), {
+        stdinStream: prefixed(line, input),
+        tolerate: () => true,
+        signal,
+      }),
+    options,
+  );
+  // the server's answer says what happened to the stream, whatever the sender saw
+  if (outcome.consumer.status === "fulfilled") {
+    const result = outcome.consumer.value;
+    const first = result.stdout.split("\n")[0] ?? "";
+    if (first !== "" || outcome.producer.status === "fulfilled") {
+      const answer = readAnswer(remote, request.op, result, first, schema);
+      return { answer, bytes: outcome.bytes };
+    }
+  }
+  throw pipeFailure(outcome);
+}
+
+/**
+ * Sends `request` to an ssh remote whose answer line is followed by a stream (a pull: the
+ * server sends it); `consume` gets the answer (as `schema` reads it) and the stream after
+ * it. Returns what `consume` returned and the stream's bytes.
+ */
+export async function streamFromRemote<S extends z.ZodType, T>(
+  ctx: Context,
+  remote: SshRemote,
+  request: Request & { op: "send" },
+  schema: S,
+  consume: (
+    answer: z.infer<S>,
+    stream: ReadableStream<Uint8Array>,
+    signal: AbortSignal,
+  ) => Promise<T>,
+  options: PipeOptions = {},
+): Promise<{ value: T; bytes: number }> {
+  let headerBytes = 0;
+  const outcome = await pipe(
+    (out, signal) =>
+      ctx.runner.run("ssh", sshArgv(remote.url, ctx.config.sshOptions), {
+        stdin: encodeRequest(request),
+        stdoutStream: out,
+        tolerate: () => true,
+        signal,
+      }),
+    async (input, signal) => {
+      const { line, rest } = await splitFirstLine(input, MAX_REQUEST_BYTES);
+      headerBytes = line === null ? 0 : new TextEncoder().encode(line).length + 1;
+      const answer = line === null ? undefined : acceptedAnswer(line, schema);
+      if (answer === undefined) {
+        // no answer to go on with: readAnswer names why, once ssh has exited
+        await rest.cancel().catch(() => {});
+        return { line };
+      }
+      return { line, value: await consume(answer, rest, signal) };
+    },
+    { onBytes: (n) => options.onBytes?.(Math.max(0, n - headerBytes)) },
+  );
+  const { producer, consumer } = outcome;
+  if (consumer.status === "fulfilled" && "value" in consumer.value) {
+    return { value: consumer.value.value as T, bytes: Math.max(0, outcome.bytes - headerBytes) };
+  }
+  if (consumer.status === "fulfilled" && producer.status === "fulfilled") {
+    readAnswer(remote, request.op, producer.value, consumer.value.line ?? "", schema);
+    throw new Error("streamFromRemote: an answer readAnswer accepted was not accepted");
+  }
+  throw pipeFailure(outcome);
+}
+
+/** `line` as `schema` reads it, when it is such an answer; else undefined. */
+function acceptedAnswer<S extends z.ZodType>(line: string, schema: S): z.infer<S> | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the answer line `line` of a call to `remote` that exited with `result`: the
+ * answer, as `schema` reads it; or an error naming the remote, when ssh could not reach it
+ * (exit 255), the line is not a zvpg answer (or of another protocol version), or the
+ * server refused (with its hint).
+ */
+export function readAnswer<S extends z.ZodType>(
+  remote: SshRemote,
+  op: Request["op"],
+  result: { code: number; stderr: string },
+  line: string,
+  schema: S,
+): z.infer<S> {
   const lastError = result.stderr.trim().split("\n").filter((l) => l !== "").at(-1) ?? "";
   if (result.code === SSH_FAILED) {
     throw new ZvpgError(`cannot reach remote '${remote.name}' over ssh: ${lastError}`, {
@@ -73,7 +197,6 @@ export async function askRemote<S extends z.ZodType>(
       } true' logs in with your key, without a password prompt`,
     });
   }
-  const line = result.stdout.split("\n")[0] ?? "";
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -97,9 +220,10 @@ export async function askRemote<S extends z.ZodType>(
   }
   const refusal = AnswerSchemas.error.safeParse(value);
   if (refusal.success) {
-    throw new ZvpgError(
+    throw new RemoteRefusedError(
       `remote '${remote.name}' refused ${op}: ${printable(refusal.data.error, 300)}`,
       { hint: printable(refusal.data.hint ?? "see the remote host's zvpg log", 300) },
+      refusal.data.error,
     );
   }
   const answer = schema.safeParse(value);
@@ -113,4 +237,12 @@ export async function askRemote<S extends z.ZodType>(
     );
   }
   return answer.data;
+}
+
+/** A request the server refused; `reason` is its own words. */
+export class RemoteRefusedError extends ZvpgError {
+  constructor(message: string, options: { hint: string }, readonly reason: string) {
+    super(message, options);
+    this.name = "RemoteRefusedError";
+  }
 }

@@ -77,7 +77,36 @@ export class FakeRunner implements CommandRunner {
     }
     // like the real runner: an interactive program's exit code is its answer
     if (options.interactive && !signal?.aborted) return Promise.resolve(result);
-    return settle(program, args, result, options, signal, next.diedOf);
+    if (options.stdinStream === undefined && options.stdoutStream === undefined) {
+      return settle(program, args, result, options, signal, next.diedOf);
+    }
+    return this.#streamed(program, args, options, result, signal, next.diedOf);
+  }
+
+  /**
+   * Like the real runner for a call joined to a pipe: its stdin stream is read to its end,
+   * its stdout goes into its stdout stream (then closed).
+   */
+  async #streamed(
+    program: string,
+    args: readonly string[],
+    options: RunOptions,
+    result: RunResult,
+    signal: AbortSignal | undefined,
+    diedOf: Deno.Signal | undefined,
+  ): Promise<RunResult> {
+    if (options.stdinStream) {
+      for await (const _ of options.stdinStream) {
+        // read like a program would
+      }
+    }
+    if (options.stdoutStream) {
+      const writer = options.stdoutStream.getWriter();
+      await writer.write(new TextEncoder().encode(result.stdout)).catch(() => {});
+      await writer.close().catch(() => {});
+      result = { ...result, stdout: "" };
+    }
+    return await settle(program, args, result, options, signal, diedOf);
   }
 
   /** Calls that were not the expected one (even where the caller swallowed the error). */

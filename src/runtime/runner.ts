@@ -56,6 +56,18 @@ export interface RunOptions {
   stdoutFile?: string;
   /** Streams this file to the program's stdin (instead of {@link RunOptions.stdin}). */
   stdinFile?: string;
+  /**
+   * Streams these bytes to the program's stdin (instead of {@link RunOptions.stdin}): one
+   * end of a pipe between programs (see `pipe.ts`). A program that exits before reading
+   * all of it cancels the stream.
+   */
+  stdinStream?: ReadableStream<Uint8Array>;
+  /**
+   * Streams the program's stdout into this stream instead of memory (the result's
+   * `stdout` is empty), closing it when the program's stdout ends. A stream that fails
+   * closes the program's stdout, so it stops on a broken pipe.
+   */
+  stdoutStream?: WritableStream<Uint8Array>;
 }
 
 /** The outcome of a finished program. */
@@ -133,7 +145,7 @@ export class DenoCommandRunner implements CommandRunner {
       args: [...args],
       stdin: options.interactive
         ? "inherit"
-        : options.stdin !== undefined || input
+        : options.stdin !== undefined || input || options.stdinStream
         ? "piped"
         : "null",
       stdout: options.interactive ? "inherit" : "piped",
@@ -167,11 +179,16 @@ export class DenoCommandRunner implements CommandRunner {
     let output: Pick<Deno.CommandOutput, "code" | "signal" | "stdout" | "stderr">;
     // stdin is written while stdout and stderr are drained: a program that echoes a large
     // input would otherwise block on a full pipe while we block writing to it
-    const feed = input ? pipeStdin(child, input) : writeStdin(child, options.stdin);
+    const feed = input
+      ? pipeStdin(child, input.readable)
+      : options.stdinStream
+      ? pipeStdin(child, options.stdinStream)
+      : writeStdin(child, options.stdin);
+    const out = sink?.writable ?? options.stdoutStream;
     const exited = options.interactive
       ? child.status.then((status) => [{ ...status, stdout: EMPTY, stderr: EMPTY }] as const)
-      : options.onStderr || sink
-      ? Promise.all([streamedOutput(child, options.onStderr, sink), feed])
+      : options.onStderr || out
+      ? Promise.all([streamedOutput(child, options.onStderr, out), feed])
       : Promise.all([child.output(), feed]);
     running.add(exited);
     try {
@@ -264,7 +281,7 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
 async function streamedOutput(
   child: Deno.ChildProcess,
   onStderr: ((text: string) => void) | undefined,
-  sink: Deno.FsFile | undefined,
+  sink: WritableStream<Uint8Array> | undefined,
 ): Promise<Pick<Deno.CommandOutput, "code" | "signal" | "stdout" | "stderr">> {
   const collect = async (stream: ReadableStream<Uint8Array>, each?: (text: string) => void) => {
     const chunks: Uint8Array[] = [];
@@ -287,10 +304,9 @@ async function streamedOutput(
     }
     return all;
   };
-  const toSink = async (stream: ReadableStream<Uint8Array>, file: Deno.FsFile) => {
-    for await (const chunk of stream) {
-      for (let at = 0; at < chunk.length;) at += await file.write(chunk.subarray(at));
-    }
+  // a sink that fails cancels the child's stdout: the child then stops on a broken pipe
+  const toSink = async (stream: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>) => {
+    await stream.pipeTo(to).catch(() => {});
     return EMPTY;
   };
   const [stdout, stderr, status] = await Promise.all([
@@ -343,9 +359,12 @@ async function withFiles(
   }
 }
 
-/** Streams `file` to the child's stdin and closes it; a child that exits early is fine. */
-async function pipeStdin(child: Deno.ChildProcess, file: Deno.FsFile): Promise<void> {
-  await file.readable.pipeTo(child.stdin).catch(() => {});
+/** Streams `input` to the child's stdin and closes it; a child that exits early is fine. */
+async function pipeStdin(
+  child: Deno.ChildProcess,
+  input: ReadableStream<Uint8Array>,
+): Promise<void> {
+  await input.pipeTo(child.stdin).catch(() => {});
 }
 
 /** Creates `path` for writing: a new file only (never one already there), mode 0600. */

@@ -8,10 +8,14 @@
 import type { Context } from "../context.ts";
 import type { Remote } from "../domain/remote.ts";
 import { validateRemoteName } from "../domain/names.ts";
-import { AnswerSchemas, type ZfsCapabilities } from "../domain/remote_protocol.ts";
+import {
+  AnswerSchemas,
+  PROTOCOL_VERSION,
+  type ZfsCapabilities,
+} from "../domain/remote_protocol.ts";
 import { checkRemoteDir, loadRefs } from "../ops/remote_dir.ts";
 import { findRemote } from "../ops/remote_store.ts";
-import { askRemote } from "../ops/remote_transport.ts";
+import { askRemote, sshRemote } from "../ops/remote_transport.ts";
 import { requireInitialized } from "../ops/store/load_inventory.ts";
 
 /** One snapshot a remote holds. */
@@ -76,11 +80,11 @@ export class FetchService {
   private async sshRefs(
     remote: Remote,
   ): Promise<{ server: FetchResult["server"]; refs: RefSeen[] }> {
-    const url = remote.url;
-    if (url.kind !== "ssh") throw new Error("sshRefs: not an ssh remote");
-    const target = { ...remote, url };
-    const hello = await askRemote(this.ctx, target, "hello", AnswerSchemas.hello);
-    const list = await askRemote(this.ctx, target, "list", AnswerSchemas.list);
+    const target = sshRemote(remote);
+    if (!target) throw new Error("sshRefs: not an ssh remote");
+    const zvpg = PROTOCOL_VERSION;
+    const hello = await askRemote(this.ctx, target, { zvpg, op: "hello" }, AnswerSchemas.hello);
+    const list = await askRemote(this.ctx, target, { zvpg, op: "list" }, AnswerSchemas.list);
     return {
       server: { version: hello.version, zfs: hello.zfs },
       refs: list.refs.map((r) => ({

@@ -1,37 +1,55 @@
 /**
- * `zvpg pull <remote> <snapshot>`: receives a snapshot from a file remote into its
+ * `zvpg pull <remote> <snapshot>`: receives a snapshot from a remote into its
  * remote-tracking dataset `<pool>/remotes/<remote>/<encoded branch>` (read-only, mounted
- * nowhere, no container), the streams this host lacks only, oldest first (planPull: by
- * GUID, never by name).
+ * nowhere, no container; see ops/remote_receive.ts), under the pool lock.
  *
- * - Under the pool lock. Each stream is received with `zfs receive -u`; ZFS makes a
- *   received snapshot visible only once its stream is whole, so a failed or killed
- *   receive leaves the snapshots received before it, which the next pull goes on from
- *   (zfs-fuse has no resumable receive: a stream cut short is received again whole).
- * - The remote's metadata (message, time, branch) goes on each received snapshot as zvpg
- *   user properties, right after its receive; a pull killed in between leaves a snapshot
- *   without them, which the next pull completes (as it does `readonly=on`).
- * - A remote-tracking dataset left without any snapshot (a whole receive that never
- *   finished, on a ZFS that kept it) is destroyed before the next whole receive.
+ * - From a file remote: the streams this host lacks only, oldest first (planPull: by
+ *   GUID, never by name).
+ * - From an ssh remote: one stream its `zvpg serve --stdio` sends, an increment from the
+ *   newest snapshot this host holds of that branch (the server checks it is of the
+ *   snapshot's lineage), else whole; a partial receive kept by OpenZFS is resumed (the
+ *   server checks the token names that snapshot), or discarded when the server refuses it.
+ * - A receive that fails or is killed leaves the snapshots received before it, which the
+ *   next pull goes on from.
  *
  * @module
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { GIT_BRANCH_PATTERN } from "../config/schema.ts";
-import { CommandFailedError, ConfigError, StateError, tail, ZvpgError } from "../errors.ts";
-import { PROPS } from "../domain/layout.ts";
-import { receivedSnapshotProps } from "../domain/metadata_props.ts";
+import { ConfigError, StateError, ZvpgError } from "../errors.ts";
 import {
   branchNameProblem,
   printable,
   validateRemoteName,
   validateSnapshotName,
 } from "../domain/names.ts";
-import { planPull, type RemoteRef } from "../domain/remote_refs.ts";
+import {
+  AnswerSchemas,
+  PROTOCOL_VERSION,
+  type RemoteRef as ServedRef,
+} from "../domain/remote_protocol.ts";
+import { planPull } from "../domain/remote_refs.ts";
 import { checkRemoteDir, loadRefs, refsFile } from "../ops/remote_dir.ts";
+import {
+  completeTracking,
+  finishReceived,
+  prepareTracking,
+  readTracking,
+  receiveFailed,
+  refuseDivergedName,
+  type Tracking,
+} from "../ops/remote_receive.ts";
 import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
+import {
+  askRemote,
+  RemoteRefusedError,
+  type SshRemote,
+  sshRemote,
+  streamFromRemote,
+} from "../ops/remote_transport.ts";
 import { requireInitialized } from "../ops/store/load_inventory.ts";
+import { TransferProgress } from "../ops/transfer_progress.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
@@ -51,17 +69,17 @@ export interface PullResult {
   streams: number;
   /** The bytes of the streams received. */
   bytes: number;
+  /** The snapshot its stream was an increment from; null for a whole stream (or none). */
+  base: string | null;
+  /** Whether the stream resumed a partial receive. */
+  resumed: boolean;
   /** The remote-tracking ZFS snapshot that holds it. */
   zfsName: string;
+  /** How long the pull took, in milliseconds. */
+  durationMs: number;
 }
 
-/** A snapshot of a remote-tracking dataset. */
-interface TrackedSnapshot {
-  zfsName: string;
-  guid: string;
-  /** Whether it carries its metadata ({@link PROPS}.taken) already. */
-  described: boolean;
-}
+type Pulled = Omit<PullResult, "remote" | "snapshot" | "durationMs">;
 
 /** The pull command. */
 export class PullService {
@@ -69,13 +87,27 @@ export class PullService {
 
   /** Pulls snapshot `name` from remote `remoteName`. */
   async pull(remoteName: string, name: string): Promise<PullResult> {
+    const started = this.ctx.now().getTime();
     validateRemoteName(remoteName);
     validateSnapshotName(name);
-    const dir = fileRemoteDir(findRemote(this.ctx, remoteName), "pull");
+    const remote = findRemote(this.ctx, remoteName);
+    const ssh = sshRemote(remote);
+    const pulled = ssh
+      ? await this.fromSsh(ssh, name)
+      : await this.fromDir(remoteName, fileRemoteDir(remote, "pull"), name);
+    return {
+      remote: remoteName,
+      snapshot: name,
+      ...pulled,
+      durationMs: this.ctx.now().getTime() - started,
+    };
+  }
+
+  /** Receives the streams of `name` from a file remote's directory `dir`. */
+  private async fromDir(remoteName: string, dir: string, name: string): Promise<Pulled> {
     checkRemoteDir(dir, "pull");
-    return await withLock(this.ctx.layout, async () => {
+    return await this.underPoolLock(async () => {
       const { ctx } = this;
-      await requireInitialized(ctx, await ctx.zfs.exists(ctx.layout.dataDataset), "pull");
       const refs = loadRefs(dir);
       const ref = refs.find((r) => r.name === name);
       if (!ref) {
@@ -92,32 +124,30 @@ export class PullService {
           { hint: "fix it or pull from another directory: zvpg does not guess what it holds" },
         );
       }
-      const dataset = ctx.layout.remoteBranchDataset(remoteName, ref.branch);
-      const { exists, readonly, snapshots } = await this.tracked(dataset);
-      const zfsName = `${dataset}@${name}`;
-      const result = { remote: remoteName, snapshot: name, branch: ref.branch, guid: ref.guid };
-      const plan = planPull(refs, name, snapshots.map((s) => s.guid));
+      const tracking = await readTracking(
+        ctx,
+        ctx.layout.remoteBranchDataset(remoteName, ref.branch),
+      );
+      const describe = (guid: string) => refs.find((r) => r.guid === guid);
+      const zfsName = `${tracking.dataset}@${name}`;
+      const result = { branch: ref.branch, guid: ref.guid, base: null, resumed: false };
+      const plan = planPull(refs, name, tracking.snapshots.map((s) => s.guid));
       if (plan.kind === "missing") throw new Error("pull: the ref vanished");
       if (plan.kind === "present") {
-        await this.complete(dataset, readonly, snapshots, refs);
-        const here = snapshots.find((s) => s.guid === ref.guid)!;
+        await completeTracking(ctx, tracking, describe);
+        const here = tracking.snapshots.find((s) => s.guid === ref.guid)!;
         return { ...result, pulled: false, streams: 0, bytes: 0, zfsName: here.zfsName };
       }
-      const named = snapshots.find((s) => s.zfsName === zfsName);
-      if (named) {
-        throw new StateError(
-          `${zfsName} is another snapshot than '${name}' of remote '${remoteName}' (GUID ${named.guid}, not ${ref.guid})`,
-          { hint: `destroy or rename ${zfsName} (zfs), then pull again` },
-        );
-      }
-      if (plan.kind === "diverged") {
-        throw new StateError(
-          `${dataset} went on from a snapshot (GUID ${plan.newest}) that '${name}' of remote '${remoteName}' does not follow`,
-          { hint: `destroy ${dataset} (zfs destroy -r) to pull it again whole` },
-        );
-      }
-      await this.complete(dataset, readonly, snapshots, refs);
-      if (snapshots.length === 0) await this.prepare(remoteName, dataset, exists);
+      refuseDivergedName(
+        tracking,
+        name,
+        ref.guid,
+        `remote '${remoteName}'`,
+        `delete it (zvpg snapshot delete ${remoteName}/${name}), then pull again`,
+      );
+      if (plan.kind === "diverged") throw diverged(tracking.dataset, plan.newest, name, remoteName);
+      await completeTracking(ctx, tracking, describe);
+      if (tracking.snapshots.length === 0) await prepareTracking(ctx, remoteName, tracking);
       let bytes = 0;
       for (const [i, stream] of plan.streams.entries()) {
         const file = join(dir, stream.stream);
@@ -125,90 +155,164 @@ export class PullService {
         log.info(
           `receiving '${stream.name}' from '${remoteName}' (${i + 1}/${plan.streams.length})`,
         );
-        await receive(ctx, dataset, file, stream.name, remoteName);
+        try {
+          await ctx.zfs.receiveFromFile(tracking.dataset, file);
+        } catch (error) {
+          throw receiveFailed(
+            error,
+            stream.name,
+            `remote '${remoteName}' from ${file}`,
+            "nothing of it was kept; push it to the remote again, then pull again",
+          );
+        }
         // received whole but not yet described: the next pull describes it
         faultPoint("pull.after-receive");
-        if (i === 0 && snapshots.length === 0) await ctx.zfs.set(dataset, { readonly: "on" });
-        await ctx.zfs.set(`${dataset}@${stream.name}`, receivedSnapshotProps(stream));
+        await finishReceived(ctx, tracking.dataset, stream.name, stream, {
+          first: i === 0 && tracking.snapshots.length === 0,
+        });
       }
-      return { ...result, pulled: true, streams: plan.streams.length, bytes, zfsName };
+      const base = plan.streams[0].base;
+      return {
+        ...result,
+        base: tracking.snapshots.find((s) => s.guid === base)?.name ?? null,
+        pulled: true,
+        streams: plan.streams.length,
+        bytes,
+        zfsName,
+      };
     });
   }
 
-  /** The remote-tracking dataset `dataset`: whether it exists, and its snapshots, oldest first. */
-  private async tracked(
-    dataset: string,
-  ): Promise<{ exists: boolean; readonly: boolean; snapshots: TrackedSnapshot[] }> {
-    const entries = await this.ctx.zfs.get([dataset], [
-      "guid",
-      "createtxg",
-      "readonly",
-      PROPS.taken,
-    ], 1);
-    const own = entries.find((e) => e.name === dataset);
-    const snapshots = entries
-      .filter((e) => e.type === "snapshot" && e.props.guid !== undefined)
-      .sort((a, b) => Number(a.props.createtxg) - Number(b.props.createtxg))
-      .map((e) => ({
-        zfsName: e.name,
-        guid: e.props.guid,
-        described: e.props[PROPS.taken] !== undefined,
-      }));
-    return { exists: own !== undefined, readonly: own?.props.readonly === "on", snapshots };
+  /** Receives `name` from an ssh remote's `zvpg serve --stdio`. */
+  private async fromSsh(remote: SshRemote, name: string): Promise<Pulled> {
+    const { ctx } = this;
+    const zvpg = PROTOCOL_VERSION;
+    const { refs } = await askRemote(ctx, remote, { zvpg, op: "list" }, AnswerSchemas.list);
+    const ref = refs.find((r) => r.name === name);
+    if (!ref) {
+      throw new ZvpgError(`remote '${remote.name}' has no snapshot '${name}'`, {
+        hint: `'zvpg fetch ${remote.name}' lists what it holds`,
+      });
+    }
+    const describe = (guid: string) => {
+      const r = refs.find((r) => r.guid === guid);
+      return r && metaOf(r);
+    };
+    return await this.underPoolLock(async () => {
+      const tracking = await readTracking(
+        ctx,
+        ctx.layout.remoteBranchDataset(remote.name, ref.branch),
+      );
+      const result = { branch: ref.branch, guid: ref.guid };
+      const here = tracking.snapshots.find((s) => s.guid === ref.guid);
+      if (here) {
+        await completeTracking(ctx, tracking, describe);
+        return {
+          ...result,
+          pulled: false,
+          streams: 0,
+          bytes: 0,
+          base: null,
+          resumed: false,
+          zfsName: here.zfsName,
+        };
+      }
+      refuseDivergedName(
+        tracking,
+        name,
+        ref.guid,
+        `remote '${remote.name}'`,
+        `delete it (zvpg snapshot delete ${remote.name}/${name}), then pull again`,
+      );
+      await completeTracking(ctx, tracking, describe);
+      let received: { bytes: number; resumed: boolean };
+      try {
+        received = await this.receiveFromSsh(remote, ref, tracking, tracking.resumeToken);
+      } catch (error) {
+        // a token the sender refuses is dropped: the partial receive is discarded
+        if (!(error instanceof RemoteRefusedError) || tracking.resumeToken === null) throw error;
+        if (!/resume token/.test(error.reason)) throw error;
+        log.warn(`remote '${remote.name}' refused to resume: ${error.reason}; starting over`);
+        await ctx.zfs.abortReceive(tracking.dataset);
+        received = await this.receiveFromSsh(remote, ref, { ...tracking, resumeToken: null }, null);
+      }
+      faultPoint("pull.after-receive");
+      await finishReceived(ctx, tracking.dataset, name, metaOf(ref), {
+        first: tracking.snapshots.length === 0,
+      });
+      const newest = tracking.snapshots.at(-1);
+      return {
+        ...result,
+        pulled: true,
+        streams: 1,
+        bytes: received.bytes,
+        base: newest?.name ?? null,
+        resumed: received.resumed,
+        zfsName: `${tracking.dataset}@${name}`,
+      };
+    });
   }
 
-  /**
-   * Completes what a killed pull left undone: `readonly=on` on the dataset, the metadata
-   * of its snapshots that lack it (from the remote's refs, by GUID).
-   */
-  private async complete(
-    dataset: string,
-    readonly: boolean,
-    snapshots: TrackedSnapshot[],
-    refs: RemoteRef[],
-  ): Promise<void> {
-    if (snapshots.length > 0 && !readonly) await this.ctx.zfs.set(dataset, { readonly: "on" });
-    for (const s of snapshots.filter((s) => !s.described)) {
-      const ref = refs.find((r) => r.guid === s.guid);
-      if (ref) await this.ctx.zfs.set(s.zfsName, receivedSnapshotProps(ref));
+  /** One stream of `ref` from the server into `tracking`, resuming `token` if given. */
+  private async receiveFromSsh(
+    remote: SshRemote,
+    ref: ServedRef,
+    tracking: Tracking,
+    token: string | null,
+  ): Promise<{ bytes: number; resumed: boolean }> {
+    const { ctx } = this;
+    if (tracking.snapshots.length === 0 && token === null) {
+      await prepareTracking(ctx, remote.name, tracking);
     }
+    const progress = new TransferProgress(`pull '${ref.name}' from '${remote.name}'`);
+    let size: number | null = null;
+    const { value: resumed, bytes } = await streamFromRemote(
+      ctx,
+      remote,
+      {
+        zvpg: PROTOCOL_VERSION,
+        op: "send",
+        name: ref.name,
+        guid: ref.guid,
+        base: tracking.snapshots.at(-1)?.guid ?? null,
+        resumeToken: token,
+      },
+      AnswerSchemas.send,
+      async (answer, stream, signal) => {
+        size = answer.size;
+        try {
+          await ctx.zfs.receiveStream(tracking.dataset, stream, {
+            resumable: ctx.zfs.flavor === "openzfs",
+            signal,
+          });
+        } catch (error) {
+          throw receiveFailed(error, ref.name, `remote '${remote.name}'`);
+        }
+        return answer.resumed;
+      },
+      { onBytes: (n) => progress.bytes(n, size) },
+    );
+    return { bytes, resumed };
   }
 
-  /**
-   * Makes `<pool>/remotes` (mounted nowhere) and `<pool>/remotes/<remote>` when missing,
-   * and destroys a `dataset` left without snapshots by a whole receive that never finished.
-   */
-  private async prepare(remote: string, dataset: string, exists: boolean): Promise<void> {
-    const { zfs, layout } = this.ctx;
-    if (exists) {
-      log.warn(`${dataset} holds no snapshot (an unfinished receive): destroying it`);
-      await zfs.destroy(dataset);
-      return;
-    }
-    const parent = layout.remoteDataset(remote);
-    if (await zfs.exists(parent)) return;
-    if (!(await zfs.exists(layout.remotesDataset))) {
-      await zfs.create(layout.remotesDataset, { mountpoint: "none" });
-    }
-    await zfs.create(parent);
+  private async underPoolLock<T>(action: () => Promise<T>): Promise<T> {
+    const { ctx } = this;
+    return await withLock(ctx.layout, async () => {
+      await requireInitialized(ctx, await ctx.zfs.exists(ctx.layout.dataDataset), "pull");
+      return await action();
+    });
   }
 }
 
-/** Receives one stream into `dataset`; a stream ZFS refuses is named with what to do. */
-async function receive(
-  ctx: Context,
-  dataset: string,
-  file: string,
-  name: string,
-  remote: string,
-): Promise<void> {
-  try {
-    await ctx.zfs.receiveFromFile(dataset, file);
-  } catch (error) {
-    if (!(error instanceof CommandFailedError)) throw error;
-    throw new ZvpgError(
-      `cannot receive snapshot '${name}' of remote '${remote}' from ${file}: ${tail(error.stderr)}`,
-      { hint: "nothing of it was kept; push it to the remote again, then pull again" },
-    );
-  }
+/** The metadata a snapshot the server listed gets here. */
+function metaOf(ref: ServedRef): { message: string; time: string; branch: string } {
+  return { message: ref.message, time: ref.created, branch: ref.branch };
+}
+
+/** The tracking dataset went on from a snapshot the one pulled does not follow. */
+function diverged(dataset: string, newest: string, name: string, remote: string): StateError {
+  return new StateError(
+    `${dataset} went on from a snapshot (GUID ${newest}) that '${name}' of remote '${remote}' does not follow`,
+    { hint: `destroy ${dataset} (zfs destroy -r) to pull it again whole` },
+  );
 }

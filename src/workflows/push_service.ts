@@ -1,8 +1,15 @@
 /**
- * `zvpg push <remote> <snapshot>`: puts a snapshot on a file remote as a `zfs send`
- * stream, an increment from the newest snapshot of its branch the remote holds (matched
- * by GUID), else whole. Nothing in the pool changes: it reads the inventory, the GUIDs
- * and sends; the remote directory is changed under its own lock.
+ * `zvpg push <remote> <snapshot>`: puts a snapshot on a remote, an increment from the
+ * newest snapshot of its lineage the remote holds (matched by GUID), else whole.
+ *
+ * - A file remote gets a `zfs send` stream file; its directory is changed under its own
+ *   lock.
+ * - An ssh remote receives the stream with its `zvpg serve --stdio`, under its name for
+ *   this host (`<source>/<snapshot>`); it first says what it holds of that branch (the
+ *   base), and a partial receive it kept (OpenZFS) is resumed once this host's ZFS has
+ *   read that the token names this very snapshot.
+ * - Nothing in this pool changes but the push's progress: it reads the inventory and the
+ *   GUIDs, and sends.
  *
  * @module
  */
@@ -11,10 +18,15 @@ import { join } from "node:path";
 import { StateError, ZvpgError } from "../errors.ts";
 import { findSnapshot, type SnapshotRecord } from "../domain/inventory.ts";
 import { validateRemoteName, validateSnapshotName } from "../domain/names.ts";
+import { identityOf, type Remote } from "../domain/remote.ts";
+import { AnswerSchemas, PROTOCOL_VERSION } from "../domain/remote_protocol.ts";
 import { type LocalSnapshot, planPush, streamFileName } from "../domain/remote_refs.ts";
 import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 import { addRef, loadRefs, withRemoteDir } from "../ops/remote_dir.ts";
 import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
+import { askRemote, type SshRemote, sshRemote, streamToRemote } from "../ops/remote_transport.ts";
+import { datasetOf, snapshotLineage } from "../ops/snapshot_lineage.ts";
+import { TransferProgress } from "../ops/transfer_progress.ts";
 import type { Context } from "../context.ts";
 
 /** What a push did. */
@@ -28,22 +40,33 @@ export interface PushResult {
   pushed: boolean;
   /** The snapshot its stream is an increment from; null for a whole stream (or none). */
   base: string | null;
-  /** The bytes of the stream written (0 when nothing was pushed). */
+  /** The bytes of the stream sent (0 when nothing was pushed). */
   bytes: number;
+  /** The name the remote shows it by: `<this host's name there>/<snapshot>` over ssh. */
+  remoteName: string;
+  /** Whether the stream resumed a partial receive the remote kept. */
+  resumed: boolean;
+  /** How long the push took, in milliseconds. */
+  durationMs: number;
 }
+
+type Pushed = Omit<PushResult, "remote" | "snapshot" | "branch" | "guid" | "durationMs">;
 
 /** The push command. */
 export class PushService {
-  constructor(private readonly ctx: Context) {}
+  constructor(private readonly ctx: Context, private readonly hostname = Deno.hostname) {}
 
   /** Pushes snapshot `name` to remote `remoteName`. */
   async push(remoteName: string, name: string): Promise<PushResult> {
+    const started = this.ctx.now().getTime();
     validateRemoteName(remoteName);
     validateSnapshotName(name);
-    const dir = fileRemoteDir(findRemote(this.ctx, remoteName), "push");
+    const remote = findRemote(this.ctx, remoteName);
+    const ssh = sshRemote(remote);
+    const dir = ssh ? undefined : fileRemoteDir(remote, "push");
     const inventory = await loadInitializedInventory(this.ctx, "push", { containers: false });
     const snapshot = findSnapshot(inventory, name);
-    const lineage = await this.lineage(inventory.snapshots, snapshot);
+    const lineage = await snapshotLineage(this.ctx, inventory.snapshots, snapshot);
     const guid = lineage.at(-1)?.name === name ? lineage.at(-1)!.guid : undefined;
     if (guid === undefined) {
       throw new ZvpgError(`cannot read the GUID of snapshot '${name}' (${snapshot.zfsName})`, {
@@ -51,15 +74,26 @@ export class PushService {
       });
     }
     const result = { remote: remoteName, snapshot: name, branch: snapshot.branch, guid };
+    const pushed = ssh
+      ? await this.toSsh(ssh, snapshot, lineage)
+      : await this.toDir(dir!, remote, snapshot, lineage);
+    return { ...result, ...pushed, durationMs: this.ctx.now().getTime() - started };
+  }
+
+  /** Adds the snapshot's stream to a file remote's directory. */
+  private async toDir(
+    dir: string,
+    remote: Remote,
+    snapshot: SnapshotRecord,
+    lineage: LocalSnapshot[],
+  ): Promise<Pushed> {
+    const { name } = snapshot;
+    const guid = lineage.at(-1)!.guid;
+    const untouched = { pushed: false, base: null, bytes: 0, remoteName: name, resumed: false };
     return await withRemoteDir(dir, "push", async () => {
       const plan = planPush(lineage, loadRefs(dir));
-      if (plan.kind === "present") return { ...result, pushed: false, base: null, bytes: 0 };
-      if (plan.kind === "conflict") {
-        throw new StateError(
-          `remote '${remoteName}' holds another snapshot named '${name}' (from branch '${plan.ref.branch}')`,
-          { hint: "snapshot names are unique on a remote: rename one of them" },
-        );
-      }
+      if (plan.kind === "present") return untouched;
+      if (plan.kind === "conflict") throw conflict(remote.name, name, plan.ref.branch);
       const base = plan.base;
       const ref = {
         name,
@@ -70,38 +104,108 @@ export class PushService {
         base: base?.guid ?? null,
         stream: streamFileName(guid),
       };
-      const from = base ? { from: zfsNameOf(snapshot, base) } : {};
+      const from = base ? { from: `${datasetOf(snapshot)}@${base.name}` } : {};
       await addRef(dir, ref, (file) => this.ctx.zfs.sendToFile(snapshot.zfsName, file, from));
       const bytes = statSync(join(dir, ref.stream)).size;
-      return { ...result, pushed: true, base: base?.name ?? null, bytes };
+      return { ...untouched, pushed: true, base: base?.name ?? null, bytes };
     });
+  }
+
+  /** Streams the snapshot to an ssh remote's `zvpg serve --stdio`. */
+  private async toSsh(
+    remote: SshRemote,
+    snapshot: SnapshotRecord,
+    lineage: LocalSnapshot[],
+  ): Promise<Pushed> {
+    const { ctx } = this;
+    const zvpg = PROTOCOL_VERSION;
+    const source = identityOf(this.hostname());
+    const held = await askRemote(
+      ctx,
+      remote,
+      { zvpg, op: "tracked", source, branch: snapshot.branch },
+      AnswerSchemas.tracked,
+    );
+    const remoteName = `${held.source}/${snapshot.name}`;
+    const untouched = { pushed: false, base: null, bytes: 0, remoteName, resumed: false };
+    const refs = held.snapshots.map((s) => ({ ...s, branch: snapshot.branch }));
+    const plan = planPush(lineage, refs);
+    if (plan.kind === "present") return untouched;
+    if (plan.kind === "conflict") throw conflict(remote.name, remoteName, snapshot.branch);
+    const newest = held.snapshots.at(-1)?.guid ?? null;
+    const base = plan.base;
+    if ((base?.guid ?? null) !== newest) {
+      throw new StateError(
+        `remote '${remote.name}' went on from a snapshot (GUID ${newest}) that '${snapshot.name}' does not follow`,
+        {
+          hint:
+            `delete ${remoteName} on the remote (zvpg snapshot delete ${remoteName}), then push again`,
+        },
+      );
+    }
+    const token =
+      held.resumeToken !== null && await this.tokenNames(held.resumeToken, snapshot, lineage)
+        ? held.resumeToken
+        : undefined;
+    const progress = new TransferProgress(`push '${snapshot.name}' to '${remote.name}'`);
+    const { bytes } = await streamToRemote(
+      ctx,
+      remote,
+      {
+        zvpg,
+        op: "receive",
+        source,
+        ref: {
+          name: snapshot.name,
+          guid: lineage.at(-1)!.guid,
+          branch: snapshot.branch,
+          created: snapshot.created.toISOString(),
+          message: snapshot.message,
+          referenced: snapshot.referenced,
+        },
+        base: newest,
+        resume: token !== undefined,
+      },
+      (out, signal) =>
+        ctx.zfs.sendStream(snapshot.zfsName, out, {
+          ...(token !== undefined
+            ? { token }
+            : base
+            ? { from: `${datasetOf(snapshot)}@${base.name}` }
+            : {}),
+          signal,
+        }),
+      AnswerSchemas.receive,
+      { onBytes: (n) => progress.bytes(n) },
+    );
+    return {
+      pushed: true,
+      base: base?.name ?? null,
+      bytes,
+      remoteName,
+      resumed: token !== undefined,
+    };
   }
 
   /**
-   * The snapshot and the earlier ones of its dataset, oldest first, with their GUIDs (one
-   * `zfs get`).
+   * Whether the remote's resume token names this snapshot (read by this host's ZFS: the
+   * token is the remote's, and the sender checks it).
    */
-  private async lineage(
-    snapshots: SnapshotRecord[],
+  private async tokenNames(
+    token: string,
     snapshot: SnapshotRecord,
-  ): Promise<LocalSnapshot[]> {
-    const dataset = datasetOf(snapshot);
-    const upTo = snapshots.indexOf(snapshot);
-    const own = snapshots.slice(0, upTo + 1).filter((s) => datasetOf(s) === dataset);
-    const entries = await this.ctx.zfs.get(own.map((s) => s.zfsName), ["guid"]);
-    const guids = new Map(entries.map((e) => [e.name, e.props.guid]));
-    return own.flatMap((s) => {
-      const guid = guids.get(s.zfsName);
-      return guid === undefined ? [] : [{ name: s.name, guid }];
-    });
+    lineage: LocalSnapshot[],
+  ): Promise<boolean> {
+    if (this.ctx.zfs.flavor !== "openzfs") return false;
+    const target = await this.ctx.zfs.resumeTokenTarget(token);
+    return target?.toname === snapshot.zfsName && target.toguid === lineage.at(-1)!.guid;
   }
 }
 
-function datasetOf(snapshot: SnapshotRecord): string {
-  return snapshot.zfsName.slice(0, snapshot.zfsName.indexOf("@"));
-}
-
-/** The full ZFS name of `base`, a snapshot of the same dataset as `snapshot`. */
-function zfsNameOf(snapshot: SnapshotRecord, base: LocalSnapshot): string {
-  return `${datasetOf(snapshot)}@${base.name}`;
+/** A remote holding another snapshot under this one's name. */
+function conflict(remote: string, name: string, branch: string): StateError {
+  return new StateError(
+    `remote '${remote}' holds another snapshot named '${name}' (from branch '${branch}')`,
+    { hint: "snapshot names are unique on a remote: rename one of them" },
+  );
 }

@@ -1,27 +1,61 @@
 /**
  * The server side of remotes: the answers `zvpg serve --stdio` gives another zvpg about
- * this host's pool. Read-only here; every answer comes from the pool, none from the
- * request beyond its operation.
+ * this host's pool, and the streams it receives and sends. Every answer and every ZFS
+ * name comes from this pool; a request only picks among them, by name and GUID.
+ *
+ * - A push lands under `<pool>/remotes/<source>/<branch>` (read-only, as a pull's
+ *   snapshots do), where `source` is the name the client goes by, or the server's
+ *   `serve --as` when the key is bound to one. Nothing else of the pool is ever written.
+ * - Nothing held is overwritten: a receive must go on from the newest snapshot held of
+ *   that branch (the base the client read with `tracked`), and a name held with another
+ *   GUID is refused.
+ * - A send resumes only a token that names the very snapshot asked for (read by this
+ *   host's ZFS, `send -nvP -t`): a token is the client's, so it is untrusted.
  *
  * @module
  */
 import type { Context } from "../context.ts";
+import { StateError, ZvpgError } from "../errors.ts";
+import { findSnapshot } from "../domain/inventory.ts";
 import {
   type Answer,
   PROTOCOL_VERSION,
+  type ReceiveAnswer,
   type RemoteRef,
   type Request,
+  type SendAnswer,
+  type TrackedAnswer,
   zfsCapabilities,
 } from "../domain/remote_protocol.ts";
-import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
+import { loadInitializedInventory, requireInitialized } from "../ops/store/load_inventory.ts";
+import {
+  completeTracking,
+  finishReceived,
+  prepareTracking,
+  readTracking,
+  receiveFailed,
+  refuseDivergedName,
+} from "../ops/remote_receive.ts";
+import { datasetOf, snapshotLineage } from "../ops/snapshot_lineage.ts";
+import { withLock } from "../runtime/lock.ts";
 import { VERSION } from "../version.ts";
+
+type Op<K extends Request["op"]> = Extract<Request, { op: K }>;
+
+/** A send the server agreed to: its answer line, then its stream. */
+export interface ServedSend {
+  answer: SendAnswer;
+  /** Writes the stream into `out`. */
+  stream: (out: WritableStream<Uint8Array>) => Promise<void>;
+}
 
 /** Answers protocol requests from this host's pool. */
 export class ServeService {
-  constructor(private readonly ctx: Context) {}
+  /** `as`: the name every push is filed under (`serve --as`), whatever the client says. */
+  constructor(private readonly ctx: Context, private readonly as?: string) {}
 
-  /** The answer to one valid request. */
-  async answer(request: Request): Promise<Answer> {
+  /** The answer to one valid request without a stream. */
+  async answer(request: Op<"hello" | "list" | "tracked">): Promise<Answer> {
     switch (request.op) {
       case "hello":
         return {
@@ -32,6 +66,8 @@ export class ServeService {
         };
       case "list":
         return { ok: true, zvpg: PROTOCOL_VERSION, refs: await this.refs() };
+      case "tracked":
+        return await this.tracked(request);
     }
   }
 
@@ -53,5 +89,186 @@ export class ServeService {
         referenced: s.referenced,
       }];
     });
+  }
+
+  /** What this pool holds of the client's branch: the base of its next push. */
+  async tracked(request: Op<"tracked">): Promise<TrackedAnswer> {
+    await this.requirePool();
+    const source = this.sourceOf(request);
+    const tracking = await readTracking(
+      this.ctx,
+      this.ctx.layout.remoteBranchDataset(source, request.branch),
+    );
+    return {
+      ok: true,
+      zvpg: PROTOCOL_VERSION,
+      source,
+      snapshots: tracking.snapshots.map((s) => ({ name: s.name, guid: s.guid })),
+      resumeToken: tracking.resumeToken,
+    };
+  }
+
+  /** Receives the pushed snapshot `request.ref` from `stream`, under the pool lock. */
+  async receive(
+    request: Op<"receive">,
+    stream: ReadableStream<Uint8Array>,
+  ): Promise<ReceiveAnswer> {
+    const { ctx } = this;
+    const source = this.sourceOf(request);
+    const { ref } = request;
+    const answer: ReceiveAnswer = {
+      ok: true,
+      zvpg: PROTOCOL_VERSION,
+      source,
+      snapshot: `${source}/${ref.name}`,
+    };
+    const meta = { message: ref.message, time: ref.created, branch: ref.branch };
+    return await withLock(ctx.layout, async () => {
+      await this.requirePool();
+      const tracking = await readTracking(ctx, ctx.layout.remoteBranchDataset(source, ref.branch));
+      if (tracking.snapshots.some((s) => s.guid === ref.guid)) {
+        await stream.cancel().catch(() => {});
+        await completeTracking(ctx, tracking, (g) => g === ref.guid ? meta : undefined);
+        return answer;
+      }
+      refuseDivergedName(
+        tracking,
+        ref.name,
+        ref.guid,
+        `'${source}'`,
+        `delete ${source}/${ref.name} on this host (zvpg snapshot delete), or push under another name`,
+      );
+      const newest = tracking.snapshots.at(-1)?.guid ?? null;
+      if (request.base !== newest) {
+        throw new StateError(
+          `${tracking.dataset} holds ${
+            newest === null ? "no snapshot" : `snapshot GUID ${newest} as its newest`
+          }, and the push is ${
+            request.base === null ? "whole" : `an increment from GUID ${request.base}`
+          }`,
+          { hint: "push again: zvpg reads what the remote holds first" },
+        );
+      }
+      await this.readyForStream(source, tracking, request.resume);
+      try {
+        await ctx.zfs.receiveStream(tracking.dataset, stream, {
+          resumable: ctx.zfs.flavor === "openzfs",
+        });
+      } catch (error) {
+        throw receiveFailed(error, ref.name, `'${source}'`);
+      }
+      await finishReceived(ctx, tracking.dataset, ref.name, meta, {
+        first: tracking.snapshots.length === 0,
+      });
+      return answer;
+    });
+  }
+
+  /**
+   * Agrees to send snapshot `request.name` (it must have the GUID asked for): whole, as an
+   * increment from `request.base` (a GUID of its lineage), or the rest of a partial
+   * receive whose token names it.
+   */
+  async send(request: Op<"send">): Promise<ServedSend> {
+    const { ctx } = this;
+    const inventory = await loadInitializedInventory(ctx, "serve", { containers: false });
+    const snapshot = findSnapshot(inventory, request.name);
+    const lineage = await snapshotLineage(ctx, inventory.snapshots, snapshot);
+    const own = lineage.at(-1);
+    if (own?.name !== snapshot.name || own.guid !== request.guid) {
+      throw new StateError(
+        `snapshot '${request.name}' here is not the one asked for (GUID ${
+          own?.name === snapshot.name ? own.guid : "unknown"
+        }, not ${request.guid})`,
+        { hint: "run 'zvpg fetch' again to see what the remote holds now" },
+      );
+    }
+    const ref = (await this.refs()).find((r) => r.guid === own.guid);
+    if (!ref) throw new StateError(`snapshot '${request.name}' is gone`);
+    const answer = (resumed: boolean, base: string | null): SendAnswer => ({
+      ok: true,
+      zvpg: PROTOCOL_VERSION,
+      ref,
+      base,
+      resumed,
+      size: null,
+    });
+    if (request.resumeToken !== null) {
+      await this.checkToken(request.resumeToken, snapshot.zfsName, own.guid);
+      const token = request.resumeToken;
+      return {
+        answer: answer(true, request.base),
+        stream: (out) => ctx.zfs.sendStream(snapshot.zfsName, out, { token }),
+      };
+    }
+    if (request.base === null) {
+      return {
+        answer: answer(false, null),
+        stream: (out) => ctx.zfs.sendStream(snapshot.zfsName, out),
+      };
+    }
+    const base = lineage.slice(0, -1).find((s) => s.guid === request.base);
+    if (!base) {
+      throw new StateError(
+        `snapshot '${request.name}' does not go on from the snapshot GUID ${request.base}`,
+        {
+          hint:
+            "the copy that asked went another way: delete it (zvpg snapshot delete) and pull again",
+        },
+      );
+    }
+    const from = `${datasetOf(snapshot)}@${base.name}`;
+    return {
+      answer: answer(false, base.guid),
+      stream: (out) => ctx.zfs.sendStream(snapshot.zfsName, out, { from }),
+    };
+  }
+
+  /** Refuses a resume token that does not name `zfsName` with `guid`. */
+  private async checkToken(token: string, zfsName: string, guid: string): Promise<void> {
+    const target = await this.ctx.zfs.resumeTokenTarget(token);
+    if (target?.toname !== zfsName || target.toguid !== guid) {
+      throw new ZvpgError(
+        `the resume token does not name snapshot ${zfsName}${
+          target ? ` (it names ${target.toname})` : ""
+        }`,
+        { hint: "the receiver discards its partial receive and asks again whole" },
+      );
+    }
+  }
+
+  /**
+   * Readies a tracking dataset for the stream: a partial receive is kept to resume, or
+   * discarded for a fresh stream; a whole receive gets its parents.
+   */
+  private async readyForStream(
+    source: string,
+    tracking: Awaited<ReturnType<typeof readTracking>>,
+    resume: boolean,
+  ): Promise<void> {
+    if (resume && tracking.resumeToken === null) {
+      throw new StateError(`${tracking.dataset} has no partial receive to resume`, {
+        hint: "push again: zvpg reads what the remote holds first",
+      });
+    }
+    if (!resume && tracking.resumeToken !== null) {
+      await this.ctx.zfs.abortReceive(tracking.dataset);
+      tracking.resumeToken = null;
+    }
+    if (tracking.snapshots.length === 0 && !resume) {
+      await prepareTracking(this.ctx, source, tracking);
+    }
+  }
+
+  private sourceOf(request: { source: string }): string {
+    return this.as ?? request.source;
+  }
+
+  private async requirePool(): Promise<void> {
+    await requireInitialized(
+      this.ctx,
+      await this.ctx.zfs.exists(this.ctx.layout.dataDataset),
+      "serve",
+    );
   }
 }

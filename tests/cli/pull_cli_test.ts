@@ -187,7 +187,7 @@ Deno.test("pull: a dataset left without snapshots is destroyed before a whole re
     calls: () => [
       existsCall("tpool/data"),
       trackedCall([], "off"),
-      { argv: ["zfs", "destroy", TRACKING] },
+      { argv: ["zfs", "destroy", "-r", TRACKING] },
       receiveCall(S1),
       READONLY,
       ...describeCalls(S1),
@@ -235,8 +235,90 @@ Deno.test("pull: a local copy that went on off the chain is refused", async () =
   );
 });
 
-Deno.test("pull: an ssh remote is refused before anything runs", async () => {
-  const run = await runCli(["pull", "origin", "baseline"], { setUp: remotes() });
+const SSH_ORIGIN = [
+  "ssh",
+  ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-e", "none", "-T"],
+  ...["--", "db2", "zvpg", "serve", "--stdio"],
+];
+
+const SERVED = [S1, S2].map((r) => ({
+  name: r.name,
+  guid: r.guid,
+  branch: r.branch,
+  created: r.time,
+  message: r.message,
+  referenced: 100,
+}));
+
+const LIST_CALL: ExpectedCall = {
+  argv: SSH_ORIGIN,
+  result: { stdout: JSON.stringify({ ok: true, zvpg: 1, refs: SERVED }) + "\n" },
+};
+
+const ORIGIN_TRACKING = "tpool/remotes/origin/main";
+
+/** `call` on origin's tracking dataset instead of usb's. */
+function onOrigin(call: ExpectedCall): ExpectedCall {
+  const swap = (t: string) => t.replaceAll(TRACKING, ORIGIN_TRACKING);
+  return {
+    ...call,
+    argv: call.argv.map(swap),
+    ...(call.result ? { result: { ...call.result, stdout: swap(call.result.stdout ?? "") } } : {}),
+  };
+}
+
+Deno.test("pull: an increment over ssh from the newest snapshot here", async () => {
+  const run = await runCli(["pull", "origin", "v2", "-f", "json"], {
+    setUp: remotes(),
+    calls: () => [
+      LIST_CALL,
+      existsCall("tpool/data"),
+      onOrigin(trackedCall([["baseline", "111", 20, true]])),
+      {
+        argv: SSH_ORIGIN,
+        check: (o) =>
+          assert.match(String(o.stdin), /"op":"send","name":"v2","guid":"222","base":"111"/),
+        result: {
+          stdout: JSON.stringify({
+            ok: true,
+            zvpg: 1,
+            ref: SERVED[1],
+            base: "111",
+            resumed: false,
+            size: null,
+          }) +
+            "\nstream-bytes",
+        },
+      },
+      { argv: ["zfs", "receive", "-u", ORIGIN_TRACKING], check: (o) => assert.ok(o.stdinStream) },
+      ...describeCalls(S2).map(onOrigin),
+    ],
+  });
+  assertGolden("pull_ssh.json", run);
+});
+
+Deno.test("pull: a refusal of the ssh remote is exit 1 with its words and hint", async () => {
+  const run = await runCli(["pull", "origin", "v2"], {
+    setUp: remotes(),
+    calls: () => [
+      LIST_CALL,
+      existsCall("tpool/data"),
+      onOrigin(trackedCall([["other", "555", 20, true]])),
+      {
+        argv: SSH_ORIGIN,
+        result: {
+          code: 1,
+          stdout: JSON.stringify({
+            ok: false,
+            zvpg: 1,
+            error: "snapshot 'v2' does not go on from the snapshot GUID 555",
+            hint:
+              "the copy that asked went another way: delete it (zvpg snapshot delete) and pull again",
+          }) + "\n",
+        },
+      },
+    ],
+  });
   assertGolden("error_pull_ssh.txt", run);
 });
 

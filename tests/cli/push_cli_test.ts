@@ -156,8 +156,76 @@ Deno.test("push: another snapshot of the same name on the remote is refused", as
   assertGolden("error_push_conflict.txt", run);
 });
 
-Deno.test("push: an ssh remote is refused before anything is read", async () => {
-  const run = await runCli(["push", "origin", "baseline"], { setUp: remotes() });
+const SSH_ORIGIN = [
+  "ssh",
+  ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-e", "none", "-T"],
+  ...["--", "db2", "zvpg", "serve", "--stdio"],
+];
+
+/** The `tracked` call to origin: it holds `snapshots` of the branch (name, GUID). */
+function trackedAnswer(snapshots: [string, string][]): ExpectedCall {
+  return {
+    argv: SSH_ORIGIN,
+    check: (o) => assert.match(String(o.stdin), /"op":"tracked".*"branch":"main"/),
+    result: {
+      stdout: JSON.stringify({
+        ok: true,
+        zvpg: 1,
+        source: "laptop",
+        snapshots: snapshots.map(([name, guid]) => ({ name, guid })),
+        resumeToken: null,
+      }) + "\n",
+    },
+  };
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`push: ${format} output of an increment over ssh`, async () => {
+    const run = await runCli(["push", "origin", "v2", "-f", format], {
+      setUp: remotes(),
+      calls: () => [
+        ...zfsOnly([...pool(), V2]),
+        guidCall(["tpool/data@baseline", "tpool/data@v2"], ["111", "222"]),
+        trackedAnswer([["baseline", "111"]]),
+        {
+          argv: ["zfs", "send", "-i", "tpool/data@baseline", "tpool/data@v2"],
+          result: { stdout: "stream-bytes" },
+        },
+        {
+          argv: SSH_ORIGIN,
+          check: (o) => assert.ok(o.stdinStream, "the stream goes to ssh's stdin"),
+          result: {
+            stdout: JSON.stringify({ ok: true, zvpg: 1, source: "laptop", snapshot: "laptop/v2" }),
+          },
+        },
+      ],
+    });
+    assertGolden(`push_ssh.${ext}`, run);
+  });
+}
+
+Deno.test("push: a refusal of the ssh remote is exit 1 with its words and hint", async () => {
+  const run = await runCli(["push", "origin", "baseline"], {
+    setUp: remotes(),
+    calls: () => [
+      ...zfsOnly(),
+      guidCall(["tpool/data@baseline"], ["111"]),
+      trackedAnswer([]),
+      { argv: ["zfs", "send", "tpool/data@baseline"], result: { stdout: "stream-bytes" } },
+      {
+        argv: SSH_ORIGIN,
+        result: {
+          code: 1,
+          stdout: JSON.stringify({
+            ok: false,
+            zvpg: 1,
+            error: "cannot receive snapshot 'baseline' of 'laptop': out of space",
+            hint: "free some space",
+          }),
+        },
+      },
+    ],
+  });
   assertGolden("error_push_ssh.txt", run);
 });
 

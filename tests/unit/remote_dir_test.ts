@@ -56,7 +56,7 @@ Deno.test("remote dir: one others can write to, or another uid owns, is refused 
 Deno.test("remote dir: a file is no remote directory", async () => {
   await withTempDir(async (base) => {
     const file = join(base, "f");
-    Deno.writeTextFileSync(file, "");
+    await Deno.writeTextFile(file, "");
     assert.throws(() => checkRemoteDir(file, "push"), /is not a directory/);
   });
 });

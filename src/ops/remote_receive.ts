@@ -1,0 +1,166 @@
+/**
+ * Receiving snapshots into a remote-tracking dataset `<pool>/remotes/<remote>/<branch>`:
+ * what a pull does on this host, and what `serve` does on the host a push goes to.
+ *
+ * - A tracking dataset is read-only, mounted nowhere, and runs no container.
+ * - ZFS makes a received snapshot visible only once its stream is whole: a failed or killed
+ *   receive leaves the snapshots received before it (and, on OpenZFS with `-s`, a partial
+ *   receive with a resume token), never a half snapshot.
+ * - The sender's metadata (message, time, branch) goes on each received snapshot as zvpg
+ *   user properties right after its receive; a receive killed in between leaves a snapshot
+ *   without them, which {@link completeTracking} adds the next time (as it does
+ *   `readonly=on`).
+ * - A tracking dataset left without any snapshot and without a resume token (a whole
+ *   receive that never finished, on a ZFS that kept it) is destroyed before the next whole
+ *   receive.
+ *
+ * @module
+ */
+import { CommandFailedError, StateError, tail, ZvpgError } from "../errors.ts";
+import { PROPS } from "../domain/layout.ts";
+import { receivedSnapshotProps } from "../domain/metadata_props.ts";
+import { log } from "../runtime/log.ts";
+import type { Context } from "../context.ts";
+
+/** A snapshot of a remote-tracking dataset. */
+export interface TrackedSnapshot {
+  zfsName: string;
+  /** Its name after `@`. */
+  name: string;
+  guid: string;
+  /** Whether it carries its metadata ({@link PROPS}.taken) already. */
+  described: boolean;
+}
+
+/** A remote-tracking dataset as ZFS has it now. */
+export interface Tracking {
+  dataset: string;
+  exists: boolean;
+  readonly: boolean;
+  /** Oldest first. */
+  snapshots: TrackedSnapshot[];
+  /** A partial receive into it (OpenZFS `receive -s`), else null. */
+  resumeToken: string | null;
+}
+
+/** The metadata a received snapshot gets. */
+export interface ReceivedMeta {
+  message: string;
+  /** When it was taken (RFC 3339). */
+  time: string;
+  branch: string;
+}
+
+/** Reads the tracking dataset `dataset` (one `zfs get`, plus the token on OpenZFS). */
+export async function readTracking(ctx: Context, dataset: string): Promise<Tracking> {
+  const entries = await ctx.zfs.get([dataset], ["guid", "createtxg", "readonly", PROPS.taken], 1);
+  const own = entries.find((e) => e.name === dataset);
+  const snapshots = entries
+    .filter((e) => e.type === "snapshot" && e.props.guid !== undefined)
+    .sort((a, b) => Number(a.props.createtxg) - Number(b.props.createtxg))
+    .map((e) => ({
+      zfsName: e.name,
+      name: e.name.slice(e.name.indexOf("@") + 1),
+      guid: e.props.guid,
+      described: e.props[PROPS.taken] !== undefined,
+    }));
+  const resumeToken = own ? await ctx.zfs.resumeToken(dataset) : null;
+  return {
+    dataset,
+    exists: own !== undefined,
+    readonly: own?.props.readonly === "on",
+    snapshots,
+    resumeToken,
+  };
+}
+
+/**
+ * Completes what a killed receive left undone: `readonly=on` on the dataset, the metadata
+ * of its snapshots that lack it (`describe` gives it by GUID, when the sender told it).
+ */
+export async function completeTracking(
+  ctx: Context,
+  tracking: Tracking,
+  describe: (guid: string) => ReceivedMeta | undefined,
+): Promise<void> {
+  if (tracking.snapshots.length > 0 && !tracking.readonly) {
+    await ctx.zfs.set(tracking.dataset, { readonly: "on" });
+  }
+  for (const s of tracking.snapshots.filter((s) => !s.described)) {
+    const meta = describe(s.guid);
+    if (meta) await ctx.zfs.set(s.zfsName, receivedSnapshotProps(meta));
+  }
+}
+
+/**
+ * Readies `tracking` for a whole receive: makes `<pool>/remotes` (mounted nowhere) and
+ * `<pool>/remotes/<remote>` when missing, and destroys a tracking dataset left without
+ * snapshots by a whole receive that never finished (unless it can be resumed).
+ */
+export async function prepareTracking(
+  ctx: Context,
+  remote: string,
+  tracking: Tracking,
+): Promise<void> {
+  const { zfs, layout } = ctx;
+  if (tracking.exists) {
+    if (tracking.resumeToken !== null) return;
+    log.warn(`${tracking.dataset} holds no snapshot (an unfinished receive): destroying it`);
+    await zfs.destroy(tracking.dataset, { recursive: true });
+    return;
+  }
+  const parent = layout.remoteDataset(remote);
+  if (await zfs.exists(parent)) return;
+  if (!(await zfs.exists(layout.remotesDataset))) {
+    await zfs.create(layout.remotesDataset, { mountpoint: "none" });
+  }
+  await zfs.create(parent);
+}
+
+/**
+ * What is left to do once snapshot `name` was received whole into the tracking dataset
+ * `dataset`: the dataset made read-only after its `first` snapshot, the snapshot described.
+ */
+export async function finishReceived(
+  ctx: Context,
+  dataset: string,
+  name: string,
+  meta: ReceivedMeta,
+  options: { first: boolean },
+): Promise<void> {
+  if (options.first) await ctx.zfs.set(dataset, { readonly: "on" });
+  await ctx.zfs.set(`${dataset}@${name}`, receivedSnapshotProps(meta));
+}
+
+/**
+ * Refuses to receive snapshot `name` (GUID `guid`) into `tracking` when a snapshot of that
+ * name is there with another GUID: nothing is overwritten unasked.
+ */
+export function refuseDivergedName(
+  tracking: Tracking,
+  name: string,
+  guid: string,
+  what: string,
+  hint: string,
+): void {
+  const named = tracking.snapshots.find((s) => s.name === name);
+  if (named && named.guid !== guid) {
+    throw new StateError(
+      `${named.zfsName} is another snapshot than '${name}' of ${what} (GUID ${named.guid}, not ${guid})`,
+      { hint },
+    );
+  }
+}
+
+/** The error of a receive ZFS refused, naming the snapshot and what to do. */
+export function receiveFailed(
+  error: unknown,
+  name: string,
+  from: string,
+  hint = "nothing of it was kept; run the command again (a full pool needs space first)",
+): unknown {
+  if (!(error instanceof CommandFailedError)) return error;
+  return new ZvpgError(`cannot receive snapshot '${name}' of ${from}: ${tail(error.stderr)}`, {
+    hint,
+  });
+}
