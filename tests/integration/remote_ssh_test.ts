@@ -1,0 +1,126 @@
+/**
+ * Push and pull between two hosts over a real ssh hop: the remote host is a network
+ * namespace with its own sshd whose key is bound to `zvpg serve --stdio --as laptop` on its
+ * own pool; this host is another installation with its own pool, config and ports. Real
+ * `zfs send`/`zfs receive` streams, real PostgreSQL on both sides.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { itest, sh, TestEnv } from "../support/itest.ts";
+import { type RemoteHost, startRemoteHost } from "../support/remote_host.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+const DIGEST = "select count(*) || ' ' || md5(string_agg(v, ',' order by id)) from t";
+
+interface PushJson {
+  pushed: boolean;
+  base: string | null;
+  bytes: number;
+  remoteName: string;
+}
+
+interface PullJson {
+  pulled: boolean;
+  base: string | null;
+  bytes: number;
+  zfsName: string;
+}
+
+/** A host whose key runs only `zvpg serve --stdio --as laptop` on `env`'s pool. */
+function serving(env: TestEnv): Promise<RemoteHost> {
+  return startRemoteHost({
+    forcedCommand: `'${Deno.execPath()}' run --allow-all '${
+      join(ROOT, "main.ts")
+    }' serve --stdio --as laptop`,
+    env: { ZVPG_CONFIG_DIR: env.configDir },
+  });
+}
+
+async function guidOf(name: string): Promise<string> {
+  return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
+}
+
+itest(
+  "push and pull over ssh: whole then increments by GUID, equal rows, nothing overwritten",
+  async (server) => {
+    const serverMain = await server.port("main");
+    await server.psql(
+      serverMain,
+      "create table t as select g as id, md5(g::text) as v from generate_series(1, 3000) g",
+    );
+    await server.ok(["snapshot", "create", "t1", "-m", "3000 rows"]);
+    const host = await serving(server);
+    const laptop = new TestEnv({ sshOptions: host.sshOptions() });
+    try {
+      await laptop.ok(["init", "env"]);
+      await laptop.ok(["remote", "add", "staging", `ssh://root@${host.address}`]);
+
+      // pull: a whole stream into a tracking dataset, then a branch with the same rows
+      const p1 = await laptop.json<PullJson>(["pull", "staging", "t1"]);
+      assert.equal(p1.pulled, true);
+      assert.equal(p1.base, null);
+      assert.equal(p1.zfsName, `${laptop.pool}/remotes/staging/main@t1`);
+      assert.equal(await guidOf(p1.zfsName), await guidOf(`${server.pool}/data@t1`));
+      await laptop.ok(["branch", "create", "x", "--from", "staging/t1"]);
+      const sent = await server.psql(serverMain, DIGEST);
+      assert.equal(await laptop.psql(await laptop.port("x"), DIGEST), sent);
+
+      // an increment: only what changed since t1 travels
+      await server.psql(serverMain, "insert into t values (3001, 'after t1')");
+      await server.ok(["snapshot", "create", "t2", "-m", "3001 rows"]);
+      const p2 = await laptop.json<PullJson>(["pull", "staging", "t2"]);
+      assert.equal(p2.base, "t1");
+      assert.ok(p2.bytes < p1.bytes / 2, `increment ${p2.bytes} B, whole ${p1.bytes} B`);
+      const again = await laptop.json<PullJson>(["pull", "staging", "t2"]);
+      assert.equal(again.pulled, false);
+
+      // push: lands under the key's name on the server, whole then as an increment
+      const laptopMain = await laptop.port("main");
+      await laptop.psql(
+        laptopMain,
+        "create table t as select g as id, md5(g::text) as v from generate_series(1, 2000) g",
+      );
+      await laptop.ok(["snapshot", "create", "l1", "-m", "laptop 1"]);
+      const q1 = await laptop.json<PushJson>(["push", "staging", "l1"]);
+      assert.deepEqual([q1.pushed, q1.base, q1.remoteName], [true, null, "laptop/l1"]);
+      const landed = `${server.pool}/remotes/laptop/main@l1`;
+      assert.equal(await guidOf(landed), await guidOf(`${laptop.pool}/data@l1`));
+      const readonly = await sh("zfs", [
+        "get",
+        "-H",
+        "-o",
+        "value",
+        "readonly",
+        landed.split("@")[0],
+      ]);
+      assert.equal(readonly.stdout.trim(), "on");
+      await laptop.psql(laptopMain, "insert into t values (2001, 'after l1')");
+      await laptop.ok(["snapshot", "create", "l2", "-m", "laptop 2"]);
+      const q2 = await laptop.json<PushJson>(["push", "staging", "l2"]);
+      assert.equal(q2.base, "l1");
+      assert.ok(q2.bytes < q1.bytes / 2, `increment ${q2.bytes} B, whole ${q1.bytes} B`);
+      assert.equal((await laptop.json<PushJson>(["push", "staging", "l2"])).pushed, false);
+      await server.ok(["branch", "create", "from-laptop", "--from", "laptop/l2"]);
+      assert.equal(
+        await server.psql(await server.port("from-laptop"), DIGEST),
+        await laptop.psql(laptopMain, DIGEST),
+      );
+
+      // a diverged name: another l3 than the one the server holds is refused, naming it
+      await laptop.ok(["snapshot", "create", "l3", "-m", "laptop 3"]);
+      await laptop.ok(["push", "staging", "l3"]);
+      await laptop.ok(["snapshot", "delete", "l3"]);
+      await laptop.ok(["snapshot", "create", "l3", "-m", "another laptop 3"]);
+      const diverged = await laptop.zvpg(["push", "staging", "l3"]);
+      assert.equal(diverged.code, 1, diverged.stdout + diverged.stderr);
+      assert.match(
+        diverged.stderr,
+        /^error: remote 'staging' holds another snapshot named 'laptop\/l3'/m,
+      );
+    } finally {
+      await laptop.cleanup();
+      await host.close();
+    }
+  },
+);
