@@ -124,3 +124,92 @@ itest(
     }
   },
 );
+
+/** Runs `zvpg <args>` of `env` as a terminal's foreground job; `signal` to its group once `after` shows in its DEBUG log. */
+async function runAndSignal(
+  env: TestEnv,
+  args: string[],
+  after: RegExp,
+  signal: Deno.Signal,
+): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "--allow-all", join(ROOT, "main.ts"), ...args],
+    env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_LOG_LEVEL: "DEBUG" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  let sent = false;
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stderr) {
+    stderr += decoder.decode(chunk, { stream: true });
+    if (!sent && after.test(stderr)) {
+      sent = true;
+      setTimeout(() => Deno.kill(-child.pid, signal), 300);
+    }
+  }
+  const status = await child.status;
+  assert.ok(sent, `never saw ${after}: ${stderr.slice(-500)}`);
+  return { code: status.code, stderr };
+}
+
+itest(
+  "push and pull over ssh: Ctrl-C and kill -9 mid-stream leave nothing half-made, a retry succeeds",
+  async (server) => {
+    const host = await serving(server);
+    const laptop = new TestEnv({ sshOptions: host.sshOptions() });
+    try {
+      await laptop.ok(["init", "env"]);
+      await laptop.ok(["remote", "add", "staging", `ssh://root@${host.address}`]);
+      const rows = "create table t as select g as id, md5(g::text) || repeat('x', 200) as v " +
+        "from generate_series(1, 400000) g";
+      await laptop.psql(await laptop.port("main"), rows);
+      await laptop.ok(["snapshot", "create", "big", "-m", "about 100 MB"]);
+      const tracking = `${server.pool}/remotes/laptop/main`;
+      const snapshotsThere = async () =>
+        (await sh("zfs", ["list", "-H", "-t", "snapshot", "-o", "name", "-r", server.pool]))
+          .stdout.split("\n").filter((n) => n.startsWith(`${tracking}@`));
+
+      const ctrlC = await runAndSignal(
+        laptop,
+        ["push", "staging", "big"],
+        /run: zfs send/,
+        "SIGINT",
+      );
+      assert.equal(ctrlC.code, 130, ctrlC.stderr.slice(-2000));
+      assert.match(ctrlC.stderr, /interrupted by SIGINT/);
+      assert.deepEqual(await snapshotsThere(), [], "nothing half-received is visible");
+
+      const killed = await runAndSignal(
+        laptop,
+        ["push", "staging", "big"],
+        /run: zfs send/,
+        "SIGKILL",
+      );
+      assert.equal(killed.code, 137, killed.stderr.slice(-2000));
+      assert.deepEqual(await snapshotsThere(), []);
+
+      const retry = await laptop.json<PushJson>(["push", "staging", "big"]);
+      assert.equal(retry.pushed, true);
+      assert.deepEqual(await snapshotsThere(), [`${tracking}@big`]);
+
+      // the same on the way back: a pull cut by Ctrl-C, then pulled whole
+      await server.ok(["branch", "create", "copy", "--from", "laptop/big"]);
+      await server.ok(["branch", "snapshot", "copy", "c1", "-m", "on copy"]);
+      const cut = await runAndSignal(
+        laptop,
+        ["pull", "staging", "c1"],
+        /run: zfs receive/,
+        "SIGINT",
+      );
+      assert.equal(cut.code, 130, cut.stderr.slice(-2000));
+      const pulled = await laptop.json<PullJson>(["pull", "staging", "c1"]);
+      assert.equal(pulled.pulled, true);
+      assert.equal(pulled.zfsName, `${laptop.pool}/remotes/staging/copy@c1`);
+    } finally {
+      await laptop.cleanup();
+      await host.close();
+    }
+  },
+);
