@@ -17,11 +17,18 @@ export function pushCommand(session: Session) {
       "Put a snapshot on a remote: an increment from the newest one it holds, else whole",
     )
     .argument("<remote>", "remote name (see 'zvpg remote list')", parseRemoteName)
-    .argument("<snapshot>", "snapshot name")
+    .argument(
+      "<snapshot>",
+      "snapshot name, or a branch: pushed as a snapshot taken now (CHECKPOINT first)",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
-      examples("zvpg push usb baseline", "zvpg push staging v2 -f json"),
+      examples(
+        "zvpg push usb baseline",
+        "zvpg push staging v2 -f json",
+        "zvpg push staging feature/auth",
+      ),
     )
     .action(session.action(async (ctx, remote, snapshot, options) => {
       const result = await new PushService(ctx).push(remote, snapshot);

@@ -971,6 +971,7 @@ export interface PushJson {
   bytes: number;
   remoteName: string;
   resumed: boolean;
+  taken: boolean;
   durationMs: number;
 }
 
@@ -986,10 +987,12 @@ export const pushView: View<PushResult> = {
     bytes: r.bytes,
     remoteName: r.remoteName,
     resumed: r.resumed,
+    taken: r.taken,
     durationMs: r.durationMs,
   }),
   text: (r) =>
-    !r.pushed
+    (r.taken ? `Took snapshot '${r.snapshot}' of branch '${r.branch}'\n` : "") +
+    (!r.pushed
       ? `Remote '${r.remote}' holds snapshot '${r.snapshot}' already${
         r.remoteName === r.snapshot ? "" : ` (as ${r.remoteName})`
       }`
@@ -1001,7 +1004,7 @@ export const pushView: View<PushResult> = {
           : r.base === null
           ? "whole"
           : `as an increment from '${r.base}'`
-      } (${formatBytes(r.bytes)})`,
+      } (${formatBytes(r.bytes)})`),
 };
 
 /** `pull -f json`. */

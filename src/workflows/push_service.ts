@@ -1,6 +1,7 @@
 /**
- * `zvpg push <remote> <snapshot>`: puts a snapshot on a remote, an increment from the
- * newest snapshot of its lineage the remote holds (matched by GUID), else whole.
+ * `zvpg push <remote> <snapshot|branch>`: puts a snapshot on a remote, an increment from
+ * the newest snapshot of its lineage the remote holds (matched by GUID), else whole. A
+ * branch is pushed as a snapshot taken now (`push-<time>`, CHECKPOINT first).
  *
  * - A file remote gets a `zfs send` stream file; its directory is changed under its own
  *   lock.
@@ -16,7 +17,8 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { StateError, ZvpgError } from "../errors.ts";
-import { findSnapshot, type SnapshotRecord } from "../domain/inventory.ts";
+import { findSnapshot, type Inventory, type SnapshotRecord } from "../domain/inventory.ts";
+import { snapshotBranch } from "../ops/take_snapshot.ts";
 import { validateRemoteName, validateSnapshotName } from "../domain/names.ts";
 import { identityOf, type Remote } from "../domain/remote.ts";
 import { AnswerSchemas, PROTOCOL_VERSION } from "../domain/remote_protocol.ts";
@@ -46,11 +48,21 @@ export interface PushResult {
   remoteName: string;
   /** Whether the stream resumed a partial receive the remote kept. */
   resumed: boolean;
+  /** Whether the push took `snapshot` first (it was given a branch). */
+  taken: boolean;
   /** How long the push took, in milliseconds. */
   durationMs: number;
 }
 
-type Pushed = Omit<PushResult, "remote" | "snapshot" | "branch" | "guid" | "durationMs">;
+type Pushed = Omit<
+  PushResult,
+  "remote" | "snapshot" | "branch" | "guid" | "taken" | "durationMs"
+>;
+
+/** The name of the snapshot a push of a branch takes: `push-<UTC time>`. */
+export function pushSnapshotName(now: Date): string {
+  return `push-${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "")}`;
+}
 
 /** The push command. */
 export class PushService {
@@ -60,13 +72,12 @@ export class PushService {
   async push(remoteName: string, name: string): Promise<PushResult> {
     const started = this.ctx.now().getTime();
     validateRemoteName(remoteName);
-    validateSnapshotName(name);
     const remote = findRemote(this.ctx, remoteName);
     const ssh = sshRemote(remote);
     const dir = ssh ? undefined : fileRemoteDir(remote, "push");
-    const inventory = await loadInitializedInventory(this.ctx, "push", { containers: false });
-    const snapshot = findSnapshot(inventory, name);
+    const { inventory, snapshot, taken } = await this.snapshotToPush(remoteName, name);
     const lineage = await snapshotLineage(this.ctx, inventory.snapshots, snapshot);
+    name = snapshot.name;
     const guid = lineage.at(-1)?.name === name ? lineage.at(-1)!.guid : undefined;
     if (guid === undefined) {
       throw new ZvpgError(`cannot read the GUID of snapshot '${name}' (${snapshot.zfsName})`, {
@@ -77,7 +88,31 @@ export class PushService {
     const pushed = ssh
       ? await this.toSsh(ssh, snapshot, lineage)
       : await this.toDir(dir!, remote, snapshot, lineage);
-    return { ...result, ...pushed, durationMs: this.ctx.now().getTime() - started };
+    return { ...result, ...pushed, taken, durationMs: this.ctx.now().getTime() - started };
+  }
+
+  /**
+   * The snapshot `name` names; or, when `name` is a branch and no snapshot, a new snapshot
+   * of it (`push-<time>`, after a CHECKPOINT when it runs, as `snapshot create` takes it),
+   * so what is pushed is the branch as it is now.
+   */
+  private async snapshotToPush(
+    remote: string,
+    name: string,
+  ): Promise<{ inventory: Inventory; snapshot: SnapshotRecord; taken: boolean }> {
+    const { ctx } = this;
+    const inventory = await loadInitializedInventory(ctx, "push", { containers: false });
+    const isSnapshot = inventory.snapshots.some((s) => s.name === name);
+    if (isSnapshot || !inventory.branches.some((b) => b.name === name)) {
+      validateSnapshotName(name);
+      return { inventory, snapshot: findSnapshot(inventory, name), taken: false };
+    }
+    const taken = await snapshotBranch(ctx, pushSnapshotName(ctx.now()), {
+      branch: name,
+      message: `pushed to '${remote}'`,
+    });
+    const after = await loadInitializedInventory(ctx, "push", { containers: false });
+    return { inventory: after, snapshot: findSnapshot(after, taken.name), taken: true };
   }
 
   /** Adds the snapshot's stream to a file remote's directory. */

@@ -107,6 +107,23 @@ itest(
         await laptop.psql(laptopMain, DIGEST),
       );
 
+      // a running branch: pushed as a snapshot taken now, after a CHECKPOINT
+      await laptop.ok(["branch", "create", "feat/x"]);
+      await laptop.psql(await laptop.port("feat/x"), "insert into t values (2002, 'on feat')");
+      const q3 = await laptop.json<PushJson & { snapshot: string; taken: boolean }>([
+        "push",
+        "staging",
+        "feat/x",
+      ]);
+      assert.equal(q3.taken, true);
+      assert.match(q3.snapshot, /^push-\d{8}T\d{6}Z$/);
+      assert.equal(q3.remoteName, `laptop/${q3.snapshot}`);
+      await server.ok(["branch", "create", "feat-copy", "--from", q3.remoteName]);
+      assert.equal(
+        await server.psql(await server.port("feat-copy"), "select v from t where id = 2002"),
+        "on feat",
+      );
+
       // a diverged name: another l3 than the one the server holds is refused, naming it
       await laptop.ok(["snapshot", "create", "l3", "-m", "laptop 3"]);
       await laptop.ok(["push", "staging", "l3"]);
