@@ -67,6 +67,7 @@ const ref = z.strictObject({
   created: rfc3339,
   message: shown,
   referenced: z.number().int().min(0),
+  origin: guid.nullable(),
 });
 
 /** The operations a server answers. */
@@ -82,11 +83,20 @@ export const RequestSchema = z.discriminatedUnion("op", [
    * What the server holds of `source`'s branch `branch` (pushed there before): the base a
    * push can be an increment from, and a partial receive to resume.
    */
-  z.strictObject({ ...versioned, op: z.literal("tracked"), source, branch: branchName }),
+  z.strictObject({
+    ...versioned,
+    op: z.literal("tracked"),
+    source,
+    branch: branchName,
+    /** GUIDs the client could send from; the answer says which the server holds. */
+    candidates: z.array(guid).max(64),
+  }),
   /**
    * Receive `ref` from `source`: a `zfs send` stream follows the request line on stdin,
    * an increment from the snapshot with GUID `base` (the newest the server holds of that
-   * branch), or whole; `resume`: the stream resumes the partial receive `tracked` named.
+   * branch; or, when it holds none, a snapshot it holds elsewhere that the stream's branch
+   * was cloned from), or whole; `resume`: the stream resumes the partial receive
+   * `tracked` named.
    */
   z.strictObject({
     ...versioned,
@@ -159,6 +169,11 @@ export interface RemoteRef {
   message: string;
   /** Bytes the snapshot refers to. */
   referenced: number;
+  /**
+   * The GUID of the origin of the branch the snapshot is on (a clone's origin snapshot);
+   * null for main's. A receiver holding it can take the snapshot as a clone of it.
+   */
+  origin: string | null;
 }
 
 /** The answer to `list`. */
@@ -186,6 +201,8 @@ export interface TrackedAnswer {
   snapshots: { name: string; guid: string }[];
   /** A partial receive the next push can resume (OpenZFS), else null. */
   resumeToken: string | null;
+  /** Which of the request's candidates the server holds, anywhere in its pool. */
+  held: string[];
 }
 
 /** The answer to `receive`, once the stream is received. */
@@ -242,6 +259,7 @@ export const AnswerSchemas = {
     source,
     snapshots: z.array(z.strictObject({ name: snapshotName, guid })),
     resumeToken: resumeToken.nullable(),
+    held: z.array(guid),
   }),
   receive: z.strictObject({
     ok: z.literal(true),

@@ -41,10 +41,11 @@ export interface RefsIndex {
   refs: RemoteRef[];
 }
 
-/** A snapshot on this side: its name and GUID. */
+/** A snapshot on this side: its name, GUID and ZFS name. */
 export interface LocalSnapshot {
   name: string;
   guid: string;
+  zfsName: string;
 }
 
 /**
@@ -199,12 +200,15 @@ export type PullPlan =
 
 /**
  * What pull receives to get ref `name` from `refs` into a local copy whose snapshots
- * have the GUIDs `local`, oldest first (none: no local copy yet).
+ * have the GUIDs `local`, oldest first (none: no local copy yet). With no local copy, a
+ * branch whose origin this host holds `elsewhere` (GUIDs of its other datasets) starts
+ * from its clone stream: it arrives as a clone of that origin, not whole.
  */
 export function planPull(
   refs: readonly RemoteRef[],
   name: string,
   local: readonly string[],
+  elsewhere: ReadonlySet<string> = new Set(),
 ): PullPlan {
   const ref = refs.find((r) => r.name === name);
   if (!ref) return { kind: "missing" };
@@ -212,7 +216,12 @@ export function planPull(
   const chain = chainOf(refs, ref);
   if (!chain) throw new Error(`planPull: ref '${name}' has no chain (a checked index has one)`);
   const newest = local.at(-1);
-  if (newest === undefined) return { kind: "receive", ref, streams: chain };
+  if (newest === undefined) {
+    const origin = chain.findLastIndex((r, i) =>
+      i + 1 < chain.length && elsewhere.has(r.guid) && chain[i + 1].branch !== r.branch
+    );
+    return { kind: "receive", ref, streams: chain.slice(origin + 1) };
+  }
   const at = chain.findIndex((r) => r.guid === newest);
   if (at < 0) return { kind: "diverged", ref, newest };
   return { kind: "receive", ref, streams: chain.slice(at + 1) };

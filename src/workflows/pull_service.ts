@@ -29,7 +29,7 @@ import {
   PROTOCOL_VERSION,
   type RemoteRef as ServedRef,
 } from "../domain/remote_protocol.ts";
-import { planPull } from "../domain/remote_refs.ts";
+import { chainOf, planPull, type RemoteRef } from "../domain/remote_refs.ts";
 import { checkRemoteDir, loadRefs, refsFile } from "../ops/remote_dir.ts";
 import {
   completeTracking,
@@ -131,7 +131,14 @@ export class PullService {
       const describe = (guid: string) => refs.find((r) => r.guid === guid);
       const zfsName = `${tracking.dataset}@${name}`;
       const result = { branch: ref.branch, guid: ref.guid, base: null, resumed: false };
-      const plan = planPull(refs, name, tracking.snapshots.map((s) => s.guid));
+      const plan = planPull(
+        refs,
+        name,
+        tracking.snapshots.map((s) => s.guid),
+        tracking.snapshots.length === 0 && isCloneChain(refs, ref)
+          ? await this.heldElsewhere(tracking)
+          : new Set(),
+      );
       if (plan.kind === "missing") throw new Error("pull: the ref vanished");
       if (plan.kind === "present") {
         await completeTracking(ctx, tracking, describe);
@@ -174,7 +181,7 @@ export class PullService {
       const base = plan.streams[0].base;
       return {
         ...result,
-        base: tracking.snapshots.find((s) => s.guid === base)?.name ?? null,
+        base: refs.find((r) => r.guid === base)?.name ?? null,
         pulled: true,
         streams: plan.streams.length,
         bytes,
@@ -225,39 +232,54 @@ export class PullService {
         `delete it (zvpg snapshot delete ${remote.name}/${name}), then pull again`,
       );
       await completeTracking(ctx, tracking, describe);
+      // nothing of the branch here yet, but its origin is: it comes as a clone of it
+      const newest = tracking.snapshots.at(-1)?.guid ?? null;
+      const base = newest === null && ref.origin !== null &&
+          (await this.heldElsewhere(tracking)).has(ref.origin)
+        ? ref.origin
+        : newest;
       let received: { bytes: number; resumed: boolean };
       try {
-        received = await this.receiveFromSsh(remote, ref, tracking, tracking.resumeToken);
+        received = await this.receiveFromSsh(remote, ref, tracking, base, tracking.resumeToken);
       } catch (error) {
         // a token the sender refuses is dropped: the partial receive is discarded
         if (!(error instanceof RemoteRefusedError) || tracking.resumeToken === null) throw error;
         if (!/resume token/.test(error.reason)) throw error;
         log.warn(`remote '${remote.name}' refused to resume: ${error.reason}; starting over`);
         await ctx.zfs.abortReceive(tracking.dataset);
-        received = await this.receiveFromSsh(remote, ref, { ...tracking, resumeToken: null }, null);
+        received = await this.receiveFromSsh(
+          remote,
+          ref,
+          { ...tracking, resumeToken: null },
+          base,
+          null,
+        );
       }
       faultPoint("pull.after-receive");
       await finishReceived(ctx, tracking.dataset, name, metaOf(ref), {
         first: tracking.snapshots.length === 0,
       });
-      const newest = tracking.snapshots.at(-1);
       return {
         ...result,
         pulled: true,
         streams: 1,
         bytes: received.bytes,
-        base: newest?.name ?? null,
+        base: refs.find((r) => r.guid === base)?.name ?? null,
         resumed: received.resumed,
         zfsName: `${tracking.dataset}@${name}`,
       };
     });
   }
 
-  /** One stream of `ref` from the server into `tracking`, resuming `token` if given. */
+  /**
+   * One stream of `ref` from the server into `tracking`: an increment from `base` (a GUID),
+   * else whole; resuming `token` if given.
+   */
   private async receiveFromSsh(
     remote: SshRemote,
     ref: ServedRef,
     tracking: Tracking,
+    base: string | null,
     token: string | null,
   ): Promise<{ bytes: number; resumed: boolean }> {
     const { ctx } = this;
@@ -274,7 +296,7 @@ export class PullService {
         op: "send",
         name: ref.name,
         guid: ref.guid,
-        base: tracking.snapshots.at(-1)?.guid ?? null,
+        base,
         resumeToken: token,
       },
       AnswerSchemas.send,
@@ -295,6 +317,16 @@ export class PullService {
     return { bytes, resumed };
   }
 
+  /** The GUIDs of this pool's snapshots outside `tracking` (its own and other pulls). */
+  private async heldElsewhere(tracking: Tracking): Promise<Set<string>> {
+    const { layout } = this.ctx;
+    const guids = await this.ctx.zfs.snapshotGuids(
+      [layout.dataDataset, layout.clonesDataset, layout.remotesDataset],
+    );
+    const prefix = `${tracking.dataset}@`;
+    return new Set([...guids].filter(([name]) => !name.startsWith(prefix)).map(([, g]) => g));
+  }
+
   private async underPoolLock<T>(action: () => Promise<T>): Promise<T> {
     const { ctx } = this;
     return await withLock(ctx.layout, async () => {
@@ -302,6 +334,11 @@ export class PullService {
       return await action();
     });
   }
+}
+
+/** Whether `ref`'s chain of streams holds a clone stream (a ref of another branch). */
+function isCloneChain(refs: readonly RemoteRef[], ref: RemoteRef): boolean {
+  return (chainOf(refs, ref) ?? []).some((r) => r.branch !== ref.branch);
 }
 
 /** The metadata a snapshot the server listed gets here. */

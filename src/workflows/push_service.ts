@@ -139,7 +139,7 @@ export class PushService {
         base: base?.guid ?? null,
         stream: streamFileName(guid),
       };
-      const from = base ? { from: `${datasetOf(snapshot)}@${base.name}` } : {};
+      const from = base ? { from: base.zfsName } : {};
       await addRef(dir, ref, (file) => this.ctx.zfs.sendToFile(snapshot.zfsName, file, from));
       const bytes = statSync(join(dir, ref.stream)).size;
       return { ...untouched, pushed: true, base: base?.name ?? null, bytes };
@@ -155,10 +155,20 @@ export class PushService {
     const { ctx } = this;
     const zvpg = PROTOCOL_VERSION;
     const source = identityOf(this.hostname());
+    // a branch's origin (another dataset's snapshot) leads its lineage
+    const origin = lineage.length > 0 && datasetOf(lineage[0]) !== datasetOf(snapshot)
+      ? lineage[0]
+      : undefined;
     const held = await askRemote(
       ctx,
       remote,
-      { zvpg, op: "tracked", source, branch: snapshot.branch },
+      {
+        zvpg,
+        op: "tracked",
+        source,
+        branch: snapshot.branch,
+        candidates: origin ? [origin.guid] : [],
+      },
       AnswerSchemas.tracked,
     );
     const remoteName = `${held.source}/${snapshot.name}`;
@@ -168,8 +178,9 @@ export class PushService {
     if (plan.kind === "present") return untouched;
     if (plan.kind === "conflict") throw conflict(remote.name, remoteName, snapshot.branch);
     const newest = held.snapshots.at(-1)?.guid ?? null;
-    const base = plan.base;
-    if ((base?.guid ?? null) !== newest) {
+    // nothing of the branch there yet, but its origin is: it goes as a clone of it
+    const base = newest === null && origin && held.held.includes(origin.guid) ? origin : plan.base;
+    if ((base?.guid ?? null) !== newest && base !== origin) {
       throw new StateError(
         `remote '${remote.name}' went on from a snapshot (GUID ${newest}) that '${snapshot.name}' does not follow`,
         {
@@ -197,17 +208,14 @@ export class PushService {
           created: snapshot.created.toISOString(),
           message: snapshot.message,
           referenced: snapshot.referenced,
+          origin: origin?.guid ?? null,
         },
-        base: newest,
+        base: base?.guid ?? null,
         resume: token !== undefined,
       },
       (out, signal) =>
         ctx.zfs.sendStream(snapshot.zfsName, out, {
-          ...(token !== undefined
-            ? { token }
-            : base
-            ? { from: `${datasetOf(snapshot)}@${base.name}` }
-            : {}),
+          ...(token !== undefined ? { token } : base ? { from: base.zfsName } : {}),
           signal,
         }),
       AnswerSchemas.receive,

@@ -36,7 +36,7 @@ import {
   receiveFailed,
   refuseDivergedName,
 } from "../ops/remote_receive.ts";
-import { datasetOf, snapshotLineage } from "../ops/snapshot_lineage.ts";
+import { snapshotLineage } from "../ops/snapshot_lineage.ts";
 import { withLock } from "../runtime/lock.ts";
 import { VERSION } from "../version.ts";
 
@@ -71,15 +71,15 @@ export class ServeService {
     }
   }
 
-  /** Every listed snapshot of the pool, oldest first, with its GUID. */
+  /** Every listed snapshot of the pool, oldest first, with its GUID and its branch's origin. */
   async refs(): Promise<RemoteRef[]> {
-    const { layout } = this.ctx;
     const inventory = await loadInitializedInventory(this.ctx, "serve", { containers: false });
-    const guids = await this.ctx.zfs.snapshotGuids([layout.dataDataset, layout.clonesDataset]);
+    const { guids, origins } = await this.tree();
     return inventory.snapshots.flatMap((s) => {
       const guid = guids.get(s.zfsName);
       // a snapshot destroyed between the two reads is not offered
       if (guid === undefined) return [];
+      const origin = origins.get(s.zfsName.slice(0, s.zfsName.indexOf("@")));
       return [{
         name: s.name,
         guid,
@@ -87,8 +87,36 @@ export class ServeService {
         created: s.created.toISOString(),
         message: s.message,
         referenced: s.referenced,
+        origin: origin === undefined ? null : guids.get(origin) ?? null,
       }];
     });
+  }
+
+  /**
+   * The GUID of every snapshot of the pool's data, branches and remote-tracking datasets,
+   * and the origin snapshot of each clone among them (one `zfs get -r`).
+   */
+  private async tree(): Promise<{ guids: Map<string, string>; origins: Map<string, string> }> {
+    const { layout } = this.ctx;
+    const entries = await this.ctx.zfs.getTree(
+      [layout.dataDataset, layout.clonesDataset, layout.remotesDataset],
+      ["guid", "origin"],
+    );
+    const guids = new Map<string, string>();
+    const origins = new Map<string, string>();
+    for (const e of entries) {
+      if (e.name.includes("@")) {
+        if (e.props.guid !== undefined) guids.set(e.name, e.props.guid);
+      } else if (e.props.origin?.includes("@")) origins.set(e.name, e.props.origin);
+    }
+    return { guids, origins };
+  }
+
+  /** Which of `candidates` (GUIDs) this pool holds, anywhere. */
+  private async held(candidates: readonly string[]): Promise<string[]> {
+    if (candidates.length === 0) return [];
+    const here = new Set((await this.tree()).guids.values());
+    return candidates.filter((g) => here.has(g));
   }
 
   /** What this pool holds of the client's branch: the base of its next push. */
@@ -105,6 +133,7 @@ export class ServeService {
       source,
       snapshots: tracking.snapshots.map((s) => ({ name: s.name, guid: s.guid })),
       resumeToken: tracking.resumeToken,
+      held: await this.held(request.candidates),
     };
   }
 
@@ -139,7 +168,10 @@ export class ServeService {
         `delete ${source}/${ref.name} on this host (zvpg snapshot delete), or push under another name`,
       );
       const newest = tracking.snapshots.at(-1)?.guid ?? null;
-      if (request.base !== newest) {
+      // a branch's first snapshot may come as a clone of its origin, held elsewhere here
+      const cloned = newest === null && request.base !== null &&
+        (await this.held([request.base])).length === 1;
+      if (request.base !== newest && !cloned) {
         throw new StateError(
           `${tracking.dataset} holds ${
             newest === null ? "no snapshot" : `snapshot GUID ${newest} as its newest`
@@ -217,7 +249,7 @@ export class ServeService {
         },
       );
     }
-    const from = `${datasetOf(snapshot)}@${base.name}`;
+    const from = base.zfsName;
     return {
       answer: answer(false, base.guid),
       stream: (out) => ctx.zfs.sendStream(snapshot.zfsName, out, { from }),

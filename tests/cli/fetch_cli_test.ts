@@ -103,6 +103,7 @@ const LIST = JSON.stringify({
       created: "2026-11-24T10:00:00.000Z",
       message: "renamed there",
       referenced: 1,
+      origin: null,
     },
     {
       name: "v3",
@@ -111,6 +112,7 @@ const LIST = JSON.stringify({
       created: "2026-11-25T09:30:00+01:00",
       message: "new",
       referenced: 2,
+      origin: null,
     },
   ],
 }) + "\n";

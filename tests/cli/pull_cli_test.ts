@@ -248,6 +248,7 @@ const SERVED = [S1, S2].map((r) => ({
   created: r.time,
   message: r.message,
   referenced: 100,
+  origin: null,
 }));
 
 const LIST_CALL: ExpectedCall = {

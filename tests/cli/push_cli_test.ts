@@ -59,13 +59,16 @@ function remotes(refs: RemoteRef[] = []) {
   };
 }
 
-/** `zfs get guid` of `names`, answering `guids`. */
+/** `zfs get guid,origin` of main's dataset and `names`, answering `guids`. */
 function guidCall(names: string[], guids: string[]): ExpectedCall {
   return {
-    argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,guid", ...names],
+    argv: [
+      ...["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,guid,origin"],
+      ...["tpool/data", ...names],
+    ],
     result: {
-      stdout: names.map((n, i) => `${n}\ttype\tsnapshot\t-\n${n}\tguid\t${guids[i]}\t-\n`)
-        .join(""),
+      stdout: "tpool/data\ttype\tfilesystem\t-\ntpool/data\torigin\t-\t-\n" +
+        names.map((n, i) => `${n}\ttype\tsnapshot\t-\n${n}\tguid\t${guids[i]}\t-\n`).join(""),
     },
   };
 }
@@ -174,6 +177,7 @@ function trackedAnswer(snapshots: [string, string][]): ExpectedCall {
         source: "laptop",
         snapshots: snapshots.map(([name, guid]) => ({ name, guid })),
         resumeToken: null,
+        held: [],
       }) + "\n",
     },
   };

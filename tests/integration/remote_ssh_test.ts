@@ -37,6 +37,10 @@ function serving(env: TestEnv): Promise<RemoteHost> {
   });
 }
 
+async function originOf(dataset: string): Promise<string> {
+  return (await sh("zfs", ["get", "-H", "-o", "value", "origin", dataset])).stdout.trim();
+}
+
 async function guidOf(name: string): Promise<string> {
   return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
 }
@@ -105,6 +109,31 @@ itest(
       assert.equal(
         await server.psql(await server.port("from-laptop"), DIGEST),
         await laptop.psql(laptopMain, DIGEST),
+      );
+
+      // a branch of a snapshot the other side holds travels as a clone of it: its own blocks
+      await laptop.ok(["branch", "create", "fc", "--from", "l1"]);
+      await laptop.psql(await laptop.port("fc"), "insert into t values (5000, 'on fc')");
+      await laptop.ok(["branch", "snapshot", "fc", "fc1", "-m", "on fc"]);
+      const q4 = await laptop.json<PushJson>(["push", "staging", "fc1"]);
+      assert.equal(q4.base, "l1");
+      assert.ok(q4.bytes < q1.bytes / 2, `clone stream ${q4.bytes} B, whole ${q1.bytes} B`);
+      const fcThere = `${server.pool}/remotes/laptop/fc`;
+      assert.equal(await originOf(fcThere), `${server.pool}/remotes/laptop/main@l1`);
+      await server.ok(["branch", "create", "sb", "--from", "t2"]);
+      await server.psql(await server.port("sb"), "insert into t values (5001, 'on sb')");
+      await server.ok(["branch", "snapshot", "sb", "sb1", "-m", "on sb"]);
+      const p3 = await laptop.json<PullJson>(["pull", "staging", "sb1"]);
+      assert.equal(p3.base, "t2");
+      assert.ok(p3.bytes < p1.bytes / 2, `clone stream ${p3.bytes} B, whole ${p1.bytes} B`);
+      assert.equal(
+        await originOf(`${laptop.pool}/remotes/staging/sb`),
+        `${laptop.pool}/remotes/staging/main@t2`,
+      );
+      await laptop.ok(["branch", "create", "sb-here", "--from", "staging/sb1"]);
+      assert.equal(
+        await laptop.psql(await laptop.port("sb-here"), "select v from t where id = 5001"),
+        "on sb",
       );
 
       // a running branch: pushed as a snapshot taken now, after a CHECKPOINT

@@ -73,26 +73,29 @@ Deno.test("chainOf: the refs from the whole stream to the ref, oldest first", ()
 
 Deno.test("planPush: an increment from the newest snapshot both sides hold, by GUID", () => {
   const lineage = [
-    { name: "s1", guid: "11" },
-    { name: "s2", guid: "22" },
-    { name: "wip", guid: "55" },
-    { name: "s4", guid: "66" },
+    { name: "s1", guid: "11", zfsName: "p/data@s1" },
+    { name: "s2", guid: "22", zfsName: "p/data@s2" },
+    { name: "wip", guid: "55", zfsName: "p/data@wip" },
+    { name: "s4", guid: "66", zfsName: "p/data@s4" },
   ];
   assert.deepEqual(planPush(lineage, REFS.slice(0, 2)), {
     kind: "send",
-    base: { name: "s2", guid: "22" },
+    base: { name: "s2", guid: "22", zfsName: "p/data@s2" },
   });
   // the remote holds s2 under another name: its GUID still makes it the base
   assert.deepEqual(planPush(lineage, [ref("s1", "11", null), ref("renamed", "22", "11")]), {
     kind: "send",
-    base: { name: "s2", guid: "22" },
+    base: { name: "s2", guid: "22", zfsName: "p/data@s2" },
   });
   assert.deepEqual(planPush(lineage, []), { kind: "send", base: null });
   assert.deepEqual(planPush(lineage, [ref("other", "77", null)]), { kind: "send", base: null });
 });
 
 Deno.test("planPush: present by GUID, a conflict by name", () => {
-  const lineage = [{ name: "s1", guid: "11" }, { name: "s2", guid: "22" }];
+  const lineage = [
+    { name: "s1", guid: "11", zfsName: "p/data@s1" },
+    { name: "s2", guid: "22", zfsName: "p/data@s2" },
+  ];
   assert.deepEqual(planPush(lineage, REFS), { kind: "present", ref: REFS[1] });
   const taken = ref("s2", "99", null);
   assert.deepEqual(planPush(lineage, [REFS[0], taken]), { kind: "conflict", ref: taken });
@@ -125,4 +128,24 @@ Deno.test("parsePulledName: <remote>/<snapshot> only, any other name is a local 
   for (const name of ["s2", "a/b/c", "/s2", "origin/", "-x/s2", "origin/-s2", "o@x/s2", "o/s@2"]) {
     assert.equal(parsePulledName(name), undefined, name);
   }
+});
+
+Deno.test("planPull: a branch whose origin is held elsewhere here starts at its clone stream", () => {
+  // c1 of feature/x is an increment from s2 of main (a clone stream), c2 one from c1
+  const refs = [...REFS, ref("c1", "55", "22", "feature/x"), ref("c2", "66", "55", "feature/x")];
+  const names = (plan: ReturnType<typeof planPull>) =>
+    plan.kind === "receive" ? plan.streams.map((r) => r.name) : plan.kind;
+  assert.deepEqual(names(planPull(refs, "c2", [], new Set(["11", "22"]))), ["c1", "c2"]);
+  // without the origin here, the whole chain comes (main's streams first)
+  assert.deepEqual(names(planPull(refs, "c2", [], new Set(["11"]))), ["s1", "s2", "c1", "c2"]);
+  // main's own snapshots held elsewhere never start a chain: a plain increment needs its base
+  assert.deepEqual(names(planPull(refs, "s3", [], new Set(["22"]))), ["s1", "s2", "s3"]);
+});
+
+Deno.test("planPush: a branch's origin leads its lineage and can be the base", () => {
+  const lineage = [
+    { name: "s2", guid: "22", zfsName: "p/data@s2" },
+    { name: "c1", guid: "55", zfsName: "p/clones/x@c1" },
+  ];
+  assert.deepEqual(planPush(lineage, REFS), { kind: "send", base: lineage[0] });
 });
