@@ -192,7 +192,13 @@ async function runAndSignal(
     stderr += decoder.decode(chunk, { stream: true });
     if (!sent && after.test(stderr)) {
       sent = true;
-      setTimeout(() => Deno.kill(-child.pid, signal), 300);
+      setTimeout(() => {
+        try {
+          Deno.kill(-child.pid, signal);
+        } catch {
+          // the group is gone already: the code below tells
+        }
+      }, 100);
     }
   }
   const status = await child.status;
@@ -236,23 +242,70 @@ itest(
       assert.equal(killed.code, 137, killed.stderr.slice(-2000));
       assert.deepEqual(await snapshotsThere(), []);
 
+      // the server's side cut mid-stream (its serve killed): one line, exit 1, nothing there
+      const cutting = laptop.zvpg(["push", "staging", "big"]);
+      const killer = (async () => {
+        for (let i = 0; i < 200; i++) {
+          const r = await sh("pkill", ["-9", "-f", `serve --stdio --as laptop`]);
+          if (r.code === 0) return true;
+          await new Promise((ok) => setTimeout(ok, 50));
+        }
+        return false;
+      })();
+      const [cutPush, killed2] = await Promise.all([cutting, killer]);
+      assert.ok(killed2, "the server's serve was found and killed");
+      assert.equal(cutPush.code, 1, cutPush.stdout + cutPush.stderr);
+      assert.equal(
+        cutPush.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length,
+        1,
+      );
+      assert.deepEqual(await snapshotsThere(), []);
+
+      // a full pool on the server: one line naming it, nothing there; then room, and it goes
+      const avail = Number(
+        (await sh("zfs", ["get", "-H", "-p", "-o", "value", "available", server.pool])).stdout,
+      );
+      const filler = `${server.pool}/filler`;
+      const reserve = `reservation=${avail - 1024 * 1024}`;
+      assert.equal((await sh("zfs", ["create", "-o", reserve, filler])).code, 0);
+      const full = await laptop.zvpg(["push", "staging", "big"]);
+      assert.equal(full.code, 1, full.stdout + full.stderr);
+      assert.match(
+        full.stderr,
+        /^error: remote 'staging' refused receive: cannot receive snapshot 'big'/m,
+      );
+      assert.deepEqual(await snapshotsThere(), []);
+      await sh("zfs", ["destroy", filler]);
+
       const retry = await laptop.json<PushJson>(["push", "staging", "big"]);
       assert.equal(retry.pushed, true);
       assert.deepEqual(await snapshotsThere(), [`${tracking}@big`]);
 
       // the same on the way back: a pull cut by Ctrl-C, then pulled whole
-      await server.ok(["branch", "create", "copy", "--from", "laptop/big"]);
-      await server.ok(["branch", "snapshot", "copy", "c1", "-m", "on copy"]);
+      await server.psql(await server.port("main"), rows);
+      await server.ok(["snapshot", "create", "sbig", "-m", "about 100 MB"]);
       const cut = await runAndSignal(
         laptop,
-        ["pull", "staging", "c1"],
+        ["pull", "staging", "sbig"],
         /run: zfs receive/,
         "SIGINT",
       );
       assert.equal(cut.code, 130, cut.stderr.slice(-2000));
-      const pulled = await laptop.json<PullJson>(["pull", "staging", "c1"]);
+      const tracked = `${laptop.pool}/remotes/staging/main`;
+      const here = await sh("zfs", [
+        "list",
+        "-H",
+        "-t",
+        "snapshot",
+        "-o",
+        "name",
+        "-r",
+        laptop.pool,
+      ]);
+      assert.doesNotMatch(here.stdout, new RegExp(`${tracked}@sbig`), "nothing half-received");
+      const pulled = await laptop.json<PullJson>(["pull", "staging", "sbig"]);
       assert.equal(pulled.pulled, true);
-      assert.equal(pulled.zfsName, `${laptop.pool}/remotes/staging/copy@c1`);
+      assert.equal(pulled.zfsName, `${tracked}@sbig`);
     } finally {
       await laptop.cleanup();
       await host.close();
