@@ -197,6 +197,28 @@ export class Zfs {
   }
 
   /**
+   * The user holds on `snapshots` (those with none are left out): their number
+   * (`userrefs`, one `zfs get`) and, on OpenZFS, their tags (`zfs holds -H`). zfs-fuse
+   * cannot list tags (its `zfs holds` needs a Python helper Debian does not ship): there
+   * `tags` is null, and a caller releases the tags it knows.
+   */
+  async holds(snapshots: string[]): Promise<Map<string, { count: number; tags: string[] | null }>> {
+    const held = new Map<string, { count: number; tags: string[] | null }>();
+    for (const e of await this.get(snapshots, ["userrefs"])) {
+      const count = Number(e.props.userrefs);
+      if (count > 0) held.set(e.name, { count, tags: null });
+    }
+    if (held.size === 0 || this.flavor !== "openzfs") return held;
+    const result = await this.runner.run(this.zfs, ["holds", "-H", ...held.keys()]);
+    for (const line of result.stdout.split("\n")) {
+      const [name, tag] = line.split("\t");
+      const entry = name === undefined ? undefined : held.get(name.trim());
+      if (entry && tag) entry.tags = [...(entry.tags ?? []), tag];
+    }
+    return held;
+  }
+
+  /**
    * Rolls a dataset back to its most recent snapshot `snapshot`; with `later`, to an older
    * one, destroying the snapshots taken after it (`rollback -r`).
    */

@@ -12,9 +12,21 @@ import type { CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 export type Completion =
   | { kind: "words"; words: string[] }
   | { kind: "branches" }
-  | { kind: "snapshots" }
+  /** `pulled`: those pulled from remotes too, as `<remote>/<name>`. */
+  | { kind: "snapshots"; pulled?: boolean }
   | { kind: "remotes" }
   | { kind: "none" };
+
+/**
+ * Where a snapshot pulled from a remote (`<remote>/<name>`) is taken as well as this
+ * pool's: the snapshot to branch from, and the one to show or delete.
+ */
+const PULLED_TOO = new Set([
+  "branch create --from",
+  ...["snapshot", "commit"].flatMap((g) =>
+    ["info", "show", "delete", "remove"].map((c) => `${g} ${c} <name>`)
+  ),
+]);
 
 /** Commands whose name arguments are new names: existing ones are not offered. */
 const NEW_NAMES = new Set(["branch create", "snapshot create", "commit create"]);
@@ -48,7 +60,7 @@ export function complete(program: CommandUnknownOpts, words: string[]): Completi
       } else positional++;
     }
   }
-  if (pending) return optionValue(pending);
+  if (pending) return optionValue(cmd, pending);
   const current = words.at(-1) ?? "";
   if (operandsOnly) return { kind: "none" };
   if (current.startsWith("-")) return { kind: "words", words: optionNames(cmd) };
@@ -104,12 +116,17 @@ function optionNames(cmd: CommandUnknownOpts): string[] {
 }
 
 /** What an option's value may be: its choices, or names by its value's name. */
-function optionValue(option: Option): Completion {
+function optionValue(cmd: CommandUnknownOpts, option: Option): Completion {
   if (option.argChoices) return { kind: "words", words: [...option.argChoices] };
   const value = /<(\w+)>/.exec(option.flags)?.[1];
   if (value === "branch" || value === "parent") return { kind: "branches" };
-  if (value === "snapshot") return { kind: "snapshots" };
+  if (value === "snapshot") return snapshots(`${pathOf(cmd)} ${option.long}`);
   return { kind: "none" };
+}
+
+/** This pool's snapshots, and the pulled ones where `where` ({@link PULLED_TOO}) takes them. */
+function snapshots(where: string): Completion {
+  return PULLED_TOO.has(where) ? { kind: "snapshots", pulled: true } : { kind: "snapshots" };
 }
 
 /** What the command's `index`-th operand may be, by the argument's name and command. */
@@ -133,7 +150,7 @@ function argumentValue(cmd: CommandUnknownOpts, index: number): Completion {
   if (name === "snapshot") return { kind: "snapshots" };
   if (name === "name" && group === "branch") return { kind: "branches" };
   if (name === "name" && (group === "snapshot" || group === "commit")) {
-    return { kind: "snapshots" };
+    return snapshots(`${group} ${cmd.name()} <name>`);
   }
   return { kind: "none" };
 }

@@ -62,7 +62,9 @@ async function candidatesFor(
   if (what.kind === "words") return what.words;
   if (what.kind === "none") return [];
   session.open(configIn(words));
-  return await listNames(session.ctx, what.kind);
+  return await listNames(session.ctx, what.kind, {
+    pulled: what.kind === "snapshots" && what.pulled,
+  });
 }
 
 /** The `-c/--config` value among the words typed, if any. */

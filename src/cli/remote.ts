@@ -50,13 +50,15 @@ export function remoteCommand(session: Session) {
 
   cmd.command("remove")
     .alias("rm")
-    .description("Remove a remote (only its name and URL: nothing on the remote is touched)")
+    .description(
+      "Remove a remote and the snapshots pulled from it (refused while branches are made from them); nothing on the remote is touched",
+    )
     .argument("<name>", "remote name", parseRemoteName)
     .addOption(formatOption())
     .addHelpText("after", examples("zvpg remote remove origin"))
     .action(session.action(async (ctx, name, options) => {
-      const remote = await new RemoteService(ctx).remove(name);
-      return render(remote, remoteRemovedView, options.format);
+      const removed = await new RemoteService(ctx).remove(name);
+      return render(removed, remoteRemovedView, options.format);
     }));
 
   return cmd;

@@ -27,6 +27,7 @@ import type { HistoryNode } from "../domain/history.ts";
 import type { History } from "../workflows/history_service.ts";
 import type { Remote } from "../domain/remote.ts";
 import type { PullResult } from "../workflows/pull_service.ts";
+import type { RemoteRemoveResult } from "../workflows/remote_service.ts";
 import type { PushResult } from "../workflows/push_service.ts";
 import type { FetchResult } from "../workflows/fetch_service.ts";
 import { graphLines } from "./log_graph.ts";
@@ -55,6 +56,8 @@ export interface SnapshotJson {
   zfsName: string;
   /** Taken by zvpg for a new branch; deleted with the last branch made from it. */
   auto: boolean;
+  /** The remote a pulled snapshot came from (named `<remote>/<name>`); null for this pool's. */
+  remote: string | null;
 }
 
 /** The JSON form of a snapshot. */
@@ -69,6 +72,7 @@ export function snapshotJson(s: SnapshotRecord): SnapshotJson {
     dependents: [...s.dependents].sort(),
     zfsName: s.zfsName,
     auto: s.auto,
+    remote: s.remote ?? null,
   };
 }
 
@@ -118,6 +122,8 @@ export function snapshotCreatedView(noun: string): View<SnapshotRecord> {
 /** `snapshot delete -f json`. */
 export interface SnapshotDeleteJson {
   snapshot: string;
+  /** The remote a pulled snapshot came from; null for this pool's. */
+  remote: string | null;
   removedBranches: string[];
   removedSnapshots: string[];
   removedDatasets: string[];
@@ -128,6 +134,7 @@ export function snapshotDeleteView(noun: string): View<SnapshotDeleteResult> {
   return {
     json: (r): SnapshotDeleteJson => ({
       snapshot: r.snapshot,
+      remote: r.remote,
       removedBranches: r.removedBranches,
       removedSnapshots: r.removedSnapshots,
       removedDatasets: r.removedDatasets,
@@ -830,6 +837,11 @@ export interface LogNodeJson {
   default?: boolean;
   /** Branches: the snapshot it was cloned from (null for the default branch). */
   origin?: string | null;
+  /**
+   * The remote a pulled snapshot came from (its name is `<remote>/<name>`, its branch
+   * `<remote>/<branch>`); null for this pool's snapshots and branches.
+   */
+  remote: string | null;
 }
 
 /** `log -f json`. */
@@ -848,6 +860,7 @@ function logNodeJson(n: HistoryNode): LogNodeJson {
     branch: n.branch,
     time: n.time.toISOString(),
     parent: n.parent,
+    remote: n.kind === "snapshot" ? n.snapshot.remote ?? null : null,
   };
   return n.kind === "snapshot" ? { ...base, message: n.snapshot.message, auto: n.snapshot.auto } : {
     ...base,
@@ -864,7 +877,7 @@ function logNodeText(n: HistoryNode): string {
     return [n.name, formatTime(n.time), n.snapshot.auto ? "(auto)" : "", message]
       .filter((p) => p !== "").join("  ");
   }
-  const from = n.origin ? `, forked from ${n.origin.branch}@${n.origin.name}` : "";
+  const from = n.origin ? `, forked from ${n.origin.branch}@${n.origin.zfsName.split("@")[1]}` : "";
   const mark = n.record.isDefault ? " *" : "";
   return `[${n.name}${mark}] ${n.record.state}, created ${formatTime(n.time)}${from}`;
 }
@@ -944,10 +957,26 @@ export const remoteAddedView: View<Remote> = {
   text: (r) => `Added remote '${r.name}': ${r.url.href}`,
 };
 
-/** `remote remove`: the remote removed. */
-export const remoteRemovedView: View<Remote> = {
-  json: remoteJson,
-  text: (r) => `Removed remote '${r.name}' (${r.url.href})`,
+/** `remote remove -f json`: the remote removed, and what was pulled from it. */
+export interface RemoteRemovedJson extends RemoteJson {
+  /** The snapshots pulled from it (`<remote>/<name>`), destroyed with it. */
+  removedSnapshots: string[];
+  /** Its remote-tracking datasets, destroyed with it. */
+  removedDatasets: string[];
+}
+
+/** `remote remove`: the remote removed, after the snapshots pulled from it. */
+export const remoteRemovedView: View<RemoteRemoveResult> = {
+  json: (r): RemoteRemovedJson => ({
+    ...remoteJson(r.remote),
+    removedSnapshots: r.removedSnapshots,
+    removedDatasets: r.removedDatasets,
+  }),
+  text: (r) =>
+    [
+      ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
+      `Removed remote '${r.remote.name}' (${r.remote.url.href})`,
+    ].join("\n"),
 };
 
 /** `remote list`: a table, or "no remotes" on stderr. */

@@ -8,7 +8,11 @@
  * - a branch head (the branch's current state) hangs off its latest snapshot, or off its
  *   origin when it has none; the default branch's first snapshot is the root;
  * - nodes come children first (a node before the one it came from), newest first among
- *   those ready, as `git log --graph` orders commits.
+ *   those ready, as `git log --graph` orders commits;
+ * - a snapshot pulled from a remote (when the inventory holds them) is a node
+ *   `<remote>/<name>` of branch `<remote>/<branch>`, after the one pulled before it into
+ *   the same remote-tracking dataset (its first one is a root); such a branch has no
+ *   head: nothing runs on it, as nothing is checked out on a git remote-tracking branch.
  *
  * @module
  */
@@ -39,19 +43,35 @@ export type HistoryNode =
  * came from (throws {@link BranchNotFoundError} for an unknown branch).
  */
 export function buildHistory(
-  inventory: Pick<Inventory, "branches" | "snapshots">,
+  inventory: Pick<Inventory, "branches" | "snapshots" | "tracking">,
   only?: string,
 ): HistoryNode[] {
   const nodes = historyNodes(inventory);
-  const kept = only === undefined ? nodes : ancestry(nodes, findBranch(inventory, only).dataset);
-  return childrenFirst(kept, inventory.snapshots);
+  const kept = only === undefined ? nodes : ancestry(nodes, headOf(inventory, only));
+  return childrenFirst(kept, [...inventory.snapshots, ...inventory.tracking ?? []]);
+}
+
+/**
+ * The id of the newest node of branch `name`: a branch of this pool's head, else a
+ * remote-tracking branch's latest snapshot (a branch of this pool comes first, as git
+ * takes refs/heads before refs/remotes). Throws {@link BranchNotFoundError}.
+ */
+function headOf(inventory: Pick<Inventory, "branches" | "tracking">, name: string): string {
+  const latest = (inventory.tracking ?? []).findLast((s) => s.branch === name);
+  if (latest && !inventory.branches.some((b) => b.name === name)) return latest.zfsName;
+  return findBranch(inventory, name).dataset;
 }
 
 /** Every node with its parent link. */
-function historyNodes(inventory: Pick<Inventory, "branches" | "snapshots">): HistoryNode[] {
+function historyNodes(
+  inventory: Pick<Inventory, "branches" | "snapshots" | "tracking">,
+): HistoryNode[] {
+  const tracking = inventory.tracking ?? [];
   const originOf = new Map<string, SnapshotRecord>();
-  for (const s of inventory.snapshots) for (const d of s.dependents) originOf.set(d, s);
-  const nodes: HistoryNode[] = [];
+  for (const s of [...inventory.snapshots, ...tracking]) {
+    for (const d of s.dependents) originOf.set(d, s);
+  }
+  const nodes: HistoryNode[] = trackedNodes(tracking);
   for (const b of inventory.branches) {
     const origin = originOf.get(b.name) ?? null;
     // the inventory lists snapshots oldest first (by transaction group)
@@ -80,6 +100,28 @@ function historyNodes(inventory: Pick<Inventory, "branches" | "snapshots">): His
     });
   }
   return nodes;
+}
+
+/**
+ * The nodes of the remote-tracking snapshots (oldest first per remote): each after the
+ * one received before it into the same dataset.
+ */
+function trackedNodes(tracking: SnapshotRecord[]): HistoryNode[] {
+  const previous = new Map<string, string>();
+  return tracking.map((s) => {
+    const dataset = s.zfsName.split("@")[0];
+    const parent = previous.get(dataset) ?? null;
+    previous.set(dataset, s.zfsName);
+    return {
+      kind: "snapshot",
+      id: s.zfsName,
+      name: s.name,
+      branch: s.branch,
+      time: s.created,
+      parent,
+      snapshot: s,
+    };
+  });
 }
 
 /** The node `id` and every node it came from. */

@@ -8,7 +8,8 @@ import type { ContainerInfo } from "../adapters/container_runtime.ts";
 import type { ZfsEntry, ZfsFlavor } from "../adapters/zfs.ts";
 import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "../errors.ts";
 import type { Context } from "../context.ts";
-import { isHiddenSnapshot, LABELS, PROPS } from "./layout.ts";
+import { isHiddenSnapshot, LABELS, type Layout, PROPS } from "./layout.ts";
+import { decodeBranchName } from "./names.ts";
 
 /** Lifecycle state recorded on a branch dataset. */
 export type BranchState = "creating" | "running" | "stopped" | "deleting" | "resetting";
@@ -39,6 +40,11 @@ export interface SnapshotRecord {
   tool: string | null;
   /** Taken by zvpg for itself (a branch of a parent's current state): goes when unused. */
   auto: boolean;
+  /**
+   * The remote it was pulled from, for a remote-tracking snapshot (named `<remote>/<name>`
+   * on branch `<remote>/<branch>`); null or absent for one of this pool's branches.
+   */
+  remote?: string | null;
 }
 
 /** One branch. */
@@ -116,6 +122,12 @@ export interface Inventory {
   resetParts?: ResetPart[];
   /** Whether the default branch's dataset exists. */
   initialized: boolean;
+  /**
+   * The snapshots pulled from remotes (`zvpg pull`), by remote, oldest first: read only
+   * when asked for (`loadInventory(ctx, { tracking: true })`), else empty. Never part of
+   * {@link snapshots}: they belong to no branch of this pool.
+   */
+  tracking?: SnapshotRecord[];
 }
 
 /** The properties every inventory read asks `zfs get` for. */
@@ -179,7 +191,8 @@ export function buildInventory(
       a.txg - b.txg || a.created.getTime() - b.created.getTime() || a.name.localeCompare(b.name)
     )
     .map(({ txg: _txg, ...rest }) => rest);
-  const snapshotByZfsName = new Map(snapshots.map((s) => [s.zfsName, s]));
+  const tracking = trackedSnapshots(layout, entries);
+  const snapshotByZfsName = new Map([...snapshots, ...tracking].map((s) => [s.zfsName, s]));
 
   const containerByBranch = new Map<string, ContainerInfo>();
   const orphanContainers: ContainerInfo[] = [];
@@ -206,7 +219,7 @@ export function buildInventory(
       dataset: d.name,
       mountpoint: d.props.mountpoint ?? "",
       parent: d.props[PROPS.parent] ?? null,
-      origin: d.props.origin ? (d.props.origin.split("@")[1] ?? null) : null,
+      origin: d.props.origin ? originName(layout, d.props.origin) : null,
       created: parseTime(d.props[PROPS.created], d.props.creation),
       used: num(d.props.used),
       referenced: num(d.props.referenced),
@@ -241,6 +254,54 @@ export function buildInventory(
     orphanContainers,
     resetParts,
     initialized: branchOfDataset.has(layout.dataDataset),
+    tracking,
+  };
+}
+
+/**
+ * The name a branch's origin snapshot goes by: its bare name, or `<remote>/<name>` for a
+ * snapshot pulled from a remote (as `branch create --from` takes it).
+ */
+function originName(layout: Layout, zfsName: string): string | null {
+  const tracked = layout.trackedSnapshotOf(zfsName);
+  if (tracked) return `${tracked.remote}/${tracked.snapshot}`;
+  return zfsName.split("@")[1] ?? null;
+}
+
+/** The remote-tracking snapshots among `entries`, by remote, then oldest first. */
+function trackedSnapshots(layout: Layout, entries: ZfsEntry[]): SnapshotRecord[] {
+  return entries
+    .filter((e) => e.type === "snapshot" && !isHiddenSnapshot(e.name.split("@")[1] ?? ""))
+    .flatMap((e) => {
+      const record = trackedSnapshotRecord(layout, e);
+      return record ? [{ ...record, txg: num(e.props.createtxg) }] : [];
+    })
+    .sort((a, b) =>
+      a.remote.localeCompare(b.remote) || a.txg - b.txg ||
+      a.created.getTime() - b.created.getTime() || a.name.localeCompare(b.name)
+    )
+    .map(({ txg: _txg, ...rest }) => rest);
+}
+
+/**
+ * The record of a snapshot of a remote-tracking dataset (see `Layout.trackedSnapshotOf`):
+ * named `<remote>/<name>`, on the branch `<remote>/<branch>` ({@link PROPS}.branch, which
+ * `pull` sets, else the dataset's decoded name); undefined for any other entry.
+ */
+export function trackedSnapshotRecord(
+  layout: Layout,
+  e: ZfsEntry,
+): (SnapshotRecord & { remote: string }) | undefined {
+  const tracked = layout.trackedSnapshotOf(e.name);
+  if (!tracked) return undefined;
+  const encoded = tracked.dataset.slice(tracked.dataset.lastIndexOf("/") + 1);
+  const branch = e.props[PROPS.branch] ?? decodeBranchName(encoded) ?? encoded;
+  return {
+    ...snapshotRecord(e, `${tracked.remote}/${branch}`),
+    name: `${tracked.remote}/${tracked.snapshot}`,
+    tool: null,
+    auto: false,
+    remote: tracked.remote,
   };
 }
 
@@ -315,6 +376,27 @@ export function findBranch(inventory: Pick<Inventory, "branches">, name: string)
   const branch = inventory.branches.find((b) => b.name === name);
   if (!branch) throw new BranchNotFoundError(name);
   return branch;
+}
+
+/**
+ * Finds the remote-tracking snapshot `<remote>/<snapshot>` among `inventory.tracking`, or
+ * throws {@link SnapshotNotFoundError} (it was never pulled, or was deleted).
+ */
+export function findTrackedSnapshot(
+  inventory: Pick<Inventory, "tracking">,
+  name: string,
+): SnapshotRecord & { remote: string } {
+  const matches = (inventory.tracking ?? []).filter((s) => s.name === name);
+  if (matches.length === 0) throw new SnapshotNotFoundError(name);
+  if (matches.length > 1) {
+    throw new AlreadyExistsError(
+      `snapshot name '${name}' is ambiguous: it was pulled on branches ${
+        matches.map((s) => `'${s.branch}'`).join(", ")
+      }`,
+      { hint: `delete the ones you do not need by their ZFS name (zfs destroy)` },
+    );
+  }
+  return matches[0] as SnapshotRecord & { remote: string };
 }
 
 /** Finds a snapshot by bare name or throws {@link SnapshotNotFoundError}. */

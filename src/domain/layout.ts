@@ -89,6 +89,17 @@ export const INDEX_PROPS = {
 export const HOLD_TAG = "zvpg-protect";
 
 /**
+ * The start of the `zfs hold` tags that keep a remote's incremental base
+ * (`zvpg-remote-<remote>`): released before a remote-tracking snapshot is destroyed.
+ */
+export const REMOTE_HOLD_PREFIX = "zvpg-remote-";
+
+/** The `zfs hold` tag that keeps `remote`'s incremental base ({@link REMOTE_HOLD_PREFIX}). */
+export function remoteHoldTag(remote: string): string {
+  return `${REMOTE_HOLD_PREFIX}${remote}`;
+}
+
+/**
  * ZFS user properties of the data dataset recording where main's data was imported from
  * (never a password); read only by `refresh`, so not part of the inventory's reads.
  */
@@ -306,6 +317,22 @@ export class Layout {
   /** The dataset holding the remote-tracking datasets of `remote`. */
   remoteDataset(remote: string): string {
     return `${this.remotesDataset}/${remote}`;
+  }
+
+  /**
+   * The parts of a snapshot of a remote-tracking dataset,
+   * `<pool>/remotes/<remote>/<encoded branch>@<snapshot>`: its remote, dataset and bare
+   * name; undefined for any other name (deeper or shallower ones are nobody's tracking).
+   */
+  trackedSnapshotOf(
+    zfsName: string,
+  ): { remote: string; dataset: string; snapshot: string } | undefined {
+    const prefix = `${this.remotesDataset}/`;
+    const at = zfsName.indexOf("@");
+    if (!zfsName.startsWith(prefix) || at === -1) return undefined;
+    const parts = zfsName.slice(prefix.length, at).split("/");
+    if (parts.length !== 2 || parts.some((p) => p === "")) return undefined;
+    return { remote: parts[0], dataset: zfsName.slice(0, at), snapshot: zfsName.slice(at + 1) };
   }
 
   /** The dataset that carries zvpg's claims index ({@link INDEX_PROPS}): the sockets one. */

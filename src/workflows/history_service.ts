@@ -1,6 +1,7 @@
 /**
- * `zvpg log`: the history graph, from one read of the inventory (one `zfs get`, no
- * container engine call: a branch shows its recorded state).
+ * `zvpg log`: the history graph, from one read of the inventory (one `zfs get` of the
+ * branches and the remote-tracking datasets, no container engine call: a branch shows its
+ * recorded state).
  *
  * @module
  */
@@ -15,9 +16,12 @@ export interface History {
   nodes: HistoryNode[];
 }
 
-/** Reads the history. */
+/** Reads the history, the snapshots pulled from remotes included. */
 export async function readHistory(ctx: Context, branch?: string): Promise<History> {
   if (branch !== undefined) validateBranchName(branch, ctx.config.branchNamingPattern);
-  const inventory = await loadInitializedInventory(ctx, "log", { containers: false });
+  const inventory = await loadInitializedInventory(ctx, "log", {
+    containers: false,
+    tracking: true,
+  });
   return { branch: branch ?? null, nodes: buildHistory(inventory, branch) };
 }

@@ -11,10 +11,13 @@ import { assertGolden, runCli } from "./harness.ts";
 import {
   BASELINE,
   branchScope,
+  CLONES,
   FEATURE,
   FEATURE_PS,
+  featureFromPulled,
   mainDataset,
   pool,
+  pulled,
   zfsOnly,
 } from "./fixtures.ts";
 
@@ -71,17 +74,42 @@ for (const [format, ext] of FORMATS) {
   });
 
   Deno.test(`log: ${format} output`, async () => {
-    const run = await runCli(["log", "-f", format], { calls: () => zfsOnly(HISTORY) });
+    const run = await runCli(["log", "-f", format], {
+      calls: () => zfsOnly(HISTORY, { tracking: true }),
+    });
     assertGolden(`log.${ext}`, run);
   });
 
   Deno.test(`log <branch>: ${format} output`, async () => {
     const run = await runCli(["log", "feature/auth", "-f", format], {
-      calls: () => zfsOnly(HISTORY),
+      calls: () => zfsOnly(HISTORY, { tracking: true }),
     });
     assertGolden(`log_branch.${ext}`, run);
   });
 }
+
+for (const [format, ext] of [["table", "txt"], ["json", "json"]] as const) {
+  Deno.test(`log: ${format} output with snapshots pulled from a remote`, async () => {
+    const entries = [mainDataset(), BASELINE, CLONES, featureFromPulled(), ...pulled()];
+    const run = await runCli(["log", "-f", format], {
+      calls: () => zfsOnly(entries, { tracking: true }),
+    });
+    assertGolden(`log_pulled.${ext}`, run);
+  });
+}
+
+Deno.test("log <remote>/<branch>: that remote-tracking branch's snapshots", async () => {
+  const entries = [mainDataset(), BASELINE, CLONES, featureFromPulled(), ...pulled()];
+  const run = await runCli(["log", "usb/main", "-f", "json"], {
+    calls: () => zfsOnly(entries, { tracking: true }),
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const nodes = JSON.parse(run.stdout).nodes;
+  assert.deepEqual(
+    nodes.map((n: { name: string; remote: string | null }) => [n.name, n.remote]),
+    [["usb/v2", "usb"], ["usb/baseline", "usb"]],
+  );
+});
 
 Deno.test("branch env --github: plain NAME=value lines", async () => {
   const run = await runCli(["branch", "env", "feature/auth", "--github"], {
@@ -103,7 +131,9 @@ Deno.test("branch psql: a stopped branch is exit 1 and names 'zvpg branch start'
 });
 
 Deno.test("log: an unknown branch is exit 1", async () => {
-  const run = await runCli(["log", "nope"], { calls: () => zfsOnly(HISTORY) });
+  const run = await runCli(["log", "nope"], {
+    calls: () => zfsOnly(HISTORY, { tracking: true }),
+  });
   assertGolden("error_log_not_found.txt", run);
 });
 
@@ -186,9 +216,9 @@ Deno.test("__complete: branch names from one zfs call, filtered by the word type
 
 Deno.test("__complete: snapshot names after --from", async () => {
   const run = await runCli(["__complete", "--", "branch", "create", "x", "--from", ""], {
-    calls: () => zfsOnly(HISTORY),
+    calls: () => zfsOnly([...HISTORY, ...pulled()], { tracking: true }),
   });
-  assert.equal(run.stdout, "baseline\nv1\nwip\n");
+  assert.equal(run.stdout, "baseline\nv1\nwip\nusb/baseline\nusb/v2\n");
 });
 
 Deno.test("__complete: remote names from the remotes file, no pool read", async () => {

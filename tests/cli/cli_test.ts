@@ -18,14 +18,21 @@ import {
 } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import {
+  BASELINE,
   branchScope,
+  CLONES,
   DOCKER_VERSION,
   FEATURE,
   FEATURE_PS,
+  featureFromPulled,
   IMAGE_INSPECT,
   inventory,
+  inventoryWithTracking,
+  mainDataset,
   PID,
   pool,
+  pulled,
+  TRACKING,
   zfsOnly,
   ZPOOL_LIST,
 } from "./fixtures.ts";
@@ -57,7 +64,9 @@ for (const [format, ext] of FORMATS) {
   });
 
   Deno.test(`snapshot list: ${format} output`, async () => {
-    const run = await runCli(["snapshot", "list", "-f", format], { calls: () => zfsOnly() });
+    const run = await runCli(["snapshot", "list", "-f", format], {
+      calls: () => zfsOnly(undefined, { tracking: true }),
+    });
     assertGolden(`snapshot_list.${ext}`, run);
   });
 
@@ -237,6 +246,52 @@ Deno.test("before init, every command names itself, not the workflow it goes thr
       }: zvpg is not initialised on this pool — run 'zvpg init env' first`,
     );
   }
+});
+
+for (const [format, ext] of [["table", "txt"], ["json", "json"]] as const) {
+  Deno.test(`snapshot list: ${format} output with snapshots pulled from a remote`, async () => {
+    const entries = [...pool(), ...pulled()];
+    const run = await runCli(["snapshot", "list", "-f", format], {
+      calls: () => zfsOnly(entries, { tracking: true }),
+    });
+    assertGolden(`snapshot_list_pulled.${ext}`, run);
+  });
+
+  Deno.test(`snapshot delete <remote>/<name>: ${format} output, the last takes its dataset`, async () => {
+    const entries = [...pool(), ...pulled().filter((e) => e.name !== `${TRACKING}@baseline`)];
+    const v2 = `${TRACKING}@v2`;
+    const run = await runCli(["snapshot", "delete", "usb/v2", "-f", format], {
+      calls: () => [
+        ...inventoryWithTracking(entries),
+        zfsGetNamesCall([{ name: v2, props: { type: "snapshot", userrefs: "0" } }], [v2], [
+          "type",
+          "userrefs",
+        ]),
+        { argv: ["zfs", "destroy", v2] },
+        { argv: ["zfs", "destroy", TRACKING] },
+      ],
+    });
+    assertGolden(`snapshot_delete_pulled.${ext}`, run);
+  });
+}
+
+Deno.test("snapshot list --branch <remote>/<branch>: that remote-tracking branch only", async () => {
+  const run = await runCli(["snapshot", "list", "--branch", "usb/main", "-f", "json"], {
+    calls: () => zfsOnly([...pool(), ...pulled()], { tracking: true }),
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout).map((s: { name: string }) => s.name), [
+    "usb/baseline",
+    "usb/v2",
+  ]);
+});
+
+Deno.test("snapshot delete <remote>/<name>: refused while a branch is cloned from it", async () => {
+  const entries = [mainDataset(), BASELINE, CLONES, featureFromPulled(), ...pulled()];
+  const run = await runCli(["snapshot", "delete", "usb/v2"], {
+    calls: () => inventoryWithTracking(entries),
+  });
+  assertGolden("error_snapshot_pulled_dependents.txt", run);
 });
 
 Deno.test("snapshot delete: refused while a branch depends on it", async () => {

@@ -104,6 +104,14 @@ export function inventory(entries = pool(), ps = [MAIN_PS]): ExpectedCall[] {
   return [zfsGetCall(zfsGetOutput(entries)), dockerPsCall(ps.map((l) => l + "\n").join(""))];
 }
 
+/** The inventory's two calls, the remote-tracking datasets read too. */
+export function inventoryWithTracking(entries: FixtureEntry[], ps = [MAIN_PS]): ExpectedCall[] {
+  return [
+    zfsGetCall(zfsGetOutput(entries), undefined, { tracking: true }),
+    dockerPsCall(ps.map((l) => l + "\n").join("")),
+  ];
+}
+
 /**
  * The claims index of {@link pool}, complete: main's port and the name `baseline`
  * (`feature/auth` is stopped: it claims no port; automatic snapshots are claimed too).
@@ -137,9 +145,53 @@ export const IMAGE_INSPECT: ExpectedCall = {
   result: { stdout: "[{}]\n" },
 };
 
-/** The snapshot commands' one call: the pool as `entries`. */
-export function zfsOnly(entries = pool()): ExpectedCall[] {
-  return [zfsGetCall(zfsGetOutput(entries))];
+/**
+ * The snapshot commands' one call: the pool as `entries` (with `tracking`, the
+ * remote-tracking datasets read too).
+ */
+export function zfsOnly(entries = pool(), options: { tracking?: boolean } = {}): ExpectedCall[] {
+  return [zfsGetCall(zfsGetOutput(entries), undefined, options)];
+}
+
+/** `tpool/remotes/usb/main`: the remote-tracking dataset of branch main of remote `usb`. */
+export const TRACKING = "tpool/remotes/usb/main";
+
+/**
+ * The remote-tracking datasets of remote `usb`, holding `usb/baseline` and `usb/v2` pulled
+ * from it (taken there on main).
+ */
+export function pulled(): FixtureEntry[] {
+  const snapshot = (name: string, txg: string, time: string, message: string) => ({
+    name: `${TRACKING}@${name}`,
+    props: {
+      type: "snapshot",
+      used: "0",
+      referenced: "41930752",
+      creation: "1795000300",
+      createtxg: txg,
+      "zvpg:branch": "main",
+      "zvpg:message": message,
+      "zvpg:taken": time,
+    },
+  });
+  return [
+    { name: "tpool/remotes", props: { type: "filesystem", mountpoint: "none" } },
+    { name: "tpool/remotes/usb", props: { type: "filesystem" } },
+    { name: TRACKING, props: { type: "filesystem", createtxg: "200" } },
+    snapshot("baseline", "210", "2026-11-23T09:00:00.000Z", "Their state"),
+    snapshot("v2", "220", "2026-11-23T12:00:00.000Z", "Their second"),
+  ];
+}
+
+/**
+ * `feature/auth` cloned from `usb/v2` (pulled from remote `usb`) instead of `baseline`.
+ */
+export function featureFromPulled(state = "stopped"): FixtureEntry {
+  const feature = featureDataset(state);
+  return {
+    ...feature,
+    props: { ...feature.props, origin: `${TRACKING}@v2`, "zvpg:parent": "usb/main" },
+  };
 }
 
 /** `feature/auth`'s dataset. */

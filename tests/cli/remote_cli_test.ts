@@ -1,11 +1,25 @@
 /**
  * `zvpg remote add|list|remove` run in process: text and JSON output, the remotes file
  * they leave, and the usage errors (exit 2, one line naming the URL and the fix) raised
- * before anything runs. They run no program: the strict fake runner expects no call.
+ * before anything runs. Only `remote remove` runs programs: it reads the pool and destroys
+ * what was pulled from the remote (the strict fake runner expects each call).
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import type { Context } from "../../src/context.ts";
+import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
+import { type FixtureEntry, zfsTreeCall } from "../unit/helpers.ts";
+import {
+  BASELINE,
+  CLONES,
+  featureFromPulled,
+  mainDataset,
+  pool,
+  pulled,
+  TRACKING,
+  zfsOnly,
+  ZPOOL_LIST,
+} from "./fixtures.ts";
 import { assertGolden, runCli } from "./harness.ts";
 
 const FORMATS = [["table", "txt"], ["json", "json"]] as const;
@@ -16,6 +30,34 @@ const TWO_REMOTES = JSON.stringify({
     { name: "usb", url: "file:///media/usb/zvpg" },
   ],
 });
+
+/**
+ * The reads of a `remote remove usb` whose pool is `entries`: its remote-tracking tree,
+ * then under the lock the inventory with the remote-tracking snapshots, the tree again,
+ * and the holds of its snapshots (`usb/v2` held as the remote's base).
+ */
+function pruneCalls(entries: FixtureEntry[]): ExpectedCall[] {
+  const snapshots = [`${TRACKING}@baseline`, `${TRACKING}@v2`];
+  return [
+    zfsTreeCall(entries, ["tpool/remotes/usb"], ["type"]),
+    ...zfsOnly(entries, { tracking: true }),
+    zfsTreeCall(entries, ["tpool/remotes/usb"], ["type"]),
+    {
+      argv: [
+        ...["zfs", "get", "-H", "-p", "-o", "name,property,value,source"],
+        ...["type,userrefs", ...snapshots],
+      ],
+      result: {
+        stdout: snapshots.map((s, i) => `${s}\ttype\tsnapshot\t-\n${s}\tuserrefs\t${i}\t-\n`)
+          .join(""),
+      },
+    },
+    { argv: ["zfs", "release", "zvpg-remote-usb", `${TRACKING}@v2`] },
+  ];
+}
+
+/** The destroy of remote `usb`'s remote-tracking datasets. */
+const DESTROY_USB: ExpectedCall = { argv: ["zfs", "destroy", "-r", "tpool/remotes/usb"] };
 
 /** Writes the remotes file with `origin` (ssh) and `usb` (file). */
 const twoRemotes = (ctx: Context) => writeFileSync(ctx.layout.remotesFile, TWO_REMOTES);
@@ -45,11 +87,12 @@ for (const [format, ext] of FORMATS) {
     assertGolden(`remote_list.${ext}`, run);
   });
 
-  Deno.test(`remote remove: ${format} output, the others kept`, async () => {
+  Deno.test(`remote remove: ${format} output, its pulled snapshots gone, the others kept`, async () => {
     const seen: { remotes?: unknown } = {};
     const run = await runCli(["remote", "remove", "usb", "-f", format], {
       setUp: twoRemotes,
       after: remotesAfter(seen),
+      calls: () => [...pruneCalls([...pool(), ...pulled()]), DESTROY_USB],
     });
     assertGolden(`remote_remove.${ext}`, run);
     assert.deepEqual(seen.remotes, [
@@ -89,6 +132,56 @@ Deno.test("remote add: a taken name is exit 1 and the file is unchanged", async 
   });
   assertGolden("error_remote_add_exists.txt", run);
   assert.equal(after, TWO_REMOTES);
+});
+
+Deno.test("remote remove: with nothing pulled from it, only the name goes", async () => {
+  const seen: { remotes?: unknown } = {};
+  const run = await runCli(["remote", "remove", "origin", "-f", "json"], {
+    setUp: twoRemotes,
+    after: remotesAfter(seen),
+    calls: () => [zfsTreeCall(pool(), ["tpool/remotes/origin"], ["type"]), ZPOOL_LIST],
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const json = JSON.parse(run.stdout);
+  assert.deepEqual([json.name, json.removedSnapshots, json.removedDatasets], ["origin", [], []]);
+  assert.deepEqual(seen.remotes, [{ name: "usb", url: "file:///media/usb/zvpg" }]);
+});
+
+Deno.test("remote remove: refused, naming them, while branches are made from its snapshots", async () => {
+  const entries = [mainDataset(), BASELINE, CLONES, featureFromPulled(), ...pulled()];
+  let kept = "";
+  const run = await runCli(["remote", "remove", "usb", "-f", "json"], {
+    setUp: twoRemotes,
+    calls: () => pruneCalls(entries).slice(0, 2),
+    after: (ctx) => kept = readFileSync(ctx.layout.remotesFile, "utf8"),
+  });
+  assertGolden("error_remote_remove_dependents.txt", run);
+  assert.equal(kept, TWO_REMOTES);
+});
+
+Deno.test("remote remove: a pool only exported is refused, the name kept", async () => {
+  let kept = "";
+  const run = await runCli(["remote", "remove", "usb"], {
+    setUp: (ctx) => {
+      twoRemotes(ctx);
+      mkdirSync(ctx.config.mountDir, { recursive: true });
+      writeFileSync(ctx.layout.poolImage, "");
+    },
+    after: (ctx) => kept = readFileSync(ctx.layout.remotesFile, "utf8"),
+    calls: () => [
+      zfsTreeCall([], ["tpool/remotes/usb"], ["type"]),
+      {
+        argv: [...ZPOOL_LIST.argv],
+        result: { code: 1, stderr: "cannot open 'tpool': no such pool" },
+      },
+    ],
+  });
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^error: remote remove: pool 'tpool' is not imported — run 'zvpg init env'/,
+  );
+  assert.equal(kept, TWO_REMOTES);
 });
 
 Deno.test("remote remove: an unknown remote is exit 1", async () => {

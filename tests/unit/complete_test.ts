@@ -63,6 +63,26 @@ Deno.test("complete: branch and snapshot names where the tree asks for existing 
   for (const [line, kind] of cases) assert.equal(complete(program, words(line)).kind, kind, line);
 });
 
+Deno.test("complete: pulled snapshots (<remote>/<name>) where they are taken", () => {
+  const pulled = { kind: "snapshots", pulled: true };
+  for (
+    const line of [
+      "branch create x --from ",
+      "snapshot info ",
+      "snapshot show ",
+      "snapshot delete ",
+      "snapshot remove ",
+      "commit show ",
+      "commit remove ",
+      "commit delete ",
+    ]
+  ) assert.deepEqual(complete(program, words(line)), pulled, line);
+  // where a snapshot of this pool's own is needed, only those
+  for (const line of ["branch reset x --to ", "push usb "]) {
+    assert.deepEqual(complete(program, words(line)), { kind: "snapshots" }, line);
+  }
+});
+
 Deno.test("completionScript: each shell's script calls 'zvpg __complete --'", () => {
   for (const shell of ["bash", "zsh", "fish"] as const) {
     assert.match(completionScript(shell), /zvpg __complete --/);

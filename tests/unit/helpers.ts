@@ -94,8 +94,15 @@ export function zfsGetOutput(entries: FixtureEntry[], props = INVENTORY_PROPS): 
   return lines.join("\n") + "\n";
 }
 
-/** The inventory's `zfs get` call for the test pool, answering `stdout`. */
-export function zfsGetCall(stdout: string, pool = POOL): ExpectedCall {
+/**
+ * The inventory's `zfs get` call for the test pool, answering `stdout`; with `tracking`,
+ * of the remote-tracking datasets too (`<pool>/remotes`).
+ */
+export function zfsGetCall(
+  stdout: string,
+  pool = POOL,
+  options: { tracking?: boolean } = {},
+): ExpectedCall {
   return {
     argv: [
       "zfs",
@@ -108,6 +115,7 @@ export function zfsGetCall(stdout: string, pool = POOL): ExpectedCall {
       INVENTORY_PROPS.join(","),
       `${pool}/data`,
       `${pool}/clones`,
+      ...(options.tracking ? [`${pool}/remotes`] : []),
     ],
     result: { stdout },
     check: (options) => {
@@ -265,6 +273,34 @@ export function zfsGetNamesCall(
     },
     check: (options) => {
       if (options.tolerate === undefined) throw new Error("zfs get must tolerate missing names");
+    },
+  };
+}
+
+/**
+ * A recursive `zfs get` (`getTree`) of `roots` and `props`, answering the entries of
+ * `entries` at or below them (none: the roots are missing).
+ */
+export function zfsTreeCall(
+  entries: FixtureEntry[],
+  roots: string[],
+  props: string[],
+): ExpectedCall {
+  const all = props.includes("type") ? props : ["type", ...props];
+  const found = entries.filter((e) =>
+    roots.some((r) => e.name === r || e.name.startsWith(`${r}/`) || e.name.startsWith(`${r}@`))
+  );
+  return {
+    argv: [
+      ...["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value,source"],
+      ...[all.join(","), ...roots],
+    ],
+    result: found.length > 0 ? { stdout: zfsGetOutput(found, all) } : {
+      code: 1,
+      stderr: roots.map((r) => `cannot open '${r}': dataset does not exist\n`).join(""),
+    },
+    check: (options) => {
+      if (options.tolerate === undefined) throw new Error("zfs get must tolerate missing roots");
     },
   };
 }

@@ -85,6 +85,46 @@ Deno.test("buildHistory: a branch with no snapshots and no origin is a root of i
   assert.deepEqual(nodes.map((n) => [n.name, n.parent]), [["main", null]]);
 });
 
+/** Snapshot `name` pulled from remote `origin`'s branch main (`origin/<name>`). */
+function pulledSnap(name: string, hour: number, dependents: string[] = []): SnapshotRecord {
+  return {
+    ...snap("main", name, hour, dependents),
+    name: `origin/${name}`,
+    zfsName: `p/remotes/origin/main@${name}`,
+    branch: "origin/main",
+    remote: "origin",
+  };
+}
+
+// origin/main: r1 -> r2 (c forks); main: s1
+const WITH_PULLED = {
+  branches: [branch("main", 0), branch("c", 9, "origin/main")],
+  snapshots: [snap("main", "s1", 1)],
+  tracking: [pulledSnap("r1", 6), pulledSnap("r2", 7, ["c"])],
+};
+
+Deno.test("buildHistory: pulled snapshots chain per remote-tracking dataset, a branch forks from one", () => {
+  const linked = (only?: string) =>
+    buildHistory(WITH_PULLED, only).map((n) => `${n.kind}:${n.name}<-${n.parent ?? "root"}`);
+  assert.deepEqual(linked(), [
+    "branch:c<-p/remotes/origin/main@r2",
+    "snapshot:origin/r2<-p/remotes/origin/main@r1",
+    "snapshot:origin/r1<-root",
+    "branch:main<-p/data@s1",
+    "snapshot:s1<-root",
+  ]);
+  assert.deepEqual(linked("origin/main"), [
+    "snapshot:origin/r2<-p/remotes/origin/main@r1",
+    "snapshot:origin/r1<-root",
+  ]);
+  assert.deepEqual(linked("c").map((l) => l.split("<-")[0]), [
+    "branch:c",
+    "snapshot:origin/r2",
+    "snapshot:origin/r1",
+  ]);
+  assert.throws(() => buildHistory(WITH_PULLED, "origin/dev"), BranchNotFoundError);
+});
+
 Deno.test("graphLines: lanes fork and join like git log --graph", () => {
   const nodes = buildHistory(INVENTORY);
   const text = graphLines(nodes).map((l) =>

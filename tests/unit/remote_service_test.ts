@@ -1,6 +1,7 @@
 /**
- * `remote add|list|remove` through the strict fake runner (they run no program): the
- * remotes file in the config directory, its modes, its order, and the refusals.
+ * `remote add|list|remove` through the strict fake runner (add and list run no program;
+ * remove reads the pool for what was pulled from the remote): the remotes file in the
+ * config directory, its modes, its order, and the refusals.
  */
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { parseRemoteUrl, remotesFileText } from "../../src/domain/remote.ts";
 import { withLock } from "../../src/runtime/lock.ts";
 import { RemoteService } from "../../src/workflows/remote_service.ts";
-import { testConfig, withTempDir } from "./helpers.ts";
+import { testConfig, withTempDir, zfsTreeCall } from "./helpers.ts";
 
 const url = parseRemoteUrl;
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
@@ -77,12 +78,18 @@ Deno.test("remote add: a taken name is refused and the file is left as it was", 
 
 Deno.test("remote remove: removes only that remote and returns it", async () => {
   await withTempDir(async (dir) => {
-    const { remotes } = setUp(dir);
+    const { remotes, fake } = setUp(dir);
     await remotes.add("a", parseRemoteUrl("ssh://a"));
     await remotes.add("b", parseRemoteUrl("ssh://b"));
     await remotes.add("c", parseRemoteUrl("ssh://c"));
+    // nothing pulled from it, on a host without the pool: only the name goes
+    fake.expect(zfsTreeCall([], ["tpool/remotes/b"], ["type"]), {
+      argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
+      result: { code: 1, stderr: "cannot open 'tpool': no such pool\n" },
+    });
     const removed = await remotes.remove("b");
-    assert.equal(removed.url.href, "ssh://b");
+    fake.assertDone();
+    assert.equal(removed.remote.url.href, "ssh://b");
     assert.deepEqual(remotes.list().map((r) => r.name), ["a", "c"]);
     await assert.rejects(() => remotes.remove("b"), RemoteNotFoundError);
   });

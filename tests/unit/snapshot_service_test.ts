@@ -106,6 +106,35 @@ function clone(
 
 const CLONES: FixtureEntry = { name: "tpool/clones", props: { type: "filesystem" } };
 
+/** The inventory read with the remote-tracking snapshots. */
+const TRACKING = { tracking: true };
+
+/** Remote `origin`'s tracking dataset of its branch main. */
+const ORIGIN_MAIN = "tpool/remotes/origin/main";
+
+/** `tpool/remotes/origin/main` holding `names` pulled from `origin` (taken on its main). */
+function pulledFromOrigin(...names: string[]): FixtureEntry[] {
+  return [
+    { name: "tpool/remotes", props: { type: "filesystem" } },
+    { name: "tpool/remotes/origin", props: { type: "filesystem" } },
+    { name: ORIGIN_MAIN, props: { type: "filesystem" } },
+    ...names.map((n, i) => {
+      const { name, props } = snapshot(ORIGIN_MAIN, n, 200 + i, { "zvpg:branch": "main" });
+      const { "zvpg:tool": _tool, ...rest } = props;
+      return { name, props: rest };
+    }),
+  ];
+}
+
+/** The `userrefs` read of `snapshots`, none held. */
+function noHolds(...snapshots: string[]): ExpectedCall {
+  return zfsGetNamesCall(
+    snapshots.map((name) => ({ name, props: { type: "snapshot", userrefs: "0" } })),
+    snapshots,
+    ["type", "userrefs"],
+  );
+}
+
 /** A context on a fake runner expecting `calls`, with the fixed clock. */
 function makeContext(dir: string, calls: ExpectedCall[]): { ctx: Context; fake: FakeRunner } {
   const fake = new FakeRunner(calls);
@@ -356,7 +385,9 @@ Deno.test("snapshot list: one zfs call whatever the count, oldest first", async 
       const entries: FixtureEntry[] = [mainDataset()];
       // listed newest first by zfs; txg decides the order
       for (let i = count; i >= 1; i--) entries.push(snapshot("tpool/data", `s${i}`, 10 + i));
-      const { ctx, fake } = makeContext(dir, [zfsGetCall(zfsGetOutput(entries))]);
+      const { ctx, fake } = makeContext(dir, [
+        zfsGetCall(zfsGetOutput(entries), undefined, TRACKING),
+      ]);
       const list = await new SnapshotService(ctx).list();
       fake.assertDone();
       assert.equal(fake.calls.length, 1);
@@ -376,14 +407,45 @@ Deno.test("snapshot list: --branch filters and checks the branch", async () => {
       snapshot("tpool/clones/feature_sauth", "mig", 30),
     ];
     const { ctx, fake } = makeContext(dir, [
-      zfsGetCall(zfsGetOutput(entries)),
-      zfsGetCall(zfsGetOutput(entries)),
-      zfsGetCall(zfsGetOutput(entries)),
+      zfsGetCall(zfsGetOutput(entries), undefined, TRACKING),
+      zfsGetCall(zfsGetOutput(entries), undefined, TRACKING),
+      zfsGetCall(zfsGetOutput(entries), undefined, TRACKING),
     ]);
     const service = new SnapshotService(ctx);
     assert.deepEqual((await service.list({ branch: "feature/auth" })).map((s) => s.name), ["mig"]);
     assert.deepEqual((await service.list({ branch: "main" })).map((s) => s.name), ["baseline"]);
     await assert.rejects(service.list({ branch: "nope" }), BranchNotFoundError);
+    fake.assertDone();
+  });
+});
+
+Deno.test("snapshot list: pulled snapshots come after this pool's, as <remote>/<name>", async () => {
+  await withTempDir(async (dir) => {
+    const entries = [
+      mainDataset(),
+      snapshot("tpool/data", "baseline", 20),
+      CLONES,
+      clone("feature/auth", "feature_sauth", `${ORIGIN_MAIN}@s2`),
+      ...pulledFromOrigin("s1", "s2"),
+    ];
+    const call = () => zfsGetCall(zfsGetOutput(entries), undefined, TRACKING);
+    const { ctx, fake } = makeContext(dir, [call(), call(), call(), call()]);
+    const service = new SnapshotService(ctx);
+    const all = await service.list();
+    assert.deepEqual(
+      all.map((s) => [s.name, s.branch, s.remote ?? null, s.dependents]),
+      [
+        ["baseline", "main", null, []],
+        ["origin/s1", "origin/main", "origin", []],
+        ["origin/s2", "origin/main", "origin", ["feature/auth"]],
+      ],
+    );
+    assert.equal(all[2].zfsName, `${ORIGIN_MAIN}@s2`);
+    // --branch takes a remote-tracking branch as <remote>/<branch>
+    const tracked = await service.list({ branch: "origin/main" });
+    assert.deepEqual(tracked.map((s) => s.name), ["origin/s1", "origin/s2"]);
+    assert.deepEqual((await service.list({ branch: "main" })).map((s) => s.name), ["baseline"]);
+    await assert.rejects(service.list({ branch: "origin/dev" }), BranchNotFoundError);
     fake.assertDone();
   });
 });
@@ -425,6 +487,7 @@ Deno.test("snapshot delete: a snapshot without dependents is destroyed", async (
     ]);
     assert.deepEqual(await new SnapshotService(ctx).delete("old"), {
       snapshot: "old",
+      remote: null,
       removedBranches: [],
       removedSnapshots: [],
       removedDatasets: [],
@@ -501,6 +564,7 @@ Deno.test("snapshot delete --force: dependents go first, deepest first, containe
     mkdirSync(join(runtimeDir, "sock"), { recursive: true });
     assert.deepEqual(await new SnapshotService(ctx).delete("baseline", { force: true }), {
       snapshot: "baseline",
+      remote: null,
       removedBranches: ["child", "feature/auth", "other"],
       // the snapshot of a removed branch is named too: nothing goes unlisted
       removedSnapshots: ["mig"],
@@ -508,6 +572,74 @@ Deno.test("snapshot delete --force: dependents go first, deepest first, containe
     });
     fake.assertDone();
     assert.equal(existsSync(runtimeDir), false);
+  });
+});
+
+Deno.test("snapshot delete <remote>/<name>: a held one is released, its last takes the dataset", async () => {
+  await withTempDir(async (dir) => {
+    const entries = [mainDataset(), CLONES, ...pulledFromOrigin("s1", "s2")];
+    const s1 = `${ORIGIN_MAIN}@s1`;
+    const s2 = `${ORIGIN_MAIN}@s2`;
+    const read = (pool: FixtureEntry[]) => [
+      zfsGetCall(zfsGetOutput(pool), undefined, TRACKING),
+      dockerPsCall(""),
+    ];
+    const { ctx, fake } = makeContext(dir, [
+      ...read(entries),
+      zfsGetNamesCall([{ name: s1, props: { type: "snapshot", userrefs: "1" } }], [s1], [
+        "type",
+        "userrefs",
+      ]),
+      // zfs-fuse cannot list the tags: the remote's own is released
+      { argv: ["zfs", "release", "zvpg-remote-origin", s1] },
+      { argv: ["zfs", "destroy", s1] },
+      // s2 is the last one then: its dataset goes with it
+      ...read(entries.filter((e) => e.name !== s1)),
+      noHolds(s2),
+      { argv: ["zfs", "destroy", s2] },
+      { argv: ["zfs", "destroy", ORIGIN_MAIN] },
+    ]);
+    const service = new SnapshotService(ctx);
+    assert.deepEqual(await service.delete("origin/s1"), {
+      snapshot: "origin/s1",
+      remote: "origin",
+      removedBranches: [],
+      removedSnapshots: [],
+      removedDatasets: [],
+    });
+    const last = await service.delete("origin/s2");
+    assert.deepEqual(last.removedDatasets, [ORIGIN_MAIN]);
+    fake.assertDone();
+  });
+});
+
+Deno.test("snapshot delete <remote>/<name>: refused, naming them, while branches are cloned from it", async () => {
+  await withTempDir(async (dir) => {
+    const entries = [
+      mainDataset(),
+      CLONES,
+      clone("feature/auth", "feature_sauth", `${ORIGIN_MAIN}@s1`),
+      ...pulledFromOrigin("s1"),
+    ];
+    const { ctx, fake } = makeContext(dir, [
+      zfsGetCall(zfsGetOutput(entries), undefined, TRACKING),
+      dockerPsCall(""),
+      zfsGetCall(zfsGetOutput(entries), undefined, TRACKING),
+      dockerPsCall(""),
+    ]);
+    const service = new SnapshotService(ctx);
+    await assert.rejects(service.delete("origin/s1"), (e: unknown) => {
+      assert.ok(e instanceof DependencyError);
+      assert.equal(e.message, "snapshot 'origin/s1' has dependent branches: feature/auth");
+      assert.match(e.hint ?? "", /--force/);
+      return true;
+    });
+    await assert.rejects(service.delete("origin/nope"), (e: unknown) => {
+      assert.ok(e instanceof SnapshotNotFoundError);
+      assert.equal(e.message, "snapshot 'origin/nope' does not exist");
+      return true;
+    });
+    fake.assertDone();
   });
 });
 

@@ -674,3 +674,28 @@ Deno.test("zfs: sendToFile, receiveFromFile and guid say exactly this to zfs", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("zfs: holds counts them (userrefs) and, on OpenZFS, lists their tags", async () => {
+  const get = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,userrefs"];
+  const answer = [
+    "p/r@a\ttype\tsnapshot\t-",
+    "p/r@a\tuserrefs\t2\t-",
+    "p/r@b\ttype\tsnapshot\t-",
+    "p/r@b\tuserrefs\t0\t-",
+  ].join("\n") + "\n";
+  const openzfs = new FakeRunner([
+    { argv: [...get, "p/r@a", "p/r@b"], result: { stdout: answer } },
+    {
+      argv: ["zfs", "holds", "-H", "p/r@a"],
+      result: { stdout: "p/r@a\tzvpg-remote-usb\tMon Dec  7 11:00 2026\np/r@a\tkeep\tMon\n" },
+    },
+  ]);
+  const held = await new Zfs(openzfs, "openzfs").holds(["p/r@a", "p/r@b"]);
+  assert.deepEqual([...held], [["p/r@a", { count: 2, tags: ["zvpg-remote-usb", "keep"] }]]);
+  openzfs.assertDone();
+  // zfs-fuse's `zfs holds` needs a Python helper Debian does not ship: the count only
+  const fuse = new FakeRunner([{ argv: [...get, "p/r@a", "p/r@b"], result: { stdout: answer } }]);
+  const counted = await new Zfs(fuse).holds(["p/r@a", "p/r@b"]);
+  assert.deepEqual([...counted], [["p/r@a", { count: 2, tags: null }]]);
+  fuse.assertDone();
+});

@@ -17,14 +17,27 @@ import { dirname } from "node:path";
 import { buildInventory, type Inventory, inventoryProps } from "../../domain/inventory.ts";
 import { LABELS } from "../../domain/layout.ts";
 
-/** Reads the inventory. `containers: false` skips the runtime call. */
+/** What {@link loadInventory} reads besides the branches and their snapshots. */
+export interface InventoryOptions {
+  /** false: no runtime call (every branch shows its recorded state). */
+  containers?: boolean;
+  /**
+   * true: the remote-tracking snapshots too (`Inventory.tracking`), in the same `zfs get`
+   * (one more root, `<pool>/remotes`).
+   */
+  tracking?: boolean;
+}
+
+/** Reads the inventory. */
 export async function loadInventory(
   ctx: Context,
-  options: { containers?: boolean } = {},
+  options: InventoryOptions = {},
 ): Promise<Inventory> {
   const { layout } = ctx;
+  const roots = [layout.dataDataset, layout.clonesDataset];
+  if (options.tracking) roots.push(layout.remotesDataset);
   const [entries, containers] = await Promise.all([
-    ctx.zfs.getTree([layout.dataDataset, layout.clonesDataset], inventoryProps(ctx.zfs.flavor)),
+    ctx.zfs.getTree(roots, inventoryProps(ctx.zfs.flavor)),
     options.containers === false
       ? Promise.resolve([] as ContainerInfo[])
       : ctx.runtime.list({ [LABELS.pool]: layout.pool }),
@@ -40,7 +53,7 @@ export async function loadInventory(
 export async function loadInitializedInventory(
   ctx: Context,
   what: string,
-  options?: { containers?: boolean },
+  options?: InventoryOptions,
 ): Promise<Inventory> {
   const inventory = await loadInventory(ctx, options);
   await requireInitialized(ctx, inventory.initialized, what);
@@ -67,7 +80,7 @@ export async function requireInitialized(
  * Throws {@link PoolNotImportedError} when the configured pool is not imported but can be:
  * its file `<mountDir>/<pool>.img` exists, or `zpool import` finds it beside its device.
  */
-async function throwIfPoolNotImported(ctx: Context, what: string): Promise<void> {
+export async function throwIfPoolNotImported(ctx: Context, what: string): Promise<void> {
   const { zfs, layout, config } = ctx;
   if (await zfs.poolStatus(layout.pool)) return;
   if (config.zfsPoolDevice) {
