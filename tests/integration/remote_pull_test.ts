@@ -70,7 +70,7 @@ itest("pull from a file remote into a second pool: increments by GUID, killed pu
       [props.readonly.value, props.mounted.value, props.mountpoint.value],
       ["on", "no", "none"],
     );
-    // the pool's own branches and snapshots are untouched: no remote snapshot listed
+    // the pulled snapshots are listed as origin/<name> only: no bare s1 or s2
     const list = await b.json<{ name: string }[]>(["snapshot", "list"]);
     assert.equal(list.some((s) => s.name === "s1" || s.name === "s2"), false);
 
