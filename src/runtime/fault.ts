@@ -15,7 +15,8 @@
  * import.after-preflight, import.adopt.after-snapshot, import.adopt.after-rename,
  * import.adopt.after-set, import.adopt.after-mount, import.adopt.after-move,
  * import.after-adopt, import.after-load, import.after-start, import.after-snapshot,
- * import.give-back.after-rename, push.after-stream, pull.after-receive.
+ * import.give-back.after-rename, push.after-stream, pull.after-receive,
+ * remote.remove.after-destroy.
  *
  * @module
  */
@@ -56,6 +57,7 @@ export const FAULT_POINTS = [
   "import.give-back.after-rename",
   "push.after-stream",
   "pull.after-receive",
+  "remote.remove.after-destroy",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

@@ -19,6 +19,7 @@ import { findRemote, loadRemotes, updateRemotes } from "../ops/remote_store.ts";
 import { loadInventory, throwIfPoolNotImported } from "../ops/store/load_inventory.ts";
 import { destroyRemoteTracking } from "../ops/tracking_removal.ts";
 import { withLock } from "../runtime/lock.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import { log } from "../runtime/log.ts";
 import type { Context } from "../context.ts";
 
@@ -67,6 +68,8 @@ export class RemoteService {
     validateRemoteName(name);
     findRemote(this.ctx, name);
     const pruned = await this.pruneTracking(name);
+    // the datasets are gone, the name is still there: running it again finishes
+    faultPoint("remote.remove.after-destroy");
     const remote = await updateRemotes(this.ctx, (remotes) => {
       const remote = remotes.find((r) => r.name === name);
       if (!remote) throw new RemoteNotFoundError(name);
