@@ -16,7 +16,7 @@ export function logCommand(session: Session) {
     .description(
       "Show the history as a graph: snapshots with their messages and times, and where each branch forked",
     )
-    .argument("[branch]", "only this branch and what it came from")
+    .argument("[branch]", "only this branch (or <remote>/<branch>) and what it came from")
     .addOption(formatOption())
     .addHelpText(
       "after",

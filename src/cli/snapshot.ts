@@ -62,8 +62,8 @@ export function snapshotCommand(session: Session, noun: "snapshot" | "commit") {
 
   cmd.command("list")
     .alias("ls")
-    .description(`List ${noun}s, oldest first`)
-    .option("-b, --branch <branch>", "only those of this branch")
+    .description(`List ${noun}s, oldest first; those pulled from remotes last, as <remote>/<name>`)
+    .option("-b, --branch <branch>", "only those of this branch (or <remote>/<branch>)")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -77,7 +77,7 @@ export function snapshotCommand(session: Session, noun: "snapshot" | "commit") {
   cmd.command(info[0])
     .alias(info[1])
     .description(`Show one ${noun}: branch, time, message, space, dependent branches`)
-    .argument("<name>", `${noun} name`)
+    .argument("<name>", `${noun} name, or <remote>/<name> for one pulled from a remote`)
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -90,12 +90,16 @@ export function snapshotCommand(session: Session, noun: "snapshot" | "commit") {
   cmd.command(del[0])
     .alias(del[1])
     .description(`Delete a ${noun}; refused while branches depend on it unless --force`)
-    .argument("<name>", `${noun} name`)
+    .argument("<name>", `${noun} name, or <remote>/<name> for one pulled from a remote`)
     .option("--force", "also delete the branches that depend on it (their containers are stopped)")
     .addOption(formatOption())
     .addHelpText(
       "after",
-      examples(`zvpg ${noun} ${del[0]} old-baseline`, `zvpg ${noun} ${del[0]} baseline --force`),
+      examples(
+        `zvpg ${noun} ${del[0]} old-baseline`,
+        `zvpg ${noun} ${del[0]} baseline --force`,
+        `zvpg ${noun} ${del[0]} origin/v2                # pulled from remote origin`,
+      ),
     )
     .action(session.action(async (ctx, name, options) => {
       const result = await new SnapshotService(ctx).delete(name, { force: options.force });
