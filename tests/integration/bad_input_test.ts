@@ -138,13 +138,18 @@ itest("every snapshot-name rule is enforced by every command taking one", async 
   for (const [name, reason] of BAD_SNAPSHOT_NAMES) {
     const why = new RegExp(`invalid snapshot name .*${reason.source}`);
     cases.push([["snapshot", "create", "--", name], 2, why]);
-    cases.push([["snapshot", "info", "--", name], 2, why]);
-    cases.push([["snapshot", "delete", "--force", "--", name], 2, why]);
     cases.push([["commit", "create", "--", name], 2, why]);
-    cases.push([["commit", "show", "--", name], 2, why]);
-    cases.push([["commit", "remove", "--", name], 2, why]);
     // `<remote>/<snapshot>` names a pulled snapshot: valid, and not here
-    if (name !== "a/b") cases.push([["branch", "create", "x", `--from=${name}`], 2, why]);
+    const pulled = name === "a/b";
+    for (
+      const args of [
+        ["snapshot", "info", "--", name],
+        ["snapshot", "delete", "--force", "--", name],
+        ["commit", "show", "--", name],
+        ["commit", "remove", "--", name],
+      ]
+    ) cases.push(pulled ? [args, 1, /snapshot 'a\/b' does not exist/] : [args, 2, why]);
+    if (!pulled) cases.push([["branch", "create", "x", `--from=${name}`], 2, why]);
     cases.push([["branch", "snapshot", "--", "main", name], 2, why]);
   }
   cases.push([
