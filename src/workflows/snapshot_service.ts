@@ -11,6 +11,7 @@ import { planLosses } from "../domain/losses.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import {
+  type BranchRecord,
   findBranch,
   findSnapshot,
   findTrackedSnapshot,
@@ -76,7 +77,7 @@ export class SnapshotService {
 
   /** One snapshot: of this pool, or pulled from a remote (`<remote>/<name>`). */
   async info(name: string): Promise<SnapshotRecord> {
-    const pulled = parseSnapshotName(name);
+    const pulled = isPulledName(name);
     const inventory = await loadInitializedInventory(this.ctx, "snapshot info", {
       containers: false,
       tracking: pulled,
@@ -89,7 +90,7 @@ export class SnapshotService {
    * deletes those branches (and theirs) first.
    */
   async delete(name: string, options: { force?: boolean } = {}): Promise<SnapshotDeleteResult> {
-    if (parseSnapshotName(name)) return await this.deleteTracked(name, options);
+    if (isPulledName(name)) return await this.deleteTracked(name, options);
     return await withLock(this.ctx.layout, async () => {
       const inventory = await loadInitializedInventory(this.ctx, "snapshot delete");
       const snapshot = findSnapshot(inventory, name);
@@ -105,14 +106,7 @@ export class SnapshotService {
         snapshots: [snapshot],
         dependentsGo: `deleted with snapshot '${name}'`,
       });
-      const { dependents } = losses;
-      if (dependents.length > 0 && !options.force) {
-        throw new DependencyError(
-          `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,
-          dependents.map((b) => b.name),
-          "delete those branches first, or use --force to delete them too",
-        );
-      }
+      refuseDependents(name, losses.dependents, options.force);
       // everything the recursive destroys take is listed: nothing goes unnamed
       const { removedSnapshots, foreign: removedDatasets } = losses;
       const removed = await destroyLosses(this.ctx, losses);
@@ -154,14 +148,7 @@ export class SnapshotService {
           dependentsGo: `deleted with snapshot '${name}'`,
         },
       );
-      const { dependents } = losses;
-      if (dependents.length > 0 && !options.force) {
-        throw new DependencyError(
-          `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,
-          dependents.map((b) => b.name),
-          "delete those branches first, or use --force to delete them too",
-        );
-      }
+      refuseDependents(name, losses.dependents, options.force);
       const removed = await destroyLosses(this.ctx, losses);
       await releaseSnapshotNames(this.ctx, losses.removedSnapshots);
       faultPoint("snapshot.delete.before-destroy");
@@ -180,11 +167,21 @@ export class SnapshotService {
   }
 }
 
+/** Refuses, naming them, to delete snapshot `name` while branches depend on it (no `force`). */
+function refuseDependents(name: string, dependents: BranchRecord[], force?: boolean): void {
+  if (dependents.length === 0 || force) return;
+  throw new DependencyError(
+    `snapshot '${name}' has dependent branches: ${dependents.map((b) => b.name).join(", ")}`,
+    dependents.map((b) => b.name),
+    "delete those branches first, or use --force to delete them too",
+  );
+}
+
 /**
  * Whether `name` names a snapshot pulled from a remote (`<remote>/<name>`); any other
  * name must be a valid snapshot name of this pool (a usage error otherwise).
  */
-function parseSnapshotName(name: string): boolean {
+function isPulledName(name: string): boolean {
   if (parsePulledName(name)) return true;
   validateSnapshotName(name);
   return false;
