@@ -405,7 +405,8 @@ export interface GcJson {
   dryRun: boolean;
   removedBranches: string[];
   removedSnapshots: string[];
-  skipped: { kind: "branch" | "snapshot"; name: string; reason: string }[];
+  /** `remotes`: the remotes whose next push goes on from what was kept (else empty). */
+  skipped: { kind: "branch" | "snapshot"; name: string; reason: string; remotes: string[] }[];
 }
 
 /** `gc`: what went (or would go, with --dry-run) and what stayed, with why. */
@@ -414,7 +415,12 @@ export const gcView: View<GcResult> = {
     dryRun: r.dryRun,
     removedBranches: r.removedBranches,
     removedSnapshots: r.removedSnapshots,
-    skipped: r.skipped.map((s) => ({ kind: s.kind, name: s.name, reason: s.reason })),
+    skipped: r.skipped.map((s) => ({
+      kind: s.kind,
+      name: s.name,
+      reason: s.reason,
+      remotes: s.remotes ?? [],
+    })),
   }),
   text: (r) => {
     const verb = r.dryRun ? "Would delete" : "Deleted";

@@ -5,7 +5,9 @@
  *
  * Invariants: never the default branch, a protected branch (or its snapshots), a branch
  * others depend on, a branch holding snapshots someone named or datasets zvpg did not
- * make, nor anything while a create, delete or reset is unfinished on it. Branches are
+ * make, the base of the next push to a remote (nor the branch holding it: see
+ * src/domain/remote_bases.ts), nor anything while a create, delete or reset is
+ * unfinished on it. Branches are
  * listed in an order that never destroys an origin before its clones.
  *
  * @module
@@ -18,12 +20,15 @@ import {
   type SnapshotRecord,
 } from "./inventory.ts";
 import { isInFlight } from "./lifecycle.ts";
+import { baseOfPushes, remoteBasesAmong } from "./remote_bases.ts";
 
 /** Something gc leaves, and why. */
 export interface GcSkip {
   kind: "branch" | "snapshot";
   name: string;
   reason: string;
+  /** The remotes whose next push goes on from it (or from a snapshot of the branch). */
+  remotes?: string[];
 }
 
 /** What gc does. */
@@ -41,8 +46,8 @@ export function planGc(inventory: Inventory, now: Date): GcPlan {
   const expired = inventory.branches.filter((b) => isExpired(b.expiresAt, now));
   const candidates: BranchRecord[] = [];
   for (const b of expired) {
-    const reason = fixedRefusal(inventory, b);
-    if (reason) skipped.push({ kind: "branch", name: b.name, reason });
+    const skip = branchSkip(inventory, b);
+    if (skip) skipped.push(skip);
     else candidates.push(b);
   }
   // a branch goes once every branch made from its snapshots goes too (deepest first)
@@ -67,6 +72,17 @@ export function planGc(inventory: Inventory, now: Date): GcPlan {
     });
   }
   return { branches: removed, snapshots: unusedAutoSnapshots(inventory, gone, skipped), skipped };
+}
+
+/** Why an expired branch is never removed, whatever else goes (a base of pushes first). */
+function branchSkip(inventory: Inventory, b: BranchRecord): GcSkip | undefined {
+  const [base] = remoteBasesAmong(inventory.snapshots.filter((s) => s.branch === b.name));
+  if (base) {
+    const reason = `its snapshot '${base.name}' is ${baseOfPushes(base.remotes)}`;
+    return { kind: "branch", name: b.name, reason, remotes: base.remotes };
+  }
+  const reason = fixedRefusal(inventory, b);
+  return reason === undefined ? undefined : { kind: "branch", name: b.name, reason };
 }
 
 /** Why an expired branch is never removed, whatever else goes. */
@@ -113,6 +129,11 @@ function unusedAutoSnapshots(
     inventory.branches.filter((b) => b.protected).map((b) => b.name),
   );
   return unused.filter((s) => {
+    if (s.remotes?.length) {
+      const { name, remotes } = s;
+      skipped.push({ kind: "snapshot", name, reason: `it is ${baseOfPushes(remotes)}`, remotes });
+      return false;
+    }
     const reason = unfinished
       ? "an operation is unfinished: run 'zvpg status health --repair' first"
       : protectedBranches.has(s.branch)

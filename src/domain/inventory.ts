@@ -10,6 +10,7 @@ import { AlreadyExistsError, BranchNotFoundError, SnapshotNotFoundError } from "
 import type { Context } from "../context.ts";
 import { isHiddenSnapshot, LABELS, type Layout, PROPS } from "./layout.ts";
 import { decodeBranchName } from "./names.ts";
+import { parseRemoteBases } from "./remote_bases.ts";
 
 /** Lifecycle state recorded on a branch dataset. */
 export type BranchState = "creating" | "running" | "stopped" | "deleting" | "resetting";
@@ -45,6 +46,11 @@ export interface SnapshotRecord {
    * on branch `<remote>/<branch>`); null or absent for one of this pool's branches.
    */
   remote?: string | null;
+  /**
+   * The remotes whose next push goes on from it (held for them: see
+   * src/domain/remote_bases.ts); absent or empty when none.
+   */
+  remotes?: string[];
 }
 
 /** One branch. */
@@ -319,7 +325,14 @@ export function snapshotRecord(e: ZfsEntry, branch: string): SnapshotRecord {
     dependents: [],
     tool: e.props[PROPS.tool] ?? null,
     auto: isAutoSnapshot(name, e.props),
+    ...remotesOf(e.props[PROPS.remoteBases]),
   };
+}
+
+/** `{remotes}` for a snapshot that is the base of pushes, else nothing. */
+function remotesOf(value: string | undefined): Pick<SnapshotRecord, "remotes"> {
+  const remotes = parseRemoteBases(value);
+  return remotes.length > 0 ? { remotes } : {};
 }
 
 function statusOf(

@@ -68,6 +68,11 @@ export const PROPS = {
    * at the next diff or merge, or by `status health --repair`.
    */
   temporary: "zvpg:temporary",
+  /**
+   * On snapshots: the remotes whose next push goes on from it, comma-separated; each also
+   * holds it (`zfs hold zvpg-remote-<remote>`, see src/domain/remote_bases.ts).
+   */
+  remoteBases: "zvpg:remote-bases",
 } as const;
 
 /**

@@ -2,15 +2,18 @@
  * What an operation that destroys snapshots (and with them the branches made from them)
  * would lose, planned before anything goes: the dependent branches, deepest first; the
  * refusal of a protected one; the datasets zvpg did not make inside what goes; the
- * snapshots someone named; and, without `--force`, the refusal that names all of them.
- * `branch delete`, `branch reset` (both kinds) and `snapshot delete` plan with it; the
- * destroy step is `destroyLosses` (src/ops/branch_removal.ts).
+ * snapshots someone named; the bases of pushes to remotes among the destroyed snapshots;
+ * and, without `--force`, the refusal that names all of them (a base first, naming its
+ * remote). `branch delete`, `branch reset` (both kinds) and `snapshot delete` plan with it;
+ * the destroy step is `destroyLosses` (src/ops/branch_removal.ts), which releases the
+ * bases' holds first.
  *
  * @module
  */
 import type { BranchRecord, Inventory, SnapshotRecord } from "./inventory.ts";
 import { foreignDatasetsIn } from "./inventory.ts";
 import { assertNotProtected, type Losses, refuseLosses } from "./lifecycle.ts";
+import { type RemoteBase, remoteBaseError, remoteBasesAmong } from "./remote_bases.ts";
 
 /** What an operation loses beyond its own data, once allowed. */
 export interface LossPlan extends Losses {
@@ -20,6 +23,8 @@ export interface LossPlan extends Losses {
   named: SnapshotRecord[];
   /** The snapshots the dependents' recursive destroys take with them. */
   removedSnapshots: string[];
+  /** The destroyed snapshots that are bases of pushes (allowed: their holds are released). */
+  remoteBases: RemoteBase[];
 }
 
 /** What {@link planLosses} is asked about. */
@@ -32,6 +37,11 @@ export interface LossRequest {
   dependentsGo: string;
   /** Refuse any loss, naming it (without `--force`): what failed and what to do. */
   refuse?: { branch: string; verb: string; hint: string };
+  /**
+   * Destroy the bases of pushes among the snapshots (`--force`); without it they are
+   * refused, naming the snapshot and its remote, before any other loss.
+   */
+  releaseRemoteBases?: boolean;
 }
 
 /** Plans (and without `--force` refuses) what an operation would lose. */
@@ -42,11 +52,24 @@ export function planLosses(inventory: Inventory, request: LossRequest): LossPlan
   const gone = request.branch ? [...dependents, request.branch] : dependents;
   const foreign = gone.flatMap((b) => foreignDatasetsIn(inventory, b));
   const named = request.snapshots.filter((s) => !s.auto);
+  // every snapshot destroyed: the requested ones and those of the branches that go
+  const goneNames = new Set(gone.map((b) => b.name));
+  const remoteBases = remoteBasesAmong([
+    ...request.snapshots,
+    ...inventory.snapshots.filter((s) => goneNames.has(s.branch) && !request.snapshots.includes(s)),
+  ]);
+  if (remoteBases.length > 0 && !request.releaseRemoteBases) throw remoteBaseError(remoteBases);
   if (request.refuse) {
     const { branch, verb, hint } = request.refuse;
     refuseLosses(branch, verb, { named, dependents, foreign }, { hint });
   }
-  return { dependents, named, foreign, removedSnapshots: snapshotNamesOf(inventory, dependents) };
+  return {
+    dependents,
+    named,
+    foreign,
+    removedSnapshots: snapshotNamesOf(inventory, dependents),
+    remoteBases,
+  };
 }
 
 /**

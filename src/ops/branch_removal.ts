@@ -19,6 +19,8 @@ import type { BranchRecord, Inventory } from "../domain/inventory.ts";
 import type { LossPlan } from "../domain/losses.ts";
 import { record } from "./store/record.ts";
 import { markDeleting } from "../domain/lifecycle.ts";
+import { baseOfPushes } from "../domain/remote_bases.ts";
+import { releaseBaseHolds } from "./remote_holds.ts";
 
 /**
  * Destroys branches in order: marks each `deleting`, stops and removes its containers,
@@ -35,11 +37,17 @@ export async function destroyBranches(ctx: Context, branches: BranchRecord[]): P
 }
 
 /**
- * Destroys what a {@link LossPlan} allowed beyond the operation's own data: the branches
- * made from its snapshots, deepest first. Returns their names. The caller holds the lock.
+ * Destroys what a {@link LossPlan} allowed beyond the operation's own data: first the
+ * holds of the bases of pushes among what goes are released (`--force`), then the
+ * branches made from its snapshots go, deepest first. Returns their names. The caller
+ * holds the lock.
  */
-export function destroyLosses(ctx: Context, plan: Pick<LossPlan, "dependents">): Promise<string[]> {
-  return destroyBranches(ctx, plan.dependents);
+export async function destroyLosses(
+  ctx: Context,
+  plan: Pick<LossPlan, "dependents" | "remoteBases">,
+): Promise<string[]> {
+  await releaseBaseHolds(ctx, plan.remoteBases);
+  return await destroyBranches(ctx, plan.dependents);
 }
 
 /** Destroys one branch (see {@link destroyBranches}). */
@@ -90,6 +98,10 @@ export async function destroyUnusedAutoSnapshot(
   if (!origin?.auto) return undefined;
   const gone = new Set([...removed, branch.name]);
   if (origin.dependents.some((d) => !gone.has(d))) return undefined;
+  if (origin.remotes?.length) {
+    log.info(`kept snapshot '${origin.name}': it is ${baseOfPushes(origin.remotes)}`);
+    return undefined;
+  }
   await ctx.zfs.destroy(origin.zfsName);
   log.info(`deleted snapshot '${origin.name}' (taken for branch '${branch.name}')`);
   return origin.name;

@@ -37,7 +37,8 @@ export interface BranchDeleteResult {
 /**
  * Deletes a branch: container, dataset and snapshots. Refused for the default branch, for
  * a branch another zvpg process is creating or deleting, and, without `force`, while it
- * holds snapshots someone named or other branches depend on its snapshots (naming them).
+ * holds snapshots someone named, snapshots that are bases of pushes to remotes, or other
+ * branches depend on its snapshots (naming them).
  * Its origin snapshot goes too when zvpg took it for this branch and nothing else uses it.
  */
 export async function deleteBranch(
@@ -63,6 +64,7 @@ export async function deleteBranch(
       snapshots: own,
       branch,
       dependentsGo: `deleted with '${name}'`,
+      releaseRemoteBases: options.force,
       refuse: options.force ? undefined : {
         branch: name,
         verb: "deleted",

@@ -9,8 +9,8 @@
  *   this host (`<source>/<snapshot>`); it first says what it holds of that branch (the
  *   base), and a partial receive it kept (OpenZFS) is resumed once this host's ZFS has
  *   read that the token names this very snapshot.
- * - Nothing in this pool changes but the push's progress: it reads the inventory and the
- *   GUIDs, and sends.
+ * - In this pool only the hold on the base of the next push changes (src/ops/remote_holds.ts:
+ *   the pushed snapshot, under the pool lock).
  *
  * @module
  */
@@ -29,6 +29,7 @@ import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
 import { askRemote, type SshRemote, sshRemote, streamToRemote } from "../ops/remote_transport.ts";
 import { datasetOf, snapshotLineage } from "../ops/snapshot_lineage.ts";
 import { TransferProgress } from "../ops/transfer_progress.ts";
+import { holdPushedBase } from "../ops/remote_holds.ts";
 import type { Context } from "../context.ts";
 
 /** What a push did. */
@@ -142,6 +143,7 @@ export class PushService {
       const from = base ? { from: base.zfsName } : {};
       await addRef(dir, ref, (file) => this.ctx.zfs.sendToFile(snapshot.zfsName, file, from));
       const bytes = statSync(join(dir, ref.stream)).size;
+      await holdPushedBase(this.ctx, remote.name, snapshot.zfsName);
       return { ...untouched, pushed: true, base: base?.name ?? null, bytes };
     });
   }

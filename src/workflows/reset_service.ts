@@ -183,6 +183,7 @@ export class ResetService {
       snapshots: own,
       branch,
       dependentsGo: "deleted (it depends on a snapshot of the branch being reset)",
+      releaseRemoteBases: options.force,
       refuse: options.force ? undefined : {
         branch: branch.name,
         verb: "reset",
@@ -549,6 +550,8 @@ export class ResetService {
     const old = originOf(inventory, branch);
     if (!old?.auto || old.zfsName === target.zfsName) return undefined;
     if (old.dependents.some((d) => !lost.has(d))) return undefined;
+    // the base of a push stays: gc takes it once a push moved the base on
+    if (old.remotes?.length) return undefined;
     await this.ctx.zfs.destroy(old.zfsName).catch((e) => log.warn(String(e.message)));
     return old.name;
   }
@@ -698,6 +701,7 @@ function planInPlace(
   const losses = planLosses(inventory, {
     snapshots: at.later,
     dependentsGo: "deleted (it depends on a snapshot the reset throws away)",
+    releaseRemoteBases: options.force,
     refuse: options.force ? undefined : { branch: branch.name, verb: "reset", hint: at.hint },
   });
   const { rollTo, target, later } = at;

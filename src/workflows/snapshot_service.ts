@@ -86,8 +86,9 @@ export class SnapshotService {
   }
 
   /**
-   * Deletes a snapshot. Refused while branches depend on it, unless `force`, which
-   * deletes those branches (and theirs) first.
+   * Deletes a snapshot. Refused while branches depend on it, or while it (or one of
+   * theirs) is the base of the next push to a remote, unless `force`, which deletes those
+   * branches (and theirs) first and releases the remotes' holds.
    */
   async delete(name: string, options: { force?: boolean } = {}): Promise<SnapshotDeleteResult> {
     if (isPulledName(name)) return await this.deleteTracked(name, options);
@@ -105,6 +106,7 @@ export class SnapshotService {
       const losses = planLosses(inventory, {
         snapshots: [snapshot],
         dependentsGo: `deleted with snapshot '${name}'`,
+        releaseRemoteBases: options.force,
       });
       refuseDependents(name, losses.dependents, options.force);
       // everything the recursive destroys take is listed: nothing goes unnamed

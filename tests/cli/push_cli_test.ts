@@ -73,6 +73,39 @@ function guidCall(names: string[], guids: string[]): ExpectedCall {
   };
 }
 
+/**
+ * The calls moving remote `remote`'s base hold to `snapshot` of tpool/data, the dataset's
+ * snapshots answering with the remotes they record (`held`).
+ */
+function baseHoldCalls(
+  snapshot: string,
+  held: Record<string, string | undefined>,
+  remote = "usb",
+): ExpectedCall[] {
+  const stdout = Object.entries(held).map(([name, remotes]) =>
+    `${name}\ttype\tsnapshot\t-\n${name}\tzvpg:remote-bases\t${remotes ?? "-"}\t${
+      remotes ? "local" : "-"
+    }\n`
+  ).join("");
+  const prop = "zvpg:remote-bases";
+  const released = Object.entries(held)
+    .filter(([name, remotes]) => name !== snapshot && remotes?.split(",").includes(remote))
+    .flatMap(([name]) => [
+      { argv: ["zfs", "release", `zvpg-remote-${remote}`, name] },
+      { argv: ["zfs", "inherit", prop, name] },
+    ]);
+  return [
+    {
+      argv: ["zfs", "get", "-H", "-p", "-d", "1", "-o", "name,property,value,source"]
+        .concat([`type,${prop}`, "tpool/data"]),
+      result: { stdout: `tpool/data\ttype\tfilesystem\t-\n${stdout}` },
+    },
+    { argv: ["zfs", "set", `${prop}=${remote}`, snapshot] },
+    { argv: ["zfs", "hold", `zvpg-remote-${remote}`, snapshot] },
+    ...released,
+  ];
+}
+
 /** The refs and files a run left in the remote directory. */
 function remoteAfter(seen: { refs?: RemoteRef[]; files?: string[]; streams?: string[] }) {
   return (ctx: Context) => {
@@ -92,6 +125,7 @@ for (const [format, ext] of FORMATS) {
         ...zfsOnly(),
         guidCall(["tpool/data@baseline"], ["111"]),
         { argv: ["zfs", "send", "tpool/data@baseline"], result: { stdout: "whole stream" } },
+        ...baseHoldCalls("tpool/data@baseline", { "tpool/data@baseline": undefined }),
       ],
       after: remoteAfter(seen),
     });
@@ -112,6 +146,11 @@ for (const [format, ext] of FORMATS) {
           argv: ["zfs", "send", "-i", "tpool/data@baseline", "tpool/data@v2"],
           result: { stdout: "increment" },
         },
+        // the base moves: held on v2, released from baseline
+        ...baseHoldCalls("tpool/data@v2", {
+          "tpool/data@baseline": "usb",
+          "tpool/data@v2": undefined,
+        }),
       ],
       after: remoteAfter(seen),
     });

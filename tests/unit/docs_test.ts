@@ -48,6 +48,7 @@ export const GOLDEN_COMMANDS: Record<string, string> = {
   "gc.json": "zvpg gc -f json",
   "gc_dry_run.json": "zvpg gc --dry-run -f json",
   "gc_kept.json": "zvpg gc -f json",
+  "gc_remote_base.json": "zvpg gc -f json",
   "init_check.json": "zvpg init check -f json",
   "init_env_exists.json": "zvpg init env -f json",
   "log.json": "zvpg log -f json",

@@ -1,0 +1,138 @@
+/**
+ * The holds that keep the base of the next push to a remote alive (the rules are in
+ * src/domain/remote_bases.ts): moving one to a new base after a transfer, reading which
+ * remotes hold a set of snapshots, and releasing them before a forced destroy.
+ *
+ * - The record comes first and goes last: the property `zvpg:remote-bases` is set before
+ *   the hold is put, and removed after it is released. A process killed in between
+ *   leaves a record without a hold (harmless: a refusal `--force` clears), never a hold
+ *   zfs-fuse cannot name (it has no `zfs holds`).
+ * - A base moves within its lineage: the hold leaves every other snapshot of the same
+ *   dataset (and of the `lineage` datasets the caller names) that had it for this remote.
+ * - The caller holds the pool lock: the property is read, changed and written back.
+ *
+ * @module
+ */
+import { CommandFailedError, tail } from "../errors.ts";
+import { PROPS } from "../domain/layout.ts";
+import {
+  parseRemoteBases,
+  type RemoteBase,
+  remoteBasesValue,
+  remoteHoldTag,
+} from "../domain/remote_bases.ts";
+import { withLock } from "../runtime/lock.ts";
+import { log } from "../runtime/log.ts";
+import type { Context } from "../context.ts";
+
+/** What {@link moveBaseHold} did. */
+export interface BaseHoldMove {
+  /** The snapshot now held (ZFS name). */
+  held: string;
+  /** The snapshots the hold left (ZFS names). */
+  released: string[];
+}
+
+/**
+ * Makes `snapshot` (a ZFS name) the base of the next push to `remote`: recorded and held
+ * (`zfs hold zvpg-remote-<remote>`), then released from the snapshots of its dataset (and
+ * of `options.lineage`) that were the base before. Safe to run again. The caller holds
+ * the pool lock.
+ */
+export async function moveBaseHold(
+  ctx: Context,
+  remote: string,
+  snapshot: string,
+  options: { lineage?: string[] } = {},
+): Promise<BaseHoldMove> {
+  const dataset = snapshot.slice(0, snapshot.indexOf("@"));
+  const roots = [...new Set([dataset, ...(options.lineage ?? [])])];
+  const entries = (await ctx.zfs.get(roots, [PROPS.remoteBases], 1))
+    .filter((e) => e.type === "snapshot");
+  const own = entries.find((e) => e.name === snapshot);
+  const remotes = parseRemoteBases(own?.props[PROPS.remoteBases]);
+  const tag = remoteHoldTag(remote);
+  // the record first: a hold is never left without it
+  if (!remotes.includes(remote)) {
+    await ctx.zfs.set(snapshot, { [PROPS.remoteBases]: remoteBasesValue([...remotes, remote])! });
+  }
+  await ctx.zfs.hold(tag, snapshot);
+  const released: string[] = [];
+  for (const e of entries) {
+    if (e.name === snapshot) continue;
+    const before = parseRemoteBases(e.props[PROPS.remoteBases]);
+    if (!before.includes(remote)) continue;
+    await releaseRemotes(ctx, e.name, [remote], before);
+    released.push(e.name);
+  }
+  return { held: snapshot, released };
+}
+
+/**
+ * {@link moveBaseHold} under the pool lock, after a push (which does not hold it
+ * otherwise). The push is done whatever happens here: a hold that cannot be put (the
+ * snapshot was deleted meanwhile) is a warning, and the next push may send it whole.
+ */
+export async function holdPushedBase(
+  ctx: Context,
+  remote: string,
+  snapshot: string,
+): Promise<BaseHoldMove | undefined> {
+  try {
+    return await withLock(ctx.layout, () => moveBaseHold(ctx, remote, snapshot));
+  } catch (error) {
+    if (!(error instanceof CommandFailedError)) throw error;
+    log.warn(
+      `pushed, but could not hold ${snapshot} for remote '${remote}' (${tail(error.stderr)}): ` +
+        "deleting it makes the next push send everything",
+    );
+    return undefined;
+  }
+}
+
+/**
+ * The remotes holding each of `snapshots` (ZFS names) as their base, by name; snapshots
+ * no remote holds (or that do not exist) are absent. One `zfs get`.
+ */
+export async function remotesHolding(
+  ctx: Context,
+  snapshots: string[],
+): Promise<Map<string, string[]>> {
+  const holding = new Map<string, string[]>();
+  for (const e of await ctx.zfs.get(snapshots, [PROPS.remoteBases])) {
+    const remotes = parseRemoteBases(e.props[PROPS.remoteBases]);
+    if (remotes.length > 0) holding.set(e.name, remotes);
+  }
+  return holding;
+}
+
+/**
+ * Releases the holds of `bases` (before a forced destroy of them): the next push to each
+ * remote sends its snapshot whole. The caller holds the pool lock.
+ */
+export async function releaseBaseHolds(ctx: Context, bases: RemoteBase[]): Promise<void> {
+  for (const base of bases) {
+    for (const remote of base.remotes) {
+      log.warn(
+        `snapshot '${base.name}' is no longer the base of pushes to remote '${remote}': the next one sends it whole`,
+      );
+    }
+    await releaseRemotes(ctx, base.zfsName, base.remotes, base.remotes);
+  }
+}
+
+/**
+ * Releases the holds of `going` from `snapshot`, whose record names `recorded`: the holds
+ * first, then the record (a tag already gone counts as released).
+ */
+export async function releaseRemotes(
+  ctx: Context,
+  snapshot: string,
+  going: string[],
+  recorded: string[],
+): Promise<void> {
+  for (const r of going) await ctx.zfs.release(remoteHoldTag(r), snapshot);
+  const value = remoteBasesValue(recorded.filter((r) => !going.includes(r)));
+  if (value === undefined) await ctx.zfs.inherit(snapshot, PROPS.remoteBases);
+  else await ctx.zfs.set(snapshot, { [PROPS.remoteBases]: value });
+}
