@@ -11,6 +11,7 @@ import { LABELS } from "./layout.ts";
 import { isInFlight } from "./lifecycle.ts";
 import { describeIndexDrift, type IndexDrift, indexMisses } from "./claims.ts";
 import type { TakeOver } from "./datadir_adoption.ts";
+import { describeLeftover, type TransferLeftover } from "./transfer_leftovers.ts";
 
 /** One disagreement. Warnings need no repair (or none zvpg may do). */
 export type Drift =
@@ -43,7 +44,12 @@ export type Drift =
    */
   | { kind: "interrupted-take-over"; takeOver: TakeOver }
   /** A take-over another zvpg process is doing now (warning). */
-  | { kind: "take-over-in-flight"; takeOver: TakeOver };
+  | { kind: "take-over-in-flight"; takeOver: TakeOver }
+  /**
+   * What a killed push or pull left (src/domain/transfer_leftovers.ts): repair removes it.
+   * A resumable receive is a warning (it may be resumed).
+   */
+  | { kind: "transfer"; leftover: TransferLeftover };
 
 /** What findDrift needs besides the inventory. */
 export interface DriftFacts {
@@ -55,6 +61,8 @@ export interface DriftFacts {
   index?: IndexDrift;
   /** The take-overs recorded in the pool (see src/domain/datadir_adoption.ts). */
   takeOvers?: TakeOver[];
+  /** What killed transfers left (see src/domain/transfer_leftovers.ts), when read. */
+  transfers?: TransferLeftover[];
 }
 
 /**
@@ -103,6 +111,7 @@ export function findDrift(inventory: Inventory, facts: DriftFacts): Drift[] {
     }
   }
   for (const dir of facts.strayDirs) drift.push({ kind: "stray-dir", dir });
+  for (const leftover of facts.transfers ?? []) drift.push({ kind: "transfer", leftover });
   if (facts.index && indexMisses(facts.index)) drift.push({ kind: "index", index: facts.index });
   return drift;
 }
@@ -143,7 +152,8 @@ function isStaleTemporary(branch: BranchRecord, facts: DriftFacts): boolean {
 /** Whether a drift is only worth a warning. */
 export function isWarning(d: Drift): boolean {
   return d.kind === "in-flight" || d.kind === "other-runtime" || d.kind === "stray-dir" ||
-    d.kind === "take-over-in-flight";
+    d.kind === "take-over-in-flight" ||
+    (d.kind === "transfer" && d.leftover.kind === "resumable-receive");
 }
 
 /** One line for `status health`. `engine` is the configured engine's flavor. */
@@ -187,5 +197,7 @@ export function describeDrift(d: Drift, engine: string): string {
       return `dataset ${
         takenOverDataset(d.takeOver)
       } is being taken over now (zvpg pid ${d.takeOver.pid})`;
+    case "transfer":
+      return describeLeftover(d.leftover);
   }
 }

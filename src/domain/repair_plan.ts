@@ -5,8 +5,8 @@
  * interrupted creates, complete interrupted
  * deletes, remove orphan containers and stray runtime directories, restart branches
  * recorded running whose server is gone, and every branch whose container is dead,
- * unusable or was stopped to remount its data, and (last) rebuild the claims index when
- * it misses something.
+ * unusable or was stopped to remount its data, remove what killed transfers left, and
+ * (last) rebuild the claims index when it misses something.
  *
  * Invariants: a branch another zvpg process is working on, a branch under another engine
  * and a dataset zvpg did not make are never in the plan; an interrupted branch that others
@@ -17,6 +17,7 @@
 import type { AdoptedDataset } from "./datadir_adoption.ts";
 import type { Drift } from "./drift.ts";
 import { type BranchRecord, foreignDatasetsIn, type Inventory } from "./inventory.ts";
+import type { TransferLeftover } from "./transfer_leftovers.ts";
 
 /** One step: what it acts on, what it does (a verb), and why. */
 export type RepairStep =
@@ -30,6 +31,9 @@ export type RepairStep =
     | { do: "undo-reset" | "finish-reset"; name: string }
     | { do: "rebuild-index" }
     | { do: "give-back"; adopted: AdoptedDataset }
+    | { do: "destroy-dataset" | "abort-receive"; dataset: string }
+    | { do: "release-remote-hold"; snapshot: string; remote: string; recorded: string[] }
+    | { do: "remove-file"; file: string }
   );
 
 /** What the plan needs besides the drift. */
@@ -99,6 +103,9 @@ export function planRepairs(
       action: "remove",
       reason: "it belongs to no branch",
     });
+  }
+  for (const d of drift) {
+    if (d.kind === "transfer") steps.push(transferStep(d.leftover));
   }
   // last: it is rebuilt from the pool as the steps above left it
   if (drift.some((d) => d.kind === "index")) {
@@ -188,4 +195,47 @@ function interruptedStep(
     action: operation === "create" ? "roll back the create" : "complete the delete",
     reason: why,
   };
+}
+
+/** The step that removes what a killed transfer left. */
+function transferStep(l: TransferLeftover): RepairStep {
+  switch (l.kind) {
+    case "unfinished-receive":
+    case "partial-receive":
+      return {
+        do: "destroy-dataset",
+        dataset: l.dataset,
+        target: `dataset ${l.dataset}`,
+        action: "destroy",
+        reason: l.kind === "unfinished-receive"
+          ? "a receive that never finished left it without a snapshot"
+          : "it is a partial receive a killed transfer left",
+      };
+    case "resumable-receive":
+      return {
+        do: "abort-receive",
+        dataset: l.dataset,
+        target: `dataset ${l.dataset}`,
+        action: "abort its partial receive",
+        reason: "a receive was cut short (receive_resume_token)",
+      };
+    case "orphan-remote-hold":
+      return {
+        do: "release-remote-hold",
+        snapshot: l.snapshot,
+        remote: l.remote,
+        recorded: l.recorded,
+        target: `snapshot ${l.snapshot}`,
+        action: `release the hold of remote '${l.remote}'`,
+        reason: `remote '${l.remote}' is no longer in the remotes file`,
+      };
+    case "stale-stream":
+      return {
+        do: "remove-file",
+        file: l.file,
+        target: `file ${l.file}`,
+        action: "remove",
+        reason: `the push that wrote it (pid ${l.pid}) is gone`,
+      };
+  }
 }

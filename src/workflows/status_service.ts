@@ -21,6 +21,8 @@ import { record } from "../ops/store/record.ts";
 import { type ClaimIndex, indexDrift } from "../domain/claims.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import { planRepairs, type RepairStep } from "../domain/repair_plan.ts";
+import { releaseRemotes } from "../ops/remote_holds.ts";
+import { readTransferLeftovers, removeStreamFile } from "../ops/transfer_leftovers.ts";
 import { finishReset, undoReset } from "../ops/reset_swap.ts";
 import { VERSION } from "../version.ts";
 import { execSql, stopBranchContainer } from "../ops/branch_container.ts";
@@ -185,6 +187,7 @@ export class StatusService {
       strayDirs: strayRuntimeDirs(ctx.layout, inventory),
       index: indexDrift(inventory, index ?? EMPTY_INDEX),
       takeOvers,
+      transfers: await readTransferLeftovers(ctx, inventory),
     });
     const foreign = inventory.foreignDatasets;
     return [
@@ -241,6 +244,7 @@ export class StatusService {
         strayDirs: strayRuntimeDirs(ctx.layout, inventory),
         index: indexDrift(inventory, index ?? EMPTY_INDEX),
         takeOvers: await findTakeOvers(ctx, inventory),
+        transfers: await readTransferLeftovers(ctx, inventory),
       });
       // a dataset an interrupted take-over left is given back, and nothing else is done:
       // all else zvpg has in the pool is its import's (see planRepairs)
@@ -301,6 +305,14 @@ export class StatusService {
         return await undoReset(ctx, step.name);
       case "finish-reset":
         return await finishReset(ctx, step.name);
+      case "destroy-dataset":
+        return await ctx.zfs.destroy(step.dataset);
+      case "abort-receive":
+        return await ctx.zfs.abortReceive(step.dataset);
+      case "release-remote-hold":
+        return await releaseRemotes(ctx, step.snapshot, [step.remote], step.recorded);
+      case "remove-file":
+        return removeStreamFile(step.file);
       case "rebuild-index": {
         // from the pool as the steps before left it
         const [inventory, index] = await Promise.all([

@@ -3,7 +3,8 @@
  * fake runner: `branch create`, `branch start`, `init check`, `status health`. Their text
  * and JSON output and exit codes are compared with golden files in tests/cli/golden/.
  */
-import { mkdirSync, statSync } from "node:fs";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { USABLE_QUERY } from "../../src/workflows/status_service.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/context.ts";
@@ -182,6 +183,13 @@ const ENVIRONMENT: ExpectedCall[] = [
   IMAGE_INSPECT,
 ];
 
+/** The read of what killed transfers left: no `tpool/remotes` (nothing was ever pulled). */
+const NO_TRANSFERS: ExpectedCall = {
+  argv: ["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value,source"]
+    .concat(["type,zvpg:remote-bases", "tpool/remotes"]),
+  result: { code: 1, stderr: "cannot open 'tpool/remotes': dataset does not exist\n" },
+};
+
 /** The query health and repair run in a running branch (answered: it is usable). */
 function usableQuery(pgdata: string): ExpectedCall {
   const { uid, gid } = statSync(pgdata);
@@ -210,7 +218,7 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        return [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata)];
+        return [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata), NO_TRANSFERS];
       },
     });
     assertGolden(`status_health.${ext}`, run);
@@ -253,8 +261,14 @@ for (const [format, ext] of FORMATS) {
         passFile(ctx);
         const pgdata = ctx.layout.pgdata("main");
         mkdirSync(pgdata, { recursive: true });
-        const health = [...ENVIRONMENT, ...inventory(), poolIndex(), usableQuery(pgdata)];
-        return [...inventory(), poolIndex(), usableQuery(pgdata), ...health];
+        const health = [
+          ...ENVIRONMENT,
+          ...inventory(),
+          poolIndex(),
+          usableQuery(pgdata),
+          NO_TRANSFERS,
+        ];
+        return [...inventory(), poolIndex(), NO_TRANSFERS, usableQuery(pgdata), ...health];
       },
     });
     assertGolden(`status_repair_nothing.${ext}`, run);
@@ -286,3 +300,93 @@ for (const [format, ext] of FORMATS) {
     assertGolden(`init_env_exists.${ext}`, run);
   });
 }
+
+/** `zfs get -r` of `tpool/remotes` answering `entries` (name → remote-bases record or type). */
+function transfersCall(entries: [string, string, string?][]): ExpectedCall {
+  const lines = entries.flatMap(([name, type, bases]) => [
+    `${name}\ttype\t${type}\t-`,
+    `${name}\tzvpg:remote-bases\t${bases ?? "-"}\t${bases ? "local" : "-"}`,
+  ]);
+  return { ...NO_TRANSFERS, result: { stdout: lines.join("\n") + "\n" } };
+}
+
+/** What a killed pull and a killed push left, and a hold of a removed remote on baseline. */
+const LEFTOVERS = transfersCall([
+  ["tpool/remotes", "filesystem"],
+  ["tpool/remotes/usb", "filesystem"],
+  ["tpool/remotes/usb/main", "filesystem"],
+  ["tpool/remotes/usb/feature_sauth", "filesystem"],
+  ["tpool/remotes/usb/feature_sauth@v1", "snapshot"],
+]);
+const HELD_FOR_GONE: FixtureEntry[] = [
+  mainDataset(),
+  { ...BASELINE, props: { ...BASELINE.props, "zvpg:remote-bases": "old" } },
+  CLONES,
+  ...pool().slice(3),
+];
+/** A pid no process has (above the kernel's largest). */
+const DEAD_PID = 4_194_999;
+
+/** The remote `usb` (a directory holding a dead push's temporary stream). */
+function usbRemote(ctx: Context): string {
+  const dir = `${ctx.config.configDir}/usb`;
+  mkdirSync(dir, { mode: 0o700 });
+  const stream = `${dir}/.111.zstream.${DEAD_PID}.tmp`;
+  Deno.writeTextFileSync(stream, "cut short");
+  writePrivateFile(
+    ctx.layout.remotesFile,
+    JSON.stringify({ remotes: [{ name: "usb", url: `file://${dir}` }] }),
+  );
+  return stream;
+}
+
+for (const [format, ext] of FORMATS) {
+  Deno.test(`status health: ${format} output of what killed transfers left`, async () => {
+    const run = await runCli(["status", "health", "-f", format], {
+      calls: (ctx) => {
+        passFile(ctx);
+        usbRemote(ctx);
+        const pgdata = ctx.layout.pgdata("main");
+        mkdirSync(pgdata, { recursive: true });
+        return [...ENVIRONMENT, ...inventory(HELD_FOR_GONE), poolIndex(), usableQuery(pgdata)]
+          .concat(LEFTOVERS);
+      },
+    });
+    assertGolden(`status_health_transfers.${ext}`, run);
+  });
+}
+
+Deno.test("status health --repair: removes what killed transfers left", async () => {
+  let stream = "";
+  const run = await runCli(["status", "health", "--repair", "-f", "json"], {
+    mounts: MOUNTED,
+    calls: (ctx) => {
+      passFile(ctx);
+      stream = usbRemote(ctx);
+      const pgdata = ctx.layout.pgdata("main");
+      mkdirSync(pgdata, { recursive: true });
+      return [
+        ...inventory(HELD_FOR_GONE),
+        poolIndex(),
+        LEFTOVERS,
+        usableQuery(pgdata),
+        { argv: ["zfs", "destroy", "tpool/remotes/usb/main"] },
+        { argv: ["zfs", "release", "zvpg-remote-old", "tpool/data@baseline"] },
+        { argv: ["zfs", "inherit", "zvpg:remote-bases", "tpool/data@baseline"] },
+        // then the health after it
+        ...ENVIRONMENT,
+        ...inventory(),
+        poolIndex(),
+        usableQuery(pgdata),
+        transfersCall([
+          ["tpool/remotes", "filesystem"],
+          ["tpool/remotes/usb", "filesystem"],
+          ["tpool/remotes/usb/feature_sauth", "filesystem"],
+          ["tpool/remotes/usb/feature_sauth@v1", "snapshot"],
+        ]),
+      ];
+    },
+    after: () => assert.equal(existsSync(stream), false, "the dead push's stream is gone"),
+  });
+  assertGolden("status_repair_transfers.json", run);
+});

@@ -75,6 +75,8 @@ export const GOLDEN_COMMANDS: Record<string, string> = {
   "snapshot_list_pulled.json": "zvpg snapshot list -f json",
   "status_branches.json": "zvpg status branches -f json",
   "status_health.json": "zvpg status health -f json",
+  "status_health_transfers.json": "zvpg status health -f json",
+  "status_repair_transfers.json": "zvpg status health --repair -f json",
   "status_repair_nothing.json": "zvpg status health --repair -f json",
   "status_snapshots.json": "zvpg status snapshots -f json",
   "status_system.json": "zvpg status -f json",
