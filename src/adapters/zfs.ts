@@ -208,14 +208,26 @@ export class Zfs {
       const count = Number(e.props.userrefs);
       if (count > 0) held.set(e.name, { count, tags: null });
     }
-    if (held.size === 0 || this.flavor !== "openzfs") return held;
-    const result = await this.runner.run(this.zfs, ["holds", "-H", ...held.keys()]);
-    for (const line of result.stdout.split("\n")) {
-      const [name, tag] = line.split("\t");
-      const entry = name === undefined ? undefined : held.get(name.trim());
-      if (entry && tag) entry.tags = [...(entry.tags ?? []), tag];
+    if (held.size === 0) return held;
+    for (const { snapshot, tag } of (await this.holdTags([...held.keys()])) ?? []) {
+      const entry = held.get(snapshot);
+      if (entry) entry.tags = [...(entry.tags ?? []), tag];
     }
     return held;
+  }
+
+  /**
+   * The holds on `snapshots` (OpenZFS `zfs holds -H`: name, tag and time, tab-separated),
+   * missing snapshots skipped; undefined on zfs-fuse, whose `zfs holds` runs a Python
+   * module Debian does not ship ("internal error: /usr/lib/zfs/pyzfs.py not found").
+   */
+  async holdTags(snapshots: string[]): Promise<{ snapshot: string; tag: string }[] | undefined> {
+    if (this.flavor !== "openzfs") return undefined;
+    if (snapshots.length === 0) return [];
+    const result = await this.runner.run(this.zfs, ["holds", "-H", ...snapshots], {
+      tolerate: (r) => r.stdout.trim() !== "" || /does not exist/i.test(r.stderr),
+    });
+    return parseHolds(result.stdout);
   }
 
   /**
@@ -474,6 +486,14 @@ export function parseGetOutput(stdout: string): ZfsEntry[] {
     entry.props[prop] = value;
   }
   return [...byName.values()];
+}
+
+/** Parses OpenZFS `zfs holds -H` output: `NAME<TAB>TAG<TAB>TIMESTAMP` per hold. */
+export function parseHolds(stdout: string): { snapshot: string; tag: string }[] {
+  return stdout.split("\n").flatMap((line) => {
+    const [snapshot, tag] = line.replace(/\r$/, "").split("\t");
+    return snapshot && tag ? [{ snapshot, tag }] : [];
+  });
 }
 
 /** Parses `zpool list -H -o name,health,size,allocated,free` (raw or human sizes). */

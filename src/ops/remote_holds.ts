@@ -20,6 +20,7 @@ import {
   type RemoteBase,
   remoteBasesValue,
   remoteHoldTag,
+  remoteOfHoldTag,
 } from "../domain/remote_bases.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
@@ -92,18 +93,25 @@ export async function holdPushedBase(
 
 /**
  * The remotes holding each of `snapshots` (ZFS names) as their base, by name; snapshots
- * no remote holds (or that do not exist) are absent. One `zfs get`.
+ * no remote holds (or that do not exist) are absent. One `zfs get` of the records, and on
+ * OpenZFS one `zfs holds` too (a hold put without its record, by hand or by another tool,
+ * counts as well).
  */
 export async function remotesHolding(
   ctx: Context,
   snapshots: string[],
 ): Promise<Map<string, string[]>> {
-  const holding = new Map<string, string[]>();
+  const holding = new Map<string, Set<string>>();
+  const add = (snapshot: string, remote: string) =>
+    holding.set(snapshot, (holding.get(snapshot) ?? new Set()).add(remote));
   for (const e of await ctx.zfs.get(snapshots, [PROPS.remoteBases])) {
-    const remotes = parseRemoteBases(e.props[PROPS.remoteBases]);
-    if (remotes.length > 0) holding.set(e.name, remotes);
+    for (const remote of parseRemoteBases(e.props[PROPS.remoteBases])) add(e.name, remote);
   }
-  return holding;
+  for (const hold of await ctx.zfs.holdTags(snapshots) ?? []) {
+    const remote = remoteOfHoldTag(hold.tag);
+    if (remote !== undefined) add(hold.snapshot, remote);
+  }
+  return new Map([...holding].map(([s, remotes]) => [s, [...remotes].sort()]));
 }
 
 /**

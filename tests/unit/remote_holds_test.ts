@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createContext } from "../../src/cli/session.ts";
+import { parseHolds, Zfs } from "../../src/adapters/zfs.ts";
 import { StateError } from "../../src/errors.ts";
 import { planGc } from "../../src/domain/gc_plan.ts";
 import { planLosses } from "../../src/domain/losses.ts";
@@ -177,4 +178,41 @@ Deno.test("remotesHolding() reads the records; releaseBaseHolds() drops holds, t
       remotes: ["backup", "usb"],
     }]);
   });
+});
+
+Deno.test("remotesHolding() on OpenZFS: a hold without its record counts too (zfs holds -H)", async () => {
+  await withTempDir(async (dir) => {
+    const fake = new FakeRunner([
+      {
+        argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", `type,${PROP}`]
+          .concat(["tpool/data@s1", "tpool/data@s2"]),
+        result: {
+          stdout: `tpool/data@s1\ttype\tsnapshot\t-\ntpool/data@s1\t${PROP}\tusb\tlocal\n` +
+            `tpool/data@s2\ttype\tsnapshot\t-\ntpool/data@s2\t${PROP}\t-\t-\n`,
+        },
+      },
+      {
+        argv: ["zfs", "holds", "-H", "tpool/data@s1", "tpool/data@s2"],
+        result: {
+          stdout: "tpool/data@s1\tzvpg-remote-usb\tMon Dec  7 11:00 2026\n" +
+            "tpool/data@s2\tzvpg-protect\tMon Dec  7 11:00 2026\n" +
+            "tpool/data@s2\tzvpg-remote-backup\tMon Dec  7 11:01 2026\n",
+        },
+      },
+    ]);
+    const ctx = createContext(testConfig(dir), fake);
+    const openzfs = { ...ctx, zfs: new Zfs(fake, "openzfs") };
+    const holding = await remotesHolding(openzfs, ["tpool/data@s1", "tpool/data@s2"]);
+    assert.deepEqual([...holding], [["tpool/data@s1", ["usb"]], ["tpool/data@s2", ["backup"]]]);
+    fake.assertDone();
+  });
+});
+
+Deno.test("Zfs.holds(): none asked of zfs-fuse, whose zfs holds cannot run", async () => {
+  const fake = new FakeRunner([]);
+  assert.equal(await new Zfs(fake, "zfs-fuse").holds(["p/d@s"]), undefined);
+  assert.deepEqual(parseHolds("p/d@s\tt1\tMon Dec  7 11:00 2026\n\n"), [
+    { snapshot: "p/d@s", tag: "t1" },
+  ]);
+  fake.assertDone();
 });
