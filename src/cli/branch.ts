@@ -167,7 +167,7 @@ export function branchCommand(session: Session) {
     .argument("<name>", "branch name")
     .option(
       "--force",
-      "also delete its named snapshots, branches made from them, and datasets others made inside it",
+      "also delete its named snapshots, branches made from them, datasets others made inside it, and bases of pushes to remotes",
     )
     .addOption(formatOption())
     .addHelpText(
@@ -186,7 +186,10 @@ export function branchCommand(session: Session) {
     .argument("<name>", "branch name")
     .option("--to <snapshot>", "reset to this snapshot instead of the branch's origin")
     .option("--parent", "reset to a new snapshot of its parent's current state")
-    .option("--force", "also throw away its named snapshots and the branches made from them")
+    .option(
+      "--force",
+      "also throw away its named snapshots, the branches made from them, and bases of pushes to remotes",
+    )
     .option("--timings", "include phase timings (ms) in the output")
     .addOption(formatOption())
     .addHelpText(

@@ -89,9 +89,14 @@ export function snapshotCommand(session: Session, noun: "snapshot" | "commit") {
 
   cmd.command(del[0])
     .alias(del[1])
-    .description(`Delete a ${noun}; refused while branches depend on it unless --force`)
+    .description(
+      `Delete a ${noun}; refused while branches depend on it or it is the base of the next push to a remote, unless --force`,
+    )
     .argument("<name>", `${noun} name, or <remote>/<name> for one pulled from a remote`)
-    .option("--force", "also delete the branches that depend on it (their containers are stopped)")
+    .option(
+      "--force",
+      "also delete the branches that depend on it (their containers are stopped); delete it even when it is the base of the next push to a remote",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
