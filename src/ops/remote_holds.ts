@@ -22,6 +22,8 @@ import {
   remoteHoldTag,
   remoteOfHoldTag,
 } from "../domain/remote_bases.ts";
+import type { ZfsEntry } from "../adapters/zfs.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
 import type { Context } from "../context.ts";
@@ -37,20 +39,27 @@ export interface BaseHoldMove {
 /**
  * Makes `snapshot` (a ZFS name) the base of the next push to `remote`: recorded and held
  * (`zfs hold zvpg-remote-<remote>`), then released from the snapshots of its dataset (and
- * of `options.lineage`) that were the base before. Safe to run again. The caller holds
- * the pool lock.
+ * of `options.lineage`) that were the base before. Safe to run again: a move killed half
+ * way (two bases held) is finished by the next one. With `ifNewest` (a snapshot the remote
+ * held already) it moves nothing when a later snapshot of the lineage is the base: the
+ * base never goes back. The caller holds the pool lock.
  */
 export async function moveBaseHold(
   ctx: Context,
   remote: string,
   snapshot: string,
-  options: { lineage?: string[] } = {},
+  options: { lineage?: string[]; ifNewest?: boolean } = {},
 ): Promise<BaseHoldMove> {
   const dataset = snapshot.slice(0, snapshot.indexOf("@"));
   const roots = [...new Set([dataset, ...(options.lineage ?? [])])];
-  const entries = (await ctx.zfs.get(roots, [PROPS.remoteBases], 1))
+  const entries = (await ctx.zfs.get(roots, [PROPS.remoteBases, "createtxg"], 1))
     .filter((e) => e.type === "snapshot");
   const own = entries.find((e) => e.name === snapshot);
+  const txg = (e: ZfsEntry | undefined) => Number(e?.props.createtxg ?? 0);
+  const later = entries.find((e) =>
+    txg(e) > txg(own) && parseRemoteBases(e.props[PROPS.remoteBases]).includes(remote)
+  );
+  if (options.ifNewest && later) return { held: later.name, released: [] };
   const remotes = parseRemoteBases(own?.props[PROPS.remoteBases]);
   const tag = remoteHoldTag(remote);
   // the record first: a hold is never left without it
@@ -59,6 +68,8 @@ export async function moveBaseHold(
   }
   await ctx.zfs.hold(tag, snapshot);
   const released: string[] = [];
+  // a move killed here leaves two bases held: the next one releases the older
+  faultPoint("remote.base.after-hold");
   for (const e of entries) {
     if (e.name === snapshot) continue;
     const before = parseRemoteBases(e.props[PROPS.remoteBases]);
@@ -71,16 +82,17 @@ export async function moveBaseHold(
 
 /**
  * {@link moveBaseHold} under the pool lock, after a push (which does not hold it
- * otherwise). The push is done whatever happens here: a hold that cannot be put (the
+ * otherwise); `ifNewest` for a snapshot the remote held already. The push is done whatever happens here: a hold that cannot be put (the
  * snapshot was deleted meanwhile) is a warning, and the next push may send it whole.
  */
 export async function holdPushedBase(
   ctx: Context,
   remote: string,
   snapshot: string,
+  options: { ifNewest?: boolean } = {},
 ): Promise<BaseHoldMove | undefined> {
   try {
-    return await withLock(ctx.layout, () => moveBaseHold(ctx, remote, snapshot));
+    return await withLock(ctx.layout, () => moveBaseHold(ctx, remote, snapshot, options));
   } catch (error) {
     if (!(error instanceof CommandFailedError)) throw error;
     log.warn(

@@ -15,8 +15,8 @@
  * import.after-preflight, import.adopt.after-snapshot, import.adopt.after-rename,
  * import.adopt.after-set, import.adopt.after-mount, import.adopt.after-move,
  * import.after-adopt, import.after-load, import.after-start, import.after-snapshot,
- * import.give-back.after-rename, push.after-stream, pull.after-receive,
- * remote.remove.after-destroy.
+ * import.give-back.after-rename, remote.base.after-hold, push.after-stream,
+ * pull.after-receive, remote.remove.after-destroy.
  *
  * @module
  */
@@ -55,6 +55,7 @@ export const FAULT_POINTS = [
   "import.after-start",
   "import.after-snapshot",
   "import.give-back.after-rename",
+  "remote.base.after-hold",
   "push.after-stream",
   "pull.after-receive",
   "remote.remove.after-destroy",

@@ -128,7 +128,10 @@ export class PushService {
     const untouched = { pushed: false, base: null, bytes: 0, remoteName: name, resumed: false };
     return await withRemoteDir(dir, "push", async () => {
       const plan = planPush(lineage, loadRefs(dir));
-      if (plan.kind === "present") return untouched;
+      if (plan.kind === "present") {
+        await holdPushedBase(this.ctx, remote.name, snapshot.zfsName, { ifNewest: true });
+        return untouched;
+      }
       if (plan.kind === "conflict") throw conflict(remote.name, name, plan.ref.branch);
       const base = plan.base;
       const ref = {

@@ -82,12 +82,13 @@ function baseHoldCalls(
   held: Record<string, string | undefined>,
   remote = "usb",
 ): ExpectedCall[] {
-  const stdout = Object.entries(held).map(([name, remotes]) =>
-    `${name}\ttype\tsnapshot\t-\n${name}\tzvpg:remote-bases\t${remotes ?? "-"}\t${
-      remotes ? "local" : "-"
-    }\n`
-  ).join("");
   const prop = "zvpg:remote-bases";
+  const stdout = Object.entries(held).map(([name, remotes], i) =>
+    `${name}\ttype\tsnapshot\t-\n${name}\t${prop}\t${remotes ?? "-"}\t${
+      remotes ? "local" : "-"
+    }\n${name}\tcreatetxg\t${10 + i}\t-\n`
+  ).join("");
+  const recorded = held[snapshot]?.split(",").includes(remote) ?? false;
   const released = Object.entries(held)
     .filter(([name, remotes]) => name !== snapshot && remotes?.split(",").includes(remote))
     .flatMap(([name]) => [
@@ -97,10 +98,10 @@ function baseHoldCalls(
   return [
     {
       argv: ["zfs", "get", "-H", "-p", "-d", "1", "-o", "name,property,value,source"]
-        .concat([`type,${prop}`, "tpool/data"]),
+        .concat([`type,${prop},createtxg`, "tpool/data"]),
       result: { stdout: `tpool/data\ttype\tfilesystem\t-\n${stdout}` },
     },
-    { argv: ["zfs", "set", `${prop}=${remote}`, snapshot] },
+    ...(recorded ? [] : [{ argv: ["zfs", "set", `${prop}=${remote}`, snapshot] }]),
     { argv: ["zfs", "hold", `zvpg-remote-${remote}`, snapshot] },
     ...released,
   ];
@@ -166,7 +167,12 @@ for (const [format, ext] of FORMATS) {
 Deno.test("push: a snapshot the remote holds (same GUID) sends nothing", async () => {
   const run = await runCli(["push", "usb", "baseline", "-f", "json"], {
     setUp: remotes([{ ...BASELINE_REF, name: "renamed" }]),
-    calls: () => [...zfsOnly(), guidCall(["tpool/data@baseline"], ["111"])],
+    calls: () => [
+      ...zfsOnly(),
+      guidCall(["tpool/data@baseline"], ["111"]),
+      // the remote holds it already: it becomes the base (none later is)
+      ...baseHoldCalls("tpool/data@baseline", { "tpool/data@baseline": "usb" }),
+    ],
   });
   assertGolden("push_present.json", run);
 });

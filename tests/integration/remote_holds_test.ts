@@ -56,9 +56,27 @@ itest(
     // the old base is free to go
     await env.ok(["snapshot", "delete", "s1"]);
 
+    // a push killed between holding the new base and releasing the old leaves both held;
+    // pushing it again (the remote has it) finishes the move
+    await env.ok(["snapshot", "create", "s3", "-m", "third"]);
+    const killed = await env.zvpg(["push", "backup", "s3"], {
+      ZVPG_FAULT: "remote.base.after-hold",
+    });
+    assert.notEqual(killed.code, 0, "killed at remote.base.after-hold");
+    assert.deepEqual(await held(`${data}@s2`), ["1", "backup"]);
+    assert.deepEqual(await held(`${data}@s3`), ["1", "backup"]);
+    const again = await env.json<PushJson>(["push", "backup", "s3"]);
+    assert.equal(again.pushed, false);
+    assert.deepEqual(await held(`${data}@s2`), ["0", "-"]);
+    assert.deepEqual(await held(`${data}@s3`), ["1", "backup"]);
+    // an older snapshot the remote holds never takes the base back
+    await env.json<PushJson>(["push", "backup", "s2"]);
+    assert.deepEqual(await held(`${data}@s2`), ["0", "-"]);
+    await env.ok(["snapshot", "delete", "s2"]);
+
     // --force releases the hold and deletes it
-    await env.ok(["snapshot", "delete", "s2", "--force"]);
-    assert.equal(await zfs.exists(`${data}@s2`), false);
+    await env.ok(["snapshot", "delete", "s3", "--force"]);
+    assert.equal(await zfs.exists(`${data}@s3`), false);
 
     // gc keeps an expired branch holding a base, and says why
     await env.ok(["branch", "create", "tmp"]);

@@ -108,18 +108,22 @@ Deno.test("planGc(): an expired branch or automatic snapshot that is a push's ba
   ]);
 });
 
-/** `zfs get -d 1 type,zvpg:remote-bases tpool/data` answering `snapshots` (name → record). */
+/**
+ * `zfs get -d 1 type,zvpg:remote-bases,createtxg tpool/data` answering `snapshots` (name →
+ * record), created in that order.
+ */
 function lineageCall(snapshots: Record<string, string | undefined>): ExpectedCall {
   const lines = ["tpool/data\ttype\tfilesystem\t-", `tpool/data\t${PROP}\t-\t-`];
-  for (const [name, value] of Object.entries(snapshots)) {
+  for (const [i, [name, value]] of Object.entries(snapshots).entries()) {
     lines.push(
       `${name}\ttype\tsnapshot\t-`,
       `${name}\t${PROP}\t${value ?? "-"}\t${value ? "local" : "-"}`,
+      `${name}\tcreatetxg\t${10 + i}\t-`,
     );
   }
   return {
     argv: ["zfs", "get", "-H", "-p", "-d", "1", "-o", "name,property,value,source"]
-      .concat([`type,${PROP}`, "tpool/data"]),
+      .concat([`type,${PROP},createtxg`, "tpool/data"]),
     result: { stdout: lines.join("\n") + "\n" },
   };
 }
@@ -154,6 +158,20 @@ Deno.test("moveBaseHold(): run again on the same base, it only puts the hold bac
     { argv: ["zfs", "hold", "zvpg-remote-backup", "tpool/data@s2"] },
   ], (ctx) => moveBaseHold(ctx, "backup", "tpool/data@s2"));
   assert.deepEqual(moved.released, []);
+});
+
+Deno.test("moveBaseHold(): a killed move (two bases) is finished by the next; ifNewest never goes back", async () => {
+  const finished = await withFake([
+    lineageCall({ "tpool/data@s1": "backup", "tpool/data@s2": "backup" }),
+    { argv: ["zfs", "hold", "zvpg-remote-backup", "tpool/data@s2"] },
+    { argv: ["zfs", "release", "zvpg-remote-backup", "tpool/data@s1"] },
+    { argv: ["zfs", "inherit", PROP, "tpool/data@s1"] },
+  ], (ctx) => moveBaseHold(ctx, "backup", "tpool/data@s2", { ifNewest: true }));
+  assert.deepEqual(finished, { held: "tpool/data@s2", released: ["tpool/data@s1"] });
+  const kept = await withFake([
+    lineageCall({ "tpool/data@s1": undefined, "tpool/data@s2": "backup" }),
+  ], (ctx) => moveBaseHold(ctx, "backup", "tpool/data@s1", { ifNewest: true }));
+  assert.deepEqual(kept, { held: "tpool/data@s2", released: [] });
 });
 
 Deno.test("remotesHolding() reads the records; releaseBaseHolds() drops holds, then records", async () => {
