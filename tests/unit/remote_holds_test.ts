@@ -17,6 +17,7 @@ import {
   remoteOfHoldTag,
 } from "../../src/domain/remote_bases.ts";
 import { moveBaseHold, releaseBaseHolds, remotesHolding } from "../../src/ops/remote_holds.ts";
+import { destroyUnusedAutoSnapshot } from "../../src/ops/branch_removal.ts";
 import { type ExpectedCall, FakeRunner } from "../../src/runtime/fake_runner.ts";
 import {
   assertOneLine,
@@ -233,4 +234,15 @@ Deno.test("Zfs.holds(): none asked of zfs-fuse, whose zfs holds cannot run", asy
     { snapshot: "p/d@s", tag: "t1" },
   ]);
   fake.assertDone();
+});
+
+Deno.test("destroyUnusedAutoSnapshot(): an automatic origin that is a push's base is kept", async () => {
+  const feat = branch("feat", { origin: "auto-1" });
+  const inv = inventory([branch("main", { isDefault: true }), feat], {
+    snapshots: [
+      snapshot("auto-1", "main", { auto: true, dependents: ["feat"], remotes: ["backup"] }),
+    ],
+  });
+  const gone = await withFake([], (ctx) => destroyUnusedAutoSnapshot(ctx, inv, feat, []));
+  assert.equal(gone, undefined);
 });
