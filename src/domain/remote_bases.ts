@@ -75,7 +75,10 @@ export function baseOfPushes(remotes: string[]): string {
 
 /** Why a snapshot is kept: "snapshot 's' is the base of the next push to remote 'a'". */
 export function remoteBaseReason(base: Pick<RemoteBase, "name" | "remotes">): string {
-  return `snapshot '${base.name}' is ${baseOfPushes(base.remotes)}`;
+  // a received snapshot (`<remote>/<name>`) is the base of the next transfer with its remote
+  return base.name.includes("/")
+    ? `snapshot '${base.name}' is the base of the next transfer with ${remotesPhrase(base.remotes)}`
+    : `snapshot '${base.name}' is ${baseOfPushes(base.remotes)}`;
 }
 
 /** The refusal to destroy the first of `bases` (without `--force`). */
@@ -85,6 +88,8 @@ export function remoteBaseError(bases: RemoteBase[]): StateError {
     ? ` (and ${bases.length - 1} more: ${bases.slice(1).map((b) => `'${b.name}'`).join(", ")})`
     : "";
   return new StateError(`${remoteBaseReason(first)}${more}`, {
-    hint: "push again first, or pass --force to delete it anyway (the next push sends it whole)",
+    hint: first.name.includes("/")
+      ? "pass --force to delete it anyway (the next transfer sends it whole)"
+      : "push again first, or pass --force to delete it anyway (the next push sends it whole)",
   });
 }

@@ -48,6 +48,7 @@ import {
   sshRemote,
   streamFromRemote,
 } from "../ops/remote_transport.ts";
+import { moveBaseHold } from "../ops/remote_holds.ts";
 import { requireInitialized } from "../ops/store/load_inventory.ts";
 import { TransferProgress } from "../ops/transfer_progress.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -178,6 +179,7 @@ export class PullService {
           first: i === 0 && tracking.snapshots.length === 0,
         });
       }
+      await moveBaseHold(ctx, remoteName, zfsName);
       const base = plan.streams[0].base;
       return {
         ...result,
@@ -259,6 +261,8 @@ export class PullService {
       await finishReceived(ctx, tracking.dataset, name, metaOf(ref), {
         first: tracking.snapshots.length === 0,
       });
+      // the base of the next pull: held, so no delete breaks it unasked
+      await moveBaseHold(ctx, remote.name, `${tracking.dataset}@${name}`);
       return {
         ...result,
         pulled: true,

@@ -180,7 +180,10 @@ export class PushService {
     const untouched = { pushed: false, base: null, bytes: 0, remoteName, resumed: false };
     const refs = held.snapshots.map((s) => ({ ...s, branch: snapshot.branch }));
     const plan = planPush(lineage, refs);
-    if (plan.kind === "present") return untouched;
+    if (plan.kind === "present") {
+      await holdPushedBase(ctx, remote.name, snapshot.zfsName, { ifNewest: true });
+      return untouched;
+    }
     if (plan.kind === "conflict") throw conflict(remote.name, remoteName, snapshot.branch);
     const newest = held.snapshots.at(-1)?.guid ?? null;
     // nothing of the branch there yet, but its origin is: it goes as a clone of it
@@ -226,6 +229,7 @@ export class PushService {
       AnswerSchemas.receive,
       { onBytes: (n) => progress.bytes(n) },
     );
+    await holdPushedBase(ctx, remote.name, snapshot.zfsName);
     return {
       pushed: true,
       base: base?.name ?? null,

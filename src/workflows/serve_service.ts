@@ -37,6 +37,7 @@ import {
   refuseDivergedName,
 } from "../ops/remote_receive.ts";
 import { snapshotLineage } from "../ops/snapshot_lineage.ts";
+import { moveBaseHold } from "../ops/remote_holds.ts";
 import { withLock } from "../runtime/lock.ts";
 import { VERSION } from "../version.ts";
 
@@ -192,6 +193,8 @@ export class ServeService {
       await finishReceived(ctx, tracking.dataset, ref.name, meta, {
         first: tracking.snapshots.length === 0,
       });
+      // the base of the next push from `source`: held, so no delete here breaks it unasked
+      await moveBaseHold(ctx, source, `${tracking.dataset}@${ref.name}`);
       return answer;
     });
   }

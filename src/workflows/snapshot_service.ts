@@ -148,6 +148,7 @@ export class SnapshotService {
         {
           snapshots: [snapshot],
           dependentsGo: `deleted with snapshot '${name}'`,
+          releaseRemoteBases: options.force,
         },
       );
       refuseDependents(name, losses.dependents, options.force);

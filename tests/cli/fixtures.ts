@@ -217,3 +217,38 @@ export function branchScope(
     ...(options.slots ? [slotsCall(entries)] : []),
   ];
 }
+
+/**
+ * The calls moving remote `remote`'s base hold to `snapshot`, the snapshots of its dataset
+ * snapshots answering with the remotes they record (`held`).
+ */
+export function baseHoldCalls(
+  snapshot: string,
+  held: Record<string, string | undefined>,
+  remote = "usb",
+): ExpectedCall[] {
+  const prop = "zvpg:remote-bases";
+  const dataset = snapshot.slice(0, snapshot.indexOf("@"));
+  const stdout = Object.entries(held).map(([name, remotes], i) =>
+    `${name}\ttype\tsnapshot\t-\n${name}\t${prop}\t${remotes ?? "-"}\t${
+      remotes ? "local" : "-"
+    }\n${name}\tcreatetxg\t${10 + i}\t-\n`
+  ).join("");
+  const recorded = held[snapshot]?.split(",").includes(remote) ?? false;
+  const released = Object.entries(held)
+    .filter(([name, remotes]) => name !== snapshot && remotes?.split(",").includes(remote))
+    .flatMap(([name]) => [
+      { argv: ["zfs", "release", `zvpg-remote-${remote}`, name] },
+      { argv: ["zfs", "inherit", prop, name] },
+    ]);
+  return [
+    {
+      argv: ["zfs", "get", "-H", "-p", "-d", "1", "-o", "name,property,value,source"]
+        .concat([`type,${prop},createtxg`, dataset]),
+      result: { stdout: `${dataset}\ttype\tfilesystem\t-\n${stdout}` },
+    },
+    ...(recorded ? [] : [{ argv: ["zfs", "set", `${prop}=${remote}`, snapshot] }]),
+    { argv: ["zfs", "hold", `zvpg-remote-${remote}`, snapshot] },
+    ...released,
+  ];
+}

@@ -11,6 +11,7 @@ import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/context.ts";
 import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
 import { assertGolden, runCli } from "./harness.ts";
+import { baseHoldCalls } from "./fixtures.ts";
 
 const FORMATS = [["table", "txt"], ["json", "json"]] as const;
 
@@ -136,6 +137,10 @@ for (const [format, ext] of FORMATS) {
         ...describeCalls(S1),
         receiveCall(S2),
         ...describeCalls(S2),
+        ...baseHoldCalls("tpool/remotes/usb/main@v2", {
+          "tpool/remotes/usb/main@baseline": undefined,
+          "tpool/remotes/usb/main@v2": undefined,
+        }),
       ],
     });
     assertGolden(`pull.${ext}`, run);
@@ -150,6 +155,10 @@ Deno.test("pull: only the increment when the base is here (by GUID)", async () =
       trackedCall([["baseline", "111", 20, true]]),
       receiveCall(S2),
       ...describeCalls(S2),
+      ...baseHoldCalls("tpool/remotes/usb/main@v2", {
+        "tpool/remotes/usb/main@baseline": undefined,
+        "tpool/remotes/usb/main@v2": undefined,
+      }),
     ],
   });
   assertGolden("pull_increment.json", run);
@@ -176,6 +185,10 @@ Deno.test("pull: what a killed pull left undone is completed first", async () =>
       ...describeCalls(S1),
       receiveCall(S2),
       ...describeCalls(S2),
+      ...baseHoldCalls("tpool/remotes/usb/main@v2", {
+        "tpool/remotes/usb/main@baseline": undefined,
+        "tpool/remotes/usb/main@v2": undefined,
+      }),
     ],
   });
   assert.equal(run.code, 0, run.stderr);
@@ -191,6 +204,7 @@ Deno.test("pull: a dataset left without snapshots is destroyed before a whole re
       receiveCall(S1),
       READONLY,
       ...describeCalls(S1),
+      ...baseHoldCalls(`${TRACKING}@baseline`, { [`${TRACKING}@baseline`]: undefined }),
     ],
   });
   assert.equal(run.code, 0, run.stderr);
@@ -293,6 +307,11 @@ Deno.test("pull: an increment over ssh from the newest snapshot here", async () 
       },
       { argv: ["zfs", "receive", "-u", ORIGIN_TRACKING], check: (o) => assert.ok(o.stdinStream) },
       ...describeCalls(S2).map(onOrigin),
+      ...baseHoldCalls(
+        `${ORIGIN_TRACKING}@v2`,
+        { [`${ORIGIN_TRACKING}@baseline`]: undefined, [`${ORIGIN_TRACKING}@v2`]: undefined },
+        "origin",
+      ),
     ],
   });
   assertGolden("pull_ssh.json", run);

@@ -11,7 +11,7 @@ import type { Context } from "../../src/context.ts";
 import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
 import type { FixtureEntry } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
-import { BASELINE, pool, zfsOnly } from "./fixtures.ts";
+import { baseHoldCalls, BASELINE, pool, zfsOnly } from "./fixtures.ts";
 
 const FORMATS = [["table", "txt"], ["json", "json"]] as const;
 
@@ -71,40 +71,6 @@ function guidCall(names: string[], guids: string[]): ExpectedCall {
         names.map((n, i) => `${n}\ttype\tsnapshot\t-\n${n}\tguid\t${guids[i]}\t-\n`).join(""),
     },
   };
-}
-
-/**
- * The calls moving remote `remote`'s base hold to `snapshot` of tpool/data, the dataset's
- * snapshots answering with the remotes they record (`held`).
- */
-function baseHoldCalls(
-  snapshot: string,
-  held: Record<string, string | undefined>,
-  remote = "usb",
-): ExpectedCall[] {
-  const prop = "zvpg:remote-bases";
-  const stdout = Object.entries(held).map(([name, remotes], i) =>
-    `${name}\ttype\tsnapshot\t-\n${name}\t${prop}\t${remotes ?? "-"}\t${
-      remotes ? "local" : "-"
-    }\n${name}\tcreatetxg\t${10 + i}\t-\n`
-  ).join("");
-  const recorded = held[snapshot]?.split(",").includes(remote) ?? false;
-  const released = Object.entries(held)
-    .filter(([name, remotes]) => name !== snapshot && remotes?.split(",").includes(remote))
-    .flatMap(([name]) => [
-      { argv: ["zfs", "release", `zvpg-remote-${remote}`, name] },
-      { argv: ["zfs", "inherit", prop, name] },
-    ]);
-  return [
-    {
-      argv: ["zfs", "get", "-H", "-p", "-d", "1", "-o", "name,property,value,source"]
-        .concat([`type,${prop},createtxg`, "tpool/data"]),
-      result: { stdout: `tpool/data\ttype\tfilesystem\t-\n${stdout}` },
-    },
-    ...(recorded ? [] : [{ argv: ["zfs", "set", `${prop}=${remote}`, snapshot] }]),
-    { argv: ["zfs", "hold", `zvpg-remote-${remote}`, snapshot] },
-    ...released,
-  ];
 }
 
 /** The refs and files a run left in the remote directory. */
@@ -247,6 +213,11 @@ for (const [format, ext] of FORMATS) {
             stdout: JSON.stringify({ ok: true, zvpg: 1, source: "laptop", snapshot: "laptop/v2" }),
           },
         },
+        ...baseHoldCalls(
+          "tpool/data@v2",
+          { "tpool/data@baseline": undefined, "tpool/data@v2": undefined },
+          "origin",
+        ),
       ],
     });
     assertGolden(`push_ssh.${ext}`, run);

@@ -105,6 +105,21 @@ itest(
       assert.equal(q2.base, "l1");
       assert.ok(q2.bytes < q1.bytes / 2, `increment ${q2.bytes} B, whole ${q1.bytes} B`);
       assert.equal((await laptop.json<PushJson>(["push", "staging", "l2"])).pushed, false);
+      // the common base is held on both sides: a delete is refused, naming the remote
+      const here = await laptop.zvpg(["snapshot", "delete", "l2"]);
+      assert.equal(here.code, 1, here.stdout + here.stderr);
+      assert.match(
+        here.stderr,
+        /^error: snapshot 'l2' is the base of the next push to remote 'staging'/m,
+      );
+      const there = await server.zvpg(["snapshot", "delete", "laptop/l2"]);
+      assert.equal(there.code, 1, there.stdout + there.stderr);
+      assert.match(
+        there.stderr,
+        /^error: snapshot 'laptop\/l2' is the base of the next transfer with remote 'laptop'/m,
+      );
+      const pulledBase = await laptop.zvpg(["snapshot", "delete", "staging/t2"]);
+      assert.equal(pulledBase.code, 1, pulledBase.stdout + pulledBase.stderr);
       await server.ok(["branch", "create", "from-laptop", "--from", "laptop/l2"]);
       assert.equal(
         await server.psql(await server.port("from-laptop"), DIGEST),
@@ -156,7 +171,8 @@ itest(
       // a diverged name: another l3 than the one the server holds is refused, naming it
       await laptop.ok(["snapshot", "create", "l3", "-m", "laptop 3"]);
       await laptop.ok(["push", "staging", "l3"]);
-      await laptop.ok(["snapshot", "delete", "l3"]);
+      assert.equal((await laptop.zvpg(["snapshot", "delete", "l3"])).code, 1, "l3 is the base");
+      await laptop.ok(["snapshot", "delete", "l3", "--force"]);
       await laptop.ok(["snapshot", "create", "l3", "-m", "another laptop 3"]);
       const diverged = await laptop.zvpg(["push", "staging", "l3"]);
       assert.equal(diverged.code, 1, diverged.stdout + diverged.stderr);

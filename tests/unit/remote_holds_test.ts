@@ -227,9 +227,9 @@ Deno.test("remotesHolding() on OpenZFS: a hold without its record counts too (zf
   });
 });
 
-Deno.test("Zfs.holds(): none asked of zfs-fuse, whose zfs holds cannot run", async () => {
+Deno.test("Zfs.holdTags(): none asked of zfs-fuse, whose zfs holds cannot run", async () => {
   const fake = new FakeRunner([]);
-  assert.equal(await new Zfs(fake, "zfs-fuse").holds(["p/d@s"]), undefined);
+  assert.equal(await new Zfs(fake, "zfs-fuse").holdTags(["p/d@s"]), undefined);
   assert.deepEqual(parseHolds("p/d@s\tt1\tMon Dec  7 11:00 2026\n\n"), [
     { snapshot: "p/d@s", tag: "t1" },
   ]);
