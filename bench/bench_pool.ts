@@ -72,8 +72,11 @@ export class BenchPool {
     return { ZVPG_CONFIG_DIR: this.configDir, PGPASSFILE: join(this.configDir, "pgpass") };
   }
 
-  /** Writes config.json; the pool itself is made by `zvpg init env`. */
-  writeConfig(): void {
+  /**
+   * Writes config.json (plus `extra` keys, e.g. `sshOptions`); the pool itself is made by
+   * `zvpg init env`.
+   */
+  writeConfig(extra: Record<string, unknown> = {}): void {
     Deno.mkdirSync(this.configDir, { recursive: true });
     Deno.mkdirSync(this.logDir, { recursive: true });
     const config = {
@@ -85,6 +88,7 @@ export class BenchPool {
       branchPortEnd: this.options.portEnd,
       logDir: this.logDir,
       logLevel: "WARN",
+      ...extra,
     };
     Deno.writeTextFileSync(this.configFile, JSON.stringify(config, null, 2) + "\n");
     this.#ctx = undefined;
