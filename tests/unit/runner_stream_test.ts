@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CommandFailedError, CommandTimeoutError, InterruptedError } from "../../src/errors.ts";
+import {
+  CommandFailedError,
+  CommandTimeoutError,
+  InterruptedError,
+  ProgramNotFoundError,
+} from "../../src/errors.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { withOperationSignal } from "../../src/runtime/operation_signal.ts";
 import { DenoCommandRunner } from "../../src/runtime/runner.ts";
@@ -109,5 +114,41 @@ Deno.test("FakeRunner: stdoutFile gets the answer's stdout, only on success", as
     );
     assert.equal(existsSync(join(dir, "t")), false);
     fake.assertDone();
+  });
+});
+
+Deno.test("runner: the program gets the stdoutFile and stdinFile themselves, no pipe", async () => {
+  await withTempDir(async (dir) => {
+    const output = join(dir, "out");
+    await runner.run("sh", ["-c", 'readlink "/proc/$$/fd/1"'], { stdoutFile: output });
+    assert.equal(readFileSync(output, "utf8").trim(), output, "its stdout is the file");
+    const input = join(dir, "in");
+    writeFileSync(input, "x");
+    const r = await runner.run("sh", ["-c", 'readlink "/proc/$$/fd/0"'], { stdinFile: input });
+    assert.equal(r.stdout.trim(), input, "its stdin is the file");
+  });
+});
+
+Deno.test("runner: a missing program with a stdoutFile is ProgramNotFoundError, no file", async () => {
+  await withTempDir(async (dir) => {
+    const output = join(dir, "out");
+    await assert.rejects(
+      () => runner.run("zvpg-no-such-program", [], { stdoutFile: output }),
+      ProgramNotFoundError,
+    );
+    assert.equal(existsSync(output), false);
+  });
+});
+
+Deno.test("runner: a file call's stderr reaches onStderr and the result", async () => {
+  await withTempDir(async (dir) => {
+    const seen: string[] = [];
+    const r = await runner.run("sh", ["-c", "echo out; echo err >&2"], {
+      stdoutFile: join(dir, "out"),
+      onStderr: (text) => seen.push(text),
+    });
+    assert.equal(r.stderr, "err\n");
+    assert.equal(seen.join(""), "err\n");
+    assert.equal(readFileSync(join(dir, "out"), "utf8"), "out\n");
   });
 });
