@@ -392,7 +392,10 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
   }
 }
 
-/** The child's output, its stderr also handed to `onStderr` chunk by chunk as it comes. */
+/**
+ * The child's output, its stderr also handed to `onStderr` chunk by chunk as it comes, its
+ * stdout written to `sink` when there is one (and then empty in the output).
+ */
 async function streamedOutput(
   child: Deno.ChildProcess,
   onStderr: ((text: string) => void) | undefined,
