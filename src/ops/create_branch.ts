@@ -8,18 +8,13 @@
  */
 import { ensureTreeMounted } from "./mounts.ts";
 import { assertNotBusy, inFlightAlive } from "./operation_alive.ts";
-import { BranchExistsError, BranchNotFoundError, UsageError, ZvpgError } from "../errors.ts";
+import { BranchExistsError, BranchNotFoundError, UsageError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { parsePulledName } from "../domain/remote_refs.ts";
-import { adoptPasswordSql } from "./credentials.ts";
+import { setPoolPassword } from "./credentials.ts";
 import { findPulledSnapshot } from "./store/load_pulled.ts";
-import {
-  branchContainers,
-  execSql,
-  removeRuntimeDir,
-  waitBranchReady,
-} from "./branch_container.ts";
+import { branchContainers, removeRuntimeDir, waitBranchReady } from "./branch_container.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -78,7 +73,9 @@ export async function createBranch(
       await phases.time("ready", async () => {
         await waitBranchReady(ctx, name, started.container, started.port);
         // a pulled data directory has the sender's password for zvpg's user: this pool's goes on
-        if (pulled) await setPoolPassword(ctx, name, started.container, options.from!);
+        if (pulled) {
+          await setPoolPassword(ctx, name, started.container, `snapshot '${options.from}'`);
+        }
       });
       faultPoint("branch.create.before-mark-running");
       throwIfInterrupted();
@@ -281,29 +278,4 @@ interface Made {
   dataset?: string;
   /** The automatic snapshot a `zfs snapshot` was started for. */
   autoSnapshot?: string;
-}
-
-/**
- * Sets this pool's password (a SCRAM verifier, never in clear) on zvpg's user of a branch
- * made from a pulled snapshot, over the container's socket (trusted locally): its data
- * directory holds the sender's. The sender's other roles keep theirs.
- */
-async function setPoolPassword(
-  ctx: Context,
-  branch: string,
-  container: string,
-  from: string,
-): Promise<void> {
-  const user = ctx.config.postgresUser;
-  const sql = await adoptPasswordSql(ctx.layout.passFile, user);
-  try {
-    await execSql(ctx, branch, container, sql, { database: "postgres" });
-  } catch (error) {
-    throw new ZvpgError(
-      `cannot set this pool's password on '${user}' in snapshot '${from}': ${
-        (error as Error).message
-      }`,
-      { hint: "set postgresUser in config.json to the sender's superuser, then create it again" },
-    );
-  }
 }

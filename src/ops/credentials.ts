@@ -1,6 +1,7 @@
 /**
- * The pool's PostgreSQL password: made once by `init env`, read by every step that
- * connects (initdb, import, connect, diff and merge).
+ * The pool's PostgreSQL password: made once by `init env` (or `clone`), read by every step
+ * that connects (initdb, import, connect, diff and merge), and set on the data a remote
+ * sent (a branch of a pulled snapshot, a cloned main).
  *
  * @module
  */
@@ -8,6 +9,8 @@ import { readFileSync } from "node:fs";
 import { ZvpgError } from "../errors.ts";
 import { scramVerifier } from "../domain/scram.ts";
 import { ident, literal } from "./import/sql.ts";
+import { execSql } from "./branch_container.ts";
+import type { Context } from "../context.ts";
 
 /** A random password of 32 URL-safe characters. */
 export function generatePassword(): string {
@@ -41,4 +44,29 @@ export async function adoptPasswordSql(
 ): Promise<string> {
   const verifier = await scramVerifier(readPassword(passFile));
   return `ALTER ROLE ${ident(user)} WITH SUPERUSER LOGIN PASSWORD ${literal(verifier)}`;
+}
+
+/**
+ * Sets this pool's password (a SCRAM verifier, never in clear) on zvpg's user of branch
+ * `branch`, whose data came from a remote (a branch of a pulled snapshot, a cloned main),
+ * over its container's socket (trusted locally): its data directory holds the sender's.
+ * The sender's other roles keep theirs. `what` names where the data came from, for the
+ * error.
+ */
+export async function setPoolPassword(
+  ctx: Context,
+  branch: string,
+  container: string,
+  what: string,
+): Promise<void> {
+  const user = ctx.config.postgresUser;
+  const sql = await adoptPasswordSql(ctx.layout.passFile, user);
+  try {
+    await execSql(ctx, branch, container, sql, { database: "postgres" });
+  } catch (error) {
+    throw new ZvpgError(
+      `cannot set this pool's password on '${user}' in ${what}: ${(error as Error).message}`,
+      { hint: "set postgresUser in config.json to the sender's superuser, then try again" },
+    );
+  }
 }

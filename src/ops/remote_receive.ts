@@ -1,6 +1,9 @@
 /**
- * Receiving snapshots into a remote-tracking dataset `<pool>/remotes/<remote>/<branch>`:
- * what a pull does on this host, and what `serve` does on the host a push goes to.
+ * Receiving snapshots from a remote: into a remote-tracking dataset
+ * `<pool>/remotes/<remote>/<branch>` (what a pull does on this host, and what `serve` does
+ * on the host a push goes to), or into main's data dataset (what a clone does). The
+ * streams of a file remote ({@link receiveFileStreams}) and the one stream of an ssh
+ * remote ({@link receiveSshSnapshot}) are received here and nowhere else.
  *
  * - A tracking dataset is read-only, mounted nowhere, and runs no container.
  * - ZFS makes a received snapshot visible only once its stream is whole: a failed or killed
@@ -16,9 +19,19 @@
  *
  * @module
  */
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { CommandFailedError, StateError, tail, ZvpgError } from "../errors.ts";
 import { PROPS } from "../domain/layout.ts";
 import { receivedSnapshotProps } from "../domain/metadata_props.ts";
+import {
+  AnswerSchemas,
+  PROTOCOL_VERSION,
+  type RemoteRef as ServedRef,
+} from "../domain/remote_protocol.ts";
+import type { RemoteRef } from "../domain/remote_refs.ts";
+import { type SshRemote, streamFromRemote } from "./remote_transport.ts";
+import { TransferProgress } from "./transfer_progress.ts";
 import { log } from "../runtime/log.ts";
 import type { Context } from "../context.ts";
 
@@ -163,4 +176,86 @@ export function receiveFailed(
   return new ZvpgError(`cannot receive snapshot '${name}' of ${from}: ${tail(error.stderr)}`, {
     hint,
   });
+}
+
+/**
+ * Receives the stream files of `streams` (refs of the file remote `remote`'s directory
+ * `dir`, oldest first: a whole stream, then increments) into `dataset`, one `zfs receive`
+ * each; `received` runs after each one (describing it). Returns the bytes received. On a
+ * terminal, the bytes so far of all the streams are shown. `retry` ends the hint of a
+ * stream ZFS refused ("pull again").
+ */
+export async function receiveFileStreams(
+  ctx: Context,
+  remote: string,
+  dir: string,
+  streams: readonly RemoteRef[],
+  dataset: string,
+  received: (stream: RemoteRef, index: number) => Promise<void>,
+  retry: string,
+): Promise<number> {
+  const files = streams.map((s) => join(dir, s.stream));
+  const sizes = files.map((file) => statSync(file).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const progress = new TransferProgress(`receive from '${remote}'`);
+  let bytes = 0;
+  for (const [i, stream] of streams.entries()) {
+    log.info(`receiving '${stream.name}' from '${remote}' (${i + 1}/${streams.length})`);
+    try {
+      await ctx.zfs.receiveFromFile(dataset, files[i]);
+    } catch (error) {
+      throw receiveFailed(
+        error,
+        stream.name,
+        `remote '${remote}' from ${files[i]}`,
+        `nothing of it was kept; push it to the remote again, then ${retry}`,
+      );
+    }
+    bytes += sizes[i];
+    progress.bytes(bytes, total);
+    await received(stream, i);
+  }
+  return bytes;
+}
+
+/**
+ * Receives snapshot `ref` from an ssh remote's `zvpg serve --stdio` into `dataset`: an
+ * increment from the snapshot with GUID `base` (the newest `dataset` holds), or whole when
+ * null; or the rest of the partial receive `token` names. `resumable` (OpenZFS): a stream
+ * cut short leaves a partial receive to resume. Returns the stream's bytes and whether the
+ * server resumed. On a terminal, the bytes so far are shown.
+ */
+export async function receiveSshSnapshot(
+  ctx: Context,
+  remote: SshRemote,
+  ref: ServedRef,
+  dataset: string,
+  options: { base: string | null; token: string | null; resumable: boolean },
+): Promise<{ bytes: number; resumed: boolean }> {
+  const progress = new TransferProgress(`receive '${ref.name}' from '${remote.name}'`);
+  let size: number | null = null;
+  const { value: resumed, bytes } = await streamFromRemote(
+    ctx,
+    remote,
+    {
+      zvpg: PROTOCOL_VERSION,
+      op: "send",
+      name: ref.name,
+      guid: ref.guid,
+      base: options.base,
+      resumeToken: options.token,
+    },
+    AnswerSchemas.send,
+    async (answer, stream, signal) => {
+      size = answer.size;
+      try {
+        await ctx.zfs.receiveStream(dataset, stream, { resumable: options.resumable, signal });
+      } catch (error) {
+        throw receiveFailed(error, ref.name, `remote '${remote.name}'`);
+      }
+      return answer.resumed;
+    },
+    { onBytes: (n) => progress.bytes(n, size) },
+  );
+  return { bytes, resumed };
 }

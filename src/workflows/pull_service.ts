@@ -14,8 +14,6 @@
  *
  * @module
  */
-import { statSync } from "node:fs";
-import { join } from "node:path";
 import { GIT_BRANCH_PATTERN } from "../config/schema.ts";
 import { ConfigError, StateError, ZvpgError } from "../errors.ts";
 import {
@@ -36,7 +34,8 @@ import {
   finishReceived,
   prepareTracking,
   readTracking,
-  receiveFailed,
+  receiveFileStreams,
+  receiveSshSnapshot,
   refuseDivergedName,
   type Tracking,
 } from "../ops/remote_receive.ts";
@@ -46,11 +45,9 @@ import {
   RemoteRefusedError,
   type SshRemote,
   sshRemote,
-  streamFromRemote,
 } from "../ops/remote_transport.ts";
 import { moveBaseHold } from "../ops/remote_holds.ts";
 import { requireInitialized } from "../ops/store/load_inventory.ts";
-import { TransferProgress } from "../ops/transfer_progress.ts";
 import { faultPoint } from "../runtime/fault.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
@@ -156,29 +153,21 @@ export class PullService {
       if (plan.kind === "diverged") throw diverged(tracking.dataset, plan.newest, name, remoteName);
       await completeTracking(ctx, tracking, describe);
       if (tracking.snapshots.length === 0) await prepareTracking(ctx, remoteName, tracking);
-      let bytes = 0;
-      for (const [i, stream] of plan.streams.entries()) {
-        const file = join(dir, stream.stream);
-        bytes += statSync(file).size;
-        log.info(
-          `receiving '${stream.name}' from '${remoteName}' (${i + 1}/${plan.streams.length})`,
-        );
-        try {
-          await ctx.zfs.receiveFromFile(tracking.dataset, file);
-        } catch (error) {
-          throw receiveFailed(
-            error,
-            stream.name,
-            `remote '${remoteName}' from ${file}`,
-            "nothing of it was kept; push it to the remote again, then pull again",
-          );
-        }
-        // received whole but not yet described: the next pull describes it
-        faultPoint("pull.after-receive");
-        await finishReceived(ctx, tracking.dataset, stream.name, stream, {
-          first: i === 0 && tracking.snapshots.length === 0,
-        });
-      }
+      const bytes = await receiveFileStreams(
+        ctx,
+        remoteName,
+        dir,
+        plan.streams,
+        tracking.dataset,
+        async (stream, i) => {
+          // received whole but not yet described: the next pull describes it
+          faultPoint("pull.after-receive");
+          await finishReceived(ctx, tracking.dataset, stream.name, stream, {
+            first: i === 0 && tracking.snapshots.length === 0,
+          });
+        },
+        "pull again",
+      );
       await moveBaseHold(ctx, remoteName, zfsName);
       const base = plan.streams[0].base;
       return {
@@ -290,35 +279,11 @@ export class PullService {
     if (tracking.snapshots.length === 0 && token === null) {
       await prepareTracking(ctx, remote.name, tracking);
     }
-    const progress = new TransferProgress(`pull '${ref.name}' from '${remote.name}'`);
-    let size: number | null = null;
-    const { value: resumed, bytes } = await streamFromRemote(
-      ctx,
-      remote,
-      {
-        zvpg: PROTOCOL_VERSION,
-        op: "send",
-        name: ref.name,
-        guid: ref.guid,
-        base,
-        resumeToken: token,
-      },
-      AnswerSchemas.send,
-      async (answer, stream, signal) => {
-        size = answer.size;
-        try {
-          await ctx.zfs.receiveStream(tracking.dataset, stream, {
-            resumable: ctx.zfs.flavor === "openzfs",
-            signal,
-          });
-        } catch (error) {
-          throw receiveFailed(error, ref.name, `remote '${remote.name}'`);
-        }
-        return answer.resumed;
-      },
-      { onBytes: (n) => progress.bytes(n, size) },
-    );
-    return { bytes, resumed };
+    return await receiveSshSnapshot(ctx, remote, ref, tracking.dataset, {
+      base,
+      token,
+      resumable: ctx.zfs.flavor === "openzfs",
+    });
   }
 
   /** The GUIDs of this pool's snapshots outside `tracking` (its own and other pulls). */
