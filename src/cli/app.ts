@@ -21,6 +21,7 @@ import { statusCommand } from "./status.ts";
 import { gcCommand } from "./gc.ts";
 import { serveCommand } from "./serve.ts";
 import { fetchCommand } from "./fetch.ts";
+import { cloneCommand } from "./clone.ts";
 
 /** Help on stdout, usage errors on stderr, both through the {@link terminal}. */
 const OUTPUT = {
@@ -71,6 +72,7 @@ Environment:
   program.addCommand(completeCommand(session, program), { hidden: true });
   program.addCommand(gcCommand(session));
   program.addCommand(refreshCommand(session));
+  program.addCommand(cloneCommand(session));
   program.addCommand(remoteCommand(session));
   program.addCommand(fetchCommand(session));
   program.addCommand(pushCommand(session));
@@ -104,6 +106,7 @@ const MUTATING = new Set([
   "commit create",
   "commit remove",
   "init env",
+  "clone",
   "remote add",
   "remote remove",
   "push",

@@ -7,7 +7,7 @@
 import type { Check } from "../domain/check.ts";
 import { allPassed } from "../domain/check.ts";
 import type { Context } from "../context.ts";
-import type { InitStep } from "../workflows/init_service.ts";
+import type { CloneResult, InitStep } from "../workflows/init_service.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import type { PhaseTimings } from "../runtime/phases.ts";
 import type { BranchDeleteResult } from "../ops/delete_branch.ts";
@@ -1158,3 +1158,42 @@ function shownTime(text: string): string {
   const date = new Date(text);
   return Number.isNaN(date.getTime()) ? text : formatTime(date);
 }
+
+/** `clone -f json`. */
+export interface CloneJson {
+  remote: string;
+  url: string;
+  snapshot: string;
+  branch: string;
+  guid: string;
+  snapshots: string[];
+  bytes: number;
+  durationMs: number;
+  port: number;
+  uri: string;
+  steps: { step: string; changed: boolean; detail: string }[];
+}
+
+/** `clone`: its result, with main's connection URI (the password comes from the pgpass file). */
+export const cloneView: View<CloneResult & { uri: string }> = {
+  json: (r): CloneJson => ({
+    remote: r.remote,
+    url: r.url,
+    snapshot: r.snapshot,
+    branch: r.branch,
+    guid: r.guid,
+    snapshots: r.snapshots,
+    bytes: r.bytes,
+    durationMs: r.durationMs,
+    port: r.port,
+    uri: r.uri,
+    steps: r.steps.map((s) => ({ step: s.step, changed: s.changed, detail: s.detail })),
+  }),
+  text: (r) =>
+    [
+      `Cloned snapshot '${r.snapshot}' of '${r.remote}' (${r.url}) as main (${
+        formatBytes(r.bytes)
+      }): running on port ${r.port}`,
+      `Connection URI: ${r.uri}`,
+    ].join("\n"),
+};

@@ -226,3 +226,39 @@ export function planPull(
   if (at < 0) return { kind: "diverged", ref, newest };
   return { kind: "receive", ref, streams: chain.slice(at + 1) };
 }
+
+/** A snapshot a remote holds, as clone picks among them. */
+export interface CloneCandidate {
+  name: string;
+  branch: string;
+  /** When it was taken (RFC 3339). */
+  time: string;
+}
+
+/**
+ * The snapshot `zvpg clone` copies from a remote holding `refs`: `name` when given (of any
+ * branch), else the newest of branch `main` (by time; of equal times, the last listed);
+ * or why there is none, and what to do.
+ */
+export function cloneTarget<R extends CloneCandidate>(
+  refs: readonly R[],
+  main: string,
+  name?: string,
+): R | { problem: string; hint: string } {
+  if (name !== undefined) {
+    return refs.find((r) => r.name === name) ??
+      {
+        problem: `has no snapshot '${name}'`,
+        hint: "name one it holds, or leave --snapshot out for the newest of main",
+      };
+  }
+  const ofMain = refs.filter((r) => r.branch === main);
+  if (ofMain.length === 0) {
+    return {
+      problem: `has no snapshot of branch '${main}'`,
+      hint:
+        `snapshot its ${main} there first (to a file remote: push one), or name one with --snapshot`,
+    };
+  }
+  return ofMain.reduce((newest, r) => Date.parse(r.time) >= Date.parse(newest.time) ? r : newest);
+}

@@ -16,7 +16,7 @@
  * import.adopt.after-set, import.adopt.after-mount, import.adopt.after-move,
  * import.after-adopt, import.after-load, import.after-start, import.after-snapshot,
  * import.give-back.after-rename, remote.base.after-hold, push.after-stream,
- * pull.after-receive, remote.remove.after-destroy.
+ * pull.after-receive, remote.remove.after-destroy, clone.after-receive, clone.after-start.
  *
  * @module
  */
@@ -59,6 +59,8 @@ export const FAULT_POINTS = [
   "push.after-stream",
   "pull.after-receive",
   "remote.remove.after-destroy",
+  "clone.after-receive",
+  "clone.after-start",
 ] as const;
 
 /** Dies like `kill -9` when `ZVPG_FAULT` names this step; pauses per `ZVPG_FAULT_DELAY`. */

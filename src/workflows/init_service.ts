@@ -1,12 +1,13 @@
 /**
- * `zvpg init env` (create what is missing, and nothing else) and `zvpg init check`.
+ * `zvpg init env` (create what is missing, and nothing else), `zvpg init check`, and
+ * `zvpg clone` (a new environment whose main is a copy of a remote's snapshot).
  *
  * @module
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseSize } from "../config/schema.ts";
-import { StateError, ZvpgError } from "../errors.ts";
+import { RemoteExistsError, StateError, ZvpgError } from "../errors.ts";
 import {
   ensurePrivateDir,
   ensurePrivateFile,
@@ -30,7 +31,13 @@ import { markStopped } from "../domain/lifecycle.ts";
 import type { ImportRequest } from "../ops/import/plan.ts";
 import { ImportSession } from "../ops/import/session.ts";
 import { snapshotImport } from "../ops/import/snapshot_import.ts";
-import { generatePassword } from "../ops/credentials.ts";
+import { generatePassword, setPoolPassword } from "../ops/credentials.ts";
+import { validateRemoteName } from "../domain/names.ts";
+import type { Remote, RemoteUrl } from "../domain/remote.ts";
+import { loadRemotes, updateRemotes } from "../ops/remote_store.ts";
+import { findCloneSource, receiveCloneSource } from "../ops/clone_source.ts";
+import { loadClaims, rebuildIndex } from "../ops/store/claims_index.ts";
+import { removeBranchContainers } from "../ops/create_branch.ts";
 import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
 import { findAdoption } from "../domain/datadir_adoption.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -62,12 +69,48 @@ interface Made {
   files: string[];
   /** The user's dataset it took over: given back as it was, never deleted. */
   adopted?: AdoptedDataset;
+  /** The remote a clone registered (its entry in the remotes file). */
+  remote?: string;
+  /** The directories it created (removed when empty again). */
+  dirs: string[];
+}
+
+/** What `zvpg clone` is asked for. */
+export interface CloneRequest {
+  url: RemoteUrl;
+  /** The name the remote is registered under (git's `-o`; `origin` by default). */
+  origin: string;
+  /** The remote's snapshot to copy (of any branch); else the newest of its main. */
+  snapshot?: string;
+}
+
+/** What a clone made. */
+export interface CloneResult {
+  /** The name the remote was registered under. */
+  remote: string;
+  url: string;
+  /** The snapshot main is a copy of, listed as main's. */
+  snapshot: string;
+  /** The remote's branch it was taken on. */
+  branch: string;
+  /** Its ZFS GUID, the remote's. */
+  guid: string;
+  /** The snapshots received, oldest first (a file remote's chain; the last is `snapshot`). */
+  snapshots: string[];
+  /** The bytes of the streams received. */
+  bytes: number;
+  /** The port main runs on. */
+  port: number;
+  /** What was made, as `init env` tells it. */
+  steps: InitStep[];
+  /** How long the clone took, in milliseconds. */
+  durationMs: number;
 }
 
 /** One `init env`: its steps, told as they happen, and the journal of what it made. */
 class InitRun {
   readonly steps: InitStep[] = [];
-  readonly made: Made = { datasets: [], files: [] };
+  readonly made: Made = { datasets: [], files: [], dirs: [] };
 
   /** Tells one step: whether it changed anything, and what it did or found. */
   step(step: string, changed: boolean, detail: string): void {
@@ -180,6 +223,155 @@ export class InitService {
         throw rolledBack(error);
       }
     });
+  }
+
+  /**
+   * `zvpg clone`: a new environment (pool, datasets, config files, the remote registered
+   * as `request.origin`) whose main is a whole copy of a remote's snapshot, received into
+   * the data dataset (see src/ops/clone_source.ts), then started with this pool's password
+   * on zvpg's user (the sender's other roles keep theirs). Refused, with nothing changed,
+   * when this pool holds an environment already or the remote's name is taken. What the
+   * remote holds is read before anything is made; a failure or Ctrl-C afterwards removes
+   * everything this run made.
+   */
+  async clone(request: CloneRequest): Promise<CloneResult> {
+    const started = this.ctx.now().getTime();
+    const { layout, config, zfs } = this.ctx;
+    const main = config.branchDefault;
+    validateRemoteName(request.origin);
+    const remote: Remote = { name: request.origin, url: request.url };
+    const run = new InitRun();
+    await this.ensureZfs();
+    await this.refuseInitialised();
+    refuseRemoteTaken(loadRemotes(this.ctx), remote.name);
+    await this.refuseInterruptedTakeOver();
+    await this.ensureImage(run);
+    const source = await findCloneSource(this.ctx, remote, main, request.snapshot);
+    const target = source.target;
+    const poolExisted = (await zfs.poolStatus(layout.pool)) !== undefined;
+    const { made } = run;
+    try {
+      // the pool's file goes in the mount directory: noted before the pool is made
+      noteNewDir(config.mountDir, made);
+      await this.ensurePool(run);
+      ensurePrivateDir(config.mountDir);
+      return await withLock(layout, async () => {
+        noteNewDir(config.configDir, made);
+        this.ensureConfigFiles(run);
+        noteNewDir(dirname(layout.remotesLockFile), made);
+        await this.registerRemote(remote, run);
+        // recorded first: a receive stopped by a signal may or may not have made it
+        made.datasets.push(layout.dataDataset);
+        const received = await receiveCloneSource(this.ctx, source, layout.dataDataset, main);
+        faultPoint("clone.after-receive");
+        throwIfInterrupted();
+        const [dataset, mountpoint, props] = this.zvpgDatasets()[0];
+        await zfs.set(dataset, { mountpoint, ...props });
+        const guid = await zfs.guid(`${dataset}@${target.name}`);
+        if (guid !== target.guid) {
+          throw new ZvpgError(
+            `${dataset}@${target.name} has GUID ${guid ?? "none"}, not the remote's ${target.guid}`,
+            { hint: "check the remote's snapshot, then clone again" },
+          );
+        }
+        run.step(
+          "data",
+          true,
+          `snapshot '${target.name}' of '${remote.name}' received into ${dataset} (${received.bytes} bytes)`,
+        );
+        await this.ensureDatasets(run);
+        await this.completeIndex();
+        throwIfInterrupted();
+        const { container, port } = await this.ensureDefaultRunning(run, false);
+        await setPoolPassword(
+          this.ctx,
+          main,
+          container,
+          `snapshot '${target.name}' of remote '${remote.name}'`,
+        );
+        run.step("password", true, `this pool's password set on '${config.postgresUser}'`);
+        faultPoint("clone.after-start");
+        throwIfInterrupted();
+        return {
+          remote: remote.name,
+          url: remote.url.href,
+          snapshot: target.name,
+          branch: target.branch,
+          guid,
+          snapshots: received.snapshots.map((s) => s.name),
+          bytes: received.bytes,
+          port,
+          steps: run.steps,
+          durationMs: this.ctx.now().getTime() - started,
+        };
+      });
+    } catch (error) {
+      await shielded(() => this.undoClone(made, poolExisted)).catch((undo) =>
+        log.warn(`could not remove everything the clone made: ${(undo as Error).message}`)
+      );
+      throw rolledBack(error);
+    }
+  }
+
+  /** Refuses to clone into a pool that holds a zvpg environment already. */
+  private async refuseInitialised(): Promise<void> {
+    const { layout } = this.ctx;
+    if (!(await this.ctx.zfs.exists(layout.dataDataset))) return;
+    throw new StateError(
+      `pool '${layout.pool}' holds a zvpg environment already (${layout.dataDataset})`,
+      {
+        hint:
+          "clone into a new one: give 'zvpg -c <file>' a config naming another zfsPool and mountDir",
+      },
+    );
+  }
+
+  /** Adds `remote` to the remotes file, recording what it made. */
+  private async registerRemote(remote: Remote, run: InitRun): Promise<void> {
+    const file = this.ctx.layout.remotesFile;
+    const existed = existsSync(file);
+    await updateRemotes(this.ctx, (remotes) => {
+      refuseRemoteTaken(remotes, remote.name);
+      return { remotes: [...remotes, remote], result: undefined };
+    });
+    if (existed) run.made.remote = remote.name;
+    else run.made.files.push(file);
+    run.step("remote", true, `${remote.name} = ${remote.url.href}`);
+  }
+
+  /**
+   * Makes the claims index hold the names of main's received snapshots and marks it
+   * complete (what `init env` does for a new, empty main).
+   */
+  private async completeIndex(): Promise<void> {
+    const index = await loadClaims(this.ctx);
+    if (!index) throw new Error("completeIndex: the index dataset is missing");
+    await rebuildIndex(this.ctx, await loadInventory(this.ctx, { containers: false }), index);
+  }
+
+  /** Removes what a failed `clone` made, as its journal `made` lists it. */
+  private async undoClone(made: Made, poolExisted: boolean): Promise<void> {
+    const { layout, config, zfs } = this.ctx;
+    await removeBranchContainers(this.ctx, config.branchDefault);
+    if (!poolExisted && made.pool !== undefined) {
+      await zfs.destroyPool(layout.pool);
+      if (!config.zfsPoolDevice) rmSync(layout.poolImage, { force: true });
+    } else {
+      for (const dataset of [...made.datasets].reverse()) {
+        if (await zfs.exists(dataset)) await zfs.destroy(dataset, { recursive: true });
+      }
+    }
+    if (made.remote !== undefined) {
+      const name = made.remote;
+      await updateRemotes(this.ctx, (remotes) => ({
+        remotes: remotes.filter((r) => r.name !== name),
+        result: undefined,
+      }));
+    }
+    for (const file of made.files) rmSync(file, { force: true });
+    for (const dir of [...made.dirs].reverse()) {
+      removeEmptyTree(dir, [layout.lockFile, layout.remotesLockFile]);
+    }
   }
 
   /**
@@ -456,14 +648,20 @@ export class InitService {
     return true;
   }
 
-  /** Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not `postgres`. */
-  private async ensureDefaultRunning(run: InitRun, freshlyInitialised: boolean) {
+  /**
+   * Starts the default branch; after a fresh initdb, creates `postgresDb` if it is not
+   * `postgres`. Returns its container and port.
+   */
+  private async ensureDefaultRunning(
+    run: InitRun,
+    freshlyInitialised: boolean,
+  ): Promise<{ container: string; port: number }> {
     const { config } = this.ctx;
     const inventory = await loadInventory(this.ctx);
     const main = inventory.branches.find((b) => b.isDefault)!;
     if (main.container?.state === "running") {
       run.step("container", false, `${main.container.name} running on port ${main.port}`);
-      return;
+      return { container: main.container.name, port: main.port! };
     }
     const { container, port } = await startAndWait(this.ctx, inventory, main);
     if (freshlyInitialised && config.postgresDb !== "postgres") {
@@ -475,6 +673,7 @@ export class InitService {
       );
     }
     run.step("container", true, `${container} running on port ${port}`);
+    return { container, port };
   }
 
   /** Every check of `init check`: the environment, then the default branch. */
@@ -488,6 +687,47 @@ export class InitService {
     }
     return [...env.checks, await defaultBranchCheck(this.ctx, await loadInventory(this.ctx))];
   }
+}
+
+/** Records `dir` in `made` when it does not exist yet (the caller creates it). */
+function noteNewDir(dir: string, made: Made): void {
+  if (!existsSync(dir)) made.dirs.push(dir);
+}
+
+/**
+ * Removes `dir` when nothing is left in it but empty directories and the `leftovers`
+ * (lock files): never a file of anyone's.
+ */
+function removeEmptyTree(dir: string, leftovers: string[]): void {
+  for (const file of leftovers) {
+    if (file.startsWith(`${dir}/`)) rmSync(file, { force: true });
+  }
+  const prune = (d: string): boolean => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(d)];
+    } catch {
+      return false;
+    }
+    const empty = entries.every((e) => e.isDirectory && prune(join(d, e.name)));
+    if (!empty) return false;
+    try {
+      Deno.removeSync(d);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  prune(dir);
+}
+
+/** Refuses a remote name that `remotes` holds already. */
+function refuseRemoteTaken(remotes: readonly Remote[], name: string): void {
+  const taken = remotes.find((r) => r.name === name);
+  if (!taken) return;
+  throw new RemoteExistsError(`remote '${name}' exists already (${taken.url.href})`, {
+    hint: `name it otherwise with --origin, or run 'zvpg remote remove ${name}' first`,
+  });
 }
 
 /** Creates a sparse file of `size` (e.g. `10G`). */

@@ -311,6 +311,9 @@ for (
     ["import_bad_mode", ["init", "env", "--from", "/x", "--mode", "copy"]],
     ["import_bad_jobs", ["refresh", "--jobs", "0"]],
     ["serve_without_stdio", ["serve"]],
+    ["clone_bad_url", ["clone", "https://db2.example.com/zvpg"]],
+    ["clone_bad_snapshot", ["clone", "ssh://db2", "--snapshot", "../x"]],
+    ["clone_bad_origin", ["clone", "ssh://db2", "--origin", "a/b"]],
   ] as const
 ) {
   Deno.test(`usage error (${name}): exit 2, nothing on stdout, no runner call`, async () => {

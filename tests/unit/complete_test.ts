@@ -98,3 +98,17 @@ Deno.test("complete: remote names where a remote is named; a pulled snapshot is 
   assert.deepEqual(complete(program, words("pull usb ")), { kind: "none" });
   assert.deepEqual(complete(program, words("remote add ")), { kind: "none" });
 });
+
+Deno.test("complete: clone is a command; its URL and --snapshot (the remote's) offer no name", () => {
+  const top = complete(program, words("cl"));
+  assert.ok(top.kind === "words" && top.words.includes("clone"), JSON.stringify(top));
+  const options = complete(program, words("clone --"));
+  assert.ok(
+    options.kind === "words" &&
+      ["--snapshot", "--origin", "--device", "--pool-size"].every((o) => options.words.includes(o)),
+    JSON.stringify(options),
+  );
+  for (const line of ["clone ", "clone ssh://db2 --snapshot ", "clone ssh://db2 --origin "]) {
+    assert.equal(complete(program, words(line)).kind, "none", line);
+  }
+});

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   chainOf,
+  cloneTarget,
   parsePulledName,
   planPull,
   planPush,
@@ -148,4 +149,21 @@ Deno.test("planPush: a branch's origin leads its lineage and can be the base", (
     { name: "c1", guid: "55", zfsName: "p/clones/x@c1" },
   ];
   assert.deepEqual(planPush(lineage, REFS), { kind: "send", base: lineage[0] });
+});
+
+Deno.test("cloneTarget: the named snapshot of any branch, else the newest of main by time", () => {
+  const refs = [
+    { name: "a", branch: "main", time: "2026-11-24T10:00:00.000Z" },
+    { name: "late", branch: "main", time: "2026-11-24T12:00:00.000Z" },
+    { name: "f", branch: "feature/x", time: "2026-11-25T10:00:00.000Z" },
+    // listed after a newer one: the time decides, not the order
+    { name: "early", branch: "main", time: "2026-11-24T09:00:00.000Z" },
+  ];
+  assert.equal((cloneTarget(refs, "main") as { name: string }).name, "late");
+  assert.equal((cloneTarget(refs, "main", "f") as { name: string }).name, "f");
+  assert.match((cloneTarget(refs, "main", "zz") as { problem: string }).problem, /'zz'/);
+  assert.match(
+    (cloneTarget(refs.slice(2, 3), "main") as { problem: string }).problem,
+    /no snapshot of branch 'main'/,
+  );
 });
