@@ -4,13 +4,13 @@
  * whole clone, on real ZFS and PostgreSQL, is tests/integration/clone_test.ts.
  */
 import assert from "node:assert/strict";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/context.ts";
 import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
 import { DOCKER_VERSION, IMAGE_INSPECT } from "./fixtures.ts";
-import { takeOversCall } from "../unit/helpers.ts";
+import { dockerPsCall, takeOversCall } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 
 const S1: RemoteRef = {
@@ -150,4 +150,53 @@ Deno.test("clone: an ssh host that cannot be reached is one line, nothing made",
     after: nothingMade,
   });
   assertGolden("error_clone_ssh_unreachable.txt", run);
+});
+
+/** `zpool list -p` of the test pool: none yet, or ONLINE. */
+function poolStatus(online: boolean): ExpectedCall {
+  return {
+    argv: ["zpool", "list", "-H", "-p", "-o", "name,health,size,allocated,free", "tpool"],
+    result: online
+      ? { stdout: "tpool\tONLINE\t3221225472\t100000\t3221125472\n" }
+      : { code: 1, stderr: "cannot open 'tpool': no such pool\n" },
+  };
+}
+
+Deno.test("clone: a receive ZFS refuses undoes it all: pool, its file, config, remote", async () => {
+  let image = "";
+  const run = await withRemoteDir(
+    [{ ...S1, branch: "main" }],
+    (dir) =>
+      runCli(["clone", `file://${dir}`], {
+        calls: (ctx) => {
+          image = ctx.layout.poolImage;
+          return [
+            ...BEFORE_REMOTE,
+            poolStatus(false),
+            poolStatus(false),
+            { argv: ["zpool", "create", "-m", "none", "tpool", image] },
+            poolStatus(true),
+            {
+              argv: ["zfs", "receive", "-u", "tpool/data"],
+              check: (o) => assert.equal(o.stdinFile, join(dir, S1.stream)),
+              result: {
+                code: 1,
+                stderr: "cannot receive new filesystem stream: invalid backup stream\n",
+              },
+            },
+            dockerPsCall("", "main"),
+            { argv: ["zpool", "destroy", "-f", "tpool"] },
+          ];
+        },
+        after: (ctx) => {
+          nothingMade(ctx);
+          assert.equal(existsSync(image), false, "no pool file");
+          // the fixture's own config files were there before: kept
+          assert.equal(readFileSync(ctx.config.pgConfPath, "utf8"), "# test\n");
+          assert.equal(existsSync(dirname(ctx.layout.remotesLockFile)), false, "no lock directory");
+        },
+        replace: [[dir, "$REMOTE"]],
+      }),
+  );
+  assertGolden("error_clone_receive_undone.txt", run);
 });
