@@ -132,6 +132,7 @@ Deno.test("clone: an ssh remote holding no snapshot of main is exit 1, nothing m
       created: "2026-11-24T10:00:00.000Z",
       message: "work",
       referenced: 1,
+      origin: null,
     }],
   };
   const run = await runCli(["clone", "ssh://backup@db2", "--origin", "db2"], {
