@@ -70,10 +70,14 @@ itest("pulled snapshots: listed, logged, deleted, pruned with their remote", asy
     const completed = await b.zvpg(["__complete", "--", "branch", "create", "y", "--from", "or"]);
     assert.equal(completed.stdout, "origin/s1\norigin/s2\n");
 
-    // refused, naming the branch, while it is cloned from one; nothing changes
+    // the newest pulled snapshot is the base of the next pull: refused, naming the remote
     const refused = await b.zvpg(["snapshot", "delete", "origin/s2"]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /^error: snapshot 'origin\/s2' has dependent branches: x — /);
+    assert.match(
+      refused.stderr,
+      /^error: snapshot 'origin\/s2' is the base of the next transfer with remote 'origin' — /,
+    );
+    // refused, naming the branch, while it is cloned from one; nothing changes
     const kept = await b.zvpg(["remote", "remove", "origin"]);
     assert.equal(kept.code, 1);
     assert.match(
@@ -98,7 +102,7 @@ itest("pulled snapshots: listed, logged, deleted, pruned with their remote", asy
     // once the branch is gone, the last snapshot takes its tracking dataset
     await b.ok(["branch", "delete", "x", "--force"]);
     await zfs.hold("zvpg-remote-origin", `${tracking}@s2`);
-    const last = await b.json<SnapshotDeleteJson>(["snapshot", "delete", "origin/s2"]);
+    const last = await b.json<SnapshotDeleteJson>(["snapshot", "delete", "origin/s2", "--force"]);
     assert.deepEqual(last.removedDatasets, [tracking]);
     assert.equal(await zfs.exists(tracking), false);
     const after = await b.json<SnapshotJson[]>(["snapshot", "list"]);
