@@ -288,6 +288,20 @@ export class Zfs {
   }
 
   /**
+   * The size in bytes of the stream {@link sendStream} would write (`send -nP`, nothing is
+   * sent), for progress; undefined on a ZFS without it (zfs-fuse) or when it cannot tell.
+   */
+  async sendSize(snapshot: string, options: { from?: string } = {}): Promise<number | undefined> {
+    if (this.flavor !== "openzfs") return undefined;
+    const from = options.from === undefined ? [] : ["-i", options.from];
+    const result = await this.runner.run(this.zfs, ["send", "-nP", ...from, snapshot], {
+      tolerate: () => true,
+    });
+    const size = /^size\s+(\d+)\s*$/m.exec(`${result.stdout}\n${result.stderr}`)?.[1];
+    return result.code === 0 && size !== undefined ? Number(size) : undefined;
+  }
+
+  /**
    * Receives the stream read from `input` into `dataset`, unmounted (see
    * {@link receiveFromFile}); `resumable` (OpenZFS): a stream cut short leaves a partial
    * receive whose `receive_resume_token` a later send resumes (`receive -s`).

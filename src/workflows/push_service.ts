@@ -202,6 +202,9 @@ export class PushService {
         ? held.resumeToken
         : undefined;
     const progress = new TransferProgress(`push '${snapshot.name}' to '${remote.name}'`);
+    const size = token === undefined && progress.terminal
+      ? await ctx.zfs.sendSize(snapshot.zfsName, base ? { from: base.zfsName } : {})
+      : undefined;
     const { bytes } = await streamToRemote(
       ctx,
       remote,
@@ -227,7 +230,7 @@ export class PushService {
           signal,
         }),
       AnswerSchemas.receive,
-      { onBytes: (n) => progress.bytes(n) },
+      { onBytes: (n) => progress.bytes(n, size) },
     );
     await holdPushedBase(ctx, remote.name, snapshot.zfsName);
     return {

@@ -220,13 +220,13 @@ export class ServeService {
     }
     const ref = (await this.refs()).find((r) => r.guid === own.guid);
     if (!ref) throw new StateError(`snapshot '${request.name}' is gone`);
-    const answer = (resumed: boolean, base: string | null): SendAnswer => ({
+    const answer = (resumed: boolean, base: string | null, size?: number): SendAnswer => ({
       ok: true,
       zvpg: PROTOCOL_VERSION,
       ref,
       base,
       resumed,
-      size: null,
+      size: size ?? null,
     });
     if (request.resumeToken !== null) {
       await this.checkToken(request.resumeToken, snapshot.zfsName, own.guid);
@@ -238,7 +238,7 @@ export class ServeService {
     }
     if (request.base === null) {
       return {
-        answer: answer(false, null),
+        answer: answer(false, null, await ctx.zfs.sendSize(snapshot.zfsName)),
         stream: (out) => ctx.zfs.sendStream(snapshot.zfsName, out),
       };
     }
@@ -254,7 +254,7 @@ export class ServeService {
     }
     const from = base.zfsName;
     return {
-      answer: answer(false, base.guid),
+      answer: answer(false, base.guid, await ctx.zfs.sendSize(snapshot.zfsName, { from })),
       stream: (out) => ctx.zfs.sendStream(snapshot.zfsName, out, { from }),
     };
   }

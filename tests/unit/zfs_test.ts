@@ -699,3 +699,17 @@ Deno.test("zfs: holds counts them (userrefs) and, on OpenZFS, lists their tags",
   assert.deepEqual([...counted], [["p/r@a", { count: 2, tags: null }]]);
   fuse.assertDone();
 });
+
+Deno.test("Zfs.sendSize(): OpenZFS's send -nP size line; none asked of zfs-fuse", async () => {
+  const openzfs = new FakeRunner([
+    {
+      argv: ["zfs", "send", "-nP", "-i", "p/d@a", "p/d@b"],
+      result: { stdout: "incremental\tp/d@a\tp/d@b\t4096\nsize\t4096\n" },
+    },
+  ]);
+  assert.equal(await new Zfs(openzfs, "openzfs").sendSize("p/d@b", { from: "p/d@a" }), 4096);
+  openzfs.assertDone();
+  const fuse = new FakeRunner([]);
+  assert.equal(await new Zfs(fuse, "zfs-fuse").sendSize("p/d@b"), undefined);
+  fuse.assertDone();
+});
