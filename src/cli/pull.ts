@@ -18,13 +18,17 @@ export function pullCommand(session: Session) {
     )
     .argument("<remote>", "remote name (see 'zvpg remote list')", parseRemoteName)
     .argument("<snapshot>", "snapshot name")
+    .option(
+      "--force",
+      "when what is here of that branch went another way, keep it aside as <branch>.pre-<time> and pull whole",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
       examples("zvpg pull usb baseline", "zvpg pull staging v2 -f json"),
     )
     .action(session.action(async (ctx, remote, snapshot, options) => {
-      const result = await new PullService(ctx).pull(remote, snapshot);
+      const result = await new PullService(ctx).pull(remote, snapshot, { force: options.force });
       return render(result, pullView, options.format);
     }));
 }

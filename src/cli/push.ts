@@ -21,6 +21,10 @@ export function pushCommand(session: Session) {
       "<snapshot>",
       "snapshot name, or a branch: pushed as a snapshot taken now (CHECKPOINT first)",
     )
+    .option(
+      "--force",
+      "when the remote holds another snapshot of that name or went another way, keep its copy aside (<name>.pre-<time>) and push",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -31,7 +35,7 @@ export function pushCommand(session: Session) {
       ),
     )
     .action(session.action(async (ctx, remote, snapshot, options) => {
-      const result = await new PushService(ctx).push(remote, snapshot);
+      const result = await new PushService(ctx).push(remote, snapshot, { force: options.force });
       return render(result, pushView, options.format);
     }));
 }

@@ -1007,6 +1007,7 @@ export interface PushJson {
   remoteName: string;
   resumed: boolean;
   taken: boolean;
+  keptAs: string | null;
   durationMs: number;
 }
 
@@ -1023,10 +1024,12 @@ export const pushView: View<PushResult> = {
     remoteName: r.remoteName,
     resumed: r.resumed,
     taken: r.taken,
+    keptAs: r.keptAs,
     durationMs: r.durationMs,
   }),
   text: (r) =>
     (r.taken ? `Took snapshot '${r.snapshot}' of branch '${r.branch}'\n` : "") +
+    (r.keptAs === null ? "" : `Kept what was in the way on '${r.remote}' as ${r.keptAs}\n`) +
     (!r.pushed
       ? `Remote '${r.remote}' holds snapshot '${r.snapshot}' already${
         r.remoteName === r.snapshot ? "" : ` (as ${r.remoteName})`
@@ -1054,6 +1057,7 @@ export interface PullJson {
   base: string | null;
   resumed: boolean;
   zfsName: string;
+  keptAs: string | null;
   durationMs: number;
 }
 
@@ -1070,14 +1074,16 @@ export const pullView: View<PullResult> = {
     base: r.base,
     resumed: r.resumed,
     zfsName: r.zfsName,
+    keptAs: r.keptAs,
     durationMs: r.durationMs,
   }),
   text: (r) =>
-    !r.pulled
+    (r.keptAs === null ? "" : `Kept what was in the way as ${r.keptAs}\n`) +
+    (!r.pulled
       ? `Snapshot '${r.snapshot}' of '${r.remote}' is here already (${r.zfsName})`
       : `Pulled snapshot '${r.snapshot}' from '${r.remote}' into ${r.zfsName} (${r.streams} ${
         r.streams === 1 ? "stream" : "streams"
-      }, ${formatBytes(r.bytes)})`,
+      }, ${formatBytes(r.bytes)})`),
 };
 
 /** `fetch -f json`. */

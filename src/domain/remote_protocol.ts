@@ -105,6 +105,8 @@ export const RequestSchema = z.discriminatedUnion("op", [
     ref,
     base: guid.nullable(),
     resume: z.boolean(),
+    /** Keep what the server holds of that branch aside when it is in the way (push --force). */
+    force: z.boolean(),
   }),
   /**
    * Send snapshot `name` (which must have GUID `guid`): the answer line is followed by its
@@ -212,6 +214,8 @@ export interface ReceiveAnswer {
   source: string;
   /** The snapshot as the server names it, `<source>/<name>`. */
   snapshot: string;
+  /** With `force`: the branch what was in the way is kept as there; else null. */
+  keptAs: string | null;
 }
 
 /** The answer to `send`, before its stream. */
@@ -266,6 +270,7 @@ export const AnswerSchemas = {
     zvpg: z.number().int(),
     source,
     snapshot: shown.pipe(z.string().max(200)),
+    keptAs: shown.pipe(z.string().max(300)).nullable(),
   }),
   send: z.strictObject({
     ok: z.literal(true),

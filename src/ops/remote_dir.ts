@@ -20,7 +20,9 @@ import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, ZvpgError } from "../errors.ts";
 import { readRefsIndex, refsIndexText, type RemoteRef } from "../domain/remote_refs.ts";
+import { MAX_SNAPSHOT_NAME } from "../domain/names.ts";
 import { faultPoint } from "../runtime/fault.ts";
+import { log } from "../runtime/log.ts";
 import { withLock } from "../runtime/lock.ts";
 import { ensurePrivateDir, replacePrivateFile } from "../runtime/private_fs.ts";
 
@@ -124,4 +126,18 @@ export async function addRef(
   // a stream with no ref is never read: killed here, the push is simply done again
   faultPoint("push.after-stream");
   replacePrivateFile(refsFile(dir), refsIndexText([...loadRefs(dir), ref]));
+}
+
+/**
+ * Renames ref `name` of the remote directory `dir` to `<name>.pre-<UTC time>` (its stream,
+ * named by GUID, stays), so a push of another snapshot of that name does not replace it
+ * (push `--force`). Returns the new name. Call it under {@link withRemoteDir}.
+ */
+export function setAsideRef(dir: string, name: string, now: Date): string {
+  const suffix = `pre-${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "")}`;
+  const renamed = `${name.slice(0, MAX_SNAPSHOT_NAME - suffix.length - 1)}.${suffix}`;
+  const refs = loadRefs(dir).map((r) => r.name === name ? { ...r, name: renamed } : r);
+  replacePrivateFile(refsFile(dir), refsIndexText(refs));
+  log.warn(`kept the remote's '${name}' as '${renamed}'`);
+  return renamed;
 }

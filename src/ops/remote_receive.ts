@@ -23,6 +23,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { CommandFailedError, StateError, tail, ZvpgError } from "../errors.ts";
 import { PROPS } from "../domain/layout.ts";
+import { MAX_SNAPSHOT_NAME } from "../domain/names.ts";
 import { receivedSnapshotProps } from "../domain/metadata_props.ts";
 import {
   AnswerSchemas,
@@ -258,4 +259,44 @@ export async function receiveSshSnapshot(
     { onBytes: (n) => progress.bytes(n, size) },
   );
   return { bytes, resumed };
+}
+
+/**
+ * Moves the remote-tracking dataset `tracking` of `remote`'s `branch` aside, whole, when
+ * what it holds went another way than what is received next (a transfer's `--force`):
+ * it becomes `<remote>/<branch>.pre-<UTC time>`, each snapshot renamed `<name>.pre-<time>`
+ * (and described as on that branch), so nothing it held is lost or renamed into another's
+ * place, and branches cloned from it keep working. Returns the branch it is kept as. The
+ * caller holds the pool lock; the next receive into `tracking.dataset` is whole.
+ */
+export async function setAsideTracking(
+  ctx: Context,
+  remote: string,
+  branch: string,
+  tracking: Tracking,
+): Promise<string> {
+  const suffix = `pre-${ctx.now().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "")}`;
+  const asideBranch = `${branch}.${suffix}`;
+  const aside = ctx.layout.remoteBranchDataset(remote, asideBranch);
+  try {
+    await ctx.zfs.rename(tracking.dataset, aside);
+  } catch (error) {
+    if (!(error instanceof CommandFailedError)) throw error;
+    throw new StateError(
+      `cannot keep ${remote}/${branch} aside (${tracking.dataset}): ${tail(error.stderr)}`,
+      {
+        hint:
+          "ZFS may refuse while branches are cloned from its snapshots: delete them, or transfer under another name",
+      },
+    );
+  }
+  for (const s of tracking.snapshots) {
+    const renamed = `${s.name.slice(0, MAX_SNAPSHOT_NAME - suffix.length - 1)}.${suffix}`;
+    await ctx.zfs.rename(`${aside}@${s.name}`, `${aside}@${renamed}`);
+    await ctx.zfs.set(`${aside}@${renamed}`, { [PROPS.branch]: asideBranch });
+  }
+  log.warn(
+    `kept what ${remote}/${branch} held as ${remote}/${asideBranch} (each snapshot as <name>.${suffix})`,
+  );
+  return `${remote}/${asideBranch}`;
 }

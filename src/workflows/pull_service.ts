@@ -37,6 +37,7 @@ import {
   receiveFileStreams,
   receiveSshSnapshot,
   refuseDivergedName,
+  setAsideTracking,
   type Tracking,
 } from "../ops/remote_receive.ts";
 import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
@@ -73,6 +74,11 @@ export interface PullResult {
   resumed: boolean;
   /** The remote-tracking ZFS snapshot that holds it. */
   zfsName: string;
+  /**
+   * With `--force`: the remote-tracking branch what was in the way is kept as
+   * (`<remote>/<branch>.pre-<time>`); null when nothing was.
+   */
+  keptAs: string | null;
   /** How long the pull took, in milliseconds. */
   durationMs: number;
 }
@@ -81,10 +87,21 @@ type Pulled = Omit<PullResult, "remote" | "snapshot" | "durationMs">;
 
 /** The pull command. */
 export class PullService {
+  private force = false;
+
   constructor(private readonly ctx: Context) {}
 
-  /** Pulls snapshot `name` from remote `remoteName`. */
-  async pull(remoteName: string, name: string): Promise<PullResult> {
+  /**
+   * Pulls snapshot `name` from remote `remoteName`. With `force`, a remote-tracking
+   * dataset that holds another snapshot of that name, or went another way, is kept aside
+   * first (setAsideTracking) and the snapshot comes whole.
+   */
+  async pull(
+    remoteName: string,
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<PullResult> {
+    this.force = options.force === true;
     const started = this.ctx.now().getTime();
     validateRemoteName(remoteName);
     validateSnapshotName(name);
@@ -122,35 +139,43 @@ export class PullService {
           { hint: "fix it or pull from another directory: zvpg does not guess what it holds" },
         );
       }
-      const tracking = await readTracking(
-        ctx,
-        ctx.layout.remoteBranchDataset(remoteName, ref.branch),
-      );
+      const dataset = ctx.layout.remoteBranchDataset(remoteName, ref.branch);
+      let tracking = await readTracking(ctx, dataset);
       const describe = (guid: string) => refs.find((r) => r.guid === guid);
       const zfsName = `${tracking.dataset}@${name}`;
+      const planFor = async (t: Tracking) =>
+        planPull(
+          refs,
+          name,
+          t.snapshots.map((s) => s.guid),
+          t.snapshots.length === 0 && isCloneChain(refs, ref)
+            ? await this.heldElsewhere(t)
+            : new Set(),
+        );
+      let plan = await planFor(tracking);
+      let keptAs: string | null = null;
       const result = { branch: ref.branch, guid: ref.guid, base: null, resumed: false };
-      const plan = planPull(
-        refs,
-        name,
-        tracking.snapshots.map((s) => s.guid),
-        tracking.snapshots.length === 0 && isCloneChain(refs, ref)
-          ? await this.heldElsewhere(tracking)
-          : new Set(),
-      );
       if (plan.kind === "missing") throw new Error("pull: the ref vanished");
       if (plan.kind === "present") {
         await completeTracking(ctx, tracking, describe);
         const here = tracking.snapshots.find((s) => s.guid === ref.guid)!;
-        return { ...result, pulled: false, streams: 0, bytes: 0, zfsName: here.zfsName };
+        return { ...result, pulled: false, streams: 0, bytes: 0, zfsName: here.zfsName, keptAs };
+      }
+      if (this.force && (plan.kind === "diverged" || namedOtherwise(tracking, name, ref.guid))) {
+        keptAs = await setAsideTracking(ctx, remoteName, ref.branch, tracking);
+        tracking = await readTracking(ctx, dataset);
+        plan = await planFor(tracking);
+        if (plan.kind !== "receive") throw new Error("pull: nothing to receive after set-aside");
       }
       refuseDivergedName(
         tracking,
         name,
         ref.guid,
         `remote '${remoteName}'`,
-        `delete it (zvpg snapshot delete ${remoteName}/${name}), then pull again`,
+        `delete it (zvpg snapshot delete ${remoteName}/${name}) or pull with --force, then pull again`,
       );
       if (plan.kind === "diverged") throw diverged(tracking.dataset, plan.newest, name, remoteName);
+      if (plan.kind !== "receive") throw new Error("pull: an unexpected plan");
       await completeTracking(ctx, tracking, describe);
       if (tracking.snapshots.length === 0) await prepareTracking(ctx, remoteName, tracking);
       const bytes = await receiveFileStreams(
@@ -177,6 +202,7 @@ export class PullService {
         streams: plan.streams.length,
         bytes,
         zfsName,
+        keptAs,
       };
     });
   }
@@ -197,10 +223,9 @@ export class PullService {
       return r && metaOf(r);
     };
     return await this.underPoolLock(async () => {
-      const tracking = await readTracking(
-        ctx,
-        ctx.layout.remoteBranchDataset(remote.name, ref.branch),
-      );
+      const dataset = ctx.layout.remoteBranchDataset(remote.name, ref.branch);
+      let tracking = await readTracking(ctx, dataset);
+      let keptAs: string | null = null;
       const result = { branch: ref.branch, guid: ref.guid };
       const here = tracking.snapshots.find((s) => s.guid === ref.guid);
       if (here) {
@@ -213,39 +238,50 @@ export class PullService {
           base: null,
           resumed: false,
           zfsName: here.zfsName,
+          keptAs,
         };
+      }
+      if (this.force && namedOtherwise(tracking, name, ref.guid)) {
+        keptAs = await setAsideTracking(ctx, remote.name, ref.branch, tracking);
+        tracking = await readTracking(ctx, dataset);
       }
       refuseDivergedName(
         tracking,
         name,
         ref.guid,
         `remote '${remote.name}'`,
-        `delete it (zvpg snapshot delete ${remote.name}/${name}), then pull again`,
+        `delete it (zvpg snapshot delete ${remote.name}/${name}) or pull with --force, then pull again`,
       );
       await completeTracking(ctx, tracking, describe);
       // nothing of the branch here yet, but its origin is: it comes as a clone of it
-      const newest = tracking.snapshots.at(-1)?.guid ?? null;
-      const base = newest === null && ref.origin !== null &&
-          (await this.heldElsewhere(tracking)).has(ref.origin)
-        ? ref.origin
-        : newest;
+      const baseOf = async (t: Tracking) => {
+        const newest = t.snapshots.at(-1)?.guid ?? null;
+        return newest === null && ref.origin !== null &&
+            (await this.heldElsewhere(t)).has(ref.origin)
+          ? ref.origin
+          : newest;
+      };
+      let base = await baseOf(tracking);
       let received: { bytes: number; resumed: boolean };
       try {
         received = await this.receiveFromSsh(remote, ref, tracking, base, tracking.resumeToken);
       } catch (error) {
-        // a token the sender refuses is dropped: the partial receive is discarded
-        if (!(error instanceof RemoteRefusedError) || tracking.resumeToken === null) throw error;
-        if (!/resume token/.test(error.reason)) throw error;
-        log.warn(`remote '${remote.name}' refused to resume: ${error.reason}; starting over`);
-        await ctx.zfs.abortReceive(tracking.dataset);
-        received = await this.receiveFromSsh(
-          remote,
-          ref,
-          { ...tracking, resumeToken: null },
-          base,
-          null,
-        );
+        // went another way than the server's lineage: with --force, kept aside, then whole
+        if (
+          this.force && error instanceof RemoteRefusedError &&
+          /does not go on from/.test(error.reason)
+        ) {
+          keptAs = await setAsideTracking(ctx, remote.name, ref.branch, tracking);
+          tracking = await readTracking(ctx, dataset);
+          base = await baseOf(tracking);
+          received = await this.receiveFromSsh(remote, ref, tracking, base, null);
+        } else {
+          const again = await this.withoutToken(error, remote, ref, tracking, base);
+          if (!again) throw error;
+          received = again;
+        }
       }
+
       faultPoint("pull.after-receive");
       await finishReceived(ctx, tracking.dataset, name, metaOf(ref), {
         first: tracking.snapshots.length === 0,
@@ -260,8 +296,28 @@ export class PullService {
         base: refs.find((r) => r.guid === base)?.name ?? null,
         resumed: received.resumed,
         zfsName: `${tracking.dataset}@${name}`,
+        keptAs,
       };
     });
+  }
+
+  /**
+   * After a refused send: when the sender refused this host's resume token, the partial
+   * receive is discarded and the stream asked for again from its start (its outcome
+   * returned); any other error is not this one's to handle (undefined).
+   */
+  private async withoutToken(
+    error: unknown,
+    remote: SshRemote,
+    ref: ServedRef,
+    tracking: Tracking,
+    base: string | null,
+  ): Promise<{ bytes: number; resumed: boolean } | undefined> {
+    if (!(error instanceof RemoteRefusedError) || tracking.resumeToken === null) return undefined;
+    if (!/resume token/.test(error.reason)) return undefined;
+    log.warn(`remote '${remote.name}' refused to resume: ${error.reason}; starting over`);
+    await this.ctx.zfs.abortReceive(tracking.dataset);
+    return await this.receiveFromSsh(remote, ref, { ...tracking, resumeToken: null }, base, null);
   }
 
   /**
@@ -305,6 +361,11 @@ export class PullService {
   }
 }
 
+/** Whether `tracking` holds a snapshot named `name` with another GUID than `guid`. */
+function namedOtherwise(tracking: Tracking, name: string, guid: string): boolean {
+  return tracking.snapshots.some((s) => s.name === name && s.guid !== guid);
+}
+
 /** Whether `ref`'s chain of streams holds a clone stream (a ref of another branch). */
 function isCloneChain(refs: readonly RemoteRef[], ref: RemoteRef): boolean {
   return (chainOf(refs, ref) ?? []).some((r) => r.branch !== ref.branch);
@@ -319,6 +380,6 @@ function metaOf(ref: ServedRef): { message: string; time: string; branch: string
 function diverged(dataset: string, newest: string, name: string, remote: string): StateError {
   return new StateError(
     `${dataset} went on from a snapshot (GUID ${newest}) that '${name}' of remote '${remote}' does not follow`,
-    { hint: `destroy ${dataset} (zfs destroy -r) to pull it again whole` },
+    { hint: "pull with --force to keep that copy aside and pull this one whole" },
   );
 }

@@ -24,7 +24,7 @@ import { identityOf, type Remote } from "../domain/remote.ts";
 import { AnswerSchemas, PROTOCOL_VERSION } from "../domain/remote_protocol.ts";
 import { type LocalSnapshot, planPush, streamFileName } from "../domain/remote_refs.ts";
 import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
-import { addRef, loadRefs, withRemoteDir } from "../ops/remote_dir.ts";
+import { addRef, loadRefs, setAsideRef, withRemoteDir } from "../ops/remote_dir.ts";
 import { fileRemoteDir, findRemote } from "../ops/remote_store.ts";
 import { askRemote, type SshRemote, sshRemote, streamToRemote } from "../ops/remote_transport.ts";
 import { datasetOf, snapshotLineage } from "../ops/snapshot_lineage.ts";
@@ -49,6 +49,11 @@ export interface PushResult {
   remoteName: string;
   /** Whether the stream resumed a partial receive the remote kept. */
   resumed: boolean;
+  /**
+   * With `--force`: what was in the way on the remote is kept as this (a branch there over
+   * ssh, `<branch>.pre-<time>`; a ref name in a directory, `<name>.pre-<time>`); else null.
+   */
+  keptAs: string | null;
   /** Whether the push took `snapshot` first (it was given a branch). */
   taken: boolean;
   /** How long the push took, in milliseconds. */
@@ -67,10 +72,21 @@ export function pushSnapshotName(now: Date): string {
 
 /** The push command. */
 export class PushService {
+  private force = false;
+
   constructor(private readonly ctx: Context, private readonly hostname = Deno.hostname) {}
 
-  /** Pushes snapshot `name` to remote `remoteName`. */
-  async push(remoteName: string, name: string): Promise<PushResult> {
+  /**
+   * Pushes snapshot (or branch) `name` to remote `remoteName`. With `force`, what the
+   * remote holds in the way (another snapshot of that name, a line that went another way)
+   * is kept aside there first, and said so.
+   */
+  async push(
+    remoteName: string,
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<PushResult> {
+    this.force = options.force === true;
     const started = this.ctx.now().getTime();
     validateRemoteName(remoteName);
     const remote = findRemote(this.ctx, remoteName);
@@ -125,14 +141,27 @@ export class PushService {
   ): Promise<Pushed> {
     const { name } = snapshot;
     const guid = lineage.at(-1)!.guid;
-    const untouched = { pushed: false, base: null, bytes: 0, remoteName: name, resumed: false };
+    const untouched = {
+      pushed: false,
+      base: null,
+      bytes: 0,
+      remoteName: name,
+      resumed: false,
+      keptAs: null,
+    };
     return await withRemoteDir(dir, "push", async () => {
-      const plan = planPush(lineage, loadRefs(dir));
+      let plan = planPush(lineage, loadRefs(dir));
       if (plan.kind === "present") {
         await holdPushedBase(this.ctx, remote.name, snapshot.zfsName, { ifNewest: true });
         return untouched;
       }
-      if (plan.kind === "conflict") throw conflict(remote.name, name, plan.ref.branch);
+      let keptAs: string | null = null;
+      if (plan.kind === "conflict") {
+        if (!this.force) throw conflict(remote.name, name, plan.ref.branch);
+        keptAs = setAsideRef(dir, name, this.ctx.now());
+        plan = planPush(lineage, loadRefs(dir));
+        if (plan.kind !== "send") throw new Error("push: nothing to send after set-aside");
+      }
       const base = plan.base;
       const ref = {
         name,
@@ -147,7 +176,7 @@ export class PushService {
       await addRef(dir, ref, (file) => this.ctx.zfs.sendToFile(snapshot.zfsName, file, from));
       const bytes = statSync(join(dir, ref.stream)).size;
       await holdPushedBase(this.ctx, remote.name, snapshot.zfsName);
-      return { ...untouched, pushed: true, base: base?.name ?? null, bytes };
+      return { ...untouched, pushed: true, base: base?.name ?? null, bytes, keptAs };
     });
   }
 
@@ -177,35 +206,44 @@ export class PushService {
       AnswerSchemas.tracked,
     );
     const remoteName = `${held.source}/${snapshot.name}`;
-    const untouched = { pushed: false, base: null, bytes: 0, remoteName, resumed: false };
+    const untouched = {
+      pushed: false,
+      base: null,
+      bytes: 0,
+      remoteName,
+      resumed: false,
+      keptAs: null,
+    };
     const refs = held.snapshots.map((s) => ({ ...s, branch: snapshot.branch }));
     const plan = planPush(lineage, refs);
     if (plan.kind === "present") {
       await holdPushedBase(ctx, remote.name, snapshot.zfsName, { ifNewest: true });
       return untouched;
     }
-    if (plan.kind === "conflict") throw conflict(remote.name, remoteName, snapshot.branch);
+    const cloneBase = origin && held.held.includes(origin.guid) ? origin : null;
     const newest = held.snapshots.at(-1)?.guid ?? null;
     // nothing of the branch there yet, but its origin is: it goes as a clone of it
-    const base = newest === null && origin && held.held.includes(origin.guid) ? origin : plan.base;
-    if ((base?.guid ?? null) !== newest && base !== origin) {
+    let base = newest === null && cloneBase ? cloneBase : plan.kind === "send" ? plan.base : null;
+    const inTheWay = plan.kind === "conflict" ||
+      ((base?.guid ?? null) !== newest && base !== cloneBase);
+    if (inTheWay && !this.force) {
+      if (plan.kind === "conflict") throw conflict(remote.name, remoteName, snapshot.branch);
       throw new StateError(
         `remote '${remote.name}' went on from a snapshot (GUID ${newest}) that '${snapshot.name}' does not follow`,
-        {
-          hint:
-            `delete ${remoteName} on the remote (zvpg snapshot delete ${remoteName}), then push again`,
-        },
+        { hint: `push with --force to keep its copy aside there and push this one` },
       );
     }
-    const token =
-      held.resumeToken !== null && await this.tokenNames(held.resumeToken, snapshot, lineage)
-        ? held.resumeToken
-        : undefined;
+    // with --force the server keeps what is in the way aside: the stream starts afresh
+    if (inTheWay) base = cloneBase;
+    const token = !inTheWay && held.resumeToken !== null &&
+        await this.tokenNames(held.resumeToken, snapshot, lineage)
+      ? held.resumeToken
+      : undefined;
     const progress = new TransferProgress(`push '${snapshot.name}' to '${remote.name}'`);
     const size = token === undefined && progress.terminal
       ? await ctx.zfs.sendSize(snapshot.zfsName, base ? { from: base.zfsName } : {})
       : undefined;
-    const { bytes } = await streamToRemote(
+    const { bytes, answer } = await streamToRemote(
       ctx,
       remote,
       {
@@ -223,6 +261,7 @@ export class PushService {
         },
         base: base?.guid ?? null,
         resume: token !== undefined,
+        force: inTheWay,
       },
       (out, signal) =>
         ctx.zfs.sendStream(snapshot.zfsName, out, {
@@ -239,6 +278,7 @@ export class PushService {
       bytes,
       remoteName,
       resumed: token !== undefined,
+      keptAs: answer.keptAs,
     };
   }
 
@@ -261,6 +301,6 @@ export class PushService {
 function conflict(remote: string, name: string, branch: string): StateError {
   return new StateError(
     `remote '${remote}' holds another snapshot named '${name}' (from branch '${branch}')`,
-    { hint: "snapshot names are unique on a remote: rename one of them" },
+    { hint: "push with --force to keep the remote's aside as <name>.pre-<time>, or rename one" },
   );
 }

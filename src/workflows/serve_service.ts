@@ -35,6 +35,8 @@ import {
   readTracking,
   receiveFailed,
   refuseDivergedName,
+  setAsideTracking,
+  type Tracking,
 } from "../ops/remote_receive.ts";
 import { snapshotLineage } from "../ops/snapshot_lineage.ts";
 import { moveBaseHold } from "../ops/remote_holds.ts";
@@ -151,15 +153,26 @@ export class ServeService {
       zvpg: PROTOCOL_VERSION,
       source,
       snapshot: `${source}/${ref.name}`,
+      keptAs: null,
     };
     const meta = { message: ref.message, time: ref.created, branch: ref.branch };
     return await withLock(ctx.layout, async () => {
       await this.requirePool();
-      const tracking = await readTracking(ctx, ctx.layout.remoteBranchDataset(source, ref.branch));
+      const dataset = ctx.layout.remoteBranchDataset(source, ref.branch);
+      let tracking = await readTracking(ctx, dataset);
       if (tracking.snapshots.some((s) => s.guid === ref.guid)) {
         await stream.cancel().catch(() => {});
         await completeTracking(ctx, tracking, (g) => g === ref.guid ? meta : undefined);
         return answer;
+      }
+      const inTheWay = (t: Tracking) => {
+        const newest = t.snapshots.at(-1)?.guid ?? null;
+        return t.snapshots.some((s) => s.name === ref.name && s.guid !== ref.guid) ||
+          (newest !== null && request.base !== newest);
+      };
+      if (request.force && inTheWay(tracking)) {
+        answer.keptAs = await setAsideTracking(ctx, source, ref.branch, tracking);
+        tracking = await readTracking(ctx, dataset);
       }
       refuseDivergedName(
         tracking,

@@ -170,6 +170,30 @@ Deno.test("push: another snapshot of the same name on the remote is refused", as
   assertGolden("error_push_conflict.txt", run);
 });
 
+Deno.test("push --force: the remote's snapshot of that name is kept aside, then pushed", async () => {
+  const seen: { refs?: RemoteRef[]; files?: string[]; streams?: string[] } = {};
+  const run = await runCli(["push", "usb", "baseline", "--force", "-f", "json"], {
+    setUp: remotes([{ ...BASELINE_REF, guid: "999", stream: "999.zstream" }]),
+    calls: () => [
+      ...zfsOnly(),
+      guidCall(["tpool/data@baseline"], ["111"]),
+      { argv: ["zfs", "send", "tpool/data@baseline"], result: { stdout: "whole-stream" } },
+      ...baseHoldCalls("tpool/data@baseline", { "tpool/data@baseline": undefined }),
+    ],
+    after: (ctx) => {
+      const dir = remoteDir(ctx);
+      seen.refs = JSON.parse(readFileSync(join(dir, "refs.json"), "utf8")).refs;
+    },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const out = JSON.parse(run.stdout);
+  assert.equal(out.keptAs, "baseline.pre-20261124T113323Z");
+  assert.deepEqual(seen.refs?.map((r) => [r.name, r.guid]), [
+    ["baseline.pre-20261124T113323Z", "999"],
+    ["baseline", "111"],
+  ]);
+});
+
 const SSH_ORIGIN = [
   "ssh",
   ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-e", "none", "-T"],
@@ -210,7 +234,13 @@ for (const [format, ext] of FORMATS) {
           argv: SSH_ORIGIN,
           check: (o) => assert.ok(o.stdinStream, "the stream goes to ssh's stdin"),
           result: {
-            stdout: JSON.stringify({ ok: true, zvpg: 1, source: "laptop", snapshot: "laptop/v2" }),
+            stdout: JSON.stringify({
+              ok: true,
+              zvpg: 1,
+              source: "laptop",
+              snapshot: "laptop/v2",
+              keptAs: null,
+            }),
           },
         },
         ...baseHoldCalls(

@@ -41,6 +41,27 @@ async function originOf(dataset: string): Promise<string> {
   return (await sh("zfs", ["get", "-H", "-o", "value", "origin", dataset])).stdout.trim();
 }
 
+/**
+ * Kills (-9) the `zvpg serve` processes serving `configDir`, and only those (other tests on
+ * this machine run their own); whether one was found.
+ */
+function killServe(configDir: string): boolean {
+  let killed = false;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      const environ = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0");
+      if (!cmdline.includes("serve") || !environ.includes(`ZVPG_CONFIG_DIR=${configDir}`)) continue;
+      Deno.kill(Number(entry.name), "SIGKILL");
+      killed = true;
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return killed;
+}
+
 async function guidOf(name: string): Promise<string> {
   return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
 }
@@ -180,6 +201,25 @@ itest(
         diverged.stderr,
         /^error: remote 'staging' holds another snapshot named 'laptop\/l3'/m,
       );
+      // --force keeps the server's copy aside (as branch laptop/fc.pre-<time>) and pushes
+      await laptop.ok(["snapshot", "delete", "fc1", "--force"]);
+      await laptop.ok(["branch", "snapshot", "fc", "fc1", "-m", "another fc1"]);
+      const refused = await laptop.zvpg(["push", "staging", "fc1"]);
+      assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+      const forced = await laptop.json<PushJson & { keptAs: string }>([
+        "push",
+        "staging",
+        "fc1",
+        "--force",
+      ]);
+      assert.equal(forced.pushed, true);
+      assert.match(forced.keptAs, /^laptop\/fc\.pre-\d{8}T\d{6}Z$/);
+      const listed = await server.json<{ name: string; branch: string }[]>(["snapshot", "list"]);
+      assert.ok(listed.some((x) => x.name === "laptop/fc1" && x.branch === "laptop/fc"));
+      assert.ok(
+        listed.some((x) => /^laptop\/fc1\.pre-/.test(x.name) && x.branch === forced.keptAs),
+        JSON.stringify(listed),
+      );
     } finally {
       await laptop.cleanup();
       await host.close();
@@ -262,8 +302,7 @@ itest(
       const cutting = laptop.zvpg(["push", "staging", "big"]);
       const killer = (async () => {
         for (let i = 0; i < 200; i++) {
-          const r = await sh("pkill", ["-9", "-f", `serve --stdio --as laptop`]);
-          if (r.code === 0) return true;
+          if (killServe(server.configDir)) return true;
           await new Promise((ok) => setTimeout(ok, 50));
         }
         return false;
