@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { CommandFailedError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
+import { PipeEnd } from "../runtime/os_pipe.ts";
 import type { CommandRunner } from "../runtime/runner.ts";
 
 /** One dataset or snapshot with the properties that were asked for. */
@@ -272,19 +273,23 @@ export class Zfs {
   }
 
   /**
-   * Writes the send stream of `snapshot` into `out` (see {@link sendToFile} for `from`),
+   * Writes the send stream of `snapshot` into `out`, a stream or an OS pipe's write end
+   * (see {@link sendToFile} for `from`),
    * or, with `token`, the rest of the partial receive that resume token names
    * (`send -t`, OpenZFS; check the token with {@link resumeTokenTarget} first).
    */
   async sendStream(
     snapshot: string,
-    out: WritableStream<Uint8Array>,
+    out: WritableStream<Uint8Array> | PipeEnd,
     options: { from?: string; token?: string; signal?: AbortSignal } = {},
   ): Promise<void> {
     const args = options.token !== undefined
       ? ["send", "-t", options.token]
       : ["send", ...(options.from === undefined ? [] : ["-i", options.from]), snapshot];
-    await this.runner.run(this.zfs, args, { stdoutStream: out, signal: options.signal });
+    await this.runner.run(this.zfs, args, {
+      ...(out instanceof PipeEnd ? { stdoutEnd: out } : { stdoutStream: out }),
+      signal: options.signal,
+    });
   }
 
   /**
@@ -302,17 +307,21 @@ export class Zfs {
   }
 
   /**
-   * Receives the stream read from `input` into `dataset`, unmounted (see
+   * Receives the stream read from `input` (a stream or an OS pipe's read end) into
+   * `dataset`, unmounted (see
    * {@link receiveFromFile}); `resumable` (OpenZFS): a stream cut short leaves a partial
    * receive whose `receive_resume_token` a later send resumes (`receive -s`).
    */
   async receiveStream(
     dataset: string,
-    input: ReadableStream<Uint8Array>,
+    input: ReadableStream<Uint8Array> | PipeEnd,
     options: { resumable?: boolean; signal?: AbortSignal } = {},
   ): Promise<void> {
     const args = ["receive", "-u", ...(options.resumable ? ["-s"] : []), dataset];
-    await this.runner.run(this.zfs, args, { stdinStream: input, signal: options.signal });
+    await this.runner.run(this.zfs, args, {
+      ...(input instanceof PipeEnd ? { stdinEnd: input } : { stdinStream: input }),
+      signal: options.signal,
+    });
   }
 
   /**

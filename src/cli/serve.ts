@@ -16,7 +16,7 @@ import {
 } from "../domain/remote_protocol.ts";
 import { ServeService } from "../workflows/serve_service.ts";
 import { validateRemoteName } from "../domain/names.ts";
-import { splitFirstLine } from "../runtime/pipe.ts";
+import { PipeEnd, readLineExactly } from "../runtime/os_pipe.ts";
 import { examples } from "./options.ts";
 import { terminal } from "./render.ts";
 import type { Session } from "./session.ts";
@@ -47,8 +47,10 @@ In ~/.ssh/authorized_keys of the remote host, bind the key to this command:
       }
       if (options.as !== undefined) validateRemoteName(options.as);
       const service = new ServeService(ctx, options.as);
-      const { line, rest } = await splitFirstLine(Deno.stdin.readable, MAX_REQUEST_BYTES);
-      const answer = await answerOf(() => serve(service, line ?? "", rest));
+      // read a byte at a time up to the newline: a pushed stream after it is zfs's stdin
+      const stdin = PipeEnd.std(0);
+      const line = await readLineExactly(stdin, MAX_REQUEST_BYTES);
+      const answer = await answerOf(() => serve(service, line ?? "", stdin));
       if (answer === "streamed") return 0;
       if (answer === "cut") return 1;
       terminal.out(encodeAnswer(answer));
@@ -64,18 +66,18 @@ In ~/.ssh/authorized_keys of the remote host, bind the key to this command:
 async function serve(
   service: ServeService,
   line: string,
-  rest: ReadableStream<Uint8Array>,
+  rest: PipeEnd,
 ): Promise<Answer | "streamed" | "cut"> {
   const request = parseRequest(line);
   switch (request.op) {
     case "receive":
       return await service.receive(request, rest);
     case "send": {
-      await rest.cancel().catch(() => {});
       const sending = await service.send(request);
       await writeAll(encodeAnswer(sending.answer));
       try {
-        await sending.stream(Deno.stdout.writable);
+        // zfs send writes to this process's stdout itself: the stream never passes through
+        await sending.stream(PipeEnd.std(1));
         return "streamed";
       } catch (error) {
         terminal.err(`zvpg serve: the stream stopped: ${(error as Error).message}\n`);
@@ -83,7 +85,6 @@ async function serve(
       }
     }
     default:
-      await rest.cancel().catch(() => {});
       return await service.answer(request);
   }
 }

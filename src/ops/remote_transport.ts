@@ -18,7 +18,23 @@ import {
   PROTOCOL_VERSION,
   type Request,
 } from "../domain/remote_protocol.ts";
-import { pipe, pipeFailure, type PipeOptions, prefixed, splitFirstLine } from "../runtime/pipe.ts";
+import {
+  pipe,
+  pipeFailure,
+  type PipeOptions,
+  type PipeOutcome,
+  prefixed,
+  splitFirstLine,
+} from "../runtime/pipe.ts";
+import {
+  drain,
+  joinPrograms,
+  type OsPipe,
+  PipeEnd,
+  readLineExactly,
+  writeAllTo,
+} from "../runtime/os_pipe.ts";
+import type { CommandRunner, RunResult } from "../runtime/runner.ts";
 
 /** What ssh runs on the remote host (a forced command there runs in its place). */
 export const SERVE_COMMAND = ["zvpg", "serve", "--stdio"] as const;
@@ -84,36 +100,63 @@ export async function askRemote<S extends z.ZodType>(
 /**
  * Sends `request` followed by the stream `produce` writes to an ssh remote (a push: the
  * server receives it), and returns the server's answer once it has received all of it.
+ * `produce` gets an OS pipe's write end to hand its program (`zfs send`), so the stream
+ * goes to ssh without passing through zvpg; a stream with a runner that has no OS pipes.
  */
 export async function streamToRemote<S extends z.ZodType>(
   ctx: Context,
   remote: SshRemote,
   request: Request,
-  produce: (out: WritableStream<Uint8Array>, signal: AbortSignal) => Promise<void>,
+  produce: (out: WritableStream<Uint8Array> | PipeEnd, signal: AbortSignal) => Promise<void>,
   schema: S,
   options: PipeOptions = {},
 ): Promise<{ answer: z.infer<S>; bytes: number }> {
   const line = new TextEncoder().encode(encodeRequest(request));
-  const outcome = await pipe(
-    produce,
-    (input, signal) =>
-      ctx.runner.run("ssh", sshArgv(remote.url, ctx.config.sshOptions), {
-        stdinStream: prefixed(line, input),
-        tolerate: () => true,
-        signal,
-      }),
-    options,
-  );
+  const argv = sshArgv(remote.url, ctx.config.sshOptions);
+  const runner = ctx.runner;
+  let outcome: PipeOutcome<void, RunResult>;
+  let bytes: number;
+  if (hasOsPipe(runner)) {
+    outcome = await joinPrograms(
+      runner,
+      async (out, signal) => {
+        await writeAllTo(out, line);
+        await produce(out, signal);
+      },
+      (input, signal) => runner.run("ssh", argv, { stdinEnd: input, tolerate: () => true, signal }),
+      (n) => options.onBytes?.(Math.max(0, n - line.length)),
+    );
+    bytes = Math.max(0, outcome.bytes - line.length);
+  } else {
+    outcome = await pipe(
+      produce,
+      (input, signal) =>
+        runner.run("ssh", argv, {
+          stdinStream: prefixed(line, input),
+          tolerate: () => true,
+          signal,
+        }),
+      options,
+    );
+    bytes = outcome.bytes;
+  }
   // the server's answer says what happened to the stream, whatever the sender saw
   if (outcome.consumer.status === "fulfilled") {
     const result = outcome.consumer.value;
     const first = result.stdout.split("\n")[0] ?? "";
     if (first !== "" || outcome.producer.status === "fulfilled") {
       const answer = readAnswer(remote, request.op, result, first, schema);
-      return { answer, bytes: outcome.bytes };
+      return { answer, bytes };
     }
   }
   throw pipeFailure(outcome);
+}
+
+/** Whether `runner` joins programs with OS pipes (the real one does, the fake one not). */
+function hasOsPipe(runner: CommandRunner): runner is CommandRunner & {
+  osPipe(): Promise<OsPipe>;
+} {
+  return typeof runner.osPipe === "function";
 }
 
 /**
@@ -128,33 +171,58 @@ export async function streamFromRemote<S extends z.ZodType, T>(
   schema: S,
   consume: (
     answer: z.infer<S>,
-    stream: ReadableStream<Uint8Array>,
+    stream: ReadableStream<Uint8Array> | PipeEnd,
     signal: AbortSignal,
   ) => Promise<T>,
   options: PipeOptions = {},
 ): Promise<{ value: T; bytes: number }> {
   let headerBytes = 0;
-  const outcome = await pipe(
-    (out, signal) =>
-      ctx.runner.run("ssh", sshArgv(remote.url, ctx.config.sshOptions), {
-        stdin: encodeRequest(request),
-        stdoutStream: out,
-        tolerate: () => true,
-        signal,
-      }),
-    async (input, signal) => {
-      const { line, rest } = await splitFirstLine(input, MAX_REQUEST_BYTES);
-      headerBytes = line === null ? 0 : new TextEncoder().encode(line).length + 1;
-      const answer = line === null ? undefined : acceptedAnswer(line, schema);
-      if (answer === undefined) {
-        // no answer to go on with: readAnswer names why, once ssh has exited
-        await rest.cancel().catch(() => {});
-        return { line };
-      }
-      return { line, value: await consume(answer, rest, signal) };
+  const runner = ctx.runner;
+  const argv = sshArgv(remote.url, ctx.config.sshOptions);
+  const ssh = (
+    signal: AbortSignal,
+    out: { stdoutEnd: PipeEnd } | {
+      stdoutStream: WritableStream<Uint8Array>;
     },
-    { onBytes: (n) => options.onBytes?.(Math.max(0, n - headerBytes)) },
-  );
+  ) =>
+    runner.run("ssh", argv, {
+      stdin: encodeRequest(request),
+      ...out,
+      tolerate: () => true,
+      signal,
+    });
+  const accept = async (
+    line: string | null,
+    rest: ReadableStream<Uint8Array> | PipeEnd,
+    signal: AbortSignal,
+  ): Promise<{ line: string | null; value?: T }> => {
+    headerBytes = line === null ? 0 : new TextEncoder().encode(line).length + 1;
+    const answer = line === null ? undefined : acceptedAnswer(line, schema);
+    if (answer === undefined) {
+      // no answer to go on with: readAnswer names why, once ssh has exited
+      if (rest instanceof PipeEnd) await drain(rest).catch(() => {});
+      else await rest.cancel().catch(() => {});
+      return { line };
+    }
+    return { line, value: await consume(answer, rest, signal) };
+  };
+  const progress = (n: number) => options.onBytes?.(Math.max(0, n - headerBytes));
+  const outcome = hasOsPipe(runner)
+    ? await joinPrograms(
+      runner,
+      (out, signal) => ssh(signal, { stdoutEnd: out }),
+      async (input, signal) =>
+        await accept(await readLineExactly(input, MAX_REQUEST_BYTES), input, signal),
+      progress,
+    )
+    : await pipe(
+      (out, signal) => ssh(signal, { stdoutStream: out }),
+      async (input, signal) => {
+        const { line, rest } = await splitFirstLine(input, MAX_REQUEST_BYTES);
+        return await accept(line, rest, signal);
+      },
+      { onBytes: progress },
+    );
   const { producer, consumer } = outcome;
   if (consumer.status === "fulfilled" && "value" in consumer.value) {
     return { value: consumer.value.value as T, bytes: Math.max(0, outcome.bytes - headerBytes) };

@@ -15,6 +15,7 @@ import { closeSync, fchmodSync, openSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { log } from "./log.ts";
 import { operationSignal } from "./operation_signal.ts";
+import { type OsPipe, type PipeEnd, pipeFromFifo } from "./os_pipe.ts";
 
 /** Options for {@link CommandRunner.run}. */
 export interface RunOptions {
@@ -71,6 +72,14 @@ export interface RunOptions {
    * closes the program's stdout, so it stops on a broken pipe.
    */
   stdoutStream?: WritableStream<Uint8Array>;
+  /**
+   * The read end of an OS pipe (see `os_pipe.ts`), given to the program as its stdin
+   * itself: the bytes never pass through zvpg. The runner closes zvpg's copy once the
+   * program has its own (or the call failed to start it).
+   */
+  stdinEnd?: PipeEnd;
+  /** The write end of an OS pipe, given to the program as its stdout (as {@link stdinEnd}). */
+  stdoutEnd?: PipeEnd;
 }
 
 /** The outcome of a finished program. */
@@ -83,6 +92,11 @@ export interface RunResult {
 /** Runs programs. Services only ever see this interface, so tests can substitute a fake. */
 export interface CommandRunner {
   run(program: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * A new OS pipe whose ends {@link RunOptions.stdinEnd} and {@link RunOptions.stdoutEnd}
+   * hand to programs; absent on a runner that cannot (callers then use `pipe.ts`).
+   */
+  osPipe?(): Promise<OsPipe>;
 }
 
 /** How long a program killed by an abort gets to exit on SIGTERM before SIGKILL. */
@@ -129,7 +143,19 @@ export class DenoCommandRunner implements CommandRunner {
   ): Promise<RunResult> {
     log.debug(`run: ${program} ${args.map(quoteForLog).join(" ")}`);
     const signal = options.signal ?? operationSignal();
-    if (signal?.aborted) throw abortError(signal, program, args);
+    const ends = [options.stdinEnd, options.stdoutEnd];
+    try {
+      if (signal?.aborted) throw abortError(signal, program, args);
+      if (options.stdinEnd !== undefined || options.stdoutEnd !== undefined) {
+        return await this.#runWithFiles(program, args, options, signal, {
+          input: options.stdinEnd?.fd,
+          sink: options.stdoutEnd?.fd,
+        }, () => ends.forEach((end) => end?.close()));
+      }
+    } finally {
+      // the program has its copy by now, or never will
+      ends.forEach((end) => end?.close());
+    }
     if (options.stdinFile === undefined && options.stdoutFile === undefined) {
       return await this.#run(program, args, options, signal);
     }
@@ -137,6 +163,18 @@ export class DenoCommandRunner implements CommandRunner {
       options,
       (files) => this.#runWithFiles(program, args, options, signal, files),
     );
+  }
+
+  /** An OS pipe, made from a FIFO in a new private directory (Deno has no `pipe()`). */
+  async osPipe(): Promise<OsPipe> {
+    const dir = await Deno.makeTempDir({ prefix: "zvpg-pipe-" });
+    try {
+      const fifo = `${dir}/fifo`;
+      await this.run("mkfifo", ["-m", "600", fifo]);
+      return pipeFromFifo(fifo);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
 
   async #run(
@@ -233,16 +271,22 @@ export class DenoCommandRunner implements CommandRunner {
     options: RunOptions,
     signal: AbortSignal | undefined,
     { input, sink }: Files,
+    spawned: () => void = () => {},
   ): Promise<RunResult> {
     const started = performance.now();
-    const child = spawn(program, [...args], {
-      stdio: [
-        input ?? (options.stdin !== undefined ? "pipe" : "ignore"),
-        sink ?? "pipe",
-        "pipe",
-      ],
-      env: options.env ? { ...Deno.env.toObject(), ...options.env } : undefined,
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(program, [...args], {
+        stdio: [
+          input ?? (options.stdin !== undefined ? "pipe" : "ignore"),
+          sink ?? "pipe",
+          "pipe",
+        ],
+        env: options.env ? { ...Deno.env.toObject(), ...options.env } : undefined,
+      });
+    } finally {
+      spawned();
+    }
     let timedOut = false;
     let killTimer: ReturnType<typeof setTimeout> | undefined;
     const stop = (how: "SIGTERM" | "SIGKILL") => {

@@ -41,6 +41,7 @@ import {
 import { snapshotLineage } from "../ops/snapshot_lineage.ts";
 import { moveBaseHold } from "../ops/remote_holds.ts";
 import { withLock } from "../runtime/lock.ts";
+import { PipeEnd } from "../runtime/os_pipe.ts";
 import { VERSION } from "../version.ts";
 
 type Op<K extends Request["op"]> = Extract<Request, { op: K }>;
@@ -49,7 +50,7 @@ type Op<K extends Request["op"]> = Extract<Request, { op: K }>;
 export interface ServedSend {
   answer: SendAnswer;
   /** Writes the stream into `out`. */
-  stream: (out: WritableStream<Uint8Array>) => Promise<void>;
+  stream: (out: WritableStream<Uint8Array> | PipeEnd) => Promise<void>;
 }
 
 /** Answers protocol requests from this host's pool. */
@@ -143,7 +144,7 @@ export class ServeService {
   /** Receives the pushed snapshot `request.ref` from `stream`, under the pool lock. */
   async receive(
     request: Op<"receive">,
-    stream: ReadableStream<Uint8Array>,
+    stream: ReadableStream<Uint8Array> | PipeEnd,
   ): Promise<ReceiveAnswer> {
     const { ctx } = this;
     const source = this.sourceOf(request);
@@ -161,7 +162,7 @@ export class ServeService {
       const dataset = ctx.layout.remoteBranchDataset(source, ref.branch);
       let tracking = await readTracking(ctx, dataset);
       if (tracking.snapshots.some((s) => s.guid === ref.guid)) {
-        await stream.cancel().catch(() => {});
+        if (!(stream instanceof PipeEnd)) await stream.cancel().catch(() => {});
         await completeTracking(ctx, tracking, (g) => g === ref.guid ? meta : undefined);
         return answer;
       }
