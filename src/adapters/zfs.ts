@@ -264,15 +264,6 @@ export class Zfs {
   }
 
   /**
-   * Receives the stream in `file` into `dataset`, unmounted (`receive -u`): a whole stream
-   * creates it, an increment needs its base as the newest snapshot of `dataset`. The
-   * snapshot keeps its GUID. zfs-fuse and OpenZFS both take this form.
-   */
-  async receiveFromFile(dataset: string, file: string): Promise<void> {
-    await this.runner.run(this.zfs, ["receive", "-u", dataset], { stdinFile: file });
-  }
-
-  /**
    * Writes the send stream of `snapshot` into `out`, a stream or an OS pipe's write end
    * (see {@link sendToFile} for `from`),
    * or, with `token`, the rest of the partial receive that resume token names
@@ -307,17 +298,28 @@ export class Zfs {
   }
 
   /**
-   * Receives the stream read from `input` (a stream or an OS pipe's read end) into
-   * `dataset`, unmounted (see
-   * {@link receiveFromFile}); `resumable` (OpenZFS): a stream cut short leaves a partial
-   * receive whose `receive_resume_token` a later send resumes (`receive -s`).
+   * Receives the stream read from `input` as `snapshot` (`<dataset>@<name>`), unmounted
+   * (`receive -u`): a whole stream creates the dataset, an increment needs its base as the
+   * newest snapshot of the dataset. The snapshot keeps its GUID. `resumable` (OpenZFS): a
+   * stream cut short leaves a partial receive whose `receive_resume_token` a later send
+   * resumes (`receive -s`). zfs-fuse and OpenZFS both take this form.
+   *
+   * The target is always a snapshot name: received into a bare dataset, a stream names its
+   * snapshot itself. What the stream makes is still the stream's to say (a `send -R` or
+   * `-p` stream makes children and sets properties): check its header first
+   * (domain/send_stream.ts).
    */
   async receiveStream(
-    dataset: string,
+    snapshot: string,
     input: ReadableStream<Uint8Array> | PipeEnd,
     options: { resumable?: boolean; signal?: AbortSignal } = {},
   ): Promise<void> {
-    const args = ["receive", "-u", ...(options.resumable ? ["-s"] : []), dataset];
+    const args = [
+      "receive",
+      "-u",
+      ...(options.resumable ? ["-s"] : []),
+      receiveTarget(snapshot),
+    ];
     await this.runner.run(this.zfs, args, {
       ...(input instanceof PipeEnd ? { stdinEnd: input } : { stdinStream: input }),
       signal: options.signal,
@@ -541,4 +543,16 @@ export function parseSize(text: string | undefined): number {
   const units = "BKMGTPE";
   const power = match[2] === "" ? 0 : units.indexOf(match[2].toUpperCase());
   return Math.round(parseFloat(match[1]) * 1024 ** power);
+}
+
+/**
+ * `snapshot` as the target of a receive: a snapshot name, never a bare dataset (whose
+ * stream would name what it makes; see {@link Zfs.receiveStream}).
+ */
+function receiveTarget(snapshot: string): string {
+  const at = snapshot.indexOf("@");
+  if (at <= 0 || at === snapshot.length - 1) {
+    throw new Error(`zfs receive: '${snapshot}' is no snapshot name`);
+  }
+  return snapshot;
 }

@@ -31,9 +31,24 @@ import {
   type RemoteRef as ServedRef,
 } from "../domain/remote_protocol.ts";
 import type { RemoteRef } from "../domain/remote_refs.ts";
+import {
+  type ExpectedStream,
+  parseStreamHeader,
+  STREAM_HEADER_BYTES,
+  streamProblem,
+} from "../domain/send_stream.ts";
 import { type SshRemote, streamFromRemote } from "./remote_transport.ts";
 import { TransferProgress } from "./transfer_progress.ts";
 import { log } from "../runtime/log.ts";
+import {
+  type JoiningRunner,
+  joinPrograms,
+  PipeEnd,
+  readExactly,
+  writeAllTo,
+} from "../runtime/os_pipe.ts";
+import { pipeFailure } from "../runtime/pipe.ts";
+import type { CommandRunner } from "../runtime/runner.ts";
 import type { Context } from "../context.ts";
 
 /** A snapshot of a remote-tracking dataset. */
@@ -180,6 +195,110 @@ export function receiveFailed(
 }
 
 /**
+ * `input` checked on its way to `zfs receive`: its header must be {@link ExpectedStream}
+ * (a plain stream of that snapshot, from that base), else nothing of it reaches ZFS and
+ * `problem()` says why (see domain/send_stream.ts). A stream cut before its header is
+ * passed on as it is: ZFS refuses it.
+ */
+export function checkedStream(
+  input: ReadableStream<Uint8Array>,
+  expected: ExpectedStream,
+): { stream: ReadableStream<Uint8Array>; problem: () => string | undefined } {
+  let head: Uint8Array | undefined = new Uint8Array(0);
+  let problem: string | undefined;
+  const check = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      if (head === undefined) return controller.enqueue(chunk);
+      const joined = new Uint8Array(head.length + chunk.length);
+      joined.set(head);
+      joined.set(chunk, head.length);
+      if (joined.length < STREAM_HEADER_BYTES) {
+        head = joined;
+        return;
+      }
+      head = undefined;
+      problem = streamProblem(parseStreamHeader(joined), expected);
+      if (problem !== undefined) return controller.error(new Error(problem));
+      controller.enqueue(joined);
+    },
+    flush(controller) {
+      if (head !== undefined && head.length > 0) controller.enqueue(head);
+    },
+  });
+  return { stream: input.pipeThrough(check), problem: () => problem };
+}
+
+/** The error of a stream {@link checkedStream} refused, naming the snapshot and its sender. */
+function refusedStream(problem: string, name: string, from: string): StateError {
+  return new StateError(
+    `${from} sent no stream of snapshot '${name}' as agreed: ${problem}; nothing was received`,
+    { hint: "the other side is not the zvpg it claims, or its stream was changed" },
+  );
+}
+
+/**
+ * Receives `input` as snapshot `name` of `dataset` (see {@link checkedStream}): the
+ * stream's header, not the request, is what ZFS goes by, so it is checked first.
+ * `from` names the sender in errors.
+ */
+export async function receiveChecked(
+  ctx: Context,
+  dataset: string,
+  expected: ExpectedStream & { name: string },
+  input: ReadableStream<Uint8Array> | PipeEnd,
+  from: string,
+  options: { resumable: boolean; signal?: AbortSignal; hint?: string },
+): Promise<void> {
+  if (input instanceof PipeEnd) {
+    return await receiveCheckedEnd(ctx, dataset, expected, input, from, options);
+  }
+  const checked = checkedStream(input, expected);
+  try {
+    await ctx.zfs.receiveStream(`${dataset}@${expected.name}`, checked.stream, {
+      resumable: options.resumable,
+      signal: options.signal,
+    });
+  } catch (error) {
+    const problem = checked.problem();
+    if (problem !== undefined) throw refusedStream(problem, expected.name, from);
+    throw receiveFailed(error, expected.name, from, options.hint);
+  }
+}
+
+/**
+ * {@link receiveChecked} of an OS pipe's read end: its header is read and checked by zvpg,
+ * then written ahead of the rest, which `cat` copies program to program
+ * (`cat | dd | zfs receive`), so the stream's body never passes through zvpg.
+ */
+async function receiveCheckedEnd(
+  ctx: Context,
+  dataset: string,
+  expected: ExpectedStream & { name: string },
+  input: PipeEnd,
+  from: string,
+  options: { resumable: boolean; signal?: AbortSignal; hint?: string },
+): Promise<void> {
+  const runner = ctx.runner as CommandRunner & JoiningRunner;
+  const head = await readExactly(input, STREAM_HEADER_BYTES);
+  const problem = streamProblem(parseStreamHeader(head), expected);
+  if (problem !== undefined) throw refusedStream(problem, expected.name, from);
+  const outcome = await joinPrograms(
+    runner,
+    async (out, signal) => {
+      await writeAllTo(out, head);
+      await ctx.runner.run("cat", [], { stdinEnd: input, stdoutEnd: out, signal });
+    },
+    (stream, signal) =>
+      ctx.zfs.receiveStream(`${dataset}@${expected.name}`, stream, {
+        resumable: options.resumable,
+        signal,
+      }),
+  );
+  const failure = pipeFailure(outcome);
+  if (failure !== undefined) throw receiveFailed(failure, expected.name, from, options.hint);
+}
+
+/**
  * Receives the stream files of `streams` (refs of the file remote `remote`'s directory
  * `dir`, oldest first: a whole stream, then increments) into `dataset`, one `zfs receive`
  * each; `received` runs after each one (describing it). Returns the bytes received. On a
@@ -202,16 +321,19 @@ export async function receiveFileStreams(
   let bytes = 0;
   for (const [i, stream] of streams.entries()) {
     log.info(`receiving '${stream.name}' from '${remote}' (${i + 1}/${streams.length})`);
-    try {
-      await ctx.zfs.receiveFromFile(dataset, files[i]);
-    } catch (error) {
-      throw receiveFailed(
-        error,
-        stream.name,
-        `remote '${remote}' from ${files[i]}`,
-        `nothing of it was kept; push it to the remote again, then ${retry}`,
-      );
-    }
+    // read here, not by zfs from the path: what is checked is what is received
+    const file = await Deno.open(files[i], { read: true });
+    await receiveChecked(
+      ctx,
+      dataset,
+      { name: stream.name, guid: stream.guid, base: stream.base },
+      file.readable,
+      `remote '${remote}' from ${files[i]}`,
+      {
+        resumable: false,
+        hint: `nothing of it was kept; push it to the remote again, then ${retry}`,
+      },
+    );
     bytes += sizes[i];
     progress.bytes(bytes, total);
     await received(stream, i);
@@ -249,11 +371,23 @@ export async function receiveSshSnapshot(
     AnswerSchemas.send,
     async (answer, stream, signal) => {
       size = answer.size;
-      try {
-        await ctx.zfs.receiveStream(dataset, stream, { resumable: options.resumable, signal });
-      } catch (error) {
-        throw receiveFailed(error, ref.name, `remote '${remote.name}'`);
+      // the server echoes what it agreed to send: another snapshot or base is no answer
+      if (answer.ref.guid !== ref.guid || answer.base !== options.base) {
+        throw new StateError(
+          `remote '${remote.name}' offered another stream than asked for (snapshot GUID ${answer.ref.guid} from ${
+            answer.base ?? "nothing"
+          }, not ${ref.guid} from ${options.base ?? "nothing"})`,
+          { hint: "the other side is not the zvpg it claims" },
+        );
       }
+      await receiveChecked(
+        ctx,
+        dataset,
+        { name: ref.name, guid: ref.guid, base: answer.base },
+        stream,
+        `remote '${remote.name}'`,
+        { resumable: options.resumable, signal },
+      );
       return answer.resumed;
     },
     { onBytes: (n) => progress.bytes(n, size) },

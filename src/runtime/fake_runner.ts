@@ -19,6 +19,8 @@ export interface ExpectedCall {
   argv: string[];
   /** What the "program" prints and returns. */
   result?: Partial<RunResult>;
+  /** Bytes written to the caller's stdout stream after `result.stdout` (a fake `zfs send`). */
+  stdoutBytes?: Uint8Array;
   /** Checks the options (stdin, env) the caller passed. */
   check?: (options: RunOptions) => void;
   /**
@@ -80,7 +82,7 @@ export class FakeRunner implements CommandRunner {
     if (options.stdinStream === undefined && options.stdoutStream === undefined) {
       return settle(program, args, result, options, signal, next.diedOf);
     }
-    return this.#streamed(program, args, options, result, signal, next.diedOf);
+    return this.#streamed(program, args, options, result, signal, next);
   }
 
   /**
@@ -93,7 +95,7 @@ export class FakeRunner implements CommandRunner {
     options: RunOptions,
     result: RunResult,
     signal: AbortSignal | undefined,
-    diedOf: Deno.Signal | undefined,
+    { diedOf, stdoutBytes }: ExpectedCall,
   ): Promise<RunResult> {
     if (options.stdinStream) {
       for await (const _ of options.stdinStream) {
@@ -103,6 +105,7 @@ export class FakeRunner implements CommandRunner {
     if (options.stdoutStream) {
       const writer = options.stdoutStream.getWriter();
       await writer.write(new TextEncoder().encode(result.stdout)).catch(() => {});
+      if (stdoutBytes) await writer.write(stdoutBytes).catch(() => {});
       await writer.close().catch(() => {});
       result = { ...result, stdout: "" };
     }

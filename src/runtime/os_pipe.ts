@@ -95,6 +95,21 @@ export async function readLineExactly(end: PipeEnd, maxBytes: number): Promise<s
   return bytes.length > 0 ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
 }
 
+/**
+ * Reads exactly `count` bytes off `end` (fewer only when the stream ends first), nothing
+ * after them: the rest is for the program that gets `end` next.
+ */
+export async function readExactly(end: PipeEnd, count: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(count);
+  let at = 0;
+  while (at < count) {
+    const n = await readOne(end.fd, bytes.subarray(at));
+    if (n === 0) break;
+    at += n;
+  }
+  return bytes.subarray(0, at);
+}
+
 /** One read of `fd` into `buffer`, off the main thread when the pipe is empty. */
 function readOne(fd: number, buffer: Uint8Array): Promise<number> {
   return new Promise<number>((resolve, reject) =>

@@ -33,7 +33,7 @@ import {
   finishReceived,
   prepareTracking,
   readTracking,
-  receiveFailed,
+  receiveChecked,
   refuseDivergedName,
   setAsideTracking,
   type Tracking,
@@ -197,13 +197,14 @@ export class ServeService {
         );
       }
       await this.readyForStream(source, tracking, request.resume);
-      try {
-        await ctx.zfs.receiveStream(tracking.dataset, stream, {
-          resumable: ctx.zfs.flavor === "openzfs",
-        });
-      } catch (error) {
-        throw receiveFailed(error, ref.name, `'${source}'`);
-      }
+      await receiveChecked(
+        ctx,
+        tracking.dataset,
+        { name: ref.name, guid: ref.guid, base: request.base },
+        stream,
+        `'${source}'`,
+        { resumable: ctx.zfs.flavor === "openzfs" },
+      );
       await finishReceived(ctx, tracking.dataset, ref.name, meta, {
         first: tracking.snapshots.length === 0,
       });

@@ -3,6 +3,7 @@
  * this host as it was (nothing made: no pool, no password file, no remotes file). The
  * whole clone, on real ZFS and PostgreSQL, is tests/integration/clone_test.ts.
  */
+import { fakeSendStream } from "../support/send_stream.ts";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -59,7 +60,7 @@ async function withRemoteDir<T>(refs: RemoteRef[], fn: (dir: string) => Promise<
   const dir = Deno.makeTempDirSync({ prefix: "zvpg-clone-remote-" });
   try {
     writeFileSync(join(dir, "refs.json"), refsIndexText(refs));
-    for (const r of refs) writeFileSync(join(dir, r.stream), `stream ${r.name}`);
+    for (const r of refs) writeFileSync(join(dir, r.stream), fakeSendStream(r.guid, r.base));
     return await fn(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -178,8 +179,8 @@ Deno.test("clone: a receive ZFS refuses undoes it all: pool, its file, config, r
             { argv: ["zpool", "create", "-m", "none", "tpool", image] },
             poolStatus(true),
             {
-              argv: ["zfs", "receive", "-u", "tpool/data"],
-              check: (o) => assert.equal(o.stdinFile, join(dir, S1.stream)),
+              argv: ["zfs", "receive", "-u", `tpool/data@${S1.name}`],
+              check: (o) => assert.ok(o.stdinStream),
               result: {
                 code: 1,
                 stderr: "cannot receive new filesystem stream: invalid backup stream\n",

@@ -4,6 +4,7 @@
  * described and read-only; nothing when it is here; what a killed pull left completed;
  * and the refusals.
  */
+import { fakeSendStream } from "../support/send_stream.ts";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -53,7 +54,9 @@ function remotes(refs: RemoteRef[] = [S1, S2]) {
     );
     mkdirSync(remoteDir(ctx));
     writeFileSync(join(remoteDir(ctx), "refs.json"), refsIndexText(refs));
-    for (const r of refs) writeFileSync(join(remoteDir(ctx), r.stream), `stream ${r.name}`);
+    for (const r of refs) {
+      writeFileSync(join(remoteDir(ctx), r.stream), fakeSendStream(r.guid, r.base));
+    }
   };
 }
 
@@ -100,11 +103,11 @@ function trackedCall(snapshots: Tracked[] | undefined, readonly = "on"): Expecte
   return { argv: [...argv, TRACKING], result: { stdout: lines.join("\n") + "\n" } };
 }
 
-/** `zfs receive -u` of `ref`'s stream, checking the file it reads. */
+/** `zfs receive -u` of `ref`'s stream, as snapshot `ref.name`, from the stream zvpg reads. */
 function receiveCall(ref: RemoteRef, result = {}): ExpectedCall {
   return {
-    argv: ["zfs", "receive", "-u", TRACKING],
-    check: (options) => assert.match(options.stdinFile ?? "", new RegExp(`/${ref.stream}$`)),
+    argv: ["zfs", "receive", "-u", `${TRACKING}@${ref.name}`],
+    check: (options) => assert.ok(options.stdinStream),
     result,
   };
 }
@@ -302,10 +305,14 @@ Deno.test("pull: an increment over ssh from the newest snapshot here", async () 
             resumed: false,
             size: null,
           }) +
-            "\nstream-bytes",
+            "\n",
         },
+        stdoutBytes: fakeSendStream("222", "111"),
       },
-      { argv: ["zfs", "receive", "-u", ORIGIN_TRACKING], check: (o) => assert.ok(o.stdinStream) },
+      {
+        argv: ["zfs", "receive", "-u", `${ORIGIN_TRACKING}@v2`],
+        check: (o) => assert.ok(o.stdinStream),
+      },
       ...describeCalls(S2).map(onOrigin),
       ...baseHoldCalls(
         `${ORIGIN_TRACKING}@v2`,
@@ -315,6 +322,37 @@ Deno.test("pull: an increment over ssh from the newest snapshot here", async () 
     ],
   });
   assertGolden("pull_ssh.json", run);
+});
+
+Deno.test("pull: a server's stream of more than the snapshot asked for is refused unread", async () => {
+  // `zfs send -R`: child datasets and the sender's properties (a mountpoint) with it
+  const run = await runCli(["pull", "origin", "v2"], {
+    setUp: remotes(),
+    calls: () => [
+      LIST_CALL,
+      existsCall("tpool/data"),
+      onOrigin(trackedCall([["baseline", "111", 20, true]])),
+      {
+        argv: SSH_ORIGIN,
+        result: {
+          stdout: JSON.stringify({
+            ok: true,
+            zvpg: 1,
+            ref: SERVED[1],
+            base: "111",
+            resumed: false,
+            size: null,
+          }) + "\n",
+        },
+        stdoutBytes: fakeSendStream("222", "111", { compound: true }),
+      },
+      {
+        argv: ["zfs", "receive", "-u", `${ORIGIN_TRACKING}@v2`],
+        result: { code: 1, stderr: "cannot receive: failed to read from stream\n" },
+      },
+    ],
+  });
+  assertGolden("error_pull_ssh_compound.txt", run);
 });
 
 Deno.test("pull: a refusal of the ssh remote is exit 1 with its words and hint", async () => {

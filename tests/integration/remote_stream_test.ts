@@ -89,7 +89,10 @@ itest("push to a file remote, then receive: the same GUIDs and every byte", asyn
   const target = `${env.pool}/remotes/origin/main`;
   await zfs.create(`${env.pool}/remotes`, { mountpoint: "none" });
   await zfs.create(`${env.pool}/remotes/origin`);
-  for (const r of refs) await zfs.receiveFromFile(target, join(dir, r.stream));
+  for (const r of refs) {
+    const file = await Deno.open(join(dir, r.stream));
+    await zfs.receiveStream(`${target}@${r.name}`, file.readable);
+  }
   await zfs.set(target, { readonly: "on" });
   const snapName = (full: string) => full.slice(full.indexOf("@"));
   for (const source of [s1, s2]) {

@@ -638,7 +638,7 @@ Deno.test("Zfs.set on OpenZFS: every property in one atomic call; none at all fo
   fake.assertDone();
 });
 
-Deno.test("zfs: sendToFile, receiveFromFile and guid say exactly this to zfs", async () => {
+Deno.test("zfs: sendToFile, receiveStream and guid say exactly this to zfs", async () => {
   const seen: { stdoutFile?: string; stdinFile?: string }[] = [];
   const check = (o: { stdoutFile?: string; stdinFile?: string }) =>
     seen.push({ stdoutFile: o.stdoutFile, stdinFile: o.stdinFile });
@@ -647,7 +647,7 @@ Deno.test("zfs: sendToFile, receiveFromFile and guid say exactly this to zfs", a
     const fake = new FakeRunner([
       { argv: ["zfs", "send", "p/data@s1"], result: { stdout: "full" }, check },
       { argv: ["zfs", "send", "-i", "p/data@s1", "p/data@s2"], result: { stdout: "inc" }, check },
-      { argv: ["zfs", "receive", "-u", "p/remotes/origin/main"], check },
+      { argv: ["zfs", "receive", "-u", "p/remotes/origin/main@s1"], check },
       {
         argv: ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "type,guid", "p/x@s"],
         result: { stdout: "p/x@s\ttype\tsnapshot\t-\np/x@s\tguid\t1234567890123\t-\n" },
@@ -660,15 +660,20 @@ Deno.test("zfs: sendToFile, receiveFromFile and guid say exactly this to zfs", a
     const zfs = new Zfs(fake);
     await zfs.sendToFile("p/data@s1", `${dir}/full`);
     await zfs.sendToFile("p/data@s2", `${dir}/inc`, { from: "p/data@s1" });
-    await zfs.receiveFromFile("p/remotes/origin/main", `${dir}/full`);
+    await zfs.receiveStream("p/remotes/origin/main@s1", ReadableStream.from([]));
     assert.equal(await zfs.guid("p/x@s"), "1234567890123");
     assert.equal(await zfs.guid("p/y@s"), undefined);
     fake.assertDone();
     assert.deepEqual(seen, [
       { stdoutFile: `${dir}/full`, stdinFile: undefined },
       { stdoutFile: `${dir}/inc`, stdinFile: undefined },
-      { stdoutFile: undefined, stdinFile: `${dir}/full` },
+      { stdoutFile: undefined, stdinFile: undefined },
     ]);
+    // a bare dataset is no target: its stream would name what it makes
+    await assert.rejects(
+      () => zfs.receiveStream("p/remotes/origin/main", ReadableStream.from([])),
+      /is no snapshot name/,
+    );
     assert.equal(await Deno.readTextFile(`${dir}/inc`), "inc");
   } finally {
     await Deno.remove(dir, { recursive: true });
