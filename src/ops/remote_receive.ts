@@ -195,19 +195,63 @@ export function receiveFailed(
 }
 
 /**
+ * How long a stream being received may send nothing before the receive stops. A receive
+ * into a tracking dataset holds the pool lock (`serve` for a push, `pull`): a sender that
+ * stalls (a laptop put to sleep mid-push, a hostile client) would otherwise block every
+ * zvpg command of the receiving host for as long as its connection lives.
+ */
+export const STREAM_IDLE_TIMEOUT_MS = 300_000;
+
+/** Why {@link checkedStream} stopped a stream. */
+export interface StreamStop {
+  /** `refused`: its header is not the stream agreed on; `stalled`: it sent nothing for long. */
+  kind: "refused" | "stalled";
+  problem: string;
+}
+
+/**
  * `input` checked on its way to `zfs receive`: its header must be {@link ExpectedStream}
- * (a plain stream of that snapshot, from that base), else nothing of it reaches ZFS and
- * `problem()` says why (see domain/send_stream.ts). A stream cut before its header is
- * passed on as it is: ZFS refuses it.
+ * (a plain stream of that snapshot, from that base), else nothing of it reaches ZFS; and
+ * it must not stall for `idleMs`. `stopped()` says why it was stopped (see
+ * domain/send_stream.ts). A stream cut before its header is passed on as it is: ZFS
+ * refuses it. `done()` clears the idle timer (also cleared when the stream ends).
  */
 export function checkedStream(
   input: ReadableStream<Uint8Array>,
   expected: ExpectedStream,
-): { stream: ReadableStream<Uint8Array>; problem: () => string | undefined } {
+  idleMs = STREAM_IDLE_TIMEOUT_MS,
+): { stream: ReadableStream<Uint8Array>; stopped: () => StreamStop | undefined; done: () => void } {
   let head: Uint8Array | undefined = new Uint8Array(0);
-  let problem: string | undefined;
+  let stopped: StreamStop | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = () => clearTimeout(timer);
+  const stop = (controller: TransformStreamDefaultController<Uint8Array>, why: StreamStop) => {
+    stopped ??= why;
+    done();
+    try {
+      controller.error(new Error(why.problem));
+    } catch {
+      // already ended
+    }
+  };
+  const arm = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    done();
+    const armed = setTimeout(
+      () =>
+        stop(controller, {
+          kind: "stalled",
+          problem: `it sent nothing for ${Math.round(idleMs / 1000)} s`,
+        }),
+      idleMs,
+    );
+    // a receive that ended never waits for it
+    Deno.unrefTimer(armed);
+    timer = armed;
+  };
   const check = new TransformStream<Uint8Array, Uint8Array>({
+    start: arm,
     transform(chunk, controller) {
+      arm(controller);
       if (head === undefined) return controller.enqueue(chunk);
       const joined = new Uint8Array(head.length + chunk.length);
       joined.set(head);
@@ -217,21 +261,28 @@ export function checkedStream(
         return;
       }
       head = undefined;
-      problem = streamProblem(parseStreamHeader(joined), expected);
-      if (problem !== undefined) return controller.error(new Error(problem));
+      const problem = streamProblem(parseStreamHeader(joined), expected);
+      if (problem !== undefined) return stop(controller, { kind: "refused", problem });
       controller.enqueue(joined);
     },
     flush(controller) {
+      done();
       if (head !== undefined && head.length > 0) controller.enqueue(head);
     },
   });
-  return { stream: input.pipeThrough(check), problem: () => problem };
+  return { stream: input.pipeThrough(check), stopped: () => stopped, done };
 }
 
-/** The error of a stream {@link checkedStream} refused, naming the snapshot and its sender. */
-function refusedStream(problem: string, name: string, from: string): StateError {
+/** The error of a stream {@link checkedStream} stopped, naming the snapshot and its sender. */
+function stoppedStream(stop: StreamStop, name: string, from: string): StateError {
+  if (stop.kind === "stalled") {
+    return new StateError(
+      `${from} stopped sending snapshot '${name}': ${stop.problem}; nothing of it was kept`,
+      { hint: "run the command again once the other host is awake and reachable" },
+    );
+  }
   return new StateError(
-    `${from} sent no stream of snapshot '${name}' as agreed: ${problem}; nothing was received`,
+    `${from} sent no stream of snapshot '${name}' as agreed: ${stop.problem}; nothing was received`,
     { hint: "the other side is not the zvpg it claims, or its stream was changed" },
   );
 }
@@ -259,9 +310,11 @@ export async function receiveChecked(
       signal: options.signal,
     });
   } catch (error) {
-    const problem = checked.problem();
-    if (problem !== undefined) throw refusedStream(problem, expected.name, from);
+    const stop = checked.stopped();
+    if (stop !== undefined) throw stoppedStream(stop, expected.name, from);
     throw receiveFailed(error, expected.name, from, options.hint);
+  } finally {
+    checked.done();
   }
 }
 

@@ -46,6 +46,10 @@ Deno.test("send stream: only the snapshot and base agreed on, plain, of a filesy
 /** What `checkedStream` passes on of `chunks`, and the problem it found. */
 async function through(chunks: Uint8Array[], guid: string) {
   const checked = checkedStream(ReadableStream.from(chunks), { guid, base: null });
+  return await drain(checked);
+}
+
+async function drain(checked: ReturnType<typeof checkedStream>) {
   const got: number[] = [];
   let failed = false;
   try {
@@ -53,7 +57,8 @@ async function through(chunks: Uint8Array[], guid: string) {
   } catch {
     failed = true;
   }
-  return { bytes: got.length, failed, problem: checked.problem() };
+  checked.done();
+  return { bytes: got.length, failed, problem: checked.stopped()?.problem };
 }
 
 Deno.test("checkedStream: a good stream passes whole, however it is cut in chunks", async () => {
@@ -79,4 +84,23 @@ Deno.test("checkedStream: nothing of a refused stream reaches the receiver", asy
   assert.equal(r.failed, true);
   assert.match(r.problem!, /replication or property stream/);
   assert.equal((await through([fakeSendStream("7", null)], "6")).bytes, 0);
+});
+
+Deno.test("checkedStream: a sender that stalls is stopped, not waited for", async () => {
+  const header = fakeSendStream("8", null);
+  // the header, then nothing: a laptop put to sleep mid-push
+  const input = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(header);
+    },
+  });
+  const checked = checkedStream(input, { guid: "8", base: null }, 50);
+  // the idle timer holds no process open (zfs receive does, in a real receive)
+  const alive = setTimeout(() => {}, 5_000);
+  const r = await drain(checked);
+  clearTimeout(alive);
+  assert.equal(r.failed, true);
+  assert.equal(r.bytes, header.length, "what came before the stall went on");
+  assert.equal(checked.stopped()?.kind, "stalled");
+  assert.equal(r.problem, "it sent nothing for 0 s");
 });
