@@ -330,25 +330,50 @@ async function receiveCheckedEnd(
   input: PipeEnd,
   from: string,
   options: { resumable: boolean; signal?: AbortSignal; hint?: string },
+  idleMs = STREAM_IDLE_TIMEOUT_MS,
 ): Promise<void> {
   const runner = ctx.runner as CommandRunner & JoiningRunner;
   const head = await readExactly(input, STREAM_HEADER_BYTES);
   const problem = streamProblem(parseStreamHeader(head), expected);
-  if (problem !== undefined) throw refusedStream(problem, expected.name, from);
-  const outcome = await joinPrograms(
-    runner,
-    async (out, signal) => {
-      await writeAllTo(out, head);
-      await ctx.runner.run("cat", [], { stdinEnd: input, stdoutEnd: out, signal });
-    },
-    (stream, signal) =>
-      ctx.zfs.receiveStream(`${dataset}@${expected.name}`, stream, {
-        resumable: options.resumable,
-        signal,
-      }),
-  );
-  const failure = pipeFailure(outcome);
-  if (failure !== undefined) throw receiveFailed(failure, expected.name, from, options.hint);
+  if (problem !== undefined) {
+    throw stoppedStream({ kind: "refused", problem }, expected.name, from);
+  }
+  // a sender that stops sending stops the receive: the pool lock is not held forever
+  const idle = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(new Error("idle")), idleMs);
+    Deno.unrefTimer(timer);
+  };
+  arm();
+  try {
+    const outcome = await joinPrograms(
+      runner,
+      async (out, signal) => {
+        await writeAllTo(out, head);
+        await ctx.runner.run("cat", [], {
+          stdinEnd: input,
+          stdoutEnd: out,
+          signal: AbortSignal.any([signal, idle.signal]),
+        });
+      },
+      (stream, signal) =>
+        ctx.zfs.receiveStream(`${dataset}@${expected.name}`, stream, {
+          resumable: options.resumable,
+          signal,
+        }),
+      arm,
+    );
+    if (idle.signal.aborted) {
+      const stall = `it sent nothing for ${Math.round(idleMs / 1000)} s`;
+      throw stoppedStream({ kind: "stalled", problem: stall }, expected.name, from);
+    }
+    const failure = pipeFailure(outcome);
+    if (failure !== undefined) throw receiveFailed(failure, expected.name, from, options.hint);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
