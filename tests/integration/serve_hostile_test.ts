@@ -54,6 +54,7 @@ function receiveLine(name: string, guid: string): string {
     },
     base: null,
     resume: false,
+    force: false,
   }) + "\n";
 }
 
