@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { statSync } from "node:fs";
+import { openSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CommandFailedError, StateError, tail, ZvpgError } from "../errors.ts";
 import { PROPS } from "../domain/layout.ts";
@@ -376,6 +376,11 @@ async function receiveCheckedEnd(
   }
 }
 
+/** Whether `runner` joins programs with OS pipes (the real one does, the fake one not). */
+function joinsPrograms(runner: CommandRunner): boolean {
+  return typeof (runner as Partial<JoiningRunner>).osPipe === "function";
+}
+
 /**
  * Receives the stream files of `streams` (refs of the file remote `remote`'s directory
  * `dir`, oldest first: a whole stream, then increments) into `dataset`, one `zfs receive`
@@ -399,19 +404,26 @@ export async function receiveFileStreams(
   let bytes = 0;
   for (const [i, stream] of streams.entries()) {
     log.info(`receiving '${stream.name}' from '${remote}' (${i + 1}/${streams.length})`);
-    // read here, not by zfs from the path: what is checked is what is received
-    const file = await Deno.open(files[i], { read: true });
-    await receiveChecked(
-      ctx,
-      dataset,
-      { name: stream.name, guid: stream.guid, base: stream.base },
-      file.readable,
-      `remote '${remote}' from ${files[i]}`,
-      {
-        resumable: false,
-        hint: `nothing of it was kept; push it to the remote again, then ${retry}`,
-      },
-    );
+    // opened once, here: what is checked is what is received (never the path again);
+    // a runner that joins programs gets the descriptor (the body goes file to zfs)
+    const input = joinsPrograms(ctx.runner)
+      ? new PipeEnd(openSync(files[i], "r"))
+      : (await Deno.open(files[i], { read: true })).readable;
+    try {
+      await receiveChecked(
+        ctx,
+        dataset,
+        { name: stream.name, guid: stream.guid, base: stream.base },
+        input,
+        `remote '${remote}' from ${files[i]}`,
+        {
+          resumable: false,
+          hint: `nothing of it was kept; push it to the remote again, then ${retry}`,
+        },
+      );
+    } finally {
+      if (input instanceof PipeEnd) input.close();
+    }
     bytes += sizes[i];
     progress.bytes(bytes, total);
     await received(stream, i);
