@@ -45,6 +45,8 @@ GUEST_PKGS=(
   systemd-sysv udev dbus kmod systemd-resolved systemd-timesyncd
   docker.io docker-cli containerd runc tini iptables ca-certificates
   jq postgresql-client curl xz-utils pigz git procps psmisc less time bc
+  # a second host for the remote tests (tests/support/remote_host.ts): ip netns, veth, sshd
+  openssh-server openssh-client iproute2
   ${OZFS_EXTRA_PKGS:-}
 )
 
@@ -136,7 +138,13 @@ EOF
   printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod +x "$ROOT/usr/sbin/policy-rc.d"
   chroot_mounts
   t0=$SECONDS
-  in_root apt-get update -qq >>"$LOG" 2>&1 || die "apt-get update in chroot failed (see $LOG)"
+  # offline, the lists of the last build and the debs in $APTCACHE still serve a list whose
+  # packages were all downloaded before
+  if ! in_root apt-get update -qq >>"$LOG" 2>&1; then
+    compgen -G "$ROOT/var/lib/apt/lists/*_Packages" >/dev/null \
+      || die "apt-get update in chroot failed (see $LOG)"
+    step "  apt-get update failed (offline?): installing from the lists and debs cached before"
+  fi
   # linux-headers first so that the zfs-dkms postinst finds a kernel to build for
   in_root apt-get install -y -q --no-install-recommends linux-image-amd64 linux-headers-amd64 \
     >>"$LOG" 2>&1 || die "kernel install failed (see $LOG)"
@@ -184,6 +192,8 @@ EOF
   done
   in_root systemctl enable docker.service containerd.service zfs.target zfs-mount.service \
     >/dev/null 2>&1 || true
+  # sshd runs only where a test starts it, in its own network namespace
+  in_root systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
   # the "run one command" service (see run.sh)
   install -m 0755 /dev/stdin "$ROOT/usr/local/sbin/ozfs-run" <<'EOF'
 #!/bin/bash
@@ -252,7 +262,8 @@ fi
 # ------------------------------------------------------------------ 4. disk image
 if ! done_ 4-image; then
   step "4. make $IMG_SIZE ext4 image from rootfs (mkfs.ext4 -d)"
-  rm -f "$GUEST/base.img"
+  # the images stage 5 loaded lived in the old base.img only: load them again
+  rm -f "$GUEST/base.img" "$STAMPS/5-images"
   truncate -s "$IMG_SIZE" "$GUEST/base.img"
   timed mkfs.ext4 -q -F -L ozfsroot -E root_owner=0:0 -d "$ROOT" "$GUEST/base.img" || die "mkfs.ext4 -d failed (see $LOG)"
   stamp 4-image
