@@ -353,10 +353,15 @@ export class Zfs {
     return { toname, toguid: BigInt(toguid).toString() };
   }
 
-  /** Discards the partial receive into `dataset` (`receive -A`, OpenZFS); none is fine. */
+  /**
+   * Discards the partial receive into `dataset` (`receive -A`, OpenZFS): an increment's
+   * hidden `%recv` child, or the dataset itself when a whole receive was creating it.
+   * None, or no such dataset, is fine.
+   */
   async abortReceive(dataset: string): Promise<void> {
     await this.runner.run(this.zfs, ["receive", "-A", dataset], {
-      tolerate: (r) => /does not have any resumable receive state/i.test(r.stderr),
+      tolerate: (r) =>
+        /does not have any resumable receive state|dataset does not exist/i.test(r.stderr),
     });
   }
 

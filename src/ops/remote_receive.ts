@@ -104,6 +104,16 @@ export async function readTracking(ctx: Context, dataset: string): Promise<Track
 }
 
 /**
+ * Discards the partial receive into `tracking` (OpenZFS `receive -A`) and reads it again:
+ * the partial state of an increment goes (a hidden `%recv` child), and that of a whole
+ * receive goes with the dataset it was creating.
+ */
+export async function discardPartial(ctx: Context, tracking: Tracking): Promise<Tracking> {
+  await ctx.zfs.abortReceive(tracking.dataset);
+  return await readTracking(ctx, tracking.dataset);
+}
+
+/**
  * Completes what a killed receive left undone: `readonly=on` on the dataset, the metadata
  * of its snapshots that lack it (`describe` gives it by GUID, when the sender told it).
  */

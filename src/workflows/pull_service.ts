@@ -31,6 +31,7 @@ import { chainOf, planPull, type RemoteRef } from "../domain/remote_refs.ts";
 import { checkRemoteDir, loadRefs, refsFile } from "../ops/remote_dir.ts";
 import {
   completeTracking,
+  discardPartial,
   finishReceived,
   prepareTracking,
   readTracking,
@@ -316,8 +317,10 @@ export class PullService {
     if (!(error instanceof RemoteRefusedError) || tracking.resumeToken === null) return undefined;
     if (!/resume token/.test(error.reason)) return undefined;
     log.warn(`remote '${remote.name}' refused to resume: ${error.reason}; starting over`);
-    await this.ctx.zfs.abortReceive(tracking.dataset);
-    return await this.receiveFromSsh(remote, ref, { ...tracking, resumeToken: null }, base, null);
+    // a whole receive's partial state goes with its dataset: what is left decides the base
+    const fresh = await discardPartial(this.ctx, tracking);
+    const again = fresh.snapshots.at(-1)?.guid ?? (base === ref.origin ? base : null);
+    return await this.receiveFromSsh(remote, ref, fresh, again, null);
   }
 
   /**

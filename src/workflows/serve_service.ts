@@ -30,6 +30,7 @@ import {
 import { loadInitializedInventory, requireInitialized } from "../ops/store/load_inventory.ts";
 import {
   completeTracking,
+  discardPartial,
   finishReceived,
   prepareTracking,
   readTracking,
@@ -196,17 +197,17 @@ export class ServeService {
           { hint: "push again: zvpg reads what the remote holds first" },
         );
       }
-      await this.readyForStream(source, tracking, request.resume);
+      const ready = await this.readyForStream(source, tracking, request.resume);
       await receiveChecked(
         ctx,
-        tracking.dataset,
+        ready.dataset,
         { name: ref.name, guid: ref.guid, base: request.base },
         stream,
         `'${source}'`,
         { resumable: ctx.zfs.flavor === "openzfs" },
       );
-      await finishReceived(ctx, tracking.dataset, ref.name, meta, {
-        first: tracking.snapshots.length === 0,
+      await finishReceived(ctx, ready.dataset, ref.name, meta, {
+        first: ready.snapshots.length === 0,
       });
       // the base of the next push from `source`: held, so no delete here breaks it unasked
       await moveBaseHold(ctx, source, `${tracking.dataset}@${ref.name}`);
@@ -289,25 +290,28 @@ export class ServeService {
 
   /**
    * Readies a tracking dataset for the stream: a partial receive is kept to resume, or
-   * discarded for a fresh stream; a whole receive gets its parents.
+   * discarded for a fresh stream (the client's ZFS found that its token names another
+   * snapshot, or it cannot resume); a whole receive gets its parents. Returns the tracking
+   * dataset as it is then.
    */
   private async readyForStream(
     source: string,
-    tracking: Awaited<ReturnType<typeof readTracking>>,
+    tracking: Tracking,
     resume: boolean,
-  ): Promise<void> {
-    if (resume && tracking.resumeToken === null) {
-      throw new StateError(`${tracking.dataset} has no partial receive to resume`, {
-        hint: "push again: zvpg reads what the remote holds first",
-      });
+  ): Promise<Tracking> {
+    if (resume) {
+      if (tracking.resumeToken === null) {
+        throw new StateError(`${tracking.dataset} has no partial receive to resume`, {
+          hint: "push again: zvpg reads what the remote holds first",
+        });
+      }
+      return tracking;
     }
-    if (!resume && tracking.resumeToken !== null) {
-      await this.ctx.zfs.abortReceive(tracking.dataset);
-      tracking.resumeToken = null;
-    }
-    if (tracking.snapshots.length === 0 && !resume) {
-      await prepareTracking(this.ctx, source, tracking);
-    }
+    const fresh = tracking.resumeToken === null
+      ? tracking
+      : await discardPartial(this.ctx, tracking);
+    if (fresh.snapshots.length === 0) await prepareTracking(this.ctx, source, fresh);
+    return fresh;
   }
 
   private sourceOf(request: { source: string }): string {

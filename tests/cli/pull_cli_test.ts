@@ -8,6 +8,7 @@ import { fakeSendStream } from "../support/send_stream.ts";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Zfs } from "../../src/adapters/zfs.ts";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/context.ts";
 import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
@@ -401,4 +402,77 @@ Deno.test("pull: before init env it is refused", async () => {
   });
   assert.equal(run.code, 1);
   assert.match(run.stderr, /init env/);
+});
+
+Deno.test("pull: a token the server refuses is discarded here, and the pull starts over whole", async () => {
+  const props = "type,receive_resume_token";
+  const tokenGet = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", props];
+  const origin = "tpool/remotes/origin";
+  const sends: string[] = [];
+  const run = await runCli(["pull", "origin", "v2", "-f", "json"], {
+    setUp: (ctx) => {
+      remotes()(ctx);
+      ctx.zfs = new Zfs(ctx.runner, "openzfs");
+    },
+    calls: () => [
+      LIST_CALL,
+      existsCall("tpool/data"),
+      // a whole receive of another snapshot was cut: its dataset, no snapshot, a token
+      onOrigin(trackedCall([], "off")),
+      {
+        argv: [...tokenGet, ORIGIN_TRACKING],
+        result: { stdout: `${ORIGIN_TRACKING}\treceive_resume_token\t1-other\t-\n` },
+      },
+      {
+        argv: SSH_ORIGIN,
+        check: (o) => sends.push(String(o.stdin)),
+        result: {
+          code: 1,
+          stdout: JSON.stringify({
+            ok: false,
+            zvpg: 1,
+            error: "the resume token does not name snapshot tank/data@v2 (it names tank/data@v1)",
+            hint: "the receiver discards its partial receive and asks again whole",
+          }) + "\n",
+        },
+      },
+      // `receive -A` destroys the dataset the whole receive was making
+      { argv: ["zfs", "receive", "-A", ORIGIN_TRACKING] },
+      onOrigin(trackedCall(undefined)),
+      existsCall(origin),
+      {
+        argv: SSH_ORIGIN,
+        check: (o) => sends.push(String(o.stdin)),
+        result: {
+          stdout: JSON.stringify({
+            ok: true,
+            zvpg: 1,
+            ref: SERVED[1],
+            base: null,
+            resumed: false,
+            size: null,
+          }) + "\n",
+        },
+        stdoutBytes: fakeSendStream("222", null),
+      },
+      { argv: ["zfs", "receive", "-u", "-s", `${ORIGIN_TRACKING}@v2`] },
+      { argv: ["zfs", "set", "readonly=on", ORIGIN_TRACKING] },
+      {
+        argv: [
+          "zfs",
+          "set",
+          `zvpg:message=${S2.message}`,
+          `zvpg:taken=${S2.time}`,
+          `zvpg:branch=${S2.branch}`,
+          `${ORIGIN_TRACKING}@v2`,
+        ],
+      },
+      ...baseHoldCalls(`${ORIGIN_TRACKING}@v2`, { [`${ORIGIN_TRACKING}@v2`]: undefined }, "origin"),
+    ],
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const json = JSON.parse(run.stdout);
+  assert.deepEqual([json.pulled, json.resumed, json.base], [true, false, null]);
+  assert.match(sends[0], /"base":null,"resumeToken":"1-other"/);
+  assert.match(sends[1], /"base":null,"resumeToken":null/);
 });

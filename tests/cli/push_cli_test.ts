@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/context.ts";
 import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
+import { Zfs } from "../../src/adapters/zfs.ts";
 import type { FixtureEntry } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
 import { baseHoldCalls, BASELINE, pool, zfsOnly } from "./fixtures.ts";
@@ -306,4 +307,95 @@ Deno.test("push: a remote index it cannot trust is exit 1 naming it, nothing sen
     run.stderr,
     /^error: remote index \$TMP\/remote\/refs\.json: ref #1: 'baseline' names stream '\.\.\/\.\.\/etc\/passwd'/,
   );
+});
+
+/** `calls` as this host's OpenZFS gets them: the inventory reads `written` too. */
+function onOpenZfs(calls: ExpectedCall[]): ExpectedCall[] {
+  const more = (a: string) => a.startsWith("type,used,") ? `${a},written` : a;
+  return calls.map((c) => ({ ...c, argv: c.argv.map(more) }));
+}
+
+/** The `tracked` answer of an OpenZFS origin holding baseline and a partial receive. */
+function trackedWithToken(token: string): ExpectedCall {
+  const answer = trackedAnswer([["baseline", "111"]]);
+  const stdout = answer.result!.stdout!.replace('"resumeToken":null', `"resumeToken":"${token}"`);
+  return { ...answer, result: { stdout } };
+}
+
+/** `zfs send -nvP -t token` on this host, naming `toname` with GUID 222 (0xde). */
+function dryRun(token: string, toname: string): ExpectedCall {
+  return {
+    argv: ["zfs", "send", "-nvP", "-t", token],
+    result: {
+      stdout: "resume token contents:\nnvlist version: 0\n\tfromguid = 0x6f\n" +
+        `\ttoguid = 0xde\n\ttoname = ${toname}\nincremental\ttpool/data@baseline\t${toname}\t9\n`,
+    },
+  };
+}
+
+/** The receive request with its stream, the server's answer, then the base hold moved. */
+function receiveCall(): ExpectedCall[] {
+  return [
+    {
+      argv: SSH_ORIGIN,
+      check: (o) => assert.ok(o.stdinStream, "the stream goes to ssh's stdin"),
+      result: {
+        stdout: JSON.stringify({
+          ok: true,
+          zvpg: 1,
+          source: "laptop",
+          snapshot: "laptop/v2",
+          keptAs: null,
+        }),
+      },
+    },
+    ...baseHoldCalls(
+      "tpool/data@v2",
+      { "tpool/data@baseline": undefined, "tpool/data@v2": undefined },
+      "origin",
+    ),
+  ];
+}
+
+Deno.test("push: OpenZFS resumes a partial receive whose token this host reads as the snapshot", async () => {
+  const run = await runCli(["push", "origin", "v2", "-f", "json"], {
+    setUp: (ctx) => {
+      remotes()(ctx);
+      ctx.zfs = new Zfs(ctx.runner, "openzfs");
+    },
+    calls: () => [
+      ...onOpenZfs(zfsOnly([...pool(), V2])),
+      guidCall(["tpool/data@baseline", "tpool/data@v2"], ["111", "222"]),
+      trackedWithToken("1-ok"),
+      dryRun("1-ok", "tpool/data@v2"),
+      { argv: ["zfs", "send", "-t", "1-ok"], result: { stdout: "rest" } },
+      ...receiveCall(),
+    ],
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const json = JSON.parse(run.stdout);
+  assert.deepEqual([json.resumed, json.base, json.bytes], [true, "baseline", 4]);
+});
+
+Deno.test("push: a token naming another snapshot is never sent: the push goes as an increment", async () => {
+  const run = await runCli(["push", "origin", "v2", "-f", "json"], {
+    setUp: (ctx) => {
+      remotes()(ctx);
+      ctx.zfs = new Zfs(ctx.runner, "openzfs");
+    },
+    calls: () => [
+      ...onOpenZfs(zfsOnly([...pool(), V2])),
+      guidCall(["tpool/data@baseline", "tpool/data@v2"], ["111", "222"]),
+      trackedWithToken("1-other"),
+      dryRun("1-other", "tpool/data@v1"),
+      {
+        argv: ["zfs", "send", "-i", "tpool/data@baseline", "tpool/data@v2"],
+        result: { stdout: "increment" },
+      },
+      ...receiveCall(),
+    ],
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const json = JSON.parse(run.stdout);
+  assert.deepEqual([json.resumed, json.base], [false, "baseline"]);
 });
