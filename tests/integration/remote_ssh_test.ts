@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { itest, sh, TestEnv } from "../support/itest.ts";
-import { type RemoteHost, startRemoteHost } from "../support/remote_host.ts";
+import { servingHost as serving } from "../support/remote_host.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -25,16 +25,6 @@ interface PullJson {
   base: string | null;
   bytes: number;
   zfsName: string;
-}
-
-/** A host whose key runs only `zvpg serve --stdio --as laptop` on `env`'s pool. */
-function serving(env: TestEnv): Promise<RemoteHost> {
-  return startRemoteHost({
-    forcedCommand: `'${Deno.execPath()}' run --allow-all '${
-      join(ROOT, "main.ts")
-    }' serve --stdio --as laptop`,
-    env: { ZVPG_CONFIG_DIR: env.configDir },
-  });
 }
 
 async function originOf(dataset: string): Promise<string> {

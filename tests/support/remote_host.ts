@@ -11,7 +11,9 @@
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sh } from "./itest.ts";
+import { sh, type TestEnv } from "./itest.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** A host in its own network namespace, reachable over ssh with one key. */
 export interface RemoteHost {
@@ -198,4 +200,20 @@ export async function startRemoteHost(options: RemoteHostOptions): Promise<Remot
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * A host whose key runs only `zvpg serve --stdio --as <as>` on `env`'s pool (this
+ * checkout's zvpg). sshd hands the forced command a clean environment: it gets `env`'s
+ * config dir, and this process's DENO_DIR when one is set (the OpenZFS guest keeps its
+ * module cache there, with no registry to fetch from).
+ */
+export function servingHost(env: TestEnv, as = "laptop"): Promise<RemoteHost> {
+  const denoDir = Deno.env.get("DENO_DIR");
+  return startRemoteHost({
+    forcedCommand: `'${Deno.execPath()}' run --allow-all '${
+      join(ROOT, "main.ts")
+    }' serve --stdio --as ${as}`,
+    env: { ZVPG_CONFIG_DIR: env.configDir, ...(denoDir ? { DENO_DIR: denoDir } : {}) },
+  });
 }
