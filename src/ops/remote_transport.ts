@@ -140,11 +140,13 @@ export async function streamToRemote<S extends z.ZodType>(
     );
     bytes = outcome.bytes;
   }
-  // the server's answer says what happened to the stream, whatever the sender saw
+  // the server's answer says what happened to the stream, whatever the sender saw; and when
+  // ssh could not reach the server (or lost it), ssh's own words say more than the sender's
+  // broken pipe
   if (outcome.consumer.status === "fulfilled") {
     const result = outcome.consumer.value;
     const first = result.stdout.split("\n")[0] ?? "";
-    if (first !== "" || outcome.producer.status === "fulfilled") {
+    if (first !== "" || outcome.producer.status === "fulfilled" || result.code === SSH_FAILED) {
       const answer = readAnswer(remote, request.op, result, first, schema);
       return { answer, bytes };
     }

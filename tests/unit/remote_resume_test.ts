@@ -1,13 +1,16 @@
 /**
  * Resuming transfers on OpenZFS, on the strict fake runner: what ZFS 2.3 prints for a
- * resume token (`zfs send -nvP -t`), discarding a partial receive (`receive -A`), and a
- * server that discards another snapshot's partial receive before a fresh stream.
+ * resume token (`zfs send -nvP -t`), discarding a partial receive (`receive -A`), a
+ * server that discards another snapshot's partial receive before a fresh stream; and what
+ * an interrupted push says when ssh lost the server.
  */
 import assert from "node:assert/strict";
 import { Zfs } from "../../src/adapters/zfs.ts";
 import { createContext } from "../../src/cli/session.ts";
 import { CommandFailedError } from "../../src/errors.ts";
-import { PROTOCOL_VERSION } from "../../src/domain/remote_protocol.ts";
+import { AnswerSchemas, PROTOCOL_VERSION } from "../../src/domain/remote_protocol.ts";
+import { parseRemoteUrl } from "../../src/domain/remote.ts";
+import { sshArgv, sshRemote, streamToRemote } from "../../src/ops/remote_transport.ts";
 import { FakeRunner } from "../../src/runtime/fake_runner.ts";
 import { ServeService } from "../../src/workflows/serve_service.ts";
 import { testConfig, withTempDir } from "./helpers.ts";
@@ -161,6 +164,35 @@ Deno.test("serve: a fresh push discards another snapshot's partial whole receive
     );
     assert.equal(answer.snapshot, "laptop/b");
     assert.equal(received, "stream");
+    fake.assertDone();
+  });
+});
+
+Deno.test("push over ssh: ssh that lost the server is named, not the sender's broken pipe", async () => {
+  await withTempDir(async (dir) => {
+    const fake = new FakeRunner();
+    const ctx = createContext(testConfig(dir), fake);
+    const remote = sshRemote({ name: "staging", url: parseRemoteUrl("ssh://db2/tank") })!;
+    fake.expect({
+      argv: ["ssh", ...sshArgv(remote.url, ctx.config.sshOptions)],
+      result: { code: 255, stderr: "Connection to db2 closed by remote host.\n" },
+    });
+    const request = {
+      zvpg: PROTOCOL_VERSION,
+      op: "tracked" as const,
+      source: "laptop",
+      branch: "main",
+    };
+    await assert.rejects(
+      () =>
+        streamToRemote(ctx, remote, request, async (out) => {
+          await out.close();
+          // zfs send sees its pipe break once ssh has gone
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error("'zfs send p/data@a' failed (exit 1): Broken pipe");
+        }, AnswerSchemas.tracked),
+      /cannot reach remote 'staging' over ssh: Connection to db2 closed by remote host\./,
+    );
     fake.assertDone();
   });
 });
