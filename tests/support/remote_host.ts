@@ -204,16 +204,18 @@ export async function startRemoteHost(options: RemoteHostOptions): Promise<Remot
 
 /**
  * A host whose key runs only `zvpg serve --stdio --as <as>` on `env`'s pool (this
- * checkout's zvpg). sshd hands the forced command a clean environment: it gets `env`'s
- * config dir, and this process's DENO_DIR when one is set (the OpenZFS guest keeps its
- * module cache there, with no registry to fetch from).
+ * checkout's zvpg, run from the checkout as the tests run it). sshd hands the forced
+ * command a clean environment in the home directory: it gets `env`'s config dir, and this
+ * process's DENO_DIR when one is set (the OpenZFS guest keeps its module cache there, with
+ * no registry to fetch from: without it, deno there downloads npm packages and fails).
  */
 export function servingHost(env: TestEnv, as = "laptop"): Promise<RemoteHost> {
   const denoDir = Deno.env.get("DENO_DIR");
+  const cache = denoDir ? `DENO_DIR='${denoDir}' ` : "";
   return startRemoteHost({
-    forcedCommand: `'${Deno.execPath()}' run --allow-all '${
+    forcedCommand: `cd '${ROOT}' && ${cache}exec '${Deno.execPath()}' run --allow-all '${
       join(ROOT, "main.ts")
     }' serve --stdio --as ${as}`,
-    env: { ZVPG_CONFIG_DIR: env.configDir, ...(denoDir ? { DENO_DIR: denoDir } : {}) },
+    env: { ZVPG_CONFIG_DIR: env.configDir },
   });
 }

@@ -182,6 +182,7 @@ Deno.test("push over ssh: ssh that lost the server is named, not the sender's br
       op: "tracked" as const,
       source: "laptop",
       branch: "main",
+      candidates: [],
     };
     await assert.rejects(
       () =>
