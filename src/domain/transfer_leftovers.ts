@@ -63,14 +63,17 @@ export function findTransferLeftovers(facts: TransferFacts): TransferLeftover[] 
   }
   const known = new Set(facts.remotes);
   const recorded = [
-    ...facts.bases.map((s) => ({ name: s.zfsName, remotes: s.remotes ?? [] })),
+    ...facts.bases.map((s) => ({ name: s.zfsName, remotes: s.remotes ?? [], own: undefined })),
     ...facts.tracking.filter((e) => e.type === "snapshot").map((e) => ({
       name: e.name,
       remotes: parseRemoteBases(e.props[PROPS.remoteBases]),
+      // a received snapshot is the base of the next transfer with the host it came from,
+      // which is a remote here (a pull) or a host that pushes here (serve), never listed
+      own: e.name.slice(facts.remotesDataset.length + 1).split("/")[0],
     })),
   ];
   for (const s of recorded) {
-    for (const remote of s.remotes.filter((r) => !known.has(r))) {
+    for (const remote of s.remotes.filter((r) => !known.has(r) && r !== s.own)) {
       found.push({ kind: "orphan-remote-hold", snapshot: s.name, remote, recorded: s.remotes });
     }
   }

@@ -119,3 +119,19 @@ Deno.test("transfer leftovers: drift with one line each, and the repair of each"
     ["remove-file", "file /d/.111.zstream.42.tmp", "remove"],
   ]);
 });
+
+Deno.test("findTransferLeftovers(): a received snapshot held for the host it came from is no leftover", () => {
+  // serve received laptop's push: laptop is no remote here, and is the base's own host
+  const found = findTransferLeftovers(facts({
+    tracking: [
+      fs("p/remotes"),
+      fs("p/remotes/laptop"),
+      fs("p/remotes/laptop/main"),
+      snap("p/remotes/laptop/main@l1", { "zvpg:remote-bases": "laptop" }),
+      snap("p/remotes/laptop/main@l2", { "zvpg:remote-bases": "laptop,gone" }),
+    ],
+  }));
+  assert.deepEqual(found.map((l) => [l.kind, "remote" in l ? l.remote : ""]), [
+    ["orphan-remote-hold", "gone"],
+  ]);
+});
