@@ -7,7 +7,13 @@ import { Command } from "@commander-js/extra-typings";
 import { parseRemoteUrl, REMOTE_URL_FORMS } from "../domain/remote.ts";
 import { validateSnapshotName } from "../domain/names.ts";
 import { InitService } from "../workflows/init_service.ts";
-import { examples, formatOption, parsePoolSize, parseRemoteName } from "./options.ts";
+import {
+  deviceOption,
+  examples,
+  formatOption,
+  parseRemoteName,
+  poolSizeOption,
+} from "./options.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
 import { cloneView, connectionUri } from "./views.ts";
@@ -30,15 +36,8 @@ export function cloneCommand(session: Session) {
       parseRemoteName,
       "origin",
     )
-    .option(
-      "--device <path>",
-      "create the pool on this device or file instead of a sparse file (sets zfsPoolDevice)",
-    )
-    .option(
-      "--pool-size <size>",
-      "size of the sparse file of a new file-backed pool, e.g. 20G (sets zfsPoolSize)",
-      parsePoolSize,
-    )
+    .addOption(deviceOption())
+    .addOption(poolSizeOption())
     .addOption(formatOption())
     .addHelpText(
       "after",

@@ -7,11 +7,12 @@ import { Command } from "@commander-js/extra-typings";
 import { InitService } from "../workflows/init_service.ts";
 import {
   collectDatabase,
+  deviceOption,
   examples,
   formatOption,
   modeOption,
   parseJobs,
-  parsePoolSize,
+  poolSizeOption,
 } from "./options.ts";
 import { render } from "./render.ts";
 import { UsageError } from "../errors.ts";
@@ -26,15 +27,8 @@ export function initCommand(session: Session) {
     .description(
       "Create what is missing (pool, datasets, config files, data directory) and start the default branch",
     )
-    .option(
-      "--device <path>",
-      "create the pool on this device or file instead of a sparse file (sets zfsPoolDevice)",
-    )
-    .option(
-      "--pool-size <size>",
-      "size of the sparse file of a new file-backed pool, e.g. 20G (sets zfsPoolSize)",
-      parsePoolSize,
-    )
+    .addOption(deviceOption())
+    .addOption(poolSizeOption())
     .option(
       "--from <source>",
       "import main's data from a postgresql:// URI or 'host=… dbname=…', a pg_dump output or a shut-down data directory",

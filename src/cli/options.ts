@@ -19,6 +19,22 @@ export function formatOption() {
     .default("table" as const);
 }
 
+/** `--device`: where a new pool goes (`init env`, `clone`). */
+export function deviceOption() {
+  return new Option(
+    "--device <path>",
+    "create the pool on this device or file instead of a sparse file (sets zfsPoolDevice)",
+  );
+}
+
+/** `--pool-size`: the sparse file of a new file-backed pool (`init env`, `clone`). */
+export function poolSizeOption() {
+  return new Option(
+    "--pool-size <size>",
+    "size of the sparse file of a new file-backed pool, e.g. 20G (sets zfsPoolSize)",
+  ).argParser(parsePoolSize);
+}
+
 /** Parses a TCP port argument (1-65535). */
 export function parsePort(value: string): number {
   const port = Number(value);

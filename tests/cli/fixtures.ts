@@ -252,3 +252,10 @@ export function baseHoldCalls(
     ...released,
   ];
 }
+
+/** The ssh argv zvpg runs to reach the remote `origin` (`ssh://db2/tank`) of the CLI tests. */
+export const SSH_ORIGIN = [
+  "ssh",
+  ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-e", "none", "-T"],
+  ...["--", "db2", "zvpg", "serve", "--stdio"],
+];

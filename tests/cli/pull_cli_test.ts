@@ -13,7 +13,7 @@ import type { ExpectedCall } from "../../src/runtime/fake_runner.ts";
 import type { Context } from "../../src/context.ts";
 import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
 import { assertGolden, runCli } from "./harness.ts";
-import { baseHoldCalls } from "./fixtures.ts";
+import { baseHoldCalls, SSH_ORIGIN } from "./fixtures.ts";
 
 const FORMATS = [["table", "txt"], ["json", "json"]] as const;
 
@@ -252,12 +252,6 @@ Deno.test("pull: a local copy that went on off the chain is refused", async () =
     /^error: tpool\/remotes\/usb\/main went on from a snapshot \(GUID 555\)/,
   );
 });
-
-const SSH_ORIGIN = [
-  "ssh",
-  ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-e", "none", "-T"],
-  ...["--", "db2", "zvpg", "serve", "--stdio"],
-];
 
 const SERVED = [S1, S2].map((r) => ({
   name: r.name,

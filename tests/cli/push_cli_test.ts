@@ -12,7 +12,7 @@ import { refsIndexText, type RemoteRef } from "../../src/domain/remote_refs.ts";
 import { Zfs } from "../../src/adapters/zfs.ts";
 import type { FixtureEntry } from "../unit/helpers.ts";
 import { assertGolden, runCli } from "./harness.ts";
-import { baseHoldCalls, BASELINE, pool, zfsOnly } from "./fixtures.ts";
+import { baseHoldCalls, BASELINE, pool, SSH_ORIGIN, zfsOnly } from "./fixtures.ts";
 
 const FORMATS = [["table", "txt"], ["json", "json"]] as const;
 
@@ -194,12 +194,6 @@ Deno.test("push --force: the remote's snapshot of that name is kept aside, then 
     ["baseline", "111"],
   ]);
 });
-
-const SSH_ORIGIN = [
-  "ssh",
-  ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-e", "none", "-T"],
-  ...["--", "db2", "zvpg", "serve", "--stdio"],
-];
 
 /** The `tracked` call to origin: it holds `snapshots` of the branch (name, GUID). */
 function trackedAnswer(snapshots: [string, string][]): ExpectedCall {
