@@ -89,12 +89,64 @@ export async function askRemote<S extends z.ZodType>(
   request: Request,
   schema: S,
 ): Promise<z.infer<S>> {
+  const answer = boundedLine(MAX_ANSWER_BYTES);
   const result = await ctx.runner.run("ssh", sshArgv(remote.url, ctx.config.sshOptions), {
     stdin: encodeRequest(request),
+    stdoutStream: answer.sink,
     tolerate: () => true,
     timeoutMs: ASK_TIMEOUT_MS,
   });
-  return readAnswer(remote, request.op, result, result.stdout.split("\n")[0] ?? "", schema);
+  if (answer.overflowed()) {
+    throw new ZvpgError(
+      `remote '${remote.name}' answered ${request.op} with more than ${
+        MAX_ANSWER_BYTES / 1048576
+      } MiB before its end of line`,
+      { hint: "the other side is not the zvpg it claims: check what its key runs" },
+    );
+  }
+  return readAnswer(remote, request.op, result, answer.line(), schema);
+}
+
+/** The longest answer line a client reads (a list of many thousand refs fits). */
+export const MAX_ANSWER_BYTES = 64 * 1048576;
+
+/**
+ * A sink that keeps the first line written to it, at most `max` bytes: past that it fails,
+ * which closes the writer's stdout (a server that never ends its line cannot fill memory).
+ */
+export function boundedLine(max: number): {
+  sink: WritableStream<Uint8Array>;
+  line: () => string;
+  overflowed: () => boolean;
+} {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let done = false;
+  let overflow = false;
+  const sink = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (done) return;
+      const newline = chunk.indexOf(0x0a);
+      const part = newline === -1 ? chunk : chunk.subarray(0, newline);
+      size += part.length;
+      if (size > max) {
+        overflow = true;
+        throw new Error("answer too long");
+      }
+      chunks.push(part.slice());
+      if (newline !== -1) done = true;
+    },
+  });
+  const line = () => {
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new TextDecoder().decode(all);
+  };
+  return { sink, line, overflowed: () => overflow };
 }
 
 /**
