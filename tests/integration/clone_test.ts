@@ -12,7 +12,7 @@ import { hostZfsFlavor, Zfs } from "../../src/adapters/zfs.ts";
 import { DenoCommandRunner } from "../../src/runtime/runner.ts";
 import type { CloneJson, PushJson } from "../../src/cli/views.ts";
 import { itest, sh, TestEnv } from "../support/itest.ts";
-import { type RemoteHost, startRemoteHost } from "../support/remote_host.ts";
+import { servingHost as serving } from "../support/remote_host.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -172,16 +172,6 @@ itest(
     }
   },
 );
-
-/** A host whose key runs only `zvpg serve --stdio --as laptop` on `env`'s pool. */
-function serving(env: TestEnv): Promise<RemoteHost> {
-  return startRemoteHost({
-    forcedCommand: `'${Deno.execPath()}' run --allow-all '${
-      join(ROOT, "main.ts")
-    }' serve --stdio --as laptop`,
-    env: { ZVPG_CONFIG_DIR: env.configDir },
-  });
-}
 
 itest(
   "clone over ssh: a snapshot of any branch becomes main; an unreachable host is one line",

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { itest, sh, TestEnv } from "../support/itest.ts";
+import { itest, sh, TestEnv, zfsGuid as guidOf } from "../support/itest.ts";
 import { servingHost as serving } from "../support/remote_host.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -50,10 +50,6 @@ function killServe(configDir: string): boolean {
     }
   }
   return killed;
-}
-
-async function guidOf(name: string): Promise<string> {
-  return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
 }
 
 itest(

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { itest, sh, type TestEnv } from "../support/itest.ts";
+import { itest, sh, type TestEnv, zfsGuid as guidOf } from "../support/itest.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -56,10 +56,6 @@ function receiveLine(name: string, guid: string): string {
     resume: false,
     force: false,
   }) + "\n";
-}
-
-async function guidOf(name: string): Promise<string> {
-  return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
 }
 
 /** Every dataset and snapshot below `<pool>/remotes`, and the properties received there. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import { itest, sh, TestEnv } from "../support/itest.ts";
+import { itest, TestEnv, zfsGuid as guidOf } from "../support/itest.ts";
 import { type RemoteHost, startRemoteHost } from "../support/remote_host.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -16,11 +16,6 @@ function serving(env: TestEnv): Promise<RemoteHost> {
     forcedCommand: `'${Deno.execPath()}' run --allow-all '${join(ROOT, "main.ts")}' serve --stdio`,
     env: { ZVPG_CONFIG_DIR: env.configDir },
   });
-}
-
-/** The ZFS GUID of snapshot `name` (`zfs get guid`). */
-async function guidOf(name: string): Promise<string> {
-  return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
 }
 
 /** Runs ssh to `host` with `input` on its stdin; `command` is what the client asks for. */

@@ -384,3 +384,8 @@ export function stableFields(value: unknown): unknown {
     Object.entries(value).filter(([k]) => !VOLATILE.has(k)).map(([k, v]) => [k, stableFields(v)]),
   );
 }
+
+/** The ZFS GUID of `name` (`zfs get guid`): a snapshot's identity on every host. */
+export async function zfsGuid(name: string): Promise<string> {
+  return (await sh("zfs", ["get", "-H", "-p", "-o", "value", "guid", name])).stdout.trim();
+}
