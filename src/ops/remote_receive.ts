@@ -40,13 +40,7 @@ import {
 import { type SshRemote, streamFromRemote } from "./remote_transport.ts";
 import { TransferProgress } from "./transfer_progress.ts";
 import { log } from "../runtime/log.ts";
-import {
-  type JoiningRunner,
-  joinPrograms,
-  PipeEnd,
-  readExactly,
-  writeAllTo,
-} from "../runtime/os_pipe.ts";
+import { type JoiningRunner, meterInto, PipeEnd, readExactly } from "../runtime/os_pipe.ts";
 import { pipeFailure } from "../runtime/pipe.ts";
 import type { CommandRunner } from "../runtime/runner.ts";
 import type { Context } from "../context.ts";
@@ -297,6 +291,18 @@ function stoppedStream(stop: StreamStop, name: string, from: string): StateError
   );
 }
 
+/** Options of {@link receiveChecked}. */
+export interface ReceiveOptions {
+  /** OpenZFS `receive -s`: a stream cut short leaves a partial receive to resume. */
+  resumable: boolean;
+  /** Stops the receive. */
+  signal?: AbortSignal;
+  /** The end of the hint of a stream ZFS refused. */
+  hint?: string;
+  /** The bytes received so far, of an OS pipe's stream (a stream's reader counts its own). */
+  onBytes?: (total: number) => void;
+}
+
 /**
  * Receives `input` as snapshot `name` of `dataset` (see {@link checkedStream}): the
  * stream's header, not the request, is what ZFS goes by, so it is checked first.
@@ -308,7 +314,7 @@ export async function receiveChecked(
   expected: ExpectedStream & { name: string },
   input: ReadableStream<Uint8Array> | PipeEnd,
   from: string,
-  options: { resumable: boolean; signal?: AbortSignal; hint?: string },
+  options: ReceiveOptions,
 ): Promise<void> {
   if (input instanceof PipeEnd) {
     return await receiveCheckedEnd(ctx, dataset, expected, input, from, options);
@@ -330,8 +336,8 @@ export async function receiveChecked(
 
 /**
  * {@link receiveChecked} of an OS pipe's read end: its header is read and checked by zvpg,
- * then written ahead of the rest, which `cat` copies program to program
- * (`cat | dd | zfs receive`), so the stream's body never passes through zvpg.
+ * then written ahead of the rest, which dd copies program to program and counts
+ * (`dd | zfs receive`), so the stream's body never passes through zvpg.
  */
 async function receiveCheckedEnd(
   ctx: Context,
@@ -339,7 +345,7 @@ async function receiveCheckedEnd(
   expected: ExpectedStream & { name: string },
   input: PipeEnd,
   from: string,
-  options: { resumable: boolean; signal?: AbortSignal; hint?: string },
+  options: ReceiveOptions,
   idleMs = STREAM_IDLE_TIMEOUT_MS,
 ): Promise<void> {
   const runner = ctx.runner as CommandRunner & JoiningRunner;
@@ -358,22 +364,22 @@ async function receiveCheckedEnd(
   };
   arm();
   try {
-    const outcome = await joinPrograms(
+    const outcome = await meterInto(
       runner,
-      async (out, signal) => {
-        await writeAllTo(out, head);
-        await ctx.runner.run("cat", [], {
-          stdinEnd: input,
-          stdoutEnd: out,
-          signal: AbortSignal.any([signal, idle.signal]),
-        });
-      },
+      head,
+      input,
       (stream, signal) =>
         ctx.zfs.receiveStream(`${dataset}@${expected.name}`, stream, {
           resumable: options.resumable,
           signal,
         }),
-      arm,
+      {
+        onBytes: (n) => {
+          arm();
+          options.onBytes?.(n);
+        },
+        stop: options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal,
+      },
     );
     if (idle.signal.aborted) {
       const stall = `it sent nothing for ${Math.round(idleMs / 1000)} s`;
@@ -469,7 +475,7 @@ export async function receiveSshSnapshot(
       resumeToken: options.token,
     },
     AnswerSchemas.send,
-    async (answer, stream, signal) => {
+    async (answer, stream, signal, counted) => {
       size = answer.size;
       // the server echoes what it agreed to send: another snapshot or base is no answer
       if (answer.ref.guid !== ref.guid || answer.base !== options.base) {
@@ -486,7 +492,7 @@ export async function receiveSshSnapshot(
         { name: ref.name, guid: ref.guid, base: answer.base },
         stream,
         `remote '${remote.name}'`,
-        { resumable: options.resumable, signal },
+        { resumable: options.resumable, signal, onBytes: counted },
       );
       return answer.resumed;
     },

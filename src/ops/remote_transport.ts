@@ -28,6 +28,7 @@ import {
 } from "../runtime/pipe.ts";
 import {
   drain,
+  joinDirectly,
   joinPrograms,
   type OsPipe,
   PipeEnd,
@@ -216,7 +217,9 @@ function hasOsPipe(runner: CommandRunner): runner is CommandRunner & {
 /**
  * Sends `request` to an ssh remote whose answer line is followed by a stream (a pull: the
  * server sends it); `consume` gets the answer (as `schema` reads it) and the stream after
- * it. Returns what `consume` returned and the stream's bytes.
+ * it. Returns what `consume` returned and the stream's bytes. With OS pipes ssh's stdout
+ * is the pipe `consume` reads, nothing copies it on the way: `consume` passes the program
+ * that copies the stream on (the receive's dd) its `counted`, which counts the bytes.
  */
 export async function streamFromRemote<S extends z.ZodType, T>(
   ctx: Context,
@@ -227,10 +230,16 @@ export async function streamFromRemote<S extends z.ZodType, T>(
     answer: z.infer<S>,
     stream: ReadableStream<Uint8Array> | PipeEnd,
     signal: AbortSignal,
+    counted: (total: number) => void,
   ) => Promise<T>,
   options: PipeOptions = {},
 ): Promise<{ value: T; bytes: number }> {
   let headerBytes = 0;
+  let consumed = 0;
+  const counted = (n: number) => {
+    consumed = Math.max(consumed, n);
+    options.onBytes?.(consumed);
+  };
   const runner = ctx.runner;
   const argv = sshArgv(remote.url, ctx.config.sshOptions);
   const ssh = (
@@ -258,16 +267,16 @@ export async function streamFromRemote<S extends z.ZodType, T>(
       else await rest.cancel().catch(() => {});
       return { line };
     }
-    return { line, value: await consume(answer, rest, signal) };
+    return { line, value: await consume(answer, rest, signal, counted) };
   };
   const progress = (n: number) => options.onBytes?.(Math.max(0, n - headerBytes));
-  const outcome = hasOsPipe(runner)
-    ? await joinPrograms(
+  const direct = hasOsPipe(runner);
+  const outcome = direct
+    ? await joinDirectly(
       runner,
       (out, signal) => ssh(signal, { stdoutEnd: out }),
       async (input, signal) =>
         await accept(await readLineExactly(input, MAX_REQUEST_BYTES), input, signal),
-      progress,
     )
     : await pipe(
       (out, signal) => ssh(signal, { stdoutStream: out }),
@@ -279,7 +288,8 @@ export async function streamFromRemote<S extends z.ZodType, T>(
     );
   const { producer, consumer } = outcome;
   if (consumer.status === "fulfilled" && "value" in consumer.value) {
-    return { value: consumer.value.value as T, bytes: Math.max(0, outcome.bytes - headerBytes) };
+    const bytes = direct ? consumed : Math.max(0, outcome.bytes - headerBytes);
+    return { value: consumer.value.value as T, bytes };
   }
   if (consumer.status === "fulfilled" && producer.status === "fulfilled") {
     readAnswer(remote, request.op, producer.value, consumer.value.line ?? "", schema);

@@ -165,6 +165,60 @@ export function meteredBytes(stderr: string): number | undefined {
   return all.length > 0 ? Number(all[all.length - 1][1]) : undefined;
 }
 
+/** The signal, byte count and settling shared by the sides of one join. */
+class Join {
+  readonly local = new AbortController();
+  readonly signal: AbortSignal;
+  bytes = 0;
+
+  /** `stops`: more signals that stop every side (besides the operation's). */
+  constructor(
+    private readonly onBytes: (total: number) => void,
+    stops: readonly (AbortSignal | undefined)[] = [],
+  ) {
+    const signals = [operationSignal(), ...stops, this.local.signal];
+    this.signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+  }
+
+  /** Reads dd's progress text into {@link bytes} (`offset`: bytes written before dd's). */
+  count(text: string, offset = 0): void {
+    const counted = meteredBytes(text);
+    if (counted === undefined || counted + offset < this.bytes) return;
+    this.bytes = counted + offset;
+    try {
+      this.onBytes(this.bytes);
+    } catch {
+      // a progress report never fails the transfer it watches
+    }
+  }
+
+  /** Runs one side: its failure stops the others; `ends` are closed once it settled. */
+  side<T>(run: () => Promise<T>, ends: PipeEnd[]): Promise<T> {
+    let started: Promise<T>;
+    try {
+      started = run();
+    } catch (error) {
+      started = Promise.reject(error);
+    }
+    return started.catch((error) => {
+      if (!this.local.signal.aborted) this.local.abort(new PeerFailed());
+      throw error;
+    }).finally(() => ends.forEach((end) => end.close()));
+  }
+}
+
+/** Two OS pipes, or none (the first closed when the second cannot be made). */
+async function twoPipes(runner: JoiningRunner): Promise<[OsPipe, OsPipe]> {
+  const first = await runner.osPipe();
+  try {
+    return [first, await runner.osPipe()];
+  } catch (error) {
+    first.read.close();
+    first.write.close();
+    throw error;
+  }
+}
+
 /**
  * Runs `produce` and `consume` joined by OS pipes with a byte counter between them
  * (`produce | dd | consume`): `produce` hands its program the write end it gets as stdout,
@@ -180,54 +234,22 @@ export async function joinPrograms<A, B>(
   consume: (input: PipeEnd, signal: AbortSignal) => Promise<B>,
   onBytes: (total: number) => void = () => {},
 ): Promise<PipeOutcome<A, B>> {
-  const local = new AbortController();
-  const operation = operationSignal();
-  const signal = operation ? AbortSignal.any([operation, local.signal]) : local.signal;
-  const into = await runner.osPipe();
-  let out: OsPipe;
-  try {
-    out = await runner.osPipe();
-  } catch (error) {
-    into.read.close();
-    into.write.close();
-    throw error;
-  }
-  let bytes = 0;
-  const count = (text: string) => {
-    const n = meteredBytes(text);
-    if (n === undefined || n < bytes) return;
-    bytes = n;
-    try {
-      onBytes(bytes);
-    } catch {
-      // a progress report never fails the transfer it watches
-    }
-  };
-  const side = <T>(run: () => Promise<T>, ends: PipeEnd[]) => {
-    let started: Promise<T>;
-    try {
-      started = run();
-    } catch (error) {
-      started = Promise.reject(error);
-    }
-    return started.catch((error) => {
-      if (!local.signal.aborted) local.abort(new PeerFailed());
-      throw error;
-    }).finally(() => ends.forEach((end) => end.close()));
-  };
+  const [into, out] = await twoPipes(runner);
+  const join = new Join(onBytes);
+  const { signal } = join;
   const [producer, meter, consumer] = await Promise.allSettled([
-    side(() => produce(into.write, signal), [into.write]),
-    side(() =>
+    join.side(() => produce(into.write, signal), [into.write]),
+    join.side(() =>
       runner.run(METER[0], METER.slice(1), {
         stdinEnd: into.read,
         stdoutEnd: out.write,
         env: { LC_ALL: "C" },
-        onStderr: count,
+        onStderr: (text) => join.count(text),
         signal,
       }), [into.read, out.write]),
-    side(() => consume(out.read, signal), [out.read]),
+    join.side(() => consume(out.read, signal), [out.read]),
   ]);
-  if (meter.status === "fulfilled") count(meter.value.stderr);
+  if (meter.status === "fulfilled") join.count(meter.value.stderr);
   // the counter failing on its own (not stopped) is why an end stopped: report it there
   const stopped = (r: PromiseSettledResult<unknown>) =>
     meter.status === "rejected" && !isPeerStop(meter.reason) && r.status === "rejected" &&
@@ -235,6 +257,67 @@ export async function joinPrograms<A, B>(
   return {
     producer: stopped(producer) ? meter as PromiseRejectedResult : producer,
     consumer: stopped(consumer) ? meter as PromiseRejectedResult : consumer,
-    bytes,
+    bytes: join.bytes,
   };
+}
+
+/**
+ * Runs `produce` and `consume` joined by one OS pipe, nothing between them
+ * (`produce | consume`), with the guarantees of {@link joinPrograms}; `bytes` of the
+ * outcome is 0: whoever reads the pipe counts, when it matters.
+ */
+export async function joinDirectly<A, B>(
+  runner: JoiningRunner,
+  produce: (out: PipeEnd, signal: AbortSignal) => Promise<A>,
+  consume: (input: PipeEnd, signal: AbortSignal) => Promise<B>,
+): Promise<PipeOutcome<A, B>> {
+  const joined = await runner.osPipe();
+  const join = new Join(() => {});
+  const { signal } = join;
+  const [producer, consumer] = await Promise.allSettled([
+    join.side(() => produce(joined.write, signal), [joined.write]),
+    join.side(() => consume(joined.read, signal), [joined.read]),
+  ]);
+  return { producer, consumer, bytes: 0 };
+}
+
+/**
+ * Runs `consume` on `head` followed by the rest of `input`, which the byte counter copies
+ * into its program's stdin (`head; dd < input | consume`): one copy, counted, whatever
+ * zvpg read off `input` before (a protocol line, a stream header) given back as `head`.
+ * `input` is closed once dd has it. Guarantees of {@link joinPrograms}, and `stop` stops
+ * both too; `bytes` counts `head`.
+ */
+export async function meterInto<B>(
+  runner: JoiningRunner,
+  head: Uint8Array,
+  input: PipeEnd,
+  consume: (input: PipeEnd, signal: AbortSignal) => Promise<B>,
+  options: { onBytes?: (total: number) => void; stop?: AbortSignal } = {},
+): Promise<PipeOutcome<void, B>> {
+  let out: OsPipe;
+  try {
+    out = await runner.osPipe();
+  } catch (error) {
+    input.close();
+    throw error;
+  }
+  const join = new Join(options.onBytes ?? (() => {}), [options.stop]);
+  const { signal } = join;
+  const [producer, consumer] = await Promise.allSettled([
+    join.side(async () => {
+      await writeAllTo(out.write, head);
+      join.count(`${head.length} bytes`);
+      const { stderr } = await runner.run(METER[0], METER.slice(1), {
+        stdinEnd: input,
+        stdoutEnd: out.write,
+        env: { LC_ALL: "C" },
+        onStderr: (text) => join.count(text, head.length),
+        signal,
+      });
+      join.count(stderr, head.length);
+    }, [input, out.write]),
+    join.side(() => consume(out.read, signal), [out.read]),
+  ]);
+  return { producer, consumer, bytes: join.bytes };
 }
