@@ -46,6 +46,10 @@ export function initCommand(session: Session) {
     )
     .option("--no-owner", "restore every object as postgresUser's, not its owner's (pg_restore)")
     .option("--no-privileges", "restore no GRANT or REVOKE (pg_restore)")
+    .option(
+      "--mask <rules>",
+      "mask main's data by this rules file: real data only in scratch space (docs/masking.md)",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -56,6 +60,7 @@ export function initCommand(session: Session) {
         "PGPASSWORD=… zvpg init env --from postgresql://app@db.example:5432/app --jobs 4",
         "zvpg init env --from ./app.dump            # custom, directory, tar or plain SQL",
         "zvpg init env --from postgresql://repl@db.example/postgres --mode physical",
+        "PGPASSWORD=… zvpg init env --from postgresql://app@db.example/app --mask masking.json",
       ),
     )
     .action(session.action(async (ctx, options) => {
@@ -64,6 +69,11 @@ export function initCommand(session: Session) {
       if (options.from === undefined && (options.mode || options.database || options.jobs)) {
         throw new UsageError("--mode, --database and --jobs need --from", {
           hint: "add --from <source>, or drop them",
+        });
+      }
+      if (options.from === undefined && options.mask !== undefined) {
+        throw new UsageError("--mask needs --from", {
+          hint: "add --from <source>, or drop --mask",
         });
       }
       if (options.from === undefined && (!options.owner || !options.privileges)) {
@@ -78,6 +88,7 @@ export function initCommand(session: Session) {
         jobs: options.jobs,
         noOwner: !options.owner,
         noPrivileges: !options.privileges,
+        maskFile: options.mask,
       };
       return render(await new InitService(ctx).env({ from }), initEnvView, options.format);
     }));

@@ -26,12 +26,17 @@ export function refreshCommand(session: Session) {
     .option("--jobs <n>", "parallel jobs of pg_dump and pg_restore", parseJobs)
     .option("--no-owner", "restore every object as postgresUser's, not its owner's (pg_restore)")
     .option("--no-privileges", "restore no GRANT or REVOKE (pg_restore)")
+    .option(
+      "--mask <rules>",
+      "mask the copy by this rules file (docs/masking.md; default: the rules main was masked by)",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
       examples(
         "PGPASSWORD=… zvpg refresh",
         "zvpg refresh --from ./nightly.dump -f json",
+        "zvpg refresh --mask ./masking.json",
       ),
     )
     .action(session.action(async (ctx, options) => {
@@ -42,6 +47,7 @@ export function refreshCommand(session: Session) {
         jobs: options.jobs,
         noOwner: !options.owner,
         noPrivileges: !options.privileges,
+        maskFile: options.mask,
       });
       return render(result, refreshView, options.format);
     }));

@@ -186,6 +186,11 @@ export interface BranchJson {
   expiresAt: string | null;
   /** Whether it is protected (refuses delete, reset, expiry and gc; its snapshots are held). */
   protected: boolean;
+  /**
+   * `sha256:<hex>` of the masking rules file main's data was masked with (docs/masking.md);
+   * null: not masked.
+   */
+  masked: string | null;
 }
 
 /** A libpq URI for a running branch; the password comes from the pgpass file. */
@@ -217,6 +222,7 @@ export function branchJson(ctx: Context, b: BranchRecord): BranchJson {
     mountpoint: b.mountpoint,
     expiresAt: b.expiresAt ? b.expiresAt.toISOString() : null,
     protected: b.protected === true,
+    masked: b.masked ?? null,
   };
 }
 
@@ -269,6 +275,7 @@ function branchFields(ctx: Context, b: BranchRecord): string {
     ["Mountpoint", b.mountpoint],
     ["Expires", json.expiresAt],
     ["Protected", b.protected ? "yes" : "no"],
+    ["Masked", b.masked ? `yes, by rules ${b.masked}` : "no"],
   ]);
 }
 
@@ -907,6 +914,8 @@ export interface RefreshJson {
   mode: string;
   snapshot: string;
   durationMs: number;
+  /** `sha256:<hex>` of the masking rules the new copy was masked with; null: not masked. */
+  masked: string | null;
 }
 
 /** `refresh`: main switched to a new copy of its source. */
@@ -918,9 +927,12 @@ export const refreshView: View<RefreshResult> = {
     mode: r.mode,
     snapshot: r.snapshot,
     durationMs: r.durationMs,
+    masked: r.masked,
   }),
   text: (r) =>
-    `Refreshed '${r.branch}' from ${r.source} (${r.mode}) on port ${r.port}; snapshot '${r.snapshot}'.`,
+    `Refreshed '${r.branch}' from ${r.source} (${r.mode}${
+      r.masked ? `, masked by ${r.masked}` : ""
+    }) on port ${r.port}; snapshot '${r.snapshot}'.`,
 };
 
 // ---------------------------------------------------------------------------------------

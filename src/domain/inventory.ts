@@ -91,6 +91,8 @@ export interface BranchRecord {
   ttlSeconds?: number | null;
   /** Whether it is protected (refuses delete, reset, expiry and gc). */
   protected?: boolean;
+  /** `sha256:<hex>` of the masking rules its data was masked with (main), or null. */
+  masked?: string | null;
   /** During a reset: the state it returns to. */
   resume?: "running" | "stopped" | null;
   /** Whether this dataset is the new one of an unfinished reset (still marked `zvpg:reset-of`). */
@@ -243,6 +245,7 @@ export function buildInventory(
       expiresAt: d.props[PROPS.expires] ? parseTime(d.props[PROPS.expires], undefined) : null,
       ttlSeconds: positive(d.props[PROPS.ttl]),
       protected: d.props[PROPS.protected] === "on",
+      masked: maskedOf(d.props[PROPS.masked]),
       resume: resumeOf(d.props[PROPS.resume]),
       resetNew: d.props[PROPS.resetOf] !== undefined,
       temporaryPid: positive(d.props[PROPS.temporary]),
@@ -457,4 +460,9 @@ function parseTime(iso: string | undefined, creationSeconds: string | undefined)
 function num(value: string | undefined): number {
   const n = Number(value);
   return Number.isFinite(n) ? n : 0;
+}
+
+/** A recorded masking rules hash, or null (absent, inherited `-`, or anything else). */
+export function maskedOf(value: string | undefined): string | null {
+  return value !== undefined && /^sha256:[0-9a-f]{64}$/.test(value) ? value : null;
 }

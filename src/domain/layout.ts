@@ -73,6 +73,11 @@ export const PROPS = {
    * holds it (`zfs hold zvpg-remote-<remote>`, see src/domain/remote_bases.ts).
    */
   remoteBases: "zvpg:remote-bases",
+  /**
+   * On main and on the snapshot of each masked import: `sha256:<hex>` of the masking rules
+   * file its data was masked with (docs/masking.md); absent: not masked.
+   */
+  masked: "zvpg:masked",
 } as const;
 
 /**
@@ -115,6 +120,8 @@ export const SOURCE_PROPS = {
   sourceMode: "zvpg:source-mode",
   /** The databases named with --database, comma-separated. */
   sourceDatabases: "zvpg:source-databases",
+  /** The masking rules file main is refreshed with (an absolute path), when masked. */
+  maskRules: "zvpg:mask-rules",
 } as const;
 
 /**
@@ -198,6 +205,27 @@ export class Layout {
   /** The lock file every mutating zvpg process takes. */
   get lockFile(): string {
     return join(this.config.mountDir, ".zvpg.lock");
+  }
+
+  /**
+   * The masking key (hex, 0600): the secret the deterministic fakes of a masked import are
+   * keyed with (src/domain/mask_plan.ts); never in a rules file, a property or an argv.
+   */
+  get maskKeyFile(): string {
+    return join(this.config.configDir, "mask.key");
+  }
+
+  /**
+   * The scratch dataset a masked import loads the real data into and masks it in: outside
+   * the branch tree, never snapshotted, cloned or sent, destroyed when the import ends.
+   */
+  get maskScratchDataset(): string {
+    return `${this.pool}/zvpg-mask-scratch`;
+  }
+
+  /** Where {@link maskScratchDataset} is mounted. */
+  get maskScratchMount(): string {
+    return join(this.config.mountDir, "zvpg-mask-scratch");
   }
 
   /** The password file (libpq pgpass format). */

@@ -52,6 +52,7 @@ export const FAULT_POINTS = [
   "import.adopt.after-move",
   "import.after-adopt",
   "import.after-load",
+  "mask.after-mask",
   "import.after-start",
   "import.after-snapshot",
   "import.give-back.after-rename",

@@ -30,6 +30,7 @@ import { operationAlive } from "../ops/operation_alive.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import type { ImportRequest } from "../ops/import/plan.ts";
 import { ImportSession } from "../ops/import/session.ts";
+import { withMaskJob } from "../ops/import/plan.ts";
 import { snapshotImport } from "../ops/import/snapshot_import.ts";
 import { generatePassword, setPoolPassword } from "../ops/credentials.ts";
 import { validateRemoteName } from "../domain/names.ts";
@@ -136,10 +137,12 @@ export class InitService {
    */
   async env(options: { from?: ImportRequest } = {}): Promise<InitStep[]> {
     const run = new InitRun();
+    // a rules file that cannot be used stops the run before anything is read or made
+    const from = options.from && await withMaskJob(options.from);
     await this.ensureZfs();
     await this.refuseInterruptedTakeOver();
     await this.ensureImage(run);
-    if (options.from) return await this.envFrom(options.from, run);
+    if (from) return await this.envFrom(from, run);
     await this.ensurePool(run);
     ensurePrivateDir(this.ctx.config.mountDir);
     return await withLock(this.ctx.layout, async () => {
@@ -198,7 +201,13 @@ export class InitService {
             () => initdb(this.ctx, pgdata, owner, { sync: false }),
           );
           faultPoint("import.after-load");
-          run.step("import", true, `loaded ${session.plan.description}`);
+          run.step(
+            "import",
+            true,
+            `loaded ${session.plan.description}${
+              session.plan.mask ? `, masked by ${session.plan.mask.file}` : ""
+            }`,
+          );
           session.phase("starting main");
           await this.ensureDefaultRunning(run, false);
           faultPoint("import.after-start");
@@ -386,7 +395,8 @@ export class InitService {
   ): Promise<AdoptedDataset | undefined> {
     const { layout } = this.ctx;
     const source = session.plan.source;
-    if (source.kind !== "datadir" || !poolExisted) return undefined;
+    // a masked import never takes the real data over: it is copied into scratch space
+    if (source.kind !== "datadir" || !poolExisted || session.plan.mask) return undefined;
     const found = findAdoption(
       source.path,
       layout.pool,

@@ -12,7 +12,7 @@
  */
 import { renameSync, rmSync } from "node:fs";
 import { StateError } from "../errors.ts";
-import { SOURCE_PROPS } from "../domain/layout.ts";
+import { PROPS, SOURCE_PROPS } from "../domain/layout.ts";
 import { markStopped } from "../domain/lifecycle.ts";
 import type { ImportMode } from "../domain/import_source.ts";
 import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
@@ -24,7 +24,8 @@ import { shielded } from "../runtime/interrupt.ts";
 import { withLock } from "../runtime/lock.ts";
 import { log } from "../runtime/log.ts";
 import { emptyDataDirectory, imagePostgresUser, initdb } from "../ops/cluster_init.ts";
-import type { ImportRequest } from "../ops/import/plan.ts";
+import { type ImportRequest, withMaskJob } from "../ops/import/plan.ts";
+import { loadMaskJob } from "../ops/import/mask_job.ts";
 import { ImportSession } from "../ops/import/session.ts";
 import { snapshotImport } from "../ops/import/snapshot_import.ts";
 
@@ -38,6 +39,8 @@ export interface RefreshResult {
   /** The snapshot of the new copy. */
   snapshot: string;
   durationMs: number;
+  /** `sha256:<hex>` of the rules the new copy was masked with; null: not masked. */
+  masked: string | null;
 }
 
 /** Refresh of main from its source. */
@@ -48,6 +51,8 @@ export class RefreshService {
     const started = Date.now();
     const { ctx } = this;
     const { layout } = ctx;
+    // a rules file that cannot be used stops the run before anything is read
+    const given = request.maskFile ? await loadMaskJob(request.maskFile) : undefined;
     await loadInitializedInventory(ctx, "refresh", { containers: false });
     const recorded = await this.recordedSource();
     const from = request.from ?? recorded.from;
@@ -56,18 +61,37 @@ export class RefreshService {
         hint: "pass --from <postgresql:// URI, dump or data directory>",
       });
     }
+    if (request.maskFile && !recorded.masked) {
+      throw new StateError(`branch '${ctx.config.branchDefault}' holds unmasked data`, {
+        hint:
+          "its snapshots and branches keep it: make a masked environment with 'zvpg init env --from <source> --mask <rules>' on a new pool",
+      });
+    }
+    // a masked main stays masked: its recorded rules unless new ones are given
+    const maskFile = request.maskFile ?? recorded.maskRules;
+    if (recorded.masked && !maskFile) {
+      throw new StateError(
+        `branch '${ctx.config.branchDefault}' is masked but no rules are recorded`,
+        {
+          hint: "pass --mask <rules>",
+        },
+      );
+    }
+    const importRequest = await withMaskJob({
+      from,
+      mode: request.mode ?? (request.from ? undefined : recorded.mode),
+      databases: request.databases ?? (request.from ? undefined : recorded.databases),
+      jobs: request.jobs,
+      noOwner: request.noOwner,
+      noPrivileges: request.noPrivileges,
+      maskFile,
+      mask: given,
+    });
     const owner = await imagePostgresUser(ctx);
     const dirs = refreshDirs(ctx);
     return await ImportSession.run(
       ctx,
-      {
-        from,
-        mode: request.mode ?? (request.from ? undefined : recorded.mode),
-        databases: request.databases ?? (request.from ? undefined : recorded.databases),
-        jobs: request.jobs,
-        noOwner: request.noOwner,
-        noPrivileges: request.noPrivileges,
-      },
+      importRequest,
       owner,
       async (session) => {
         // what a crashed refresh left is zvpg's own by its name
@@ -90,11 +114,23 @@ export class RefreshService {
 
   /** The source recorded on main by the last import, if any. */
   private async recordedSource(): Promise<
-    { from?: string; mode?: ImportMode; databases?: string[] }
+    {
+      from?: string;
+      mode?: ImportMode;
+      databases?: string[];
+      maskRules?: string;
+      masked?: string;
+    }
   > {
     const entries = await this.ctx.zfs.get(
       [this.ctx.layout.dataDataset],
-      [SOURCE_PROPS.source, SOURCE_PROPS.sourceMode, SOURCE_PROPS.sourceDatabases],
+      [
+        SOURCE_PROPS.source,
+        SOURCE_PROPS.sourceMode,
+        SOURCE_PROPS.sourceDatabases,
+        SOURCE_PROPS.maskRules,
+        PROPS.masked,
+      ],
     );
     const prop = (p: string) => {
       const v = entries.find((e) => e.name === this.ctx.layout.dataDataset)?.props[p];
@@ -105,6 +141,8 @@ export class RefreshService {
       from: prop(SOURCE_PROPS.source),
       mode: prop(SOURCE_PROPS.sourceMode) as ImportMode | undefined,
       databases: databases && databases.length > 0 ? databases : undefined,
+      maskRules: prop(SOURCE_PROPS.maskRules),
+      masked: prop(PROPS.masked)?.startsWith("sha256:") ? prop(PROPS.masked) : undefined,
     };
   }
 
@@ -156,6 +194,7 @@ export class RefreshService {
       mode: session.plan.mode,
       snapshot,
       durationMs: Date.now() - started,
+      masked: session.plan.mask?.hash ?? null,
     };
   }
 }

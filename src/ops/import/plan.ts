@@ -7,6 +7,7 @@
 import { UsageError } from "../../errors.ts";
 import { describeSource, type ImportMode, type ImportSource } from "../../domain/import_source.ts";
 import { resolveSource } from "./source.ts";
+import { loadMaskJob, type MaskJob } from "./mask_job.ts";
 
 /** What the user asked to import. */
 export interface ImportRequest {
@@ -20,6 +21,10 @@ export interface ImportRequest {
   noOwner?: boolean;
   /** No GRANT or REVOKE is restored (pg_restore --no-privileges). */
   noPrivileges?: boolean;
+  /** Mask the data by these rules in scratch space; main gets only the masked copy. */
+  mask?: MaskJob;
+  /** The rules file to read into {@link mask} (see {@link withMaskJob}). */
+  maskFile?: string;
 }
 
 /** A resolved, preflighted import. */
@@ -37,6 +42,8 @@ export interface ImportPlan {
   /** pg_restore's `--no-owner` and `--no-privileges` (see {@link ImportRequest}). */
   noOwner: boolean;
   noPrivileges: boolean;
+  /** The masking rules, when masked (see src/ops/import/mask.ts). */
+  mask?: MaskJob;
 }
 
 /**
@@ -74,5 +81,12 @@ export function planImport(request: ImportRequest): ImportPlan {
     requested: request.databases ?? [],
     noOwner,
     noPrivileges,
+    ...(request.mask ? { mask: request.mask } : {}),
   };
+}
+
+/** `request` with its rules file ({@link ImportRequest.maskFile}) read and validated. */
+export async function withMaskJob(request: ImportRequest): Promise<ImportRequest> {
+  if (!request.maskFile || request.mask) return request;
+  return { ...request, mask: await loadMaskJob(request.maskFile) };
 }

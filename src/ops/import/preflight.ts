@@ -101,7 +101,7 @@ async function imageFacts(run: ImportRun): Promise<ImageFacts> {
 }
 
 /** Runs one query on the source through psql in a client container; returns stdout. */
-async function sourceQuery(
+export async function sourceQuery(
   run: ImportRun,
   source: ServerSource,
   dbname: string | undefined,

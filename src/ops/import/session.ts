@@ -25,6 +25,8 @@ import { loadLogical } from "./load_logical.ts";
 import { loadPhysical } from "./load_physical.ts";
 import { databaseExists } from "./restore.ts";
 import { ident } from "./sql.ts";
+import { checkSourceMask, loadMaskedCopy, maskScratch, withScratch } from "./mask.ts";
+import { emptyDataDirectory, initdb as initCluster } from "../cluster_init.ts";
 
 /** One import, under {@link ImportSession.run}: resolved and preflighted, then {@link load}. */
 export class ImportSession {
@@ -84,7 +86,12 @@ export class ImportSession {
       secrets.write("pgpass", sessionPgpass(plan.source, env));
       const client = new PgClient(ctx, secrets);
       const run: ImportRun = { ctx, plan, client, secrets, progress: new ImportProgress() };
-      return new ImportSession(run, await preflight(run));
+      const facts = await preflight(run);
+      // the rules are checked against the source's schema before anything is made
+      if (plan.mask && plan.source.kind === "server") {
+        await checkSourceMask(run, plan.source, plan.mask);
+      }
+      return new ImportSession(run, facts);
     } catch (error) {
       secrets.remove();
       throw error;
@@ -109,10 +116,62 @@ export class ImportSession {
    * failure, what it made inside `workDir` is removed; `pgdata` is left for the caller.
    */
   async load(pgdata: string, workDir: string, initdb: () => Promise<void>): Promise<void> {
+    if (this.run.plan.mask) return await this.loadMasked(pgdata, workDir, initdb);
+    const scratch = join(workDir, "import-scratch");
+    await this.loadWith(pgdata, workDir, initdb, this.sourceLoader(scratch));
+  }
+
+  /**
+   * A masked load (src/ops/import/mask.ts): the source loaded into a scratch dataset and
+   * masked there, then copied logically into `pgdata`; the scratch is destroyed whatever
+   * happens. No real value is ever written under `workDir`.
+   */
+  private async loadMasked(
+    pgdata: string,
+    workDir: string,
+    initdb: () => Promise<void>,
+  ): Promise<void> {
+    const { ctx, secrets, progress } = this.run;
+    const job = this.run.plan.mask!;
+    await withScratch(ctx, async (scratch) => {
+      const real = join(scratch.mount, "pgdata");
+      emptyDataDirectory(real, secrets.owner);
+      progress.phase("loading the source into the masking scratch");
+      await this.loadWith(
+        real,
+        scratch.mount,
+        () => initCluster(ctx, real, secrets.owner, { sync: false }),
+        this.sourceLoader(join(scratch.mount, "import-scratch")),
+      );
+      const socketDir = join(scratch.mount, "mask-sock");
+      ensurePrivateDir(socketDir, { owner: secrets.owner });
+      const server = new LoaderServer(ctx, secrets, real, socketDir, true);
+      try {
+        progress.phase("starting the masking scratch");
+        await server.start();
+        await maskScratch(this.run, server, job);
+        await this.loadWith(
+          pgdata,
+          workDir,
+          initdb,
+          loadMaskedCopy(this.run, server, join(scratch.mount, "masked-dump")),
+        );
+      } finally {
+        await server.discard();
+      }
+    });
+  }
+
+  /** Loads `pgdata` through the loader `source` (see {@link load}). */
+  private async loadWith(
+    pgdata: string,
+    workDir: string,
+    initdb: () => Promise<void>,
+    source: SourceLoader,
+  ): Promise<void> {
     const { ctx, secrets, progress } = this.run;
     const scratch = join(workDir, "import-scratch");
     const socketDir = join(workDir, "import-sock");
-    const source = this.sourceLoader(scratch);
     source.begin?.();
     let loader: LoaderServer | undefined;
     try {

@@ -4,7 +4,7 @@
  * @module
  */
 import { importSnapshotName } from "../../domain/import_source.ts";
-import { SOURCE_PROPS } from "../../domain/layout.ts";
+import { PROPS, SOURCE_PROPS } from "../../domain/layout.ts";
 import type { Context } from "../../context.ts";
 import { loadForSnapshot } from "../store/load_branch.ts";
 import { takeSnapshot } from "../take_snapshot.ts";
@@ -28,8 +28,25 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
   } else {
     await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
   }
+  // a masked main says so, and by which rules; a main once masked is only ever refreshed
+  // masked (refresh refuses to mask a main that was not), so the snapshots taken of it
+  // read the same value back
+  if (plan.mask) {
+    await ctx.zfs.set(ctx.layout.dataDataset, {
+      [PROPS.masked]: plan.mask.hash,
+      [SOURCE_PROPS.maskRules]: plan.mask.file,
+    });
+  }
   const { branch, names } = await loadForSnapshot(ctx, "import", main);
   const name = importSnapshotName(ctx.now());
-  await takeSnapshot(ctx, names, branch, name, `imported from ${plan.description}`);
+  const message = `imported from ${plan.description}${
+    plan.mask ? `, masked (${plan.mask.hash})` : ""
+  }`;
+  await takeSnapshot(ctx, names, branch, name, message);
+  if (plan.mask) {
+    await ctx.zfs.set(`${ctx.layout.dataDataset}@${name}`, {
+      [PROPS.masked]: plan.mask.hash,
+    });
+  }
   return name;
 }
