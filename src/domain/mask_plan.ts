@@ -343,7 +343,7 @@ export function keyFunction(keyHex: string): string {
  * The statements that mask database `database`: the key function, foreign-key triggers off
  * for the session (`session_replication_role = replica`: both sides of a key are rewritten
  * with the same fake), then per table its row filter or emptying and one UPDATE of the
- * masked columns. Call after {@link checkMaskRules} passed.
+ * masked columns, and an ANALYZE. Call after {@link checkMaskRules} passed.
  */
 export function planDatabaseMask(
   rules: MaskRules,
@@ -374,6 +374,9 @@ export function planDatabaseMask(
     if (sets.length > 0) statements.push(`UPDATE ${table} SET ${sets.join(", ")}`);
   }
   statements.push("RESET session_replication_role");
+  // the planner's statistics (most common values, histograms) are samples of the rows: a
+  // restore of a PostgreSQL 18 dump brings the source's; computed again from masked rows
+  statements.push("ANALYZE");
   return {
     database,
     statements,

@@ -181,6 +181,8 @@ export function loadMaskedCopy(
             String(plan.jobs),
             "-Z",
             "0",
+            // large objects have no rules: they are not copied (docs/masking.md)
+            "-B",
             "-f",
             `${DUMP_MOUNT}/${i}`,
             "-h",
