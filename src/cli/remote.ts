@@ -22,16 +22,23 @@ export function remoteCommand(session: Session) {
     .description("Add a remote: a name for an ssh:// host or a file:// directory (no secret)")
     .argument("<name>", "remote name (letters, digits, - _ .; no '/')", parseRemoteName)
     .argument("<url>", REMOTE_URL_FORMS, parseRemoteUrl)
+    .option(
+      "--masked-only",
+      "push refuses every snapshot that is not masked (docs/masking.md)",
+    )
     .addOption(formatOption())
     .addHelpText(
       "after",
       examples(
         "zvpg remote add origin ssh://backup@db2.example.com:2222/tank/zvpg",
         "zvpg remote add usb file:///media/usb/zvpg",
+        "zvpg remote add shared ssh://dev@laptops.example/zvpg --masked-only",
       ),
     )
     .action(session.action(async (ctx, name, url, options) => {
-      const remote = await new RemoteService(ctx).add(name, url);
+      const remote = await new RemoteService(ctx).add(name, url, {
+        maskedOnly: options.maskedOnly === true,
+      });
       return render(remote, remoteAddedView, options.format);
     }));
 

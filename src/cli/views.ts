@@ -952,6 +952,8 @@ export interface RemoteJson {
   port: number | null;
   /** The directory (file) or the path after the host (ssh, null when none). */
   path: string | null;
+  /** Push refuses every snapshot that is not masked (`remote add --masked-only`). */
+  maskedOnly: boolean;
 }
 
 /** The JSON form of a remote. */
@@ -966,13 +968,15 @@ export function remoteJson(r: Remote): RemoteJson {
     host: ssh?.host ?? null,
     port: ssh?.port ?? null,
     path: url.path,
+    maskedOnly: r.maskedOnly === true,
   };
 }
 
 /** `remote add`: the remote added. */
 export const remoteAddedView: View<Remote> = {
   json: remoteJson,
-  text: (r) => `Added remote '${r.name}': ${r.url.href}`,
+  text: (r) =>
+    `Added remote '${r.name}': ${r.url.href}${r.maskedOnly ? " (masked snapshots only)" : ""}`,
 };
 
 /** `remote remove -f json`: the remote removed, and what was pulled from it. */

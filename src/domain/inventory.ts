@@ -51,6 +51,11 @@ export interface SnapshotRecord {
    * src/domain/remote_bases.ts); absent or empty when none.
    */
   remotes?: string[];
+  /**
+   * `sha256:<hex>` of the masking rules its data was masked with (a masked import, a
+   * snapshot of a masked main or of a branch of one); absent when not masked.
+   */
+  masked?: string;
 }
 
 /** One branch. */
@@ -329,6 +334,7 @@ export function snapshotRecord(e: ZfsEntry, branch: string): SnapshotRecord {
     tool: e.props[PROPS.tool] ?? null,
     auto: isAutoSnapshot(name, e.props),
     ...remotesOf(e.props[PROPS.remoteBases]),
+    ...(maskedOf(e.props[PROPS.masked]) ? { masked: maskedOf(e.props[PROPS.masked])! } : {}),
   };
 }
 

@@ -40,6 +40,8 @@ export type RemoteUrl =
 export interface Remote {
   name: string;
   url: RemoteUrl;
+  /** Push refuses every snapshot that is not masked (docs/masking.md). */
+  maskedOnly?: boolean;
 }
 
 /** The URL forms, as the usage text and every hint write them. */
@@ -259,12 +261,18 @@ function pathProblem(path: string): string | undefined {
 
 /** The remotes file: `{ "remotes": [ { "name", "url" } ] }`, in the order they were added. */
 export interface RemotesFile {
-  remotes: { name: string; url: string }[];
+  remotes: { name: string; url: string; maskedOnly?: true }[];
 }
 
 /** The text of the remotes file holding `remotes`. */
 export function remotesFileText(remotes: readonly Remote[]): string {
-  const doc: RemotesFile = { remotes: remotes.map((r) => ({ name: r.name, url: r.url.href })) };
+  const doc: RemotesFile = {
+    remotes: remotes.map((r) => ({
+      name: r.name,
+      url: r.url.href,
+      ...(r.maskedOnly ? { maskedOnly: true as const } : {}),
+    })),
+  };
   return JSON.stringify(doc, null, 2) + "\n";
 }
 
@@ -285,7 +293,11 @@ export function readRemotesFile(text: string): Remote[] | { problem: string } {
   }
   const remotes: Remote[] = [];
   for (const [i, entry] of list.entries()) {
-    const { name, url } = (entry ?? {}) as { name?: unknown; url?: unknown };
+    const { name, url, maskedOnly } = (entry ?? {}) as {
+      name?: unknown;
+      url?: unknown;
+      maskedOnly?: unknown;
+    };
     if (typeof name !== "string" || typeof url !== "string") {
       return { problem: `remote #${i + 1} has no "name" and "url" strings` };
     }
@@ -300,7 +312,10 @@ export function readRemotesFile(text: string): Remote[] | { problem: string } {
         problem: `remote '${name}' has URL '${printable(redactedUrl(url))}': ${parsed.problem}`,
       };
     }
-    remotes.push({ name, url: parsed });
+    if (maskedOnly !== undefined && typeof maskedOnly !== "boolean") {
+      return { problem: `remote '${name}' has a "maskedOnly" that is not true or false` };
+    }
+    remotes.push({ name, url: parsed, ...(maskedOnly === true ? { maskedOnly: true } : {}) });
   }
   return remotes;
 }

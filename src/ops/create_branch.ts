@@ -125,6 +125,8 @@ async function cloneAndStart(
       ...markCreating(port),
       // the engine that will serve it: a start on this port records nothing more
       [PROPS.runtime]: ctx.runtime.flavor,
+      // made from masked data, it is masked data (docs/masking.md), and so are its snapshots
+      ...(origin.masked ? { [PROPS.masked]: origin.masked } : {}),
     });
     made.dataset = dataset;
     // its data as its origin had it, before any server wrote: a reset rolls back to it

@@ -16,6 +16,7 @@ import { type BranchRecord, encodeMessage, type SnapshotRecord } from "../domain
 import { loadForSnapshot } from "./store/load_branch.ts";
 import { loadSnapshotOf, type NameClaims } from "./store/name_claims.ts";
 import { autoSnapshotName, snapshotProps } from "../domain/metadata_props.ts";
+import { PROPS } from "../domain/layout.ts";
 import { HOLD_TAG } from "../domain/layout.ts";
 import { inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import { withLock } from "../runtime/lock.ts";
@@ -64,10 +65,11 @@ export async function takeSnapshot(
   await names.claim(name, branch.name);
   faultPoint("snapshot.before-zfs");
   const taken = ctx.now();
-  await ctx.zfs.snapshot(
-    `${branch.dataset}@${name}`,
-    snapshotProps(message, taken, options.autoFor),
-  );
+  await ctx.zfs.snapshot(`${branch.dataset}@${name}`, {
+    ...snapshotProps(message, taken, options.autoFor),
+    // a snapshot of masked data says so itself: an inherited user property is not read back
+    ...(branch.masked ? { [PROPS.masked]: branch.masked } : {}),
+  });
   log.info(`snapshot '${name}' taken of branch '${branch.name}'`);
   // a protected branch's snapshots are held, so not even a hand-typed `zfs destroy` works
   if (branch.protected) await ctx.zfs.hold(HOLD_TAG, `${branch.dataset}@${name}`);

@@ -92,7 +92,7 @@ export class PushService {
     const remote = findRemote(this.ctx, remoteName);
     const ssh = sshRemote(remote);
     const dir = ssh ? undefined : fileRemoteDir(remote, "push");
-    const { inventory, snapshot, taken } = await this.snapshotToPush(remoteName, name);
+    const { inventory, snapshot, taken } = await this.snapshotToPush(remote, name);
     const lineage = await snapshotLineage(this.ctx, inventory.snapshots, snapshot);
     name = snapshot.name;
     const guid = lineage.at(-1)?.name === name ? lineage.at(-1)!.guid : undefined;
@@ -114,7 +114,7 @@ export class PushService {
    * so what is pushed is the branch as it is now.
    */
   private async snapshotToPush(
-    remote: string,
+    remote: Remote,
     name: string,
   ): Promise<{ inventory: Inventory; snapshot: SnapshotRecord; taken: boolean }> {
     const { ctx } = this;
@@ -122,11 +122,15 @@ export class PushService {
     const isSnapshot = inventory.snapshots.some((s) => s.name === name);
     if (isSnapshot || !inventory.branches.some((b) => b.name === name)) {
       validateSnapshotName(name);
-      return { inventory, snapshot: findSnapshot(inventory, name), taken: false };
+      const snapshot = findSnapshot(inventory, name);
+      refuseUnmasked(remote, `snapshot '${name}'`, snapshot.masked);
+      return { inventory, snapshot, taken: false };
     }
+    const branch = inventory.branches.find((b) => b.name === name)!;
+    refuseUnmasked(remote, `branch '${name}'`, branch.masked ?? undefined);
     const taken = await snapshotBranch(ctx, pushSnapshotName(ctx.now()), {
       branch: name,
-      message: `pushed to '${remote}'`,
+      message: `pushed to '${remote.name}'`,
     });
     const after = await loadInitializedInventory(ctx, "push", { containers: false });
     return { inventory: after, snapshot: findSnapshot(after, taken.name), taken: true };
@@ -295,6 +299,21 @@ export class PushService {
     const target = await this.ctx.zfs.resumeTokenTarget(token);
     return target?.toname === snapshot.zfsName && target.toguid === lineage.at(-1)!.guid;
   }
+}
+
+/**
+ * Refuses to push `what` (not masked: `masked` absent) to a remote marked
+ * `--masked-only`, before anything is taken or sent.
+ */
+function refuseUnmasked(remote: Remote, what: string, masked: string | undefined): void {
+  if (!remote.maskedOnly || masked) return;
+  throw new StateError(
+    `${what} is not masked, and remote '${remote.name}' takes only masked snapshots`,
+    {
+      hint:
+        "push a snapshot of a main imported with --mask, or a branch made from one (docs/masking.md)",
+    },
+  );
 }
 
 /** A remote holding another snapshot under this one's name. */

@@ -43,7 +43,7 @@ export class RemoteService {
   }
 
   /** Adds remote `name` at `url`; refused when the name is taken. */
-  async add(name: string, url: RemoteUrl): Promise<Remote> {
+  async add(name: string, url: RemoteUrl, options: { maskedOnly?: boolean } = {}): Promise<Remote> {
     validateRemoteName(name);
     return await updateRemotes(this.ctx, (remotes) => {
       const taken = remotes.find((r) => r.name === name);
@@ -52,7 +52,7 @@ export class RemoteService {
           hint: `pick another name, or run 'zvpg remote remove ${name}' first`,
         });
       }
-      const remote = { name, url };
+      const remote: Remote = { name, url, ...(options.maskedOnly ? { maskedOnly: true } : {}) };
       return { remotes: [...remotes, remote], result: remote };
     });
   }

@@ -528,6 +528,8 @@ export class ResetService {
     };
     if (port !== null) props[PROPS.port] = String(port);
     if (branch.runtime !== null) props[PROPS.runtime] = branch.runtime;
+    // the new data is the target's: masked when it is (docs/masking.md)
+    if (target.masked) props[PROPS.masked] = target.masked;
     if (branch.ttlSeconds) {
       props[PROPS.ttl] = String(branch.ttlSeconds);
       props[PROPS.expires] = restartedExpiry(this.ctx, branch.ttlSeconds);

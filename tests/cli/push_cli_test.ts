@@ -393,3 +393,42 @@ Deno.test("push: a token naming another snapshot is never sent: the push goes as
   const json = JSON.parse(run.stdout);
   assert.deepEqual([json.resumed, json.base], [false, "baseline"]);
 });
+
+/** The remote `safe` (a file remote marked `--masked-only`). */
+function maskedOnlyRemote(ctx: Context) {
+  writeFileSync(
+    ctx.layout.remotesFile,
+    JSON.stringify({
+      remotes: [{ name: "safe", url: `file://${remoteDir(ctx)}`, maskedOnly: true }],
+    }),
+  );
+}
+
+const MASKED = `sha256:${"ab".repeat(32)}`;
+
+Deno.test("push: a snapshot that is not masked is refused by a --masked-only remote", async () => {
+  const run = await runCli(["push", "safe", "baseline"], {
+    setUp: maskedOnlyRemote,
+    calls: () => zfsOnly(),
+    after: (ctx) => assert.equal(existsSync(remoteDir(ctx)), false, "nothing was written"),
+  });
+  assertGolden("error_push_not_masked.txt", run);
+});
+
+Deno.test("push: a masked snapshot goes to a --masked-only remote", async () => {
+  const masked = { ...BASELINE, props: { ...BASELINE.props, "zvpg:masked": MASKED } };
+  const [main, , clones, feature] = pool();
+  const seen: { refs?: RemoteRef[]; files?: string[]; streams?: string[] } = {};
+  const run = await runCli(["push", "safe", "baseline", "-f", "json"], {
+    setUp: maskedOnlyRemote,
+    calls: () => [
+      ...zfsOnly([main, masked, clones, feature]),
+      guidCall(["tpool/data@baseline"], ["111"]),
+      { argv: ["zfs", "send", "tpool/data@baseline"], result: { stdout: "whole stream" } },
+      ...baseHoldCalls("tpool/data@baseline", { "tpool/data@baseline": undefined }, "safe"),
+    ],
+    after: remoteAfter(seen),
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(seen.streams, ["whole stream"]);
+});

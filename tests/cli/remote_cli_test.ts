@@ -121,7 +121,20 @@ Deno.test("remote add: a file:// remote", async () => {
     host: null,
     port: null,
     path: "/media/my usb/zvpg",
+    maskedOnly: false,
   });
+});
+
+Deno.test("remote add --masked-only: recorded in the remotes file and shown", async () => {
+  let file = "";
+  const run = await runCli(["remote", "add", "safe", "file:///srv/safe", "--masked-only"], {
+    after: (ctx) => file = readFileSync(ctx.layout.remotesFile, "utf8"),
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "Added remote 'safe': file:///srv/safe (masked snapshots only)\n");
+  assert.deepEqual(JSON.parse(file).remotes, [
+    { name: "safe", url: "file:///srv/safe", maskedOnly: true },
+  ]);
 });
 
 Deno.test("remote add: a taken name is exit 1 and the file is unchanged", async () => {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { itest, sh, TestEnv } from "../support/itest.ts";
 import { type SourceServer, withSource } from "../support/source_server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
+const VERIFY = join(ROOT, "scripts", "mask_verify.sh");
 
 /** Personal data in several tables: a unique e-mail, a JSON column, a partitioned table. */
 const PERSONAL_SQL = `
@@ -175,12 +176,28 @@ itest(
       assert.deepEqual(samplesInFiles(join(env.mountDir, "data")), []);
       assert.deepEqual(await samplesInSends(env), []);
 
+      // the documented script says the same
+      const verified = await sh("bash", [VERIFY, env.pool, ...SAMPLES]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+
       // the same search finds them after an unmasked import: the check can fail
       const plain = new TestEnv();
       try {
         await plain.ok(["init", "env", "--from", src.uri()], pw);
         assert.deepEqual(samplesInFiles(join(plain.mountDir, "data")), [...SAMPLES].sort());
         assert.deepEqual(await samplesInSends(plain), [...SAMPLES].sort());
+        const found = await sh("bash", [VERIFY, plain.pool, ...SAMPLES]);
+        assert.equal(found.code, 1, found.stdout + found.stderr);
+        assert.match(found.stdout, /FOUND 'Secretsson' in a zfs send of /);
+        // a remote that takes only masked snapshots refuses the unmasked import's
+        const dir = join(plain.base, "safe");
+        mkdirSync(dir);
+        await plain.ok(["remote", "add", "safe", `file://${dir}`, "--masked-only"]);
+        const [imported] = await plain.json<{ name: string }[]>(["snapshot", "list"]);
+        const refusedPush = await plain.zvpg(["push", "safe", imported.name]);
+        assert.equal(refusedPush.code, 1, refusedPush.stderr);
+        assert.match(refusedPush.stderr, /is not masked, and remote 'safe' takes only masked/);
+        assert.deepEqual(readdirSync(dir), []);
       } finally {
         await plain.cleanup();
       }
@@ -238,6 +255,20 @@ itest(
       assert.deepEqual(samplesInFiles(join(env.mountDir, "data")), []);
       assert.deepEqual(await samplesInSends(env), []);
       assert.deepEqual(await scratchLeft(env), []);
+
+      // main says it is masked; its snapshots and a branch of one are, and a masked-only
+      // remote takes them
+      const main = await env.json<{ masked: string | null }>(["branch", "info", "main"]);
+      assert.match(main.masked ?? "", /^sha256:[0-9a-f]{64}$/);
+      await env.ok(["snapshot", "create", "s1"]);
+      await env.ok(["branch", "create", "dev", "--from", "s1"]);
+      const dev = await env.json<{ masked: string | null }>(["branch", "info", "dev"]);
+      assert.equal(dev.masked, main.masked);
+      const dir = join(env.base, "safe");
+      mkdirSync(dir);
+      await env.ok(["remote", "add", "safe", `file://${dir}`, "--masked-only"]);
+      await env.ok(["push", "safe", "s1"]);
+      await env.ok(["push", "safe", "dev"]);
     });
   },
   { init: false },

@@ -29,8 +29,8 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
     await ctx.zfs.inherit(ctx.layout.dataDataset, SOURCE_PROPS.sourceDatabases);
   }
   // a masked main says so, and by which rules; a main once masked is only ever refreshed
-  // masked (refresh refuses to mask a main that was not), so the snapshots taken of it
-  // read the same value back
+  // masked (refresh refuses to mask a main that was not), and every snapshot taken of it
+  // carries the value (src/ops/take_snapshot.ts), this one included
   if (plan.mask) {
     await ctx.zfs.set(ctx.layout.dataDataset, {
       [PROPS.masked]: plan.mask.hash,
@@ -43,10 +43,5 @@ export async function snapshotImport(ctx: Context, plan: ImportPlan): Promise<st
     plan.mask ? `, masked (${plan.mask.hash})` : ""
   }`;
   await takeSnapshot(ctx, names, branch, name, message);
-  if (plan.mask) {
-    await ctx.zfs.set(`${ctx.layout.dataDataset}@${name}`, {
-      [PROPS.masked]: plan.mask.hash,
-    });
-  }
   return name;
 }
