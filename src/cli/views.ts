@@ -528,6 +528,7 @@ export const systemView: View<SystemStatus> = {
     snapshots: s.snapshots,
     runtime: s.runtime,
     image: s.image,
+    masked: s.masked,
   }),
   text: (s) => {
     const pool = s.pool;
@@ -543,6 +544,7 @@ export const systemView: View<SystemStatus> = {
           : "-",
       ],
       ["Space Main", formatBytes(s.space.main)],
+      ["Main Masked", s.masked ? `yes, by rules ${s.masked}` : "no"],
       ["Space Branches", formatBytes(s.space.branches)],
       ["Space Snapshots", formatBytes(s.space.snapshots)],
       [

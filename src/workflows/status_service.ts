@@ -52,6 +52,8 @@ export interface SystemStatus {
   snapshots: number;
   runtime: { name: string; reachable: boolean; version: string | null };
   image: { name: string; present: boolean | null };
+  /** `sha256:<hex>` of the masking rules main's data was masked with; null: not masked. */
+  masked: string | null;
 }
 
 /** One row of `status branches`. */
@@ -125,6 +127,7 @@ export class StatusService {
         name: ctx.config.pgBaseImage,
         present: runtime === null ? null : await ctx.runtime.imageExists(ctx.config.pgBaseImage),
       },
+      masked: main[0]?.masked ?? null,
     };
   }
 
