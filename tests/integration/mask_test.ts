@@ -189,6 +189,10 @@ itest(
         const found = await sh("bash", [VERIFY, plain.pool, ...SAMPLES]);
         assert.equal(found.code, 1, found.stdout + found.stderr);
         assert.match(found.stdout, /FOUND 'Secretsson' in a zfs send of /);
+        // an unmasked main is not masked by a refresh: its snapshots keep the real data
+        const maskLater = await plain.zvpg(["refresh", "--mask", rules], pw);
+        assert.equal(maskLater.code, 1, maskLater.stderr);
+        assert.match(maskLater.stderr, /branch 'main' holds unmasked data/);
         // a remote that takes only masked snapshots refuses the unmasked import's
         const dir = join(plain.base, "safe");
         mkdirSync(dir);
@@ -244,6 +248,14 @@ itest(
       assert.deepEqual(await env.datasets(), before);
       const leftovers = (await env.containers()).filter((c) => c.includes("import"));
       assert.deepEqual(leftovers, []);
+
+      // killed while masking (kill -9): the scratch stays, main unchanged; the next masked
+      // refresh removes it first, once 'status health --repair' removed the loader
+      const killed = await env.zvpg(["refresh"], { ...pw, ZVPG_FAULT: "mask.after-mask" });
+      assert.notEqual(killed.code, 0);
+      assert.deepEqual(await scratchLeft(env), [`${env.pool}/zvpg-mask-scratch`]);
+      assert.equal(await env.psql(port, "SELECT count(*) FROM people", "app"), "200");
+      await env.zvpg(["status", "health", "--repair"]);
 
       // the refresh with the fixed rules: masked again, the new column null
       await env.ok(["refresh"], pw);

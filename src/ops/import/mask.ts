@@ -89,7 +89,17 @@ export async function withScratch<T>(
       });
     }
     log.info(`removing the scratch of an interrupted masked import (${scratch.dataset})`);
-    await zfs.destroy(scratch.dataset, { recursive: true });
+    await zfs.destroy(scratch.dataset, { recursive: true }).catch((error) => {
+      throw new ZvpgError(
+        `cannot remove the scratch of an interrupted masked import (${scratch.dataset}): ${
+          (error as Error).message
+        }`,
+        {
+          hint:
+            `run 'zvpg status health --repair' (its loader container may still hold it), then 'zfs destroy -r ${scratch.dataset}'`,
+        },
+      );
+    });
   }
   try {
     await zfs.create(scratch.dataset, {
