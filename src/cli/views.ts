@@ -58,6 +58,8 @@ export interface SnapshotJson {
   auto: boolean;
   /** The remote a pulled snapshot came from (named `<remote>/<name>`); null for this pool's. */
   remote: string | null;
+  /** `sha256:<hex>` of the masking rules its data was masked with; null: not masked. */
+  masked: string | null;
 }
 
 /** The JSON form of a snapshot. */
@@ -73,6 +75,7 @@ export function snapshotJson(s: SnapshotRecord): SnapshotJson {
     zfsName: s.zfsName,
     auto: s.auto,
     remote: s.remote ?? null,
+    masked: s.masked ?? null,
   };
 }
 

@@ -273,6 +273,8 @@ itest(
       const main = await env.json<{ masked: string | null }>(["branch", "info", "main"]);
       assert.match(main.masked ?? "", /^sha256:[0-9a-f]{64}$/);
       await env.ok(["snapshot", "create", "s1"]);
+      const s1 = await env.json<{ masked: string | null }>(["snapshot", "info", "s1"]);
+      assert.equal(s1.masked, main.masked);
       await env.ok(["branch", "create", "dev", "--from", "s1"]);
       const dev = await env.json<{ masked: string | null }>(["branch", "info", "dev"]);
       assert.equal(dev.masked, main.masked);
