@@ -220,3 +220,13 @@ Deno.test("parseSchemaFacts: quoted table names of foreign keys are unquoted", (
   assert.equal(facts.foreignKeys[0].table, "My Schema.orders");
   assert.equal(facts.foreignKeys[0].refTable, "public.Users");
 });
+
+Deno.test("parseMaskRules: the rules files of docs/masking.md and the README are valid", () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const masking = Deno.readTextFileSync(`${root}docs/masking.md`);
+  const example = /### A realistic example[\s\S]*?```json\n([\s\S]*?)```/.exec(masking)![1];
+  assert.equal(Object.keys(parseMaskRules(example, "docs/masking.md").tables).length, 7);
+  const readme = Deno.readTextFileSync(`${root}README.md`);
+  const inReadme = /cat > masking\.json <<'JSON'\n([\s\S]*?)\nJSON/.exec(readme)![1];
+  assert.equal(Object.keys(parseMaskRules(inReadme, "README.md").tables).length, 4);
+});
