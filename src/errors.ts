@@ -83,6 +83,9 @@ export class StateError extends ZvpgError {}
 /** A dataset cannot be unmounted or destroyed because a process uses it. */
 export class DatasetBusyError extends ZvpgError {}
 
+/** A point-in-time target lies outside what the WAL archive and snapshots allow. */
+export class PitrWindowError extends ZvpgError {}
+
 /** No port could be allocated for a branch. */
 export class PortUnavailableError extends ZvpgError {}
 

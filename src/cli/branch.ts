@@ -13,6 +13,7 @@ import {
   formatOption,
   parseExpiresAt,
   parseExpiryOperand,
+  parseOnOff,
   parsePort,
   parseTtl,
 } from "./options.ts";
@@ -20,10 +21,12 @@ import { ResetService } from "../workflows/reset_service.ts";
 import { LifecycleService } from "../workflows/lifecycle_service.ts";
 import { type Expiry, expiryAt, expiryFromTtl } from "../domain/duration.ts";
 import { UsageError } from "../errors.ts";
+import { parsePitrTarget } from "../domain/wal_archive.ts";
 import { Phases } from "../runtime/phases.ts";
 import { render } from "./render.ts";
 import type { Session } from "./session.ts";
 import {
+  branchArchiveView,
   branchChangedView,
   branchCreatedView,
   branchDeleteView,
@@ -70,11 +73,18 @@ export function branchCommand(session: Session) {
     )
     .option("--expires-at <time>", "expire at this RFC 3339 time (in the future)", parseExpiresAt)
     .option("--force", "with --expires-at: accept a time already past (gc deletes the branch)")
+    .option(
+      "--at <target>",
+      "the parent as it was at this moment, replayed from its WAL archive: an RFC 3339 time, an LSN (0/3000060), or -10m",
+    )
+    .option("--archive", "archive the new branch's WAL too (point-in-time branches of it)")
     .addOption(formatOption())
     .addHelpText(
       "after",
       examples(
         "zvpg branch create feature/new-api",
+        "zvpg branch create before-migration --at 2027-06-01T10:05:00Z",
+        "zvpg branch create ten-minutes-ago --at -10m",
         "zvpg branch create ci-db --from baseline --if-not-exists",
         "zvpg branch create ci-123 --ttl 8h",
         "zvpg branch create feature/new-api --from my_snapshot",
@@ -87,14 +97,51 @@ export function branchCommand(session: Session) {
       const phases = new Phases();
       const { from, parent, port } = options;
       const expiry = createExpiry(ctx.now(), options);
+      const archive = options.archive === true ? true : undefined;
+      if (options.at !== undefined) {
+        if (from !== undefined || options.ifNotExists) {
+          throw new UsageError("--at cannot be combined with --from or --if-not-exists", {
+            hint: "--at picks the snapshot itself; drop --from",
+          });
+        }
+        const target = parsePitrTarget(options.at, ctx.now());
+        const made = await service.createAt(
+          name,
+          target,
+          { parent, port, expiry, archive },
+          phases,
+        );
+        const timings = options.timings ? phases.done() : undefined;
+        return render(
+          { branch: made.branch, created: true, timings, pointInTime: { ...made, target } },
+          branchCreatedView(ctx),
+          options.format,
+        );
+      }
       const { branch, created } = options.ifNotExists
         ? await ensureBranch(ctx, service, name, { from, parent, port, expiry }, phases)
         : {
-          branch: await service.create(name, { from, parent, port, expiry }, phases),
+          branch: await service.create(name, { from, parent, port, expiry, archive }, phases),
           created: true,
         };
       const timings = options.timings ? phases.done() : undefined;
       return render({ branch, created, timings }, branchCreatedView(ctx), options.format);
+    }));
+
+  cmd.command("archive")
+    .description(
+      "Show or turn on/off a branch's WAL archive (point-in-time branches; from its next start)",
+    )
+    .argument("<name>", "branch name")
+    .argument("[state]", "on or off", parseOnOff)
+    .addOption(formatOption())
+    .addHelpText(
+      "after",
+      examples("zvpg branch archive main", "zvpg branch archive staging on"),
+    )
+    .action(session.action(async (ctx, name, state, options) => {
+      const info = await new BranchService(ctx).archive(name, state);
+      return render(info, branchArchiveView, options.format);
     }));
 
   cmd.command("start")

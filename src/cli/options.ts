@@ -125,3 +125,10 @@ export function parseRemoteName(value: string): string {
   validateRemoteName(value);
   return value;
 }
+
+/** Parses `on` or `off` (`branch archive`). */
+export function parseOnOff(value: string): boolean {
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new InvalidArgumentError("use on or off.");
+}

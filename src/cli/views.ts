@@ -33,6 +33,13 @@ import type { FetchResult } from "../workflows/fetch_service.ts";
 import { graphLines } from "./log_graph.ts";
 import { fields, formatBytes, formatTime, table } from "./output.ts";
 import type { View } from "./render.ts";
+import type { ArchiveInfo, ReachedPoint } from "../ops/pitr_plan.ts";
+import {
+  type ArchiveWindow,
+  formatLsn,
+  type PitrTarget,
+  windowText,
+} from "../domain/wal_archive.ts";
 import { definitionDiff, type ObjectChange } from "../domain/schema_merge.ts";
 import {
   type DiffResult,
@@ -293,7 +300,43 @@ export interface BranchCreated {
   /** False when `--if-not-exists` found it existing. */
   created: boolean;
   timings?: PhaseTimings;
+  /** A point-in-time branch (`--at`): its target, base and the moment it reached. */
+  pointInTime?: { target: PitrTarget; base: string; reached: ReachedPoint };
 }
+
+/** `pointInTime` of `branch create --at -f json`. */
+function pointInTimeJson(p: NonNullable<BranchCreated["pointInTime"]>) {
+  return {
+    target: p.target.kind === "time" ? p.target.time.toISOString() : formatLsn(p.target.lsn),
+    base: p.base,
+    reachedTime: p.reached.time?.toISOString() ?? null,
+    reachedLsn: p.reached.lsn,
+  };
+}
+
+/** The window of an archive in JSON: RFC 3339 times and LSNs, null when there is none. */
+function windowJson(w: ArchiveWindow | null) {
+  return {
+    from: w?.from?.toISOString() ?? null,
+    to: w?.to?.toISOString() ?? null,
+    fromLsn: w?.fromLsn != null ? formatLsn(w.fromLsn) : null,
+    toLsn: w?.toLsn != null ? formatLsn(w.toLsn) : null,
+    bases: w?.bases.map((b) => b.name) ?? [],
+    segments: w?.segments.length ?? 0,
+    missingSegments: w?.missing ?? 0,
+  };
+}
+
+/** `branch archive`: its state and window. */
+export const branchArchiveView: View<ArchiveInfo> = {
+  json: (a) => ({ branch: a.branch, archive: a.archive, window: windowJson(a.window) }),
+  text: (a) =>
+    [
+      `Branch '${a.branch}': WAL archive ${a.archive}`,
+      ...(a.window ? [`Window: ${windowText(a.window)}`] : []),
+      ...(a.window?.missing ? [`Gap: ${a.window.missing} segment(s) missing`] : []),
+    ].join("\n"),
+};
 
 function roundTimings(timings: PhaseTimings): PhaseTimings {
   return Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)]));
@@ -305,15 +348,26 @@ function roundTimings(timings: PhaseTimings): PhaseTimings {
  */
 export function branchCreatedView(ctx: Context): View<BranchCreated> {
   return {
-    json: ({ branch, created, timings }) => {
-      const json = { ...branchJson(ctx, branch), createdNow: created };
+    json: ({ branch, created, timings, pointInTime }) => {
+      const json = {
+        ...branchJson(ctx, branch),
+        createdNow: created,
+        ...(pointInTime ? { pointInTime: pointInTimeJson(pointInTime) } : {}),
+      };
       return timings ? { ...json, timings: roundTimings(timings) } : json;
     },
-    text: ({ branch, created, timings }) =>
+    text: ({ branch, created, timings, pointInTime }) =>
       [
         created
           ? `Created branch '${branch.name}' from snapshot '${branch.origin}'`
           : `Branch '${branch.name}' exists already`,
+        ...(pointInTime
+          ? [
+            `Replayed to:  ${
+              pointInTime.reached.time?.toISOString() ?? "(no transaction)"
+            } (LSN ${pointInTime.reached.lsn})`,
+          ]
+          : []),
         branchFields(ctx, branch),
         ...(timings ? [`Timings: ${JSON.stringify(roundTimings(timings))}`] : []),
       ].join("\n"),

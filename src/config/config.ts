@@ -38,6 +38,12 @@ export interface Config {
   stopTimeoutSeconds: number;
   logLevel: LogLevel;
   logDir: string;
+  /** Whether the default branch archives its WAL (point-in-time branches); default true. */
+  walArchive?: boolean;
+  /** `archive_timeout` of archiving branches, in seconds (default 60). */
+  archiveTimeoutSeconds?: number;
+  /** How long archived WAL is kept (`gc`), a duration such as `7d`. */
+  walRetention?: string;
   /** Arguments every ssh to a remote gets before the host (a key, a known_hosts file). */
   sshOptions: string[];
   /** The config file this was read from (it may not exist yet). */

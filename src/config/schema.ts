@@ -227,6 +227,12 @@ export const configSchema = z.strictObject({
     z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }),
   ).default("INFO"),
   logDir: path.default("/var/log/zvpg"),
+  walArchive: z.boolean({ error: "must be true or false" }).default(true),
+  archiveTimeoutSeconds: seconds(1).default(60),
+  walRetention: z.string().regex(
+    /^[1-9][0-9]{0,8}[smhdw]$/,
+    "must be a duration such as 7d, 48h or 2w",
+  ).default("7d"),
   sshOptions: z.array(
     z.string().refine((o) => !o.includes("\0"), "must not contain a NUL character"),
     { error: 'must be a list of ssh arguments such as ["-i", "/root/.ssh/ci_key"]' },

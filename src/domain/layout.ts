@@ -78,6 +78,8 @@ export const PROPS = {
    * file its data was masked with (docs/masking.md); absent: not masked.
    */
   masked: "zvpg:masked",
+  /** On a branch's WAL dataset (see `Layout.walDataset`): "on" while it archives, else "off". */
+  archive: "zvpg:archive",
 } as const;
 
 /**
@@ -371,6 +373,32 @@ export class Layout {
   /** The dataset that carries zvpg's claims index ({@link INDEX_PROPS}): the sockets one. */
   get indexDataset(): string {
     return this.socketsDataset;
+  }
+
+  /**
+   * The parent of the WAL archives (`<pool>/wal`): outside the branch tree, so no clone
+   * ever copies an archive, and a branch's delete or reset leaves it.
+   */
+  get walRoot(): string {
+    return `${this.pool}/wal`;
+  }
+
+  /** The WAL archive dataset of a branch (`<pool>/wal/<encoded branch>`). */
+  walDataset(branch: string): string {
+    return `${this.walRoot}/${encodeBranchName(branch)}`;
+  }
+
+  /** Where the WAL archive of a branch is mounted on the host. */
+  walMount(branch: string): string {
+    return join(this.config.mountDir, "wal", encodeBranchName(branch));
+  }
+
+  /**
+   * The file beside a branch's data directory (in its dataset, outside `pgdata`) holding
+   * the recovery of a point-in-time branch until it has promoted.
+   */
+  recoveryFile(branch: string): string {
+    return join(this.branchMount(branch), "zvpg-recovery.json");
   }
 
   /** Host address clients use to reach published ports. */

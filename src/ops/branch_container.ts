@@ -38,6 +38,7 @@ import {
   serverArgs,
 } from "../domain/layout.ts";
 import { SUPERVISOR_FILE, SUPERVISOR_SCRIPT } from "../domain/server_supervisor.ts";
+import { pitrExtras } from "./wal_archive.ts";
 
 /** The PostgreSQL config files every container gets, and where they come from. */
 function configFiles(ctx: Context): [string, string][] {
@@ -234,7 +235,9 @@ export async function runBranchContainer(
     dataDirVersion(ctx.layout.pgdata(branch)),
     readFileSync(ctx.config.pgConfPath, "utf8"),
   );
-  const spec = branchContainerSpec(ctx, branch, port, owner, settings);
+  const pitr = await pitrExtras(ctx, branch, owner, join(ctx.layout.runtimeDir(branch), "conf"));
+  const spec = branchContainerSpec(ctx, branch, port, owner, [...settings, ...pitr.settings]);
+  spec.mounts = [...spec.mounts ?? [], ...pitr.mounts];
   const name = spec.name!;
   faultPoint("container.before-run");
   try {

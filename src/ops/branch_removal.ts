@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { destroyArchive } from "./wal_archive.ts";
 import { rmSync } from "node:fs";
 import { CommandFailedError, DatasetBusyError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
@@ -76,6 +77,7 @@ export async function destroyBranch(ctx: Context, branch: BranchRecord): Promise
     throw error;
   }
   faultPoint("branch.delete.after-destroy");
+  await destroyArchive(ctx, branch.name);
   await removeRuntimeDir(ctx, branch.name);
   // the copy of the password 'branch url|env|psql' wrote for it goes with it
   rmSync(ctx.layout.branchPassFile(branch.name), { force: true });

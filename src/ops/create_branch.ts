@@ -14,7 +14,21 @@ import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { parsePulledName } from "../domain/remote_refs.ts";
 import { setPoolPassword } from "./credentials.ts";
 import { findPulledSnapshot } from "./store/load_pulled.ts";
-import { branchContainers, removeRuntimeDir, waitBranchReady } from "./branch_container.ts";
+import {
+  branchContainers,
+  removeRuntimeDir,
+  runBranchContainer,
+  stopBranchContainer,
+  waitBranchReady,
+} from "./branch_container.ts";
+import {
+  destroyArchive,
+  removeRecoveryPlan,
+  setArchive,
+  writeRecoveryPlan,
+} from "./wal_archive.ts";
+import { type ReachedPoint, waitPromoted } from "./pitr_plan.ts";
+import type { RecoveryPlan } from "../domain/wal_archive.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "../context.ts";
 import { faultPoint } from "../runtime/fault.ts";
@@ -42,6 +56,13 @@ export interface CreateBranchOptions {
   props?: Record<string, string>;
   /** When it expires (`--ttl`, `--expires-at`): `zvpg gc` deletes it after that. */
   expiry?: Expiry;
+  /** Archive the new branch's WAL (`--archive`). */
+  archive?: boolean;
+  /**
+   * A point-in-time branch (`--at`): the recovery its first start makes from its parent's
+   * archive; `reached` is set to the moment it reached once it has promoted.
+   */
+  recovery?: { plan: RecoveryPlan; reached?: ReachedPoint };
 }
 
 /**
@@ -72,6 +93,10 @@ export async function createBranch(
       );
       await phases.time("ready", async () => {
         await waitBranchReady(ctx, name, started.container, started.port);
+        if (options.recovery) {
+          options.recovery.reached = await waitPromoted(ctx, name, started.container);
+          await restartPromoted(ctx, name, started);
+        }
         // a pulled data directory has the sender's password for zvpg's user: this pool's goes on
         if (pulled) {
           await setPoolPassword(ctx, name, started.container, `snapshot '${options.from}'`);
@@ -131,6 +156,8 @@ async function cloneAndStart(
     made.dataset = dataset;
     // its data as its origin had it, before any server wrote: a reset rolls back to it
     await ctx.zfs.snapshot(ctx.layout.birthSnapshot(dataset));
+    if (options.recovery) writeRecoveryPlan(ctx, name, options.recovery.plan);
+    if (options.archive) await setArchive(ctx, name, true);
   });
   faultPoint("branch.create.after-clone");
   throwIfInterrupted();
@@ -252,7 +279,25 @@ async function rollbackCreate(ctx: Context, name: string, made: Made) {
       await ctx.zfs.destroy(made.autoSnapshot).catch((e) => log.error(String(e.message)));
     }
     await removeRuntimeDir(ctx, name).catch((e) => log.error(String(e.message)));
+    await destroyArchive(ctx, name).catch((e) => log.error(String(e.message)));
   });
+}
+
+/**
+ * Restarts a point-in-time branch once it has promoted, without its recovery: the
+ * container then has neither the parent's archive mounted nor the recovery settings, and
+ * no later start enters recovery again (PostgreSQL removed `recovery.signal`).
+ */
+async function restartPromoted(
+  ctx: Context,
+  name: string,
+  started: { container: string; port: number },
+): Promise<void> {
+  removeRecoveryPlan(ctx, name);
+  faultPoint("branch.create.before-pitr-restart");
+  await stopBranchContainer(ctx, started.container);
+  started.container = await runBranchContainer(ctx, name, started.port);
+  await waitBranchReady(ctx, name, started.container, started.port);
 }
 
 /** Removes every container of a branch (the caller holds the lock). */

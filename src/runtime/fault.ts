@@ -28,6 +28,7 @@ export const FAULT_POINTS = [
   "container.before-run",
   "container.after-run",
   "branch.create.before-mark-running",
+  "branch.create.before-pitr-restart",
   "branch.stop.after-mark",
   "branch.delete.after-mark",
   "branch.delete.after-stop",

@@ -3,7 +3,15 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
+import { BranchExistsError, BranchNotFoundError, StateError } from "../errors.ts";
+import {
+  type ArchiveInfo,
+  archiveInfo,
+  planPointInTime,
+  type ReachedPoint,
+} from "../ops/pitr_plan.ts";
+import { setArchive } from "../ops/wal_archive.ts";
+import { describeTarget, type PitrTarget, type RecoveryPlan } from "../domain/wal_archive.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { stopBranchContainer, waitBranchReady } from "../ops/branch_container.ts";
@@ -48,6 +56,54 @@ export class BranchService {
     phases: Phases = new Phases(),
   ): Promise<BranchRecord> {
     return createBranch(this.ctx, name, options, phases);
+  }
+
+  /**
+   * Creates a point-in-time branch (`--at`): the newest snapshot of the parent taken before
+   * the target is cloned, and its first start replays the parent's WAL archive up to the
+   * target and promotes. A target outside the window is refused before anything is made.
+   */
+  async createAt(
+    name: string,
+    target: PitrTarget,
+    options: Omit<CreateBranchOptions, "from" | "recovery"> = {},
+    phases: Phases = new Phases(),
+  ): Promise<{ branch: BranchRecord; reached: ReachedPoint; base: string }> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    const parentName = options.parent ?? ctx.config.branchDefault;
+    validateBranchName(parentName, ctx.config.branchNamingPattern);
+    const inventory = await loadInitializedInventory(ctx, "branch create");
+    const parent = inventory.branches.find((b) => b.name === parentName);
+    if (!parent) throw new BranchNotFoundError(parentName);
+    if (inventory.branches.some((b) => b.name === name)) {
+      throw new BranchExistsError(`branch '${name}' already exists`, {
+        hint: "pick another name, or delete it first with 'zvpg branch delete'",
+      });
+    }
+    const { base, plan } = await planPointInTime(ctx, parent, inventory.snapshots, target);
+    log.info(`branch '${name}': replaying from snapshot '${base}' to ${describeTarget(target)}`);
+    const recovery: { plan: RecoveryPlan; reached?: ReachedPoint } = { plan };
+    const branch = await createBranch(
+      ctx,
+      name,
+      { ...options, parent: parentName, from: base, recovery },
+      phases,
+    );
+    return { branch, reached: recovery.reached!, base };
+  }
+
+  /** Turns a branch's WAL archive on or off (from its next start); returns its window. */
+  async archive(name: string, on: boolean | undefined): Promise<ArchiveInfo> {
+    const { ctx } = this;
+    validateBranchName(name, ctx.config.branchNamingPattern);
+    const inventory = await loadInitializedInventory(ctx, "branch archive");
+    const branch = inventory.branches.find((b) => b.name === name);
+    if (!branch) throw new BranchNotFoundError(name);
+    if (on !== undefined) {
+      await withLock(ctx.layout, () => setArchive(ctx, name, on));
+    }
+    return await archiveInfo(ctx, branch, inventory.snapshots);
   }
 
   /**

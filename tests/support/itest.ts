@@ -148,6 +148,9 @@ export class TestEnv {
       logDir: join(this.base, "log"),
       zfsPoolSize: "3G",
       readyTimeoutSeconds: 60,
+      // main archives its WAL by default; only the tests of point-in-time branches
+      // (pitr_test.ts) turn it on, so the others keep their exact datasets and space
+      walArchive: false,
       ...this.config,
       ...extra,
     };

@@ -21,6 +21,7 @@ const JSON_DOC = join(ROOT, "docs/json.md");
  * (a few render the view directly: `branch diff`, `branch merge`).
  */
 export const GOLDEN_COMMANDS: Record<string, string> = {
+  "branch_archive_none.json": "zvpg branch archive feature/auth -f json",
   "branch_create.json": "zvpg branch create feature/new --from baseline -f json",
   "branch_create_exists.json": "zvpg branch create feature/auth --if-not-exists -f json",
   "branch_delete.json": "zvpg branch delete feature/auth -f json",
