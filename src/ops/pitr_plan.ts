@@ -11,6 +11,7 @@ import type { Context } from "../context.ts";
 import { PitrWindowError, PostgresStartError, ZvpgError } from "../errors.ts";
 import { log } from "../runtime/log.ts";
 import { throwIfInterrupted } from "../runtime/interrupt.ts";
+import { faultPoint } from "../runtime/fault.ts";
 import type { BranchRecord, SnapshotRecord } from "../domain/inventory.ts";
 import {
   type ArchiveWindow,
@@ -152,6 +153,8 @@ export async function waitPromoted(
   branch: string,
   container: string,
 ): Promise<ReachedPoint> {
+  log.info(`branch '${branch}': replaying the archive to its target…`);
+  faultPoint("branch.create.recovering");
   for (;;) {
     throwIfInterrupted();
     const seen = await ctx.runtime.inspectState(container);

@@ -6,7 +6,8 @@
  *   act in between (take a port, stop the engine).
  *
  * Steps: branch.create.after-clone, container.before-run, container.after-run,
- * branch.create.before-mark-running, branch.stop.after-mark, branch.delete.after-mark,
+ * branch.create.before-mark-running, branch.create.recovering,
+ * branch.create.before-pitr-restart, branch.stop.after-mark, branch.delete.after-mark,
  * branch.delete.after-stop, branch.delete.after-destroy, snapshot.before-zfs,
  * snapshot.delete.before-destroy, branch.reset.after-mark, branch.reset.after-clone,
  * branch.reset.mid-swap, branch.reset.after-swap, branch.reset.after-destroy-old,
@@ -28,6 +29,7 @@ export const FAULT_POINTS = [
   "container.before-run",
   "container.after-run",
   "branch.create.before-mark-running",
+  "branch.create.recovering",
   "branch.create.before-pitr-restart",
   "branch.stop.after-mark",
   "branch.delete.after-mark",

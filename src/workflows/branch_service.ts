@@ -11,6 +11,7 @@ import {
   type ReachedPoint,
 } from "../ops/pitr_plan.ts";
 import { setArchive } from "../ops/wal_archive.ts";
+import { inFlightAlive } from "../ops/operation_alive.ts";
 import { describeTarget, type PitrTarget, type RecoveryPlan } from "../domain/wal_archive.ts";
 import { log } from "../runtime/log.ts";
 import { validateBranchName } from "../domain/names.ts";
@@ -76,7 +77,9 @@ export class BranchService {
     const inventory = await loadInitializedInventory(ctx, "branch create");
     const parent = inventory.branches.find((b) => b.name === parentName);
     if (!parent) throw new BranchNotFoundError(parentName);
-    if (inventory.branches.some((b) => b.name === name)) {
+    const existing = inventory.branches.find((b) => b.name === name);
+    // the leftover of an interrupted create goes in createBranch
+    if (existing && !(existing.state === "creating" && !inFlightAlive(existing))) {
       throw new BranchExistsError(`branch '${name}' already exists`, {
         hint: "pick another name, or delete it first with 'zvpg branch delete'",
       });

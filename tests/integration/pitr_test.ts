@@ -3,7 +3,11 @@
  * made `--at` a time or an LSN hold exactly the rows committed before it.
  */
 import assert from "node:assert/strict";
-import { assertCliError, itest, type TestEnv } from "../support/itest.ts";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { assertCliError, itest, sh, type TestEnv } from "../support/itest.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,6 +90,99 @@ itest(
     ]);
     assert.equal(info.archive, "on");
     assert.ok(info.window.from <= at(2) && info.window.to >= at(5), JSON.stringify(info));
+    const health = await env.zvpg(["status", "health"]);
+    assert.equal(health.code, 0, health.stdout + health.stderr);
   },
   { config: { walArchive: true } },
 );
+
+itest(
+  "pitr: main killed mid-archive leaves no gap; Ctrl-C or a crash during recovery leaves nothing",
+  async (env) => {
+    const main = await env.port("main");
+    await env.psql(main, "create table t (id int primary key)");
+    await env.ok(["snapshot", "create", "s1"]);
+    await sleep(2100);
+    // ~3 segments of WAL, and kill -9 while the archiver copies them
+    await env.psql(
+      main,
+      "create table big as select g, repeat('x', 200) as pad from generate_series(1, 150000) g",
+    );
+    await must("docker", ["kill", "-s", "KILL", await env.containerId("main")]);
+    await env.ok(["branch", "stop", "main"]);
+    await env.ok(["branch", "start", "main"]);
+    const main2 = await env.port("main");
+    await env.psql(main2, "insert into t values (1)");
+    const target = new Date(Date.now() + 100).toISOString();
+    await sleep(300);
+    await env.psql(main2, "insert into t values (2)");
+
+    const made = await env.json<Created>(["branch", "create", "after-kill", "--at", target]);
+    assert.equal(made.pointInTime.base, "s1");
+    assert.equal(await rows(env, "after-kill"), "1");
+    assert.equal(
+      await env.psql(await env.port("after-kill"), "select count(*) from big"),
+      "150000",
+    );
+    const info = await env.json<{ window: { missingSegments: number; segments: number } }>([
+      "branch",
+      "archive",
+      "main",
+    ]);
+    assert.equal(info.window.missingSegments, 0, JSON.stringify(info));
+    assert.ok(info.window.segments >= 3, JSON.stringify(info));
+    const health = await env.zvpg(["status", "health"]);
+    assert.equal(health.code, 0, health.stdout + health.stderr);
+
+    // Ctrl-C while the branch replays: exit 130, nothing left
+    const before = await env.datasets();
+    const interrupted = await runAndInterrupt(env, ["branch", "create", "ctrl-c", "--at", target], {
+      ZVPG_FAULT_DELAY: "branch.create.recovering:3000",
+    }, /replaying the archive/);
+    assert.equal(interrupted.code, 130, interrupted.stderr);
+    assert.deepEqual(await env.datasets(), before);
+    assert.ok(!(await env.containers()).some((c) => c.includes("ctrl-c")));
+
+    // killed (kill -9) while it replays: the next create of that name rolls it back
+    const killed = await env.zvpg(["branch", "create", "crash", "--at", target], {
+      ZVPG_FAULT: "branch.create.recovering",
+    });
+    assert.notEqual(killed.code, 0);
+    const again = await env.json<Created>(["branch", "create", "crash", "--at", target]);
+    assert.equal(again.pointInTime.base, "s1");
+    assert.equal(await rows(env, "crash"), "1");
+  },
+  { config: { walArchive: true } },
+);
+
+async function must(program: string, args: string[]): Promise<void> {
+  const r = await sh(program, args);
+  if (r.code !== 0) throw new Error(`${program} ${args.join(" ")}: ${r.stderr}`);
+}
+
+/** Runs `zvpg <args>` in its own process group and sends SIGINT once stderr matches. */
+async function runAndInterrupt(
+  env: TestEnv,
+  args: string[],
+  extraEnv: Record<string, string>,
+  when: RegExp,
+): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "--allow-all", join(ROOT, "main.ts"), ...args],
+    env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_LOG_LEVEL: "INFO", ...extraEnv },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  let sent = false;
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stderr) {
+    stderr += decoder.decode(chunk, { stream: true });
+    if (!sent && when.test(stderr)) {
+      sent = true;
+      setTimeout(() => Deno.kill(-child.pid, "SIGINT"), 200);
+    }
+  }
+  return { code: (await child.status).code, stderr };
+}
