@@ -572,7 +572,9 @@ export const checksView: View<HealthReport> = {
 // status
 
 /** `status system -f json`. */
-export type SystemJson = SystemStatus;
+export type SystemJson = Omit<SystemStatus, "archives"> & {
+  archives: ({ branch: string; archive: string } & ReturnType<typeof windowJson>)[];
+};
 
 /** `status system`: `Key: value` lines. */
 export const systemView: View<SystemStatus> = {
@@ -586,6 +588,11 @@ export const systemView: View<SystemStatus> = {
     runtime: s.runtime,
     image: s.image,
     masked: s.masked,
+    archives: s.archives.map((a) => ({
+      branch: a.branch,
+      archive: a.archive,
+      ...windowJson(a.window),
+    })),
   }),
   text: (s) => {
     const pool = s.pool;
@@ -621,6 +628,10 @@ export const systemView: View<SystemStatus> = {
           s.image.present === null ? "unknown" : s.image.present ? "present" : "missing"
         })`,
       ],
+      ...s.archives.map((a): [string, string] => [
+        `WAL Archive ${a.branch}`,
+        `${a.archive}${a.window ? `, window ${windowText(a.window)}` : ""}`,
+      ]),
     ]);
   },
 };

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "../context.ts";
 import { PitrWindowError, PostgresStartError, ZvpgError } from "../errors.ts";
@@ -24,6 +24,8 @@ import {
 } from "../domain/wal_archive.ts";
 import { execSql } from "./branch_container.ts";
 import { ensureMounted } from "./mounts.ts";
+import { check } from "./environment_checks.ts";
+import type { Check } from "../domain/check.ts";
 import { archiveDirOf, archiveStarts, archiveState, listArchive } from "./wal_archive.ts";
 
 /** Where a point-in-time branch of `parent` starts from, and the window it was chosen in. */
@@ -203,4 +205,71 @@ export async function archiveInfo(
     log.debug(`no window for branch '${branch.name}': ${(error as Error).message}`);
   }
   return { branch: branch.name, archive: state, window };
+}
+
+/** Segments waiting to be archived from which an archive counts as behind. */
+export const ARCHIVE_BEHIND_SEGMENTS = 3;
+
+/**
+ * The `archive` check of `status health` for the branches that archive: archiving that
+ * fails (`pg_stat_archiver`), segments waiting (`archive_status/*.ready`), a gap in the
+ * archive. Undefined when no branch archives (looked up only where an archive is mounted).
+ */
+export async function archiveCheck(
+  ctx: Context,
+  branches: BranchRecord[],
+  snapshots: SnapshotRecord[],
+): Promise<Check | undefined> {
+  const archived = branches.filter((b) => existsSync(ctx.layout.walMount(b.name)));
+  if (archived.length === 0) return undefined;
+  const problems: string[] = [];
+  const fine: string[] = [];
+  let failing = false;
+  for (const branch of archived) {
+    const info = await archiveInfo(ctx, branch, snapshots);
+    if (info.archive !== "on") continue;
+    const own: string[] = [];
+    if (branch.container?.state === "running") {
+      const out = await execSql(
+        ctx,
+        branch.name,
+        branch.container.name,
+        "SELECT failed_count, coalesce(last_failed_wal, ''), " +
+          "coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) " +
+          "FROM pg_stat_archiver;",
+      ).catch(() => undefined);
+      const [count, wal, latest] = (out ?? "").trim().split("|");
+      if (latest === "t") {
+        failing = true;
+        own.push(`archiving fails (${count} failure(s), last on ${wal})`);
+      }
+    }
+    const waiting = readyCount(ctx.layout.pgdata(branch.name));
+    if (waiting >= ARCHIVE_BEHIND_SEGMENTS) own.push(`${waiting} segment(s) wait to be archived`);
+    if (info.window && info.window.missing > 0) {
+      own.push(
+        `${info.window.missing} segment(s) missing in the archive: the window starts after the gap`,
+      );
+    }
+    if (own.length > 0) problems.push(`'${branch.name}': ${own.join(", ")}`);
+    else fine.push(branch.name);
+  }
+  return check(
+    "archive",
+    problems.length === 0 ? "pass" : failing ? "fail" : "warn",
+    problems.length === 0
+      ? `WAL archive of ${fine.map((b) => `'${b}'`).join(", ") || "no branch"} up to date`
+      : problems.join("; "),
+    "see the branch's PostgreSQL log ('zvpg branch info' names the container) and the space of the pool",
+  );
+}
+
+/** The segments of a data directory waiting to be archived. */
+function readyCount(pgdata: string): number {
+  try {
+    return readdirSync(join(pgdata, "pg_wal", "archive_status"))
+      .filter((f) => f.endsWith(".ready")).length;
+  } catch {
+    return 0;
+  }
 }

@@ -41,6 +41,8 @@ import { claimedPort } from "../ops/ports.ts";
 import { ensureMounted, type MountOutcome } from "../ops/mounts.ts";
 import { startAndWait } from "../ops/start_on_port.ts";
 import { findTakeOvers, undoTakeOver } from "../ops/datadir_adoption.ts";
+import { existsSync } from "node:fs";
+import { archiveCheck, type ArchiveInfo, archiveInfo } from "../ops/pitr_plan.ts";
 
 /** `status system`. */
 export interface SystemStatus {
@@ -54,6 +56,8 @@ export interface SystemStatus {
   image: { name: string; present: boolean | null };
   /** `sha256:<hex>` of the masking rules main's data was masked with; null: not masked. */
   masked: string | null;
+  /** The WAL archive and point-in-time window of each branch that has one. */
+  archives: ArchiveInfo[];
 }
 
 /** One row of `status branches`. */
@@ -108,6 +112,14 @@ export class StatusService {
       total: 0,
     };
     space.total = space.main + space.branches + space.snapshots;
+    const archives: ArchiveInfo[] = [];
+    for (const branch of branches) {
+      if (!existsSync(ctx.layout.walMount(branch.name))) continue;
+      const info = await archiveInfo(ctx, branch, inventory?.snapshots ?? []).catch(() =>
+        undefined
+      );
+      if (info) archives.push(info);
+    }
     const running = branches.filter((b) => b.status === "running").length;
     const stopped = branches.filter((b) => b.status === "stopped").length;
     return {
@@ -128,6 +140,7 @@ export class StatusService {
         present: runtime === null ? null : await ctx.runtime.imageExists(ctx.config.pgBaseImage),
       },
       masked: main[0]?.masked ?? null,
+      archives,
     };
   }
 
@@ -193,6 +206,7 @@ export class StatusService {
       transfers: await readTransferLeftovers(ctx, inventory),
     });
     const foreign = inventory.foreignDatasets;
+    const archive = await archiveCheck(ctx, inventory.branches, inventory.snapshots);
     return [
       check(
         "mounts",
@@ -227,6 +241,7 @@ export class StatusService {
           : `datasets zvpg did not make (left alone): ${foreign.join(", ")}`,
         "zvpg never changes them; 'zvpg branch delete' of a branch holding one needs --force",
       ),
+      ...(archive ? [archive] : []),
     ];
   }
 

@@ -3,6 +3,7 @@
  * made `--at` a time or an LSN hold exactly the rows committed before it.
  */
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assertCliError, itest, sh, type TestEnv } from "../support/itest.ts";
@@ -92,12 +93,18 @@ itest(
     assert.ok(info.window.from <= at(2) && info.window.to >= at(5), JSON.stringify(info));
     const health = await env.zvpg(["status", "health"]);
     assert.equal(health.code, 0, health.stdout + health.stderr);
+    assert.match(health.stdout, /archive/);
+    const status = await env.json<{ archives: { branch: string; from: string; to: string }[] }>([
+      "status",
+    ]);
+    const mainArchive = status.archives.find((a) => a.branch === "main");
+    assert.ok(mainArchive && mainArchive.from <= at(2), JSON.stringify(status.archives));
   },
   { config: { walArchive: true } },
 );
 
 itest(
-  "pitr: main killed mid-archive leaves no gap; Ctrl-C or a crash during recovery leaves nothing",
+  "pitr: no gap after kill -9; Ctrl-C or crash in recovery leaves nothing; health names a failing archive",
   async (env) => {
     const main = await env.port("main");
     await env.psql(main, "create table t (id int primary key)");
@@ -151,6 +158,23 @@ itest(
     const again = await env.json<Created>(["branch", "create", "crash", "--at", target]);
     assert.equal(again.pointInTime.base, "s1");
     assert.equal(await rows(env, "crash"), "1");
+
+    // a segment of that name with other content in the archive: never overwritten, the
+    // archiving fails, and status health names it
+    const port = await env.port("main");
+    const next = await env.psql(port, "select pg_walfile_name(pg_current_wal_lsn())");
+    const dir = (await sh("bash", ["-c", `echo ${env.mountDir}/wal/main/*/`])).stdout.trim();
+    writeFileSync(join(dir, next), "not this segment");
+    await env.psql(port, "insert into t values (3)");
+    await env.psql(port, "select pg_switch_wal()");
+    let failing = await env.zvpg(["status", "health"]);
+    for (let i = 0; i < 50 && failing.code === 0; i++) {
+      await sleep(200);
+      failing = await env.zvpg(["status", "health"]);
+    }
+    assert.equal(failing.code, 1, failing.stdout);
+    assert.match(failing.stdout, /archiving fails .*last on [0-9A-F]{24}/);
+    assert.equal(readFileSync(join(dir, next), "utf8"), "not this segment");
   },
   { config: { walArchive: true } },
 );
