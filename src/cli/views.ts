@@ -471,6 +471,8 @@ export interface GcJson {
   removedSnapshots: string[];
   /** `remotes`: the remotes whose next push goes on from what was kept (else empty). */
   skipped: { kind: "branch" | "snapshot"; name: string; reason: string; remotes: string[] }[];
+  /** Archived WAL segments removed (or that would be). */
+  removedWalSegments: number;
 }
 
 /** `gc`: what went (or would go, with --dry-run) and what stayed, with why. */
@@ -485,6 +487,7 @@ export const gcView: View<GcResult> = {
       reason: s.reason,
       remotes: s.remotes ?? [],
     })),
+    removedWalSegments: r.removedWalSegments,
   }),
   text: (r) => {
     const verb = r.dryRun ? "Would delete" : "Deleted";
@@ -492,6 +495,9 @@ export const gcView: View<GcResult> = {
       ...r.removedBranches.map((b) => `${verb} branch '${b}'`),
       ...r.removedSnapshots.map((s) => `${verb} snapshot '${s}'`),
       ...r.skipped.map((s) => `Kept ${s.kind} '${s.name}': ${s.reason}`),
+      ...(r.removedWalSegments > 0
+        ? [`${verb} ${r.removedWalSegments} archived WAL segment(s)`]
+        : []),
     ];
     return lines.length === 0 ? "Nothing to collect" : lines.join("\n");
   },

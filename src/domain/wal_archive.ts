@@ -301,3 +301,33 @@ export function systemIdentifier(pgControl: Uint8Array): string {
   if (pgControl.length < 8) throw new Error("pg_control is too short");
   return new DataView(pgControl.buffer, pgControl.byteOffset, 8).getBigUint64(0, true).toString();
 }
+
+/**
+ * The archived segments `gc` removes from the archive of the current cluster: those older
+ * than the segment the oldest base still worth keeping was taken in. That base is the
+ * oldest snapshot taken within `retentionMs` before `now`, or else the newest snapshot (a
+ * window always survives); with no snapshot at all, segments older than the retention go.
+ * A segment a kept base needs (the one it was taken in and every later one) never goes;
+ * file times may be whole seconds, so the segment is found a second early.
+ */
+export function segmentsToRemove(
+  archived: ArchivedSegment[],
+  snapshots: BaseCandidate[],
+  now: Date,
+  retentionMs: number,
+): string[] {
+  const cutoff = now.getTime() - retentionMs;
+  const sorted = [...snapshots].sort((a, b) => a.taken.getTime() - b.taken.getTime());
+  const kept = sorted.find((s) => s.taken.getTime() >= cutoff) ?? sorted[sorted.length - 1];
+  const numbered = archived
+    .map((s) => ({ ...s, number: segmentNumber(s.name) }))
+    .filter((s): s is ArchivedSegment & { number: number } => s.number !== undefined)
+    .sort((a, b) => a.number - b.number);
+  if (!kept) {
+    return numbered.filter((s) => s.mtime.getTime() < cutoff).map((s) => s.name);
+  }
+  const since = kept.taken.getTime() - 1000;
+  const needed = numbered.find((s) => s.mtime.getTime() >= since);
+  if (!needed) return [];
+  return numbered.filter((s) => s.number < needed.number).map((s) => s.name);
+}

@@ -35,8 +35,10 @@ import {
   CONTAINER_WAL_DIR,
   type RecoveryPlan,
   recoverySettings,
+  segmentsToRemove,
   systemIdentifier,
 } from "../domain/wal_archive.ts";
+import { parseDuration } from "../domain/duration.ts";
 import { ensureMounted } from "./mounts.ts";
 
 /** What a container start adds: mounts and server settings. */
@@ -167,7 +169,11 @@ export function archiveDirOf(ctx: Context, branch: string): string {
   return join(ctx.layout.walMount(branch), dataSystemId(ctx.layout.pgdata(branch)));
 }
 
-/** The file of an archive directory listing when servers started archiving into it. */
+/**
+ * The file of an archive directory listing when servers started archiving into it (and,
+ * after a `gc`, when what it kept begins): a snapshot taken after such a moment has the
+ * segment it was taken in in the archive, when no segment is missing since.
+ */
 const STARTS_FILE = ".zvpg-starts";
 
 /** When servers started archiving into an archive directory. */
@@ -178,6 +184,14 @@ export function archiveStarts(dir: string): Date[] {
   } catch {
     return [];
   }
+}
+
+/** Rewrites the starts file of an archive directory. */
+function writeStarts(dir: string, starts: Date[]): void {
+  replacePrivateFile(
+    join(dir, STARTS_FILE),
+    starts.map((d) => `${d.toISOString()}\n`).join(""),
+  );
 }
 
 /** The segments in an archive directory, with the time of their source's last write. */
@@ -208,4 +222,75 @@ export async function destroyArchive(ctx: Context, branch: string): Promise<void
     log.info(`deleted the WAL archive of branch '${branch}'`);
   }
   rmSync(ctx.layout.walMount(branch), { recursive: true, force: true });
+}
+
+/** What `gc` removed (or would remove) from the WAL archives. */
+export interface ArchiveGc {
+  /** Segments removed from the archives of current clusters. */
+  segments: number;
+  /** Archive directories of earlier clusters (before a refresh) removed whole. */
+  histories: number;
+}
+
+/**
+ * Removes from each branch's WAL archive what `walRetention` and the kept bases no longer
+ * need ({@link segmentsToRemove}), and the archives of earlier clusters of the branch (a
+ * refresh's old history) once all of it is older than the retention. Only branches with
+ * an archive mounted are looked at; the caller holds the lock.
+ */
+export function collectArchives(
+  ctx: Context,
+  branches: { name: string }[],
+  snapshots: { name: string; branch: string; created: Date; remote?: string | null }[],
+  options: { dryRun?: boolean } = {},
+): ArchiveGc {
+  const result: ArchiveGc = { segments: 0, histories: 0 };
+  const retention = (parseDuration(ctx.config.walRetention ?? "7d") ?? 7 * 86400) * 1000;
+  const now = ctx.now();
+  for (const branch of branches) {
+    const mount = ctx.layout.walMount(branch.name);
+    if (!existsSync(mount)) continue;
+    let current: string;
+    try {
+      current = dataSystemId(ctx.layout.pgdata(branch.name));
+    } catch {
+      continue;
+    }
+    for (const entry of readdirSync(mount)) {
+      const dir = join(mount, entry);
+      if (!/^[0-9]+$/.test(entry)) continue;
+      const segments = listArchive(dir);
+      if (entry !== current) {
+        const newest = Math.max(0, ...segments.map((s) => s.mtime.getTime()));
+        if (newest < now.getTime() - retention) {
+          if (!options.dryRun) rmSync(dir, { recursive: true, force: true });
+          result.histories++;
+          log.info(`gc: removed the WAL archive of an earlier cluster of '${branch.name}'`);
+        }
+        continue;
+      }
+      const bases = snapshots
+        .filter((s) => s.branch === branch.name && !s.remote)
+        .map((s) => ({ name: s.name, taken: s.created }));
+      const gone = segmentsToRemove(segments, bases, now, retention);
+      if (!options.dryRun && gone.length > 0) {
+        // the archive now begins once the last removed segment had ended (its file time
+        // may be whole seconds): a start before that no longer begins it
+        const removed = new Set(gone);
+        const end = Math.max(
+          ...segments.filter((s) => removed.has(s.name)).map((s) => s.mtime.getTime()),
+        ) + 1000;
+        writeStarts(dir, [
+          new Date(end),
+          ...archiveStarts(dir).filter((d) => d.getTime() > end),
+        ]);
+        for (const name of gone) rmSync(join(dir, name), { force: true });
+      }
+      if (gone.length > 0) {
+        log.info(`gc: removed ${gone.length} archived WAL segment(s) of '${branch.name}'`);
+      }
+      result.segments += gone.length;
+    }
+  }
+  return result;
 }

@@ -10,7 +10,12 @@ import type { Context } from "../context.ts";
 import { withLock } from "../runtime/lock.ts";
 import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
 import { record } from "../ops/store/record.ts";
-import { type BranchRecord, findBranch, type Inventory } from "../domain/inventory.ts";
+import {
+  type BranchRecord,
+  findBranch,
+  type Inventory,
+  type SnapshotRecord,
+} from "../domain/inventory.ts";
 import { HOLD_TAG, PROPS } from "../domain/layout.ts";
 import { assertNotProtected, inFlightError, isInFlight } from "../domain/lifecycle.ts";
 import type { Expiry } from "../domain/duration.ts";
@@ -19,6 +24,7 @@ import { expiryProps } from "../domain/metadata_props.ts";
 import { destroyBranch } from "../ops/branch_removal.ts";
 import { snapshotNamesOf } from "../domain/losses.ts";
 import { assertNotBusy } from "../ops/operation_alive.ts";
+import { collectArchives } from "../ops/wal_archive.ts";
 
 /** What `gc` removed (or would remove, with `dryRun`) and what it left. */
 export interface GcResult {
@@ -26,6 +32,8 @@ export interface GcResult {
   removedBranches: string[];
   removedSnapshots: string[];
   skipped: GcSkip[];
+  /** Archived WAL segments removed (see src/ops/wal_archive.ts `collectArchives`). */
+  removedWalSegments: number;
 }
 
 /** Expiry, protection and gc workflows. */
@@ -109,8 +117,12 @@ export class LifecycleService {
           ...plan.snapshots.map((s) => s.name),
         ],
         skipped: plan.skipped,
+        removedWalSegments: 0,
       };
-      if (options.dryRun) return result;
+      if (options.dryRun) {
+        result.removedWalSegments = walGc(ctx, inventory, plan.snapshots, true).segments;
+        return result;
+      }
       for (const b of plan.branches) {
         assertNotBusy(b);
         await destroyBranch(ctx, b);
@@ -120,6 +132,8 @@ export class LifecycleService {
         await ctx.zfs.destroy(s.zfsName);
         log.info(`gc: deleted unused automatic snapshot '${s.name}'`);
       }
+      // after the snapshots: a base gc removed needs no segment any more
+      result.removedWalSegments = walGc(ctx, inventory, plan.snapshots, false).segments;
       return result;
     });
   }
@@ -127,6 +141,22 @@ export class LifecycleService {
   private async branch(name: string): Promise<BranchRecord> {
     return findBranch(await loadInitializedInventory(this.ctx, "branch info"), name);
   }
+}
+
+/** {@link collectArchives} over the branches that stay and the snapshots that stay. */
+function walGc(
+  ctx: Context,
+  inventory: Inventory,
+  removed: SnapshotRecord[],
+  dryRun: boolean,
+) {
+  const gone = new Set(removed.map((s) => s.zfsName));
+  return collectArchives(
+    ctx,
+    inventory.branches,
+    inventory.snapshots.filter((s) => !gone.has(s.zfsName)),
+    { dryRun },
+  );
 }
 
 /** The snapshots a protection holds: the branch's own and its origin. */

@@ -99,6 +99,19 @@ itest(
     ]);
     const mainArchive = status.archives.find((a) => a.branch === "main");
     assert.ok(mainArchive && mainArchive.from <= at(2), JSON.stringify(status.archives));
+
+    // gc with a short retention: what s2 (the newest base) needs stays, the rest goes
+    env.writeConfig({ walRetention: "1s" });
+    const gc = await env.json<{ removedWalSegments: number }>(["gc"]);
+    assert.ok(gc.removedWalSegments >= 1, JSON.stringify(gc));
+    assertCliError(
+      await env.zvpg(["branch", "create", "gone", "--at", at(2)]),
+      1,
+      /outside the point-in-time window/,
+    );
+    const kept = await env.json<Created>(["branch", "create", "after-gc", "--at", at(5)]);
+    assert.equal(kept.pointInTime.base, "s2");
+    assert.equal(await rows(env, "after-gc"), "1,2,3,4,5");
   },
   { config: { walArchive: true } },
 );

@@ -8,6 +8,7 @@ import {
   parsePitrTarget,
   recoverySettings,
   segmentNumber,
+  segmentsToRemove,
   systemIdentifier,
   WAL_SEGMENT_BYTES,
   windowText,
@@ -150,4 +151,28 @@ Deno.test("ARCHIVE_SCRIPT: never overwrites, writes a temporary name, syncs and 
   assert.match(ARCHIVE_SCRIPT, /cmp -s "\$src" "\$dst" && exit 0/);
   assert.match(ARCHIVE_SCRIPT, /mv "\$tmp" "\$dst"/);
   assert.match(ARCHIVE_SCRIPT, /sync "\$tmp"/);
+});
+
+Deno.test("segmentsToRemove: keeps what the oldest base in the retention needs", () => {
+  const archived = [seg(1, 10), seg(2, 70), seg(3, 130), seg(4, 190)];
+  const bases = [{ name: "s1", taken: at(20) }, { name: "s2", taken: at(140) }];
+  const day = 86400_000;
+  // both bases within the retention: s1 needs segment 2 (in progress at 20 s) onwards
+  assert.deepEqual(segmentsToRemove(archived, bases, at(200), day), [seg(1, 10).name]);
+  // s1 older than the retention: s2 needs segment 4 onwards
+  assert.deepEqual(segmentsToRemove(archived, bases, at(150), 15_000), [
+    seg(1, 10).name,
+    seg(2, 70).name,
+    seg(3, 130).name,
+  ]);
+  // every base older than the retention: the newest still keeps its window
+  assert.deepEqual(
+    segmentsToRemove(archived, bases, at(100_000), 1000),
+    [seg(1, 10).name, seg(2, 70).name, seg(3, 130).name],
+  );
+  // no base at all: only the retention counts
+  assert.deepEqual(segmentsToRemove(archived, [], at(160), 60_000), [
+    seg(1, 10).name,
+    seg(2, 70).name,
+  ]);
 });
