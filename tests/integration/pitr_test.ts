@@ -3,10 +3,10 @@
  * made `--at` a time or an LSN hold exactly the rows committed before it.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { assertCliError, itest, sh, type TestEnv } from "../support/itest.ts";
+import { assertCliError, itest, OTHER_IMAGE, sh, type TestEnv } from "../support/itest.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -223,3 +223,25 @@ async function runAndInterrupt(
   }
   return { code: (await child.status).code, stderr };
 }
+
+itest(
+  "pitr: another image (PostgreSQL 15, its package's postgres uid) archives and replays",
+  async (env) => {
+    const main = await env.port("main");
+    assert.match(await env.psql(main, "show server_version_num"), /^15\d{4}$/);
+    const uid = statSync(join(env.mountDir, "data", "pgdata")).uid;
+    assert.equal(statSync(join(env.mountDir, "wal", "main")).uid, uid, "the archive is its uid's");
+    await env.psql(main, "create table t (id int primary key)");
+    await env.ok(["snapshot", "create", "s1"]);
+    await sleep(2100);
+    await env.psql(main, "insert into t values (1)");
+    const target = new Date(Date.now() + 150).toISOString();
+    await sleep(400);
+    await env.psql(main, "insert into t values (2)");
+    const made = await env.json<Created>(["branch", "create", "past", "--at", target]);
+    assert.equal(made.pointInTime.base, "s1");
+    assert.equal(await rows(env, "past"), "1");
+    assert.equal(await rows(env, "main"), "1,2");
+  },
+  { config: { walArchive: true, pgBaseImage: OTHER_IMAGE } },
+);
