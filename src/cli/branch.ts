@@ -234,6 +234,10 @@ export function branchCommand(session: Session) {
     .option("--to <snapshot>", "reset to this snapshot instead of the branch's origin")
     .option("--parent", "reset to a new snapshot of its parent's current state")
     .option(
+      "--at <target>",
+      "reset to its parent as it was at this moment (RFC 3339 time, LSN, or -10m), replayed from the parent's WAL archive",
+    )
+    .option(
       "--force",
       "also throw away its named snapshots, the branches made from them, and bases of pushes to remotes",
     )
@@ -245,6 +249,7 @@ export function branchCommand(session: Session) {
         "zvpg branch reset ci-db",
         "zvpg branch reset ci-db --to baseline",
         "zvpg branch reset ci-db --parent",
+        "zvpg branch reset staging --at 2027-06-01T10:05:00Z",
       ),
     )
     .action(session.action(async (ctx, name, options) => {
@@ -252,6 +257,7 @@ export function branchCommand(session: Session) {
         to: options.to,
         parent: options.parent,
         force: options.force,
+        at: options.at === undefined ? undefined : parsePitrTarget(options.at, ctx.now()),
       });
       return render(result, branchResetView(ctx, options.timings === true), options.format);
     }));

@@ -304,6 +304,16 @@ export interface BranchCreated {
   pointInTime?: { target: PitrTarget; base: string; reached: ReachedPoint };
 }
 
+/** The moment a point-in-time branch reached, in JSON. */
+function reachedJson(r: ReachedPoint) {
+  return { time: r.time?.toISOString() ?? null, lsn: r.lsn };
+}
+
+/** The moment a point-in-time branch reached, as text. */
+function reachedText(r: ReachedPoint): string {
+  return `${r.time?.toISOString() ?? "(no transaction)"} (LSN ${r.lsn})`;
+}
+
 /** `pointInTime` of `branch create --at -f json`. */
 function pointInTimeJson(p: NonNullable<BranchCreated["pointInTime"]>) {
   return {
@@ -422,6 +432,8 @@ export type BranchResetJson = BranchJson & {
   removedSnapshots: string[];
   /** Phase timings in ms, with `--timings`. */
   timings?: PhaseTimings;
+  /** With `--at`: the moment reached (last replayed commit time, LSN). */
+  reached?: { time: string | null; lsn: string };
 };
 
 /** `branch reset`: one line, what else went, then the branch. */
@@ -433,12 +445,14 @@ export function branchResetView(ctx: Context, showTimings = false): View<BranchR
       removedBranches: r.removedBranches,
       removedSnapshots: r.removedSnapshots,
       ...(showTimings ? { timings: roundTimings(r.timings) } : {}),
+      ...(r.reached ? { reached: reachedJson(r.reached) } : {}),
     }),
     text: (r) =>
       [
         ...r.removedBranches.map((b) => `Deleted branch '${b}'`),
         ...r.removedSnapshots.map((s) => `Deleted snapshot '${s}'`),
         `Reset branch '${r.branch.name}' to snapshot '${r.snapshot}'`,
+        ...(r.reached ? [`Replayed to:  ${reachedText(r.reached)}`] : []),
         branchFields(ctx, r.branch),
         ...(showTimings ? [`Timings: ${JSON.stringify(roundTimings(r.timings))}`] : []),
       ].join("\n"),

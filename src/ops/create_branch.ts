@@ -14,20 +14,9 @@ import { validateBranchName, validateSnapshotName } from "../domain/names.ts";
 import { parsePulledName } from "../domain/remote_refs.ts";
 import { setPoolPassword } from "./credentials.ts";
 import { findPulledSnapshot } from "./store/load_pulled.ts";
-import {
-  branchContainers,
-  removeRuntimeDir,
-  runBranchContainer,
-  stopBranchContainer,
-  waitBranchReady,
-} from "./branch_container.ts";
-import {
-  destroyArchive,
-  removeRecoveryPlan,
-  setArchive,
-  writeRecoveryPlan,
-} from "./wal_archive.ts";
-import { type ReachedPoint, waitPromoted } from "./pitr_plan.ts";
+import { branchContainers, removeRuntimeDir, waitBranchReady } from "./branch_container.ts";
+import { destroyArchive, setArchive, writeRecoveryPlan } from "./wal_archive.ts";
+import { type ReachedPoint, restartPromoted, waitPromoted } from "./pitr_plan.ts";
 import type { RecoveryPlan } from "../domain/wal_archive.ts";
 import { destroyBranch } from "./branch_removal.ts";
 import type { Context } from "../context.ts";
@@ -281,23 +270,6 @@ async function rollbackCreate(ctx: Context, name: string, made: Made) {
     await removeRuntimeDir(ctx, name).catch((e) => log.error(String(e.message)));
     await destroyArchive(ctx, name).catch((e) => log.error(String(e.message)));
   });
-}
-
-/**
- * Restarts a point-in-time branch once it has promoted, without its recovery: the
- * container then has neither the parent's archive mounted nor the recovery settings, and
- * no later start enters recovery again (PostgreSQL removed `recovery.signal`).
- */
-async function restartPromoted(
-  ctx: Context,
-  name: string,
-  started: { container: string; port: number },
-): Promise<void> {
-  removeRecoveryPlan(ctx, name);
-  faultPoint("branch.create.before-pitr-restart");
-  await stopBranchContainer(ctx, started.container);
-  started.container = await runBranchContainer(ctx, name, started.port);
-  await waitBranchReady(ctx, name, started.container, started.port);
 }
 
 /** Removes every container of a branch (the caller holds the lock). */

@@ -22,11 +22,22 @@ import {
   type PitrTarget,
   type RecoveryPlan,
 } from "../domain/wal_archive.ts";
-import { execSql } from "./branch_container.ts";
+import {
+  execSql,
+  runBranchContainer,
+  stopBranchContainer,
+  waitBranchReady,
+} from "./branch_container.ts";
 import { ensureMounted } from "./mounts.ts";
 import { check } from "./environment_checks.ts";
 import type { Check } from "../domain/check.ts";
-import { archiveDirOf, archiveStarts, archiveState, listArchive } from "./wal_archive.ts";
+import {
+  archiveDirOf,
+  archiveStarts,
+  archiveState,
+  listArchive,
+  removeRecoveryPlan,
+} from "./wal_archive.ts";
 
 /** Where a point-in-time branch of `parent` starts from, and the window it was chosen in. */
 export interface PitrPlan {
@@ -272,4 +283,24 @@ function readyCount(pgdata: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Once a point-in-time branch has promoted: forgets its recovery and starts its container
+ * again without it (neither the parent's archive mounted nor the recovery settings; no
+ * later start enters recovery again, PostgreSQL removed `recovery.signal`), or, with
+ * `keepRunning` false, leaves it stopped. `started.container` is updated.
+ */
+export async function restartPromoted(
+  ctx: Context,
+  name: string,
+  started: { container: string; port: number },
+  keepRunning = true,
+): Promise<void> {
+  removeRecoveryPlan(ctx, name);
+  faultPoint("branch.create.before-pitr-restart");
+  await stopBranchContainer(ctx, started.container);
+  if (!keepRunning) return;
+  started.container = await runBranchContainer(ctx, name, started.port);
+  await waitBranchReady(ctx, name, started.container, started.port);
 }

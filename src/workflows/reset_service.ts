@@ -54,6 +54,15 @@ import { takeAutoSnapshot } from "../ops/take_snapshot.ts";
 import { finishReset, startRequested, swapIn, undoReset } from "../ops/reset_swap.ts";
 import { type PausedServer, pauseServer, resumeServer } from "../ops/server_control.ts";
 import { waitBranchReady } from "../ops/branch_container.ts";
+import { allocatePort } from "../ops/ports.ts";
+import {
+  planPointInTime,
+  type ReachedPoint,
+  restartPromoted,
+  waitPromoted,
+} from "../ops/pitr_plan.ts";
+import { writeRecoveryPlan } from "../ops/wal_archive.ts";
+import { describeTarget, type PitrTarget, type RecoveryPlan } from "../domain/wal_archive.ts";
 import { assertNoServer } from "../ops/data_holders.ts";
 import { markRunning, markStopped } from "../domain/lifecycle.ts";
 import { Phases, type PhaseTimings } from "../runtime/phases.ts";
@@ -66,6 +75,8 @@ export interface ResetOptions {
   parent?: boolean;
   /** Also destroy its named snapshots and the branches made from its snapshots. */
   force?: boolean;
+  /** Reset to its parent as it was at this moment, replayed from the parent's archive. */
+  at?: PitrTarget;
 }
 
 /** What a reset did. */
@@ -78,6 +89,8 @@ export interface BranchResetResult {
   /** Its snapshots (and theirs), destroyed with the old data; an unused old origin too. */
   removedSnapshots: string[];
   timings: PhaseTimings;
+  /** With `at`: the moment the branch reached (see `branch create --at`). */
+  reached?: ReachedPoint;
 }
 
 /** How far a reset got (recorded before each step, for its clean-up). */
@@ -109,6 +122,7 @@ export class ResetService {
     const run: ResetRun = { name, options, progress: {}, phases: new Phases() };
     try {
       return await withLock(this.ctx.layout, async () => {
+        if (options.at) await this.planAt(run, options.at);
         const plan = await this.plan(run);
         if (plan.kind === "rollback") return await this.rollBack(run, plan);
         const how = await this.mark(run, plan);
@@ -127,6 +141,11 @@ export class ResetService {
   private validate(name: string, options: ResetOptions): void {
     validateBranchName(name, this.ctx.config.branchNamingPattern);
     if (options.to !== undefined) validateSnapshotName(options.to);
+    if (options.at !== undefined && (options.to !== undefined || options.parent)) {
+      throw new UsageError("--at cannot be combined with --to or --parent", {
+        hint: "--at picks the parent's snapshot itself",
+      });
+    }
     if (options.to !== undefined && options.parent) {
       throw new UsageError("--to and --parent cannot be used together", {
         hint: "pick one: a snapshot (--to) or the parent's current state (--parent)",
@@ -139,7 +158,8 @@ export class ResetService {
    * snapshots, or to its origin through its birth snapshot) or by a clone swap. The
    * branch's state, protection, losses and target are refused here, before anything changes.
    */
-  private async plan({ name, options }: ResetRun): Promise<ResetPlan> {
+  private async plan(run: ResetRun): Promise<ResetPlan> {
+    const { name, options } = run;
     const inventory = await loadInitializedInventory(this.ctx, "branch reset");
     const branch = findBranch(inventory, name);
     const to = options.to === undefined ? undefined : findSnapshot(inventory, options.to);
@@ -158,7 +178,7 @@ export class ResetService {
     this.assertResettable(inventory, branch);
     const origin = originOf(inventory, branch);
     if (
-      !options.parent && branch.birth && origin &&
+      !options.parent && !run.recovery && branch.birth && origin &&
       (to === undefined || to.zfsName === origin.zfsName)
     ) {
       // back to its origin: its birth snapshot holds exactly that, roll back in place
@@ -193,6 +213,28 @@ export class ResetService {
     const lost = new Set([branch.name, ...losses.dependents.map((b) => b.name)]);
     const chosen = options.parent ? undefined : this.chosenTarget(inventory, branch, options, lost);
     return { kind: "swap", inventory, branch, losses, lost, chosen };
+  }
+
+  /**
+   * A point-in-time reset: the base snapshot of the branch's parent for `target` becomes
+   * the reset's `to`, and the recovery is kept for the branch's first start. A target
+   * outside the parent's window is refused before anything changes.
+   */
+  private async planAt(run: ResetRun, target: PitrTarget): Promise<void> {
+    const inventory = await loadInitializedInventory(this.ctx, "branch reset");
+    const branch = findBranch(inventory, run.name);
+    const parent = inventory.branches.find((b) => b.name === branch.parent);
+    if (!parent) {
+      throw new StateError(`branch '${run.name}' has no parent branch to replay`, {
+        hint: "reset it --to a snapshot instead",
+      });
+    }
+    const { base, plan } = await planPointInTime(this.ctx, parent, inventory.snapshots, target);
+    log.info(
+      `branch '${run.name}': replaying from snapshot '${base}' to ${describeTarget(target)}`,
+    );
+    run.options = { ...run.options, to: base };
+    run.recovery = plan;
   }
 
   /**
@@ -253,12 +295,26 @@ export class ResetService {
     await swapIn(ctx, run.name);
     faultPoint("branch.reset.after-swap");
     throwIfInterrupted();
+    if (run.recovery) writeRecoveryPlan(ctx, run.name, run.recovery);
     await run.phases.time("ready", async () => {
-      if (made.resume === "running") {
-        await startRequested(ctx, run.name, made.port!, {
+      // a point-in-time reset replays now, also for a stopped branch (which it leaves stopped)
+      if (made.resume === "running" || run.recovery) {
+        const port = made.port ?? branch.port ?? allocatePort(ctx, inventory, run.name);
+        const container = await startRequested(ctx, run.name, port, {
           port: made.port,
           runtime: branch.runtime,
         });
+        if (run.recovery) {
+          const started = { container, port };
+          try {
+            run.reached = await waitPromoted(ctx, run.name, container);
+            await restartPromoted(ctx, run.name, started, made.resume === "running");
+          } catch (error) {
+            // the clean-up puts the old data back: no server may stay on the new one
+            await shielded(() => ctx.runtime.remove(started.container)).catch(() => {});
+            throw error;
+          }
+        }
       }
     });
     throwIfInterrupted();
@@ -458,6 +514,7 @@ export class ResetService {
       removedBranches: removed.branches,
       removedSnapshots: removed.snapshots,
       timings: run.phases.done(),
+      ...(run.reached ? { reached: run.reached } : {}),
     };
   }
 
@@ -620,8 +677,12 @@ function originOf(inventory: Inventory, branch: BranchRecord): SnapshotRecord | 
 
 /** One reset under way: what was asked, how far it got (for its clean-up), its timings. */
 interface ResetRun {
+  /** A point-in-time reset's recovery (`--at`). */
+  recovery?: RecoveryPlan;
+  /** The moment a point-in-time reset reached. */
+  reached?: ReachedPoint;
   readonly name: string;
-  readonly options: ResetOptions;
+  options: ResetOptions;
   readonly progress: Progress;
   readonly phases: Phases;
 }

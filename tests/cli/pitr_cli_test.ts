@@ -45,3 +45,8 @@ Deno.test("branch archive: a state other than on or off is a usage error", async
   const run = await runCli(["branch", "archive", "main", "maybe"]);
   assertGolden("branch_archive_bad.txt", run);
 });
+
+Deno.test("branch reset --at: --to with --at is a usage error", async () => {
+  const run = await runCli(["branch", "reset", "x", "--at", "-10m", "--to", "baseline"]);
+  assertGolden("branch_reset_at_to.txt", run);
+});

@@ -78,6 +78,20 @@ itest(
     assert.equal(await rows(env, "at5"), "1,2,3,4,5,100");
     assert.equal(await rows(env, "main"), "1,2,3,4,5,6");
 
+    // reset --at in place of a branch's data: same port, the rows before the target
+    const port2 = await env.port("at2");
+    const reset = await env.json<{ reached: { time: string; lsn: string }; resetTo: string }>([
+      "branch",
+      "reset",
+      "at2",
+      "--at",
+      at(4),
+    ]);
+    assert.equal(reset.resetTo, "s2");
+    assert.equal(await env.port("at2"), port2);
+    assert.equal(await rows(env, "at2"), "1,2,3,4");
+    assert.ok(reset.reached.time <= at(4), JSON.stringify(reset));
+
     // outside the window: refused, naming it, and nothing is made
     const datasets = await env.datasets();
     const r = await env.zvpg(["branch", "create", "too-early", "--at", early.toISOString()]);
