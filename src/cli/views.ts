@@ -953,6 +953,8 @@ export interface LogJson {
   branch: string | null;
   /** Children first: every node before the one it came from. */
   nodes: LogNodeJson[];
+  /** Per branch shown with a WAL archive: its state and point-in-time window. */
+  archives: ({ branch: string; archive: string } & ReturnType<typeof windowJson>)[];
 }
 
 function logNodeJson(n: HistoryNode): LogNodeJson {
@@ -987,12 +989,27 @@ function logNodeText(n: HistoryNode): string {
 
 /** `log`: the graph, like `git log --graph --oneline`. */
 export const logView: View<History> = {
-  json: (h): LogJson => ({ branch: h.branch, nodes: h.nodes.map(logNodeJson) }),
+  json: (h): LogJson => ({
+    branch: h.branch,
+    nodes: h.nodes.map(logNodeJson),
+    archives: h.archives.map((a) => ({
+      branch: a.branch,
+      archive: a.archive,
+      ...windowJson(a.window),
+    })),
+  }),
   text: (h) =>
-    graphLines(h.nodes).map((l) => {
-      if (l.node === null) return l.graph;
-      return `${l.graph} ${logNodeText(h.nodes[l.node])}`;
-    }).join("\n"),
+    [
+      ...graphLines(h.nodes).map((l) => {
+        if (l.node === null) return l.graph;
+        return `${l.graph} ${logNodeText(h.nodes[l.node])}`;
+      }),
+      ...h.archives.map((a) =>
+        `WAL archive of '${a.branch}' (${a.archive}): ${
+          a.window ? windowText(a.window) : "no window"
+        }`
+      ),
+    ].join("\n"),
   note: (h) => h.nodes.length === 0 ? "no history" : undefined,
 };
 

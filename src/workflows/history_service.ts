@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { type ArchiveInfo, archiveInfo } from "../ops/pitr_plan.ts";
 import { buildHistory, type HistoryNode } from "../domain/history.ts";
 import { validateBranchName } from "../domain/names.ts";
 import { loadInitializedInventory } from "../ops/store/load_inventory.ts";
@@ -14,6 +16,8 @@ import type { Context } from "../context.ts";
 export interface History {
   branch: string | null;
   nodes: HistoryNode[];
+  /** The WAL archive and point-in-time window of each branch shown that has one. */
+  archives: ArchiveInfo[];
 }
 
 /** Reads the history, the snapshots pulled from remotes included. */
@@ -23,5 +27,12 @@ export async function readHistory(ctx: Context, branch?: string): Promise<Histor
     containers: false,
     tracking: true,
   });
-  return { branch: branch ?? null, nodes: buildHistory(inventory, branch) };
+  const archives: ArchiveInfo[] = [];
+  for (const b of inventory.branches) {
+    if (branch !== undefined && b.name !== branch) continue;
+    if (!existsSync(ctx.layout.walMount(b.name))) continue;
+    const info = await archiveInfo(ctx, b, inventory.snapshots).catch(() => undefined);
+    if (info) archives.push(info);
+  }
+  return { branch: branch ?? null, nodes: buildHistory(inventory, branch), archives };
 }

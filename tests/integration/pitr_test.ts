@@ -111,6 +111,8 @@ itest(
     const status = await env.json<{ archives: { branch: string; from: string; to: string }[] }>([
       "status",
     ]);
+    const log = await env.json<{ archives: { branch: string; from: string }[] }>(["log"]);
+    assert.equal(log.archives[0]?.branch, "main", JSON.stringify(log.archives));
     const mainArchive = status.archives.find((a) => a.branch === "main");
     assert.ok(mainArchive && mainArchive.from <= at(2), JSON.stringify(status.archives));
 
