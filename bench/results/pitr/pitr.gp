@@ -1,9 +1,9 @@
-set terminal pngcairo size 900,500
+set terminal pngcairo size 800,480
 set output 'pitr.png'
-set title 'branch create: --at (replay) vs --from (snapshot)'
-set xlabel 'WAL between the base snapshot and the target (MB)'
-set ylabel 'wall time of branch create (ms)'
+set title 'branch create --at: time against the WAL replayed'
+set xlabel 'minutes of writes between the snapshot and the target'
+set ylabel 'seconds until the branch accepts connections'
+set yrange [0:*]
+set xrange [0:*]
 set key top left
-set grid
-plot 'pitr.dat' using 1:2 with linespoints title '--at <time>', \
-     'pitr.dat' using 1:3 with linespoints title '--from <snapshot>'
+plot 'pitr.dat' using 1:3:(sprintf('%.0f MiB', $2)) with linespoints title '--at (replay)' , '' using 1:3:(sprintf('%.0f MiB', $2)) with labels offset 0,1 notitle, '' using 1:4 with lines dashtype 2 title '--from the snapshot'
