@@ -383,3 +383,17 @@ export function planDatabaseMask(
     unusedTables: Object.keys(rules.tables).filter((k) => !present.has(k)),
   };
 }
+
+/**
+ * A PostgreSQL error of the masking step without the values it quotes: an error about a
+ * row of the scratch (a cast that failed, a key that collided) may quote a real value, and
+ * the error goes to a terminal, a CI log and zvpg's log. Quoted text, `(key)=(value)`
+ * details and everything after `DETAIL:` or `CONTEXT:` are left out.
+ */
+export function withoutValues(message: string): string {
+  return message
+    .replace(/\s*\b(DETAIL|CONTEXT|HINT):[\s\S]*$/, "")
+    .replace(/\(([^()]*)\)=\(([^()]*)\)/g, "(…)=(…)")
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/'[^']*'/g, "'…'");
+}

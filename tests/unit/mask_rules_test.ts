@@ -9,6 +9,7 @@ import {
   parseSchemaFacts,
   planDatabaseMask,
   type SchemaFacts,
+  withoutValues,
 } from "../../src/domain/mask_plan.ts";
 
 const FILE = "/etc/rules.json";
@@ -229,4 +230,23 @@ Deno.test("parseMaskRules: the rules files of docs/masking.md and the README are
   const readme = Deno.readTextFileSync(`${root}README.md`);
   const inReadme = /cat > masking\.json <<'JSON'\n([\s\S]*?)\nJSON/.exec(readme)![1];
   assert.equal(Object.keys(parseMaskRules(inReadme, "README.md").tables).length, 4);
+});
+
+Deno.test("withoutValues: an error of the masking step quotes no value of a row", () => {
+  assert.equal(
+    withoutValues(
+      'SQL on the imported copy failed: psql:<stdin>:9: ERROR:  invalid input syntax for type integer: "Jane Doe"',
+    ),
+    'SQL on the imported copy failed: psql:<stdin>:9: ERROR:  invalid input syntax for type integer: "…"',
+  );
+  assert.equal(
+    withoutValues(
+      'ERROR:  duplicate key value violates unique constraint "c_email_key" DETAIL:  Key (email)=(jane@real.example) already exists.',
+    ),
+    'ERROR:  duplicate key value violates unique constraint "…"',
+  );
+  assert.equal(
+    withoutValues("ERROR:  x (email)=(jane@real.example) and 'jane' CONTEXT: SQL function"),
+    "ERROR:  x (…)=(…) and '…'",
+  );
 });

@@ -19,6 +19,7 @@ import {
   planDatabaseMask,
   SCHEMA_QUERY,
   type SchemaFacts,
+  withoutValues,
 } from "../../domain/mask_plan.ts";
 import type { ServerSource } from "../../domain/import_source.ts";
 import { faultPoint } from "../../runtime/fault.ts";
@@ -144,7 +145,18 @@ export async function maskScratch(
   for (const db of plan.databases) {
     progress.phase(`masking database '${db}'`);
     const masked = planDatabaseMask(job.rules, db, schemas[db], key);
-    await scratch.sql(user, db, masked.statements.map((s) => `${s};`).join("\n"));
+    try {
+      await scratch.sql(user, db, masked.statements.map((s) => `${s};`).join("\n"));
+    } catch (error) {
+      // what PostgreSQL says about a row may quote a real value: never shown
+      throw new ZvpgError(
+        `masking database '${db}' failed: ${withoutValues((error as Error).message)}`,
+        {
+          hint:
+            `check the SQL and type of the rules of '${db}' in ${job.file} (values the error quoted are left out); nothing was kept`,
+        },
+      );
+    }
     faultPoint("mask.after-mask");
   }
 }
