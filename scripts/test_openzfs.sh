@@ -5,7 +5,7 @@
 #   bash scripts/test_openzfs.sh                      # the core subset (CI)
 #   bash scripts/test_openzfs.sh tests/integration/   # everything (hardware KVM advised)
 #   ZVPG_OPENZFS_FULL=1 bash scripts/test_openzfs.sh  # the same
-#   ZVPG_OPENZFS_TIMEOUT=S                            # the guest run's bound (subset 1800 s)
+#   ZVPG_OPENZFS_TIMEOUT=S                            # the guest run's bound (subset 2700 s)
 #   bash scripts/test_openzfs.sh --save-images        # only `docker save` the images for the
 #                                                     # guest (scripts/test.sh, before its suite
 #                                                     # restarts dockerd)
@@ -30,11 +30,14 @@ IMAGES=("${ZVPG_TEST_IMAGE:-localhost/zvpg-postgres:17}" "${ZVPG_OTHER_IMAGE:-lo
 # delete, status health and repair (core_test.ts); push and pull over ssh between two pools
 # in the guest (a network namespace with its own sshd), transfers killed mid-stream that
 # resume with their token, checked by the sender, and partial receives of another snapshot
-# discarded (remote_resume_test.ts). The rest of the remote tests run on zfs-fuse only: the
-# software-emulated guest would take many minutes more for them.
+# discarded (remote_resume_test.ts); main's WAL archive and branches at a time or an LSN
+# holding exactly the rows committed before it, reset --at, the window refused, gc of the
+# archive (pitr_test.ts). The rest of the remote and point-in-time tests run on zfs-fuse
+# only: the software-emulated guest would take many minutes more for them.
 SUBSET=(
   tests/integration/core_test.ts
   tests/integration/remote_resume_test.ts
+  tests/integration/pitr_test.ts
 )
 BUILD_ONLY=0 SAVE_ONLY=0
 if [ "${1:-}" = --build-only ]; then BUILD_ONLY=1; shift; fi
@@ -98,7 +101,7 @@ say "booting the guest: deno test ${FILES[*]}"
 log=$(mktemp /tmp/zvpg-ozfs.XXXXXX.log)
 # the subset is bounded well inside CI's budget (it took 11-18 min under load); more files get
 # hours under a software CPU
-if [ "${FILES[*]}" = "${SUBSET[*]}" ]; then timeout_s=1800; else timeout_s=28800; fi
+if [ "${FILES[*]}" = "${SUBSET[*]}" ]; then timeout_s=2700; else timeout_s=28800; fi
 bash scripts/openzfs/run_guest.sh --share "$share" --timeout "${ZVPG_OPENZFS_TIMEOUT:-$timeout_s}" -- \
   "bash guest_itest.sh ${FILES[*]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
