@@ -124,6 +124,14 @@ export class BenchPool {
     return { ...value, ms };
   }
 
+  /** The container that serves main now (throws when main is not running). */
+  async mainContainer(): Promise<string> {
+    const main = this.ctx.config.branchDefault;
+    const info = (await this.zvpgJson<{ container?: string }>(["branch", "info", main])).value;
+    if (!info.container) throw new Error(`${this.pool}: main has no running container`);
+    return info.container;
+  }
+
   /** Runs the CLI with `-f json` and parses its document. */
   async zvpgJson<T>(args: string[]): Promise<{ value: T; ms: number }> {
     const result = await this.zvpg([...args, "-f", "json"]);

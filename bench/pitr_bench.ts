@@ -143,26 +143,18 @@ async function main(): Promise<number> {
   }
 }
 
-/** Main's running container. */
-async function mainContainer(pool: BenchPool): Promise<string> {
-  const main = pool.ctx.config.branchDefault;
-  const info = (await pool.zvpgJson<{ container?: string }>(["branch", "info", main])).value;
-  if (!info.container) throw new Error(`${pool.pool}: main has no running container`);
-  return info.container;
-}
-
 /** One SQL command in main's database {@link DB}. */
 async function sql(pool: BenchPool, text: string): Promise<string> {
   const { ctx } = pool;
   const main = ctx.config.branchDefault;
-  return (await execSql(ctx, main, await mainContainer(pool), text, { database: DB })).trim();
+  return (await execSql(ctx, main, await pool.mainContainer(), text, { database: DB })).trim();
 }
 
 /** pgbench in main's container (its own client, zvpg's socket). */
 async function pgbenchIn(pool: BenchPool, args: string[], timeoutMs: number): Promise<string> {
   const { ctx } = pool;
   const main = ctx.config.branchDefault;
-  const container = await mainContainer(pool);
+  const container = await pool.mainContainer();
   const result = await execInBranch(
     ctx,
     main,
@@ -176,7 +168,7 @@ async function pgbenchIn(pool: BenchPool, args: string[], timeoutMs: number): Pr
 /** Creates {@link DB} in main and fills it with pgbench at `scale`. */
 async function fill(pool: BenchPool, scale: number): Promise<void> {
   const { ctx } = pool;
-  await execSql(ctx, ctx.config.branchDefault, await mainContainer(pool), `CREATE DATABASE ${DB}`);
+  await execSql(ctx, ctx.config.branchDefault, await pool.mainContainer(), `CREATE DATABASE ${DB}`);
   await pgbenchIn(pool, ["-i", "-q", "-s", String(scale)], 3_600_000);
   progress(`${pool.pool}: pgbench -i -s ${scale} done`);
 }

@@ -185,19 +185,11 @@ async function drop(pool: BenchPool, dataset: string): Promise<void> {
   if (await pool.ctx.zfs.exists(dataset)) await pool.ctx.zfs.destroy(dataset, { recursive: true });
 }
 
-/** main's running container. */
-async function mainContainer(pool: BenchPool): Promise<string> {
-  const main = pool.ctx.config.branchDefault;
-  const info = (await pool.zvpgJson<{ container?: string }>(["branch", "info", main])).value;
-  if (!info.container) throw new Error(`${pool.pool}: main has no running container`);
-  return info.container;
-}
-
 /** Fills main's database {@link DB} with pgbench at `sizeMiB` and snapshots it as `base`. */
 async function loadBase(pool: BenchPool, sizeMiB: number): Promise<number> {
   const { ctx } = pool;
   const main = ctx.config.branchDefault;
-  const container = await mainContainer(pool);
+  const container = await pool.mainContainer();
   const scale = Math.max(1, Math.round(sizeMiB / MIB_PER_SCALE));
   await execSql(ctx, main, container, `CREATE DATABASE ${DB}`);
   const load = await timed(() =>
@@ -227,7 +219,7 @@ async function makeChange(
 ): Promise<{ rows: number; total: number }> {
   const { ctx } = pool;
   const main = ctx.config.branchDefault;
-  const container = await mainContainer(pool);
+  const container = await pool.mainContainer();
   const sql = (text: string) => execSql(ctx, main, container, text, { database: DB });
   const total = Number((await sql("SELECT count(*) FROM pgbench_accounts")).trim());
   const rows = Math.round(total * share);

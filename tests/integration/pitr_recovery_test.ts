@@ -6,26 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { itest, OTHER_IMAGE, sh, type TestEnv } from "../support/itest.ts";
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Created {
-  name: string;
-  origin: string;
-  pointInTime: { target: string; base: string; reachedTime: string | null; reachedLsn: string };
-}
-
-async function rows(env: TestEnv, branch: string): Promise<string> {
-  return await env.psql(
-    await env.port(branch),
-    "select coalesce(string_agg(id::text, ',' order by id), '') from t",
-  );
-}
+import { join } from "node:path";
+import { itest, OTHER_IMAGE, sh } from "../support/itest.ts";
+import { type Created, rows, sleep } from "../support/pitr.ts";
+import { runAndSignal } from "../support/processes.ts";
 
 itest(
   "pitr: no gap after kill -9; Ctrl-C or crash in recovery leaves nothing; health names a failing archive",
@@ -67,9 +51,17 @@ itest(
 
     // Ctrl-C while the branch replays: exit 130, nothing left
     const before = await env.datasets();
-    const interrupted = await runAndInterrupt(env, ["branch", "create", "ctrl-c", "--at", target], {
-      ZVPG_FAULT_DELAY: "branch.create.recovering:3000",
-    }, /replaying the archive/);
+    const interrupted = await runAndSignal(
+      env.configDir,
+      ["branch", "create", "ctrl-c", "--at", target],
+      {
+        after: /replaying the archive/,
+        signal: "SIGINT",
+        logLevel: "INFO",
+        env: { ZVPG_FAULT_DELAY: "branch.create.recovering:3000" },
+        delayMs: 200,
+      },
+    );
     assert.equal(interrupted.code, 130, interrupted.stderr);
     assert.deepEqual(await env.datasets(), before);
     assert.ok(!(await env.containers()).some((c) => c.includes("ctrl-c")));
@@ -106,33 +98,6 @@ itest(
 async function must(program: string, args: string[]): Promise<void> {
   const r = await sh(program, args);
   if (r.code !== 0) throw new Error(`${program} ${args.join(" ")}: ${r.stderr}`);
-}
-
-/** Runs `zvpg <args>` in its own process group and sends SIGINT once stderr matches. */
-async function runAndInterrupt(
-  env: TestEnv,
-  args: string[],
-  extraEnv: Record<string, string>,
-  when: RegExp,
-): Promise<{ code: number; stderr: string }> {
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "--allow-all", join(ROOT, "main.ts"), ...args],
-    env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_LOG_LEVEL: "INFO", ...extraEnv },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  let sent = false;
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stderr) {
-    stderr += decoder.decode(chunk, { stream: true });
-    if (!sent && when.test(stderr)) {
-      sent = true;
-      setTimeout(() => Deno.kill(-child.pid, "SIGINT"), 200);
-    }
-  }
-  return { code: (await child.status).code, stderr };
 }
 
 itest(

@@ -3,22 +3,8 @@
  * made `--at` a time or an LSN hold exactly the rows committed before it.
  */
 import assert from "node:assert/strict";
-import { assertCliError, itest, type TestEnv } from "../support/itest.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Created {
-  name: string;
-  origin: string;
-  pointInTime: { target: string; base: string; reachedTime: string | null; reachedLsn: string };
-}
-
-async function rows(env: TestEnv, branch: string): Promise<string> {
-  return await env.psql(
-    await env.port(branch),
-    "select coalesce(string_agg(id::text, ',' order by id), '') from t",
-  );
-}
+import { assertCliError, itest } from "../support/itest.ts";
+import { type Created, rows, sleep } from "../support/pitr.ts";
 
 itest(
   "branch create --at: a time or an LSN gives exactly the rows committed before it",

@@ -5,11 +5,9 @@
  * `zfs send`/`zfs receive` streams, real PostgreSQL on both sides.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { itest, sh, TestEnv, zfsGuid as guidOf } from "../support/itest.ts";
+import { runAndSignal } from "../support/processes.ts";
 import { servingHost as serving } from "../support/remote_host.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 const DIGEST = "select count(*) || ' ' || md5(string_agg(v, ',' order by id)) from t";
 
@@ -213,41 +211,6 @@ itest(
   },
 );
 
-/** Runs `zvpg <args>` of `env` as a terminal's foreground job; `signal` to its group once `after` shows in its DEBUG log. */
-async function runAndSignal(
-  env: TestEnv,
-  args: string[],
-  after: RegExp,
-  signal: Deno.Signal,
-): Promise<{ code: number; stderr: string }> {
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "--allow-all", join(ROOT, "main.ts"), ...args],
-    env: { ZVPG_CONFIG_DIR: env.configDir, ZVPG_LOG_LEVEL: "DEBUG" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  let sent = false;
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stderr) {
-    stderr += decoder.decode(chunk, { stream: true });
-    if (!sent && after.test(stderr)) {
-      sent = true;
-      setTimeout(() => {
-        try {
-          Deno.kill(-child.pid, signal);
-        } catch {
-          // the group is gone already: the code below tells
-        }
-      }, 100);
-    }
-  }
-  const status = await child.status;
-  assert.ok(sent, `never saw ${after}: ${stderr.slice(-500)}`);
-  return { code: status.code, stderr };
-}
-
 itest(
   "push and pull over ssh: Ctrl-C and kill -9 mid-stream leave nothing half-made, a retry succeeds",
   async (server) => {
@@ -266,20 +229,18 @@ itest(
           .stdout.split("\n").filter((n) => n.startsWith(`${tracking}@`));
 
       const ctrlC = await runAndSignal(
-        laptop,
+        laptop.configDir,
         ["push", "staging", "big"],
-        /run: zfs send/,
-        "SIGINT",
+        { after: /run: zfs send/, signal: "SIGINT" },
       );
       assert.equal(ctrlC.code, 130, ctrlC.stderr.slice(-2000));
       assert.match(ctrlC.stderr, /interrupted by SIGINT/);
       assert.deepEqual(await snapshotsThere(), [], "nothing half-received is visible");
 
       const killed = await runAndSignal(
-        laptop,
+        laptop.configDir,
         ["push", "staging", "big"],
-        /run: zfs send/,
-        "SIGKILL",
+        { after: /run: zfs send/, signal: "SIGKILL" },
       );
       assert.equal(killed.code, 137, killed.stderr.slice(-2000));
       assert.deepEqual(await snapshotsThere(), []);
@@ -326,10 +287,9 @@ itest(
       await server.psql(await server.port("main"), rows);
       await server.ok(["snapshot", "create", "sbig", "-m", "about 100 MB"]);
       const cut = await runAndSignal(
-        laptop,
+        laptop.configDir,
         ["pull", "staging", "sbig"],
-        /run: zfs receive/,
-        "SIGINT",
+        { after: /run: zfs receive/, signal: "SIGINT" },
       );
       assert.equal(cut.code, 130, cut.stderr.slice(-2000));
       const tracked = `${laptop.pool}/remotes/staging/main`;
