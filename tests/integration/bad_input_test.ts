@@ -280,19 +280,24 @@ itest("bad option values, unknown commands and options are usage errors", async 
 });
 
 /** Wrong-typed values for a config key whose valid values are of `kind`. */
-function wrongValues(kind: "string" | "number" | "list"): unknown[] {
+function wrongValues(kind: "string" | "number" | "list" | "boolean"): unknown[] {
   if (kind === "list") return ["-i /root/key", 7, {}, true, [7]];
+  if (kind === "boolean") return ["true", 1, {}, []];
   return kind === "number" ? ["7", {}, [], true] : [7, {}, ["docker"], true];
 }
 
 /** Keys whose value is a list of strings. */
 const LIST_KEYS = ["sshOptions"];
 
+/** Keys whose value is true or false. */
+const BOOLEAN_KEYS = ["walArchive"];
+
 const NUMBER_KEYS = [
   "branchPortStart",
   "branchPortEnd",
   "readyTimeoutSeconds",
   "stopTimeoutSeconds",
+  "archiveTimeoutSeconds",
 ];
 
 itest(
@@ -313,6 +318,8 @@ itest(
         ? "number"
         : LIST_KEYS.includes(key)
         ? "list"
+        : BOOLEAN_KEYS.includes(key)
+        ? "boolean"
         : "string";
       for (const value of wrongValues(kind)) {
         write(
