@@ -9,18 +9,11 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { conninfo, type ServerSource } from "../../domain/import_source.ts";
-import { CONTAINER_CONF_DIR, CONTAINER_SOCKET_DIR } from "../../domain/layout.ts";
+import { CONTAINER_CONF_DIR } from "../../domain/layout.ts";
 import { ensurePrivateDir } from "../../runtime/private_fs.ts";
 import type { LoaderServer } from "../pg_client.ts";
 import type { ImportRun, SourceLoader } from "./source_loader.ts";
-import {
-  databaseExists,
-  existingRoles,
-  keepOptions,
-  loaderMount,
-  objectCounter,
-  verbose,
-} from "./restore.ts";
+import { existingRoles, keepOptions, restoreDirectory } from "./restore.ts";
 import { rolesScript } from "./sql.ts";
 
 /** Where the scratch space is mounted in client containers. */
@@ -116,29 +109,13 @@ async function restoreDumps(run: ImportRun, dumps: Dumps, loader: LoaderServer):
   for (const [i, db] of plan.databases.entries()) {
     progress.phase(`dumping database '${db}' (${plan.jobs} jobs)`);
     await dumps.databases[i];
-    const exists = await databaseExists(loader, user, db);
-    progress.phase(`restoring database '${db}' (${plan.jobs} jobs)`);
-    await run.client.check(`pg_restore of database '${db}'`, {
-      program: "pg_restore",
-      args: [
-        "--exit-on-error",
-        ...keepOptions(plan),
-        ...verbose(progress),
-        "-j",
-        String(plan.jobs),
-        "-h",
-        CONTAINER_SOCKET_DIR,
-        "-U",
-        user,
-        ...(exists ? ["-d", db] : ["--create", "-d", "postgres"]),
-        `${SCRATCH_MOUNT}/${i}`,
-      ],
-      mounts: [
-        { source: dumps.scratch, target: SCRATCH_MOUNT, readonly: true },
-        loaderMount(loader.socketDir),
-      ],
-      onStderr: objectCounter(progress),
-    }, "nothing was kept; fix the source object named, or import with --database");
+    await restoreDirectory(
+      run,
+      loader,
+      { db, dir: dumps.scratch, mount: SCRATCH_MOUNT, entry: String(i), extra: keepOptions(plan) },
+      "database",
+      "nothing was kept; fix the source object named, or import with --database",
+    );
     rmSync(join(dumps.scratch, String(i)), { recursive: true, force: true });
   }
 }

@@ -29,7 +29,7 @@ import { ensurePrivateDir, writePrivateFile } from "../../runtime/private_fs.ts"
 import type { LoaderServer } from "../pg_client.ts";
 import { operationAlive } from "../operation_alive.ts";
 import { sourceQuery } from "./preflight.ts";
-import { databaseExists, existingRoles, loaderMount, objectCounter, verbose } from "./restore.ts";
+import { existingRoles, loaderMount, restoreDirectory } from "./restore.ts";
 import type { ImportRun, SourceLoader } from "./source_loader.ts";
 import { rolesScript } from "./sql.ts";
 import type { MaskJob } from "./mask_job.ts";
@@ -216,28 +216,13 @@ export function loadMaskedCopy(
           ],
           mounts: [{ source: dumpDir, target: DUMP_MOUNT }, loaderMount(scratch.socketDir)],
         }, "nothing was kept; run again");
-        const exists = await databaseExists(loader, user, db);
-        progress.phase(`restoring masked database '${db}' (${plan.jobs} jobs)`);
-        await client.check(`pg_restore of masked database '${db}'`, {
-          program: "pg_restore",
-          args: [
-            "--exit-on-error",
-            ...verbose(progress),
-            "-j",
-            String(plan.jobs),
-            "-h",
-            CONTAINER_SOCKET_DIR,
-            "-U",
-            user,
-            ...(exists ? ["-d", db] : ["--create", "-d", "postgres"]),
-            `${DUMP_MOUNT}/${i}`,
-          ],
-          mounts: [
-            { source: dumpDir, target: DUMP_MOUNT, readonly: true },
-            loaderMount(loader.socketDir),
-          ],
-          onStderr: objectCounter(progress),
-        }, "nothing was kept; a unique index or foreign key broken by a rule is named above");
+        await restoreDirectory(
+          run,
+          loader,
+          { db, dir: dumpDir, mount: DUMP_MOUNT, entry: String(i), extra: [] },
+          "masked database",
+          "nothing was kept; a unique index or foreign key broken by a rule is named above",
+        );
         rmSync(join(dumpDir, String(i)), { recursive: true, force: true });
       }
     },

@@ -9,6 +9,7 @@ import { CONTAINER_SOCKET_DIR } from "../../domain/layout.ts";
 import type { LoaderServer } from "../pg_client.ts";
 import type { ImportPlan } from "./plan.ts";
 import type { ImportProgress } from "./progress.ts";
+import type { ImportRun } from "./source_loader.ts";
 import { literal } from "./sql.ts";
 
 /** Every client reaching the loader runs with its socket mounted, no network. */
@@ -58,4 +59,45 @@ export function objectCounter(
   if (!progress.terminal) return undefined;
   const counter = new RestoreObjectCounter();
   return (text) => progress.objects(counter.feed(text), total);
+}
+
+/**
+ * Restores the directory dump `entry` of the host directory `dir` (mounted read-only at
+ * `mount` in the client's container) into database `db` of `loader`, creating it when missing, with the plan's jobs; pg_restore stops at its first
+ * error, whose line and `hint` make the error. `label` names the database in phases and
+ * errors ("database", "masked database").
+ */
+export async function restoreDirectory(
+  run: ImportRun,
+  loader: LoaderServer,
+  dump: { db: string; dir: string; mount: string; entry: string; extra: string[] },
+  label: string,
+  hint: string,
+): Promise<void> {
+  const { plan, progress, ctx } = run;
+  const user = ctx.config.postgresUser;
+  const { db } = dump;
+  const exists = await databaseExists(loader, user, db);
+  progress.phase(`restoring ${label} '${db}' (${plan.jobs} jobs)`);
+  await run.client.check(`pg_restore of ${label} '${db}'`, {
+    program: "pg_restore",
+    args: [
+      "--exit-on-error",
+      ...dump.extra,
+      ...verbose(progress),
+      "-j",
+      String(plan.jobs),
+      "-h",
+      CONTAINER_SOCKET_DIR,
+      "-U",
+      user,
+      ...(exists ? ["-d", db] : ["--create", "-d", "postgres"]),
+      `${dump.mount}/${dump.entry}`,
+    ],
+    mounts: [
+      { source: dump.dir, target: dump.mount, readonly: true },
+      loaderMount(loader.socketDir),
+    ],
+    onStderr: objectCounter(progress),
+  }, hint);
 }
