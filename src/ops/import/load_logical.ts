@@ -13,7 +13,7 @@ import { CONTAINER_CONF_DIR } from "../../domain/layout.ts";
 import { ensurePrivateDir } from "../../runtime/private_fs.ts";
 import type { LoaderServer } from "../pg_client.ts";
 import type { ImportRun, SourceLoader } from "./source_loader.ts";
-import { existingRoles, keepOptions, restoreDirectory } from "./restore.ts";
+import { directoryDumpArgs, existingRoles, keepOptions, restoreDirectory } from "./restore.ts";
 import { rolesScript } from "./sql.ts";
 
 /** Where the scratch space is mounted in client containers. */
@@ -73,16 +73,7 @@ function startDumps(run: ImportRun, source: ServerSource, scratch: string): Dump
       client.check(`pg_dump of database '${db}'`, {
         program: "pg_dump",
         args: [
-          "-w",
-          "-Fd",
-          "-j",
-          String(plan.jobs),
-          // the dump is read once, right away, from the same disk: compressing it costs
-          // more CPU than the bytes it saves
-          "-Z",
-          "0",
-          "-f",
-          `${SCRATCH_MOUNT}/${i}`,
+          ...directoryDumpArgs(plan, `${SCRATCH_MOUNT}/${i}`),
           "-d",
           conninfo(source, { dbname: db }),
         ],

@@ -29,7 +29,7 @@ import { ensurePrivateDir, writePrivateFile } from "../../runtime/private_fs.ts"
 import type { LoaderServer } from "../pg_client.ts";
 import { operationAlive } from "../operation_alive.ts";
 import { sourceQuery } from "./preflight.ts";
-import { existingRoles, loaderMount, restoreDirectory } from "./restore.ts";
+import { directoryDumpArgs, existingRoles, loaderMount, restoreDirectory } from "./restore.ts";
 import type { ImportRun, SourceLoader } from "./source_loader.ts";
 import { rolesScript } from "./sql.ts";
 import type { MaskJob } from "./mask_job.ts";
@@ -197,16 +197,9 @@ export function loadMaskedCopy(
         await client.check(`pg_dump of masked database '${db}'`, {
           program: "pg_dump",
           args: [
-            "-w",
-            "-Fd",
-            "-j",
-            String(plan.jobs),
-            "-Z",
-            "0",
+            ...directoryDumpArgs(plan, `${DUMP_MOUNT}/${i}`),
             // large objects have no rules: they are not copied (docs/masking.md)
             "-B",
-            "-f",
-            `${DUMP_MOUNT}/${i}`,
             "-h",
             CONTAINER_SOCKET_DIR,
             "-U",

@@ -101,3 +101,12 @@ export async function restoreDirectory(
     onStderr: objectCounter(progress),
   }, hint);
 }
+
+/**
+ * The start of a `pg_dump` argv writing a directory dump to `path` with the plan's jobs,
+ * uncompressed (the dump is read once, right away, from the same disk: compressing it
+ * costs more CPU than the bytes it saves), never prompting for a password.
+ */
+export function directoryDumpArgs(plan: ImportPlan, path: string): string[] {
+  return ["-w", "-Fd", "-j", String(plan.jobs), "-Z", "0", "-f", path];
+}
